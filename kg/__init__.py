@@ -1,0 +1,1 @@
+"""The symbolic side of kgnlu: store, ingest, reasoning, lexicon and rules. Never imports torch."""

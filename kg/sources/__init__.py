@@ -1,0 +1,1 @@
+"""Builders of the embedded default medical KG from packaged data (HPO, MONDO, drugs)."""
