@@ -1,0 +1,227 @@
+"""``ingest`` and ``remove``: every write to a KG goes through here, inside one transaction.
+
+A write loads sources into a staging copy of the quadstore, classifies the whole KG, checks it is
+consistent, rebuilds the closure tables and the lexicon, and only then publishes the new
+generation (see ``kg.kgdir``). Whatever goes wrong before publishing leaves the KG as it was.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from . import formats, lexicon, reasoner
+from .errors import InconsistentOntologyError, InputError
+from .kgdir import KGDir, empty_manifest, manifest_hash, sha256_file, write_manifest, QUADSTORE, TABLES
+from .owlready_store import OwlreadyStore
+from .tables import ClosureTables, build_tables
+from .vocab import CLASS, RDF_TYPE
+
+Progress = Callable[[str], None]
+
+
+class _Unchanged(Exception):
+    """Raised inside a transaction to abandon it: the write would change nothing."""
+
+
+def _noop(_: str) -> None:
+    pass
+
+
+def default_name(path: Path) -> str:
+    name = Path(path).name
+    for suffix in (".gz", ".owl", ".rdf", ".xml", ".owx", ".ttl", ".nt", ".jsonld", ".json", ".obo"):
+        if name.lower().endswith(suffix):
+            name = name[: -len(suffix)]
+    cleaned = "".join(c if c.isalnum() or c in "._-" else "-" for c in name).strip("-.") or "source"
+    return cleaned[:100]
+
+
+def _resolve_import(iri: str, imports_dir: Path | None) -> Path | None:
+    """A local file for an imported IRI: same file name, or same stem with a known suffix."""
+    if imports_dir is None:
+        return None
+    stem = iri.rstrip("/#").rsplit("/", 1)[-1]
+    base = stem.rsplit(".", 1)[0]
+    for candidate in [stem] + [base + s for s in formats.SUFFIXES] + [base + s + ".gz" for s in formats.SUFFIXES]:
+        p = imports_dir / candidate
+        if p.is_file():
+            return p
+    return None
+
+
+def ingest(paths: Sequence[Path], kg_dir: Path, fmt: str | None = None, reasoner_name: str = "auto",
+           name: str | None = None, imports_dir: Path | None = None, progress: Progress = _noop) -> dict:
+    """Ingest ``paths`` into the KG at ``kg_dir``; returns a report (dict of plain values)."""
+    paths = [Path(p) for p in paths]
+    if not paths:
+        raise InputError("no file to ingest")
+    if name and len(paths) > 1:
+        raise InputError("--name applies to one file; give one path or drop --name")
+    fmt = formats.normalise_format(fmt)
+    if reasoner_name not in reasoner.REASONERS:
+        raise InputError(f"unknown --reasoner {reasoner_name!r}; choose one of {', '.join(reasoner.REASONERS)}")
+    if imports_dir is not None and not Path(imports_dir).is_dir():
+        raise InputError(f"--imports {imports_dir}: not a directory")
+    for p in paths:
+        formats.read_bytes(p)  # fail fast on a missing or unreadable file, before taking the lock
+    kg = KGDir(kg_dir)
+    report: dict = {"kg": str(kg.root), "sources": [], "changed": False}
+    timings: dict[str, float] = {}
+    try:
+        with kg.transaction() as staging:
+            manifest = _read_manifest(staging)
+            store = OwlreadyStore(staging / QUADSTORE)
+            try:
+                todo = [(p, name or default_name(p)) for p in paths]
+                seen_imports: set[str] = set()
+                while todo:
+                    path, src_name = todo.pop(0)
+                    entry = _load_one(store, manifest, path, src_name, fmt, staging, progress, timings)
+                    report["sources"].append(entry)
+                    for iri in entry.get("imports", []):
+                        local = _resolve_import(iri, Path(imports_dir) if imports_dir else None)
+                        if local and iri not in seen_imports:
+                            seen_imports.add(iri)
+                            entry.setdefault("imports_resolved", {})[iri] = str(local)
+                            todo.append((local, default_name(local)))
+                        elif not local:
+                            entry.setdefault("imports_not_fetched", []).append(iri)
+                if not any(e["status"] in ("added", "replaced") for e in report["sources"]):
+                    raise _Unchanged
+                store.commit()
+                _classify_and_tabulate(store, manifest, staging, reasoner_name, progress, timings)
+                report["changed"] = True
+            finally:
+                store.close()
+            manifest["timings"] = timings
+            write_manifest(staging, manifest)
+            report["manifest"] = manifest
+    except _Unchanged:
+        report["manifest"] = kg.current().manifest() if kg.exists else empty_manifest()
+    report["timings"] = timings
+    return report
+
+
+def remove(source: str, kg_dir: Path, progress: Progress = _noop) -> dict:
+    """Remove one source and everything inferred from it (the KG is re-classified without it)."""
+    kg = KGDir(kg_dir)
+    current = kg.current()  # raises a clean error when there is no KG
+    if source not in current.manifest()["sources"]:
+        known = ", ".join(sorted(current.manifest()["sources"])) or "none"
+        raise InputError(f"no source named {source!r} in {kg.root}; known: {known}")
+    timings: dict[str, float] = {}
+    with kg.transaction() as staging:
+        manifest = _read_manifest(staging)
+        store = OwlreadyStore(staging / QUADSTORE)
+        try:
+            progress(f"removing {source}")
+            t0 = time.perf_counter()
+            removed = store.remove_source(source)
+            store.db.execute("DELETE FROM resources WHERE storid NOT IN (SELECT s FROM objs UNION SELECT p FROM objs "
+                             "UNION SELECT o FROM objs UNION SELECT s FROM datas UNION SELECT p FROM datas)")
+            store.commit()
+            store.db.execute("VACUUM")
+            del manifest["sources"][source]
+            timings["remove"] = round(time.perf_counter() - t0, 3)
+            requested = (manifest.get("reasoner") or {}).get("requested", "auto")
+            _classify_and_tabulate(store, manifest, staging, requested, progress, timings)
+        finally:
+            store.close()
+        manifest["timings"] = timings
+        write_manifest(staging, manifest)
+    return {"kg": str(kg.root), "removed": source, "triples_removed": removed, "manifest": manifest, "timings": timings}
+
+
+def _read_manifest(staging: Path) -> dict:
+    from .kgdir import Generation
+
+    return Generation(staging).manifest()
+
+
+def _load_one(store: OwlreadyStore, manifest: dict, path: Path, src_name: str, fmt: str | None, staging: Path,
+              progress: Progress, timings: dict) -> dict:
+    digest = sha256_file(path)
+    known = manifest["sources"]
+    for other, info in known.items():
+        if info["sha256"] == digest:
+            return {"name": other, "path": str(path), "status": "unchanged", "sha256": digest}
+    status = "added"
+    if src_name in known:
+        progress(f"replacing {src_name}")
+        store.remove_source(src_name)
+        del known[src_name]
+        status = "replaced"
+    progress(f"parsing {path.name}")
+    t0 = time.perf_counter()
+    nt = staging / f"{src_name}.normalised.nt"
+    try:
+        norm = formats.normalise(path, nt, fmt)
+        timings[f"parse:{src_name}"] = round(time.perf_counter() - t0, 3)
+        progress(f"loading {src_name} into the quadstore")
+        t0 = time.perf_counter()
+        n = store.load_ntriples(src_name, nt)
+        timings[f"load:{src_name}"] = round(time.perf_counter() - t0, 3)
+    finally:
+        nt.unlink(missing_ok=True)
+    entry = {
+        "name": src_name, "path": str(Path(path).resolve()), "sha256": digest, "format": norm.format,
+        "format_from": norm.format_from, "triples": n, "imports": norm.imports,
+        "ontology_iri": store.declared_ontology_iri(src_name),
+        "ingested_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    known[src_name] = entry
+    return {**entry, "status": status}
+
+
+def _classify_and_tabulate(store: OwlreadyStore, manifest: dict, staging: Path, requested: str,
+                           progress: Progress, timings: dict) -> None:
+    n_triples = store.count()
+    n_classes = sum(1 for _ in store.triples(p=RDF_TYPE, o=CLASS))
+    chosen, why = reasoner.choose(requested, n_triples, n_classes)
+    progress(f"reasoning ({chosen})")
+    t0 = time.perf_counter()
+    inference = reasoner.run(chosen, store, staging, chosen_by=why)
+    timings["reason"] = round(time.perf_counter() - t0, 3)
+
+    progress("extracting the lexicon")
+    t0 = time.perf_counter()
+    entries, labels, definitions = lexicon.extract(store)
+    timings["lexicon"] = round(time.perf_counter() - t0, 3)
+
+    progress("materialising closure tables")
+    t0 = time.perf_counter()
+    manifest["reasoner"] = {"name": chosen, "requested": requested, "why": why, "seconds": inference.seconds}
+    mhash = manifest_hash(manifest)
+    counts = build_tables(store, inference, staging / TABLES, mhash, labels)
+    counts.update(lexicon.write(staging / TABLES, entries, definitions))
+    timings["tables"] = round(time.perf_counter() - t0, 3)
+
+    unsat = counts.pop("unsatisfiable")
+    if unsat and chosen != "none":
+        raise _inconsistency(ClosureTables(staging / TABLES), unsat)
+    counts["unsatisfiable"] = len(unsat)
+    counts["triples"] = n_triples
+    manifest["counts"] = counts
+    manifest["hash"] = mhash
+
+
+def _inconsistency(tables: ClosureTables, unsat: list[str], limit: int = 5) -> InconsistentOntologyError:
+    reasons = tables.unsatisfiable()
+    axioms = []
+    for cls in unsat[:limit]:
+        steps = tables.explain_unsatisfiable(cls)
+        if steps:
+            axioms.append(f"{_short(cls)}: " + ", ".join(
+                f"{_short(s.subject)} {s.predicate} {_short(s.object)} [{s.source}]" for s in steps))
+        else:
+            axioms.append(f"{_short(cls)}: {reasons.get(cls, 'unsatisfiable')}")
+    names = ", ".join(_short(c) for c in unsat[:limit]) + (f" and {len(unsat) - limit} more" if len(unsat) > limit else "")
+    msg = f"inconsistent KG, nothing written: unsatisfiable {names}; axioms: " + "; ".join(axioms)
+    return InconsistentOntologyError(msg, unsatisfiable=unsat, axioms=axioms)
+
+
+def _short(iri: str) -> str:
+    return iri.rsplit("#", 1)[-1].rsplit("/", 1)[-1]

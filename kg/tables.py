@@ -1,0 +1,541 @@
+"""Closure tables: the reasoned KG materialised into SQLite, read back in microseconds.
+
+``build_tables`` reads the store (told axioms, per source) and a reasoner's ``Inference``, and
+writes ``tables.sqlite3``; ``ClosureTables`` answers lookups from it. Entities are interned as
+integers so that the ancestor table stays compact. Every table is derived, so it is always
+rebuilt from scratch after a source is added or removed.
+
+Disjointness is stored as declared pairs plus ``disjoint_with(cls, via, other)``: ``cls`` is
+under ``via`` and ``via`` is declared disjoint with ``other``. That is disjointness inherited
+down the hierarchy on one side; a lookup probes the other side's ancestors, so the table stays
+linear in the size of the hierarchy instead of quadratic.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections import defaultdict, deque
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from .store import Literal, TripleStore
+from .vocab import (
+    ALL_DISJOINT, ANNOTATION_PROPERTY, CLASS, COMPLEMENT_OF, DATATYPE_PROPERTY, DISJOINT_UNION, DISJOINT_WITH,
+    DOMAIN, EQUIVALENT_CLASS, FIRST, FUNCTIONAL_PROPERTY, INTERSECTION_OF, INVERSE_OF, MEMBERS, NAMED_INDIVIDUAL,
+    NIL, NOTHING, OBJECT_PROPERTY, ON_PROPERTY, RANGE, RDF_TYPE, RDFS_CLASS, REST, SOME_VALUES_FROM, SUBCLASS_OF,
+    SUBPROPERTY_OF, SYMMETRIC_PROPERTY, THING, TRANSITIVE_PROPERTY, is_builtin,
+)
+
+SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE entities (id INTEGER PRIMARY KEY, iri TEXT UNIQUE NOT NULL, kind TEXT, label TEXT, source TEXT);
+CREATE TABLE sources (id INTEGER PRIMARY KEY, name TEXT UNIQUE);
+CREATE TABLE edges (sub INTEGER, sup INTEGER, source INTEGER, PRIMARY KEY (sub, sup, source));
+CREATE TABLE ancestors (cls INTEGER, anc INTEGER, dist INTEGER, pred INTEGER, PRIMARY KEY (cls, anc)) WITHOUT ROWID;
+CREATE TABLE equivalents (a INTEGER, b INTEGER, source INTEGER, PRIMARY KEY (a, b, source));
+CREATE TABLE disjoint_decl (a INTEGER, b INTEGER, source INTEGER, PRIMARY KEY (a, b, source));
+CREATE TABLE disjoint_with (cls INTEGER, via INTEGER, other INTEGER, PRIMARY KEY (cls, via, other)) WITHOUT ROWID;
+CREATE TABLE unsatisfiable (cls INTEGER PRIMARY KEY, via INTEGER, other INTEGER, reason TEXT);
+CREATE TABLE properties (id INTEGER PRIMARY KEY, kind TEXT, transitive INTEGER, symmetric INTEGER, functional INTEGER);
+CREATE TABLE prop_domain (prop INTEGER, cls INTEGER, source INTEGER, PRIMARY KEY (prop, cls, source));
+CREATE TABLE prop_range (prop INTEGER, cls INTEGER, source INTEGER, PRIMARY KEY (prop, cls, source));
+CREATE TABLE prop_inverse (prop INTEGER, inverse INTEGER, PRIMARY KEY (prop, inverse));
+CREATE TABLE prop_ancestors (prop INTEGER, anc INTEGER, dist INTEGER, PRIMARY KEY (prop, anc));
+CREATE TABLE relations (subj INTEGER, prop INTEGER, obj INTEGER, negated INTEGER, source INTEGER);
+CREATE TABLE assertions (subj INTEGER, prop INTEGER, obj INTEGER, source INTEGER);
+CREATE TABLE types (ind INTEGER, cls INTEGER, source INTEGER, PRIMARY KEY (ind, cls, source));
+"""
+INDEXES = """
+CREATE INDEX edges_sup ON edges (sup);
+CREATE INDEX anc_anc ON ancestors (anc);
+CREATE INDEX rel_subj ON relations (subj);
+CREATE INDEX rel_obj ON relations (obj);
+CREATE INDEX asr_subj ON assertions (subj);
+CREATE INDEX asr_obj ON assertions (obj);
+CREATE INDEX types_cls ON types (cls);
+"""
+
+
+@dataclass
+class Inference:
+    """What a reasoner adds to the told axioms (named classes only)."""
+
+    reasoner: str
+    chosen_by: str = "option"
+    subclass: set[tuple[str, str]] | None = None
+    equivalent: set[tuple[str, str]] | None = None
+    unsatisfiable: set[str] | None = None
+    types: set[tuple[str, str]] | None = None
+    seconds: float = 0.0
+    note: str = ""
+
+
+@dataclass
+class Step:
+    """One axiom in a proof: ``subject predicate object``, and the source it came from."""
+
+    subject: str
+    predicate: str
+    object: str
+    source: str
+
+    def as_dict(self) -> dict:
+        return {"subject": self.subject, "predicate": self.predicate, "object": self.object, "source": self.source}
+
+
+class _Interner:
+    def __init__(self):
+        self.ids: dict[str, int] = {}
+        self.kind: dict[int, str] = {}
+        self.source: dict[int, str] = {}
+
+    def __call__(self, iri: str, kind: str | None = None, source: str | None = None) -> int:
+        i = self.ids.get(iri)
+        if i is None:
+            i = self.ids[iri] = len(self.ids) + 1
+        if kind and self.kind.get(i) in (None, "class?"):
+            self.kind[i] = kind
+        if source and i not in self.source:
+            self.source[i] = source
+        return i
+
+
+def _rdf_list(head: str, first: dict, rest: dict, limit: int = 10_000) -> list:
+    out = []
+    while head != NIL and head in first and len(out) < limit:
+        out.append(first[head])
+        head = rest.get(head, NIL)
+    return out
+
+
+def build_tables(store: TripleStore, inference: Inference, path: Path, manifest_hash: str, labels: dict[str, str]) -> dict:
+    """Materialise the closure of ``store`` + ``inference`` into ``path``; returns counts."""
+    ent = _Interner()
+    src_ids: dict[str, int] = {}
+
+    def sid(name: str) -> int:
+        return src_ids.setdefault(name, len(src_ids) + 1)
+
+    edges: set[tuple[int, int, int]] = set()
+    equiv: set[tuple[int, int, int]] = set()
+    disjoint: set[tuple[int, int, int]] = set()
+    domains: set[tuple[int, int, int]] = set()
+    ranges: set[tuple[int, int, int]] = set()
+    inverses: set[tuple[int, int]] = set()
+    subprops: dict[int, set[int]] = defaultdict(set)
+    relations: set[tuple[int, int, int, int, int]] = set()
+    assertions: set[tuple[int, int, int, int]] = set()
+    types: set[tuple[int, int, int]] = set()
+    prop_flags: dict[int, set[str]] = defaultdict(set)
+
+    for source in store.sources():
+        s_id = sid(source)
+        by_pred: dict[str, list] = defaultdict(list)
+        for s, p, o in store.triples(source=source):
+            if isinstance(o, Literal):
+                continue
+            by_pred[p].append((s, o))
+        first = dict(by_pred[FIRST])
+        rest = dict(by_pred[REST])
+        on_prop = dict(by_pred[ON_PROPERTY])
+        some = dict(by_pred[SOME_VALUES_FROM])
+        complement = dict(by_pred[COMPLEMENT_OF])
+        inter = dict(by_pred[INTERSECTION_OF])
+
+        def named(x: str) -> bool:
+            return not x.startswith("_:") and not is_builtin(x)
+
+        object_props = set()
+        for s, o in by_pred[RDF_TYPE]:
+            if o in (CLASS, RDFS_CLASS) and named(s):
+                ent(s, "class", source)
+            elif o == OBJECT_PROPERTY and named(s):
+                ent(s, "object_property", source)
+                object_props.add(s)
+            elif o == DATATYPE_PROPERTY and named(s):
+                ent(s, "data_property", source)
+            elif o == ANNOTATION_PROPERTY and named(s):
+                ent(s, "annotation_property", source)
+            elif o in (TRANSITIVE_PROPERTY, SYMMETRIC_PROPERTY, FUNCTIONAL_PROPERTY) and named(s):
+                prop_flags[ent(s, "object_property", source)].add(o.rsplit("#", 1)[1])
+                object_props.add(s)
+            elif o == NAMED_INDIVIDUAL and named(s):
+                ent(s, "individual", source)
+        for s, o in by_pred[RDF_TYPE]:
+            if named(s) and named(o) and o not in (CLASS, RDFS_CLASS, NAMED_INDIVIDUAL) and ent.kind.get(ent(o)) != "object_property":
+                if ent.kind.get(ent(s)) in (None, "individual"):
+                    types.add((ent(s, "individual", source), ent(o, "class", source), s_id))
+
+        def restriction(node: str) -> tuple[str, str] | None:
+            if node in on_prop and node in some and named(some[node]):
+                return on_prop[node], some[node]
+            return None
+
+        def add_superclass(sub: str, sup: str) -> None:
+            """sub ⊑ sup where sup may be a named class, a restriction, a complement or a conjunction."""
+            if named(sup):
+                edges.add((ent(sub, "class", source), ent(sup, "class", source), s_id))
+            elif (r := restriction(sup)) is not None:
+                relations.add((ent(sub, "class", source), ent(r[0], "object_property", source), ent(r[1], "class", source), 0, s_id))
+            elif sup in complement and (r := restriction(complement[sup])) is not None:
+                relations.add((ent(sub, "class", source), ent(r[0], "object_property", source), ent(r[1], "class", source), 1, s_id))
+            elif sup in inter:
+                for member in _rdf_list(inter[sup], first, rest):
+                    add_superclass(sub, member)
+
+        for s, o in by_pred[SUBCLASS_OF]:
+            if named(s):
+                add_superclass(s, o)
+        for s, o in by_pred[EQUIVALENT_CLASS]:
+            if named(s) and named(o):
+                a, b = ent(s, "class", source), ent(o, "class", source)
+                equiv.update({(a, b, s_id), (b, a, s_id)})
+            elif named(s):
+                add_superclass(s, o)  # C ≡ D implies C ⊑ D (the structural half of a definition)
+            elif named(o):
+                add_superclass(o, s)
+        for s, o in by_pred[DISJOINT_WITH]:
+            if named(s) and named(o):
+                a, b = ent(s, "class", source), ent(o, "class", source)
+                disjoint.update({(a, b, s_id), (b, a, s_id)})
+        groups = [_rdf_list(o, first, rest) for s, o in by_pred[MEMBERS]]
+        groups += [_rdf_list(o, first, rest) for s, o in by_pred[DISJOINT_UNION]]
+        for s, o in by_pred[DISJOINT_UNION]:
+            for m in _rdf_list(o, first, rest):
+                if named(m) and named(s):
+                    edges.add((ent(m, "class", source), ent(s, "class", source), s_id))
+        all_disjoint_nodes = {s for s, o in by_pred[RDF_TYPE] if o == ALL_DISJOINT}
+        for (s, o), members in zip(by_pred[MEMBERS] + by_pred[DISJOINT_UNION], groups):
+            if s not in all_disjoint_nodes and (s, o) in by_pred[MEMBERS]:
+                continue  # owl:members of something other than AllDisjointClasses
+            names = [m for m in members if named(m)]
+            for i, a in enumerate(names):
+                for b in names[i + 1:]:
+                    x, y = ent(a, "class", source), ent(b, "class", source)
+                    disjoint.update({(x, y, s_id), (y, x, s_id)})
+        for s, o in by_pred[DOMAIN]:
+            if named(s) and named(o):
+                domains.add((ent(s, None, source), ent(o, "class", source), s_id))
+        for s, o in by_pred[RANGE]:
+            if named(s) and named(o):
+                ranges.add((ent(s, None, source), ent(o, None, source), s_id))
+        for s, o in by_pred[INVERSE_OF]:
+            if named(s) and named(o):
+                a, b = ent(s, "object_property", source), ent(o, "object_property", source)
+                inverses.update({(a, b), (b, a)})
+        for s, o in by_pred[SUBPROPERTY_OF]:
+            if named(s) and named(o):
+                subprops[ent(s, None, source)].add(ent(o, None, source))
+        for p in object_props:
+            for s, o in by_pred[p]:
+                if named(s) and named(o):
+                    assertions.add((ent(s, "individual", source), ent(p), ent(o, "individual", source), s_id))
+
+    # Reasoner conclusions, attributed to the reasoner.
+    r_id = sid(f"reasoner:{inference.reasoner}")
+    told = {(a, b) for a, b, _ in edges}
+    for sub, sup in inference.subclass or ():
+        if sup in (THING,) or sub == sup or is_builtin(sub) or is_builtin(sup):
+            continue
+        a, b = ent(sub, "class"), ent(sup, "class")
+        if (a, b) not in told:
+            edges.add((a, b, r_id))
+    told_eq = {(a, b) for a, b, _ in equiv}
+    for x, y in inference.equivalent or ():
+        if is_builtin(x) or is_builtin(y) or x == y:
+            continue
+        a, b = ent(x, "class"), ent(y, "class")
+        if (a, b) not in told_eq:
+            equiv.update({(a, b, r_id), (b, a, r_id)})
+    for ind, cls in inference.types or ():
+        if not is_builtin(cls):
+            types.add((ent(ind, "individual"), ent(cls, "class"), r_id))
+
+    # Ancestors: BFS over sub ⊑ sup edges and both directions of equivalence.
+    up: dict[int, list[int]] = defaultdict(list)
+    for a, b, _ in edges:
+        up[a].append(b)
+    for a, b, _ in equiv:
+        up[a].append(b)
+    for k in up:
+        up[k] = sorted(set(up[k]))
+    ancestor_rows = []
+    anc_sets: dict[int, dict[int, int]] = {}
+    for c in sorted(up):
+        seen = {c: (0, 0)}
+        queue = deque([c])
+        while queue:
+            x = queue.popleft()
+            d = seen[x][0]
+            for y in up.get(x, ()):
+                if y not in seen:
+                    seen[y] = (d + 1, x)
+                    queue.append(y)
+        del seen[c]
+        anc_sets[c] = {a: d for a, (d, _) in seen.items()}
+        ancestor_rows.extend((c, a, d, pred) for a, (d, pred) in seen.items())
+
+    # Disjointness inherited down one side; unsatisfiable = under both sides of a disjoint pair.
+    partners: dict[int, set[int]] = defaultdict(set)
+    for a, b, _ in disjoint:
+        partners[a].add(b)
+    disjoint_rows = []
+    unsat: dict[int, tuple[int | None, int | None, str]] = {}
+    classes = {i for i, k in ent.kind.items() if k == "class"} | set(up)
+    for c in sorted(classes):
+        lineage = {c: 0, **anc_sets.get(c, {})}
+        for via in lineage:
+            for other in partners.get(via, ()):
+                disjoint_rows.append((c, via, other))
+                if other in lineage:
+                    unsat.setdefault(c, (via, other, "subclass of two disjoint classes"))
+    iri_of = {i: iri for iri, i in ent.ids.items()}
+    for iri in inference.unsatisfiable or ():
+        if not is_builtin(iri):
+            unsat.setdefault(ent(iri, "class"), (None, None, f"{inference.reasoner} proved it equivalent to owl:Nothing"))
+    nothing = ent.ids.get(NOTHING)
+    if nothing:
+        for c, ancs in anc_sets.items():
+            if nothing in ancs:
+                unsat.setdefault(c, (None, None, "subclass of owl:Nothing"))
+
+    # Property hierarchy.
+    prop_anc_rows = []
+    for p in subprops:
+        seen = {p: 0}
+        queue = deque([p])
+        while queue:
+            x = queue.popleft()
+            for y in subprops.get(x, ()):
+                if y not in seen:
+                    seen[y] = seen[x] + 1
+                    queue.append(y)
+        prop_anc_rows.extend((p, a, d) for a, d in seen.items() if a != p)
+
+    path = Path(path)
+    path.unlink(missing_ok=True)
+    db = sqlite3.connect(path)
+    db.executescript(SCHEMA)
+    iri_of = {i: iri for iri, i in ent.ids.items()}
+    db.executemany(
+        "INSERT INTO entities VALUES (?,?,?,?,?)",
+        ((i, iri, ent.kind.get(i), labels.get(iri), ent.source.get(i)) for iri, i in ent.ids.items()),
+    )
+    db.executemany("INSERT INTO sources VALUES (?,?)", ((i, n) for n, i in src_ids.items()))
+    db.executemany("INSERT INTO edges VALUES (?,?,?)", sorted(edges))
+    db.executemany("INSERT INTO ancestors VALUES (?,?,?,?)", ancestor_rows)
+    db.executemany("INSERT INTO equivalents VALUES (?,?,?)", sorted(equiv))
+    db.executemany("INSERT INTO disjoint_decl VALUES (?,?,?)", sorted(disjoint))
+    db.executemany("INSERT OR IGNORE INTO disjoint_with VALUES (?,?,?)", disjoint_rows)
+    db.executemany("INSERT INTO unsatisfiable VALUES (?,?,?,?)", ((c, *v) for c, v in sorted(unsat.items())))
+    props = {i for i, k in ent.kind.items() if k and k.endswith("property")}
+    db.executemany(
+        "INSERT INTO properties VALUES (?,?,?,?,?)",
+        ((p, ent.kind[p], int("TransitiveProperty" in prop_flags[p]), int("SymmetricProperty" in prop_flags[p]),
+          int("FunctionalProperty" in prop_flags[p])) for p in sorted(props)),
+    )
+    db.executemany("INSERT INTO prop_domain VALUES (?,?,?)", sorted(domains))
+    db.executemany("INSERT INTO prop_range VALUES (?,?,?)", sorted(ranges))
+    db.executemany("INSERT INTO prop_inverse VALUES (?,?)", sorted(inverses))
+    db.executemany("INSERT INTO prop_ancestors VALUES (?,?,?)", prop_anc_rows)
+    db.executemany("INSERT INTO relations VALUES (?,?,?,?,?)", sorted(relations))
+    db.executemany("INSERT INTO assertions VALUES (?,?,?,?)", sorted(assertions))
+    db.executemany("INSERT INTO types VALUES (?,?,?)", sorted(types))
+    db.executemany("INSERT INTO meta VALUES (?,?)", [("manifest_hash", manifest_hash), ("reasoner", inference.reasoner)])
+    db.executescript(INDEXES)
+    db.commit()
+    db.close()
+    kinds = defaultdict(int)
+    for k in ent.kind.values():
+        kinds[k] += 1
+    return {
+        "classes": kinds["class"],
+        "object_properties": kinds["object_property"],
+        "data_properties": kinds["data_property"],
+        "annotation_properties": kinds["annotation_property"],
+        "individuals": kinds["individual"],
+        "subclass_edges": len(edges),
+        "inferred_subclass_edges": sum(1 for *_, s in edges if s == r_id),
+        "ancestor_pairs": len(ancestor_rows),
+        "equivalent_pairs": len(equiv) // 2,
+        "disjoint_pairs": len(disjoint) // 2,
+        "relations": len(relations),
+        "negated_relations": sum(1 for r in relations if r[3]),
+        "assertions": len(assertions),
+        "unsatisfiable": [iri_of[c] for c in sorted(unsat)],
+    }
+
+
+class ClosureTables:
+    """Read-only lookups over ``tables.sqlite3``; safe to share between threads."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        if not self.path.exists():
+            from .errors import StoreError
+
+            raise StoreError(f"no closure tables at {self.path}")
+        self._local = threading.local()
+        self.meta = dict(self._q("SELECT key, value FROM meta"))
+        self._sources = dict(self._q("SELECT id, name FROM sources"))
+        self.id = lru_cache(maxsize=1 << 16)(self._id)
+        self.iri = lru_cache(maxsize=1 << 16)(self._iri)
+
+    def _db(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = self._local.db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+        return db
+
+    def _q(self, sql: str, params: tuple = ()) -> list[tuple]:
+        return self._db().execute(sql, params).fetchall()
+
+    def _id(self, iri: str) -> int | None:
+        row = self._q("SELECT id FROM entities WHERE iri=?", (iri,))
+        return row[0][0] if row else None
+
+    def _iri(self, i: int) -> str:
+        return self._q("SELECT iri FROM entities WHERE id=?", (i,))[0][0]
+
+    def label(self, iri: str) -> str | None:
+        row = self._q("SELECT label FROM entities WHERE iri=?", (iri,))
+        return row[0][0] if row and row[0][0] else None
+
+    def kind(self, iri: str) -> str | None:
+        row = self._q("SELECT kind FROM entities WHERE iri=?", (iri,))
+        return row[0][0] if row else None
+
+    def source_name(self, i: int) -> str:
+        return self._sources.get(i, "?")
+
+    def ancestors(self, iri: str) -> dict[str, int]:
+        """Every strict ancestor of ``iri`` (through subclass and equivalence), with its distance."""
+        i = self.id(iri)
+        if i is None:
+            return {}
+        return {self.iri(a): d for a, d in self._q("SELECT anc, dist FROM ancestors WHERE cls=?", (i,))}
+
+    def descendants(self, iri: str) -> dict[str, int]:
+        i = self.id(iri)
+        if i is None:
+            return {}
+        return {self.iri(c): d for c, d in self._q("SELECT cls, dist FROM ancestors WHERE anc=?", (i,))}
+
+    def is_subclass(self, sub: str, sup: str) -> bool:
+        a, b = self.id(sub), self.id(sup)
+        if a is None or b is None:
+            return False
+        return a == b or bool(self._q("SELECT 1 FROM ancestors WHERE cls=? AND anc=?", (a, b)))
+
+    def equivalent(self, a: str, b: str) -> bool:
+        return a == b or (self.is_subclass(a, b) and self.is_subclass(b, a))
+
+    def _edge_source(self, a: int, b: int) -> tuple[str, str]:
+        row = self._q("SELECT source FROM edges WHERE sub=? AND sup=? ORDER BY source LIMIT 1", (a, b))
+        if row:
+            return "rdfs:subClassOf", self.source_name(row[0][0])
+        row = self._q("SELECT source FROM equivalents WHERE a=? AND b=? ORDER BY source LIMIT 1", (a, b))
+        return "owl:equivalentClass", self.source_name(row[0][0]) if row else "?"
+
+    def chain(self, sub: str, sup: str) -> list[Step]:
+        """The shortest axiom chain proving ``sub ⊑ sup`` ([] when they are the same class)."""
+        a, b = self.id(sub), self.id(sup)
+        if a is None or b is None or a == b:
+            return []
+        node = b
+        path = [b]
+        while node != a:
+            row = self._q("SELECT pred FROM ancestors WHERE cls=? AND anc=?", (a, node))
+            if not row:
+                return []
+            node = row[0][0] or a
+            path.append(node)
+            if len(path) > 10_000:
+                break
+        path.reverse()
+        steps = []
+        for x, y in zip(path, path[1:]):
+            pred, src = self._edge_source(x, y)
+            steps.append(Step(self.iri(x), pred, self.iri(y), src))
+        return steps
+
+    def disjoint(self, a: str, b: str) -> list[Step] | None:
+        """A proof that ``a`` and ``b`` are disjoint, or None."""
+        ia, ib = self.id(a), self.id(b)
+        if ia is None or ib is None:
+            return None
+        for via, other in self._q("SELECT via, other FROM disjoint_with WHERE cls=?", (ia,)):
+            o_iri = self.iri(other)
+            if other == ib or self.is_subclass(b, o_iri):
+                v_iri = self.iri(via)
+                src = self._q("SELECT source FROM disjoint_decl WHERE a=? AND b=? LIMIT 1", (via, other))
+                return (
+                    self.chain(a, v_iri)
+                    + [Step(v_iri, "owl:disjointWith", o_iri, self.source_name(src[0][0]) if src else "?")]
+                    + [Step(s.object, "^" + s.predicate, s.subject, s.source) for s in reversed(self.chain(b, o_iri))]
+                )
+        return None
+
+    def unsatisfiable(self) -> dict[str, str]:
+        return {self.iri(c): r for c, r in self._q("SELECT cls, reason FROM unsatisfiable")}
+
+    def explain_unsatisfiable(self, cls: str) -> list[Step]:
+        """The axioms that put ``cls`` under two disjoint classes ([] if the reason is elsewhere)."""
+        i = self.id(cls)
+        row = self._q("SELECT via, other FROM unsatisfiable WHERE cls=?", (i,)) if i else []
+        if not row or row[0][0] is None:
+            return []
+        via, other = self.iri(row[0][0]), self.iri(row[0][1])
+        src = self._q("SELECT source FROM disjoint_decl WHERE a=? AND b=? LIMIT 1", row[0])
+        decl = Step(via, "owl:disjointWith", other, self.source_name(src[0][0]) if src else "?")
+        return self.chain(cls, via) + self.chain(cls, other) + [decl]
+
+    def relations(self, subj: str) -> list[tuple[str, str, bool, str]]:
+        """Class-level relations (prop, obj, negated, source) told on ``subj``."""
+        i = self.id(subj)
+        if i is None:
+            return []
+        return [(self.iri(p), self.iri(o), bool(n), self.source_name(s))
+                for p, o, n, s in self._q("SELECT prop, obj, negated, source FROM relations WHERE subj=?", (i,))]
+
+    def domains(self, prop: str) -> list[str]:
+        i = self.id(prop)
+        return [self.iri(c) for (c,) in self._q("SELECT cls FROM prop_domain WHERE prop=?", (i,))] if i else []
+
+    def ranges(self, prop: str) -> list[str]:
+        i = self.id(prop)
+        return [self.iri(c) for (c,) in self._q("SELECT cls FROM prop_range WHERE prop=?", (i,))] if i else []
+
+    def inverses(self, prop: str) -> list[str]:
+        i = self.id(prop)
+        return [self.iri(c) for (c,) in self._q("SELECT inverse FROM prop_inverse WHERE prop=?", (i,))] if i else []
+
+    def is_transitive(self, prop: str) -> bool:
+        i = self.id(prop)
+        return bool(i and self._q("SELECT 1 FROM properties WHERE id=? AND transitive=1", (i,)))
+
+    def types(self, ind: str) -> list[str]:
+        i = self.id(ind)
+        return [self.iri(c) for (c,) in self._q("SELECT DISTINCT cls FROM types WHERE ind=?", (i,))] if i else []
+
+    def assertions(self, subj: str) -> list[tuple[str, str, str]]:
+        i = self.id(subj)
+        if i is None:
+            return []
+        return [(self.iri(p), self.iri(o), self.source_name(s))
+                for p, o, s in self._q("SELECT prop, obj, source FROM assertions WHERE subj=?", (i,))]
+
+    def subclass_pairs(self) -> set[tuple[str, str]]:
+        """The whole named subsumption closure (for comparison against other reasoners)."""
+        names = dict(self._q("SELECT id, iri FROM entities"))
+        return {(names[c], names[a]) for c, a in self._q("SELECT cls, anc FROM ancestors")}
+
+    def counts(self) -> dict[str, int]:
+        out = {}
+        for kind, n in self._q("SELECT kind, COUNT(*) FROM entities GROUP BY kind"):
+            out[kind or "other"] = n
+        for table in ("edges", "ancestors", "equivalents", "disjoint_decl", "relations", "assertions"):
+            out[table] = self._q(f"SELECT COUNT(*) FROM {table}")[0][0]
+        return out
