@@ -1,0 +1,86 @@
+"""What every command shares: one-line errors, exit codes, progress display, JSON output."""
+
+from __future__ import annotations
+
+import functools
+import json
+import signal
+import sys
+import time
+from collections.abc import Callable
+
+
+def fail(message: str, code: int = 2) -> None:
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(code)
+
+
+def handle_errors(fn: Callable) -> Callable:
+    """Turn expected failures into one line on stderr and an exit code; never a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from kgnlu.types import KgnluError
+        from kgnlu.config import debug_enabled
+
+        def on_term(signum, frame):  # a killed write must unwind through its transaction
+            raise KeyboardInterrupt
+
+        previous = signal.signal(signal.SIGTERM, on_term)
+        try:
+            return fn(*args, **kwargs)
+        except KgnluError as e:
+            if debug_enabled():
+                raise
+            fail(str(e), e.exit_code)
+        except KeyboardInterrupt:
+            fail("interrupted; nothing was changed", 130)
+        except BrokenPipeError:
+            raise SystemExit(0)
+        except MemoryError:
+            fail("out of memory", 1)
+        except Exception as e:  # a bug: still one line, with a way to get the traceback
+            if debug_enabled():
+                raise
+            fail(f"internal error: {type(e).__name__}: {' '.join(str(e).split())[:300]} (KGNLU_DEBUG=1 shows the traceback)", 1)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+
+    return wrapper
+
+
+class StageProgress:
+    """A progress bar over named stages on stderr, with the elapsed time of each."""
+
+    def __init__(self, enabled: bool = True):
+        self.enabled = enabled and sys.stderr.isatty()
+        self.quiet = not enabled
+        self._bar = None
+        self._t0 = time.perf_counter()
+
+    def __call__(self, stage: str) -> None:
+        if self.quiet:
+            return
+        if not self.enabled:
+            print(f"[{time.perf_counter() - self._t0:7.1f}s] {stage}", file=sys.stderr, flush=True)
+            return
+        if self._bar is None:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=None, unit="stage", file=sys.stderr, bar_format="{desc} | {n_fmt} stages | {elapsed}")
+        self._bar.set_description_str(stage)
+        self._bar.update(1)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def print_json(obj) -> None:
+    print(json.dumps(obj, ensure_ascii=False, default=str))

@@ -1,0 +1,51 @@
+"""``kgnlu ingest PATH...``: load ontologies into the KG and classify it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from kgnlu.cli._common import StageProgress, handle_errors, print_json
+
+KG_OPTION = typer.Option(None, "--kg", help="KG directory (default: $KGNLU_HOME, else the user data dir).")
+
+
+def ingest(paths: list[Path], kg: Path | None = None, fmt: str | None = None, reasoner: str = "auto",
+           name: str | None = None, imports: Path | None = None, progress=None):
+    """Plain function behind the command: returns an ``IngestResult``."""
+    from kgnlu.api import Engine
+
+    return Engine(kg).ingest(paths, fmt=fmt, reasoner=reasoner, name=name, imports_dir=imports,
+                             progress=progress or (lambda _: None))
+
+
+@handle_errors
+def ingest_cli(
+    paths: list[Path] = typer.Argument(..., help="Ontology files: RDF/XML, OWL/XML, Turtle, N-Triples, JSON-LD or OBO, optionally .gz."),
+    kg: Path | None = KG_OPTION,
+    fmt: str | None = typer.Option(None, "--format", "-f", help="rdfxml, owlxml, turtle, ntriples, jsonld or obo (default: sniff, then suffix)."),
+    reasoner: str = typer.Option("auto", "--reasoner", "-r", help="auto, hermit, pellet, rl, structural or none."),
+    name: str | None = typer.Option(None, "--name", help="Source name (default: the file name without suffixes)."),
+    imports: Path | None = typer.Option(None, "--imports", help="Directory to resolve owl:imports from; URLs are never fetched."),
+    json_out: bool = typer.Option(False, "--json", help="Print the result as one JSON object."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+) -> None:
+    """Ingest ontologies into the KG: parse, load, classify, build the lookup tables and lexicon."""
+    with StageProgress(enabled=not (quiet or json_out)) as progress:
+        result = ingest(paths, kg, fmt, reasoner, name, imports, progress)
+    if json_out:
+        print_json(result.to_dict())
+        return
+    for s in result.sources:
+        detail = f"{s.triples} triples, {s.format}" if s.status != "unchanged" else "same sha256 as before"
+        typer.echo(f"{s.status:9} {s.name:20} {detail}")
+        for iri in s.imports_not_fetched:
+            typer.echo(f"          owl:imports {iri} not fetched (use --imports DIR to resolve it locally)")
+    if not result.changed:
+        typer.echo(f"KG unchanged: {result.kg}")
+        return
+    r, c = result.reasoner or {}, result.counts
+    typer.echo(f"reasoner  {r.get('name')} ({r.get('why')}), {r.get('seconds')} s")
+    typer.echo(f"KG        {result.kg}: {c.get('triples')} triples, {c.get('classes')} classes, "
+               f"{c.get('individuals')} individuals, {c.get('lexicon_entries')} lexicon entries")

@@ -1,0 +1,39 @@
+"""The ``kgnlu`` command. Heavy modules are imported inside commands so that --help is instant."""
+
+from __future__ import annotations
+
+import typer
+
+from kgnlu.cli import ingest as ingest_cmd
+from kgnlu.cli import kg as kg_cmd
+
+app = typer.Typer(
+    name="kgnlu",
+    help="Knowledge-graph-augmented NLI, entity linking and relation extraction, with proofs.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", help="Print the version and exit.", is_eager=True),
+) -> None:
+    if version:
+        from kgnlu import __version__
+
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+app.command("ingest")(ingest_cmd.ingest_cli)
+app.add_typer(kg_cmd.app, name="kg")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,34 @@
+"""Engine configuration: where the KG lives and which device runs the neural parts."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from kgnlu.kg.kgdir import resolve_kg_dir
+
+__all__ = ["resolve_kg_dir", "resolve_device", "debug_enabled"]
+
+
+def resolve_device(device: str = "auto") -> str:
+    """``auto`` is CUDA when torch sees a GPU, else CPU."""
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def debug_enabled() -> bool:
+    return os.environ.get("KGNLU_DEBUG", "") not in ("", "0")
+
+
+def build_dir() -> Path:
+    """Where the default KG's sources are converted to OWL (git-ignored ``ontologies/build``
+    in a checkout, else a cache beside the user data)."""
+    repo = Path(__file__).resolve().parents[2] / "ontologies"
+    if repo.is_dir() and os.access(repo, os.W_OK):
+        return repo / "build"
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("kgnlu")) / "build"
