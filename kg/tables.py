@@ -520,6 +520,12 @@ class ClosureTables:
         i = self.id(ind)
         return [self.iri(c) for (c,) in self._q("SELECT DISTINCT cls FROM types WHERE ind=?", (i,))] if i else []
 
+    def type_source(self, ind: str, cls: str) -> str:
+        """The source that types ``ind`` as ``cls`` ("reasoner" when only inferred)."""
+        a, b = self.id(ind), self.id(cls)
+        row = self._q("SELECT source FROM types WHERE ind=? AND cls=? ORDER BY source LIMIT 1", (a, b)) if a and b else []
+        return self.source_name(row[0][0]) if row and row[0][0] is not None else "reasoner"
+
     def assertions(self, subj: str) -> list[tuple[str, str, str]]:
         i = self.id(subj)
         if i is None:

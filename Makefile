@@ -1,0 +1,35 @@
+# Two entry points set everything up on a fresh machine (see README):
+#   make demo   install, build the embedded default KG, run a `kgnlu infer` example
+#   make test   install, run the test suite (what .ci/run calls)
+# PYTHON is the interpreter to install into; use a virtualenv's python to keep things apart.
+PYTHON ?= python3
+PIP := $(PYTHON) -m pip
+KGNLU := $(PYTHON) -m kgnlu.cli.main
+DEMO_KG ?= $(CURDIR)/.kgnlu-demo
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: install demo test test-slow bench clean
+
+install:
+	# torch first and pinned: the CPU wheel is on local disk; an unpinned torch pulls a CUDA build.
+	$(PIP) install --quiet torch==2.13.0
+	$(PIP) install --quiet -e '.[dev]'
+
+demo: install
+	$(KGNLU) kg init
+	$(KGNLU) ingest ontologies/demo/food.ttl --kg $(DEMO_KG)
+	$(KGNLU) kg stats --kg $(DEMO_KG)
+	$(KGNLU) infer --kg $(DEMO_KG) --premise "I like eating apples" --hypothesis "I like eating fruit" --explain
+
+test: install
+	$(PYTHON) -m pytest -q
+
+test-slow: install
+	$(PYTHON) -m pytest -q -m slow
+
+bench: install
+	$(PYTHON) bench/ingest.py
+
+clean:
+	rm -rf build dist *.egg-info .pytest_cache ontologies/build/*.nt ontologies/build/*.json $(DEMO_KG)

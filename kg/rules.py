@@ -1,0 +1,206 @@
+"""The symbolic NLI rule layer: natural-logic inference over the closure tables, with proofs.
+
+Each side of a pair is reduced to *assertions*: a KG concept the text mentions, with a polarity
+(``+X``: the text says X holds; ``-X``: the text says X does not hold). The rules compare every
+hypothesis assertion with the premise's, using only lookups in ``kg.tables.ClosureTables``:
+
+=================  ====================  =====================================================
+rule               premise, hypothesis   condition
+=================  ====================  =====================================================
+``syn-eq``         +X ⊢ +Y, -X ⊢ -Y       X ≡ Y (same concept, a synonym, or equivalent classes)
+``mono-up``        +X ⊢ +Y                X ⊑ Y (upward monotone)
+``mono-down-neg``  -Y ⊢ -X                X ⊑ Y (downward monotone under negation)
+``clash-neg``      +X ⟂ -Y, -Y ⟂ +X       X ⊑ Y (a thing and the denial of what it implies)
+``clash-disjoint`` +X ⟂ +Y                X and Y are disjoint (inherited down the hierarchy)
+=================  ====================  =====================================================
+
+The verdict is **contradiction** if some hypothesis assertion clashes with the premise,
+**entailment** if every hypothesis assertion follows from it, and **unknown** otherwise; the
+undecided hypothesis assertions are listed. An individual counts as an instance of its types.
+Nothing here calls a reasoner: answering is table lookups only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from .tables import ClosureTables, Step
+
+ENTAILMENT, CONTRADICTION, UNKNOWN = "entailment", "contradiction", "unknown"
+VERDICTS = (ENTAILMENT, CONTRADICTION, UNKNOWN)
+RULES = ("syn-eq", "mono-up", "mono-down-neg", "clash-neg", "clash-disjoint")
+MENTIONS, DENIES = "kgnlu:mentions", "kgnlu:denies"
+_SHORT = {"rdfs:subClassOf": "⊑", "owl:equivalentClass": "≡", "owl:disjointWith": "⊓⊥", "rdf:type": "∈"}
+
+
+@dataclass(frozen=True)
+class Assertion:
+    """A concept a text mentions, with its polarity and the span it rests on."""
+
+    iri: str
+    negated: bool
+    side: str  # "premise" | "hypothesis"
+    text: str
+    start: int
+    end: int
+
+    def sign(self) -> str:
+        return "-" if self.negated else "+"
+
+    def span_step(self) -> dict:
+        return {"subject": f"{self.side}[{self.start}:{self.end}]", "predicate": DENIES if self.negated else MENTIONS,
+                "object": self.iri, "source": "text",
+                "span": {"side": self.side, "start": self.start, "end": self.end, "text": self.text}}
+
+
+@dataclass(frozen=True)
+class Proof:
+    """Why one hypothesis assertion follows from, or clashes with, one premise assertion."""
+
+    rule: str
+    premise: Assertion
+    hypothesis: Assertion
+    axioms: tuple[Step, ...]
+    conclusion: str  # ENTAILMENT | CONTRADICTION
+
+    def steps(self) -> list[dict]:
+        """The proof as contract steps: premise span, the axiom chain, hypothesis span."""
+        return [self.premise.span_step(), *(s.as_dict() for s in self.axioms), self.hypothesis.span_step()]
+
+    def render(self, label=lambda iri: iri) -> str:
+        """E.g. ``focal seizure ⊑ seizure (HPO) ⇒ premise +focal seizure entails hypothesis +seizure``."""
+        chain = ", ".join(_render_step(s, label) for s in self.axioms)
+        verb = "entails" if self.conclusion == ENTAILMENT else "contradicts"
+        head = f"{chain} ⇒ " if chain else ""
+        p, h = self.premise, self.hypothesis
+        return (f"{head}premise {p.sign()}{p.text} {verb} hypothesis {h.sign()}{h.text}  [{self.rule}]")
+
+
+def _render_step(s: Step, label) -> str:
+    subject = label(s.subject) or s.subject
+    obj = label(s.object) or s.object
+    pred = s.predicate
+    if pred.startswith("^"):  # an inverse step, read from the object's side
+        subject, obj, pred = obj, subject, pred[1:]
+    return f"{subject} {_SHORT.get(pred, pred)} {obj} ({s.source})"
+
+
+@dataclass
+class Verdict:
+    label: str  # ENTAILMENT | CONTRADICTION | UNKNOWN
+    proofs: list[Proof] = field(default_factory=list)
+    undecided: list[Assertion] = field(default_factory=list)
+    decided: float = 0.0  # share of hypothesis assertions that a proof decides
+
+    @property
+    def proof_length(self) -> int:
+        return max((len(p.axioms) for p in self.proofs), default=0)
+
+    def to_dict(self) -> dict:
+        return {"verdict": self.label, "proofs": [p.steps() for p in self.proofs],
+                "rules": [p.rule for p in self.proofs],
+                "undecided": [{"iri": a.iri, "text": a.text, "negated": a.negated} for a in self.undecided],
+                "decided": self.decided}
+
+
+class RuleEngine:
+    """Applies the rules over one KG's closure tables."""
+
+    def __init__(self, tables: ClosureTables):
+        self.tables = tables
+
+    def label(self, iri: str) -> str | None:
+        return self.tables.label(iri)
+
+    def is_a(self, x: str, y: str) -> tuple[Step, ...] | None:
+        """A proof that X ⊑ Y (or that individual X is a Y); ``()`` when X is Y, None when not."""
+        t = self.tables
+        if x == y:
+            return ()
+        if t.is_subclass(x, y):
+            return tuple(t.chain(x, y))
+        for cls in t.types(x):
+            if cls == y or t.is_subclass(cls, y):
+                return (Step(x, "rdf:type", cls, t.type_source(x, cls)), *t.chain(cls, y))
+        return None
+
+    def disjoint(self, x: str, y: str) -> tuple[Step, ...] | None:
+        t = self.tables
+        for a in [x, *t.types(x)]:
+            for b in [y, *t.types(y)]:
+                proof = t.disjoint(a, b)
+                if proof is not None:
+                    pre = () if a == x else (Step(x, "rdf:type", a, t.type_source(x, a)),)
+                    post = () if b == y else (Step(b, "^rdf:type", y, t.type_source(y, b)),)
+                    return (*pre, *proof, *post)
+        return None
+
+    def entails(self, p: Assertion, h: Assertion) -> Proof | None:
+        if p.negated != h.negated:
+            return None
+        if not p.negated:
+            fwd = self.is_a(p.iri, h.iri)
+            if fwd is None:
+                return None
+            back = self.is_a(h.iri, p.iri) if fwd else ()
+            rule = "syn-eq" if back is not None else "mono-up"
+            return Proof(rule, p, h, fwd, ENTAILMENT)
+        # -Y ⊢ -X needs X ⊑ Y: the hypothesis denies something more specific than the premise does.
+        down = self.is_a(h.iri, p.iri)
+        if down is None:
+            return None
+        back = self.is_a(p.iri, h.iri) if down else ()
+        rule = "syn-eq" if back is not None else "mono-down-neg"
+        return Proof(rule, p, h, down, ENTAILMENT)
+
+    def clashes(self, p: Assertion, h: Assertion) -> Proof | None:
+        if not p.negated and h.negated:  # +X ⟂ -Y when X ⊑ Y
+            chain = self.is_a(p.iri, h.iri)
+            return None if chain is None else Proof("clash-neg", p, h, chain, CONTRADICTION)
+        if p.negated and not h.negated:  # -Y ⟂ +X when X ⊑ Y
+            chain = self.is_a(h.iri, p.iri)
+            return None if chain is None else Proof("clash-neg", p, h, chain, CONTRADICTION)
+        if not p.negated and not h.negated:
+            proof = self.disjoint(p.iri, h.iri)
+            return None if proof is None else Proof("clash-disjoint", p, h, proof, CONTRADICTION)
+        return None  # -X and -Y never clash
+
+    def decide(self, premise: Sequence[Assertion], hypothesis: Sequence[Assertion]) -> Verdict:
+        """The verdict for one pair. With no hypothesis assertion, nothing is decided."""
+        if not premise or not hypothesis:
+            return Verdict(UNKNOWN, undecided=list(hypothesis))
+        clashes = [c for h in hypothesis for p in premise if (c := self.clashes(p, h)) is not None]
+        if clashes:
+            return Verdict(CONTRADICTION, proofs=_shortest_per_hypothesis(clashes),
+                           decided=len({c.hypothesis for c in clashes}) / len(hypothesis))
+        support, undecided = [], []
+        for h in hypothesis:
+            proofs = [e for p in premise if (e := self.entails(p, h)) is not None]
+            if proofs:
+                support.append(min(proofs, key=_proof_key))
+            else:
+                undecided.append(h)
+        decided = len(support) / len(hypothesis)
+        if undecided:
+            return Verdict(UNKNOWN, proofs=support, undecided=undecided, decided=decided)
+        return Verdict(ENTAILMENT, proofs=support, decided=decided)
+
+    def explain(self, verdict: Verdict) -> list[str]:
+        """Readable proofs, one line each, for ``kgnlu infer --explain``."""
+        lines = [p.render(self.label) for p in verdict.proofs]
+        for a in verdict.undecided:
+            lines.append(f"undecided: hypothesis {a.sign()}{a.text} follows from no premise assertion")
+        return lines
+
+
+def _proof_key(p: Proof) -> tuple:
+    return (len(p.axioms), RULES.index(p.rule), p.premise.start)
+
+
+def _shortest_per_hypothesis(proofs: list[Proof]) -> list[Proof]:
+    best: dict[Assertion, Proof] = {}
+    for p in proofs:
+        if p.hypothesis not in best or _proof_key(p) < _proof_key(best[p.hypothesis]):
+            best[p.hypothesis] = p
+    return list(best.values())
