@@ -21,7 +21,7 @@ def handle_errors(fn: Callable) -> Callable:
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         from kgnlu.types import KgnluError
-        from kgnlu.config import debug_enabled
+        from kgnlu.api import debug_enabled
 
         def on_term(signum, frame):  # a killed write must unwind through its transaction
             raise KeyboardInterrupt
@@ -84,3 +84,55 @@ class StageProgress:
 
 def print_json(obj) -> None:
     print(json.dumps(obj, ensure_ascii=False, default=str))
+
+
+def read_batch(path, keys: tuple[str, ...], skip_bad: bool = False, bad: list | None = None) -> list[dict]:
+    """Records from a .jsonl file (objects with ``keys``) or, for one key, a .txt file (one per line).
+
+    A bad line (not UTF-8, not JSON, missing or empty keys) is an error naming the line, unless
+    ``skip_bad``: then it is skipped and ``(line number, reason)`` appended to ``bad``.
+    """
+    from pathlib import Path
+
+    from kgnlu.types import InputError
+
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory") from None
+    except OSError as e:
+        raise InputError(f"{path}: {e.strerror}") from None
+    is_jsonl = path.suffix.lower() in (".jsonl", ".json", ".ndjson") or len(keys) > 1
+    out = []
+    for n, line in enumerate(raw.splitlines(), start=1):
+        try:
+            try:
+                text = line.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise ValueError(f"not UTF-8 (byte {e.start})") from None
+            if not text.strip():
+                continue
+            if not is_jsonl:
+                out.append({keys[0]: text})
+                continue
+            try:
+                rec = json.loads(text)
+            except json.JSONDecodeError as e:
+                raise ValueError(f"malformed JSON ({e.msg}, column {e.colno})") from None
+            if not isinstance(rec, dict):
+                raise ValueError("expected a JSON object")
+            missing = [k for k in keys if not isinstance(rec.get(k), str) or not rec[k].strip()]
+            if missing:
+                raise ValueError(f"missing or empty {', '.join(repr(k) for k in missing)}")
+            out.append(rec)
+        except ValueError as e:
+            if not skip_bad:
+                raise InputError(f"{path}:{n}: {e}") from None
+            if bad is not None:
+                bad.append((n, str(e)))
+    if not out and not bad:
+        raise InputError(f"{path}: no records")
+    return out

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import typer
 
+from kgnlu.cli import infer as infer_cmd
 from kgnlu.cli import ingest as ingest_cmd
 from kgnlu.cli import kg as kg_cmd
+from kgnlu.cli import link as link_cmd
 
 app = typer.Typer(
     name="kgnlu",
@@ -16,18 +18,26 @@ app = typer.Typer(
 )
 
 
-@app.callback()
-def _root(
-    version: bool = typer.Option(False, "--version", help="Print the version and exit.", is_eager=True),
-) -> None:
-    if version:
+def _print_version(value: bool) -> None:
+    # An eager option callback runs while parsing, before click asks for a command.
+    if value:
         from kgnlu import __version__
 
         typer.echo(__version__)
         raise typer.Exit()
 
 
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", help="Print the version and exit.", is_eager=True,
+                                 callback=_print_version, expose_value=False),
+) -> None:
+    pass
+
+
+app.command("infer")(infer_cmd.infer_cli)
 app.command("ingest")(ingest_cmd.ingest_cli)
+app.command("link")(link_cmd.link_cli)
 app.add_typer(kg_cmd.app, name="kg")
 
 

@@ -10,8 +10,18 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from kgnlu.config import build_dir, resolve_kg_dir
-from kgnlu.types import IngestResult, KGStats, QueryResult, RemoveResult, SourceInfo, StoreError
+from kgnlu.config import build_dir, debug_enabled, linker_adapter_dir, resolve_kg_dir  # noqa: F401 (debug_enabled: CLI)
+from kgnlu.types import (
+    InferResult,
+    IngestResult,
+    InputError,
+    KGStats,
+    Mention,
+    QueryResult,
+    RemoveResult,
+    SourceInfo,
+    StoreError,
+)
 
 Progress = Callable[[str], None]
 
@@ -28,21 +38,27 @@ def _source_info(entry: dict) -> SourceInfo:
 class Engine:
     """One KG (and, once loaded, the models that read it)."""
 
-    def __init__(self, kg: str | Path | None = None, model: str | Path | None = None, device: str = "auto"):
+    def __init__(self, kg: str | Path | None = None, model: str | Path | None = None, device: str = "auto",
+                 dense: bool = True):
         from kgnlu.kg.kgdir import KGDir
 
         self.kg_dir = resolve_kg_dir(kg)
         self.model = model
         self.device = device
+        self.dense = dense  # False: lexicon-only linking, no encoder or faiss (fast, no torch)
         self._kgdir = KGDir(self.kg_dir)
         self._lock = threading.RLock()
         self._generation: Path | None = None
         self._tables = None
         self._store = None
+        self._linker = None
+        self._rules = None
+        self._encoder = None
 
     @classmethod
-    def load(cls, kg: str | Path | None = None, model: str | Path | None = None, device: str = "auto") -> Engine:
-        return cls(kg, model, device)
+    def load(cls, kg: str | Path | None = None, model: str | Path | None = None, device: str = "auto",
+             dense: bool = True) -> Engine:
+        return cls(kg, model, device, dense)
 
     # -- KG lifecycle ------------------------------------------------------------------------
 
@@ -114,6 +130,7 @@ class Engine:
                 self._store.close()
             self._tables = ClosureTables(gen / "tables.sqlite3")
             self._store = None
+            self._linker = self._rules = None
             self._generation = gen
 
     @property
@@ -141,8 +158,70 @@ class Engine:
         rows = [[(c.value if isinstance(c, Literal) else c) for c in row] for row in res.rows]
         return QueryResult(variables=res.variables, rows=rows)
 
+    # -- linking and inference ---------------------------------------------------------------
+
+    def encoder(self):
+        """The linker's text encoder: MiniLM with the shipped self-alignment adapter, if any."""
+        with self._lock:
+            if self._encoder is None:
+                from kgnlu.neural.encoder import MiniLMEncoder
+
+                adapter = linker_adapter_dir()
+                self._encoder = MiniLMEncoder(adapter=adapter if adapter.is_dir() else None, device=self.device)
+            return self._encoder
+
+    def build_index(self, progress: Progress = _noop) -> None:
+        """Embed the lexicon entries the vector cache lacks and rebuild the faiss index."""
+        from kgnlu.tasks.lexindex import load_lexicon_index
+
+        load_lexicon_index(self.kg_dir, self.encoder(), progress=progress)
+
+    def linker(self, progress: Progress = _noop):
+        from kgnlu.kg.lexicon import Lexicon
+        from kgnlu.kg.matcher import LexiconMatcher
+        from kgnlu.tasks.linking import Linker
+
+        with self._lock:
+            self.ensure_kg(progress)
+            self._refresh()
+            if self._linker is None:
+                matcher = LexiconMatcher.from_entries(Lexicon(self._generation / "tables.sqlite3").entries())
+                index = None
+                if self.dense:
+                    from kgnlu.tasks.lexindex import load_lexicon_index
+
+                    index = load_lexicon_index(self.kg_dir, self.encoder(), progress=progress)
+                self._linker = Linker(matcher, self._tables, index)
+            return self._linker
+
+    def rules(self):
+        from kgnlu.kg.rules import RuleEngine
+
+        with self._lock:
+            self._refresh()
+            if self._rules is None:
+                self._rules = RuleEngine(self._tables)
+            return self._rules
+
+    def link(self, text: str, top_k: int = 0) -> list[Mention]:
+        """The KG concepts ``text`` mentions, with polarity, in text order."""
+        return self.linker().link(text, top_k=top_k)
+
+    def link_many(self, texts: Sequence[str], top_k: int = 0) -> list[list[Mention]]:
+        return self.linker().link_many(texts, top_k=top_k)
+
+    def infer(self, premise: str, hypothesis: str, symbolic_only: bool = False) -> InferResult:
+        """Entailment, neutral or contradiction for one pair, with proofs (see the result contract)."""
+        from kgnlu.tasks.linking import check_text
+        from kgnlu.tasks.nli import symbolic_infer
+
+        premise, hypothesis = check_text(premise, "premise"), check_text(hypothesis, "hypothesis")
+        if not premise.strip() or not hypothesis.strip():
+            raise InputError("premise and hypothesis must both be non-empty")
+        return symbolic_infer(self.linker(), self.rules(), premise, hypothesis)
+
     def close(self) -> None:
         with self._lock:
             if self._store is not None:
                 self._store.close()
-            self._store = self._tables = self._generation = None
+            self._store = self._tables = self._generation = self._linker = self._rules = None

@@ -32,3 +32,11 @@ def build_dir() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_cache_dir("kgnlu")) / "build"
+
+
+ASSETS = Path(__file__).resolve().parent / "assets"
+
+
+def linker_adapter_dir() -> Path:
+    """The shipped LoRA adapter of the linker's encoder (self-alignment on the default KG)."""
+    return ASSETS / "linker"

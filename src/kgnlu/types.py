@@ -78,3 +78,58 @@ class RemoveResult(_Dict):
 class QueryResult(_Dict):
     variables: list[str]
     rows: list[list[str | None]]
+
+
+@dataclass
+class Candidate(_Dict):
+    """One concept a mention may name, with the evidence that proposed it."""
+
+    iri: str
+    label: str | None
+    score: float
+    via: str  # "lexicon" (a label or synonym matched) or "dense" (faiss retrieval)
+    matched: str  # the lexicon entry text that matched or was retrieved
+    kind: str  # label, pref, exact, alt, related, narrow, broad
+
+
+@dataclass
+class Mention(_Dict):
+    """A span of text linked to a KG concept, with its polarity."""
+
+    text: str
+    start: int
+    end: int
+    iri: str
+    label: str | None
+    score: float
+    negated: bool
+    via: str
+    negation_cue: str | None = None
+    candidates: list[Candidate] = field(default_factory=list)
+
+
+@dataclass
+class SymbolicResult(_Dict):
+    verdict: str  # entailment, contradiction, unknown
+    proofs: list[list[dict]]
+    rules: list[str]
+    undecided: list[dict]
+    decided: float
+    explanation: list[str]
+
+
+@dataclass
+class InferResult(_Dict):
+    """The result contract of ``Engine.infer`` (see DESIGN.md)."""
+
+    label: str
+    probabilities: dict[str, float]
+    gate: float
+    neural: dict
+    symbolic: SymbolicResult
+    entities: list[dict]
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["symbolic"].pop("explanation")
+        return d

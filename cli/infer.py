@@ -1,0 +1,65 @@
+"""``kgnlu infer``: entailment, neutral or contradiction for premise/hypothesis pairs, with proofs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from kgnlu.cli._common import StageProgress, fail, handle_errors, print_json, read_batch
+
+KG_OPTION = typer.Option(None, "--kg", help="KG directory (default: $KGNLU_HOME, else the user data dir).")
+
+
+def infer(pairs: list[tuple[str, str]], kg: Path | None = None, symbolic_only: bool = False, progress=None):
+    """Plain function behind the command: one ``InferResult`` per pair."""
+    from kgnlu.api import Engine
+
+    engine = Engine(kg)
+    engine.linker(progress or (lambda _: None))
+    return [engine.infer(p, h, symbolic_only=symbolic_only) for p, h in pairs]
+
+
+@handle_errors
+def infer_cli(
+    premise: str | None = typer.Option(None, "--premise", "-p", help="The premise text."),
+    hypothesis: str | None = typer.Option(None, "--hypothesis", "-h", help="The hypothesis text."),
+    kg: Path | None = KG_OPTION,
+    input_file: Path | None = typer.Option(None, "--input", "-i", help="Batch: JSONL with {\"premise\", \"hypothesis\"} per line."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Batch: write one JSON result per line here (default stdout)."),
+    symbolic_only: bool = typer.Option(False, "--symbolic-only", help="Answer from the KG rules alone (unknown reads as neutral)."),
+    explain: bool = typer.Option(False, "--explain", help="Print the proofs in readable form."),
+    json_out: bool = typer.Option(False, "--json", help="Print the result contract as JSON, one line per pair."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+) -> None:
+    """Does the premise entail, contradict, or leave open the hypothesis? With the proofs it rests on."""
+    if input_file is not None:
+        if premise is not None or hypothesis is not None:
+            fail("give --premise/--hypothesis or --input, not both")
+        pairs = [(r["premise"], r["hypothesis"]) for r in read_batch(input_file, ("premise", "hypothesis"))]
+    else:
+        if premise is None or hypothesis is None:
+            fail("give both --premise and --hypothesis (or --input FILE)")
+        pairs = [(premise, hypothesis)]
+    with StageProgress(enabled=not (quiet or json_out or output)) as progress:
+        results = infer(pairs, kg, symbolic_only, progress)
+    if input_file is not None or json_out:
+        lines = [json.dumps(r.to_dict(), ensure_ascii=False) for r in results]
+        if output is not None:
+            tmp = output.with_name(output.name + ".part")
+            tmp.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+            tmp.replace(output)
+        else:
+            for r in results:
+                print_json(r.to_dict())
+        if not explain:
+            return
+    for r in results:
+        probs = "  ".join(f"{k} {v:.3f}" for k, v in r.probabilities.items())
+        typer.echo(f"{r.label}  ({probs}; gate {r.gate:.2f}, symbolic: {r.symbolic.verdict})")
+        if explain:
+            for e in r.entities:
+                typer.echo(f"  {e['side']:10} {'NOT ' if e['negated'] else ''}{e['text']!r} -> {e['label'] or e['iri']}  ({e['score']:.2f})")
+            for line in r.symbolic.explanation or ["no proof: the KG decides nothing here"]:
+                typer.echo(f"  proof: {line}")

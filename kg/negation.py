@@ -1,0 +1,284 @@
+"""NegEx-style polarity of mentions: which cue, if any, negates each span of a text.
+
+The algorithm follows NegEx (Chapman et al., 2001) with the span-aware refinements a linker
+can afford because it already knows where its mentions are:
+
+1. The text is tokenised (words, punctuation, newlines) with character offsets. Trigger phrases
+   are matched case-insensitively on whole tokens, longest first, left to right, so
+   "no evidence of" wins over "no" and the pseudo-negation "no increase" wins over "no".
+   Tokens inside a mention never act as triggers: in "absence seizure" or "Absent thumb" the
+   word belongs to the concept's name, it does not negate it.
+2. A *pre* trigger negates forward, a *post* trigger backward. Some words ("absent",
+   "negative", "ruled out", "excluded", "none") are both: "absent reflexes" vs "reflexes
+   absent". They act backward when the clause ends right after them (or an agent/place phrase
+   follows: "ruled out by CT", "absent in all quadrants"), and forward otherwise.
+3. Scope stops at a sentence boundary (. ? ! ; or a line break that does not continue a list),
+   at a conjunction that turns the clause ("but", "however", "although", "aside from",
+   "secondary to", an affirmation such as "reports" or "positive for"), and at any other
+   trigger, pseudo-triggers included. It also stops after ``MAX_GAP`` words that are neither
+   mentions nor list connectors, counted from the trigger or from the last list connector that
+   follows a mention, so that lists of any length ("denies fever, chills, night sweats, weight
+   loss, or palpitations") stay in scope while a remote mention does not. Walking backward,
+   a comma ends the scope unless it sits in a list closed by "and"/"or" ("fever, chills and
+   rigors were absent"), since a fronted clause ("Given the normal lactate, sepsis is
+   unlikely") is the commoner reading.
+4. Pseudo-triggers ("no increase", "not only", "cannot be excluded", "with or without") negate
+   nothing; hedges that NegEx calls *possible* ("rule out", "not ruled out") are pseudo here,
+   since polarity is binary and an open differential is not a denial.
+
+When several cues cover one span the nearest wins.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from dataclasses import dataclass
+from typing import Sequence
+
+# Words of padding a scope tolerates between the trigger (or a list connector) and a mention.
+# NegEx uses a 5-word window; ours does not count the mentions themselves nor "and"/"or"/",".
+MAX_GAP = 5
+
+PRE, POST, EITHER, PSEUDO, CONJ = "pre", "post", "either", "pseudo", "conj"
+
+_PRE = """
+no | not | denies | denied | deny | denying | without | negative for | absence of |
+free of | rules out | was ruled out for | is ruled out for | been ruled out for | ruled out for |
+rule him out | rule her out | rule the patient out | ruled him out | ruled her out |
+ruled the patient out | can rule out | no evidence of |
+no evidence for | no evidence to suggest | no new evidence of | no other evidence of |
+no definite evidence of | no convincing evidence of | no radiographic evidence of |
+no mammographic evidence of | no sign of | no signs of | no symptoms of | no history of |
+no prior history of | no personal history of | no family history of | no complaints of |
+no findings of | no findings to indicate | no suggestion of | no suspicion of | no abnormal |
+no new | no significant | no suspicious | no definite | no acute | no longer | never |
+never had | never developed | neither | cannot | can not | cannot see | did not | does not |
+do not | did not have | does not have | did not exhibit | not demonstrate | not exhibit |
+not had | not have | not known to have | not associated with | not complain of |
+not appreciate | not reveal | not feel | patient was not | didn't | doesn't | don't | isn't |
+wasn't | aren't | weren't | hasn't | haven't | hadn't | can't | won't | didnt | doesnt |
+dont | isnt | wasnt | cant | lack of | lacks | lacked | lacking | unremarkable for |
+fails to reveal | failed to reveal | fails to show | failed to show | fails to demonstrate |
+failed to demonstrate | with no | without any | without evidence of | without any evidence of |
+without indication of | without sign of | without signs of | nothing to suggest |
+nothing suggestive of | rather than | declined | declines | refused | refuses
+"""
+
+_POST = """
+was ruled out | is ruled out | were ruled out | are ruled out | has been ruled out |
+have been ruled out | had been ruled out | was excluded | is excluded | were excluded |
+are excluded | has been excluded | have been excluded | is absent | was absent | are absent |
+were absent | unlikely | is unlikely | was unlikely | was negative | is negative |
+were negative | are negative | not seen | not visualized | not visualised | not identified |
+not appreciated | not demonstrated | not detected | not found | not noted | not observed |
+not present | not evident | - free
+"""
+
+_EITHER = "ruled out | excluded | absent | negative | none"
+
+_PSEUDO = """
+no increase | no increased | no significant increase | no change | no significant change |
+no interval change | no definite change | no suspicious change | no change in |
+not necessarily | not only | not cause | not drain | not extend | not certain if |
+not certain whether | without difficulty | without further | without any further |
+no further | gram negative | gram-negative | not ruled out | not been ruled out | not be ruled out |
+not rule out | cannot be ruled out | can not be ruled out | cannot rule out | can't rule out |
+cannot be excluded | can not be excluded | cannot exclude | can't exclude | not excluded |
+not be excluded | not been excluded | rule out | to rule out | to exclude |
+r/o | with or without | not drop | no drop | not limited to | whether or not
+"""
+
+# Clause-turning words: NegEx's conjunction list plus affirmation cues, which open a new claim.
+_CONJ = """
+but | however | although | though | yet | still | nevertheless | nonetheless | whereas |
+except | except for | aside from | apart from | other than | besides | which | who | unless |
+because | since | secondary to | due to | cause of | cause for | causes of | source of |
+sources of | reason for | reasons for | etiology of | etiology for | origin of | origin for |
+as the cause of | as a cause of | reports | reported | reporting | endorses | endorsed |
+complains of | complained of | complaining of | admits to | presents with | presented with |
+presenting with | positive for | significant for | notable for | remarkable for | now has
+"""
+
+# After an EITHER trigger, these followers mean "the negated thing came before me".
+_POST_FOLLOWERS = frozenset("by with on in at via per throughout bilaterally today now as".split())
+
+# List connectors: they neither count towards the gap nor end a scope.
+_CONNECTORS = frozenset({",", "and", "or", "nor", "/", "&"})
+
+# A period after these is not a sentence boundary. "ms", "st", "etc" are left out on purpose:
+# "history of MS." and "fever, chills, etc." end sentences more often than they abbreviate.
+_ABBREVIATIONS = frozenset("dr mr mrs vs approx e.g i.e".split())
+
+_TOKEN = re.compile(r"(?:[^\W_]|[\u0300-\u036f])+(?:['’](?:[^\W_])+)*|\n|[^\w\s]|_")
+
+
+@dataclass(frozen=True)
+class Cue:
+    """A negation trigger as it appears in the text; ``kind`` is its resolved direction."""
+
+    trigger: str
+    start: int
+    end: int
+    kind: str  # "pre" | "post"
+
+
+@dataclass(frozen=True)
+class _Token:
+    start: int
+    end: int
+    low: str
+
+
+@dataclass(frozen=True)
+class _Event:
+    role: str
+    first: int  # token index of the first trigger token
+    last: int  # token index of the last trigger token
+
+
+def _tokens(text: str) -> list[_Token]:
+    return [_Token(m.start(), m.end(), m.group().casefold().replace("’", "'")) for m in _TOKEN.finditer(text)]
+
+
+def _phrase_table() -> dict[str, list[tuple[tuple[str, ...], str]]]:
+    """First token -> [(phrase tokens, role)], longest first."""
+    table: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+    for role, block in ((PRE, _PRE), (POST, _POST), (EITHER, _EITHER), (PSEUDO, _PSEUDO), (CONJ, _CONJ)):
+        for phrase in block.split("|"):
+            toks = tuple(t.low for t in _tokens(phrase.strip()))
+            if toks:
+                table.setdefault(toks[0], []).append((toks, role))
+    for options in table.values():
+        options.sort(key=lambda o: -len(o[0]))
+    return table
+
+
+_PHRASES = _phrase_table()  # read-only after import: a constant, like the tables it is built from
+
+
+def _boundaries(text: str, toks: list[_Token]) -> list[bool]:
+    """Which tokens end a sentence (and therefore every scope that reaches them)."""
+    out = [False] * len(toks)
+    for i, t in enumerate(toks):
+        prev = toks[i - 1].low if i else ""
+        if t.low in (";", "?", "!"):
+            out[i] = True
+        elif t.low == ".":
+            # "3.5 mg" and "Dr. Smith" are not sentence ends; ". " and a final "." are.
+            followed_by_space = t.end == len(text) or text[t.end].isspace() or text[t.end] in "\"')]"
+            prev3 = "".join(x.low for x in toks[max(0, i - 3):i])  # "e.g." / "i.e."
+            out[i] = followed_by_space and prev not in _ABBREVIATIONS and prev3 not in _ABBREVIATIONS
+        elif t.low == "\n":
+            # A wrapped list ("denies fever,\nchills") continues; anything else, or a blank line, ends.
+            out[i] = prev not in _CONNECTORS
+    return out
+
+
+def _events(toks: list[_Token], in_mention: list[bool]) -> list[_Event]:
+    """Trigger, pseudo-trigger and conjunction phrases, leftmost-longest, outside mentions."""
+    events: list[_Event] = []
+    i, n = 0, len(toks)
+    while i < n:
+        hit = None
+        if not in_mention[i]:
+            for phrase, role in _PHRASES.get(toks[i].low, ()):
+                j = i + len(phrase)
+                if j <= n and all(toks[i + k].low == w for k, w in enumerate(phrase)) and not any(in_mention[i:j]):
+                    hit = _Event(role, i, j - 1)
+                    break
+        if hit:
+            events.append(hit)
+            i = hit.last + 1
+        else:
+            i += 1
+    return events
+
+
+def _resolve(event: _Event, toks: list[_Token], stop: list[bool]) -> str:
+    """Direction of a trigger: EITHER becomes pre or post from what follows it."""
+    if event.role != EITHER:
+        return event.role
+    nxt = event.last + 1
+    if nxt >= len(toks) or stop[nxt] or toks[nxt].low in _CONNECTORS or toks[nxt].low in _POST_FOLLOWERS:
+        return POST
+    if not toks[nxt].low[0].isalnum():  # "Fever: absent." / "absent)" — punctuation closes the phrase
+        return POST
+    return PRE
+
+
+def _scope(start: int, step: int, toks: list[_Token], stop: list[bool], mentions_at: list[list[int]]) -> set[int]:
+    """Mentions reached walking from token ``start`` by ``step`` (+1 forward, -1 backward)."""
+    covered: set[int] = set()
+    gap, after_mention, in_list = 0, False, False
+    k, n = start, len(toks)
+    while 0 <= k < n and not stop[k]:
+        if mentions_at[k]:
+            covered.update(mentions_at[k])
+            after_mention = True
+        elif toks[k].low in _CONNECTORS:
+            # Walking back, a comma outside an "X, Y and Z" list closes a fronted clause:
+            # "Given the normal lactate, sepsis is unlikely" negates sepsis only.
+            if step < 0 and toks[k].low == "," and not in_list:
+                break
+            if after_mention:  # the list goes on: the next item gets a fresh window
+                gap = 0
+                in_list = in_list or toks[k].low != ","
+        elif toks[k].low[0].isalnum():
+            gap += 1
+            after_mention = False
+            if gap > MAX_GAP:
+                break
+        k += step
+    return covered
+
+
+def negation_cues(text: str, spans: Sequence[tuple[int, int]]) -> list[Cue | None]:
+    """For each mention span ``(start, end)`` (character offsets into ``text``), the cue that
+    negates it, or ``None`` when the mention is affirmed (or merely hedged)."""
+    spans = [(int(s), int(e)) for s, e in spans]
+    for s, e in spans:
+        if not 0 <= s <= e <= len(text):
+            raise ValueError(f"span ({s}, {e}) is outside a text of length {len(text)}")
+    if not spans:
+        return []
+    toks = _tokens(text)
+    mentions_at: list[list[int]] = [[] for _ in toks]
+    ends = [t.end for t in toks]
+    for m, (s, e) in enumerate(spans):  # tokens overlapping the span, found by bisection
+        k = bisect_right(ends, s)
+        while k < len(toks) and toks[k].start < e:
+            mentions_at[k].append(m)
+            k += 1
+    in_mention = [bool(ms) for ms in mentions_at]
+    events = _events(toks, in_mention)
+    stop = _boundaries(text, toks)
+    for ev in events:  # every trigger, pseudo-trigger and conjunction closes the other scopes
+        for k in range(ev.first, ev.last + 1):
+            stop[k] = True
+
+    best: list[tuple[int, Cue] | None] = [None] * len(spans)
+    for ev in events:
+        if ev.role in (PSEUDO, CONJ):
+            continue
+        kind = _resolve(ev, toks, stop)
+        start, end = toks[ev.first].start, toks[ev.last].end
+        cue = Cue(text[start:end], start, end, kind)
+        if kind == PRE:
+            covered = _scope(ev.last + 1, 1, toks, stop, mentions_at)
+        else:
+            covered = _scope(ev.first - 1, -1, toks, stop, mentions_at)
+        for m in covered:
+            s, e = spans[m]
+            distance = s - end if kind == PRE else start - e
+            if best[m] is None or distance < best[m][0]:
+                best[m] = (distance, cue)
+    return [b[1] if b else None for b in best]
+
+
+def negated(text: str, spans: Sequence[tuple[int, int]]) -> list[bool]:
+    """For each span, whether a negation cue has it in scope."""
+    return [cue is not None for cue in negation_cues(text, spans)]
+
+
+__all__ = ["Cue", "MAX_GAP", "negated", "negation_cues"]

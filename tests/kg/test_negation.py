@@ -1,0 +1,160 @@
+"""NegEx-style polarity over clinical sentences: each case gives a sentence and, for each
+mention, whether it is negated (True) or affirmed/hedged (False)."""
+
+import pytest
+
+from kgnlu.kg.negation import Cue, negated, negation_cues
+
+
+def spans_of(text: str, mentions: list[str]) -> list[tuple[int, int]]:
+    out = []
+    for m in mentions:
+        i = text.index(m)
+        out.append((i, i + len(m)))
+    return out
+
+
+CASES = [
+    # pre-negation
+    ("Patient denies fever but reports cough.", {"fever": True, "cough": False}),
+    ("Negative for hematuria.", {"hematuria": True}),
+    ("She has no fever, cough or rash.", {"fever": True, "cough": True, "rash": True}),
+    ("Denies chest pain, shortness of breath, and palpitations.",
+     {"chest pain": True, "shortness of breath": True, "palpitations": True}),
+    ("The patient is without chest pain; however, she has dyspnea.", {"chest pain": True, "dyspnea": False}),
+    ("MRI showed no evidence of focal seizure activity, although atrophy was noted.",
+     {"focal seizure": True, "atrophy": False}),
+    ("Abdomen is soft, nontender, with no hepatosplenomegaly.", {"hepatosplenomegaly": True}),
+    ("He has never had a myocardial infarction.", {"myocardial infarction": True}),
+    ("The wound is free of erythema and purulent drainage.", {"erythema": True, "purulent drainage": True}),
+    ("CT of the head rules out intracranial hemorrhage.", {"CT": False, "intracranial hemorrhage": True}),
+    ("There is absence of peripheral edema bilaterally.", {"peripheral edema": True}),
+    ("Review of systems negative for fever, chills, night sweats, weight loss, dysuria or hematochezia.",
+     {"fever": True, "chills": True, "night sweats": True, "weight loss": True, "dysuria": True,
+      "hematochezia": True}),
+    ("Neither nausea nor vomiting was reported.", {"nausea": True, "vomiting": True}),
+    ("Patient does not have diabetes mellitus.", {"diabetes mellitus": True}),
+    ("No family history of sudden cardiac death.", {"sudden cardiac death": True}),
+    ("Urinalysis did not reveal proteinuria.", {"Urinalysis": False, "proteinuria": True}),
+    ("Absent deep tendon reflexes at the ankles.", {"deep tendon reflexes": True}),
+    ("Patient was ruled out for myocardial infarction.", {"Patient": False, "myocardial infarction": True}),
+    # post-negation
+    ("Pneumonia was ruled out.", {"Pneumonia": True}),
+    ("Pulmonary embolism has been excluded by CT angiography.",
+     {"Pulmonary embolism": True, "CT angiography": False}),
+    ("Bowel sounds absent in all quadrants.", {"Bowel sounds": True}),
+    ("Sepsis is unlikely given normal lactate.", {"Sepsis": True, "lactate": False}),
+    ("Given the normal lactate, sepsis is unlikely.", {"lactate": False, "sepsis": True}),
+    ("Fever, chills and rigors were absent.", {"Fever": True, "chills": True, "rigors": True}),
+    ("Blood cultures were negative.", {"Blood cultures": True}),
+    ("Fractures were not seen on the radiograph.", {"Fractures": True, "radiograph": False}),
+    ("HIV antibody negative.", {"HIV antibody": True}),
+    ("She has been seizure-free for two years.", {"seizure": True}),
+    # pseudo-negation and hedges
+    ("No increase in seizure frequency.", {"seizure": False}),
+    ("Not only headache but also nausea.", {"headache": False, "nausea": False}),
+    ("No change in the size of the pulmonary nodule.", {"pulmonary nodule": False}),
+    ("Ambulates without difficulty; gait is ataxic.", {"ataxic": False}),
+    ("Pulmonary embolism cannot be excluded.", {"Pulmonary embolism": False}),
+    ("CT to rule out appendicitis.", {"appendicitis": False}),
+    ("Gram-negative rods were isolated from the sputum.", {"rods": False, "sputum": False}),
+    ("CT abdomen with or without contrast.", {"contrast": False}),
+    # scope termination
+    ("No fever. Cough for three days.", {"fever": True, "Cough": False}),
+    ("Denies headache, but has photophobia.", {"headache": True, "photophobia": False}),
+    ("No abdominal pain aside from mild epigastric discomfort.",
+     {"abdominal pain": True, "epigastric discomfort": False}),
+    ("No chest pain other than musculoskeletal tenderness.",
+     {"chest pain": True, "musculoskeletal tenderness": False}),
+    ("No bleeding as the cause of anemia.", {"bleeding": True, "anemia": False}),
+    ("Denies fever, endorses productive cough.", {"fever": True, "productive cough": False}),
+    ("No rash at the injection site at any point after the last visit when she noted pruritus.",
+     {"rash": True, "pruritus": False}),
+    ("She reports dysuria. There is no flank pain.", {"dysuria": False, "flank pain": True}),
+    ("No seizures since starting levetiracetam.", {"seizures": True, "levetiracetam": False}),
+    ("Tachycardia, which is not explained by fever.", {"Tachycardia": False, "fever": True}),
+    # affirmed sentences
+    ("The child had recurrent febrile seizures and microcephaly.",
+     {"febrile seizures": False, "microcephaly": False}),
+    ("Nothing to suggest malignancy; lymphadenopathy is reactive.",
+     {"malignancy": True, "lymphadenopathy": False}),
+    # lists wrapped over lines
+    ("Denies fever, chills,\nnight sweats.\nReports cough.",
+     {"fever": True, "chills": True, "night sweats": True, "cough": False}),
+    ("No dysphagia\nOdynophagia present", {"dysphagia": True, "Odynophagia": False}),
+]
+
+
+@pytest.mark.parametrize("text,expected", CASES, ids=[c[0][:40] for c in CASES])
+def test_polarity(text, expected):
+    mentions = list(expected)
+    assert dict(zip(mentions, negated(text, spans_of(text, mentions)))) == expected
+
+
+def test_case_count():
+    assert len(CASES) >= 30
+
+
+def test_cue_reports_trigger_and_direction():
+    text = "MRI showed No Evidence Of focal seizure activity. Pneumonia was ruled out."
+    pre, post = negation_cues(text, spans_of(text, ["focal seizure", "Pneumonia"]))
+    assert pre == Cue("No Evidence Of", text.index("No Evidence"), text.index(" focal"), "pre")
+    assert post.trigger == "was ruled out" and post.kind == "post"
+    assert text[post.start:post.end] == "was ruled out"
+
+
+def test_longest_trigger_wins():
+    text = "No evidence of pneumonia."
+    (cue,) = negation_cues(text, spans_of(text, ["pneumonia"]))
+    assert cue.trigger == "No evidence of"
+
+
+def test_either_trigger_direction():
+    text = "Ruled out pneumonia. Meningitis ruled out."
+    a, b = negation_cues(text, spans_of(text, ["pneumonia", "Meningitis"]))
+    assert (a.kind, b.kind) == ("pre", "post")
+
+
+def test_word_boundaries():
+    # "not" inside "nothing"/"notable", "no" inside "nodule"/"normal" are not triggers.
+    text = "Notable for a nodule; normal knowledge of anatomy."
+    assert negated(text, spans_of(text, ["nodule", "anatomy"])) == [False, False]
+
+
+def test_trigger_inside_a_mention_does_not_negate_it():
+    text = "History of absence seizures and absent thumb."
+    assert negated(text, spans_of(text, ["absence seizures", "absent thumb"])) == [False, False]
+
+
+def test_nearest_cue_wins():
+    text = "Denies cough and has no fever."
+    cues = negation_cues(text, spans_of(text, ["cough", "fever"]))
+    assert [c.trigger for c in cues] == ["Denies", "no"]
+
+
+def test_window_limits_remote_mentions():
+    text = "No fever was recorded at any point during the long admission despite tachycardia."
+    assert negated(text, spans_of(text, ["fever", "tachycardia"])) == [True, False]
+
+
+def test_period_inside_number_and_abbreviation_is_not_a_boundary():
+    text = "No temperature above 38.5 degrees or rigors."
+    assert negated(text, spans_of(text, ["rigors"])) == [True]
+    text = "No fever, e.g. rigors."
+    assert negated(text, spans_of(text, ["rigors"])) == [True]
+
+
+def test_case_insensitive():
+    text = "PATIENT DENIES CHEST PAIN."
+    assert negated(text, spans_of(text, ["CHEST PAIN"])) == [True]
+
+
+def test_no_spans_and_bad_spans():
+    assert negation_cues("No fever.", []) == []
+    with pytest.raises(ValueError):
+        negation_cues("No fever.", [(3, 50)])
+
+
+def test_overlapping_spans_share_polarity():
+    text = "No focal seizure activity."
+    assert negated(text, [(3, 16), (9, 16)]) == [True, True]
