@@ -1,0 +1,1 @@
+"""Neural components (torch only; never imports rdflib or owlready2)."""
