@@ -53,8 +53,9 @@ class StageProgress:
     """A progress bar over named stages on stderr, with the elapsed time of each."""
 
     def __init__(self, enabled: bool = True):
+        # Off a terminal (pipes, CI logs) progress stays silent, so stderr carries only errors.
         self.enabled = enabled and sys.stderr.isatty()
-        self.quiet = not enabled
+        self.quiet = not self.enabled
         self._bar = None
         self._t0 = time.perf_counter()
 

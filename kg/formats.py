@@ -8,9 +8,11 @@ The format comes from ``--format``, else from sniffing the content, else from th
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
 import json
+import logging
 import re
 import zlib
 from dataclasses import dataclass, field
@@ -66,10 +68,15 @@ def read_bytes(path: Path) -> bytes:
         raise InputError(f"{path}: cannot read ({e.strerror})") from None
     if raw[:2] == b"\x1f\x8b":
         try:
-            d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-            out = d.decompress(raw, MAX_DECOMPRESSED)
-            if d.unconsumed_tail:
-                raise InputError(f"{path}: decompresses to more than {MAX_DECOMPRESSED >> 30} GiB; refused")
+            out, data = b"", raw
+            while data:  # a .gz may hold several members, one after the other
+                d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                out += d.decompress(data, MAX_DECOMPRESSED - len(out))
+                if d.unconsumed_tail:
+                    raise InputError(f"{path}: decompresses to more than {MAX_DECOMPRESSED >> 30} GiB; refused")
+                if not d.eof:  # else a cut-off download would load as a partial ontology
+                    raise ParseError(f"{path}: truncated gzip data (the file ends inside the compressed stream)")
+                data = d.unused_data.lstrip(b"\x00")
             raw = out
         except (zlib.error, EOFError, gzip.BadGzipFile) as e:
             raise ParseError(f"{path}: corrupt gzip data ({e})") from None
@@ -97,7 +104,8 @@ _NT_LINE = re.compile(
 
 def sniff(text: str) -> str | None:
     head = text[:SNIFF_BYTES].lstrip()
-    if head.startswith("<?xml") or head.startswith("<!") or re.match(r"<[A-Za-z_]", head):
+    # An XML tag, not an IRI: ``<rdf:RDF ...>`` or ``<Ontology>``, but not ``<http://a> <p> <o> .``
+    if head.startswith("<?xml") or head.startswith("<!") or re.match(r"<[A-Za-z_][\w.-]*(?::[\w.-]+)?[\s>/]", head):
         if re.search(r"<(?:\w+:)?Ontology\b[^>]*xmlns(?::\w+)?=\"http://www\.w3\.org/2002/07/owl#\"", head) or (
             "<!DOCTYPE Ontology" in head
         ):
@@ -105,10 +113,10 @@ def sniff(text: str) -> str | None:
         if "rdf-syntax-ns#" in head or "<rdf:RDF" in head:
             return "rdfxml"
         return "rdfxml"  # some XML we will try as RDF/XML; the parser has the last word
-    if head.startswith("{") or head.startswith("["):
-        if head.startswith("[Term]") or head.startswith("[Typedef]"):
-            return "obo"
-        return "jsonld"
+    if head.startswith("[Term]") or head.startswith("[Typedef]"):
+        return "obo"
+    if head.startswith("{") or re.match(r"\[\s*(?:\{|\])", head) and not re.match(r"\[\s*\]\s*\S", head):
+        return "jsonld"  # a JSON object or array, not a Turtle blank node such as ``[] a <C> .``
     lines = [ln for ln in head.splitlines()[:200] if ln.strip() and not ln.lstrip().startswith("#")]
     if not lines:
         return None
@@ -215,7 +223,7 @@ def normalise(path: Path, out: Path, fmt: str | None = None) -> Normalised:
         if fmt == "ntriples":
             triples, imports = _copy_ntriples(path, text, out)
         elif fmt == "obo":
-            triples, imports = _from_obo(text, out)
+            triples, imports = _from_obo(path, text, out)
         elif fmt == "owlxml":
             triples, imports = _from_owlxml(path, raw, out)
         else:
@@ -255,11 +263,11 @@ def _copy_ntriples(path: Path, text: str, out: Path) -> tuple[int, list[str]]:
     return n, imports
 
 
-def _from_obo(text: str, out: Path) -> tuple[int, list[str]]:
+def _from_obo(path: Path, text: str, out: Path) -> tuple[int, list[str]]:
     from .obo import obo_to_ntriples
 
     with open(out, "w", encoding="utf-8") as f:
-        obo_to_ntriples(io.StringIO(text), f)
+        obo_to_ntriples(io.StringIO(text), f, source=str(path))
     return _count_and_filter(out)
 
 
@@ -286,11 +294,23 @@ def _from_rdflib(path: Path, text: str, fmt: str, out: Path) -> tuple[int, list[
         _refuse_remote_context(path, text)
     g = rdflib.Graph()
     rdflib_fmt = {"rdfxml": "xml", "turtle": "turtle", "jsonld": "json-ld"}[fmt]
-    g.parse(data=text, format=rdflib_fmt, publicID=path.resolve().as_uri())
-    imports = [str(o) for o in g.objects(None, rdflib.OWL.imports)]
-    g.remove((None, rdflib.OWL.imports, None))
-    g.serialize(destination=str(out), format="nt", encoding="utf-8")
+    with _quiet_rdflib():  # its warnings would be extra stderr lines around our one-line error
+        g.parse(data=text, format=rdflib_fmt, publicID=path.resolve().as_uri())
+        imports = [str(o) for o in g.objects(None, rdflib.OWL.imports)]
+        g.remove((None, rdflib.OWL.imports, None))
+        g.serialize(destination=str(out), format="nt", encoding="utf-8")
     return len(g), imports
+
+
+@contextlib.contextmanager
+def _quiet_rdflib():
+    log = logging.getLogger("rdflib")
+    level = log.level
+    log.setLevel(logging.ERROR + 1)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
 
 
 def _refuse_remote_context(path: Path, text: str) -> None:

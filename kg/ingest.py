@@ -120,8 +120,11 @@ def remove(source: str, kg_dir: Path, progress: Progress = _noop) -> dict:
             progress(f"removing {source}")
             t0 = time.perf_counter()
             removed = store.remove_source(source)
-            store.db.execute("DELETE FROM resources WHERE storid NOT IN (SELECT s FROM objs UNION SELECT p FROM objs "
-                             "UNION SELECT o FROM objs UNION SELECT s FROM datas UNION SELECT p FROM datas)")
+            # Forget IRIs no source uses any more; keep owlready2's reserved built-ins (storid <= 300)
+            # and the datatypes of the literals that remain (datas.d), or those would lose their type.
+            store.db.execute("DELETE FROM resources WHERE storid > 300 AND storid NOT IN (SELECT s FROM objs "
+                             "UNION SELECT p FROM objs UNION SELECT o FROM objs UNION SELECT s FROM datas "
+                             "UNION SELECT p FROM datas UNION SELECT d FROM datas WHERE typeof(d) = 'integer')")
             store.commit()
             store.db.execute("VACUUM")
             del manifest["sources"][source]

@@ -97,7 +97,7 @@ def _run_rl(store: TripleStore, workdir: Path) -> Inference:
         import reasonable
     except ImportError:
         raise ReasonerError("the rl reasoner needs the 'reasonable' package (pip install reasonable)") from None
-    export = workdir / "reasoner-input.nt"
+    export = workdir / "reasoner-input.ttl"  # reasonable reads only .ttl/.n3; N-Triples is Turtle
     export_ntriples(store, export)
     r = reasonable.PyReasoner()
     r.load_file(str(export))

@@ -176,7 +176,10 @@ class MemoryStore(TripleStore):
         g = rdflib.Graph()
         for s, p, o in self._triples(None, None, None, None):
             g.add((to_rdflib(s), rdflib.URIRef(p), to_rdflib(o)))
-        return result_from_rdflib(g.query(query))
+        try:
+            return result_from_rdflib(g.query(query))
+        except Exception as e:  # as OwlreadyStore: a malformed query is the caller's error
+            raise InputError(f"SPARQL query failed: {' '.join(str(e).split())[:200]}") from None
 
     def _sources(self):
         return sorted(self._data)

@@ -492,13 +492,47 @@ class ClosureTables:
         decl = Step(via, "owl:disjointWith", other, self.source_name(src[0][0]) if src else "?")
         return self.chain(cls, via) + self.chain(cls, other) + [decl]
 
-    def relations(self, subj: str) -> list[tuple[str, str, bool, str]]:
-        """Class-level relations (prop, obj, negated, source) told on ``subj``."""
+    def relations(self, subj: str, limit: int = -1) -> list[tuple[str, str, bool, str]]:
+        """Class-level relations (prop, obj, negated, source) told on ``subj`` (the first ``limit``)."""
         i = self.id(subj)
         if i is None:
             return []
-        return [(self.iri(p), self.iri(o), bool(n), self.source_name(s))
-                for p, o, n, s in self._q("SELECT prop, obj, negated, source FROM relations WHERE subj=?", (i,))]
+        sql = "SELECT prop, obj, negated, source FROM relations WHERE subj=? LIMIT ?"
+        return [(self.iri(p), self.iri(o), bool(n), self.source_name(s)) for p, o, n, s in self._q(sql, (i, limit))]
+
+    # Direct neighbours (for subgraph extraction): told or reasoner-added edges. Rows come in table
+    # order (tables are written sorted), so ``limit`` keeps the same rows every time without a sort.
+
+    def parents(self, iri: str) -> list[str]:
+        """Direct superclasses of ``iri`` (``edges``; equivalents are :meth:`equivalents`)."""
+        i = self.id(iri)
+        sql = "SELECT DISTINCT sup FROM edges WHERE sub=? ORDER BY sup"
+        return [self.iri(s) for (s,) in self._q(sql, (i,))] if i else []
+
+    def children(self, iri: str, limit: int = -1) -> list[str]:
+        """Direct subclasses of ``iri``, the first ``limit`` (-1: all)."""
+        i = self.id(iri)
+        sql = "SELECT DISTINCT sub FROM edges WHERE sup=? LIMIT ?"
+        return [self.iri(s) for (s,) in self._q(sql, (i, limit))] if i else []
+
+    def equivalents(self, iri: str) -> list[str]:
+        """Classes asserted or inferred equivalent to ``iri``."""
+        i = self.id(iri)
+        sql = "SELECT DISTINCT b FROM equivalents WHERE a=? ORDER BY b"
+        return [self.iri(b) for (b,) in self._q(sql, (i,))] if i else []
+
+    def disjoint_partners(self, iri: str) -> list[str]:
+        """Classes declared disjoint with ``iri`` (not the inherited ones)."""
+        i = self.id(iri)
+        sql = "SELECT DISTINCT b FROM disjoint_decl WHERE a=? ORDER BY b"
+        return [self.iri(b) for (b,) in self._q(sql, (i,))] if i else []
+
+    def relations_to(self, obj: str, limit: int = -1) -> list[tuple[str, str, bool, str]]:
+        """Class-level relations (subj, prop, negated, source) whose object is ``obj``."""
+        i = self.id(obj)
+        sql = "SELECT subj, prop, negated, source FROM relations WHERE obj=? LIMIT ?"
+        return [(self.iri(s), self.iri(p), bool(n), self.source_name(src))
+                for s, p, n, src in self._q(sql, (i, limit))] if i else []
 
     def domains(self, prop: str) -> list[str]:
         i = self.id(prop)
@@ -545,3 +579,56 @@ class ClosureTables:
         for table in ("edges", "ancestors", "equivalents", "disjoint_decl", "relations", "assertions"):
             out[table] = self._q(f"SELECT COUNT(*) FROM {table}")[0][0]
         return out
+
+    # Relation extraction (kg.relations): the property inventory and entailment lookups in SQL.
+
+    def object_properties(self) -> list[str]:
+        """IRIs of the object properties the KG declares, in id order."""
+        sql = "SELECT e.iri FROM properties p JOIN entities e ON e.id=p.id WHERE p.kind='object_property' ORDER BY p.id"
+        return [iri for (iri,) in self._q(sql)]
+
+    def domain_axioms(self, prop: str) -> list[tuple[str, str]]:
+        """``(class, source)`` of each ``rdfs:domain`` axiom of ``prop``."""
+        i = self.id(prop)
+        sql = "SELECT cls, source FROM prop_domain WHERE prop=? ORDER BY cls, source"
+        return [(self.iri(c), self.source_name(s)) for c, s in self._q(sql, (i,))] if i else []
+
+    def range_axioms(self, prop: str) -> list[tuple[str, str]]:
+        """``(class, source)`` of each ``rdfs:range`` axiom of ``prop``."""
+        i = self.id(prop)
+        sql = "SELECT cls, source FROM prop_range WHERE prop=? ORDER BY cls, source"
+        return [(self.iri(c), self.source_name(s)) for c, s in self._q(sql, (i,))] if i else []
+
+    def relation_counts(self) -> dict[str, tuple[int, int]]:
+        """Property IRI -> (positive, negated) class-level relations told with it."""
+        out: dict[str, list[int]] = {}
+        for p, n, c in self._q("SELECT prop, negated, COUNT(*) FROM relations GROUP BY prop, negated"):
+            out.setdefault(self.iri(p), [0, 0])[int(bool(n))] += c
+        return {k: (v[0], v[1]) for k, v in out.items()}
+
+    def relation_rows(self, prop: str | None = None) -> list[tuple[str, str, str, bool, str]]:
+        """Every class-level relation ``(subj, prop, obj, negated, source)`` (of ``prop`` only, if given)."""
+        if prop is None:
+            rows = self._q("SELECT subj, prop, obj, negated, source FROM relations ORDER BY subj, prop, obj")
+        else:
+            i = self.id(prop)
+            rows = self._q("SELECT subj, prop, obj, negated, source FROM relations WHERE prop=? ORDER BY subj, obj",
+                           (i,)) if i else []
+        return [(self.iri(s), self.iri(p), self.iri(o), bool(n), self.source_name(src)) for s, p, o, n, src in rows]
+
+    def relations_matching(self, subjects: list[str], prop: str, obj: str, *, negated: bool,
+                           direction: str) -> list[tuple[str, str, str]]:
+        """Relations ``(subj, obj', source)`` of ``prop`` with the given polarity, told on one of
+        ``subjects``, whose object ``obj'`` is ``obj`` itself or, for ``direction="sub"``, a subclass
+        of it, for ``"sup"`` a superclass of it. One query, whatever the size of the hierarchy."""
+        if direction not in ("sub", "sup"):
+            raise ValueError(f"direction must be 'sub' or 'sup', not {direction!r}")
+        ids = [i for i in (self.id(s) for s in subjects) if i is not None]
+        p, o = self.id(prop), self.id(obj)
+        if not ids or p is None or o is None:
+            return []
+        link = "a.cls=r.obj AND a.anc=?" if direction == "sub" else "a.cls=? AND a.anc=r.obj"
+        sql = (f"SELECT r.subj, r.obj, r.source FROM relations r WHERE r.subj IN ({','.join('?' * len(ids))}) "
+               f"AND r.prop=? AND r.negated=? AND (r.obj=? OR EXISTS (SELECT 1 FROM ancestors a WHERE {link}))")
+        rows = self._q(sql, (*ids, p, int(negated), o, o))
+        return [(self.iri(s), self.iri(ob), self.source_name(src)) for s, ob, src in rows]

@@ -1,0 +1,119 @@
+"""Shared fixtures: the demo KG (ingested once per session), copies of it to write into, a CLI
+runner in a child process, a hash of a KG directory, and a guard that makes any network
+connection fail.
+
+Nothing here downloads anything: ``HF_HUB_OFFLINE`` is set before any test runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.pop("KGNLU_HOME", None)
+os.environ.pop("KGNLU_DEBUG", None)
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = Path(__file__).resolve().parent / "data"
+DEMO = REPO / "ontologies" / "demo" / "food.ttl"
+FOOD = "http://kgnlu.org/demo/food#"
+
+
+@dataclass
+class CliResult:
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def stderr_lines(self) -> list[str]:
+        return [ln for ln in self.stderr.splitlines() if ln.strip()]
+
+
+def run_cli(*args: str | os.PathLike, timeout: float = 180, env: dict | None = None) -> CliResult:
+    """``kgnlu ARGS...`` in a child process (exit codes, stderr and tracebacks are real)."""
+    full_env = {**os.environ, **(env or {})}
+    proc = subprocess.run([sys.executable, "-m", "kgnlu.cli.main", *map(str, args)], capture_output=True,
+                          text=True, timeout=timeout, env=full_env, stdin=subprocess.DEVNULL)
+    return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+def tree_hash(root: Path) -> dict[str, str]:
+    """sha256 of every file under ``root`` (the ``current`` link by its target), except ``.lock``."""
+    out = {}
+    for p in sorted(Path(root).rglob("*")):
+        rel = p.relative_to(root).as_posix()
+        if p.name == ".lock":
+            continue
+        if p.is_symlink():
+            out[rel] = "-> " + os.readlink(p)
+        elif p.is_file():
+            out[rel] = hashlib.sha256(p.read_bytes()).hexdigest()
+    return out
+
+
+def copy_kg(src: Path, dst: Path) -> Path:
+    shutil.copytree(src, dst, symlinks=True)
+    return dst
+
+
+@pytest.fixture(scope="session")
+def demo_kg(tmp_path_factory) -> Path:
+    """A KG holding only the demo food ontology, classified by HermiT. Treat as read-only."""
+    from kgnlu.kg.ingest import ingest
+
+    kg = tmp_path_factory.mktemp("demo") / "kg"
+    report = ingest([DEMO], kg, reasoner_name="hermit")
+    assert report["changed"]
+    return kg
+
+
+@pytest.fixture
+def kg_copy(demo_kg, tmp_path) -> Path:
+    """A private, writable copy of the demo KG."""
+    return copy_kg(demo_kg, tmp_path / "kg")
+
+
+class NetworkGuard:
+    """Records and refuses every attempt to open a network connection."""
+
+    def __init__(self):
+        self.attempts: list[str] = []
+
+
+@pytest.fixture
+def no_network(monkeypatch) -> NetworkGuard:
+    guard = NetworkGuard()
+
+    def refuse(what):
+        def inner(*args, **kwargs):
+            guard.attempts.append(f"{what}{args[1:] if what == 'connect' else args}")
+            raise OSError(f"network access attempted in a test: {what}")
+
+        return inner
+
+    monkeypatch.setattr(socket.socket, "connect", refuse("connect"))
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse("connect_ex"))
+    monkeypatch.setattr(socket, "create_connection", refuse("create_connection"))
+    monkeypatch.setattr(socket, "getaddrinfo", refuse("getaddrinfo"))
+    return guard
+
+
+@pytest.fixture
+def cli():
+    return run_cli
+
+
+@pytest.fixture
+def hash_tree():
+    return tree_hash
