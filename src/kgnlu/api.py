@@ -30,6 +30,11 @@ def _noop(_: str) -> None:
     pass
 
 
+def _counting(progress: Progress, what: str) -> Callable[[int, int], None]:
+    """Adapt a stage-message callback to the (done, total) callbacks of batch loops."""
+    return lambda done, total: progress(f"{what} {done}/{total}")
+
+
 def _source_info(entry: dict) -> SourceInfo:
     keys = SourceInfo.__dataclass_fields__
     return SourceInfo(**{k: v for k, v in entry.items() if k in keys})
@@ -74,6 +79,8 @@ class Engine:
         report = ingest([Path(p) for p in paths], self.kg_dir, fmt=fmt, reasoner_name=reasoner, name=name,
                         imports_dir=Path(imports_dir) if imports_dir else None, progress=progress)
         manifest = report["manifest"]
+        if self.dense and (report["changed"] or not self._index_fresh()):
+            self.build_index(progress)
         return IngestResult(
             kg=report["kg"], changed=report["changed"], sources=[_source_info(e) for e in report["sources"]],
             reasoner=manifest.get("reasoner"), counts=manifest.get("counts", {}), timings=report["timings"],
@@ -170,11 +177,17 @@ class Engine:
                 self._encoder = MiniLMEncoder(adapter=adapter if adapter.is_dir() else None, device=self.device)
             return self._encoder
 
+    def _index_fresh(self) -> bool:
+        from kgnlu.tasks.lexindex import stale_reason
+
+        return stale_reason(self.kg_dir, self.encoder()) is None
+
     def build_index(self, progress: Progress = _noop) -> None:
         """Embed the lexicon entries the vector cache lacks and rebuild the faiss index."""
         from kgnlu.tasks.lexindex import load_lexicon_index
 
-        load_lexicon_index(self.kg_dir, self.encoder(), progress=progress)
+        load_lexicon_index(self.kg_dir, self.encoder(), progress=_counting(progress, "embedding lexicon"),
+                           device=self.device)
 
     def linker(self, progress: Progress = _noop):
         from kgnlu.kg.lexicon import Lexicon
@@ -190,7 +203,8 @@ class Engine:
                 if self.dense:
                     from kgnlu.tasks.lexindex import load_lexicon_index
 
-                    index = load_lexicon_index(self.kg_dir, self.encoder(), progress=progress)
+                    index = load_lexicon_index(self.kg_dir, self.encoder(),
+                                               progress=_counting(progress, "embedding lexicon"), device=self.device)
                 self._linker = Linker(matcher, self._tables, index)
             return self._linker
 
@@ -219,6 +233,86 @@ class Engine:
         if not premise.strip() or not hypothesis.strip():
             raise InputError("premise and hypothesis must both be non-empty")
         return symbolic_infer(self.linker(), self.rules(), premise, hypothesis)
+
+    # -- relation extraction (tasks.relations) -----------------------------------------------
+
+    def relation_kb(self):
+        """The KG's relation inventory and standing rules (``kgnlu.kg.relations.RelationKB``)."""
+        from kgnlu.kg.relations import RelationKB
+
+        with self._lock:
+            self._refresh()
+            kb = getattr(self, "_relation_kb", None)
+            if kb is None or kb.tables is not self._tables:
+                kb = self._relation_kb = RelationKB(self._tables)
+            return kb
+
+    def relation_inventory(self) -> list[dict]:
+        """The relations this KG can state: its object properties and ``is_a``, with domains and ranges."""
+        return [r.as_dict() for r in self.relation_kb().inventory()]
+
+    def relation_extractor(self, model: str | Path | None = None, progress: Progress = _noop,
+                           untrained: bool = False):
+        """The extractor over this KG, with the trained model at ``model`` (default: the shipped
+        one under ``kgnlu/assets/re``) or, when there is none or ``untrained``, the KG +
+        co-occurrence scorer (which says so in every result)."""
+        from kgnlu.tasks.relations import CooccurrenceScorer, RelationExtractor, load_extractor
+
+        with self._lock:
+            linker = self.linker(progress)
+            kb = self.relation_kb()
+            cache = self.__dict__.setdefault("_extractors", {})
+            key = (str(model) if model else None, untrained, id(linker), id(kb))
+            if key not in cache:
+                cache.clear()
+                cache[key] = (RelationExtractor(linker, kb, CooccurrenceScorer()) if untrained else
+                              load_extractor(linker, kb, model, device=self.device, progress=progress))
+            return cache[key]
+
+    def extract(self, text: str, threshold: float | None = None, model: str | Path | None = None,
+                untrained: bool = False):
+        """The relations ``text`` states between the KG concepts it mentions (``kgnlu.types.ExtractResult``)."""
+        return self.extract_many([text], threshold, model, untrained)[0]
+
+    def extract_many(self, texts: Sequence[str], threshold: float | None = None, model: str | Path | None = None,
+                     untrained: bool = False):
+        return self.relation_extractor(model, untrained=untrained).extract_many(texts, threshold)
+
+    def add_extracted(self, relations, min_score: float, model_name: str = "", progress: Progress = _noop):
+        """Write the novel ``relations`` scoring at least ``min_score`` into the ``extracted`` source
+        (``kgnlu.types.WriteBackResult``); conflicting ones are reported, never written."""
+        from kgnlu.tasks.re_writeback import write_back
+
+        return write_back(self, list(relations), min_score, model_name, progress)
+
+    def generate_relation_data(self, out_dir: str | Path, seed: int = 13, sizes: dict | None = None,
+                               progress: Progress = _noop) -> dict:
+        """Distant-supervision RE data from this KG (``kgnlu.training.re_data``); returns its meta."""
+        from kgnlu.training.re_data import generate
+
+        self.ensure_kg(progress)
+        return generate(self.kg_dir, out_dir, seed=seed, sizes=sizes, progress=progress)
+
+    def train_relations(self, data_dir: str | Path, out_dir: str | Path, progress: Progress = _noop, **options) -> dict:
+        """Train the relation extractor on generated data (``kgnlu.training.re_train.train``)."""
+        from kgnlu.training.re_train import train
+
+        return train(self.kg_dir, data_dir, out_dir, progress=progress, **options)
+
+    def evaluate_relations(self, path: str | Path, model: str | Path | None = None, untrained: bool = False,
+                           progress: Progress = _noop) -> dict:
+        """Micro/macro-F1 per relation and the confusion matrix on a gold JSONL file (``training.re_eval``)."""
+        from kgnlu.tasks.relations import CooccurrenceScorer, RelationExtractor
+        from kgnlu.training.re_eval import evaluate, read_records, render
+
+        records = read_records(path)
+        if untrained:
+            extractor = RelationExtractor(self.linker(progress), self.relation_kb(), CooccurrenceScorer())
+        else:
+            extractor = self.relation_extractor(model, progress)
+        report = evaluate(extractor, records, progress=progress)
+        report["text"] = render(report)
+        return report
 
     def close(self) -> None:
         with self._lock:
