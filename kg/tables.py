@@ -606,29 +606,45 @@ class ClosureTables:
             out.setdefault(self.iri(p), [0, 0])[int(bool(n))] += c
         return {k: (v[0], v[1]) for k, v in out.items()}
 
-    def relation_rows(self, prop: str | None = None) -> list[tuple[str, str, str, bool, str]]:
-        """Every class-level relation ``(subj, prop, obj, negated, source)`` (of ``prop`` only, if given)."""
-        if prop is None:
-            rows = self._q("SELECT subj, prop, obj, negated, source FROM relations ORDER BY subj, prop, obj")
-        else:
+    def relation_rows(self, prop: str | None = None, negated: bool | None = None) -> list[tuple[str, str, str, bool, str]]:
+        """Every class-level relation ``(subj, prop, obj, negated, source)``, of ``prop`` and with the
+        polarity ``negated`` only, when given."""
+        where, params = [], []
+        if prop is not None:
             i = self.id(prop)
-            rows = self._q("SELECT subj, prop, obj, negated, source FROM relations WHERE prop=? ORDER BY subj, obj",
-                           (i,)) if i else []
-        return [(self.iri(s), self.iri(p), self.iri(o), bool(n), self.source_name(src)) for s, p, o, n, src in rows]
+            if i is None:
+                return []
+            where.append("prop=?")
+            params.append(i)
+        if negated is not None:
+            where.append("negated=?")
+            params.append(int(negated))
+        sql = "SELECT subj, prop, obj, negated, source FROM relations"
+        sql += (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY subj, prop, obj"
+        return [(self.iri(s), self.iri(p), self.iri(o), bool(n), self.source_name(src))
+                for s, p, o, n, src in self._q(sql, tuple(params))]
 
-    def relations_matching(self, subjects: list[str], prop: str, obj: str, *, negated: bool,
-                           direction: str) -> list[tuple[str, str, str]]:
+    def relations_matching(self, subjects: list[str], prop: str, obj: str, *, negated: bool, direction: str,
+                           under: str | None = None) -> list[tuple[str, str, str]]:
         """Relations ``(subj, obj', source)`` of ``prop`` with the given polarity, told on one of
-        ``subjects``, whose object ``obj'`` is ``obj`` itself or, for ``direction="sub"``, a subclass
-        of it, for ``"sup"`` a superclass of it. One query, whatever the size of the hierarchy."""
+        ``subjects`` (or, with ``under``, on any strict subclass of that class), whose object
+        ``obj'`` is ``obj`` itself or, for ``direction="sub"``, a subclass of it, for ``"sup"`` a
+        superclass of it. One query, whatever the size of the hierarchy."""
         if direction not in ("sub", "sup"):
             raise ValueError(f"direction must be 'sub' or 'sup', not {direction!r}")
-        ids = [i for i in (self.id(s) for s in subjects) if i is not None]
         p, o = self.id(prop), self.id(obj)
-        if not ids or p is None or o is None:
-            return []
+        if under is not None:
+            u = self.id(under)
+            if u is None or p is None or o is None:
+                return []
+            who, who_params = "r.subj IN (SELECT cls FROM ancestors WHERE anc=?)", (u,)
+        else:
+            ids = [i for i in (self.id(s) for s in subjects) if i is not None]
+            if not ids or p is None or o is None:
+                return []
+            who, who_params = f"r.subj IN ({','.join('?' * len(ids))})", tuple(ids)
         link = "a.cls=r.obj AND a.anc=?" if direction == "sub" else "a.cls=? AND a.anc=r.obj"
-        sql = (f"SELECT r.subj, r.obj, r.source FROM relations r WHERE r.subj IN ({','.join('?' * len(ids))}) "
+        sql = (f"SELECT r.subj, r.obj, r.source FROM relations r WHERE {who} "
                f"AND r.prop=? AND r.negated=? AND (r.obj=? OR EXISTS (SELECT 1 FROM ancestors a WHERE {link}))")
-        rows = self._q(sql, (*ids, p, int(negated), o, o))
+        rows = self._q(sql, (*who_params, p, int(negated), o, o))
         return [(self.iri(s), self.iri(ob), self.source_name(src)) for s, ob, src in rows]

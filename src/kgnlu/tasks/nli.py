@@ -9,11 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from kgnlu.kg.rules import Assertion, RuleEngine, Verdict
+from kgnlu.labels import ID2LABEL, LABEL2ID, VERDICT_TO_LABEL  # noqa: F401 - re-exported
 from kgnlu.types import InferResult, Mention, SymbolicResult
-
-ID2LABEL = {0: "entailment", 1: "neutral", 2: "contradiction"}
-LABEL2ID = {v: k for k, v in ID2LABEL.items()}
-VERDICT_TO_LABEL = {"entailment": "entailment", "contradiction": "contradiction", "unknown": "neutral"}
 
 
 def assertions(mentions: Sequence[Mention], side: str) -> list[Assertion]:

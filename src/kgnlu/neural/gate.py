@@ -1,0 +1,64 @@
+"""The learned gate between symbolic and neural evidence (style of PyKEEN's ``GatedCombination``)."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from kgnlu.neural.component import Component
+
+
+class EvidenceGate(Component):
+    r"""Weighs the symbolic verdict against the neural prediction, per pair.
+
+    .. math::
+        g = m \cdot \sigma\big(\mathrm{MLP}([\mathbf{c};\ \mathbf{r};\ \mathbf{s}])\big),
+        \qquad
+        \mathbf{p} = g \, \mathbf{p}_{\mathrm{symbolic}} + (1 - g) \, \mathbf{p}_{\mathrm{neural}}
+
+    where :math:`\mathbf{c}` is the cross-encoder's pooled vector, :math:`\mathbf{r}` the graph
+    readout (empty without a GNN), :math:`\mathbf{s}` the symbolic features of
+    ``kgnlu.tasks.bridge`` and :math:`m \in \{0, 1\}` says whether either text links any KG
+    concept. The mask makes the rule "no linked concept, no weight on the (empty) symbolic
+    evidence" structural: then :math:`g = 0` whatever the MLP says. :math:`\mathbf{p}` is a
+    convex combination of two distributions, so it is one too. The MLP is
+    ``Linear(in, hidden) - ReLU - Dropout - Linear(hidden, 1)``.
+
+    Args:
+        in_dim: size of :math:`[\mathbf{c}; \mathbf{r}; \mathbf{s}]`.
+        hidden: hidden size of the MLP.
+        dropout: dropout inside the MLP.
+
+    Shapes:
+        - **input:** pooled :math:`(B, D_c)`, readout :math:`(B, D_r)` (:math:`D_r` may be 0),
+          symbolic features :math:`(B, D_s)`, mask :math:`(B)`, :math:`\mathbf{p}_{\mathrm{symbolic}}`
+          and :math:`\mathbf{p}_{\mathrm{neural}}` :math:`(B, C)`
+        - **output:** :math:`\mathbf{p}` :math:`(B, C)`, :math:`g` :math:`(B)` and the unmasked
+          gate :math:`(B)` (what the training penalty for unlinked pairs looks at)
+    """
+
+    config_keys = ("in_dim", "hidden", "dropout")
+
+    def __init__(self, in_dim: int, hidden: int = 64, dropout: float = 0.1):
+        super().__init__()
+        self.in_dim, self.hidden, self.dropout = in_dim, hidden, dropout
+        self.mlp = nn.Sequential(nn.Linear(in_dim, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, 1))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        self.mlp[0].reset_parameters()
+        self.mlp[3].reset_parameters()
+        nn.init.zeros_(self.mlp[3].bias)  # g starts near 1/2 where something links
+
+    def forward(self, pooled: Tensor, graph: Tensor, symbolic: Tensor, mask: Tensor, p_symbolic: Tensor,
+                p_neural: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        raw = torch.sigmoid(self.mlp(torch.cat([pooled, graph, symbolic], dim=-1))).squeeze(-1)
+        g = raw * mask.to(raw.dtype)
+        p = g.unsqueeze(-1) * p_symbolic + (1 - g).unsqueeze(-1) * p_neural
+        return p, g, raw
+
+    def __repr__(self) -> str:
+        return f"{self.__class__.__name__}(in_dim={self.in_dim}, hidden={self.hidden})"
+
+
+__all__ = ["EvidenceGate"]

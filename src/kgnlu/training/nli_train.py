@@ -1,0 +1,343 @@
+"""Training of the fused NLI model (``kgnlu.neural.fused.FusedNLI``) on pairs generated from the KG.
+
+``train(kg_dir, data_dir, out_dir)`` reads ``train.jsonl`` and ``dev.jsonl`` (records
+``{"premise", "hypothesis", "label", ...}``), computes each pair's features once (lexicon
+linking, the rule layer's verdict, the subgraph, label vectors), then trains end to end: the
+MiniLM weights stay frozen, the LoRA adapters, GNN, heads and gate learn. Epochs stop early when
+dev macro-F1 has not improved for ``patience`` epochs; the best model is saved to ``out_dir``
+with ``train_log.jsonl`` (one JSON line per epoch) beside it.
+
+Same seed, same data, same machine: same weights (torch, numpy and python seeded, deterministic
+algorithms on for the run, batches drawn from a seeded ``random.Random``).
+
+Cost, measured on the shared 2-core CPU box (other jobs running, load ~4-7, so upper bounds):
+a training step on 32 pairs takes 2.3-3.4 s with 1 torch thread (~10-14 pairs/s; ~5 pairs/s on
+the medical KG's longer pairs and 50-node subgraphs) but 9.6-14.5 s with 2, because two OpenMP
+threads on two busy cores spin-wait on each other: pass ``num_threads=1`` on such a machine.
+Features cost ~6 ms per pair on the medical KG (linking 1 ms, rules 0.4 ms, subgraph 5.6 ms) once
+the label vectors are cached; embedding uncached labels is the slow part (13.7k labels for 720
+pairs), which is why they go through the KG's ``VectorCache``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from kgnlu.labels import LABEL2ID
+
+TRAIN_FILE, DEV_FILE, LOG_FILE = "train.jsonl", "dev.jsonl", "train_log.jsonl"
+
+
+def read_jsonl(path: str | Path, limit: int | None = None) -> list[dict]:
+    """Records with ``premise``, ``hypothesis`` and a ``label`` among ``kgnlu.labels.LABELS``."""
+    out = []
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            rec = json.loads(line)
+            if not isinstance(rec.get("premise"), str) or not isinstance(rec.get("hypothesis"), str):
+                raise ValueError(f"{path}:{n}: a record needs string 'premise' and 'hypothesis'")
+            if rec.get("label") not in LABEL2ID:
+                raise ValueError(f"{path}:{n}: label {rec.get('label')!r} is not one of {sorted(LABEL2ID)}")
+            out.append(rec)
+            if limit is not None and len(out) >= limit:
+                break
+    return out
+
+
+def file_sha256(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+@dataclass
+class PairSet:
+    """Pairs with their precomputed features, ready to batch."""
+
+    premises: list[str]
+    hypotheses: list[str]
+    labels: list[str]
+    features: list  # kgnlu.tasks.bridge.PairFeatures
+
+    def __len__(self) -> int:
+        return len(self.premises)
+
+
+def precompute(records: Sequence[dict], linker, rules, tables, node_vectors, *, spec: dict,
+               progress: bool = False, desc: str = "features") -> PairSet:
+    """Link both sides, decide with the rules, extract subgraphs, embed their nodes: once per pair."""
+    from tqdm.auto import tqdm
+
+    from kgnlu.tasks.bridge import HOPS, MAX_FANOUT, MAX_NODES, extract_subgraph, featurize
+    from kgnlu.tasks.nli import assertions
+
+    premises = [r["premise"] for r in records]
+    hypotheses = [r["hypothesis"] for r in records]
+    texts = list(dict.fromkeys(premises + hypotheses))
+    mentions: dict[str, list] = {}
+    for i in tqdm(range(0, len(texts), 256), desc=f"{desc}: linking", disable=not progress, leave=False):
+        chunk = texts[i:i + 256]
+        mentions.update(zip(chunk, linker.link_many(chunk)))
+    opts = {"hops": spec.get("hops", HOPS), "max_nodes": spec.get("max_nodes", MAX_NODES),
+            "max_fanout": spec.get("max_fanout", MAX_FANOUT)}
+    staged = []
+    for p, h in tqdm(list(zip(premises, hypotheses)), desc=f"{desc}: rules+subgraphs", disable=not progress,
+                     leave=False):
+        pm, hm = mentions[p], mentions[h]
+        verdict = rules.decide(assertions(pm, "premise"), assertions(hm, "hypothesis"))
+        staged.append((pm, hm, verdict, extract_subgraph(tables, [m.iri for m in pm], [m.iri for m in hm], **opts)))
+    if hasattr(node_vectors, "prefetch"):
+        node_vectors.prefetch([iri for *_, sg in staged for iri in sg.nodes])
+    features = [featurize(pm, hm, v, tables, node_vectors, subgraph=sg, **opts) for pm, hm, v, sg in staged]
+    return PairSet(premises, hypotheses, [r.get("label") for r in records], features)
+
+
+def batches(pairs: PairSet, tokenizer, batch_size: int, order: Sequence[int] | None = None, *,
+            max_length: int = 128, node_dim: int = 384, with_labels: bool = True):
+    """``(indices, batch)`` for consecutive slices of ``order`` (default: input order)."""
+    from kgnlu.tasks.bridge import collate
+
+    order = list(range(len(pairs))) if order is None else list(order)
+    for i in range(0, len(order), batch_size):
+        idx = order[i:i + batch_size]
+        yield idx, collate([pairs.features[j] for j in idx], tokenizer, [pairs.premises[j] for j in idx],
+                           [pairs.hypotheses[j] for j in idx],
+                           labels=[pairs.labels[j] for j in idx] if with_labels else None,
+                           max_length=max_length, node_dim=node_dim)
+
+
+def run_model(model, pairs: PairSet, *, batch_size: int = 64, mode: str = "fused", progress: bool = False,
+              desc: str = "predict") -> dict[str, np.ndarray]:
+    """The model's outputs over ``pairs`` in eval mode: ``probs``, ``p_neural``, ``p_text``,
+    ``p_symbolic`` ``(n, 3)`` and ``gate`` ``(n,)``, as numpy, in input order."""
+    import torch
+    from tqdm.auto import tqdm
+
+    from kgnlu.neural.fused import batch_to
+
+    keys = ("probs", "p_neural", "p_text", "p_symbolic", "gate")
+    out: dict[str, list] = {k: [] for k in keys}
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            steps = tqdm(batches(pairs, model.tokenizer, batch_size, max_length=model.config["max_length"],
+                                 node_dim=model.config["node_dim"], with_labels=False),
+                         total=-(-len(pairs) // batch_size), desc=desc, disable=not progress, leave=False)
+            for _, batch in steps:
+                res = model(batch_to(batch, model.device), mode=mode)
+                for k in keys:
+                    out[k].append(res[k].float().cpu().numpy())
+    finally:
+        model.train(was_training)
+    return {k: (np.concatenate(v) if v else np.zeros((0, 3) if k != "gate" else (0,), np.float32))
+            for k, v in out.items()}
+
+
+@contextlib.contextmanager
+def deterministic(seed: int, num_threads: int | None = None):
+    """Seed python, numpy and torch, and turn on deterministic algorithms (and set torch's
+    thread count, if given) for the block only."""
+    import torch
+
+    before = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
+              torch.get_num_threads())
+    torch_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    if num_threads:
+        torch.set_num_threads(num_threads)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(before[0], warn_only=before[1])
+        torch.set_num_threads(before[2])
+
+
+def default_node_vectors(tables, device: str = "cpu", cache_dir: str | Path | None = None):
+    """Production node vectors: each concept's label embedded by the frozen base MiniLM.
+
+    With ``cache_dir`` (a KG's ``cache/``, shared with ``kgnlu.tasks.lexindex``), vectors are
+    read from and written to the on-disk ``VectorCache`` of that encoder, keyed by the
+    normalised label, so labels the lexicon index already embedded cost nothing.
+    """
+    from kgnlu.neural.encoder import MiniLMEncoder
+    from kgnlu.tasks.bridge import LabelVectors
+
+    encoder = MiniLMEncoder(device=device)
+    cache = None
+    if cache_dir is not None:
+        from kgnlu.kg.index import VectorCache
+
+        cache = VectorCache(cache_dir, encoder.fingerprint, encoder.dim)
+    return LabelVectors(encoder, tables.label, cache=cache)
+
+
+def train(kg_dir: str | Path, data_dir: str | Path, out_dir: str | Path, *, seed: int = 0, epochs: int = 3,
+          batch_size: int = 32, lr: float = 5e-4, patience: int = 1, max_train: int | None = None,
+          max_dev: int | None = None, use_gnn: bool = True, weight_decay: float = 0.01,
+          node_vectors: Callable | None = None, device: str = "cpu", progress: bool = True,
+          eval_batch_size: int = 64, num_threads: int | None = None, model_options: dict | None = None,
+          loss_options: dict | None = None) -> dict:
+    """Train the fused model and save the best epoch (by dev macro-F1) to ``out_dir``.
+
+    Args:
+        kg_dir: the KG the pairs were generated from (linking and rules read it).
+        data_dir: holds ``train.jsonl`` and ``dev.jsonl``.
+        out_dir: receives the model (``FusedNLI.save``) and ``train_log.jsonl``.
+        patience: epochs without a better dev macro-F1 before stopping.
+        max_train, max_dev: use only the first N records of each file.
+        use_gnn: False trains the "fused without GNN" ablation.
+        node_vectors: IRIs -> label vectors (default: the frozen MiniLM over labels, cached in the
+            KG's ``cache/``, see :func:`default_node_vectors`); its ``name`` goes into the manifest.
+        num_threads: torch threads for the run (restored after). On a CPU shared with other busy
+            processes 1 thread can be several times faster than 2.
+        model_options: extra keyword arguments of ``FusedNLI.create`` (``lora_r``, ``gnn_hidden``...).
+        loss_options: keyword arguments of ``kgnlu.neural.fused.fused_loss``.
+
+    Returns a summary: best epoch and dev metrics, epochs run, pairs/s, seconds, paths.
+    """
+    from kgnlu.api import Engine
+    from kgnlu.tasks.bridge import feature_spec
+
+    t0 = time.perf_counter()
+    data_dir, out_dir = Path(data_dir), Path(out_dir)
+    train_path, dev_path = data_dir / TRAIN_FILE, data_dir / DEV_FILE
+    for p in (train_path, dev_path):
+        if not p.is_file():
+            raise FileNotFoundError(f"{p} is missing: train() needs {TRAIN_FILE} and {DEV_FILE} in {data_dir}")
+    train_recs, dev_recs = read_jsonl(train_path, max_train), read_jsonl(dev_path, max_dev)
+    if not train_recs or not dev_recs:
+        raise ValueError(f"{data_dir}: empty {TRAIN_FILE} or {DEV_FILE}")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with deterministic(seed, num_threads):
+        engine = Engine(kg_dir, dense=False)
+        tables, linker, rules = engine.tables, engine.linker(), engine.rules()
+        if node_vectors is None:
+            node_vectors = default_node_vectors(tables, device, cache_dir=Path(engine.kg_dir) / "cache")
+        spec = feature_spec(node_vectors=getattr(node_vectors, "name", "unspecified"))
+        train_set = precompute(train_recs, linker, rules, tables, node_vectors, spec=spec, progress=progress,
+                               desc="train")
+        dev_set = precompute(dev_recs, linker, rules, tables, node_vectors, spec=spec, progress=progress, desc="dev")
+        summary: dict = {"out_dir": str(out_dir), "log": str(out_dir / LOG_FILE), "n_train": len(train_set),
+                         "n_dev": len(dev_set), "seed": seed, "feature_seconds": round(time.perf_counter() - t0, 2)}
+        meta = {"summary": summary, "spec": spec, "train_path": train_path, "dev_path": dev_path, "engine": engine,
+                "lr": lr, "batch_size": batch_size, "epochs": epochs, "patience": patience, "use_gnn": use_gnn}
+        torch_seed(seed)  # the same initial weights whatever the feature stage drew
+        summary.update(_fit(train_set, dev_set, out_dir, meta, seed=seed, epochs=epochs, batch_size=batch_size,
+                            lr=lr, patience=patience, use_gnn=use_gnn, weight_decay=weight_decay, device=device,
+                            progress=progress, eval_batch_size=eval_batch_size, model_options=model_options,
+                            loss_options=loss_options))
+    summary["seconds"] = round(time.perf_counter() - t0, 2)
+    return summary
+
+
+def torch_seed(seed: int) -> None:
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _fit(train_set: PairSet, dev_set: PairSet, out_dir: Path, meta: dict, *, seed: int, epochs: int,
+         batch_size: int, lr: float, patience: int, use_gnn: bool, weight_decay: float, device: str,
+         progress: bool, eval_batch_size: int, model_options: dict | None, loss_options: dict | None) -> dict:
+    """The training loop proper: epochs, dev macro-F1, early stopping, the log, the best model."""
+    import torch
+    from tqdm.auto import tqdm
+
+    from kgnlu.neural.fused import FusedNLI, batch_to, fused_loss
+    from kgnlu.tasks.bridge import EDGE_TYPES, SYMBOLIC_FEATURES
+    from kgnlu.training.nli_eval import classification_metrics
+
+    log_path = out_dir / LOG_FILE
+    log_path.write_text("", encoding="utf-8")
+    model = FusedNLI.create(sym_dim=len(SYMBOLIC_FEATURES), num_relations=len(EDGE_TYPES), use_gnn=use_gnn,
+                            features=meta["spec"], **(model_options or {})).to(device)
+    params = model.trainable_parameters()
+    optim = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    steps_per_epoch = -(-len(train_set) // batch_size)
+    total = max(1, steps_per_epoch * epochs)
+    warmup = max(1, total // 10)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        optim, lambda s: min((s + 1) / warmup, max(0.0, (total - s) / max(1, total - warmup))))
+    order_rng = random.Random(seed)
+    best_f1, best_epoch, bad, epochs_run, train_seconds, seen = -1.0, 0, 0, 0, 0.0, 0
+    best_dev: dict = {}
+    for epoch in range(1, epochs + 1):
+        t_epoch = time.perf_counter()
+        model.train()
+        order = list(range(len(train_set)))
+        order_rng.shuffle(order)
+        sums: dict[str, float] = {}
+        n_steps = 0
+        bar = tqdm(batches(train_set, model.tokenizer, batch_size, order, max_length=model.config["max_length"],
+                           node_dim=model.config["node_dim"]),
+                   total=steps_per_epoch, desc=f"epoch {epoch}/{epochs}", disable=not progress, leave=False)
+        for idx, batch in bar:
+            batch = batch_to(batch, device)
+            out = model(batch)
+            loss, parts = fused_loss(out, batch["labels"], batch["has_linked"], **(loss_options or {}))
+            optim.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            optim.step()
+            sched.step()
+            n_steps += 1
+            seen += len(idx)
+            for k, v in {"loss": float(loss.detach()), **parts}.items():
+                sums[k] = sums.get(k, 0.0) + v
+            bar.set_postfix(loss=f"{sums['loss'] / n_steps:.4f}")
+        t_train = time.perf_counter() - t_epoch
+        train_seconds += t_train
+        dev_out = run_model(model, dev_set, batch_size=eval_batch_size, progress=progress, desc="dev")
+        dev = classification_metrics(dev_set.labels, dev_out["probs"])
+        dev["gate_mean"] = float(dev_out["gate"].mean()) if len(dev_out["gate"]) else 0.0
+        epochs_run = epoch
+        entry = {"epoch": epoch, "loss": round(sums["loss"] / max(1, n_steps), 6),
+                 **{k: round(v / max(1, n_steps), 6) for k, v in sums.items() if k != "loss"},
+                 "dev": {k: dev[k] for k in ("accuracy", "macro_f1", "gate_mean")},
+                 "dev_f1": {k: v["f1"] for k, v in dev["per_class"].items()},
+                 "seconds": round(time.perf_counter() - t_epoch, 2),
+                 "train_pairs_per_s": round(len(order) / t_train, 2)}
+        improved = dev["macro_f1"] > best_f1
+        if improved:
+            best_f1, best_epoch, bad, best_dev = dev["macro_f1"], epoch, 0, dev
+            model.save(out_dir, training=_metadata(epoch=epoch, dev=dev, **meta))
+        else:
+            bad += 1
+        entry["saved"] = improved
+        with log_path.open("a", encoding="utf-8") as f:
+            f.write(json.dumps(entry, sort_keys=True) + "\n")
+        if progress:
+            tqdm.write(f"epoch {epoch}: loss {entry['loss']:.4f}  dev macro-F1 {dev['macro_f1']:.4f}  "
+                       f"acc {dev['accuracy']:.4f}  gate {dev['gate_mean']:.3f}" + ("  (saved)" if improved else ""))
+        if bad >= patience:
+            break
+    return {"best_epoch": best_epoch, "best_dev_macro_f1": best_f1, "best_dev": best_dev, "epochs_run": epochs_run,
+            "train_pairs_per_s": round(seen / train_seconds, 2) if train_seconds else None}
+
+
+def _metadata(*, summary: dict, spec: dict, train_path: Path, dev_path: Path, engine, epoch: int, dev: dict,
+              lr: float, batch_size: int, epochs: int, patience: int, use_gnn: bool) -> dict:
+    try:
+        kg_hash = engine.kg_manifest().get("hash")
+    except Exception:  # noqa: BLE001 - metadata only
+        kg_hash = None
+    return {"seed": summary["seed"], "epoch": epoch, "epochs": epochs, "patience": patience, "lr": lr,
+            "batch_size": batch_size, "use_gnn": use_gnn, "n_train": summary["n_train"], "n_dev": summary["n_dev"],
+            "train_sha256": file_sha256(train_path), "dev_sha256": file_sha256(dev_path), "kg_manifest_hash": kg_hash,
+            "dev": {k: dev[k] for k in ("accuracy", "macro_f1")}, "features": spec}
+
+
+__all__ = ["PairSet", "batches", "deterministic", "precompute", "read_jsonl", "run_model", "train",
+           "default_node_vectors"]

@@ -1,0 +1,195 @@
+"""The bridge: symbolic features, the KG subgraph around linked concepts, batching, node vectors."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pytest
+
+from kgnlu.tasks import bridge
+from kgnlu.tasks.bridge import EDGE_TYPES, SYMBOLIC_FEATURES, collate, extract_subgraph, featurize
+
+F = "http://kgnlu.org/demo/food#"
+
+
+def fixed_vectors(iris, dim: int = 384) -> np.ndarray:
+    """A stand-in for label embeddings: one fixed random unit vector per IRI."""
+    rows = []
+    for iri in iris:
+        rng = np.random.default_rng(int(hashlib.sha256(iri.encode()).hexdigest()[:8], 16))
+        v = rng.standard_normal(dim).astype(np.float32)
+        rows.append(v / np.linalg.norm(v))
+    return np.stack(rows) if rows else np.zeros((0, dim), np.float32)
+
+
+@pytest.fixture(scope="module")
+def engine(demo_kg):
+    from kgnlu.api import Engine
+
+    e = Engine(demo_kg, dense=False)
+    yield e
+    e.close()
+
+
+def pair(engine, premise: str, hypothesis: str):
+    from kgnlu.tasks.nli import assertions
+
+    pm, hm = engine.link_many([premise, hypothesis])
+    return pm, hm, engine.rules().decide(assertions(pm, "premise"), assertions(hm, "hypothesis"))
+
+
+def typed_edges(sg):
+    return {(sg.nodes[a].removeprefix(F), sg.nodes[b].removeprefix(F), EDGE_TYPES[t]) for a, b, t in sg.edges}
+
+
+def test_subgraph_around_linked_concepts(engine):
+    sg = extract_subgraph(engine.tables, [F + "Apple"], [F + "Fruit"])
+    assert sg.nodes[:2] == [F + "Apple", F + "Fruit"]  # linked concepts first, premise first
+    edges = typed_edges(sg)
+    assert {("Apple", "Fruit", "subClassOf"), ("Fruit", "Apple", "subClassOf^-1")} <= edges
+    assert {("Fruit", "Vegetable", "disjointWith"), ("Vegetable", "Fruit", "disjointWith")} <= edges
+    assert ("GrannySmith", "Apple", "subClassOf") in edges and ("Fruit", "Food", "subClassOf") in edges
+    assert sg.role[:2].tolist() == [[1, 0, 0], [0, 1, 0]]
+    assert (sg.role[2:, 2] == 1).all() and sg.role.sum(1).min() >= 1
+    assert all(0 <= a < len(sg.nodes) and 0 <= b < len(sg.nodes) for a, b, _ in sg.edges)
+    again = extract_subgraph(engine.tables, [F + "Apple"], [F + "Fruit"])
+    assert again.nodes == sg.nodes and again.edges == sg.edges  # deterministic
+
+
+def test_hops_and_node_cap(engine):
+    t = engine.tables
+    only = extract_subgraph(t, [F + "Apple"], [F + "Fruit"], hops=0)
+    assert only.nodes == [F + "Apple", F + "Fruit"]
+    one = extract_subgraph(t, [F + "Apple"], [F + "Fruit"], hops=1)
+    two = extract_subgraph(t, [F + "Apple"], [F + "Fruit"], hops=2)
+    assert set(one.nodes) < set(two.nodes)
+    capped = extract_subgraph(t, [F + "Apple"], [F + "Fruit"], hops=2, max_nodes=5)
+    assert len(capped.nodes) == 5 and capped.nodes[:2] == only.nodes
+    fan = extract_subgraph(t, [F + "Food"], [], hops=1, max_fanout=2)
+    assert len(fan.nodes) == 3  # Food and its first two children only
+
+
+def test_linked_concepts_joined_by_the_closure(engine):
+    """Granny Smith ⊑ Apple ⊑ Fruit ⊑ Food: three hops apart, one shortcut edge between them."""
+    sg = extract_subgraph(engine.tables, [F + "GrannySmith"], [F + "Food"], hops=0)
+    assert typed_edges(sg) == {("GrannySmith", "Food", "subClassOf"), ("Food", "GrannySmith", "subClassOf^-1")}
+    sg = extract_subgraph(engine.tables, [F + "Carrot"], [F + "Banana"], hops=0)
+    assert typed_edges(sg) == {("Carrot", "Banana", "disjointWith"), ("Banana", "Carrot", "disjointWith")}
+    sg = extract_subgraph(engine.tables, [F + "Yoghurt"], [F + "Yogurt"], hops=0)
+    assert ("Yoghurt", "Yogurt", "equivalentClass") in typed_edges(sg)
+
+
+def test_relations_and_negated_relations(engine):
+    sg = extract_subgraph(engine.tables, [F + "Beef"], [F + "VitaminC"], hops=1)
+    edges = typed_edges(sg)
+    assert {("Beef", "VitaminC", "negatedRelation"), ("VitaminC", "Beef", "negatedRelation")} <= edges
+    assert {("Orange", "VitaminC", "relation"), ("VitaminC", "Orange", "relation^-1")} <= edges
+
+
+def test_individuals_sit_under_their_classes(engine):
+    sg = extract_subgraph(engine.tables, [F + "myLunch"], [], hops=1)
+    assert ("myLunch", "Apple", "subClassOf") in typed_edges(sg)
+
+
+def test_symbolic_features_of_an_entailment(engine):
+    pm, hm, verdict = pair(engine, "I like eating apples", "I like eating fruit")
+    f = featurize(pm, hm, verdict, engine.tables, fixed_vectors)
+    s = dict(zip(SYMBOLIC_FEATURES, f.symbolic.tolist()))
+    assert f.symbolic.dtype == np.float32 and f.symbolic.shape == (len(SYMBOLIC_FEATURES),)
+    assert s["verdict_entailment"] == 1 and s["verdict_unknown"] == 0 and s["decided"] == 1
+    assert s["proof_length"] == pytest.approx(1 / 8) and s["premise_confidence"] == 1.0
+    assert s["nothing_linked"] == 0 and s["premise_negated"] == s["hypothesis_negated"] == 0
+    assert f.verdict == 0 and f.has_linked
+    assert ((f.symbolic >= 0) & (f.symbolic <= 1)).all()
+    g = f.graph
+    assert g.num_nodes == len(f.nodes) and g.x.shape == (len(f.nodes), 384)
+    np.testing.assert_array_equal(g.x.numpy(), fixed_vectors(f.nodes))
+    assert g.edge_index.shape[0] == 2 and g.edge_index.shape[1] == g.edge_type.shape[0] > 0
+    assert g.role.shape == (len(f.nodes), 3)
+
+
+def test_negation_and_contradiction_features(engine):
+    pm, hm, verdict = pair(engine, "I ate an orange", "I did not eat any fruit")
+    s = dict(zip(SYMBOLIC_FEATURES, featurize(pm, hm, verdict, engine.tables, fixed_vectors).symbolic.tolist()))
+    assert s["verdict_contradiction"] == 1 and s["hypothesis_negated"] == 1 and s["premise_negated"] == 0
+
+
+def test_nothing_linked(engine):
+    pm, hm, verdict = pair(engine, "The weather is nice", "It is sunny")
+    f = featurize(pm, hm, verdict, engine.tables, fixed_vectors)
+    s = dict(zip(SYMBOLIC_FEATURES, f.symbolic.tolist()))
+    assert not f.has_linked and f.graph.num_nodes == 0 and f.nodes == []
+    assert s["nothing_linked"] == s["premise_unlinked"] == s["hypothesis_unlinked"] == s["verdict_unknown"] == 1
+    assert s["subgraph_nodes"] == 0
+
+
+def test_collate_stacks_graphs(engine):
+    from transformers import AutoTokenizer
+
+    from kgnlu.neural.encoder import default_model_path
+
+    tok = AutoTokenizer.from_pretrained(str(default_model_path()), local_files_only=True)
+    texts = [("I like eating apples", "I like eating fruit"), ("The weather is nice", "It is sunny"),
+             ("I ate a carrot", "I ate a banana")]
+    feats = [featurize(*pair(engine, p, h), engine.tables, fixed_vectors) for p, h in texts]
+    batch = collate(feats, tok, [p for p, _ in texts], [h for _, h in texts],
+                    labels=["entailment", "neutral", 2])
+    n0, n2 = feats[0].graph.num_nodes, feats[2].graph.num_nodes
+    assert batch["x"].shape == (n0 + n2, 384) and batch["role"].shape == (n0 + n2, 3)
+    assert batch["node_batch"].tolist() == [0] * n0 + [2] * n2
+    e0 = feats[0].graph.edge_index.shape[1]
+    assert batch["edge_index"][:, :e0].max() < n0 and batch["edge_index"][:, e0:].min() >= n0
+    assert batch["labels"].tolist() == [0, 1, 2] and batch["verdict"].tolist() == [0, 2, 1]
+    assert batch["has_linked"].tolist() == [1.0, 0.0, 1.0]
+    assert batch["symbolic"].shape == (3, len(SYMBOLIC_FEATURES))
+    assert batch["input_ids"].shape[0] == 3 and (batch["token_type_ids"] == 1).any()
+    empty = collate([feats[1]], tok, [texts[1][0]], [texts[1][1]], node_dim=384)
+    assert empty["x"].shape == (0, 384) and empty["edge_index"].shape == (2, 0)
+    with pytest.raises(ValueError):
+        collate(feats, tok, ["a"], ["b"])
+
+
+class CountingEncoder:
+    dim = 4
+    fingerprint = "fake"
+
+    def __init__(self):
+        self.calls = []
+
+    def encode(self, texts, batch_size=128, progress=None):
+        self.calls.append(list(texts))
+        return np.array([[len(t), 1.0, 0.0, 0.0] for t in texts], dtype=np.float32)
+
+
+def test_label_vectors_embed_each_label_once():
+    enc = CountingEncoder()
+    labels = {F + "Apple": "apple", F + "GrannySmith": "Granny  Smith"}
+    vec = bridge.LabelVectors(enc, labels.get)
+    vec.prefetch([F + "Apple", F + "GrannySmith", F + "Apple"])
+    out = vec([F + "GrannySmith", F + "Apple", F + "NoLabelClass"])
+    assert enc.calls == [["apple", "granny smith"], ["no label class"]]
+    assert out.shape == (3, 4) and out[:, 0].tolist() == [12, 5, 14]
+    assert vec([]).shape == (0, 4) and vec.name == "label:fake"
+    assert bridge.label_text("http://x.org/onto/heart_attack", None) == "heart attack"
+
+
+def test_label_vectors_share_an_on_disk_cache(tmp_path):
+    from kgnlu.kg.index import VectorCache
+
+    labels = {F + "Apple": "apple", F + "Pear": "pear"}
+    first = CountingEncoder()
+    with VectorCache(tmp_path / "cache", "fake", 4) as cache:
+        a = bridge.LabelVectors(first, labels.get, cache=cache)([F + "Apple", F + "Pear"])
+    second = CountingEncoder()
+    with VectorCache(tmp_path / "cache", "fake", 4) as cache:
+        b = bridge.LabelVectors(second, labels.get, cache=cache)([F + "Pear", F + "Apple", F + "Kiwi"])
+    assert first.calls == [["apple", "pear"]] and second.calls == [["kiwi"]]
+    np.testing.assert_array_equal(b[:2], a[::-1])
+
+
+def test_feature_spec_names_everything_a_model_depends_on():
+    spec = bridge.feature_spec(node_vectors="label:abc")
+    assert spec["edge_types"] == list(EDGE_TYPES) and spec["symbolic_features"] == list(SYMBOLIC_FEATURES)
+    assert spec["verdicts"] == ["entailment", "contradiction", "unknown"]
+    assert (spec["hops"], spec["max_nodes"], spec["node_vectors"]) == (2, 64, "label:abc")

@@ -1,0 +1,296 @@
+"""FusedNLI end to end on the demo food KG: forward contract, the gate rule, modes, save/load,
+a tiny overfit, deterministic training, evaluation, and a thread-safe predictor."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from kgnlu.labels import LABELS  # noqa: E402
+from kgnlu.neural.fused import FusedNLI, fused_loss  # noqa: E402
+from kgnlu.tasks.bridge import EDGE_TYPES, SYMBOLIC_FEATURES, collate, feature_spec, featurize  # noqa: E402
+from kgnlu.types import InferResult  # noqa: E402
+
+
+PAIRS = [  # (premise, hypothesis, gold)
+    ("I like eating apples", "I like eating fruit", "entailment"),
+    ("I ate a carrot", "I ate a banana", "contradiction"),
+    ("I like eating fruit", "I like eating apples", "neutral"),
+    ("The weather is nice", "The weather is not nice", "contradiction"),  # nothing links: neural only
+    ("The weather is nice", "It is sunny", "neutral"),
+    ("I ate an orange", "I did not eat any fruit", "contradiction"),
+]
+SMALL = {"gnn_hidden": 32, "gate_hidden": 16}
+
+
+def fixed_vectors(iris, dim: int = 384) -> np.ndarray:
+    """A stand-in for label embeddings: one fixed random unit vector per IRI."""
+    rows = []
+    for iri in iris:
+        rng = np.random.default_rng(int(hashlib.sha256(iri.encode()).hexdigest()[:8], 16))
+        v = rng.standard_normal(dim).astype(np.float32)
+        rows.append(v / np.linalg.norm(v))
+    return np.stack(rows) if rows else np.zeros((0, dim), np.float32)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    """These batches are tiny: one thread is as fast on an idle machine and much faster on a busy one
+    (two OpenMP threads on two shared cores spin-wait on each other). Restored afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def engine(demo_kg):
+    from kgnlu.api import Engine
+
+    e = Engine(demo_kg, dense=False)
+    yield e
+    e.close()
+
+
+@pytest.fixture(scope="module")
+def features(engine):
+    from kgnlu.tasks.nli import assertions
+
+    out = []
+    for p, h, _ in PAIRS:
+        pm, hm = engine.link_many([p, h])
+        v = engine.rules().decide(assertions(pm, "premise"), assertions(hm, "hypothesis"))
+        out.append(featurize(pm, hm, v, engine.tables, fixed_vectors))
+    return out
+
+
+def new_model(seed: int = 0, **kw) -> FusedNLI:
+    torch.manual_seed(seed)
+    return FusedNLI.create(sym_dim=len(SYMBOLIC_FEATURES), num_relations=len(EDGE_TYPES),
+                           features=feature_spec(node_vectors="fixed-random"), **{**SMALL, **kw})
+
+
+@pytest.fixture(scope="module")
+def model() -> FusedNLI:
+    return new_model().eval()
+
+
+def make_batch(model, features, idx=None, labels=True):
+    idx = range(len(PAIRS)) if idx is None else idx
+    return collate([features[i] for i in idx], model.tokenizer, [PAIRS[i][0] for i in idx],
+                   [PAIRS[i][1] for i in idx], labels=[PAIRS[i][2] for i in idx] if labels else None, node_dim=384)
+
+
+def test_forward_contract(model, features):
+    with torch.inference_mode():
+        out = model(make_batch(model, features))
+    n = len(PAIRS)
+    for key in ("probs", "logits_neural", "p_neural", "p_symbolic", "p_text"):
+        assert out[key].shape == (n, 3), key
+    assert out["gate"].shape == (n,) and out["pooled"].shape == (n, 384) and out["graph"].shape == (n, 4 * 32)
+    torch.testing.assert_close(out["probs"].sum(-1), torch.ones(n))
+    g = out["gate"][:, None]
+    torch.testing.assert_close(out["probs"], g * out["p_symbolic"] + (1 - g) * out["p_neural"])
+    assert ((out["gate"] >= 0) & (out["gate"] <= 1)).all()
+
+
+def test_nothing_linked_gate_below_0_2(model, features):
+    """When neither text links a concept the gate is closed, even if the MLP wants it open."""
+    unlinked = [i for i, f in enumerate(features) if not f.has_linked]
+    assert unlinked == [3, 4]
+    gate_bias = model.gate.mlp[3].bias
+    saved = gate_bias.detach().clone()
+    try:
+        with torch.no_grad():
+            gate_bias.fill_(20.0)
+        with torch.inference_mode():
+            out = model(make_batch(model, features))
+    finally:
+        with torch.no_grad():
+            gate_bias.copy_(saved)
+    assert (out["gate"][unlinked] < 0.2).all()
+    assert (out["gate_raw"][unlinked] > 0.99).all()
+    linked = [i for i in range(len(PAIRS)) if i not in unlinked]
+    assert (out["gate"][linked] > 0.99).all()
+    torch.testing.assert_close(out["probs"][unlinked], out["p_neural"][unlinked])
+
+
+def test_modes(model, features):
+    batch = make_batch(model, features)
+    with torch.inference_mode():
+        fused = model(batch)
+        neural = model(batch, mode="neural")
+        symbolic = model(batch, mode="symbolic")
+        no_gnn = model(batch, mode="no-gnn")
+    torch.testing.assert_close(neural["probs"], fused["p_text"])
+    assert (neural["gate"] == 0).all() and (symbolic["gate"] == 1).all()
+    torch.testing.assert_close(symbolic["probs"], fused["p_symbolic"])
+    assert (no_gnn["graph"] == 0).all() and no_gnn["probs"].shape == (len(PAIRS), 3)
+    with pytest.raises(ValueError):
+        model(batch, mode="both")
+
+
+def test_all_unlinked_batch_and_no_gnn_model(features):
+    m = new_model(use_gnn=False).eval()
+    assert m.gnn is None and m.heads.graph is None
+    with torch.inference_mode():
+        out = m(make_batch(m, features, idx=[3, 4]))
+    assert out["graph"].shape == (2, 0) and (out["gate"] == 0).all()
+    torch.testing.assert_close(out["p_neural"], out["p_text"])
+
+
+def test_save_load_round_trip(model, features, tmp_path):
+    model.save(tmp_path / "m", training={"note": "test"})
+    files = sorted(p.relative_to(tmp_path / "m").as_posix() for p in (tmp_path / "m").rglob("*") if p.is_file())
+    for want in ("manifest.json", "adapter/adapter_config.json", "adapter/adapter_model.safetensors",
+                 "gnn/config.json", "gnn/model.safetensors", "heads/config.json", "heads/model.safetensors",
+                 "gate/config.json", "gate/model.safetensors"):
+        assert want in files
+    assert not [f for f in files if f.endswith((".pt", ".pth", ".pkl", ".pickle", ".bin", ".ckpt"))]
+    assert sum(p.stat().st_size for p in (tmp_path / "m").rglob("*") if p.is_file()) < 20 * 2**20
+    manifest = json.loads((tmp_path / "m" / "manifest.json").read_text())
+    assert manifest["id2label"] == {"0": "entailment", "1": "neutral", "2": "contradiction"}
+    assert [c["name"] for c in manifest["components"]] == ["adapter", "gnn", "heads", "gate"]
+    assert manifest["training"] == {"note": "test"} and manifest["config"]["lora"]["r"] == 8
+
+    batch = make_batch(model, features)
+    with torch.inference_mode():
+        before = model(batch)
+        loaded = FusedNLI.load(tmp_path / "m")
+        after = loaded(batch)
+        merged_model = FusedNLI.load(tmp_path / "m", merge=True)
+        merged = merged_model(batch)
+    for key in ("probs", "p_neural", "p_symbolic", "gate"):
+        assert torch.equal(before[key], after[key]), key
+        torch.testing.assert_close(before[key], merged[key], rtol=1e-4, atol=1e-5)
+    with pytest.raises(RuntimeError, match="merged"):
+        merged_model.save(tmp_path / "again")  # would write the whole encoder, not an adapter
+
+
+def test_tiny_overfit(features):
+    """A handful of steps on the demo pairs: every pair right, the README example included."""
+    torch.manual_seed(0)
+    m = new_model(seed=1)
+    m.train()
+    opt = torch.optim.AdamW(m.trainable_parameters(), lr=3e-3)
+    batch = make_batch(m, features)
+    losses = []
+    for _ in range(5):
+        out = m(batch)
+        loss, _ = fused_loss(out, batch["labels"], batch["has_linked"])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()))
+    m.eval()
+    with torch.inference_mode():
+        out = m(batch)
+    pred = [LABELS[i] for i in out["probs"].argmax(-1).tolist()]
+    assert pred[0] == "entailment"  # "I like eating apples" |= "I like eating fruit"
+    assert pred == [gold for *_, gold in PAIRS]
+    assert losses[-1] < 0.5 * losses[0]
+
+
+def write_jsonl(path, rows):
+    path.write_text("".join(json.dumps({"premise": p, "hypothesis": h, "label": y}) + "\n" for p, h, y in rows))
+
+
+@pytest.fixture(scope="module")
+def trained(demo_kg, tmp_path_factory):
+    """Two trainings with the same seed on tiny data."""
+    from kgnlu.training.nli_train import train
+
+    data = tmp_path_factory.mktemp("nli_data")
+    write_jsonl(data / "train.jsonl", PAIRS[:4])
+    write_jsonl(data / "dev.jsonl", PAIRS[4:])
+    runs = []
+    for name in ("a", "b"):
+        out = tmp_path_factory.mktemp(f"run_{name}")
+        summary = train(demo_kg, data, out, seed=3, epochs=1, batch_size=2, lr=1e-3, node_vectors=fixed_vectors,
+                        progress=False, model_options=SMALL)
+        runs.append((out, summary))
+    return data, runs
+
+
+def test_training_is_deterministic(trained):
+    from safetensors.torch import load_file
+
+    _, [(a, sa), (b, sb)] = trained
+    assert sa["epochs_run"] == 1 and sa["best_epoch"] == 1 and sa["n_train"] == 4 and sa["n_dev"] == 2
+    tensors = 0
+    for f in sorted(a.rglob("*.safetensors")):
+        ta, tb = load_file(str(f)), load_file(str(b / f.relative_to(a)))
+        assert ta.keys() == tb.keys()
+        for k in ta:
+            assert torch.equal(ta[k], tb[k]), (f, k)
+            tensors += 1
+    assert tensors > 20
+    log = [json.loads(line) for line in (a / "train_log.jsonl").read_text().splitlines()]
+    assert log[0]["epoch"] == 1 and {"loss", "dev", "seconds", "nll", "aux", "gate_penalty"} <= log[0].keys()
+    assert not [p for p in a.rglob("*") if p.suffix in (".pt", ".pkl", ".bin", ".pth")]
+    manifest = json.loads((a / "manifest.json").read_text())
+    assert manifest["training"]["seed"] == 3 and manifest["config"]["features"]["node_vectors"] == "unspecified"
+
+
+def test_evaluate_and_plots(trained, demo_kg, tmp_path):
+    from kgnlu.training.nli_eval import evaluate, fit_temperature, write_plots
+
+    data, [(a, _), _] = trained
+    report = evaluate(a, demo_kg, data / "train.jsonl", mode="fused", node_vectors=fixed_vectors)
+    assert report["n"] == 4 and report["confusion"]["labels"] == list(LABELS)
+    assert sum(map(sum, report["confusion"]["matrix"])) == 4
+    assert set(report["per_class"]) == set(LABELS) and 0 <= report["macro_f1"] <= 1
+    assert report["temperature_fitted_on"].endswith("dev.jsonl") and len(report["reliability"]["raw"]) == 15
+    assert report["gate"]["mean_unlinked"] < 0.2
+    symbolic = evaluate(a, demo_kg, data / "train.jsonl", mode="symbolic", node_vectors=fixed_vectors)
+    assert symbolic["gate"]["mean"] == 1.0
+    pytest.importorskip("matplotlib")
+    paths = write_plots(report, tmp_path / "plots")
+    assert [p.name for p in paths] == ["reliability.png", "confusion.png"]
+    assert all(p.read_bytes()[:4] == b"\x89PNG" for p in paths)
+    # temperature scaling recovers a known temperature
+    rng = np.random.default_rng(0)
+    z = rng.standard_normal((2000, 3)) * 3
+    y = np.array([rng.choice(3, p=np.exp(r / 2) / np.exp(r / 2).sum()) for r in z])
+    assert fit_temperature(z, y) == pytest.approx(2.0, rel=0.15)
+
+
+def test_predictor_result_contract_and_threads(trained, engine):
+    from kgnlu.tasks.nli_fused import FusedNLIPredictor
+
+    _, [(a, _), _] = trained
+    predictor = FusedNLIPredictor(a, engine.linker(), engine.rules(), fixed_vectors, batch_size=4)
+    premises, hypotheses = [p for p, _, _ in PAIRS], [h for _, h, _ in PAIRS]
+    reference = predictor.predict(premises, hypotheses)
+    assert len(reference) == len(PAIRS) and all(isinstance(r, InferResult) for r in reference)
+    r0 = reference[0].to_dict()
+    assert r0["label"] in LABELS and set(r0["probabilities"]) == set(LABELS)
+    assert sum(r0["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
+    assert set(r0["neural"]["probabilities"]) == set(LABELS) and 0 <= r0["gate"] <= 1
+    assert r0["symbolic"]["verdict"] == "entailment" and r0["symbolic"]["proofs"]
+    assert [e["side"] for e in r0["entities"]] == ["premise", "hypothesis"]
+    assert reference[4].gate < 0.2 and reference[4].entities == []  # nothing linked
+
+    results, errors = [None] * 8, []
+
+    def work(i):
+        try:
+            results[i] = [r.to_dict() for r in predictor.predict(premises, hypotheses)]
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(repr(e))
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert all(r == [x.to_dict() for x in reference] for r in results)
