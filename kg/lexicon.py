@@ -12,7 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .store import Literal, TripleStore
-from .vocab import COMMENT, DEFINITION_PROPERTIES, LABEL, LEXICAL_PROPERTIES
+from .vocab import COMMENT, DEFINITION_PROPERTIES, LABEL, LEXICAL_PROPERTIES, OBOINOWL, OWL
+
+SYNONYM_TYPE = OBOINOWL + "hasSynonymType"
+ANNOTATED_SOURCE, ANNOTATED_PROPERTY, ANNOTATED_TARGET = (
+    OWL + "annotatedSource", OWL + "annotatedProperty", OWL + "annotatedTarget")
 
 KIND_RANK = {"label": 0, "pref": 1, "exact": 2, "alt": 3, "related": 4, "narrow": 5, "broad": 6}
 
@@ -24,6 +28,7 @@ class Entry:
     kind: str  # label, pref, alt, exact, related, broad, narrow
     lang: str | None
     source: str
+    type: str | None = None  # the synonym type (oboInOwl:hasSynonymType), e.g. an OBO LAYPERSON IRI
 
 
 def _english(lang: str | None) -> bool:
@@ -35,10 +40,12 @@ def extract(store: TripleStore) -> tuple[list[Entry], dict[str, str], list[tuple
     entries: set[Entry] = set()
     definitions: dict[str, tuple[int, str, str]] = {}
     for source in store.sources():
+        types = _synonym_types(store, source)
         for prop, kind in LEXICAL_PROPERTIES.items():
             for s, _, o in store.triples(p=prop, source=source):
                 if isinstance(o, Literal) and o.value.strip() and not s.startswith("_:"):
-                    entries.add(Entry(s, " ".join(o.value.split()), kind, o.lang, source))
+                    entries.add(Entry(s, " ".join(o.value.split()), kind, o.lang, source,
+                                      types.get((s, prop, o.value))))
         for rank, prop in enumerate((*DEFINITION_PROPERTIES, COMMENT)):
             for s, _, o in store.triples(p=prop, source=source):
                 if isinstance(o, Literal) and _english(o.lang) and not s.startswith("_:"):
@@ -53,18 +60,36 @@ def extract(store: TripleStore) -> tuple[list[Entry], dict[str, str], list[tuple
     return ordered, {k: v[1] for k, v in labels.items()}, [(k, v[1], v[2]) for k, v in sorted(definitions.items())]
 
 
+def _synonym_types(store: TripleStore, source: str) -> dict[tuple[str, str, str], str]:
+    """(entity, property, text) -> synonym type, read from the owl:Axiom annotations that carry it."""
+    typed = {ax: t for ax, _, t in store.triples(p=SYNONYM_TYPE, source=source) if not isinstance(t, Literal)}
+    if not typed:
+        return {}
+    parts: dict[str, dict[str, object]] = {}
+    for pred, key in ((ANNOTATED_SOURCE, "s"), (ANNOTATED_PROPERTY, "p"), (ANNOTATED_TARGET, "o")):
+        for ax, _, v in store.triples(p=pred, source=source):
+            if ax in typed:
+                parts.setdefault(ax, {})[key] = v
+    out = {}
+    for ax, t in typed.items():
+        d = parts.get(ax, {})
+        if isinstance(d.get("o"), Literal) and isinstance(d.get("s"), str) and isinstance(d.get("p"), str):
+            out[(d["s"], d["p"], d["o"].value)] = t
+    return out
+
+
 def write(db_path: Path, entries: list[Entry], definitions: list[tuple[str, str, str]]) -> dict:
     db = sqlite3.connect(db_path)
     db.executescript(
         """
-        CREATE TABLE IF NOT EXISTS lexicon (id INTEGER PRIMARY KEY, iri TEXT, text TEXT, kind TEXT, lang TEXT, source TEXT);
+        CREATE TABLE IF NOT EXISTS lexicon (id INTEGER PRIMARY KEY, iri TEXT, text TEXT, kind TEXT, lang TEXT, source TEXT, type TEXT);
         CREATE TABLE IF NOT EXISTS definitions (iri TEXT PRIMARY KEY, text TEXT, source TEXT);
         DELETE FROM lexicon; DELETE FROM definitions;
         """
     )
     db.executemany(
-        "INSERT INTO lexicon (iri, text, kind, lang, source) VALUES (?,?,?,?,?)",
-        ((e.iri, e.text, e.kind, e.lang, e.source) for e in entries),
+        "INSERT INTO lexicon (iri, text, kind, lang, source, type) VALUES (?,?,?,?,?,?)",
+        ((e.iri, e.text, e.kind, e.lang, e.source, e.type) for e in entries),
     )
     db.executemany("INSERT INTO definitions VALUES (?,?,?)", definitions)
     db.execute("CREATE INDEX IF NOT EXISTS lexicon_iri ON lexicon (iri)")
@@ -80,12 +105,14 @@ class Lexicon:
     def __init__(self, db_path: Path):
         self.db_path = Path(db_path)
         self._db = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, check_same_thread=False)
+        columns = {r[1] for r in self._db.execute("PRAGMA table_info(lexicon)")}
+        self._cols = "iri, text, kind, lang, source" + (", type" if "type" in columns else "")  # older KGs lack it
 
     def entries(self, iri: str | None = None) -> list[Entry]:
         if iri is None:
-            rows = self._db.execute("SELECT iri, text, kind, lang, source FROM lexicon ORDER BY id").fetchall()
+            rows = self._db.execute(f"SELECT {self._cols} FROM lexicon ORDER BY id").fetchall()
         else:
-            rows = self._db.execute("SELECT iri, text, kind, lang, source FROM lexicon WHERE iri=? ORDER BY id", (iri,)).fetchall()
+            rows = self._db.execute(f"SELECT {self._cols} FROM lexicon WHERE iri=? ORDER BY id", (iri,)).fetchall()
         return [Entry(*r) for r in rows]
 
     def definition(self, iri: str) -> str | None:
