@@ -7,10 +7,11 @@ first use, and reopen when another process publishes a new generation of the KG.
 from __future__ import annotations
 
 import threading
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from kgnlu.config import build_dir, debug_enabled, linker_adapter_dir, resolve_kg_dir  # noqa: F401 (debug_enabled: CLI)
+from kgnlu.config import build_dir, debug_enabled, linker_adapter_dir, nli_model_dir, resolve_kg_dir  # noqa: F401 (debug_enabled: CLI)
 from kgnlu.types import (
     InferResult,
     IngestResult,
@@ -59,6 +60,7 @@ class Engine:
         self._linker = None
         self._rules = None
         self._encoder = None
+        self._nli = None  # (generation, FusedNLIPredictor | None)
 
     @classmethod
     def load(cls, kg: str | Path | None = None, model: str | Path | None = None, device: str = "auto",
@@ -192,21 +194,58 @@ class Engine:
     def linker(self, progress: Progress = _noop):
         from kgnlu.kg.lexicon import Lexicon
         from kgnlu.kg.matcher import LexiconMatcher
-        from kgnlu.tasks.linking import Linker
+        from kgnlu.tasks.linking import DEFAULT_NIL, Linker, calibrated_nil
 
         with self._lock:
             self.ensure_kg(progress)
             self._refresh()
             if self._linker is None:
-                matcher = LexiconMatcher.from_entries(Lexicon(self._generation / "tables.sqlite3").entries())
-                index = None
+                matcher = self._matcher()
+                index, nil = None, DEFAULT_NIL
                 if self.dense:
                     from kgnlu.tasks.lexindex import load_lexicon_index
 
-                    index = load_lexicon_index(self.kg_dir, self.encoder(),
+                    encoder = self.encoder()
+                    index = load_lexicon_index(self.kg_dir, encoder,
                                                progress=_counting(progress, "embedding lexicon"), device=self.device)
-                self._linker = Linker(matcher, self._tables, index)
+                    if encoder.adapter_path is not None:  # calibrated for that adapter (bench/link.py)
+                        nil = calibrated_nil(encoder.adapter_path, encoder.fingerprint)
+                self._linker = Linker(matcher, self._tables, index, nil_threshold=nil)
             return self._linker
+
+    def train_linker(self, out_dir: str | Path, progress: Progress = _noop, bar: bool = True, **options) -> dict:
+        """Train the linker encoder's self-alignment LoRA adapter on this KG's synonyms
+        (``kgnlu.training.linker_train.train``; ``bar``: tqdm bars); returns its report (``training.json``)."""
+        from kgnlu.training.linker_train import train
+
+        self.ensure_kg(progress)
+        return train(self.kg_dir, out_dir, progress=bar, **options)
+
+    def _matcher(self):
+        """The lexicon matcher of the current generation, cached on disk under its manifest hash
+        (loading it is several times faster than rebuilding it from ~250k lexicon entries)."""
+        import os
+
+        from kgnlu.kg.lexicon import Lexicon
+        from kgnlu.kg.matcher import LexiconMatcher
+
+        digest = self._kgdir.current().manifest().get("hash") or self._generation.name
+        path = self.kg_dir / "cache" / f"matcher-{digest}.json"
+        try:
+            return LexiconMatcher.load(path)
+        except (OSError, ValueError):
+            pass  # missing, or written by another matcher version: rebuild
+        matcher = LexiconMatcher.from_entries(Lexicon(self._generation / "tables.sqlite3").entries())
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            for old in path.parent.glob("matcher-*.json"):
+                old.unlink(missing_ok=True)
+            tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+            matcher.save(tmp)
+            tmp.replace(path)
+        except OSError:
+            pass  # a read-only KG directory still links, just without the cache
+        return matcher
 
     def rules(self):
         from kgnlu.kg.rules import RuleEngine
@@ -224,15 +263,117 @@ class Engine:
     def link_many(self, texts: Sequence[str], top_k: int = 0) -> list[list[Mention]]:
         return self.linker().link_many(texts, top_k=top_k)
 
-    def infer(self, premise: str, hypothesis: str, symbolic_only: bool = False) -> InferResult:
-        """Entailment, neutral or contradiction for one pair, with proofs (see the result contract)."""
+    def nli_model_path(self) -> Path | None:
+        """The fused NLI model this engine answers with: ``model`` if given, else the shipped one
+        (``None`` when neither exists: answers are then symbolic only)."""
+        path = Path(self.model) if self.model else nli_model_dir()
+        if (path / "manifest.json").is_file():
+            return path
+        if self.model:
+            raise InputError(f"{path}: not a trained NLI model (no manifest.json)")
+        return None
+
+    def nli_predictor(self, progress: Progress = _noop):
+        """The fused NLI predictor over this KG, built once per KG generation (``None``: no model)."""
+        with self._lock:
+            linker = self.linker(progress)
+            if self._nli is None or self._nli[0] != self._generation:
+                path = self.nli_model_path()
+                predictor = None
+                if path is not None:
+                    from kgnlu.config import resolve_device
+                    from kgnlu.tasks.nli_fused import FusedNLIPredictor
+                    from kgnlu.training.nli_train import default_node_vectors
+
+                    progress("loading the NLI model")
+                    device = resolve_device(self.device)
+                    vectors = default_node_vectors(self._tables, device, cache_dir=self.kg_dir / "cache")
+                    with warnings.catch_warnings():  # transformers' deprecation chatter while peft merges
+                        warnings.simplefilter("ignore", FutureWarning)
+                        predictor = FusedNLIPredictor(path, linker, self.rules(), vectors, device=device)
+                self._nli = (self._generation, predictor)
+            return self._nli[1]
+
+    @staticmethod
+    def check_pair(premise, hypothesis, where: str = "") -> tuple[str, str]:
+        """The pair as text, or an ``InputError`` (prefixed by ``where``): not text, too long, empty."""
         from kgnlu.tasks.linking import check_text
+
+        try:
+            premise, hypothesis = check_text(premise, "premise"), check_text(hypothesis, "hypothesis")
+        except InputError as e:
+            raise InputError(f"{where}{e}") from None
+        if not isinstance(premise, str) or not premise.strip() or not hypothesis.strip():
+            raise InputError(f"{where}premise and hypothesis must both be non-empty")
+        return premise, hypothesis
+
+    def infer(self, premise: str, hypothesis: str, symbolic_only: bool = False) -> InferResult:
+        """Entailment, neutral or contradiction for one pair, with proofs (see the result contract).
+
+        Answered by the fused model (the shipped one, or ``model``); from the KG rules alone when
+        ``symbolic_only`` or when there is no trained model (``neural`` then says so).
+        Safe to call from several threads at once.
+        """
+        return self.infer_many([(premise, hypothesis)], symbolic_only=symbolic_only)[0]
+
+    def infer_many(self, pairs: Sequence[tuple[str, str]], symbolic_only: bool = False) -> list[InferResult]:
+        """``infer`` over many pairs, batched through the model; results in input order."""
         from kgnlu.tasks.nli import symbolic_infer
 
-        premise, hypothesis = check_text(premise, "premise"), check_text(hypothesis, "hypothesis")
-        if not premise.strip() or not hypothesis.strip():
-            raise InputError("premise and hypothesis must both be non-empty")
-        return symbolic_infer(self.linker(), self.rules(), premise, hypothesis)
+        checked = []
+        for n, pair in enumerate(pairs):
+            try:
+                p, h = pair
+            except (TypeError, ValueError):
+                raise InputError(f"pair {n + 1}: expected (premise, hypothesis)") from None
+            checked.append(self.check_pair(p, h, f"pair {n + 1}: " if len(pairs) > 1 else ""))
+        if not checked:
+            return []
+        predictor = None if symbolic_only else self.nli_predictor()
+        if predictor is None:
+            linker, rules = self.linker(), self.rules()
+            results = [symbolic_infer(linker, rules, p, h) for p, h in checked]
+            if not symbolic_only:
+                for r in results:
+                    r.neural = {"note": "no trained NLI model; symbolic verdict only"}
+            return results
+        return predictor.predict([p for p, _ in checked], [h for _, h in checked])
+
+    def train_nli(self, data_dir: str | Path, out_dir: str | Path, *, seed: int = 0, regenerate: bool = False,
+                  progress: Progress = _noop, bars: bool = True, data_options: dict | None = None, **options) -> dict:
+        """Train the fused NLI model on pairs generated from this KG (``kgnlu.training.nli_data``,
+        made first when ``data_dir`` has none); see ``kgnlu.training.nli_train.train``."""
+        from kgnlu.training.nli_train import train
+
+        self.ensure_kg(progress)
+        data_dir = Path(data_dir)
+        if regenerate or not ((data_dir / "train.jsonl").is_file() and (data_dir / "dev.jsonl").is_file()):
+            from kgnlu.training.nli_data import generate
+
+            progress(f"generating NLI pairs into {data_dir}")
+            generate(self.kg_dir, data_dir, seed=seed, **(data_options or {}))
+        progress("training")
+        return train(self.kg_dir, data_dir, out_dir, seed=seed, progress=bars, **options)
+
+    def evaluate_nli(self, path: str | Path, model: str | Path | None = None, mode: str = "fused",
+                     dev_file: str | Path | None = None, plots: str | Path | None = None,
+                     max_pairs: int | None = None, progress: bool = False) -> dict:
+        """Classification report, confusion matrix and ECE (temperature fitted on dev) of the fused
+        model on a JSONL file (``kgnlu.training.nli_eval``); PNG plots under ``plots``."""
+        from kgnlu.training.nli_eval import evaluate, write_plots
+
+        path = Path(path)
+        if not path.is_file():
+            raise InputError(f"{path}: no such file")
+        model_dir = Path(model) if model else (Path(self.model) if self.model else nli_model_dir())
+        if not (model_dir / "manifest.json").is_file():
+            raise InputError(f"{model_dir}: no trained NLI model there (run `kgnlu train nli`)")
+        self.ensure_kg()
+        report = evaluate(model_dir, self.kg_dir, path, mode=mode, dev_file=dev_file, max_pairs=max_pairs,
+                          progress=progress)
+        if plots is not None:
+            report["plots"] = [str(p) for p in write_plots(report, plots)]
+        return report
 
     # -- relation extraction (tasks.relations) -----------------------------------------------
 
@@ -318,4 +459,4 @@ class Engine:
         with self._lock:
             if self._store is not None:
                 self._store.close()
-            self._store = self._tables = self._generation = self._linker = self._rules = None
+            self._store = self._tables = self._generation = self._linker = self._rules = self._nli = None
