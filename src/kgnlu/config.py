@@ -40,3 +40,8 @@ ASSETS = Path(__file__).resolve().parent / "assets"
 def linker_adapter_dir() -> Path:
     """The shipped LoRA adapter of the linker's encoder (self-alignment on the default KG)."""
     return ASSETS / "linker"
+
+
+def nli_model_dir() -> Path:
+    """The shipped fused NLI model (cross-encoder LoRA, GNN, heads, gate) trained on the default KG."""
+    return ASSETS / "nli"
