@@ -42,8 +42,18 @@ rule               standing     condition (A ranges over S and its ancestors)
 ``isa-cycle``      conflicting  (is_a) ``O ⊏ S``: adding ``S ⊑ O`` would merge two classes
 ``neg-isa-known``  known        (negated is_a) S and O are disjoint
 ``neg-isa-clash``  conflicting  (negated is_a) ``S ⊑ O`` through the hierarchy
+``clash-below``    conflicting  (``thorough``) a subclass D of S says the opposite (``D ⊑ ¬∃p.Y``
+                                with ``O ⊑ Y``, or for a negated triple ``D ⊑ ∃p.Y`` with ``Y ⊑ O``):
+                                adding the triple would make D unsatisfiable
+``isa-clash``      conflicting  (``thorough``, is_a) S or a subclass of S denies what O or an
+                                ancestor of O asserts (or the reverse): ``S ⊑ O`` would make it
+                                unsatisfiable
 ``no-axiom``       novel        none of the above
 =================  ===========  ================================================================
+
+The ``thorough`` rules scan the subject's whole subtree, which can take a second for a general
+subject, so extraction leaves them out and writing back to the KG runs them: there a triple is
+added only if it is novel under every rule.
 
 Domain and range are read closed-world for the ``clash-`` rules: OWL would instead infer that S
 (O) is in the domain (range), which is rarely what a text means, and a wrong triple could then
@@ -69,7 +79,7 @@ STANDINGS = (KNOWN, NOVEL, CONFLICTING)
 NEG = "¬"
 RULES = ("rel-asserted", "rel-entailed", "neg-asserted", "neg-entailed", "clash-not", "clash-has", "clash-range",
          "clash-domain", "neg-range", "isa-chain", "isa-disjoint", "isa-cycle", "neg-isa-known", "neg-isa-clash",
-         "no-axiom")
+         "clash-below", "isa-clash", "no-axiom")
 LINKABLE = ("class", "individual", None)
 
 
@@ -121,6 +131,7 @@ class RelationKB:
         self.tables = tables
         self._inventory: list[RelationType] | None = None
         self._root_set: frozenset[str] | None = None
+        self._neg_rows: list[tuple[str, str, str, str]] | None = None
         self.ancestors = lru_cache(maxsize=1 << 14)(self._ancestors)
 
     # -- inventory ---------------------------------------------------------------------------
@@ -208,16 +219,28 @@ class RelationKB:
         self._root_set = frozenset(roots)
         return self._root_set
 
+    def comparable(self, a: str, b: str) -> bool:
+        """Two classes of one hierarchy (a common ancestor other than owl:Thing): enough for an
+        is_a the text states explicitly ("X is a kind of Y"), even a wrong one, which the
+        standing then reports as conflicting."""
+        if self.tables.kind(a) == "individual" or self.tables.kind(b) == "individual":
+            return False
+        common = self.ancestors(a) & self.ancestors(b)
+        return bool(common - {"http://www.w3.org/2002/07/owl#Thing"})
+
     def admissible_relations(self, subj: str, obj: str, relations: Iterable[RelationType] | None = None
                              ) -> list[RelationType]:
         return [r for r in (relations if relations is not None else self.inventory()) if self.admissible(subj, r, obj)]
 
     # -- standing ----------------------------------------------------------------------------
 
-    def standing(self, subj: str, prop: str, obj: str, negated: bool = False) -> Standing:
+    def standing(self, subj: str, prop: str, obj: str, negated: bool = False, thorough: bool = False) -> Standing:
         """Known, novel or conflicting, with the rule and proof (see the module docstring)."""
         if prop in (IS_A, IS_A_NAME):
-            return self._isa_standing(subj, obj, negated)
+            st = self._isa_standing(subj, obj, negated)
+            if thorough and st.status == NOVEL and not negated:
+                return self._isa_clash(subj, obj) or st
+            return st
         rel = self.relation(prop)
         prop = rel.iri if rel else prop
         clash = self._domain_range_clash(subj, rel, obj) if rel else None
@@ -237,7 +260,40 @@ class RelationKB:
             steps = min((self._restriction_proof(subj, prop, obj, a, y, src, not negated) for a, y, src in against),
                         key=len)
             return Standing(CONFLICTING, "clash-has" if negated else "clash-not", tuple(steps))
+        if thorough:
+            below = t.relations_matching([], prop, obj, negated=not negated, direction="sub" if negated else "sup",
+                                         under=subj)
+            if below:
+                d, y, src = min(below)
+                steps = [*t.chain(d, subj), *self._restriction_proof(d, prop, obj, d, y, src, not negated)]
+                return Standing(CONFLICTING, "clash-below", tuple(steps))
         return Standing(NOVEL, "no-axiom")
+
+    def _negated_rows(self) -> list[tuple[str, str, str, str]]:
+        if self._neg_rows is None:
+            self._neg_rows = [(s, p, o, src) for s, p, o, _, src in self.tables.relation_rows(negated=True)]
+        return self._neg_rows
+
+    def _isa_clash(self, subj: str, obj: str) -> Standing | None:
+        """Whether ``subj ⊑ obj`` would make ``subj`` or a subclass unsatisfiable through a NOT
+        annotation (the only negative axioms besides disjointness, which ``isa-disjoint`` covers)."""
+        t = self.tables
+        up = self.ancestors(obj)  # obj and its ancestors: what subj would inherit
+        for a, p, y, src in self._negated_rows():
+            if a in up:  # O-side denies p.Y: does subj (or below) have p.Y' with Y' ⊑ Y?
+                hits = t.relations_matching([subj], p, y, negated=False, direction="sub") or \
+                    t.relations_matching([], p, y, negated=False, direction="sub", under=subj)
+                if hits:
+                    d, y2, src2 = hits[0]
+                    return Standing(CONFLICTING, "isa-clash", (*t.chain(d, subj), Step(d, p, y2, src2),
+                                                              *t.chain(y2, y), *t.chain(obj, a), Step(a, NEG + p, y, src)))
+            elif a == subj or subj in self.ancestors(a):  # subj-side denies p.Y: does obj's side assert it?
+                hits = t.relations_matching(sorted(up), p, y, negated=False, direction="sub")
+                if hits:
+                    b, y2, src2 = hits[0]
+                    return Standing(CONFLICTING, "isa-clash", (*t.chain(a, subj), Step(a, NEG + p, y, src),
+                                                              *t.chain(obj, b), Step(b, p, y2, src2), *t.chain(y2, y)))
+        return None
 
     def _restriction_proof(self, subj: str, prop: str, obj: str, a: str, y: str, source: str,
                            negated: bool) -> list[Step]:
@@ -309,8 +365,8 @@ def render_standing(s: Standing, label=lambda iri: None) -> str:
             subj, obj, pred = obj, subj, pred[1:]
         neg = pred.startswith(NEG)
         pred = pred[len(NEG):] if neg else pred
-        short = {"rdfs:subClassOf": "⊑", "owl:equivalentClass": "≡", "owl:disjointWith": "⊓⊥",
-                 "rdf:type": "∈", "rdfs:range": "range", "rdfs:domain": "domain"}.get(pred, name(pred) if "://" in pred else pred)
+        short = {"rdfs:subClassOf": "⊑", "owl:equivalentClass": "≡", "owl:disjointWith": "⊓⊥", "rdf:type": "∈",
+                 "rdfs:range": "range", "rdfs:domain": "domain"}.get(pred, name(pred) if "://" in pred else pred)
         parts.append(f"{name(subj)} {'NOT ' if neg else ''}{short} {name(obj)} ({st.source})")
     return f"{', '.join(parts) or 'no axiom'} [{s.rule}: {s.status}]"
 

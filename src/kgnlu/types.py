@@ -133,3 +133,50 @@ class InferResult(_Dict):
         d = asdict(self)
         d["symbolic"].pop("explanation")
         return d
+
+
+@dataclass
+class Relation(_Dict):
+    """One relation a text states between two linked concepts (``Engine.extract``).
+
+    ``subject``/``object``: ``{"iri", "label", "text", "start", "end", "score", "negated"}`` (offsets
+    into the whole text); ``predicate``: ``{"iri", "name", "label"}``. ``status`` is the triple's
+    standing against the KG (known, novel, conflicting), ``rule`` the rule that decided it and
+    ``proof`` its axioms. ``gate`` is the weight given to the KG evidence (0 when untrained).
+    """
+
+    subject: dict
+    predicate: dict
+    object: dict
+    score: float
+    negated: bool
+    status: str
+    rule: str
+    proof: list[dict]
+    evidence: dict  # {"sentence", "start", "end", "spans": [[s, e], [s, e]]}
+    gate: float
+    neural: dict | None = None  # {"probabilities": {...}, "kg_probabilities": {...}} when a model ran
+
+
+@dataclass
+class ExtractResult(_Dict):
+    """The relations of one text, the concepts it mentions, and which scorer produced them."""
+
+    text: str
+    relations: list[Relation]
+    entities: list[dict]
+    model: str  # the trained model's name, or "untrained: KG + co-occurrence"
+    candidates: int = 0  # ordered concept pairs that passed the domain/range filter
+
+
+@dataclass
+class WriteBackResult(_Dict):
+    """What ``Engine.add_extracted`` wrote into the ``extracted`` source, and what it refused."""
+
+    kg: str
+    source: str
+    added: list[dict]
+    skipped: list[dict]  # {"triple", "reason"}: below the score, not novel, conflicting, not writable
+    total: int  # triples in the source afterwards
+    changed: bool
+    error: str | None = None

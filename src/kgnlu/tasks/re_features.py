@@ -1,0 +1,338 @@
+"""The RE bridge: a candidate pair's KG evidence turned into the tensors ``RelationModel`` reads.
+
+This is the one place where relation-extraction lookups in the KG become tensors (DESIGN.md,
+"Boundaries"), as ``tasks.bridge`` is for NLI. Per candidate (``tasks.relations.Candidate``):
+
+- **KG evidence features** (``sym_feature_names``), all in [0, 1]: for each relation the head
+  was trained on, whether the ontology admits it for the pair and whether the triple (read with
+  the text's polarity) is known or conflicting (else novel); the same three for the best relation
+  no head knows ("generic", for an ontology ingested later); the NegEx flags and link scores of
+  both mentions; whether an alternative concept was needed; the is_a Hearst cue; the distance
+  between the mentions; the number of mentions in the sentence; how many facts the subject and
+  the object take part in; whether a more general object is known for the subject; the proof length.
+- **label mask**: ``none`` always; a relation when the ontology admits it; every property label
+  when an untrained property is admissible (its probability then goes to that property).
+- **subgraph** (when the model has a GNN): ``tasks.bridge.extract_subgraph`` around
+  (subject, object), the subject in the premise role and the object in the hypothesis role.
+
+``NeuralScorer`` runs a trained ``RelationModel`` over candidates for ``tasks.relations``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+from collections.abc import Sequence
+from functools import lru_cache
+
+import numpy as np
+
+from kgnlu.kg.relations import CONFLICTING, IS_A, KNOWN, RelationKB, RelationType
+from kgnlu.tasks.relations import _CUE_STOP, MARKERS, Candidate, Scored, _stem, needs_cue
+
+GLOBAL_FEATURES = ("negex_subject", "negex_object", "link_subject", "link_object", "alternative", "isa_cue",
+                   "distance", "mentions", "subject_facts", "object_facts", "general_known", "proof_length")
+MAX_DISTANCE, MAX_MENTIONS, MAX_PROOF = 40, 8, 8
+HOPS, MAX_NODES, MAX_FANOUT = 1, 16, 6
+
+
+def sym_feature_names(labels: Sequence[str]) -> list[str]:
+    names = []
+    for lab in [*labels[1:], "generic"]:
+        names += [f"{lab}:admissible", f"{lab}:known", f"{lab}:conflicting"]
+    return names + list(GLOBAL_FEATURES)
+
+
+def known_index(labels: Sequence[str]) -> list[int]:
+    """For each label, the index of its ``:known`` feature (-1 for ``none``)."""
+    names = sym_feature_names(labels)
+    return [-1] + [names.index(f"{lab}:known") for lab in labels[1:]]
+
+
+class FeatureBuilder:
+    """KG evidence features and label masks for candidates, for one label set and one KG.
+
+    Args:
+        kb: the KG's ``RelationKB``.
+        labels: head labels, ``none`` first.
+        label_iris: the relation IRI of each label (``""`` for ``none``).
+    """
+
+    def __init__(self, kb: RelationKB, labels: Sequence[str], label_iris: Sequence[str]):
+        self.kb = kb
+        self.labels = list(labels)
+        self.label_iris = list(label_iris)
+        self.trained = frozenset(i for i in self.label_iris if i)
+        self.names = sym_feature_names(labels)
+        self._index = {n: i for i, n in enumerate(self.names)}
+        self._lock = threading.Lock()
+        self.subject_facts = lru_cache(maxsize=1 << 15)(self._subject_facts)
+        self.object_facts = lru_cache(maxsize=1 << 15)(self._object_facts)
+
+    def _subject_facts(self, iri: str) -> float:
+        return min(1.0, math.log1p(len(self.kb.tables.relations(iri))) / math.log(1000))
+
+    def _object_facts(self, iri: str) -> float:
+        return min(1.0, math.log1p(len(self.kb.tables.relations_to(iri, 1000))) / math.log(1000))
+
+    def untrained(self, c: Candidate) -> list[RelationType]:
+        return [r for r in c.relations if r.iri not in self.trained]
+
+    def best_untrained(self, c: Candidate) -> RelationType | None:
+        """The untrained admissible relation to report: cued, then known, then with most facts."""
+        rels = self.untrained(c)
+        if not rels:
+            return None
+        stext = c.text[c.sentence[0]:c.sentence[1]]
+
+        def key(r: RelationType):
+            st = c.standings.get(r.iri)
+            return (needs_cue(r, frozenset()) and _label_in(r.label, stext), st is not None and st.status == KNOWN,
+                    r.facts, -c.relations.index(r))
+        return max(rels, key=key)
+
+    def features(self, c: Candidate) -> tuple[np.ndarray, np.ndarray]:
+        """``(features (D_s,), label mask (C,))`` of one candidate (standings must be filled)."""
+        f = np.zeros(len(self.names), dtype=np.float32)
+        mask = np.zeros(len(self.labels), dtype=bool)
+        mask[0] = True
+        adm = {r.iri: r for r in c.relations}
+        proof = 0
+        for j, (lab, iri) in enumerate(zip(self.labels, self.label_iris)):
+            if j == 0 or iri not in adm:
+                continue
+            mask[j] = True
+            st = c.standings[iri]
+            f[self._index[f"{lab}:admissible"]] = 1.0
+            f[self._index[f"{lab}:known"]] = st.status == KNOWN
+            f[self._index[f"{lab}:conflicting"]] = st.status == CONFLICTING
+            proof = max(proof, len(st.steps))
+        generic = self.best_untrained(c)
+        if generic is not None:
+            st = c.standings[generic.iri]
+            f[self._index["generic:admissible"]] = 1.0
+            f[self._index["generic:known"]] = st.status == KNOWN
+            f[self._index["generic:conflicting"]] = st.status == CONFLICTING
+            proof = max(proof, len(st.steps))
+            for j, iri in enumerate(self.label_iris):
+                if j and iri != IS_A:
+                    mask[j] = True
+        s, o = c.subj, c.obj
+        gap = c.text[min(s.end, o.end):max(s.start, o.start)]
+        g = {
+            "negex_subject": float(s.negated), "negex_object": float(o.negated),
+            "link_subject": float(s.score), "link_object": float(o.score), "alternative": float(c.alternative),
+            "isa_cue": float(c.isa_cue), "distance": min(len(gap.split()), MAX_DISTANCE) / MAX_DISTANCE,
+            "mentions": min(c.mentions_in_sentence, MAX_MENTIONS) / MAX_MENTIONS,
+            "subject_facts": self.subject_facts(c.subj_iri), "object_facts": self.object_facts(c.obj_iri),
+            "general_known": float(self._general_known(c)), "proof_length": min(proof, MAX_PROOF) / MAX_PROOF,
+        }
+        for k, v in g.items():
+            f[self._index[k]] = v
+        return f, mask
+
+    def _general_known(self, c: Candidate) -> bool:
+        """The subject is known to have something more general than the object (same property)."""
+        t = self.kb.tables
+        subjects = sorted(self.kb.ancestors(c.subj_iri))
+        for r in c.relations:
+            if r.iri == IS_A or not r.facts:
+                continue
+            rows = t.relations_matching(subjects, r.iri, c.obj_iri, negated=False, direction="sup")
+            if any(y != c.obj_iri for _, y, _ in rows):
+                return True
+        return False
+
+
+def _label_in(label: str, sentence: str) -> bool:
+    from kgnlu.tasks.relations import _cued
+
+    return _cued(RelationType("", "", label), sentence)
+
+
+def marker_text(c: Candidate) -> str:
+    """The marked sentence with BERT's unused tokens standing for the markers."""
+    from kgnlu.neural.re_head import MARKER_TOKENS
+
+    text = c.marked()
+    for m, tok in zip(MARKERS, MARKER_TOKENS):
+        text = text.replace(m, tok)
+    return text
+
+
+def collate(cands: Sequence[Candidate], builder: FeatureBuilder, tokenizer, *, max_length: int = 96,
+            labels: Sequence[int] | None = None, negated: Sequence[bool] | None = None,
+            neg_weight: Sequence[float] | None = None, feats: Sequence[tuple] | None = None,
+            graphs: Sequence | None = None) -> dict:
+    """One batch for ``RelationModel.forward``. ``feats`` (from ``builder.features``) may be precomputed.
+
+    A marker cut off by truncation is pointed at the last real token, so that the pair still
+    has a vector (sentences longer than ``max_length`` tokens are rare: ~1 in 500 of the dev set).
+    """
+    import torch
+
+    from kgnlu.neural.re_head import MARKER_TOKENS
+
+    enc = tokenizer([marker_text(c) for c in cands], padding=True, truncation=True, max_length=max_length,
+                    return_tensors="pt")
+    ids = enc["input_ids"]
+    e1_id, e2_id = tokenizer.convert_tokens_to_ids([MARKER_TOKENS[0], MARKER_TOKENS[2]])
+    last = enc["attention_mask"].sum(1) - 2
+
+    def first(token: int) -> torch.Tensor:
+        hit = ids == token
+        pos = hit.float().argmax(1)
+        return torch.where(hit.any(1), pos, last)
+
+    feats = list(feats) if feats is not None else [builder.features(c) for c in cands]
+    batch = dict(enc)
+    batch.update(
+        e1=first(e1_id), e2=first(e2_id),
+        symbolic=torch.from_numpy(np.stack([f for f, _ in feats])),
+        label_mask=torch.from_numpy(np.stack([m for _, m in feats])),
+        negex=torch.tensor([[float(c.subj.negated), float(c.obj.negated)] for c in cands]),
+    )
+    if graphs is not None:
+        batch.update(_stack_graphs(graphs))
+    if labels is not None:
+        batch["labels"] = torch.tensor(list(labels), dtype=torch.long)
+        batch["negated"] = torch.tensor([float(x) for x in negated], dtype=torch.float32)
+        batch["neg_weight"] = torch.tensor(list(neg_weight), dtype=torch.float32)
+    return batch
+
+
+# -- the GNN's input ---------------------------------------------------------------------------
+
+class GraphBuilder:
+    """Subgraphs around (subject, object) with label vectors, as ``tasks.bridge`` builds them for NLI."""
+
+    def __init__(self, tables, node_vectors):
+        self.tables = tables
+        self.node_vectors = node_vectors
+        self.cache: dict[tuple[str, str], tuple] = {}
+
+    def __call__(self, c: Candidate):
+        from kgnlu.tasks.bridge import extract_subgraph
+
+        key = (c.subj_iri, c.obj_iri)
+        if key not in self.cache:
+            sg = extract_subgraph(self.tables, [c.subj_iri], [c.obj_iri], hops=HOPS, max_nodes=MAX_NODES,
+                                  max_fanout=MAX_FANOUT)
+            self.cache[key] = (sg.nodes, np.array(sg.edges, dtype=np.int64).reshape(-1, 3), sg.role)
+        nodes, edges, role = self.cache[key]
+        return self.node_vectors(nodes), edges, role
+
+
+def label_graph_builder(tables, device: str = "cpu") -> GraphBuilder:
+    """A ``GraphBuilder`` whose node vectors are the concepts' labels embedded by the frozen MiniLM."""
+    from kgnlu.neural.encoder import MiniLMEncoder
+    from kgnlu.tasks.bridge import LabelVectors
+
+    return GraphBuilder(tables, LabelVectors(MiniLMEncoder(device=device), tables.label))
+
+
+def _stack_graphs(graphs: Sequence[tuple]) -> dict:
+    import torch
+
+    xs, roles, ei, et, nb, off = [], [], [], [], [], 0
+    for g, (x, edges, role) in enumerate(graphs):
+        n = len(role)
+        xs.append(torch.from_numpy(np.asarray(x, dtype=np.float32)))
+        roles.append(torch.from_numpy(role))
+        ei.append(torch.from_numpy(edges[:, :2].T.copy()) + off)
+        et.append(torch.from_numpy(edges[:, 2].copy()))
+        nb.append(torch.full((n,), g, dtype=torch.long))
+        off += n
+    return {"x": torch.cat(xs), "role": torch.cat(roles), "edge_index": torch.cat(ei, 1), "edge_type": torch.cat(et),
+            "node_batch": torch.cat(nb)}
+
+
+# -- inference ---------------------------------------------------------------------------------
+
+class NeuralScorer:
+    """Scores candidates with a trained ``RelationModel`` (CPU or GPU; batches sorted by length).
+
+    Args:
+        model: a loaded ``RelationModel``.
+        kb: the KG's ``RelationKB`` (the model's relations are matched by IRI).
+        mode: ``fused`` (default), ``neural`` (no KG evidence: the bench's ablation) or ``kg``.
+        name: what ``ExtractResult.model`` reports.
+    """
+
+    def __init__(self, model, kb: RelationKB, *, mode: str = "fused", name: str = "re", batch_size: int = 64,
+                 graph_builder=None):
+        self.model = model
+        self.kb = kb
+        self.mode = mode
+        self.name = f"{name} ({mode})" if mode != "fused" else name
+        self.batch_size = batch_size
+        self.builder = FeatureBuilder(kb, model.config["labels"], model.config["label_iris"])
+        self.trained = self.builder.trained
+        self.graph_builder = graph_builder
+        self._lock = threading.Lock()
+
+    def score(self, cands: Sequence[Candidate]) -> list[Scored]:
+        import torch
+
+        from kgnlu.neural.fused import batch_to
+
+        labels, iris = self.builder.labels, self.builder.label_iris
+        by_iri = {r.iri: r for r in self.kb.inventory()}
+        order = sorted(range(len(cands)), key=lambda i: len(cands[i].marked()))
+        out: list[Scored | None] = [None] * len(cands)
+        with self._lock, torch.inference_mode():
+            for start in range(0, len(order), self.batch_size):
+                idx = order[start:start + self.batch_size]
+                chunk = [cands[i] for i in idx]
+                graphs = [self.graph_builder(c) for c in chunk] if self.graph_builder is not None else None
+                batch = collate(chunk, self.builder, self.model.tokenizer, max_length=self.model.config["max_length"],
+                                graphs=graphs)
+                res = self.model(batch_to(batch, self.model.device), mode=self.mode)
+                probs = res["probs"].float().cpu().numpy()
+                p_neural, p_kg = res["p_neural"].float().cpu().numpy(), res["p_kg"].float().cpu().numpy()
+                gates = res["gate"].float().cpu().numpy()
+                neg = torch.sigmoid(res["neg_logit"]).float().cpu().numpy()
+                for k, i in enumerate(idx):
+                    c = cands[i]
+                    j = int(probs[k].argmax())
+                    neural = {"probabilities": _named(labels, probs[k]), "neural": _named(labels, p_neural[k]),
+                              "kg": _named(labels, p_kg[k]), "p_negated": round(float(neg[k]), 4)}
+                    negated = bool(neg[k] > 0.5)
+                    if j == 0:
+                        out[i] = Scored(None, float(probs[k][0]), negated, float(gates[k]), neural)
+                        continue
+                    rel = by_iri.get(iris[j]) if any(r.iri == iris[j] for r in c.relations) else None
+                    if rel is None:  # the mass of an inadmissible label stands for an untrained property
+                        rel = self._generic(c)
+                        if rel is None:
+                            out[i] = Scored(None, float(probs[k][0]), negated, float(gates[k]), neural)
+                            continue
+                        neural["generic"] = rel.name
+                    out[i] = Scored(rel, float(probs[k][j]), negated, float(gates[k]), neural)
+        return out  # type: ignore[return-value]
+
+
+    def _generic(self, c: Candidate) -> RelationType | None:
+        """The untrained property a relation-stating pair gets, if the text or the KG names it.
+
+        No head was trained for it, so the model's "some relation is stated" is not enough: one
+        of the property label's words must be in the sentence ("contain" for *contains nutrient*),
+        or the KG must already hold the triple. Otherwise a word such as "severe" would become
+        the object of *has clinical modifier* whenever a sentence states anything.
+        """
+        rel = self.builder.best_untrained(c)
+        if rel is None:
+            return None
+        words = {_stem(w) for w in re.findall(r"[^\W_]+", rel.label)} - _CUE_STOP
+        sentence = {_stem(w) for w in re.findall(r"[^\W_]+", c.text[c.sentence[0]:c.sentence[1]])}
+        st = c.standings.get(rel.iri)
+        return rel if words & sentence or (st is not None and st.status == KNOWN) else None
+
+
+def _named(labels: Sequence[str], p: np.ndarray) -> dict[str, float]:
+    return {lab: round(float(x), 4) for lab, x in zip(labels, p) if x > 5e-5}
+
+
+__all__ = ["FeatureBuilder", "GraphBuilder", "NeuralScorer", "collate", "known_index", "label_graph_builder",
+           "marker_text", "sym_feature_names", "GLOBAL_FEATURES"]

@@ -1,0 +1,179 @@
+"""Writing extracted relations back into the KG, in a source named ``extracted``, reversibly.
+
+Each accepted triple becomes a class-level axiom, in the shape the KG's own sources use:
+
+- ``S rdfs:subClassOf [owl:onProperty p; owl:someValuesFrom O]`` (``S ⊑ ∃p.O``);
+- a negated one ``S rdfs:subClassOf [owl:complementOf [...]]`` (``S ⊑ ¬∃p.O``);
+- ``is_a``: ``S rdfs:subClassOf O``.
+
+Its provenance is an OWL 2 axiom annotation (``owl:Axiom`` with ``owl:annotatedSource``,
+``owl:annotatedProperty``, ``owl:annotatedTarget``, the reification OWL itself defines for
+annotating axioms) carrying the sentence (``kgnlu:extracted_text``), the spans
+(``kgnlu:evidence_span``), the score (``kgnlu:extraction_score``), the scorer
+(``kgnlu:extraction_model``) and the time (``prov:generatedAtTime``).
+
+What is accepted: a triple whose score reaches ``min_score``, between two classes, whose standing
+is novel under every rule of ``kg.relations`` including the ``thorough`` ones (which catch a
+triple that would make a subclass unsatisfiable). Known triples are already in the KG;
+conflicting ones are reported with their rule and never written.
+
+Writing goes through the normal ingest path, ``kg.ingest.ingest(..., name="extracted")``: the KG is
+re-classified and re-tabulated, and the new generation is published only if it is consistent
+(the ingest refuses unsatisfiable classes, and its error is reported here). Because ingesting a
+source under an existing name replaces it, the triples already in ``extracted`` are read back
+from the store and written into the same file as the new ones. ``kgnlu kg remove --source
+extracted`` removes them all.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from kgnlu.kg.relations import IS_A, NOVEL
+from kgnlu.kg.sources.ntriples import (
+    KGNLU_NS, OWL_CLASS, OWL_COMPLEMENTOF, OWL_NS, OWL_ONPROPERTY, OWL_ONTOLOGY, OWL_RESTRICTION,
+    OWL_SOMEVALUESFROM, RDF_TYPE, RDFS_SUBCLASSOF, XSD_NS, iri, lit,
+)
+from kgnlu.kg.store import Literal
+from kgnlu.types import InconsistentOntologyError, InputError, KgnluError, Relation, WriteBackResult
+
+SOURCE = "extracted"
+ONTOLOGY_IRI = KGNLU_NS + "extracted.owl"
+PROV_TIME = "http://www.w3.org/ns/prov#generatedAtTime"
+ANNOTATIONS = {
+    "text": KGNLU_NS + "extracted_text",
+    "span": KGNLU_NS + "evidence_span",
+    "score": KGNLU_NS + "extraction_score",
+    "model": KGNLU_NS + "extraction_model",
+}
+OWL_AXIOM, OWL_ANNOTATION_PROPERTY = iri(OWL_NS + "Axiom"), iri(OWL_NS + "AnnotationProperty")
+ANNOTATED = {k: iri(OWL_NS + f"annotated{k.title()}") for k in ("source", "property", "target")}
+
+
+def _term(t) -> str:
+    if isinstance(t, Literal):
+        return lit(t.value, lang=t.lang, datatype=t.datatype)
+    if t.startswith("_:"):
+        return "_:old" + t[2:].replace("b", "", 1)
+    return iri(t)
+
+
+def _triple_key(r: Relation) -> tuple:
+    return (r.subject["iri"], r.predicate["iri"], r.object["iri"], bool(r.negated))
+
+
+def _describe(r: Relation) -> dict:
+    return {"subject": r.subject["iri"], "predicate": r.predicate["iri"], "object": r.object["iri"],
+            "negated": bool(r.negated), "score": r.score, "subject_label": r.subject.get("label"),
+            "predicate_name": r.predicate.get("name"), "object_label": r.object.get("label")}
+
+
+def select(relations: Sequence[Relation], kb, min_score: float) -> tuple[list[Relation], list[dict]]:
+    """The relations to write and, for the others, why not (one reason each)."""
+    if not 0.0 <= min_score <= 1.0:
+        raise InputError(f"--min-score must be within [0, 1], not {min_score}")
+    t = kb.tables
+    accepted, skipped, seen = [], [], set()
+    for r in sorted(relations, key=lambda r: -r.score):
+        d = _describe(r)
+        key = _triple_key(r)
+        if key in seen:
+            continue
+        seen.add(key)
+        if r.score < min_score:
+            skipped.append({"triple": d, "reason": f"score {r.score} below --min-score {min_score}"})
+            continue
+        if t.kind(r.subject["iri"]) != "class" or t.kind(r.object["iri"]) != "class":
+            skipped.append({"triple": d, "reason": "not writable: only relations between classes are written"})
+            continue
+        if r.predicate["iri"] != IS_A and t.kind(r.predicate["iri"]) != "object_property":
+            skipped.append({"triple": d, "reason": "not writable: the predicate is not an object property"})
+            continue
+        st = kb.standing(r.subject["iri"], r.predicate["iri"], r.object["iri"], r.negated, thorough=True)
+        if st.status != NOVEL:
+            reason = "already known" if st.status == "known" else "conflicting"
+            skipped.append({"triple": d, "reason": f"{reason} ({st.rule})", "status": st.status, "rule": st.rule,
+                            "proof": st.proof()})
+            continue
+        accepted.append(r)
+    return accepted, skipped
+
+
+def _axiom_lines(n: int, r: Relation, model: str, when: str) -> list[str]:
+    s, p, o = iri(r.subject["iri"]), r.predicate["iri"], iri(r.object["iri"])
+    lines = []
+    if p == IS_A:
+        target = o
+    else:
+        rest = f"_:r{n}"
+        lines += [f"{rest} {RDF_TYPE} {OWL_RESTRICTION} .", f"{rest} {OWL_ONPROPERTY} {iri(p)} .",
+                  f"{rest} {OWL_SOMEVALUESFROM} {o} ."]
+        target = rest
+        if r.negated:
+            target = f"_:c{n}"
+            lines.append(f"{target} {OWL_COMPLEMENTOF} {rest} .")
+    lines.append(f"{s} {RDFS_SUBCLASSOF} {target} .")
+    ax = f"_:a{n}"
+    spans = json.dumps(r.evidence.get("spans", []))
+    lines += [
+        f"{ax} {RDF_TYPE} {OWL_AXIOM} .",
+        f"{ax} {ANNOTATED['source']} {s} .",
+        f"{ax} {ANNOTATED['property']} {RDFS_SUBCLASSOF} .",
+        f"{ax} {ANNOTATED['target']} {target} .",
+        f"{ax} {iri(ANNOTATIONS['text'])} {lit(r.evidence.get('sentence', ''))} .",
+        f"{ax} {iri(ANNOTATIONS['span'])} {lit(spans)} .",
+        f"{ax} {iri(ANNOTATIONS['score'])} {lit(repr(float(r.score)), datatype=XSD_NS + 'double')} .",
+        f"{ax} {iri(ANNOTATIONS['model'])} {lit(model)} .",
+        f"{ax} {iri(PROV_TIME)} {lit(when, datatype=XSD_NS + 'dateTime')} .",
+    ]
+    return lines
+
+
+def write_back(engine, relations: Sequence[Relation], min_score: float, model: str = "",
+               progress=lambda s: None) -> WriteBackResult:
+    """Add the accepted novel ``relations`` to the ``extracted`` source of ``engine``'s KG."""
+    kb = engine.relation_kb()
+    accepted, skipped = select(relations, kb, min_score)
+    kg = str(engine.kg_dir)
+    has_source = SOURCE in engine.kg_manifest().get("sources", {})
+    previous = list(engine.store.triples(source=SOURCE)) if has_source else []
+    previous_axioms = sum(1 for _, p, o in previous if p == RDF_TYPE.strip("<>") and o == OWL_AXIOM.strip("<>"))
+    if not accepted:
+        return WriteBackResult(kg=kg, source=SOURCE, added=[], skipped=skipped, total=previous_axioms, changed=False)
+    when = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    lines = [f"{iri(ONTOLOGY_IRI)} {RDF_TYPE} {OWL_ONTOLOGY} ."]
+    lines += [f"{iri(a)} {RDF_TYPE} {OWL_ANNOTATION_PROPERTY} ." for a in (*ANNOTATIONS.values(), PROV_TIME)]
+    for s, p, o in previous:
+        if s == ONTOLOGY_IRI or (p == RDF_TYPE.strip("<>") and o == OWL_ANNOTATION_PROPERTY.strip("<>")):
+            continue
+        lines.append(f"{_term(s)} {iri(p)} {_term(o)} .")
+    for n, r in enumerate(accepted):
+        for cls in (r.subject["iri"], r.object["iri"]):
+            lines.append(f"{iri(cls)} {RDF_TYPE} {OWL_CLASS} .")
+        lines += _axiom_lines(n, r, model, when)
+    tmp = Path(tempfile.mkdtemp(prefix="kgnlu-extracted-"))
+    try:
+        path = tmp / f"{SOURCE}.nt"
+        path.write_text("\n".join(dict.fromkeys(lines)) + "\n", encoding="utf-8")
+        progress(f"writing {len(accepted)} triple(s) into source {SOURCE!r} (the KG is re-classified)")
+        engine.ingest([path], name=SOURCE, progress=progress)
+    except InconsistentOntologyError as e:
+        reason = f"refused by the ingest: {e}"
+        return WriteBackResult(kg=kg, source=SOURCE, added=[], changed=False, total=previous_axioms, error=reason,
+                               skipped=skipped + [{"triple": _describe(r), "reason": "conflicting: " + reason}
+                                                  for r in accepted])
+    except KgnluError as e:
+        return WriteBackResult(kg=kg, source=SOURCE, added=[], changed=False, total=previous_axioms, error=str(e),
+                               skipped=skipped + [{"triple": _describe(r), "reason": str(e)} for r in accepted])
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return WriteBackResult(kg=kg, source=SOURCE, added=[_describe(r) for r in accepted], skipped=skipped,
+                           total=previous_axioms + len(accepted), changed=True)
+
+
+__all__ = ["ANNOTATIONS", "SOURCE", "select", "write_back"]

@@ -1,0 +1,69 @@
+"""``kgnlu extract`` / ``kgnlu eval re`` in a child process, on the demo food KG: JSON output, bad input
+as one-line errors naming the line, and a reversible ``--add-to-kg``. ``--untrained`` keeps these
+runs free of torch (the trained path is tested through the API)."""
+
+from __future__ import annotations
+
+import json
+
+from tests.conftest import copy_kg, run_cli
+
+FOOD = "http://kgnlu.org/demo/food#"
+
+
+def test_extract_json(demo_kg):
+    r = run_cli("extract", "Oranges contain vitamin C. Beef does not contain vitamin C.", "--kg", demo_kg, "--json",
+                "--untrained")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    got = {(x["subject"]["iri"], x["predicate"]["name"], x["object"]["iri"], x["negated"], x["status"])
+           for x in out["relations"]}
+    assert got == {(FOOD + "Orange", "contains_nutrient", FOOD + "VitaminC", False, "known"),
+                   (FOOD + "Beef", "contains_nutrient", FOOD + "VitaminC", True, "known")}
+    assert out["model"].startswith("untrained")
+
+
+def test_bad_input(demo_kg, tmp_path):
+    r = run_cli("extract", "", "--kg", demo_kg, "--json", "--untrained")
+    assert r.returncode == 0 and json.loads(r.stdout)["relations"] == []
+    r = run_cli("extract", "x" * 100_001, "--kg", demo_kg, "--untrained")
+    assert r.returncode == 2 and len(r.stderr_lines) == 1 and "100000" in r.stderr
+    binary = tmp_path / "bin.txt"
+    binary.write_bytes(b"Oranges contain vitamin C.\n\xff\xfe\x00\x01\n")
+    r = run_cli("extract", "--input", binary, "--kg", demo_kg, "--untrained")
+    assert r.returncode == 2 and r.stderr_lines == [f"error: {binary}:2: not UTF-8 (byte 0)"]
+    bad = tmp_path / "in.jsonl"
+    bad.write_text('{"text": "Oranges contain vitamin C."}\n{"text": \n', encoding="utf-8")
+    r = run_cli("extract", "--input", bad, "--kg", demo_kg, "--untrained")
+    assert r.returncode == 2 and len(r.stderr_lines) == 1 and f"{bad}:2:" in r.stderr
+
+
+def test_add_to_kg_and_remove(demo_kg, tmp_path):
+    kg = copy_kg(demo_kg, tmp_path / "kg")
+    r = run_cli("extract", "Lemons contain vitamin C. Beef contains vitamin C.", "--kg", kg, "--untrained",
+                "--add-to-kg", "--min-score", "0.5", "--json")
+    assert r.returncode == 0, r.stderr
+    lines = [json.loads(x) for x in r.stdout.splitlines()]
+    added = lines[-1]["added_to_kg"]
+    assert [a["subject"] for a in added["added"]] == [FOOD + "Lemon"]
+    assert added["skipped"][0]["reason"].startswith("conflicting")
+    r = run_cli("extract", "Lemons contain vitamin C.", "--kg", kg, "--untrained", "--json")
+    assert json.loads(r.stdout)["relations"][0]["status"] == "known"
+    r = run_cli("kg", "remove", "--source", "extracted", "--kg", kg, "--json")
+    assert r.returncode == 0, r.stderr
+    r = run_cli("extract", "Lemons contain vitamin C.", "--kg", kg, "--untrained", "--json")
+    assert json.loads(r.stdout)["relations"][0]["status"] == "novel"
+
+
+def test_eval_re(demo_kg, tmp_path):
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text(json.dumps({"text": "Oranges contain vitamin C.", "gold": [
+        {"subject": [0, 7], "object": [16, 25], "relation": "contains_nutrient", "negated": False}]}) + "\n",
+        encoding="utf-8")
+    r = run_cli("eval", "re", gold, "--kg", demo_kg, "--untrained", "--json")
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(r.stdout)
+    assert rep["micro"]["f1"] == 1.0 and rep["per_class"]["contains_nutrient"]["support"] == 1
+    gold.write_text('{"text": "x", "gold": []}\nnot json\n', encoding="utf-8")
+    r = run_cli("eval", "re", gold, "--kg", demo_kg, "--untrained")
+    assert r.returncode == 2 and len(r.stderr_lines) == 1 and f"{gold}:2:" in r.stderr

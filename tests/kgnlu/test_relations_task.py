@@ -1,0 +1,258 @@
+"""tasks.relations (candidates, scorers, extractor, write-back), the RE model's save/load, the data
+generator's filling and the evaluation metrics. The KG is the demo food ontology."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from kgnlu.types import InputError
+
+FOOD = "http://kgnlu.org/demo/food#"
+CONTAINS = FOOD + "containsNutrient"
+
+
+@pytest.fixture(scope="module")
+def engine(demo_kg):
+    from kgnlu.api import Engine
+
+    return Engine(demo_kg, dense=False)
+
+
+def _untrained(engine):
+    return engine.relation_extractor(untrained=True)
+
+
+# -- sentences, markers, patterns -------------------------------------------------------------
+
+def test_split_sentences():
+    from kgnlu.tasks.relations import split_sentences
+
+    text = "Dr. Smith saw him, e.g. at noon. Fever was absent!  Next line\n\nNew para"
+    parts = [text[a:b] for a, b in split_sentences(text)]
+    assert parts == ["Dr. Smith saw him, e.g. at noon.", "Fever was absent!", "Next line", "New para"]
+    assert split_sentences("") == [] and split_sentences("   ") == []
+
+
+def test_markers_and_isa_pattern():
+    from kgnlu.tasks.relations import isa_pattern, marked
+    from kgnlu.types import Mention
+
+    text = "Lemons are a kind of citrus fruit."
+    lemon = Mention("Lemons", 0, 6, FOOD + "Lemon", "lemon", 1.0, False, "lexicon")
+    citrus = Mention("citrus fruit", 21, 33, FOOD + "Citrus", "citrus fruit", 1.0, False, "lexicon")
+    assert marked(text, (0, len(text)), lemon, citrus) == "[E1] Lemons [/E1] are a kind of [E2] citrus fruit [/E2] ."
+    assert marked(text, (0, len(text)), citrus, lemon) == "[E2] Lemons [/E2] are a kind of [E1] citrus fruit [/E1] ."
+    assert isa_pattern(text, lemon, citrus)
+    assert not isa_pattern(text, citrus, lemon)
+    text2 = "Citrus fruit such as lemons are sour."
+    c2 = Mention("Citrus fruit", 0, 12, FOOD + "Citrus", "citrus fruit", 1.0, False, "lexicon")
+    l2 = Mention("lemons", 21, 27, FOOD + "Lemon", "lemon", 1.0, False, "lexicon")
+    assert isa_pattern(text2, l2, c2)
+
+
+# -- candidates and the untrained scorer ------------------------------------------------------
+
+def test_candidates_respect_domain_and_range(engine):
+    from kgnlu.tasks.relations import candidates
+
+    text = "Oranges contain vitamin C."
+    cands = candidates(text, engine.link(text, top_k=5), engine.relation_kb())
+    pairs = {(c.subj.text, c.obj.text): [r.name for r in c.relations] for c in cands}
+    assert pairs == {("Oranges", "vitamin C"): ["contains_nutrient"]}  # never vitamin C -> oranges
+
+
+def test_extract_known_novel_conflicting(engine):
+    res = _untrained(engine).extract("Oranges contain vitamin C. Lemons are rich in vitamin C. Beef contains vitamin C.")
+    got = {(r.subject["iri"], r.predicate["name"], r.object["iri"]): r for r in res.relations}
+    orange = got[(FOOD + "Orange", "contains_nutrient", FOOD + "VitaminC")]
+    assert (orange.status, orange.rule, orange.score) == ("known", "rel-asserted", 0.9)
+    assert orange.proof == [{"subject": FOOD + "Orange", "predicate": CONTAINS, "object": FOOD + "VitaminC",
+                             "source": "food"}]
+    assert orange.evidence["sentence"] == "Oranges contain vitamin C." and orange.evidence["spans"] == [[0, 7], [16, 25]]
+    assert got[(FOOD + "Lemon", "contains_nutrient", FOOD + "VitaminC")].status == "novel"
+    beef = got[(FOOD + "Beef", "contains_nutrient", FOOD + "VitaminC")]
+    assert (beef.status, beef.rule) == ("conflicting", "clash-not")
+    assert res.model.startswith("untrained")
+
+
+def test_extract_negated_and_is_a(engine):
+    res = _untrained(engine).extract("Beef does not contain vitamin C. Lemons are a kind of citrus fruit.")
+    beef = next(r for r in res.relations if r.subject["iri"] == FOOD + "Beef")
+    assert beef.negated and (beef.status, beef.rule) == ("known", "neg-asserted")
+    isa = next(r for r in res.relations if r.predicate["name"] == "is_a")
+    assert (isa.subject["iri"], isa.object["iri"], isa.status) == (FOOD + "Lemon", FOOD + "Citrus", "known")
+
+
+@pytest.mark.parametrize("bad", ["a" * 100_001, "bin\x00ary", b"\xff\xfe\x00"])
+def test_bad_input_is_a_one_line_error(engine, bad):
+    with pytest.raises(InputError) as e:
+        _untrained(engine).extract(bad)
+    assert "\n" not in str(e.value)
+
+
+def test_empty_text_gives_an_empty_result(engine):
+    res = _untrained(engine).extract("")
+    assert res.relations == [] and res.entities == [] and res.candidates == 0
+    assert _untrained(engine).extract("   \n ").relations == []
+
+
+def test_kg_lookup_baseline(engine):
+    from kgnlu.tasks.relations import KGLookupScorer, RelationExtractor
+
+    x = RelationExtractor(engine.linker(), engine.relation_kb(), KGLookupScorer(engine.relation_kb()))
+    res = x.extract("Beef contains vitamin C. Lemons contain vitamin C. Oranges contain vitamin C.")
+    got = {(r.subject["iri"], r.negated) for r in res.relations}
+    assert got == {(FOOD + "Beef", True), (FOOD + "Orange", False)}  # the KG's polarity, not the text's
+
+
+# -- write-back ----------------------------------------------------------------------------------
+
+def test_write_back_is_checked_and_reversible(demo_kg, tmp_path):
+    from tests.conftest import copy_kg
+
+    from kgnlu.api import Engine
+
+    kg = copy_kg(demo_kg, tmp_path / "kg")
+    eng = Engine(kg, dense=False)
+    res = eng.extract("Lemons contain vitamin C. Beef contains vitamin C. Oranges contain vitamin C.", untrained=True)
+    out = eng.add_extracted(res.relations, min_score=0.5, model_name="test")
+    assert out.changed and out.error is None
+    assert [(a["subject"], a["object"]) for a in out.added] == [(FOOD + "Lemon", FOOD + "VitaminC")]
+    reasons = {s["triple"]["subject"]: s["reason"] for s in out.skipped}
+    assert reasons[FOOD + "Beef"].startswith("conflicting (clash-not)")
+    assert reasons[FOOD + "Orange"].startswith("already known")
+    kb = eng.relation_kb()
+    st = kb.standing(FOOD + "Lemon", CONTAINS, FOOD + "VitaminC")
+    assert (st.status, st.steps[0].source) == ("known", "extracted")
+    # provenance: an owl:Axiom annotation with the sentence, span, score and time
+    rows = eng.query("SELECT ?t WHERE { ?a <http://www.w3.org/2002/07/owl#annotatedSource> "
+                     f"<{FOOD}Lemon> . ?a <http://purl.obolibrary.org/obo/kgnlu/extracted_text> ?t }}").rows
+    assert rows == [["Lemons contain vitamin C."]]
+    # a second write keeps the first triple (the source is re-ingested whole)
+    res2 = eng.extract("Bananas contain vitamin C.", untrained=True)
+    out2 = eng.add_extracted(res2.relations, min_score=0.5)
+    assert out2.changed and out2.total == 2
+    assert eng.relation_kb().standing(FOOD + "Lemon", CONTAINS, FOOD + "VitaminC").status == "known"
+    eng.remove_source("extracted")
+    assert eng.relation_kb().standing(FOOD + "Lemon", CONTAINS, FOOD + "VitaminC").status == "novel"
+    assert "extracted" not in eng.kg_manifest()["sources"]
+
+
+def test_write_back_refused_by_the_ingest_changes_nothing(demo_kg, tmp_path, monkeypatch):
+    """A triple the rules miss but the reasoner finds unsatisfiable is reported, and the KG stays."""
+    from tests.conftest import copy_kg, tree_hash
+
+    from kgnlu.api import Engine
+    from kgnlu.tasks import re_writeback
+
+    kg = copy_kg(demo_kg, tmp_path / "kg")
+    eng = Engine(kg, dense=False)
+    rel = next(r for r in eng.extract("Carrots are a kind of fruit.", untrained=True).relations)
+    assert rel.status == "conflicting"  # isa-disjoint: Vegetable and Fruit are disjoint
+    monkeypatch.setattr(re_writeback, "select", lambda rels, kb, s: (list(rels), []))
+    before = tree_hash(kg)
+    out = eng.add_extracted([rel], min_score=0.0)
+    assert not out.changed and out.error and "inconsistent" in out.error
+    assert out.skipped[0]["reason"].startswith("conflicting: refused by the ingest")
+    assert tree_hash(kg) == before
+
+
+# -- the model: features, forward, save/load ----------------------------------------------------
+
+def test_model_round_trip(engine, tmp_path):
+    import torch
+
+    from kgnlu.kg.relations import IS_A
+    from kgnlu.neural.re_head import RelationModel
+    from kgnlu.tasks.re_features import FeatureBuilder, collate, known_index, sym_feature_names
+    from kgnlu.tasks.relations import candidates, fill_standings
+
+    labels, iris = ["none", "is_a", "contains_nutrient"], ["", IS_A, CONTAINS]
+    torch.manual_seed(0)
+    model = RelationModel.create(labels=labels, label_iris=iris, sym_features=sym_feature_names(labels),
+                                 known_index=known_index(labels)).eval()
+    kb = engine.relation_kb()
+    text = "Oranges contain vitamin C. Lemons are a kind of citrus fruit."
+    cands = candidates(text, engine.link(text, top_k=5), kb, frozenset(iris[1:]))
+    fill_standings(cands, kb)
+    builder = FeatureBuilder(kb, labels, iris)
+    f, mask = builder.features(cands[0])
+    assert f.shape == (len(sym_feature_names(labels)),) and mask.tolist() == [True, False, True]
+    assert f[sym_feature_names(labels).index("contains_nutrient:known")] == 1.0
+    batch = collate(cands, builder, model.tokenizer)
+    ids = batch["input_ids"]
+    assert (ids[torch.arange(len(cands)), batch["e1"]] == model.marker_ids[0]).all()
+    with torch.inference_mode():
+        out = model(batch)
+    assert out["probs"].shape == (len(cands), 3)
+    assert torch.allclose(out["probs"].sum(-1), torch.ones(len(cands)))
+    assert (out["probs"][~batch["label_mask"]] == 0).all()  # what the ontology rules out gets nothing
+    model.save(tmp_path / "m", training={"name": "test"})
+    again = RelationModel.load(tmp_path / "m", merge=False)
+    with torch.inference_mode():
+        out2 = again(batch)
+    assert torch.allclose(out["probs"], out2["probs"], atol=1e-5)
+    assert repr(again.heads) == "RelationHeads(text_dim=768, graph_dim=0, sym_dim=21, labels=3)"
+    assert not list((tmp_path / "m").rglob("*.bin")) and not list((tmp_path / "m").rglob("*.pkl"))
+
+
+def test_shipped_model_if_any(engine):
+    from kgnlu.tasks.relations import default_model_dir
+
+    if not (default_model_dir() / "manifest.json").is_file():
+        pytest.skip("no trained relation model shipped")
+    res = engine.extract("Oranges contain vitamin C.")
+    assert not res.model.startswith("untrained")
+    rel = res.relations[0]
+    assert rel.predicate["name"] == "contains_nutrient" and 0.0 <= rel.gate <= 1.0
+    assert rel.neural and "probabilities" in rel.neural
+
+
+# -- data and metrics ------------------------------------------------------------------------------
+
+def test_fill_and_templates():
+    from kgnlu.training.re_data import _SLOT, fill, load_templates
+
+    text, spans = fill("{O} is a hallmark of {S}.", {"S": "Marfan syndrome", "O": "ectopia lentis"})
+    assert text == "Ectopia lentis is a hallmark of Marfan syndrome."
+    assert text[slice(*spans["S"])] == "Marfan syndrome" and spans["O"] == (0, 14)
+    doc = load_templates()
+    pools = [t for rel in doc["relations"].values() for pool in rel.values() for t in pool]
+    pools += doc["none"] + [d["text"] for d in doc["distractor"]]
+    assert len(pools) > 150
+    for t in pools:
+        slots = set(_SLOT.findall(t))
+        assert slots and slots <= {"S", "S2", "O", "O2", "O_short", "A", "B"}, t
+
+
+def test_scores_and_confusion():
+    from kgnlu.training.re_eval import score
+
+    records = [{"text": "x", "gold": [{"subject": [0, 3], "object": [5, 9], "relation": "has_phenotype", "negated": False},
+                                      {"subject": [0, 3], "object": [11, 15], "relation": "has_phenotype", "negated": True}]},
+               {"text": "y", "gold": []}]
+    preds = [[{"subject": [0, 3], "object": [5, 9], "relation": "has_phenotype", "negated": False},
+              {"subject": [0, 3], "object": [11, 15], "relation": "has_phenotype", "negated": False}],
+             [{"subject": [0, 1], "object": [2, 3], "relation": "is_a", "negated": False}]]
+    r = score(records, preds)
+    assert r["per_class"]["has_phenotype"]["precision"] == 0.5 and r["per_class"]["NOT has_phenotype"]["recall"] == 0.0
+    assert r["micro"]["precision"] == round(1 / 3, 4) and r["micro"]["recall"] == 0.5
+    labels, m = r["confusion"]["labels"], r["confusion"]["matrix"]
+    assert m[labels.index("NOT has_phenotype")][labels.index("has_phenotype")] == 1
+    assert m[labels.index("none")][labels.index("is_a")] == 1
+
+
+def test_dev_set_is_well_formed():
+    from pathlib import Path
+
+    from kgnlu.training.re_eval import read_records
+
+    recs = read_records(Path(__file__).resolve().parents[2] / "data" / "re_dev_clinical.jsonl")
+    assert len(recs) >= 100
+    for r in recs:
+        for g in r["gold"]:
+            assert r["text"][slice(*g["subject"])] == g["subject_text"]
+            assert r["text"][slice(*g["object"])] == g["object_text"]
+    assert json.dumps(recs[0])
