@@ -13,6 +13,7 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from kgnlu.kg.index import FaissIndex, VectorCache  # noqa: E402
+from tests.conftest import copy_kg  # noqa: E402
 from kgnlu.kg.ingest import ingest  # noqa: E402
 from kgnlu.kg.lexicon import Entry  # noqa: E402
 from kgnlu.tasks.lexindex import (  # noqa: E402
@@ -49,7 +50,7 @@ class RenamedEncoder:
 @pytest.fixture(scope="module")
 def built(demo_kg, encoder, tmp_path_factory) -> tuple[Path, list]:
     """A copy of the demo KG with its index built once (and the progress calls it made)."""
-    kg = shutil.copytree(demo_kg, tmp_path_factory.mktemp("lexindex") / "kg", symlinks=True)
+    kg = copy_kg(demo_kg, tmp_path_factory.mktemp("lexindex") / "kg")
     calls = []
     load_lexicon_index(kg, encoder, progress=lambda d, t: calls.append((d, t)))
     return kg, calls

@@ -24,7 +24,8 @@ from kgnlu.types import Candidate, InputError, Mention
 MAX_CHARS = 100_000
 LINKABLE = ("class", "individual")  # properties have labels too, but a mention names a thing
 KIND_SCORE = {"label": 1.0, "pref": 1.0, "exact": 0.98, "alt": 0.95, "related": 0.85, "narrow": 0.8, "broad": 0.75}
-DEFAULT_NIL = 0.80
+DEFAULT_NIL = 0.80  # for an encoder without a calibrated threshold (see ``calibrated_nil``)
+NIL_FILE = "linker.json"
 MAX_RUN_TOKENS = 6
 _TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
 _BOUNDARY = re.compile(r"[.;:!?()\[\]\n]|,")
@@ -62,6 +63,26 @@ def check_text(text, what: str = "text") -> str:
     if "\x00" in text:
         raise InputError(f"{what} contains NUL bytes: binary data, not text")
     return text
+
+
+def calibrated_nil(adapter_dir, fingerprint: str | None = None) -> float:
+    """The NIL threshold calibrated for the encoder adapter in ``adapter_dir``.
+
+    ``bench/link.py`` writes it to ``linker.json`` beside the adapter. ``DEFAULT_NIL`` when the
+    file is missing or unreadable, or when it was calibrated for another encoder fingerprint
+    (a retrained adapter needs its own threshold).
+    """
+    import json
+    from pathlib import Path
+
+    try:
+        doc = json.loads((Path(adapter_dir) / NIL_FILE).read_text(encoding="utf-8"))
+        value = float(doc["nil_threshold"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return DEFAULT_NIL
+    if fingerprint is not None and doc.get("encoder") not in (None, fingerprint):
+        return DEFAULT_NIL
+    return value if 0.0 < value < 1.0 else DEFAULT_NIL
 
 
 class Linker:

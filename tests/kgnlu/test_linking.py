@@ -1,0 +1,140 @@
+"""The linker end to end on the demo KG: lexicon hits, negation, dense retrieval and NIL, bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from kgnlu.api import Engine  # noqa: E402
+from kgnlu.tasks.lexindex import Candidate as DenseCandidate  # noqa: E402
+from kgnlu.tasks.linking import DEFAULT_NIL, NIL_FILE, Linker, calibrated_nil  # noqa: E402
+from kgnlu.types import InputError  # noqa: E402
+from tests.conftest import copy_kg  # noqa: E402
+
+FOOD = "http://kgnlu.org/demo/food#"
+
+
+@pytest.fixture(scope="module")
+def engine(demo_kg, tmp_path_factory) -> Engine:
+    """An engine over a private copy of the demo KG, with its dense index (built once here)."""
+    kg = copy_kg(demo_kg, tmp_path_factory.mktemp("linking") / "kg")
+    e = Engine(kg, device="cpu")
+    e.linker()
+    yield e
+    e.close()
+
+
+def _iris(mentions) -> list[str]:
+    return [m.iri for m in mentions]
+
+
+def test_lexicon_hits_in_text_order(engine):
+    ms = engine.link("I like eating apples, bananas and a Granny Smith.")
+    assert _iris(ms) == [FOOD + "Apple", FOOD + "Banana", FOOD + "GrannySmith"]
+    assert [m.text for m in ms] == ["apples", "bananas", "Granny Smith"]
+    assert all(m.via == "lexicon" and not m.negated and m.score == 1.0 for m in ms)
+    text = "I like eating apples"
+    (m,) = engine.link(text)
+    assert text[m.start:m.end] == m.text == "apples" and m.label == "apple"
+
+
+def test_synonyms_link_to_their_concept(engine):
+    ms = engine.link("A glass of orange juice gives you ascorbic acid; some call a vegetable a veggie.")
+    by_text = {m.text: m for m in ms}
+    assert by_text["ascorbic acid"].iri == FOOD + "VitaminC" and by_text["ascorbic acid"].score < 1.0
+    assert by_text["veggie"].iri == FOOD + "Vegetable"
+
+
+def test_negation_of_a_list(engine):
+    ms = engine.link("She ate no apples, bananas or carrots.")
+    assert _iris(ms) == [FOOD + "Apple", FOOD + "Banana", FOOD + "Carrot"]
+    assert all(m.negated for m in ms) and ms[0].negation_cue == "no"
+
+
+def test_negation_scope_ends_at_but(engine):
+    ms = engine.link("He denies eating cheese but likes yogurt.")
+    assert [(m.iri, m.negated) for m in ms] == [(FOOD + "Cheese", True), (FOOD + "Yogurt", False)]
+
+
+def test_unrelated_phrase_links_nothing(engine):
+    assert engine.link("The quarterly tax return was filed by the accountant on Monday.") == []
+
+
+def test_empty_and_blank_text(engine):
+    assert engine.link("") == []
+    assert engine.link("   \n\t ") == []
+    assert engine.link_many([]) == []
+
+
+def test_one_megabyte_is_a_one_line_error(engine):
+    with pytest.raises(InputError) as err:
+        engine.link("apple " * 175_000)
+    assert "\n" not in str(err.value) and "limit" in str(err.value)
+
+
+@pytest.mark.parametrize("data", [b"\x00\x01\x02binary\xff", "apple\x00banana", b"apple\x00"])
+def test_binary_input_is_an_input_error(engine, data):
+    with pytest.raises(InputError) as err:
+        engine.link(data)
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("text", ["Ο ασθενής τρώει μήλα και μπανάνες.", "病人每天吃苹果和香蕉。", "Пациент ест яблоки."])
+def test_other_scripts_give_no_mentions(engine, text):
+    assert engine.link(text) == []
+
+
+def test_top_k_candidates(engine):
+    (m,) = engine.link("an orange", top_k=3)
+    assert m.iri == FOOD + "Orange" and 1 <= len(m.candidates) <= 3 and m.candidates[0].iri == m.iri
+    (m,) = engine.link("an orange")
+    assert m.candidates == []
+
+
+def test_link_many_keeps_order(engine):
+    out = engine.link_many(["beef", "", "no cheese"])
+    assert [_iris(ms) for ms in out] == [[FOOD + "Beef"], [], [FOOD + "Cheese"]]
+    assert out[2][0].negated
+
+
+# -- the NIL threshold ---------------------------------------------------------------------------
+
+class FakeIndex:
+    """Dense hits with fixed scores: 'vitamin snack' scores 0.9 for Apple, anything else 0.5."""
+
+    def search(self, texts, k=5):
+        return [[DenseCandidate(FOOD + "Apple", "apple", "label", 0.9 if t == "vitamin snack" else 0.5)] for t in texts]
+
+
+def test_dense_span_links_only_above_the_nil_threshold(engine):
+    base = engine.linker()
+    linker = Linker(base.matcher, base.tables, FakeIndex(), nil_threshold=0.8)
+    # Runs of content words the lexicon misses, with at least one lexicon word ("vitamin"), go to the index.
+    (m,) = linker.link("a vitamin snack")
+    assert (m.text, m.iri, m.via, m.score) == ("vitamin snack", FOOD + "Apple", "dense", 0.9)
+    assert Linker(base.matcher, base.tables, FakeIndex(), nil_threshold=0.95).link("a vitamin snack") == []
+    assert linker.link("a vitamin morning") == []  # 0.5 < 0.8: NIL
+
+
+def test_calibrated_nil_reads_linker_json(tmp_path):
+    assert calibrated_nil(tmp_path) == DEFAULT_NIL  # no file
+    (tmp_path / NIL_FILE).write_text(json.dumps({"nil_threshold": 0.61, "encoder": "abc"}))
+    assert calibrated_nil(tmp_path) == 0.61
+    assert calibrated_nil(tmp_path, "abc") == 0.61
+    assert calibrated_nil(tmp_path, "other") == DEFAULT_NIL  # calibrated for another adapter
+    (tmp_path / NIL_FILE).write_text("{not json")
+    assert calibrated_nil(tmp_path) == DEFAULT_NIL
+
+
+def test_engine_uses_the_shipped_threshold(engine):
+    enc = engine.encoder()
+    expected = calibrated_nil(enc.adapter_path, enc.fingerprint) if enc.adapter_path else DEFAULT_NIL
+    assert engine.linker().nil_threshold == expected
+    adapter = Path(enc.adapter_path) if enc.adapter_path else None
+    if adapter is not None and (adapter / NIL_FILE).is_file():
+        assert expected == json.loads((adapter / NIL_FILE).read_text())["nil_threshold"]
