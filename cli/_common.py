@@ -87,11 +87,13 @@ def print_json(obj) -> None:
     print(json.dumps(obj, ensure_ascii=False, default=str))
 
 
-def read_batch(path, keys: tuple[str, ...], skip_bad: bool = False, bad: list | None = None) -> list[dict]:
+def read_batch(path, keys: tuple[str, ...], skip_bad: bool = False, bad: list | None = None,
+               validate: Callable[[dict], None] | None = None) -> list[dict]:
     """Records from a .jsonl file (objects with ``keys``) or, for one key, a .txt file (one per line).
 
-    A bad line (not UTF-8, not JSON, missing or empty keys) is an error naming the line, unless
-    ``skip_bad``: then it is skipped and ``(line number, reason)`` appended to ``bad``.
+    A bad line (not UTF-8, not JSON, missing or empty keys, or rejected by ``validate``, which
+    raises ``ValueError`` or a ``KgnluError``) is an error naming the line, unless ``skip_bad``:
+    then it is skipped and ``(line number, reason)`` appended to ``bad``.
     """
     from pathlib import Path
 
@@ -128,6 +130,11 @@ def read_batch(path, keys: tuple[str, ...], skip_bad: bool = False, bad: list | 
             missing = [k for k in keys if not isinstance(rec.get(k), str) or not rec[k].strip()]
             if missing:
                 raise ValueError(f"missing or empty {', '.join(repr(k) for k in missing)}")
+            if validate is not None:
+                try:
+                    validate(rec)
+                except InputError as e:
+                    raise ValueError(str(e)) from None
             out.append(rec)
         except ValueError as e:
             if not skip_bad:

@@ -12,13 +12,17 @@ from kgnlu.cli._common import StageProgress, fail, handle_errors, print_json, re
 KG_OPTION = typer.Option(None, "--kg", help="KG directory (default: $KGNLU_HOME, else the user data dir).")
 
 
-def infer(pairs: list[tuple[str, str]], kg: Path | None = None, symbolic_only: bool = False, progress=None):
-    """Plain function behind the command: one ``InferResult`` per pair."""
+def infer(pairs: list[tuple[str, str]], kg: Path | None = None, symbolic_only: bool = False, progress=None,
+          model: Path | None = None, dense: bool = False):
+    """Plain function behind the command: one ``InferResult`` per pair (batched through the model)."""
     from kgnlu.api import Engine
 
-    engine = Engine(kg)
-    engine.linker(progress or (lambda _: None))
-    return [engine.infer(p, h, symbolic_only=symbolic_only) for p, h in pairs]
+    progress = progress or (lambda _: None)
+    engine = Engine(kg, model, dense=dense)
+    engine.linker(progress)
+    if not symbolic_only:
+        engine.nli_predictor(progress)
+    return engine.infer_many(pairs, symbolic_only=symbolic_only)
 
 
 @handle_errors
@@ -28,6 +32,9 @@ def infer_cli(
     kg: Path | None = KG_OPTION,
     input_file: Path | None = typer.Option(None, "--input", "-i", help="Batch: JSONL with {\"premise\", \"hypothesis\"} per line."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Batch: write one JSON result per line here (default stdout)."),
+    model: Path | None = typer.Option(None, "--model", help="A trained NLI model directory (default: the shipped one)."),
+    dense: bool = typer.Option(False, "--dense", help="Also link through the faiss index of lexicon embeddings (built on first use; the shipped model was trained on lexicon linking)."),
+    skip_bad: bool = typer.Option(False, "--skip-bad", help="Batch: skip bad input lines (reported on stderr) instead of stopping."),
     symbolic_only: bool = typer.Option(False, "--symbolic-only", help="Answer from the KG rules alone (unknown reads as neutral)."),
     explain: bool = typer.Option(False, "--explain", help="Print the proofs in readable form."),
     json_out: bool = typer.Option(False, "--json", help="Print the result contract as JSON, one line per pair."),
@@ -37,13 +44,22 @@ def infer_cli(
     if input_file is not None:
         if premise is not None or hypothesis is not None:
             fail("give --premise/--hypothesis or --input, not both")
-        pairs = [(r["premise"], r["hypothesis"]) for r in read_batch(input_file, ("premise", "hypothesis"))]
+        bad: list[tuple[int, str]] = []
+        from kgnlu.api import Engine
+
+        pairs = [(r["premise"], r["hypothesis"])
+                 for r in read_batch(input_file, ("premise", "hypothesis"), skip_bad=skip_bad, bad=bad,
+                                     validate=lambda r: Engine.check_pair(r["premise"], r["hypothesis"]))]
+        for n, reason in bad:
+            typer.echo(f"skipped line {n}: {reason}", err=True)
+        if not pairs:
+            fail(f"{input_file}: no good lines ({len(bad)} skipped)")
     else:
         if premise is None or hypothesis is None:
             fail("give both --premise and --hypothesis (or --input FILE)")
         pairs = [(premise, hypothesis)]
     with StageProgress(enabled=not (quiet or json_out or output)) as progress:
-        results = infer(pairs, kg, symbolic_only, progress)
+        results = infer(pairs, kg, symbolic_only, progress, model, dense)
     if input_file is not None or json_out:
         lines = [json.dumps(r.to_dict(), ensure_ascii=False) for r in results]
         if output is not None:
@@ -59,6 +75,11 @@ def infer_cli(
         probs = "  ".join(f"{k} {v:.3f}" for k, v in r.probabilities.items())
         typer.echo(f"{r.label}  ({probs}; gate {r.gate:.2f}, symbolic: {r.symbolic.verdict})")
         if explain:
+            if r.neural.get("probabilities"):
+                neural = "  ".join(f"{k} {v:.3f}" for k, v in r.neural["probabilities"].items())
+                typer.echo(f"  neural:    {neural}")
+            elif r.neural.get("note"):
+                typer.echo(f"  neural:    ({r.neural['note']})")
             for e in r.entities:
                 typer.echo(f"  {e['side']:10} {'NOT ' if e['negated'] else ''}{e['text']!r} -> {e['label'] or e['iri']}  ({e['score']:.2f})")
             for line in r.symbolic.explanation or ["no proof: the KG decides nothing here"]:

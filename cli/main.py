@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import typer
 
+from kgnlu.cli import eval as eval_cmd
+from kgnlu.cli import extract as extract_cmd
 from kgnlu.cli import infer as infer_cmd
 from kgnlu.cli import ingest as ingest_cmd
 from kgnlu.cli import kg as kg_cmd
 from kgnlu.cli import link as link_cmd
+from kgnlu.cli import train as train_cmd
 
 app = typer.Typer(
     name="kgnlu",
@@ -38,7 +41,10 @@ def _root(
 app.command("infer")(infer_cmd.infer_cli)
 app.command("ingest")(ingest_cmd.ingest_cli)
 app.command("link")(link_cmd.link_cli)
+app.command("extract")(extract_cmd.extract_cli)
 app.add_typer(kg_cmd.app, name="kg")
+app.add_typer(train_cmd.app, name="train")
+app.add_typer(eval_cmd.app, name="eval")
 
 
 def main() -> None:

@@ -63,7 +63,9 @@ def tree_hash(root: Path) -> dict[str, str]:
 
 
 def copy_kg(src: Path, dst: Path) -> Path:
-    shutil.copytree(src, dst, symlinks=True)
+    """A copy of the KG itself, without the caches and faiss index that engines on ``src`` may have added."""
+    shutil.copytree(src, dst, symlinks=True, ignore=lambda d, names: (
+        [n for n in names if n == "cache" or n.startswith("index")] if Path(d) == Path(src) else []))
     return dst
 
 

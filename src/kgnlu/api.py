@@ -176,7 +176,8 @@ class Engine:
                 from kgnlu.neural.encoder import MiniLMEncoder
 
                 adapter = linker_adapter_dir()
-                self._encoder = MiniLMEncoder(adapter=adapter if adapter.is_dir() else None, device=self.device)
+                shipped = (adapter / "adapter_config.json").is_file()  # not a half-written training output
+                self._encoder = MiniLMEncoder(adapter=adapter if shipped else None, device=self.device)
             return self._encoder
 
     def _index_fresh(self) -> bool:
@@ -369,8 +370,10 @@ class Engine:
         if not (model_dir / "manifest.json").is_file():
             raise InputError(f"{model_dir}: no trained NLI model there (run `kgnlu train nli`)")
         self.ensure_kg()
-        report = evaluate(model_dir, self.kg_dir, path, mode=mode, dev_file=dev_file, max_pairs=max_pairs,
-                          progress=progress)
+        with warnings.catch_warnings():  # transformers' deprecation chatter while peft merges
+            warnings.simplefilter("ignore", FutureWarning)
+            report = evaluate(model_dir, self.kg_dir, path, mode=mode, dev_file=dev_file, max_pairs=max_pairs,
+                              progress=progress)
         if plots is not None:
             report["plots"] = [str(p) for p in write_plots(report, plots)]
         return report

@@ -186,7 +186,7 @@ def train(kg_dir: str | Path, data_dir: str | Path, out_dir: str | Path, *, seed
           max_dev: int | None = None, use_gnn: bool = True, weight_decay: float = 0.01,
           node_vectors: Callable | None = None, device: str = "cpu", progress: bool = True,
           eval_batch_size: int = 64, num_threads: int | None = None, model_options: dict | None = None,
-          loss_options: dict | None = None) -> dict:
+          loss_options: dict | None = None, command: str | None = None) -> dict:
     """Train the fused model and save the best epoch (by dev macro-F1) to ``out_dir``.
 
     Args:
@@ -202,6 +202,8 @@ def train(kg_dir: str | Path, data_dir: str | Path, out_dir: str | Path, *, seed
             processes 1 thread can be several times faster than 2.
         model_options: extra keyword arguments of ``FusedNLI.create`` (``lora_r``, ``gnn_hidden``...).
         loss_options: keyword arguments of ``kgnlu.neural.fused.fused_loss``.
+        command: the command line that ran this training (recorded in the model's metadata with
+            every option above, so that the run can be repeated).
 
     Returns a summary: best epoch and dev metrics, epochs run, pairs/s, seconds, paths.
     """
@@ -218,6 +220,11 @@ def train(kg_dir: str | Path, data_dir: str | Path, out_dir: str | Path, *, seed
     if not train_recs or not dev_recs:
         raise ValueError(f"{data_dir}: empty {TRAIN_FILE} or {DEV_FILE}")
     out_dir.mkdir(parents=True, exist_ok=True)
+    options = {"kg_dir": str(kg_dir), "data_dir": str(data_dir), "seed": seed, "epochs": epochs,
+               "batch_size": batch_size, "lr": lr, "patience": patience, "max_train": max_train, "max_dev": max_dev,
+               "use_gnn": use_gnn, "weight_decay": weight_decay, "device": device, "num_threads": num_threads,
+               "eval_batch_size": eval_batch_size, "model_options": model_options or {},
+               "loss_options": loss_options or {}, "command": command}
     with deterministic(seed, num_threads):
         engine = Engine(kg_dir, dense=False)
         tables, linker, rules = engine.tables, engine.linker(), engine.rules()
@@ -230,7 +237,8 @@ def train(kg_dir: str | Path, data_dir: str | Path, out_dir: str | Path, *, seed
         summary: dict = {"out_dir": str(out_dir), "log": str(out_dir / LOG_FILE), "n_train": len(train_set),
                          "n_dev": len(dev_set), "seed": seed, "feature_seconds": round(time.perf_counter() - t0, 2)}
         meta = {"summary": summary, "spec": spec, "train_path": train_path, "dev_path": dev_path, "engine": engine,
-                "lr": lr, "batch_size": batch_size, "epochs": epochs, "patience": patience, "use_gnn": use_gnn}
+                "lr": lr, "batch_size": batch_size, "epochs": epochs, "patience": patience, "use_gnn": use_gnn,
+                "options": options}
         torch_seed(seed)  # the same initial weights whatever the feature stage drew
         summary.update(_fit(train_set, dev_set, out_dir, meta, seed=seed, epochs=epochs, batch_size=batch_size,
                             lr=lr, patience=patience, use_gnn=use_gnn, weight_decay=weight_decay, device=device,
@@ -328,7 +336,7 @@ def _fit(train_set: PairSet, dev_set: PairSet, out_dir: Path, meta: dict, *, see
 
 
 def _metadata(*, summary: dict, spec: dict, train_path: Path, dev_path: Path, engine, epoch: int, dev: dict,
-              lr: float, batch_size: int, epochs: int, patience: int, use_gnn: bool) -> dict:
+              lr: float, batch_size: int, epochs: int, patience: int, use_gnn: bool, options: dict | None = None) -> dict:
     try:
         kg_hash = engine.kg_manifest().get("hash")
     except Exception:  # noqa: BLE001 - metadata only
@@ -336,7 +344,7 @@ def _metadata(*, summary: dict, spec: dict, train_path: Path, dev_path: Path, en
     return {"seed": summary["seed"], "epoch": epoch, "epochs": epochs, "patience": patience, "lr": lr,
             "batch_size": batch_size, "use_gnn": use_gnn, "n_train": summary["n_train"], "n_dev": summary["n_dev"],
             "train_sha256": file_sha256(train_path), "dev_sha256": file_sha256(dev_path), "kg_manifest_hash": kg_hash,
-            "dev": {k: dev[k] for k in ("accuracy", "macro_f1")}, "features": spec}
+            "dev": {k: dev[k] for k in ("accuracy", "macro_f1")}, "features": spec, "options": options or {}}
 
 
 __all__ = ["PairSet", "batches", "deterministic", "precompute", "read_jsonl", "run_model", "train",

@@ -1,0 +1,153 @@
+"""``kgnlu train``: reproduce kgnlu's trained parts from its KG and a seed (one subcommand per model)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from kgnlu.cli._common import StageProgress, handle_errors, print_json
+
+KG_OPTION = typer.Option(None, "--kg", help="KG directory (default: $KGNLU_HOME, else the user data dir).")
+app = typer.Typer(help="Train kgnlu's models on supervision generated from the KG.", no_args_is_help=True)
+
+
+@app.callback()
+def _group() -> None:
+    """Train kgnlu's models on supervision generated from the KG."""
+
+
+def train_re(kg: Path | None, data: Path, out: Path, seed: int = 13, regenerate: bool = False, progress=None,
+             **options) -> dict:
+    """Plain function behind ``kgnlu train re``: generate the data if needed, train, save; the report."""
+    from kgnlu.api import Engine
+
+    progress = progress or (lambda _: None)
+    engine = Engine(kg, dense=False)
+    if regenerate or not (Path(data) / "train.jsonl").is_file():
+        engine.generate_relation_data(data, seed=seed, progress=progress)
+    return engine.train_relations(data, out, progress=progress, seed=seed, **options)
+
+
+@app.command("re")
+@handle_errors
+def train_re_cli(
+    kg: Path | None = KG_OPTION,
+    data: Path = typer.Option(Path("data/generated/re"), "--data", help="Generated data (made here first if missing)."),
+    out: Path = typer.Option(Path("data/generated/re-model"), "--out", help="Where the trained model is saved."),
+    seed: int = typer.Option(13, "--seed", help="Seed of the data and of training."),
+    regenerate: bool = typer.Option(False, "--regenerate", help="Generate the data again even if present."),
+    epochs: int = typer.Option(2, "--epochs", min=1),
+    max_train: int = typer.Option(3000, "--max-train", min=16, help="Training pairs (positives and sampled negatives)."),
+    time_budget: float | None = typer.Option(None, "--time-budget", help="Stop training after this many seconds (best model kept)."),
+    device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
+    json_out: bool = typer.Option(False, "--json", help="Print the training report as JSON."),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Train the relation extractor (LoRA on MiniLM, heads, gate) on distant supervision from the KG."""
+    with StageProgress(enabled=not (quiet or json_out)) as progress:
+        report = train_re(kg, data, out, seed, regenerate, progress, epochs=epochs, max_train=max_train,
+                          time_budget_s=time_budget, device=device)
+    if json_out:
+        print_json(report)
+    else:
+        typer.echo(f"saved {out}: dev F1 {report['best_dev_f1']:.3f} after {report['best_step']} steps "
+                   f"({report['stopped']}), {report['seconds']} s")
+
+
+NLI_DEFAULTS = {"epochs": 1, "max_train": 2000, "max_dev": 300, "batch_size": 32, "lr": 5e-4, "patience": 1,
+                "num_threads": 1}
+
+
+def train_nli(kg: Path | None, data: Path, out: Path, seed: int = 0, regenerate: bool = False, progress=None,
+              command: str | None = None, **options) -> dict:
+    """Plain function behind ``kgnlu train nli``: generate the pairs if needed, train, save; the summary."""
+    from kgnlu.api import Engine
+
+    opts = {**NLI_DEFAULTS, **{k: v for k, v in options.items() if v is not None}}
+    return Engine(kg, dense=False).train_nli(data, out, seed=seed, regenerate=regenerate,
+                                             progress=progress or (lambda _: None), command=command, **opts)
+
+
+@app.command("nli")
+@handle_errors
+def train_nli_cli(
+    kg: Path | None = KG_OPTION,
+    data: Path = typer.Option(Path("data/generated/nli"), "--data", help="Generated pairs (made here first if missing)."),
+    out: Path = typer.Option(Path("data/generated/nli-model"), "--out",
+                             help="Where the model is saved (the shipped one is src/kgnlu/assets/nli)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the data and of training."),
+    regenerate: bool = typer.Option(False, "--regenerate", help="Generate the pairs again even if present."),
+    epochs: int = typer.Option(NLI_DEFAULTS["epochs"], "--epochs", min=1),
+    max_train: int = typer.Option(NLI_DEFAULTS["max_train"], "--max-train", min=8, help="Use the first N training pairs."),
+    max_dev: int = typer.Option(NLI_DEFAULTS["max_dev"], "--max-dev", min=8, help="Use the first N dev pairs."),
+    batch_size: int = typer.Option(NLI_DEFAULTS["batch_size"], "--batch-size", min=1),
+    lr: float = typer.Option(NLI_DEFAULTS["lr"], "--lr"),
+    patience: int = typer.Option(NLI_DEFAULTS["patience"], "--patience", min=1, help="Epochs without a better dev macro-F1 before stopping."),
+    threads: int = typer.Option(NLI_DEFAULTS["num_threads"], "--threads", min=1, help="torch threads (1 is fastest on a busy CPU)."),
+    no_gnn: bool = typer.Option(False, "--no-gnn", help="Train the fused-without-GNN ablation."),
+    device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
+    json_out: bool = typer.Option(False, "--json", help="Print the training summary as JSON."),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Train the fused NLI model (LoRA on MiniLM, R-GCN, heads, gate) on pairs generated from the KG.
+
+    Early stopping on dev macro-F1; the run log is ``train_log.jsonl`` beside the model, and the
+    options (with this command line) are recorded in the model's manifest.
+    """
+    import shlex
+    import sys
+
+    command = " ".join(["kgnlu", *map(shlex.quote, sys.argv[1:])])
+    with StageProgress(enabled=not (quiet or json_out)) as progress:
+        report = train_nli(kg, data, out, seed, regenerate, progress, command=command, epochs=epochs,
+                           max_train=max_train, max_dev=max_dev, batch_size=batch_size, lr=lr, patience=patience,
+                           num_threads=threads, use_gnn=not no_gnn, device=device, bars=not (quiet or json_out))
+    if json_out:
+        print_json(report)
+    else:
+        typer.echo(f"saved {out}: best epoch {report['best_epoch']}, dev macro-F1 {report['best_dev_macro_f1']:.4f} "
+                   f"({report['n_train']} train pairs, {report['train_pairs_per_s']} pairs/s, {report['seconds']} s); "
+                   f"log {report['log']}")
+
+
+def train_linker(kg: Path | None, out: Path, progress=None, **options) -> dict:
+    """Plain function behind ``kgnlu train linker``: train the adapter and save it in ``out``."""
+    from kgnlu.api import Engine
+
+    return Engine(kg, dense=False).train_linker(out, progress=progress or (lambda _: None), **options)
+
+
+@app.command("linker")
+@handle_errors
+def train_linker_cli(
+    kg: Path | None = KG_OPTION,
+    out: Path = typer.Option(Path("data/generated/linker"), "--out",
+                             help="Where the adapter is saved (the shipped one: src/kgnlu/assets/linker)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of pair sampling, batching and initialisation."),
+    epochs: int = typer.Option(1, "--epochs", min=1),
+    max_pairs: int = typer.Option(4000, "--max-pairs", min=2, help="Synonym pairs to train on (CPU: ~6-15 pairs/s)."),
+    batch_size: int = typer.Option(64, "--batch-size", min=2),
+    lr: float = typer.Option(2e-4, "--lr"),
+    holdout: float = typer.Option(0.1, "--holdout", help="Fraction of concepts held out (never trained on)."),
+    holdout_seed: int = typer.Option(0, "--holdout-seed", help="Seed of the held-out split (bench/link.py checks it)."),
+    source: list[str] = typer.Option(["hpo"], "--source", help="Lexicon sources to train on (repeatable)."),
+    json_out: bool = typer.Option(False, "--json", help="Print the training report as JSON."),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Train the linker encoder's LoRA adapter on the KG's synonym groups (SapBERT-style self-alignment)."""
+    with StageProgress(enabled=not (quiet or json_out)) as progress:
+        report = train_linker(kg, out, progress, seed=seed, epochs=epochs, max_pairs=max_pairs, batch_size=batch_size,
+                              lr=lr, holdout=holdout, holdout_seed=holdout_seed, sources=source,
+                              bar=not (quiet or json_out))
+    if json_out:
+        print_json(report)
+    else:
+        dev = report["metrics"].get("dev", {})
+        tuned, untuned = dev.get("tuned", {}), dev.get("untuned", {})
+        typer.echo(f"saved {out}: {report['data']['pairs']} pairs, loss {report['metrics']['loss_first']:.3f} -> "
+                   f"{report['metrics']['loss_last']:.3f}; held-out acc@1 {untuned.get('acc@1')} -> {tuned.get('acc@1')}; "
+                   f"{report['seconds']['total']} s")
+
+
+__all__ = ["app", "train_re", "train_nli", "train_linker"]
