@@ -195,14 +195,14 @@ class Engine:
     def linker(self, progress: Progress = _noop):
         from kgnlu.kg.lexicon import Lexicon
         from kgnlu.kg.matcher import LexiconMatcher
-        from kgnlu.tasks.linking import DEFAULT_NIL, Linker, calibrated_nil
+        from kgnlu.tasks.linking import DEFAULT_NIL, DefinitionContext, Linker, calibrated_nil
 
         with self._lock:
             self.ensure_kg(progress)
             self._refresh()
             if self._linker is None:
                 matcher = self._matcher()
-                index, nil = None, DEFAULT_NIL
+                index, nil, scorers = None, DEFAULT_NIL, []
                 if self.dense:
                     from kgnlu.tasks.lexindex import load_lexicon_index
 
@@ -211,7 +211,8 @@ class Engine:
                                                progress=_counting(progress, "embedding lexicon"), device=self.device)
                     if encoder.adapter_path is not None:  # calibrated for that adapter (bench/link.py)
                         nil = calibrated_nil(encoder.adapter_path, encoder.fingerprint)
-                self._linker = Linker(matcher, self._tables, index, nil_threshold=nil)
+                    scorers.append(DefinitionContext(encoder, Lexicon(self._generation / "tables.sqlite3").definition))
+                self._linker = Linker(matcher, self._tables, index, nil_threshold=nil, extra_scorers=scorers)
             return self._linker
 
     def train_linker(self, out_dir: str | Path, progress: Progress = _noop, bar: bool = True, **options) -> dict:

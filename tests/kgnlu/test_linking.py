@@ -12,7 +12,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from kgnlu.api import Engine  # noqa: E402
 from kgnlu.tasks.lexindex import Candidate as DenseCandidate  # noqa: E402
-from kgnlu.tasks.linking import DEFAULT_NIL, NIL_FILE, Linker, calibrated_nil  # noqa: E402
+from kgnlu.tasks.linking import DEFAULT_NIL, NIL_FILE, DefinitionContext, Linker, Span, calibrated_nil  # noqa: E402
+from kgnlu.types import Candidate  # noqa: E402
 from kgnlu.types import InputError  # noqa: E402
 from tests.conftest import copy_kg  # noqa: E402
 
@@ -138,3 +139,39 @@ def test_engine_uses_the_shipped_threshold(engine):
     adapter = Path(enc.adapter_path) if enc.adapter_path else None
     if adapter is not None and (adapter / NIL_FILE).is_file():
         assert expected == json.loads((adapter / NIL_FILE).read_text())["nil_threshold"]
+
+
+class WordEncoder:
+    """Bag-of-words unit vectors over a tiny vocabulary: cosine is word overlap, easy to reason about."""
+
+    VOCAB = ("tree", "fruit", "orchard", "phone", "computer", "company")
+
+    def encode(self, texts):
+        import numpy as np
+
+        out = np.zeros((len(texts), len(self.VOCAB)), dtype=np.float32)
+        for i, t in enumerate(texts):
+            for j, w in enumerate(self.VOCAB):
+                out[i, j] = t.lower().count(w)
+            out[i] /= max(np.linalg.norm(out[i]), 1e-9)
+        return out
+
+
+def test_definition_context_breaks_near_ties_by_the_sentence(engine):
+    definitions = {"ex:AppleFruit": "The fruit of the apple tree.", "ex:AppleInc": "A computer and phone company."}
+    cands = [Candidate("ex:AppleInc", "Apple", 0.96, "lexicon", "apple", "alt"),
+             Candidate("ex:AppleFruit", "apple", 0.95, "lexicon", "apple", "alt")]
+    scorer = DefinitionContext(WordEncoder(), definitions.get)
+    orchard = "we picked an apple from the fruit tree in the orchard"
+    bonus = scorer(orchard, None, cands, [])
+    assert bonus[1] > bonus[0] == 0.0 and bonus[1] <= scorer.weight
+    base = engine.linker()
+    linker = Linker(base.matcher, base.tables, extra_scorers=[scorer])
+    span = Span(13, 18, "apple", cands, "lexicon")
+    assert [c.iri for c in linker._disambiguate(orchard, span, [])] == ["ex:AppleFruit", "ex:AppleInc"]
+    assert [c.iri for c in linker._disambiguate("my apple phone and computer", span, [])] == ["ex:AppleInc", "ex:AppleFruit"]
+    assert scorer("no definitions here", None, [Candidate("ex:X", "x", 1.0, "lexicon", "x", "label")], []) == [0.0]
+
+
+def test_dense_engine_reranks_by_definitions(engine):
+    assert any(isinstance(s, DefinitionContext) for s in engine.linker().extra_scorers)
