@@ -22,9 +22,13 @@ can afford because it already knows where its mentions are:
    a comma ends the scope unless it sits in a list closed by "and"/"or" ("fever, chills and
    rigors were absent"), since a fronted clause ("Given the normal lactate, sepsis is
    unlikely") is the commoner reading.
-4. Pseudo-triggers ("no increase", "not only", "cannot be excluded", "with or without") negate
-   nothing; hedges that NegEx calls *possible* ("rule out", "not ruled out") are pseudo here,
-   since polarity is binary and an open differential is not a denial.
+4. Pseudo-triggers ("no increase", "not only", "with or without") negate nothing.
+5. Hedges (ConText's *possible* and *hypothetical*: "possible", "rule out", "cannot be excluded",
+   "concern for", "might have", "evaluate for"; its *other experiencer*: "family history of";
+   and a change over time: "resolved", "was stopped") assert nothing about the patient now: ``hedge_cues`` reports
+   them with the same scopes, directions and stops, and a mention in a question ("Does the
+   patient have anemia?") is hedged by its "?". Hedges never change ``negated``: a hedged mention
+   keeps its polarity and consumers (the NLI rules) decide what an unasserted claim is worth.
 
 When several cues cover one span the nearest wins.
 """
@@ -40,7 +44,7 @@ from typing import Sequence
 # NegEx uses a 5-word window; ours does not count the mentions themselves nor "and"/"or"/",".
 MAX_GAP = 5
 
-PRE, POST, EITHER, PSEUDO, CONJ = "pre", "post", "either", "pseudo", "conj"
+PRE, POST, EITHER, PSEUDO, CONJ, HEDGE = "pre", "post", "either", "pseudo", "conj", "hedge"
 
 _PRE = """
 no | not | denies | denied | deny | denying | without | negative for | absence of |
@@ -82,11 +86,28 @@ no increase | no increased | no significant increase | no change | no significan
 no interval change | no definite change | no suspicious change | no change in |
 not necessarily | not only | not cause | not drain | not extend | not certain if |
 not certain whether | without difficulty | without further | without any further |
-no further | gram negative | gram-negative | not ruled out | not been ruled out | not be ruled out |
-not rule out | cannot be ruled out | can not be ruled out | cannot rule out | can't rule out |
-cannot be excluded | can not be excluded | cannot exclude | can't exclude | not excluded |
-not be excluded | not been excluded | rule out | to rule out | to exclude |
-r/o | with or without | not drop | no drop | not limited to | whether or not
+no further | gram negative | gram-negative | with or without | not drop | no drop |
+not limited to | whether or not
+"""
+
+# Hedges: the claim is open. Direction as for EITHER: backward when the clause ends right after.
+_HEDGE = """
+possible | possibly | probable | probably | likely | most likely | presumed | presumably |
+suspected | suspect | suspicious for | suspicion for | suspicion of | concern for |
+concerning for | worrisome for | worried | worried about | afraid | questionable |
+question of | unclear | uncertain | not certain if | not certain whether | not sure if |
+wonder if | wondering if | differential includes | differential diagnosis includes |
+differential diagnosis of | ddx | evaluate for | evaluation for | evaluated for | workup for |
+work up for | work-up for | assess for | screen for | screening for | test me for |
+test him for | test her for | test for | testing for | testing | might | might have | might be |
+may have | may be | may need | may start | may develop | could | could be | could have |
+maybe | perhaps | consider | considering | consider starting | thinking about | if | in case of |
+rule out | to rule out | r/o | rule out for | not ruled out | not been ruled out |
+not be ruled out | not rule out | cannot be ruled out | can not be ruled out | cannot rule out |
+can't rule out | cannot be excluded | can not be excluded | cannot exclude | can't exclude |
+not excluded | not be excluded | not been excluded | to exclude | should i | should |
+family history of | family history | family hx of | fh of |
+resolved | has resolved | was stopped | stopped | was held | held | was discontinued | discontinued
 """
 
 # Clause-turning words: NegEx's conjunction list plus affirmation cues, which open a new claim.
@@ -101,7 +122,7 @@ presenting with | positive for | significant for | notable for | remarkable for 
 """
 
 # After an EITHER trigger, these followers mean "the negated thing came before me".
-_POST_FOLLOWERS = frozenset("by with on in at via per throughout bilaterally today now as".split())
+_POST_FOLLOWERS = frozenset("by with on in at via per throughout bilaterally today now as before after".split())
 
 # List connectors: they neither count towards the gap nor end a scope.
 _CONNECTORS = frozenset({",", "and", "or", "nor", "/", "&"})
@@ -135,6 +156,7 @@ class _Event:
     role: str
     first: int  # token index of the first trigger token
     last: int  # token index of the last trigger token
+    experiencer: bool = False  # also hedges what it covers: "no family history of X" is not about the patient
 
 
 def _tokens(text: str) -> list[_Token]:
@@ -144,7 +166,8 @@ def _tokens(text: str) -> list[_Token]:
 def _phrase_table() -> dict[str, list[tuple[tuple[str, ...], str]]]:
     """First token -> [(phrase tokens, role)], longest first."""
     table: dict[str, list[tuple[tuple[str, ...], str]]] = {}
-    for role, block in ((PRE, _PRE), (POST, _POST), (EITHER, _EITHER), (PSEUDO, _PSEUDO), (CONJ, _CONJ)):
+    for role, block in ((PRE, _PRE), (POST, _POST), (EITHER, _EITHER), (PSEUDO, _PSEUDO), (CONJ, _CONJ),
+                        (HEDGE, _HEDGE)):
         for phrase in block.split("|"):
             toks = tuple(t.low for t in _tokens(phrase.strip()))
             if toks:
@@ -175,18 +198,24 @@ def _boundaries(text: str, toks: list[_Token]) -> list[bool]:
     return out
 
 
+def _experiencer(phrase: tuple[str, ...]) -> bool:
+    """"(no) family history of": the condition is a relative's, whatever the polarity."""
+    return "family" in phrase or phrase[:1] == ("fh",)
+
+
 def _events(toks: list[_Token], in_mention: list[bool]) -> list[_Event]:
-    """Trigger, pseudo-trigger and conjunction phrases, leftmost-longest, outside mentions."""
+    """Trigger, pseudo-trigger and conjunction phrases, leftmost-longest, outside mentions
+    (experiencer phrases excepted: HPO has a concept named "Family history")."""
     events: list[_Event] = []
     i, n = 0, len(toks)
     while i < n:
         hit = None
-        if not in_mention[i]:
-            for phrase, role in _PHRASES.get(toks[i].low, ()):
-                j = i + len(phrase)
-                if j <= n and all(toks[i + k].low == w for k, w in enumerate(phrase)) and not any(in_mention[i:j]):
-                    hit = _Event(role, i, j - 1)
-                    break
+        for phrase, role in _PHRASES.get(toks[i].low, ()):
+            j = i + len(phrase)
+            if (j <= n and all(toks[i + k].low == w for k, w in enumerate(phrase))
+                    and (_experiencer(phrase) or not any(in_mention[i:j]))):
+                hit = _Event(role, i, j - 1, _experiencer(phrase))
+                break
         if hit:
             events.append(hit)
             i = hit.last + 1
@@ -197,7 +226,7 @@ def _events(toks: list[_Token], in_mention: list[bool]) -> list[_Event]:
 
 def _resolve(event: _Event, toks: list[_Token], stop: list[bool]) -> str:
     """Direction of a trigger: EITHER becomes pre or post from what follows it."""
-    if event.role != EITHER:
+    if event.role not in (EITHER, HEDGE):
         return event.role
     nxt = event.last + 1
     if nxt >= len(toks) or stop[nxt] or toks[nxt].low in _CONNECTORS or toks[nxt].low in _POST_FOLLOWERS:
@@ -236,12 +265,27 @@ def _scope(start: int, step: int, toks: list[_Token], stop: list[bool], mentions
 def negation_cues(text: str, spans: Sequence[tuple[int, int]]) -> list[Cue | None]:
     """For each mention span ``(start, end)`` (character offsets into ``text``), the cue that
     negates it, or ``None`` when the mention is affirmed (or merely hedged)."""
+    return _cues(text, spans)[0]
+
+
+def hedge_cues(text: str, spans: Sequence[tuple[int, int]]) -> list[Cue | None]:
+    """For each span, the hedge that leaves it open ("possible", "rule out", a question's "?"),
+    or ``None`` when it is asserted (affirmed or negated)."""
+    return _cues(text, spans)[1]
+
+
+def polarity_cues(text: str, spans: Sequence[tuple[int, int]]) -> tuple[list[Cue | None], list[Cue | None]]:
+    """``(negation_cues, hedge_cues)`` in one pass."""
+    return _cues(text, spans)
+
+
+def _cues(text: str, spans: Sequence[tuple[int, int]]) -> tuple[list[Cue | None], list[Cue | None]]:
     spans = [(int(s), int(e)) for s, e in spans]
     for s, e in spans:
         if not 0 <= s <= e <= len(text):
             raise ValueError(f"span ({s}, {e}) is outside a text of length {len(text)}")
     if not spans:
-        return []
+        return [], []
     toks = _tokens(text)
     mentions_at: list[list[int]] = [[] for _ in toks]
     ends = [t.end for t in toks]
@@ -258,6 +302,7 @@ def negation_cues(text: str, spans: Sequence[tuple[int, int]]) -> list[Cue | Non
             stop[k] = True
 
     best: list[tuple[int, Cue] | None] = [None] * len(spans)
+    hedge: list[tuple[int, Cue] | None] = [None] * len(spans)
     for ev in events:
         if ev.role in (PSEUDO, CONJ):
             continue
@@ -268,12 +313,29 @@ def negation_cues(text: str, spans: Sequence[tuple[int, int]]) -> list[Cue | Non
             covered = _scope(ev.last + 1, 1, toks, stop, mentions_at)
         else:
             covered = _scope(ev.first - 1, -1, toks, stop, mentions_at)
+        tables = [hedge] if ev.role == HEDGE else [best, hedge] if ev.experiencer else [best]
         for m in covered:
             s, e = spans[m]
             distance = s - end if kind == PRE else start - e
-            if best[m] is None or distance < best[m][0]:
-                best[m] = (distance, cue)
-    return [b[1] if b else None for b in best]
+            for table in tables:
+                if table[m] is None or distance < table[m][0]:
+                    table[m] = (distance, cue)
+    _questions(toks, stop, mentions_at, hedge)
+    return [b[1] if b else None for b in best], [h[1] if h else None for h in hedge]
+
+
+def _questions(toks: list[_Token], stop: list[bool], mentions_at: list[list[int]],
+               hedge: list[tuple[int, Cue] | None]) -> None:
+    """Mentions in a sentence that ends with "?" are hedged by it (unless a hedge word already is)."""
+    sentence: list[int] = []
+    for k, t in enumerate(toks):
+        sentence.extend(mentions_at[k])
+        if t.low in (".", "!", ";", "?", "\n") and (stop[k] or t.low == "?"):
+            if t.low == "?":
+                for m in sentence:
+                    if hedge[m] is None:
+                        hedge[m] = (0, Cue("?", t.start, t.end, POST))
+            sentence = []
 
 
 def negated(text: str, spans: Sequence[tuple[int, int]]) -> list[bool]:
@@ -281,4 +343,4 @@ def negated(text: str, spans: Sequence[tuple[int, int]]) -> list[bool]:
     return [cue is not None for cue in negation_cues(text, spans)]
 
 
-__all__ = ["Cue", "MAX_GAP", "negated", "negation_cues"]
+__all__ = ["Cue", "MAX_GAP", "hedge_cues", "negated", "negation_cues", "polarity_cues"]

@@ -106,6 +106,10 @@ class Mention(_Dict):
     via: str
     negation_cue: str | None = None
     candidates: list[Candidate] = field(default_factory=list)
+    # An open claim ("possible X", "rule out X", "does she have X?"): not asserted, so the NLI
+    # rules set it aside; ``negated`` still says which way it leans.
+    hedged: bool = False
+    hedge_cue: str | None = None
 
 
 @dataclass

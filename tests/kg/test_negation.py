@@ -3,7 +3,7 @@ mention, whether it is negated (True) or affirmed/hedged (False)."""
 
 import pytest
 
-from kgnlu.kg.negation import Cue, negated, negation_cues
+from kgnlu.kg.negation import Cue, hedge_cues, negated, negation_cues, polarity_cues
 
 
 def spans_of(text: str, mentions: list[str]) -> list[tuple[int, int]]:
@@ -158,3 +158,43 @@ def test_no_spans_and_bad_spans():
 def test_overlapping_spans_share_polarity():
     text = "No focal seizure activity."
     assert negated(text, [(3, 16), (9, 16)]) == [True, True]
+
+
+# (sentence, {mention: (negated, hedged)}): hedges leave the claim open and never flip polarity.
+HEDGE_CASES = [
+    ("Possible pneumonia.", {"pneumonia": (False, True)}),
+    ("Cannot rule out sepsis.", {"sepsis": (False, True)}),
+    ("Rule out myocardial infarction.", {"myocardial infarction": (False, True)}),
+    ("Pneumonia is suspected.", {"Pneumonia": (False, True)}),
+    ("Suspected cystic fibrosis, sweat test pending.", {"cystic fibrosis": (False, True)}),
+    ("Concern for meningitis.", {"meningitis": (False, True)}),
+    ("Evaluate for hypothyroidism.", {"hypothyroidism": (False, True)}),
+    ("Workup for lupus is pending.", {"lupus": (False, True)}),
+    ("Does the patient have anemia?", {"anemia": (False, True)}),
+    ("Could this be Marfan syndrome?", {"Marfan syndrome": (False, True)}),
+    ("I'm worried I have diabetes.", {"diabetes": (False, True)}),
+    ("Family history of epilepsy.", {"epilepsy": (False, True)}),
+    ("No family history of seizures.", {"seizures": (True, True)}),
+    ("Fever resolved with acetaminophen.", {"Fever": (False, True)}),
+    ("Denies chest pain but reports possible palpitations.", {"chest pain": (True, False), "palpitations": (False, True)}),
+    ("Sepsis was ruled out.", {"Sepsis": (True, False)}),
+    ("No fever, cough or rash; focal seizures since May.", {"cough": (True, False), "focal seizures": (False, False)}),
+    ("Is she febrile? Cough since Monday.", {"febrile": (False, True), "Cough": (False, False)}),
+    ("The patient has focal seizures.", {"focal seizures": (False, False)}),
+]
+
+
+@pytest.mark.parametrize("text,expected", HEDGE_CASES, ids=[c[0][:40] for c in HEDGE_CASES])
+def test_hedges(text, expected):
+    mentions = list(expected)
+    neg, hedge = polarity_cues(text, spans_of(text, mentions))
+    got = {m: (n is not None, h is not None) for m, n, h in zip(mentions, neg, hedge)}
+    assert got == expected
+    assert [c is not None for c in hedge_cues(text, spans_of(text, mentions))] == [v[1] for v in expected.values()]
+    assert negated(text, spans_of(text, mentions)) == [v[0] for v in expected.values()]
+
+
+def test_question_mark_is_the_hedge_cue():
+    text = "Any history of asthma?"
+    (cue,) = hedge_cues(text, spans_of(text, ["asthma"]))
+    assert cue.trigger == "?" and cue.start == len(text) - 1

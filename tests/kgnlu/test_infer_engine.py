@@ -128,6 +128,14 @@ def test_symbolic_only(engine):
     assert r.label == "entailment" and r.symbolic.verdict == "entailment" and r.neural == {}
 
 
+def test_hedged_premise_asserts_nothing(engine):
+    r = engine.infer("I might like eating apples", "I like eating fruit", symbolic_only=True)
+    assert r.symbolic.verdict == "unknown" and r.label == "neutral"
+    (apple,) = [e for e in r.entities if e["side"] == "premise"]
+    assert apple["hedged"] and not apple["negated"]
+    assert any("not asserted: premise 'apples'" in line for line in r.symbolic.explanation)
+
+
 def _run_infer_cli(capsys, **kw):
     """``kgnlu infer`` in-process (the model loads once per engine; a child process costs ~10 s)."""
     from kgnlu.cli.infer import infer_cli

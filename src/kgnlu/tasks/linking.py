@@ -10,7 +10,8 @@
    mention's only concept) and from ``extra_scorers``: with dense linking on, the Engine adds
    ``DefinitionContext`` (the sentence against each candidate's definition). The same hook is
    where a GNN score would plug in.
-4. **Polarity** from NegEx-style scopes (``kg.negation``).
+4. **Polarity** from NegEx-style scopes (``kg.negation``), and whether the mention is hedged
+   ("possible X", "rule out X", a question).
 """
 
 from __future__ import annotations
@@ -208,13 +209,13 @@ class Linker:
         return [c for _, _, c in scored]
 
     def _finish(self, text: str, spans: list[Span], top_k: int) -> list[Mention]:
-        from kgnlu.kg.negation import negation_cues
+        from kgnlu.kg.negation import polarity_cues
 
         if not spans:
             return []
-        cues = negation_cues(text, [(s.start, s.end) for s in spans])
+        cues, hedges = polarity_cues(text, [(s.start, s.end) for s in spans])
         out = []
-        for span, cue in zip(spans, cues):
+        for span, cue, hedge in zip(spans, cues, hedges):
             ranked = self._disambiguate(text, span, spans)
             best = ranked[0]
             out.append(Mention(
@@ -222,5 +223,6 @@ class Linker:
                 score=round(best.score, 4), negated=cue is not None, via=span.via,
                 negation_cue=cue.trigger if cue is not None else None,
                 candidates=ranked[:top_k] if top_k else [],
+                hedged=hedge is not None, hedge_cue=hedge.trigger if hedge is not None else None,
             ))
         return out

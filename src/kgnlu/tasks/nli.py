@@ -14,7 +14,15 @@ from kgnlu.types import InferResult, Mention, SymbolicResult
 
 
 def assertions(mentions: Sequence[Mention], side: str) -> list[Assertion]:
-    return [Assertion(m.iri, m.negated, side, m.text, m.start, m.end) for m in mentions]
+    """What a text asserts: its mentions with their polarity, leaving out hedged ones ("possible
+    pneumonia" neither affirms nor denies pneumonia, so it can support or clash with nothing)."""
+    return [Assertion(m.iri, m.negated, side, m.text, m.start, m.end) for m in mentions if not m.hedged]
+
+
+def hedge_notes(premise: Sequence[Mention], hypothesis: Sequence[Mention]) -> list[str]:
+    """Explanation lines for the mentions set aside as hedged."""
+    return [f"not asserted: {side} {m.text!r} (hedged by {m.hedge_cue!r})"
+            for side, ms in (("premise", premise), ("hypothesis", hypothesis)) for m in ms if m.hedged]
 
 
 def entities(premise: Sequence[Mention], hypothesis: Sequence[Mention]) -> list[dict]:
@@ -22,14 +30,16 @@ def entities(premise: Sequence[Mention], hypothesis: Sequence[Mention]) -> list[
     for side, ms in (("premise", premise), ("hypothesis", hypothesis)):
         for m in ms:
             out.append({"side": side, "text": m.text, "start": m.start, "end": m.end, "iri": m.iri,
-                        "label": m.label, "score": m.score, "negated": m.negated})
+                        "label": m.label, "score": m.score, "negated": m.negated, "hedged": m.hedged})
     return out
 
 
-def symbolic_result(rules: RuleEngine, verdict: Verdict) -> SymbolicResult:
+def symbolic_result(rules: RuleEngine, verdict: Verdict, premise: Sequence[Mention] = (),
+                    hypothesis: Sequence[Mention] = ()) -> SymbolicResult:
     d = verdict.to_dict()
     return SymbolicResult(verdict=d["verdict"], proofs=d["proofs"], rules=d["rules"], undecided=d["undecided"],
-                          decided=round(d["decided"], 4), explanation=rules.explain(verdict))
+                          decided=round(d["decided"], 4),
+                          explanation=rules.explain(verdict) + hedge_notes(premise, hypothesis))
 
 
 def symbolic_infer(linker, rules: RuleEngine, premise: str, hypothesis: str) -> InferResult:
@@ -38,4 +48,4 @@ def symbolic_infer(linker, rules: RuleEngine, premise: str, hypothesis: str) -> 
     label = VERDICT_TO_LABEL[verdict.label]
     probs = {name: (1.0 if name == label else 0.0) for name in ID2LABEL.values()}
     return InferResult(label=label, probabilities=probs, gate=1.0, neural={},
-                       symbolic=symbolic_result(rules, verdict), entities=entities(p_m, h_m))
+                       symbolic=symbolic_result(rules, verdict, p_m, h_m), entities=entities(p_m, h_m))

@@ -95,7 +95,7 @@ class FusedNLIPredictor:
             best = max(range(len(LABELS)), key=lambda k: (probs[k], -k))
             results.append(InferResult(
                 label=LABELS[best], probabilities=_named(probs), gate=round(float(gate), 6),
-                neural={"probabilities": _named(p_neural)}, symbolic=symbolic_result(self.rules, v),
+                neural={"probabilities": _named(p_neural)}, symbolic=symbolic_result(self.rules, v, pm, hm),
                 entities=entities(pm, hm)))
         return results
 
