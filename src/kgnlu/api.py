@@ -7,7 +7,6 @@ first use, and reopen when another process publishes a new generation of the KG.
 from __future__ import annotations
 
 import threading
-import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -290,9 +289,7 @@ class Engine:
                     progress("loading the NLI model")
                     device = resolve_device(self.device)
                     vectors = default_node_vectors(self._tables, device, cache_dir=self.kg_dir / "cache")
-                    with warnings.catch_warnings():  # transformers' deprecation chatter while peft merges
-                        warnings.simplefilter("ignore", FutureWarning)
-                        predictor = FusedNLIPredictor(path, linker, self.rules(), vectors, device=device)
+                    predictor = FusedNLIPredictor(path, linker, self.rules(), vectors, device=device)
                 self._nli = (self._generation, predictor)
             return self._nli[1]
 
@@ -371,10 +368,8 @@ class Engine:
         if not (model_dir / "manifest.json").is_file():
             raise InputError(f"{model_dir}: no trained NLI model there (run `kgnlu train nli`)")
         self.ensure_kg()
-        with warnings.catch_warnings():  # transformers' deprecation chatter while peft merges
-            warnings.simplefilter("ignore", FutureWarning)
-            report = evaluate(model_dir, self.kg_dir, path, mode=mode, dev_file=dev_file, max_pairs=max_pairs,
-                              progress=progress)
+        report = evaluate(model_dir, self.kg_dir, path, mode=mode, dev_file=dev_file, max_pairs=max_pairs,
+                          progress=progress)
         if plots is not None:
             report["plots"] = [str(p) for p in write_plots(report, plots)]
         return report
