@@ -202,7 +202,8 @@ def fit_temperature(model, examples: Sequence[Example], builder) -> float:
     g = out["gate"][:, None]
     best = (math.inf, 1.0)
     for t in (0.5, 0.7, 0.85, 1.0, 1.2, 1.5, 2.0, 2.5, 3.0):
-        p = g * _softmax(out["z_kg"] / t) + (1 - g) * _softmax(out["z_neural"] / t)
+        with np.errstate(over="ignore"):  # masked labels hold float32's lowest value; /t < 1 sends them to -inf, as meant
+            p = g * _softmax(out["z_kg"] / t) + (1 - g) * _softmax(out["z_neural"] / t)
         nll = float(-np.log(np.clip(p[np.arange(len(labels)), labels], 1e-8, 1)).mean())
         best = min(best, (nll, t))
     model.temperature = best[1]
@@ -292,12 +293,12 @@ def train(kg_dir: str | Path, data_dir: str | Path, out_dir: str | Path, *, seed
                     f1 = candidate_f1(dev_ex, predict(model, dev_ex, builder))
                     model.train()
                     rate = step * batch_size / (time.perf_counter() - t_train)
-                    rec = {"step": step, "epoch": epoch, "loss": round(float(loss), 4),
+                    rec = {"step": step, "epoch": epoch, "loss": round(float(loss.detach()), 4),
                            **{k: round(v, 4) for k, v in parts.items()}, "dev_f1": round(f1, 4),
                            "pairs_per_s": round(rate, 1), "elapsed_s": round(time.perf_counter() - t_start, 1)}
                     log.write(json.dumps(rec) + "\n")
                     log.flush()
-                    progress(f"step {step}/{total_steps} loss {float(loss):.3f} dev F1 {f1:.3f} ({rate:.1f} pairs/s)")
+                    progress(f"step {step}/{total_steps} loss {float(loss.detach()):.3f} dev F1 {f1:.3f} ({rate:.1f} pairs/s)")
                     if f1 > best["f1"]:
                         best = {"f1": f1, "step": step,
                                 "state": {k: v.detach().clone() for k, v in model.state_dict().items()}}
