@@ -110,6 +110,22 @@ def _resolve_device(device: str) -> str:
     return device
 
 
+BASE_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def save_adapter(peft_model, directory: str | Path) -> Path:
+    """Save a peft LoRA adapter as safetensors + JSON, portable: without peft's empty model card
+    and with the base model named, not this machine's site-packages path."""
+    directory = Path(directory)
+    peft_model.save_pretrained(str(directory), safe_serialization=True)
+    (directory / "README.md").unlink(missing_ok=True)
+    cfg_path = directory / "adapter_config.json"
+    cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
+    cfg["base_model_name_or_path"] = BASE_MODEL_NAME
+    cfg_path.write_text(json.dumps(cfg, indent=2, sort_keys=True), encoding="utf-8")
+    return directory
+
+
 class MiniLMEncoder(TextEncoder):
     """all-MiniLM-L6-v2 (or any BERT-like checkpoint) with mean pooling, plus an optional LoRA adapter.
 

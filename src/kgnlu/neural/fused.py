@@ -37,6 +37,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from kgnlu.labels import ID2LABEL
+from kgnlu.neural.encoder import save_adapter
 from kgnlu.neural.gate import EvidenceGate
 from kgnlu.neural.gnn.rgcn_encoder import RGCNEncoder
 from kgnlu.neural.heads import NLIHeads
@@ -184,7 +185,7 @@ class FusedNLI(nn.Module):
                                "load it without merge to save it")
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        self.encoder.save_pretrained(str(directory / "adapter"), safe_serialization=True)
+        save_adapter(self.encoder, directory / "adapter")
         components = [{"name": "adapter", "path": "adapter", "type": "peft.LoraConfig",
                        "files": ["adapter_config.json", "adapter_model.safetensors"]}]
         for name, module in (("gnn", self.gnn), ("heads", self.heads), ("gate", self.gate)):

@@ -42,6 +42,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from kgnlu.neural.component import Component
+from kgnlu.neural.encoder import save_adapter
 from kgnlu.neural.gate import EvidenceGate
 from kgnlu.neural.gnn.rgcn_encoder import RGCNEncoder
 
@@ -239,7 +240,7 @@ class RelationModel(nn.Module):
     def save(self, directory: str | Path, training: dict | None = None) -> Path:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        self.encoder.save_pretrained(str(directory / "adapter"), safe_serialization=True)
+        save_adapter(self.encoder, directory / "adapter")
         components = [{"name": "adapter", "path": "adapter", "type": "peft.LoraConfig",
                        "files": ["adapter_config.json", "adapter_model.safetensors"]}]
         for name, module in (("gnn", self.gnn), ("heads", self.heads), ("gate", self.gate)):

@@ -60,7 +60,6 @@ HOLDOUT_SCHEME = "sha256('kgnlu-linker-holdout:{seed}:{iri}')[:8] as a big-endia
 TARGET_MODULES = (r".*encoder\.layer\.\d+\.(attention\.self\.(query|key|value)|attention\.output\.dense"
                   r"|intermediate\.dense|output\.dense)")
 TRAINING_FILE, LOG_FILE = "training.json", "train_log.jsonl"
-BASE_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 FORMAT = 1
 
 
@@ -344,7 +343,7 @@ def train(kg_dir: str | Path, out_dir: str | Path, *, seed: int = 0, epochs: int
     from peft import LoraConfig, get_peft_model
     from tqdm.auto import tqdm
 
-    from kgnlu.neural.encoder import MiniLMEncoder
+    from kgnlu.neural.encoder import BASE_MODEL_NAME, MiniLMEncoder, save_adapter
 
     if batch_size < 2:
         raise ValueError(f"batch_size must be >= 2 (in-batch negatives); got {batch_size}")
@@ -461,12 +460,7 @@ def train(kg_dir: str | Path, out_dir: str | Path, *, seed: int = 0, epochs: int
             t = lap("embed_tuned", t)
 
         # -- save
-        model.save_pretrained(str(out), safe_serialization=True)
-        (out / "README.md").unlink(missing_ok=True)  # peft's empty model card, with this machine's paths
-        cfg_path = out / "adapter_config.json"
-        cfg = json.loads(cfg_path.read_text())
-        cfg["base_model_name_or_path"] = BASE_MODEL_NAME  # not this machine's site-packages path
-        cfg_path.write_text(json.dumps(cfg, indent=2, sort_keys=True))
+        save_adapter(model, out)
         k = max(1, len(losses) // 10)
         metrics.update({"loss_first": round(float(np.mean(losses[:k])), 5), "loss_last": round(float(np.mean(losses[-k:])), 5),
                         "epoch_losses": epoch_losses, "steps": step,
