@@ -17,7 +17,8 @@ install:
 	$(PIP) install --quiet -e '.[dev]'
 
 demo: install
-	$(KGNLU) kg init
+	# --no-embed: infer links through the lexicon; `kgnlu link` embeds the lexicon on first use
+	$(KGNLU) kg init --no-embed
 	$(KGNLU) ingest ontologies/demo/food.ttl --kg $(DEMO_KG)
 	$(KGNLU) kg stats --kg $(DEMO_KG)
 	$(KGNLU) infer --kg $(DEMO_KG) --premise "I like eating apples" --hypothesis "I like eating fruit" --explain

@@ -12,10 +12,10 @@ from kgnlu.cli.ingest import KG_OPTION
 app = typer.Typer(help="Build, inspect, query and edit the knowledge graph.", no_args_is_help=True)
 
 
-def init(kg: Path | None = None, progress=None):
+def init(kg: Path | None = None, progress=None, embed: bool = True):
     from kgnlu.api import Engine
 
-    return Engine(kg).init_default_kg(progress=progress or (lambda _: None))
+    return Engine(kg, dense=embed).init_default_kg(progress=progress or (lambda _: None))
 
 
 def stats(kg: Path | None = None):
@@ -38,10 +38,11 @@ def remove(source: str, kg: Path | None = None, progress=None):
 
 @app.command("init")
 @handle_errors
-def init_cli(kg: Path | None = KG_OPTION, json_out: bool = typer.Option(False, "--json")) -> None:
+def init_cli(kg: Path | None = KG_OPTION, json_out: bool = typer.Option(False, "--json"),
+             embed: bool = typer.Option(True, "--embed/--no-embed", help="Embed the lexicon for dense linking now (minutes on CPU), or leave it to the first `kgnlu link`.")) -> None:
     """Build the embedded medical KG (HPO, MONDO, HPO annotations, drugs) from packaged data."""
     with StageProgress(enabled=not json_out) as progress:
-        result = init(kg, progress)
+        result = init(kg, progress, embed)
     if json_out:
         print_json(result.to_dict())
         return
