@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import statistics
@@ -37,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
+LOAD_AT_START = os.getloadavg()[0]  # other work on the machine slows every timing below
 SYSTEMS = (("neural only", "neural"), ("symbolic only (unknown = neutral)", "rules"),
            ("fused, no GNN", "no-gnn"), ("fused (full)", "fused"))
 
@@ -151,8 +153,8 @@ def speed_bench(args, log) -> dict:
 
 def render(args, acc: dict | None, speed: dict | None, seconds: float) -> str:
     lines = ["# NLI benchmark (`bench/nli.py`)", "",
-             f"Machine: {platform.machine()}, {platform.system()}, CPU only, torch threads {args.threads}; "
-             f"shared 2-core box with other training jobs running (timings are upper bounds). KG `{args.kg}`, "
+             f"Machine: {platform.machine()}, {platform.system()}, {os.cpu_count()} cores, CPU only, torch threads "
+             f"{args.threads}; 1-minute load average {LOAD_AT_START:.1f} when the run started. KG `{args.kg}`, "
              f"model `{args.model}`. Run took {seconds:.0f} s.", ""]
     if acc:
         tr = acc["manifest"].get("training", {})

@@ -55,7 +55,7 @@ def train_re_cli(
                    f"({report['stopped']}), {report['seconds']} s")
 
 
-NLI_DEFAULTS = {"epochs": 1, "max_train": 2000, "max_dev": 300, "batch_size": 32, "lr": 5e-4, "patience": 1,
+NLI_DEFAULTS = {"epochs": 2, "max_train": 6000, "max_dev": 300, "batch_size": 32, "lr": 3e-3, "patience": 1,
                 "num_threads": 1}
 
 
