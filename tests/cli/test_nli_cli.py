@@ -1,0 +1,58 @@
+"""``kgnlu train nli`` and ``kgnlu eval nli`` as a user runs them, on the demo food KG: a tiny
+training run from generated pairs, then the evaluation report, its JSON and its PNG plots."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from kgnlu.training import nli_data
+from tests.conftest import run_cli
+
+
+@pytest.fixture(scope="module")
+def trained(demo_kg, tmp_path_factory):
+    root = tmp_path_factory.mktemp("nli-cli")
+    data, model = root / "data", root / "model"
+    nli_data.generate(demo_kg, data, seed=0, n_train=48, n_dev=16, n_test=24)
+    r = run_cli("train", "nli", "--kg", demo_kg, "--data", data, "--out", model, "--seed", "0", "--epochs", "1",
+                "--max-train", "32", "--max-dev", "16", "--batch-size", "16", "--json", timeout=600)
+    assert r.returncode == 0, r.stderr
+    return data, model, json.loads(r.stdout)
+
+
+def test_train_nli_saves_a_model_with_its_log_and_command(trained):
+    _, model, summary = trained
+    assert summary["n_train"] == 32 and summary["seed"] == 0
+    manifest = json.loads((model / "manifest.json").read_text())
+    assert manifest["id2label"] == {"0": "entailment", "1": "neutral", "2": "contradiction"}
+    assert manifest["training"]["options"]["command"].startswith("kgnlu train nli --kg ")
+    assert (model / "adapter" / "adapter_model.safetensors").is_file()
+    assert not list(model.rglob("*.bin")) and not list(model.rglob("*.pt"))  # no pickles
+    assert [json.loads(x)["epoch"] for x in (model / "train_log.jsonl").read_text().splitlines()] == [1]
+
+
+def test_eval_nli_report_json_and_plots(trained, demo_kg, tmp_path):
+    data, model, _ = trained
+    r = run_cli("eval", "nli", data / "test.jsonl", "--kg", demo_kg, "--model", model, "--plots", tmp_path, "--json",
+                timeout=600)
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
+    assert report["n"] == 24 and 0.0 <= report["accuracy"] <= 1.0 and 0.0 <= report["ece"] <= 1.0
+    assert report["confusion"]["labels"] == ["entailment", "neutral", "contradiction"]
+    assert sum(map(sum, report["confusion"]["matrix"])) == 24
+    assert {p.rsplit("/", 1)[-1] for p in report["plots"]} == {"reliability.png", "confusion.png"}
+    assert all((tmp_path / n).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for n in ("reliability.png", "confusion.png"))
+    text = run_cli("eval", "nli", data / "test.jsonl", "--kg", demo_kg, "--model", model, "--mode", "symbolic", "-q",
+                   timeout=600)
+    assert text.returncode == 0 and "macro-F1" in text.stdout and "ECE" in text.stdout
+
+
+def test_eval_nli_bad_mode_and_missing_model(demo_kg, tmp_path):
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text(json.dumps({"premise": "I eat apples", "hypothesis": "I eat fruit", "label": "entailment"}) + "\n")
+    r = run_cli("eval", "nli", gold, "--kg", demo_kg, "--mode", "magic")
+    assert r.returncode == 2 and r.stderr_lines == ["error: --mode must be one of fused, neural, symbolic, no-gnn, not 'magic'"]
+    r = run_cli("eval", "nli", gold, "--kg", demo_kg, "--model", tmp_path / "nothing")
+    assert r.returncode == 2 and len(r.stderr_lines) == 1 and "no trained NLI model" in r.stderr
