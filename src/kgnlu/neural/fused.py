@@ -29,7 +29,6 @@ manifest records its fingerprint.
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 
 import torch
@@ -41,6 +40,7 @@ from kgnlu.neural.encoder import save_adapter
 from kgnlu.neural.gate import EvidenceGate
 from kgnlu.neural.gnn.rgcn_encoder import RGCNEncoder
 from kgnlu.neural.heads import NLIHeads
+from kgnlu.neural.lora import base_fingerprint, load_adapted, load_base
 
 MANIFEST = "manifest.json"
 FORMAT = "kgnlu-fused-nli"
@@ -52,16 +52,6 @@ LORA_TARGETS = (r"encoder\.layer\.\d+\."
                 r"(attention\.self\.(query|key|value)|attention\.output\.dense|intermediate\.dense|output\.dense)")
 
 
-def _load_base(path: Path):
-    from transformers import AutoModel
-
-    return AutoModel.from_pretrained(str(path), local_files_only=True)
-
-
-def _base_fingerprint(path: Path, max_length: int) -> str:
-    from kgnlu.neural.encoder import encoder_fingerprint
-
-    return encoder_fingerprint(path, None, max_length)
 
 
 def batch_to(batch: dict, device: str | torch.device) -> dict:
@@ -109,7 +99,7 @@ class FusedNLI(nn.Module):
         from kgnlu.neural.encoder import default_model_path
 
         base_path = Path(base_model) if base_model is not None else default_model_path()
-        base = _load_base(base_path)
+        base = load_base(base_path)
         lora = LoraConfig(r=lora_r, lora_alpha=lora_alpha, lora_dropout=lora_dropout,
                           target_modules=LORA_TARGETS, bias="none")
         encoder = get_peft_model(base, lora)
@@ -120,7 +110,7 @@ class FusedNLI(nn.Module):
         gate = EvidenceGate(hidden + graph_dim + sym_dim, gate_hidden, dropout)
         config = {
             "base_model": {"name": base_path.parent.name if base_path.name == "model" else base_path.name,
-                           "fingerprint": _base_fingerprint(base_path, max_length), "hidden_size": hidden},
+                           "fingerprint": base_fingerprint(base_path, max_length), "hidden_size": hidden},
             "lora": {"r": lora_r, "alpha": lora_alpha, "dropout": lora_dropout, "target_modules": LORA_TARGETS},
             "pooling": pooling, "max_length": max_length, "use_gnn": use_gnn, "sym_dim": sym_dim,
             "node_dim": node_dim, "num_relations": num_relations, "features": features or {},
@@ -207,21 +197,13 @@ class FusedNLI(nn.Module):
         ``merge`` folds the LoRA matrices into the encoder weights (faster inference; the model can
         then no longer be saved). ``trainable`` keeps the adapter trainable (to resume training).
         """
-        from peft import PeftModel
-
         from kgnlu.neural.encoder import default_model_path
 
         directory = Path(directory)
         manifest = read_manifest(directory)
         config = manifest["config"]
         base_path = Path(base_model) if base_model is not None else default_model_path()
-        fp = _base_fingerprint(base_path, config["max_length"])
-        if fp != config["base_model"]["fingerprint"]:
-            warnings.warn(f"{directory}: trained on base encoder {config['base_model']['fingerprint']}, "
-                          f"loading it on {fp}", stacklevel=2)
-        encoder = PeftModel.from_pretrained(_load_base(base_path), str(directory / "adapter"), is_trainable=trainable)
-        if merge:
-            encoder = encoder.merge_and_unload()
+        encoder = load_adapted(directory, config, base_path, trainable=trainable, merge=merge)
         names = {c["name"] for c in manifest["components"]}
         gnn = RGCNEncoder.load(directory / "gnn") if "gnn" in names else None
         heads, gate = NLIHeads.load(directory / "heads"), EvidenceGate.load(directory / "gate")

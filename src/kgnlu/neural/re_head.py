@@ -34,7 +34,6 @@ model.safetensors each). Nothing is pickled.
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 
 import torch
@@ -45,6 +44,7 @@ from kgnlu.neural.component import Component
 from kgnlu.neural.encoder import save_adapter
 from kgnlu.neural.gate import EvidenceGate
 from kgnlu.neural.gnn.rgcn_encoder import RGCNEncoder
+from kgnlu.neural.lora import base_fingerprint, load_adapted, load_base
 
 MANIFEST = "manifest.json"
 FORMAT = "kgnlu-relation-extractor"
@@ -162,12 +162,12 @@ class RelationModel(nn.Module):
         """A fresh model on the packaged MiniLM: new LoRA adapters, heads, gate (and GNN)."""
         from peft import LoraConfig, get_peft_model
 
-        from kgnlu.neural.encoder import default_model_path, encoder_fingerprint
+        from kgnlu.neural.encoder import default_model_path
 
         if labels[0] != "none":
             raise ValueError(f"the first label must be 'none', not {labels[0]!r}")
         base_path = Path(base_model) if base_model is not None else default_model_path()
-        base = _load_base(base_path)
+        base = load_base(base_path)
         encoder = get_peft_model(base, LoraConfig(r=lora_r, lora_alpha=lora_alpha, lora_dropout=lora_dropout,
                                                   target_modules=LORA_TARGETS, bias="none"))
         hidden = int(base.config.hidden_size)
@@ -177,7 +177,7 @@ class RelationModel(nn.Module):
         gate = EvidenceGate(2 * hidden + graph_dim + len(sym_features), gate_hidden, dropout)
         config = {
             "base_model": {"name": base_path.parent.name if base_path.name == "model" else base_path.name,
-                           "fingerprint": encoder_fingerprint(base_path, None, max_length), "hidden_size": hidden},
+                           "fingerprint": base_fingerprint(base_path, max_length), "hidden_size": hidden},
             "lora": {"r": lora_r, "alpha": lora_alpha, "dropout": lora_dropout, "target_modules": LORA_TARGETS},
             "labels": list(labels), "label_iris": list(label_iris), "sym_features": list(sym_features),
             "max_length": max_length, "use_gnn": use_gnn, "node_dim": node_dim, "num_relations": num_relations,
@@ -259,21 +259,13 @@ class RelationModel(nn.Module):
              trainable: bool = False, base_model: str | Path | None = None, quantize: bool = False) -> RelationModel:
         """A model saved by :meth:`save`, in eval mode. ``merge`` folds LoRA into the weights (faster);
         ``quantize`` (CPU only, after merging) makes the encoder's Linear layers dynamic int8."""
-        from peft import PeftModel
-
-        from kgnlu.neural.encoder import default_model_path, encoder_fingerprint
+        from kgnlu.neural.encoder import default_model_path
 
         directory = Path(directory)
         manifest = read_manifest(directory)
         config = manifest["config"]
         base_path = Path(base_model) if base_model is not None else default_model_path()
-        fp = encoder_fingerprint(base_path, None, config["max_length"])
-        if fp != config["base_model"]["fingerprint"]:
-            warnings.warn(f"{directory}: trained on base encoder {config['base_model']['fingerprint']}, "
-                          f"loading it on {fp}", stacklevel=2)
-        encoder = PeftModel.from_pretrained(_load_base(base_path), str(directory / "adapter"), is_trainable=trainable)
-        if merge and not trainable:
-            encoder = encoder.merge_and_unload()
+        encoder = load_adapted(directory, config, base_path, trainable=trainable, merge=merge)
         names = {c["name"] for c in manifest["components"]}
         gnn = RGCNEncoder.load(directory / "gnn") if "gnn" in names else None
         heads, gate = RelationHeads.load(directory / "heads"), EvidenceGate.load(directory / "gate")
@@ -283,12 +275,6 @@ class RelationModel(nn.Module):
         if quantize and merge and not trainable and str(device) == "cpu":
             model.encoder = torch.ao.quantization.quantize_dynamic(model.encoder, {nn.Linear}, dtype=torch.qint8)
         return model
-
-
-def _load_base(path: Path):
-    from transformers import AutoModel
-
-    return AutoModel.from_pretrained(str(path), local_files_only=True)
 
 
 def make_tokenizer(path: Path):
