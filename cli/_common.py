@@ -9,6 +9,8 @@ import sys
 import time
 from collections.abc import Callable
 
+import typer
+
 
 def fail(message: str, code: int = 2) -> None:
     print(f"error: {message}", file=sys.stderr)
@@ -81,6 +83,18 @@ class StageProgress:
 
     def __exit__(self, *exc):
         self.close()
+
+
+KG_OPTION = typer.Option(None, "--kg", help="KG directory (default: $KGNLU_HOME, else the user data dir).")
+TEXTS_INPUT_OPTION = typer.Option(None, "--input", "-i",
+                                  help="Batch input: .txt (one text per line) or .jsonl ({\"text\": ...} per line).")
+
+
+def texts_from(text: str | None, input_file) -> list[str]:
+    """The texts of a command that takes TEXT or ``--input FILE`` (exactly one of them)."""
+    if (text is None) == (input_file is None):
+        fail("give either TEXT or --input FILE")
+    return [text] if text is not None else [r["text"] for r in read_batch(input_file, ("text",))]
 
 
 def print_json(obj) -> None:

@@ -6,9 +6,8 @@ from pathlib import Path
 
 import typer
 
-from kgnlu.cli._common import StageProgress, fail, handle_errors, print_json
+from kgnlu.cli._common import KG_OPTION, StageProgress, fail, handle_errors, print_json
 
-KG_OPTION = typer.Option(None, "--kg", help="KG directory (default: $KGNLU_HOME, else the user data dir).")
 app = typer.Typer(help="Evaluate kgnlu's models on gold files.", no_args_is_help=True)
 
 

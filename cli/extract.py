@@ -6,9 +6,8 @@ from pathlib import Path
 
 import typer
 
-from kgnlu.cli._common import StageProgress, fail, handle_errors, print_json, read_batch
+from kgnlu.cli._common import KG_OPTION, TEXTS_INPUT_OPTION, StageProgress, fail, handle_errors, print_json, texts_from
 
-KG_OPTION = typer.Option(None, "--kg", help="KG directory (default: $KGNLU_HOME, else the user data dir).")
 
 
 def extract(texts: list[str], kg: Path | None = None, threshold: float | None = None, model: Path | None = None,
@@ -47,7 +46,7 @@ def _render_step(step: dict, labels: dict[str, str]) -> str:
 def extract_cli(
     text: str | None = typer.Argument(None, help="Text to read (or use --input)."),
     kg: Path | None = KG_OPTION,
-    input_file: Path | None = typer.Option(None, "--input", "-i", help="Batch input: .txt (one text per line) or .jsonl ({\"text\": ...} per line)."),
+    input_file: Path | None = TEXTS_INPUT_OPTION,
     threshold: float | None = typer.Option(None, "--threshold", min=0.0, max=1.0, help="Least score of a reported relation (default 0.5)."),
     model: Path | None = typer.Option(None, "--model", help="A trained relation model directory (default: the shipped one)."),
     untrained: bool = typer.Option(False, "--untrained", help="Score by KG standing and co-occurrence only (no model, no torch)."),
@@ -58,9 +57,7 @@ def extract_cli(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
 ) -> None:
     """Find the relations a text states between KG concepts: score, polarity, evidence and KG standing."""
-    if (text is None) == (input_file is None):
-        fail("give either TEXT or --input FILE")
-    texts = [text] if text is not None else [r["text"] for r in read_batch(input_file, ("text",))]
+    texts = texts_from(text, input_file)
     with StageProgress(enabled=not (quiet or json_out)) as progress:
         if untrained and model is not None:
             fail("give --model or --untrained, not both")

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import typer
 
-from kgnlu.cli._common import StageProgress, fail, handle_errors, print_json, read_batch
+from kgnlu.cli._common import KG_OPTION, StageProgress, fail, handle_errors, print_json, read_batch
 
-KG_OPTION = typer.Option(None, "--kg", help="KG directory (default: $KGNLU_HOME, else the user data dir).")
 
 
 def infer(pairs: list[tuple[str, str]], kg: Path | None = None, symbolic_only: bool = False, progress=None,

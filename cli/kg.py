@@ -6,8 +6,7 @@ from pathlib import Path
 
 import typer
 
-from kgnlu.cli._common import StageProgress, handle_errors, print_json
-from kgnlu.cli.ingest import KG_OPTION
+from kgnlu.cli._common import KG_OPTION, StageProgress, handle_errors, print_json
 
 app = typer.Typer(help="Build, inspect, query and edit the knowledge graph.", no_args_is_help=True)
 

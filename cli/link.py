@@ -7,9 +7,8 @@ from pathlib import Path
 
 import typer
 
-from kgnlu.cli._common import StageProgress, fail, handle_errors, print_json, read_batch
+from kgnlu.cli._common import KG_OPTION, TEXTS_INPUT_OPTION, StageProgress, handle_errors, print_json, texts_from
 
-KG_OPTION = typer.Option(None, "--kg", help="KG directory (default: $KGNLU_HOME, else the user data dir).")
 
 
 def link(texts: list[str], kg: Path | None = None, top_k: int = 0, dense: bool = True, progress=None):
@@ -25,16 +24,14 @@ def link(texts: list[str], kg: Path | None = None, top_k: int = 0, dense: bool =
 def link_cli(
     text: str | None = typer.Argument(None, help="Text to link (or use --input)."),
     kg: Path | None = KG_OPTION,
-    input_file: Path | None = typer.Option(None, "--input", "-i", help="Batch input: .txt (one text per line) or .jsonl ({\"text\": ...} per line)."),
+    input_file: Path | None = TEXTS_INPUT_OPTION,
     top_k: int = typer.Option(0, "--top-k", "-k", min=0, max=50, help="Also list the top K candidates per mention."),
     lexicon_only: bool = typer.Option(False, "--lexicon-only", help="No dense retrieval: exact lexicon matches only (no model load)."),
     json_out: bool = typer.Option(False, "--json", help="One JSON object per text."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
 ) -> None:
     """Find the KG concepts a text mentions: lexicon matches, dense retrieval, negation scope."""
-    if (text is None) == (input_file is None):
-        fail("give either TEXT or --input FILE")
-    texts = [text] if text is not None else [r["text"] for r in read_batch(input_file, ("text",))]
+    texts = texts_from(text, input_file)
     with StageProgress(enabled=not (quiet or json_out)) as progress:
         results = link(texts, kg, top_k, not lexicon_only, progress)
     for t, mentions in zip(texts, results):

@@ -6,9 +6,8 @@ from pathlib import Path
 
 import typer
 
-from kgnlu.cli._common import StageProgress, handle_errors, print_json
+from kgnlu.cli._common import KG_OPTION, StageProgress, handle_errors, print_json
 
-KG_OPTION = typer.Option(None, "--kg", help="KG directory (default: $KGNLU_HOME, else the user data dir).")
 app = typer.Typer(help="Train kgnlu's models on supervision generated from the KG.", no_args_is_help=True)
 
 
