@@ -92,8 +92,8 @@ class DefinitionContext:
 
     Adds ``weight`` times the cosine between the embedded text and each candidate's definition, so
     it reorders near-ties between candidates (the kinds of entry matched differ by 0.02-0.2) and
-    leaves clear winners alone. Candidates without a definition get 0. Definition vectors are
-    cached; the text's vector is computed once per call.
+    leaves clear winners alone. Candidates without a definition get 0. Text and definition
+    vectors are cached (LRU), so a text with several ambiguous spans is embedded once.
     """
 
     def __init__(self, encoder, definition: Callable[[str], str | None], weight: float = 0.05, cache_size: int = 8192):
@@ -110,7 +110,7 @@ class DefinitionContext:
             return [0.0] * len(candidates)
         import numpy as np
 
-        sentence = self.encoder.encode([text])[0]
+        sentence = self._vector(text)  # one text can hold several ambiguous spans
         return [self.weight * float(np.dot(sentence, self._vector(d))) if d else 0.0 for d in defs]
 
 
