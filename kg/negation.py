@@ -25,10 +25,11 @@ can afford because it already knows where its mentions are:
 4. Pseudo-triggers ("no increase", "not only", "with or without") negate nothing.
 5. Hedges (ConText's *possible* and *hypothetical*: "possible", "rule out", "cannot be excluded",
    "concern for", "might have", "evaluate for"; its *other experiencer*: "family history of";
-   and a change over time: "resolved", "was stopped") assert nothing about the patient now: ``hedge_cues`` reports
-   them with the same scopes, directions and stops, and a mention in a question ("Does the
-   patient have anemia?") is hedged by its "?". Hedges never change ``negated``: a hedged mention
-   keeps its polarity and consumers (the NLI rules) decide what an unasserted claim is worth.
+   and a change over time: "resolved", "was stopped") assert nothing about the patient now.
+   ``hedge_cues`` reports them with the same scopes, directions and stops, and a mention in a
+   question ("Does the patient have anemia?") is hedged by its "?". Hedges never change
+   ``negated``: a hedged mention keeps its polarity, and consumers (the NLI rules) decide what
+   an unasserted claim is worth.
 
 When several cues cover one span the nearest wins.
 """
@@ -84,8 +85,8 @@ _EITHER = "ruled out | excluded | absent | negative | none"
 _PSEUDO = """
 no increase | no increased | no significant increase | no change | no significant change |
 no interval change | no definite change | no suspicious change | no change in |
-not necessarily | not only | not cause | not drain | not extend | not certain if |
-not certain whether | without difficulty | without further | without any further |
+not necessarily | not only | not cause | not drain | not extend |
+without difficulty | without further | without any further |
 no further | gram negative | gram-negative | with or without | not drop | no drop |
 not limited to | whether or not
 """
@@ -99,7 +100,8 @@ question of | unclear | uncertain | not certain if | not certain whether | not s
 wonder if | wondering if | differential includes | differential diagnosis includes |
 differential diagnosis of | ddx | evaluate for | evaluation for | evaluated for | workup for |
 work up for | work-up for | assess for | screen for | screening for | test me for |
-test him for | test her for | test for | testing for | testing | might | might have | might be |
+test him for | test her for | test for | testing for | are testing | is testing | were testing |
+might | might have | might be |
 may have | may be | may need | may start | may develop | could | could be | could have |
 maybe | perhaps | consider | considering | consider starting | thinking about | if | in case of |
 rule out | to rule out | r/o | rule out for | not ruled out | not been ruled out |

@@ -181,6 +181,8 @@ HEDGE_CASES = [
     ("No fever, cough or rash; focal seizures since May.", {"cough": (True, False), "focal seizures": (False, False)}),
     ("Is she febrile? Cough since Monday.", {"febrile": (False, True), "Cough": (False, False)}),
     ("The patient has focal seizures.", {"focal seizures": (False, False)}),
+    ("Genetic testing confirmed Marfan syndrome.", {"Marfan syndrome": (False, False)}),
+    ("Not certain if this is pneumonia.", {"pneumonia": (False, True)}),
 ]
 
 
