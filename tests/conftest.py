@@ -16,6 +16,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -60,6 +61,38 @@ def tree_hash(root: Path) -> dict[str, str]:
         elif p.is_file():
             out[rel] = hashlib.sha256(p.read_bytes()).hexdigest()
     return out
+
+
+def fixed_vectors(iris, dim: int = 384) -> np.ndarray:
+    """A stand-in for label embeddings: one fixed random unit vector per IRI."""
+    rows = []
+    for iri in iris:
+        rng = np.random.default_rng(int(hashlib.sha256(iri.encode()).hexdigest()[:8], 16))
+        v = rng.standard_normal(dim).astype(np.float32)
+        rows.append(v / np.linalg.norm(v))
+    return np.stack(rows) if rows else np.zeros((0, dim), np.float32)
+
+
+def in_threads(work, n: int = 8) -> list:
+    """``work()`` run in ``n`` threads at once: the results, in thread order. Raises the first error."""
+    import threading
+
+    results, errors = [None] * n, []
+
+    def run(i):
+        try:
+            results[i] = work()
+        except Exception as e:  # noqa: BLE001 - re-raised below, in the test's thread
+            errors.append(e)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    return results
 
 
 def copy_kg(src: Path, dst: Path) -> Path:

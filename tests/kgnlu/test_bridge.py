@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
 
 import numpy as np
 import pytest
 
 from kgnlu.tasks import bridge
 from kgnlu.tasks.bridge import EDGE_TYPES, SYMBOLIC_FEATURES, collate, extract_subgraph, featurize
+from tests.conftest import fixed_vectors
 
 F = "http://kgnlu.org/demo/food#"
-
-
-def fixed_vectors(iris, dim: int = 384) -> np.ndarray:
-    """A stand-in for label embeddings: one fixed random unit vector per IRI."""
-    rows = []
-    for iri in iris:
-        rng = np.random.default_rng(int(hashlib.sha256(iri.encode()).hexdigest()[:8], 16))
-        v = rng.standard_normal(dim).astype(np.float32)
-        rows.append(v / np.linalg.norm(v))
-    return np.stack(rows) if rows else np.zeros((0, dim), np.float32)
 
 
 @pytest.fixture(scope="module")

@@ -3,10 +3,8 @@ a tiny overfit, deterministic training, evaluation, and a thread-safe predictor.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import threading
 
 import numpy as np
 import pytest
@@ -18,6 +16,7 @@ from kgnlu.labels import LABELS  # noqa: E402
 from kgnlu.neural.fused import FusedNLI, fused_loss  # noqa: E402
 from kgnlu.tasks.bridge import EDGE_TYPES, SYMBOLIC_FEATURES, collate, feature_spec, featurize  # noqa: E402
 from kgnlu.types import InferResult  # noqa: E402
+from tests.conftest import fixed_vectors, in_threads  # noqa: E402
 
 
 PAIRS = [  # (premise, hypothesis, gold)
@@ -29,16 +28,6 @@ PAIRS = [  # (premise, hypothesis, gold)
     ("I ate an orange", "I did not eat any fruit", "contradiction"),
 ]
 SMALL = {"gnn_hidden": 32, "gate_hidden": 16}
-
-
-def fixed_vectors(iris, dim: int = 384) -> np.ndarray:
-    """A stand-in for label embeddings: one fixed random unit vector per IRI."""
-    rows = []
-    for iri in iris:
-        rng = np.random.default_rng(int(hashlib.sha256(iri.encode()).hexdigest()[:8], 16))
-        v = rng.standard_normal(dim).astype(np.float32)
-        rows.append(v / np.linalg.norm(v))
-    return np.stack(rows) if rows else np.zeros((0, dim), np.float32)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -279,18 +268,5 @@ def test_predictor_result_contract_and_threads(trained, engine):
     assert [e["side"] for e in r0["entities"]] == ["premise", "hypothesis"]
     assert reference[4].gate < 0.2 and reference[4].entities == []  # nothing linked
 
-    results, errors = [None] * 8, []
-
-    def work(i):
-        try:
-            results[i] = [r.to_dict() for r in predictor.predict(premises, hypotheses)]
-        except Exception as e:  # noqa: BLE001 - reported below
-            errors.append(repr(e))
-
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    results = in_threads(lambda: [r.to_dict() for r in predictor.predict(premises, hypotheses)], 8)
     assert all(r == [x.to_dict() for x in reference] for r in results)

@@ -8,13 +8,13 @@ are skipped where there are none. The fallback and bad-input tests need no model
 from __future__ import annotations
 
 import json
-import threading
 
 import pytest
 
 from kgnlu.config import nli_model_dir
 from kgnlu.labels import LABELS
 from kgnlu.types import InputError
+from tests.conftest import in_threads
 
 CONTRACT_KEYS = {"label", "probabilities", "gate", "neural", "symbolic", "entities"}
 PAIRS = [
@@ -84,20 +84,7 @@ def test_infer_many_matches_infer(engine):
 @has_model
 def test_eight_threads_give_identical_results(engine):
     reference = [engine.infer(p, h).to_dict() for p, h in PAIRS]
-    results, errors = [None] * 8, []
-
-    def work(i):
-        try:
-            results[i] = [engine.infer(p, h).to_dict() for p, h in PAIRS]
-        except Exception as e:  # noqa: BLE001 - reported below
-            errors.append(repr(e))
-
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    results = in_threads(lambda: [engine.infer(p, h).to_dict() for p, h in PAIRS], 8)
     assert all(r == reference for r in results)
 
 
