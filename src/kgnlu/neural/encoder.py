@@ -1,8 +1,10 @@
 """Text encoders: strings to L2-normalised float32 vectors for dense retrieval.
 
 ``MiniLMEncoder`` reproduces sentence-transformers' all-MiniLM-L6-v2 pipeline (transformer, mean
-pooling over the attention mask, L2 normalisation) with plain ``transformers``, so that kgnlu does
-not pay sentence-transformers' import time (~6 s) and can load a LoRA adapter with peft.
+pooling over the attention mask, L2 normalisation) with ``kgnlu.neural.minibert`` (the same
+weights and numbers as ``transformers``' ``BertModel``), so that kgnlu pays neither
+sentence-transformers' import time (~6 s) nor transformers' (~5 s), and merges a LoRA adapter
+itself.
 
 Speed on the 2 shared CPU cores of the dev machine (HPO labels and synonyms, 1-6 words, ~9
 word pieces). Other jobs shared those cores, so the absolute numbers (40-230 strings/s) are
@@ -136,19 +138,18 @@ class MiniLMEncoder(TextEncoder):
         device: ``auto`` (CUDA when present), ``cpu`` or ``cuda[:n]``.
         max_length: tokens kept per text. Lexicon strings are far shorter; queries are mentions.
 
-    ``.model`` (a ``transformers`` model, adapter merged) and ``.tokenizer`` are public for
-    training code, which builds its own peft wrapper on an adapter-less encoder's ``.model``.
+    ``.model`` is a ``kgnlu.neural.minibert.MiniBert`` (adapter merged) and ``.tokenizer`` its
+    ``WordPieceTokenizer``: the numbers of ``transformers``' ``BertModel`` without its import.
     """
 
     def __init__(self, model_path: str | Path | None = None, adapter: str | Path | None = None,
                  device: str = "auto", max_length: int = 64):
-        # torch and transformers (~4 s) load here, not at import: TextEncoder and the index code
-        # that only type-checks against it stay cheap to import.
+        # torch loads here, not at import: TextEncoder and the index code that only type-checks
+        # against it stay cheap to import.
         import torch
-        from transformers import AutoModel, AutoTokenizer
-        from transformers.utils import logging as hf_logging
 
-        hf_logging.disable_progress_bar()  # a weights-loading bar on every start is noise on stderr
+        from kgnlu.neural.minibert import load_inference_encoder
+
         self.model_path = Path(model_path) if model_path is not None else default_model_path()
         self.adapter_path = Path(adapter) if adapter is not None else None
         if self.adapter_path is not None:
@@ -157,12 +158,7 @@ class MiniLMEncoder(TextEncoder):
                     raise FileNotFoundError(f"adapter {self.adapter_path}: missing {name}")
         self.max_length = int(max_length)
         self.device = _resolve_device(device)
-        self.tokenizer = AutoTokenizer.from_pretrained(str(self.model_path), local_files_only=True)
-        model = AutoModel.from_pretrained(str(self.model_path), local_files_only=True)
-        if self.adapter_path is not None:
-            from peft import PeftModel
-
-            model = PeftModel.from_pretrained(model, str(self.adapter_path)).merge_and_unload()
+        model, self.tokenizer = load_inference_encoder(self.model_path, self.adapter_path)
         self.model = model.to(self.device).eval()
         self.dim = int(self.model.config.hidden_size)
         self.fingerprint = encoder_fingerprint(self.model_path, self.adapter_path, self.max_length)

@@ -40,7 +40,7 @@ from kgnlu.neural.encoder import save_adapter
 from kgnlu.neural.gate import EvidenceGate
 from kgnlu.neural.gnn.rgcn_encoder import RGCNEncoder
 from kgnlu.neural.heads import NLIHeads
-from kgnlu.neural.lora import base_fingerprint, load_adapted, load_base
+from kgnlu.neural.lora import base_fingerprint, load_adapted, load_base, load_merged
 
 MANIFEST = "manifest.json"
 FORMAT = "kgnlu-fused-nli"
@@ -194,8 +194,9 @@ class FusedNLI(nn.Module):
              trainable: bool = False, base_model: str | Path | None = None) -> FusedNLI:
         """A model saved by :meth:`save`, in eval mode on ``device``.
 
-        ``merge`` folds the LoRA matrices into the encoder weights (faster inference; the model can
-        then no longer be saved). ``trainable`` keeps the adapter trainable (to resume training).
+        ``merge`` folds the LoRA matrices into the encoder weights and runs it as a
+        ``kgnlu.neural.minibert.MiniBert`` (faster inference, no ``transformers`` import; the model
+        can then no longer be saved). ``trainable`` keeps the adapter trainable (to resume training).
         """
         from kgnlu.neural.encoder import default_model_path
 
@@ -203,11 +204,14 @@ class FusedNLI(nn.Module):
         manifest = read_manifest(directory)
         config = manifest["config"]
         base_path = Path(base_model) if base_model is not None else default_model_path()
-        encoder = load_adapted(directory, config, base_path, trainable=trainable, merge=merge)
+        if merge and not trainable:
+            encoder, tokenizer = load_merged(directory, config, base_path)
+        else:
+            encoder, tokenizer = load_adapted(directory, config, base_path, trainable=trainable), _tokenizer(base_path)
         names = {c["name"] for c in manifest["components"]}
         gnn = RGCNEncoder.load(directory / "gnn") if "gnn" in names else None
         heads, gate = NLIHeads.load(directory / "heads"), EvidenceGate.load(directory / "gate")
-        model = cls(config, encoder, gnn, heads, gate, tokenizer=_tokenizer(base_path), base_path=base_path)
+        model = cls(config, encoder, gnn, heads, gate, tokenizer=tokenizer, base_path=base_path)
         model.manifest = manifest
         return model.to(device).eval()
 

@@ -1,8 +1,14 @@
-"""The LoRA-adapted MiniLM that the task models (fused NLI, relation extraction) are built on."""
+"""The LoRA-adapted MiniLM that the task models (fused NLI, relation extraction) are built on.
+
+Training and saving go through ``transformers`` + ``peft`` (``load_adapted``); inference with the
+adapter merged goes through ``kgnlu.neural.minibert`` (``load_merged``), which gives the same
+numbers without importing either library.
+"""
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 from kgnlu.neural.encoder import encoder_fingerprint
@@ -11,7 +17,9 @@ from kgnlu.neural.encoder import encoder_fingerprint
 def load_base(path: str | Path):
     """The base transformer at ``path`` (a local checkpoint; nothing is fetched)."""
     from transformers import AutoModel
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # a weights-loading bar on every start is noise on stderr
     return AutoModel.from_pretrained(str(path), local_files_only=True)
 
 
@@ -19,22 +27,31 @@ def base_fingerprint(path: str | Path, max_length: int) -> str:
     return encoder_fingerprint(Path(path), None, max_length)
 
 
-def load_adapted(directory: str | Path, config: dict, base_path: str | Path, *, trainable: bool = False,
-                 merge: bool = False):
-    """The base encoder with the adapter saved in ``directory/adapter``.
-
-    Warns when the base differs from the one the adapter was trained on (its fingerprint is in
-    ``config["base_model"]``). ``merge`` folds LoRA into the weights (faster inference, no longer
-    trainable or savable); it is ignored when ``trainable``.
-    """
-    from peft import PeftModel
-
+def _check_base(directory: str | Path, config: dict, base_path: str | Path) -> None:
     fp = base_fingerprint(base_path, config["max_length"])
     if fp != config["base_model"]["fingerprint"]:
         warnings.warn(f"{directory}: trained on base encoder {config['base_model']['fingerprint']}, "
-                      f"loading it on {fp}", stacklevel=3)
-    encoder = PeftModel.from_pretrained(load_base(base_path), str(Path(directory) / "adapter"), is_trainable=trainable)
-    return encoder.merge_and_unload() if merge and not trainable else encoder
+                      f"loading it on {fp}", stacklevel=4)
 
 
-__all__ = ["base_fingerprint", "load_adapted", "load_base"]
+def load_merged(directory: str | Path, config: dict, base_path: str | Path, special_tokens: Sequence[str] = ()):
+    """``(encoder, tokenizer)`` for inference: the base with ``directory/adapter`` folded in
+    (a ``MiniBert`` and a ``WordPieceTokenizer``, no ``transformers`` import). Warns as
+    :func:`load_adapted` does when the base differs from the training one."""
+    from kgnlu.neural.minibert import load_inference_encoder
+
+    _check_base(directory, config, base_path)
+    return load_inference_encoder(base_path, Path(directory) / "adapter", special_tokens)
+
+
+def load_adapted(directory: str | Path, config: dict, base_path: str | Path, *, trainable: bool = False):
+    """The base encoder with the adapter saved in ``directory/adapter``, as a peft model (for
+    training, or for saving again). Warns when the base differs from the one the adapter was
+    trained on (its fingerprint is in ``config["base_model"]``)."""
+    from peft import PeftModel
+
+    _check_base(directory, config, base_path)
+    return PeftModel.from_pretrained(load_base(base_path), str(Path(directory) / "adapter"), is_trainable=trainable)
+
+
+__all__ = ["base_fingerprint", "load_adapted", "load_base", "load_merged"]

@@ -44,7 +44,7 @@ from kgnlu.neural.component import Component
 from kgnlu.neural.encoder import save_adapter
 from kgnlu.neural.gate import EvidenceGate
 from kgnlu.neural.gnn.rgcn_encoder import RGCNEncoder
-from kgnlu.neural.lora import base_fingerprint, load_adapted, load_base
+from kgnlu.neural.lora import base_fingerprint, load_adapted, load_base, load_merged
 
 MANIFEST = "manifest.json"
 FORMAT = "kgnlu-relation-extractor"
@@ -238,6 +238,9 @@ class RelationModel(nn.Module):
     # -- save / load -------------------------------------------------------------------------
 
     def save(self, directory: str | Path, training: dict | None = None) -> Path:
+        if not hasattr(self.encoder, "peft_config"):
+            raise RuntimeError("this model's LoRA adapter was merged into the encoder (load(merge=True)); "
+                               "load it with merge=False to save it")
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         save_adapter(self.encoder, directory / "adapter")
@@ -265,11 +268,15 @@ class RelationModel(nn.Module):
         manifest = read_manifest(directory)
         config = manifest["config"]
         base_path = Path(base_model) if base_model is not None else default_model_path()
-        encoder = load_adapted(directory, config, base_path, trainable=trainable, merge=merge)
+        if merge and not trainable:
+            encoder, tokenizer = load_merged(directory, config, base_path, MARKER_TOKENS)
+        else:
+            encoder = load_adapted(directory, config, base_path, trainable=trainable)
+            tokenizer = make_tokenizer(base_path)
         names = {c["name"] for c in manifest["components"]}
         gnn = RGCNEncoder.load(directory / "gnn") if "gnn" in names else None
         heads, gate = RelationHeads.load(directory / "heads"), EvidenceGate.load(directory / "gate")
-        model = cls(config, encoder, gnn, heads, gate, tokenizer=make_tokenizer(base_path), base_path=base_path)
+        model = cls(config, encoder, gnn, heads, gate, tokenizer=tokenizer, base_path=base_path)
         model.manifest = manifest
         model = model.to(device).eval()
         if quantize and merge and not trainable and str(device) == "cpu":

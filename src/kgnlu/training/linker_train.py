@@ -343,7 +343,10 @@ def train(kg_dir: str | Path, out_dir: str | Path, *, seed: int = 0, epochs: int
     from peft import LoraConfig, get_peft_model
     from tqdm.auto import tqdm
 
-    from kgnlu.neural.encoder import BASE_MODEL_NAME, MiniLMEncoder, save_adapter
+    from transformers import AutoTokenizer
+
+    from kgnlu.neural.encoder import BASE_MODEL_NAME, default_model_path, encoder_fingerprint, save_adapter
+    from kgnlu.neural.lora import load_base
 
     if batch_size < 2:
         raise ValueError(f"batch_size must be >= 2 (in-batch negatives); got {batch_size}")
@@ -385,8 +388,11 @@ def train(kg_dir: str | Path, out_dir: str | Path, *, seed: int = 0, epochs: int
 
         # -- the base encoder; untuned vectors for mining and the "before" evaluation
         with _deterministic(seed):
-            enc = MiniLMEncoder(model_path, device="cpu", max_length=max_length)
-            model, tok = enc.model, enc.tokenizer
+            # transformers' BertModel, not MiniLMEncoder's inference copy: peft wraps it for training.
+            base_path = Path(model_path) if model_path is not None else default_model_path()
+            model = load_base(base_path).eval()
+            tok = AutoTokenizer.from_pretrained(str(base_path), local_files_only=True)
+            base_fp = encoder_fingerprint(base_path, None, max_length)
             rng = random.Random(f"eval:{seed}")
             queries = [(q, c.iri) for c in held for q in c.exact if q not in {n for n in c.names[:1]}]
             rng.shuffle(queries)
@@ -470,7 +476,7 @@ def train(kg_dir: str | Path, out_dir: str | Path, *, seed: int = 0, epochs: int
         report = {
             "format": FORMAT, "kind": "kgnlu.linker-adapter", "seed": seed, "holdout": split, "data": data,
             "kg": {"manifest_hash": info["manifest_hash"]},
-            "base_model": {"name": BASE_MODEL_NAME, "fingerprint": enc.fingerprint},
+            "base_model": {"name": BASE_MODEL_NAME, "fingerprint": base_fp},
             "lora": {"r": rank, "alpha": alpha, "dropout": lora_dropout, "target_modules": TARGET_MODULES},
             "hyper": {"epochs": epochs, "max_pairs": max_pairs, "max_pairs_per_concept": max_pairs_per_concept,
                       "batch_size": batch_size, "group": group, "lr": lr, "warmup": warmup, "tau": tau,

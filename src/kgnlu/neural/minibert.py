@@ -1,0 +1,265 @@
+"""A lean BERT encoder and WordPiece tokenizer for inference, without importing ``transformers``.
+
+Training builds on ``transformers`` and ``peft`` (LoRA wrappers, gradients). Inference needs
+neither: the same safetensors weights, with the saved LoRA adapter folded in (``merge_lora``),
+run through this ~100-line copy of ``BertModel``'s forward pass, tokenised by the ``tokenizers``
+library from the checkpoint's own ``tokenizer.json``. Why, measured on the 2-core dev machine:
+
+- importing ``transformers`` and ``peft`` costs ~5 s of the ~11 s a cold ``kgnlu infer`` took
+  (the target is 8 s);
+- ``BertModel``'s per-module hooks and wrappers cost a few ms of Python per call, which a
+  single pair pays in full.
+
+``tests/kgnlu/test_minibert.py`` checks that ids, hidden states and merged weights equal
+``transformers`` + ``peft`` on the packaged checkpoint and the shipped adapters.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+@dataclass(frozen=True)
+class BertConfig:
+    vocab_size: int
+    hidden_size: int
+    num_hidden_layers: int
+    num_attention_heads: int
+    intermediate_size: int
+    max_position_embeddings: int
+    type_vocab_size: int
+    layer_norm_eps: float
+
+    @classmethod
+    def read(cls, model_dir: Path) -> BertConfig:
+        raw = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+        # Anything else would need code this module does not have; refuse rather than compute wrongly.
+        expected = {"model_type": "bert", "hidden_act": "gelu", "position_embedding_type": "absolute"}
+        for key, value in expected.items():
+            if raw.get(key, value) != value:
+                raise ValueError(f"{model_dir}: {key}={raw.get(key)!r} is not supported (only {value!r})")
+        return cls(**{k: raw[k] for k in cls.__dataclass_fields__})
+
+
+@dataclass
+class EncoderOutput:
+    last_hidden_state: Tensor
+
+
+class _Embeddings(nn.Module):
+    def __init__(self, c: BertConfig):
+        super().__init__()
+        self.word_embeddings = nn.Embedding(c.vocab_size, c.hidden_size)
+        self.position_embeddings = nn.Embedding(c.max_position_embeddings, c.hidden_size)
+        self.token_type_embeddings = nn.Embedding(c.type_vocab_size, c.hidden_size)
+        self.LayerNorm = nn.LayerNorm(c.hidden_size, eps=c.layer_norm_eps)
+
+    def forward(self, inputs_embeds: Tensor, token_type_ids: Tensor) -> Tensor:
+        positions = torch.arange(inputs_embeds.size(1), device=inputs_embeds.device)
+        # The order of the additions is BertEmbeddings' own, so the sums round the same way.
+        x = inputs_embeds + self.token_type_embeddings(token_type_ids)
+        return self.LayerNorm(x + self.position_embeddings(positions))
+
+
+class _SelfAttention(nn.Module):
+    def __init__(self, c: BertConfig):
+        super().__init__()
+        self.heads = c.num_attention_heads
+        self.query = nn.Linear(c.hidden_size, c.hidden_size)
+        self.key = nn.Linear(c.hidden_size, c.hidden_size)
+        self.value = nn.Linear(c.hidden_size, c.hidden_size)
+
+    def forward(self, x: Tensor, mask: Tensor) -> Tensor:
+        b, t, h = x.shape
+
+        def split(proj: nn.Linear) -> Tensor:
+            return proj(x).view(b, t, self.heads, h // self.heads).transpose(1, 2)
+
+        ctx = F.scaled_dot_product_attention(split(self.query), split(self.key), split(self.value), attn_mask=mask)
+        return ctx.transpose(1, 2).reshape(b, t, h)
+
+
+class _Output(nn.Module):
+    """``dense`` then ``LayerNorm`` over the residual (both BERT sub-layer outputs)."""
+
+    def __init__(self, d_in: int, c: BertConfig):
+        super().__init__()
+        self.dense = nn.Linear(d_in, c.hidden_size)
+        self.LayerNorm = nn.LayerNorm(c.hidden_size, eps=c.layer_norm_eps)
+
+    def forward(self, x: Tensor, residual: Tensor) -> Tensor:
+        return self.LayerNorm(self.dense(x) + residual)
+
+
+class _Attention(nn.Module):
+    def __init__(self, c: BertConfig):
+        super().__init__()
+        self.self = _SelfAttention(c)
+        self.output = _Output(c.hidden_size, c)
+
+
+class _Intermediate(nn.Module):
+    def __init__(self, c: BertConfig):
+        super().__init__()
+        self.dense = nn.Linear(c.hidden_size, c.intermediate_size)
+
+
+class _Layer(nn.Module):
+    def __init__(self, c: BertConfig):
+        super().__init__()
+        self.attention = _Attention(c)
+        self.intermediate = _Intermediate(c)
+        self.output = _Output(c.intermediate_size, c)
+
+    def forward(self, x: Tensor, mask: Tensor) -> Tensor:
+        x = self.attention.output(self.attention.self(x, mask), x)
+        return self.output(F.gelu(self.intermediate.dense(x)), x)
+
+
+class _Encoder(nn.Module):
+    def __init__(self, c: BertConfig):
+        super().__init__()
+        self.layer = nn.ModuleList(_Layer(c) for _ in range(c.num_hidden_layers))
+
+
+class MiniBert(nn.Module):
+    """``BertModel`` without the pooler, for inference; parameter names match its state dict."""
+
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        self.config = config
+        self.embeddings = _Embeddings(config)
+        self.encoder = _Encoder(config)
+
+    @classmethod
+    def from_pretrained(cls, model_dir: str | Path) -> MiniBert:
+        from safetensors.torch import load_file
+
+        model_dir = Path(model_dir)
+        model = cls(BertConfig.read(model_dir))
+        state = {re.sub(r"^bert\.", "", k): v for k, v in load_file(str(model_dir / "model.safetensors")).items()}
+        state = {k: v for k, v in state.items() if not k.startswith("pooler.") and k != "embeddings.position_ids"}
+        model.load_state_dict(state, strict=True)
+        return model.eval()
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.embeddings.word_embeddings
+
+    def forward(self, input_ids: Tensor | None = None, attention_mask: Tensor | None = None,
+                token_type_ids: Tensor | None = None, inputs_embeds: Tensor | None = None) -> EncoderOutput:
+        if inputs_embeds is None:
+            inputs_embeds = self.embeddings.word_embeddings(input_ids)
+        b, t = inputs_embeds.shape[:2]
+        if token_type_ids is None:
+            token_type_ids = torch.zeros(b, t, dtype=torch.long, device=inputs_embeds.device)
+        if attention_mask is None:
+            attention_mask = torch.ones(b, t, dtype=torch.long, device=inputs_embeds.device)
+        mask = attention_mask.bool()[:, None, None, :]  # (B, 1, 1, T): True = attend
+        x = self.embeddings(inputs_embeds, token_type_ids)
+        for layer in self.encoder.layer:
+            x = layer(x, mask)
+        return EncoderOutput(x)
+
+
+def merge_lora(model: nn.Module, adapter_dir: str | Path) -> nn.Module:
+    """Fold a saved peft LoRA adapter into ``model``'s Linear weights in place: ``W += (α/r)·B·A``.
+
+    Only the plain LoRA that kgnlu trains is accepted (no DoRA, rsLoRA, per-module ranks or
+    extra trained modules); anything else is refused by name rather than merged wrongly.
+    """
+    from safetensors.torch import load_file
+
+    adapter_dir = Path(adapter_dir)
+    cfg = json.loads((adapter_dir / "adapter_config.json").read_text(encoding="utf-8"))
+    unsupported = {"peft_type": cfg.get("peft_type") != "LORA", "use_dora": bool(cfg.get("use_dora")),
+                   "use_rslora": bool(cfg.get("use_rslora")), "fan_in_fan_out": bool(cfg.get("fan_in_fan_out")),
+                   "rank_pattern": bool(cfg.get("rank_pattern")), "alpha_pattern": bool(cfg.get("alpha_pattern")),
+                   "modules_to_save": bool(cfg.get("modules_to_save")), "lora_bias": bool(cfg.get("lora_bias")),
+                   "bias": cfg.get("bias", "none") != "none"}
+    if any(unsupported.values()):
+        raise ValueError(f"{adapter_dir}: adapter options not supported for merging: "
+                         f"{', '.join(k for k, bad in unsupported.items() if bad)}")
+    scale = cfg["lora_alpha"] / cfg["r"]
+    pairs: dict[str, dict[str, Tensor]] = {}
+    for key, value in load_file(str(adapter_dir / "adapter_model.safetensors")).items():
+        m = re.fullmatch(r"base_model\.model\.(.+)\.lora_([AB])(?:\.[^.]+)?\.weight", key)
+        if m is None:
+            raise ValueError(f"{adapter_dir}: unexpected adapter tensor {key!r}")
+        pairs.setdefault(m.group(1), {})[m.group(2)] = value
+    with torch.no_grad():
+        for name, ab in sorted(pairs.items()):
+            layer = model.get_submodule(name)
+            if not isinstance(layer, nn.Linear) or set(ab) != {"A", "B"}:
+                raise ValueError(f"{adapter_dir}: cannot merge LoRA into {name!r}")
+            delta = (ab["B"].to(layer.weight.dtype) @ ab["A"].to(layer.weight.dtype)) * scale
+            layer.weight += delta.to(layer.weight.device)
+    return model
+
+
+class Encoding(dict):
+    """Tokeniser output: ``input_ids``, ``token_type_ids``, ``attention_mask`` as ``(B, T)`` tensors."""
+
+    def to(self, device) -> Encoding:
+        return Encoding({k: v.to(device) for k, v in self.items()})
+
+
+class WordPieceTokenizer:
+    """The checkpoint's ``tokenizer.json`` through ``tokenizers``: the ids ``BertTokenizerFast`` gives.
+
+    Called like a ``transformers`` tokenizer for what kgnlu uses: texts (and optional second
+    texts), padded to the longest, truncated ``longest_first`` to ``max_length``, as tensors.
+    Thread-safe: the Rust tokenizer's truncation setting is shared state, so calls hold a lock.
+    """
+
+    def __init__(self, model_dir: str | Path, special_tokens: Sequence[str] = ()):
+        from tokenizers import AddedToken, Tokenizer
+
+        self._tok = Tokenizer.from_file(str(Path(model_dir) / "tokenizer.json"))
+        if special_tokens:
+            missing = [t for t in special_tokens if self._tok.token_to_id(t) is None]
+            if missing:
+                raise ValueError(f"special tokens not in the vocabulary: {missing}")
+            # Kept whole and un-lowercased, as transformers' add_special_tokens does.
+            self._tok.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in special_tokens])
+        pad = "[PAD]"
+        self._tok.enable_padding(pad_id=self._tok.token_to_id(pad), pad_token=pad)
+        self._max_length: int | None = None
+        self._lock = threading.Lock()
+
+    def convert_tokens_to_ids(self, tokens: Sequence[str]) -> list[int]:
+        return [self._tok.token_to_id(t) for t in tokens]
+
+    def __call__(self, text: Sequence[str], text_pair: Sequence[str] | None = None, *, padding: bool = True,
+                 truncation: bool = True, max_length: int = 512, return_tensors: str = "pt") -> Encoding:
+        if not (padding and truncation and return_tensors == "pt"):
+            raise ValueError("WordPieceTokenizer pads to the longest, truncates and returns torch tensors only")
+        inputs = list(zip(text, text_pair)) if text_pair is not None else list(text)
+        with self._lock:
+            if self._max_length != max_length:
+                self._tok.enable_truncation(max_length=max_length, strategy="longest_first")
+                self._max_length = max_length
+            encs = self._tok.encode_batch(inputs)
+        return Encoding(input_ids=torch.tensor([e.ids for e in encs], dtype=torch.long),
+                        token_type_ids=torch.tensor([e.type_ids for e in encs], dtype=torch.long),
+                        attention_mask=torch.tensor([e.attention_mask for e in encs], dtype=torch.long))
+
+
+def load_inference_encoder(model_dir: str | Path, adapter_dir: str | Path | None = None,
+                           special_tokens: Sequence[str] = ()) -> tuple[MiniBert, WordPieceTokenizer]:
+    """The checkpoint at ``model_dir`` with the LoRA adapter in ``adapter_dir`` merged, and its tokenizer."""
+    model = MiniBert.from_pretrained(model_dir)
+    if adapter_dir is not None:
+        merge_lora(model, adapter_dir)
+    return model, WordPieceTokenizer(model_dir, special_tokens)
+
+
+__all__ = ["BertConfig", "MiniBert", "WordPieceTokenizer", "load_inference_encoder", "merge_lora"]

@@ -1,0 +1,121 @@
+"""The inference copy of BERT (kgnlu.neural.minibert) against transformers + peft, on the real
+packaged checkpoint and the shipped adapters: same token ids, same hidden states, same merge."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from kgnlu.neural.encoder import default_model_path
+from kgnlu.neural.minibert import BertConfig, MiniBert, WordPieceTokenizer, merge_lora
+from kgnlu.neural.re_head import MARKER_TOKENS
+
+ASSETS = Path(__file__).resolve().parents[2] / "src" / "kgnlu" / "assets"
+BASE = default_model_path()
+
+PREMISES = [
+    "The patient has focal seizures.",
+    "No fever, cough or rash; denies chest pain.",
+    "Ça fait mal — naïve café, Straße, 東京 and ΑΒΓ letters",
+    "HbA1c 7.2% (ref <6.5%); BP 140/90 mmHg!!",
+    "word " * 200,  # longer than max_length: truncated longest-first with the pair
+    "",
+]
+HYPOTHESES = ["The patient has seizures.", "The patient is febrile.", "naive cafe", "diabetes " * 80, "x", "y"]
+
+
+@pytest.fixture(scope="module")
+def hf():
+    transformers = pytest.importorskip("transformers")
+    return transformers.AutoTokenizer.from_pretrained(str(BASE), local_files_only=True)
+
+
+@pytest.mark.parametrize("max_length", [128, 16])
+def test_pair_token_ids_equal_transformers(hf, max_length):
+    ours = WordPieceTokenizer(BASE)(PREMISES, HYPOTHESES, max_length=max_length)
+    theirs = hf(PREMISES, HYPOTHESES, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
+    for key in ("input_ids", "token_type_ids", "attention_mask"):
+        assert torch.equal(ours[key], theirs[key]), key
+
+
+def test_marker_tokens_kept_whole_as_transformers_does(hf):
+    hf.add_special_tokens({"additional_special_tokens": list(MARKER_TOKENS)})
+    texts = ["[unused0] Aspirin [unused1] treats [unused2] headache [unused3] in adults.",
+             "Fever [unused0]x[unused1] and [UNUSED2] upper case"]
+    ours = WordPieceTokenizer(BASE, MARKER_TOKENS)
+    assert torch.equal(ours(texts, max_length=96)["input_ids"],
+                       hf(texts, padding=True, truncation=True, max_length=96, return_tensors="pt")["input_ids"])
+    assert ours.convert_tokens_to_ids(list(MARKER_TOKENS)) == hf.convert_tokens_to_ids(list(MARKER_TOKENS))
+    with pytest.raises(ValueError, match="not in the vocabulary"):
+        WordPieceTokenizer(BASE, ["[E1-not-a-token]"])
+
+
+def test_hidden_states_equal_bert_model(hf):
+    from transformers import AutoModel
+
+    theirs = AutoModel.from_pretrained(str(BASE), local_files_only=True).eval()
+    ours = MiniBert.from_pretrained(BASE)
+    batch = WordPieceTokenizer(BASE)(PREMISES, HYPOTHESES, max_length=64)
+    with torch.inference_mode():
+        want = theirs(**batch).last_hidden_state
+        torch.testing.assert_close(ours(**batch).last_hidden_state, want, rtol=1e-5, atol=1e-5)
+        # the relation model's path: marker vectors added to the word embeddings
+        embeds = ours.get_input_embeddings()(batch["input_ids"]) + 0.01
+        kwargs = {"attention_mask": batch["attention_mask"], "token_type_ids": batch["token_type_ids"]}
+        torch.testing.assert_close(ours(inputs_embeds=embeds, **kwargs).last_hidden_state,
+                                   theirs(inputs_embeds=embeds, **kwargs).last_hidden_state, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("adapter", ["nli/adapter", "re/adapter", "linker"])
+def test_merge_equals_peft_merge_and_unload(adapter):
+    peft = pytest.importorskip("peft")
+    from transformers import AutoModel
+
+    merged_by_peft = peft.PeftModel.from_pretrained(AutoModel.from_pretrained(str(BASE), local_files_only=True),
+                                                    str(ASSETS / adapter)).merge_and_unload()
+    want = merged_by_peft.state_dict()
+    ours = merge_lora(MiniBert.from_pretrained(BASE), ASSETS / adapter).state_dict()
+    for name, value in ours.items():
+        torch.testing.assert_close(value, want[name], rtol=0, atol=1e-6, msg=name)
+    base = MiniBert.from_pretrained(BASE).state_dict()
+    assert sum(not torch.equal(v, base[k]) for k, v in ours.items()) == 6 * 6  # every LoRA target changed
+
+
+def test_unsupported_adapter_and_config_are_refused(tmp_path):
+    adapter = tmp_path / "adapter"
+    shutil.copytree(ASSETS / "nli" / "adapter", adapter)
+    cfg = json.loads((adapter / "adapter_config.json").read_text())
+    (adapter / "adapter_config.json").write_text(json.dumps({**cfg, "use_dora": True}))
+    with pytest.raises(ValueError, match="use_dora"):
+        merge_lora(MiniBert.from_pretrained(BASE), adapter)
+    model = tmp_path / "model"
+    model.mkdir()
+    raw = json.loads((BASE / "config.json").read_text())
+    (model / "config.json").write_text(json.dumps({**raw, "hidden_act": "relu"}))
+    with pytest.raises(ValueError, match="hidden_act"):
+        BertConfig.read(model)
+
+
+def test_inference_loads_neither_transformers_nor_peft():
+    code = ("import sys; from kgnlu.neural.encoder import MiniLMEncoder; "
+            f"from kgnlu.neural.fused import FusedNLI; FusedNLI.load({str(ASSETS / 'nli')!r}, merge=True); "
+            "e = MiniLMEncoder(device='cpu'); e.encode(['focal seizure']); "
+            "print(sorted(m for m in ('transformers', 'peft', 'sentence_transformers') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_tokenizer_is_thread_safe_across_max_lengths():
+    from concurrent.futures import ThreadPoolExecutor
+
+    tok = WordPieceTokenizer(BASE)
+    want = {n: tok(PREMISES, HYPOTHESES, max_length=n)["input_ids"] for n in (16, 64)}
+    with ThreadPoolExecutor(8) as pool:
+        got = list(pool.map(lambda i: (16 if i % 2 else 64, tok(PREMISES, HYPOTHESES, max_length=16 if i % 2 else 64)),
+                            range(64)))
+    assert all(torch.equal(ids["input_ids"], want[n]) for n, ids in got)
+
