@@ -60,6 +60,24 @@ def test_hops_and_node_cap(engine):
     assert len(fan.nodes) == 3  # Food and its first two children only
 
 
+def test_neighbour_cache_gives_the_same_subgraphs_with_fewer_lookups(engine, monkeypatch):
+    t = engine.tables
+    calls = []
+    real = bridge._neighbours
+    monkeypatch.setattr(bridge, "_neighbours", lambda *a: calls.append(a[1]) or real(*a))
+    cache = bridge.NeighbourCache(t, max_fanout=3)
+    for seeds in ([F + "Apple"], [F + "Fruit"], [F + "Apple"]):
+        plain = extract_subgraph(t, seeds, [F + "Food"], max_fanout=3)
+        n_plain = len(calls)
+        cached = extract_subgraph(t, seeds, [F + "Food"], max_fanout=3, neighbours=cache)
+        assert (cached.nodes, cached.edges) == (plain.nodes, plain.edges)
+    calls.clear()
+    extract_subgraph(t, [F + "Apple"], [F + "Food"], max_fanout=3, neighbours=cache)
+    assert n_plain > 0 and calls == []  # every node's lookup came from the cache
+    with pytest.raises(ValueError, match="max_fanout"):
+        extract_subgraph(t, [F + "Apple"], [], max_fanout=8, neighbours=cache)
+
+
 def test_linked_concepts_joined_by_the_closure(engine):
     """Granny Smith ⊑ Apple ⊑ Fruit ⊑ Food: three hops apart, one shortcut edge between them."""
     sg = extract_subgraph(engine.tables, [F + "GrannySmith"], [F + "Food"], hops=0)

@@ -7,7 +7,7 @@ tables and a ``node_vectors`` function, and returns :class:`PairFeatures`:
 - **symbolic features** (``SYMBOLIC_FEATURES``, all in [0, 1]): the verdict one-hot, the proof
   length, the share of hypothesis assertions decided, the mean linking confidence per side,
   negation flags, "nothing linked" flags and mention counts, the subgraph size;
-- **the subgraph** as a PyG ``Data`` (``x``, ``role``, ``edge_index``, ``edge_type``): the
+- **the subgraph** as :class:`GraphTensors` (``x``, ``role``, ``edge_index``, ``edge_type``): the
   ``hops``-hop neighbourhood of the linked concepts, at most ``max_nodes`` nodes.
 
 Subgraph edges (``EDGE_TYPES``; every KG link gives one edge each way, typed by direction):
@@ -38,6 +38,7 @@ Everything is ordered, so the same pair always gives the same tensors.
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from collections.abc import Callable, Sequence
@@ -76,13 +77,29 @@ class Subgraph:
 
 
 @dataclass
+class GraphTensors:
+    """One subgraph as tensors, with the attribute names of a PyG ``Data`` object.
+
+    Not ``torch_geometric.data.Data`` itself: importing torch_geometric costs ~4 s (it pulls in
+    torch._dynamo and transformers), most of the 8 s budget of a cold ``kgnlu infer``, and the
+    model needs only these five fields.
+    """
+
+    x: object  # (num_nodes, d) float32 tensor
+    role: object  # (num_nodes, 3) float32
+    edge_index: object  # (2, num_edges) int64: source, target
+    edge_type: object  # (num_edges,) int64, index in EDGE_TYPES
+    num_nodes: int
+
+
+@dataclass
 class PairFeatures:
     """What the fused model needs about one pair besides its text."""
 
     symbolic: np.ndarray  # (len(SYMBOLIC_FEATURES),) float32
     verdict: int  # index in kgnlu.labels.VERDICTS
     has_linked: bool  # either side links a concept: the gate's mask
-    graph: object  # torch_geometric.data.Data: x, role, edge_index, edge_type
+    graph: GraphTensors
     nodes: list[str]
 
 
@@ -109,6 +126,25 @@ def _neighbours(tables, iri: str, fanout: int) -> list[tuple[str, int, int]]:
     return [t for t in out if t[0] != iri]
 
 
+class NeighbourCache:
+    """``_neighbours`` memoised for one ``tables`` (bounded LRU; thread-safe).
+
+    Closure tables never change under a KG generation, and a predictor lives for one generation,
+    so its pairs can share lookups: the same concepts and their hubs come back pair after pair,
+    and each uncached node costs ~7 SQLite queries.
+    """
+
+    def __init__(self, tables, max_fanout: int = MAX_FANOUT, maxsize: int = 100_000):
+        self.tables, self.max_fanout = tables, max_fanout
+        self._get = functools.lru_cache(maxsize=maxsize)(self._compute)
+
+    def _compute(self, iri: str) -> tuple[tuple[str, int, int], ...]:
+        return tuple(_neighbours(self.tables, iri, self.max_fanout))
+
+    def __call__(self, iri: str) -> tuple[tuple[str, int, int], ...]:
+        return self._get(iri)
+
+
 def _closure_links(tables, a: str, b: str) -> list[tuple[int, int]]:
     """Types of the shortcut edges a->b, b->a that the closure entails between two linked concepts."""
     up = tables.is_subclass(a, b) or any(tables.is_subclass(c, b) for c in tables.types(a))
@@ -125,16 +161,22 @@ def _closure_links(tables, a: str, b: str) -> list[tuple[int, int]]:
 
 
 def extract_subgraph(tables, premise_iris: Sequence[str], hypothesis_iris: Sequence[str], *, hops: int = HOPS,
-                     max_nodes: int = MAX_NODES, max_fanout: int = MAX_FANOUT) -> Subgraph:
-    """The ``hops``-hop neighbourhood of the linked concepts, at most ``max_nodes`` nodes."""
+                     max_nodes: int = MAX_NODES, max_fanout: int = MAX_FANOUT,
+                     neighbours: NeighbourCache | None = None) -> Subgraph:
+    """The ``hops``-hop neighbourhood of the linked concepts, at most ``max_nodes`` nodes.
+
+    ``neighbours`` (for these ``tables`` and ``max_fanout``) shares lookups across calls.
+    """
+    if neighbours is not None and (neighbours.tables is not tables or neighbours.max_fanout != max_fanout):
+        raise ValueError("the neighbour cache was built for other tables or another max_fanout")
     seeds = list(dict.fromkeys([*premise_iris, *hypothesis_iris]))[:max_nodes]
     index = {iri: i for i, iri in enumerate(seeds)}
     nodes = list(seeds)
-    cache: dict[str, list[tuple[str, int, int]]] = {}
+    cache: dict[str, Sequence[tuple[str, int, int]]] = {}
 
-    def neigh(iri: str) -> list[tuple[str, int, int]]:
+    def neigh(iri: str) -> Sequence[tuple[str, int, int]]:
         if iri not in cache:
-            cache[iri] = _neighbours(tables, iri, max_fanout)
+            cache[iri] = neighbours(iri) if neighbours is not None else _neighbours(tables, iri, max_fanout)
         return cache[iri]
 
     frontier = list(seeds)
@@ -191,7 +233,8 @@ def symbolic_features(premise: Sequence[Mention], hypothesis: Sequence[Mention],
 
 def featurize(premise: Sequence[Mention], hypothesis: Sequence[Mention], verdict, tables,
               node_vectors: NodeVectors, *, hops: int = HOPS, max_nodes: int = MAX_NODES,
-              max_fanout: int = MAX_FANOUT, subgraph: Subgraph | None = None) -> PairFeatures:
+              max_fanout: int = MAX_FANOUT, subgraph: Subgraph | None = None,
+              neighbours: NeighbourCache | None = None) -> PairFeatures:
     """Symbolic features and subgraph of one pair.
 
     Args:
@@ -200,21 +243,21 @@ def featurize(premise: Sequence[Mention], hypothesis: Sequence[Mention], verdict
         tables: the KG's ``kgnlu.kg.tables.ClosureTables``.
         node_vectors: maps IRIs to a ``(n, d)`` float array (the concepts' label embeddings).
         subgraph: one already extracted (by :func:`extract_subgraph`, same options), to skip that.
+        neighbours: a :class:`NeighbourCache` shared across pairs.
     """
     import torch
-    from torch_geometric.data import Data
 
     if subgraph is None:
         subgraph = extract_subgraph(tables, [m.iri for m in premise], [m.iri for m in hypothesis], hops=hops,
-                                    max_nodes=max_nodes, max_fanout=max_fanout)
+                                    max_nodes=max_nodes, max_fanout=max_fanout, neighbours=neighbours)
     n = len(subgraph.nodes)
     x = np.asarray(node_vectors(subgraph.nodes), dtype=np.float32) if n else None
     if x is not None and (x.ndim != 2 or x.shape[0] != n):
         raise ValueError(f"node_vectors returned shape {x.shape} for {n} IRIs")
     e = np.array(subgraph.edges, dtype=np.int64).reshape(-1, 3)
-    graph = Data(x=torch.from_numpy(x) if x is not None else torch.zeros(0, 0),
-                 role=torch.from_numpy(subgraph.role), edge_index=torch.from_numpy(e[:, :2].T.copy()),
-                 edge_type=torch.from_numpy(e[:, 2].copy()), num_nodes=n)
+    graph = GraphTensors(x=torch.from_numpy(x) if x is not None else torch.zeros(0, 0),
+                         role=torch.from_numpy(subgraph.role), edge_index=torch.from_numpy(e[:, :2].T.copy()),
+                         edge_type=torch.from_numpy(e[:, 2].copy()), num_nodes=n)
     return PairFeatures(symbolic=symbolic_features(premise, hypothesis, verdict, n, max_nodes),
                         verdict=VERDICTS.index(verdict.label), has_linked=bool(premise or hypothesis),
                         graph=graph, nodes=list(subgraph.nodes))
@@ -328,5 +371,5 @@ class LabelVectors:
         return f"{type(self).__name__}({self.name!r}, cached={len(self._cache)})"
 
 
-__all__ = ["EDGE_TYPES", "SYMBOLIC_FEATURES", "PairFeatures", "Subgraph", "LabelVectors", "collate",
+__all__ = ["EDGE_TYPES", "SYMBOLIC_FEATURES", "GraphTensors", "NeighbourCache", "PairFeatures", "Subgraph", "LabelVectors", "collate",
            "extract_subgraph", "feature_spec", "featurize", "label_text", "symbolic_features"]

@@ -6,9 +6,9 @@ given to the symbolic evidence), the neural probabilities, the symbolic verdict 
 and the linked entities.
 
 Thread-safe: the model runs in eval mode under ``torch.inference_mode`` and nothing it reads
-changes during a forward pass. The only shared mutable object, the fast tokenizer (whose
-padding and truncation settings are set on every call, so that concurrent calls raise "Already
-borrowed"), is used under a lock.
+changes during a forward pass. Tokenising holds a lock (transformers' fast tokenizer, which an
+unmerged model brings, raises "Already borrowed" under concurrent calls); the neighbour cache is
+an ``lru_cache``, which is thread-safe.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from kgnlu.labels import LABELS
-from kgnlu.tasks.bridge import EDGE_TYPES, SYMBOLIC_FEATURES, collate, featurize
+from kgnlu.tasks.bridge import EDGE_TYPES, MAX_FANOUT, SYMBOLIC_FEATURES, NeighbourCache, collate, featurize
 from kgnlu.tasks.nli import assertions, entities, symbolic_result
 from kgnlu.types import InferResult, InputError
 
@@ -59,7 +59,8 @@ class FusedNLIPredictor:
         if name and trained != "unspecified" and name != trained:
             warnings.warn(f"node vectors {name!r} differ from the ones the model was trained on ({trained!r})",
                           stacklevel=2)
-        self._tokenizer_lock = threading.Lock()
+        self._neighbours = NeighbourCache(self.tables, self._opts.get("max_fanout", MAX_FANOUT))
+        self._tokenizer_lock = threading.Lock()  # transformers' fast tokenizer is not re-entrant
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(mode={self.mode!r}, use_gnn={self.model.use_gnn}, device={str(self.model.device)!r})"
@@ -78,18 +79,22 @@ class FusedNLIPredictor:
         p_ms, h_ms = linked[:len(premises)], linked[len(premises):]
         verdicts = [self.rules.decide(assertions(pm, "premise"), assertions(hm, "hypothesis"))
                     for pm, hm in zip(p_ms, h_ms)]
-        feats = [featurize(pm, hm, v, self.tables, self.node_vectors, **self._opts)
+        feats = [featurize(pm, hm, v, self.tables, self.node_vectors, neighbours=self._neighbours, **self._opts)
                  for pm, hm, v in zip(p_ms, h_ms, verdicts)]
-        rows = []
-        for i in range(0, len(feats), self.batch_size):
-            sl = slice(i, i + self.batch_size)
+        # Batches of similar length pad little: the encoder's cost is batch size x longest pair.
+        order = sorted(range(len(feats)), key=lambda i: len(premises[i]) + len(hypotheses[i]))
+        rows: list = [None] * len(feats)
+        for i in range(0, len(order), self.batch_size):
+            idx = order[i:i + self.batch_size]
             with self._tokenizer_lock:
-                batch = collate(feats[sl], self.model.tokenizer, premises[sl], hypotheses[sl],
-                                max_length=self.model.config["max_length"], node_dim=self.model.config["node_dim"])
+                batch = collate([feats[j] for j in idx], self.model.tokenizer, [premises[j] for j in idx],
+                                [hypotheses[j] for j in idx], max_length=self.model.config["max_length"],
+                                node_dim=self.model.config["node_dim"])
             with torch.inference_mode():
                 out = self.model(batch_to(batch, self.model.device), mode=self.mode)
-            rows += list(zip(out["probs"].float().cpu().tolist(), out["p_neural"].float().cpu().tolist(),
-                             out["gate"].float().cpu().tolist()))
+            for j, row in zip(idx, zip(out["probs"].float().cpu().tolist(), out["p_neural"].float().cpu().tolist(),
+                                       out["gate"].float().cpu().tolist())):
+                rows[j] = row
         results = []
         for (probs, p_neural, gate), pm, hm, v in zip(rows, p_ms, h_ms, verdicts):
             best = max(range(len(LABELS)), key=lambda k: (probs[k], -k))
