@@ -2,8 +2,9 @@
 
 Vectors are L2-normalised float32, so inner product is cosine similarity. Up to ``hnsw_above``
 rows the index is exact (``IndexFlatIP``); above it, ``IndexHNSWFlat`` trades a little recall for
-sub-linear search. On a GPU every index is searched exactly (``GpuIndexFlatIP``): GPU faiss has
-no HNSW, and brute force on a GPU is faster than HNSW on a CPU at our sizes.
+sub-linear search (why HNSW, and why the threshold is ``HNSW_ABOVE`` = 10k: see ``FaissIndex.build``).
+On a GPU every index is searched exactly (``GpuIndexFlatIP``): GPU faiss has no HNSW, and brute
+force on a GPU is faster than HNSW on a CPU at our sizes.
 
 This module holds no torch: the vectors come from ``kgnlu.neural`` through ``kgnlu.tasks``.
 
@@ -27,6 +28,23 @@ INDEX_FILE = "index.faiss"
 META_FILE = "meta.json"
 FORMAT = 1
 KINDS = ("flat", "hnsw")
+# Defaults measured on the default KG (80k x 384 MiniLM vectors); see FaissIndex.build.
+HNSW_ABOVE = 10_000
+HNSW_M = 32
+HNSW_EF_CONSTRUCTION = 80
+HNSW_EF_SEARCH = 256
+
+
+def index_params(n: int, *, hnsw_above: int = HNSW_ABOVE, hnsw_m: int = HNSW_M,
+                 ef_construction: int = HNSW_EF_CONSTRUCTION) -> dict:
+    """What ``FaissIndex.build`` makes of ``n`` vectors: the kind and the parameters that shape it.
+
+    Saved with the index, so a caller can tell an index built with other parameters (a stale
+    one) without loading it. efSearch is not here: it is a search-time setting (see ``load``).
+    """
+    if n > hnsw_above:
+        return {"kind": "hnsw", "m": int(hnsw_m), "ef_construction": int(ef_construction)}
+    return {"kind": "flat"}
 
 
 def gpu_available() -> bool:
@@ -85,7 +103,8 @@ class FaissIndex:
     needs to tell a stale index from a fresh one (the KG manifest hash, the encoder fingerprint).
     """
 
-    def __init__(self, index, kind: str, meta: dict | None = None, *, _cpu_index=None, device: str = "cpu"):
+    def __init__(self, index, kind: str, meta: dict | None = None, *, _cpu_index=None, device: str = "cpu",
+                 params: dict | None = None):
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}; got {kind!r}")
         self._index = index
@@ -93,33 +112,57 @@ class FaissIndex:
         self.kind = kind
         self.device = device
         self._meta = dict(meta or {})
+        self.params = dict(params or {"kind": kind})
 
     # -- construction ------------------------------------------------------------------------
 
     @classmethod
-    def build(cls, vectors: np.ndarray, *, hnsw_above: int = 200_000, meta: dict | None = None,
-              hnsw_m: int = 32, ef_construction: int = 80, ef_search: int = 128,
-              deterministic: bool = True) -> FaissIndex:
+    def build(cls, vectors: np.ndarray, *, hnsw_above: int = HNSW_ABOVE, meta: dict | None = None,
+              hnsw_m: int = HNSW_M, ef_construction: int = HNSW_EF_CONSTRUCTION,
+              ef_search: int = HNSW_EF_SEARCH, deterministic: bool = True) -> FaissIndex:
         """Index ``vectors`` (n, dim); row i of the matrix is id i in search results.
 
+        Exact (flat) up to ``hnsw_above`` rows, HNSW above. Measured on the default KG's 80k x 384
+        lexicon vectors, 2 shared CPU cores, against flat on 2000 embedded synonyms that the index
+        does not hold (bench/results/link.md has the current numbers):
+
+        ==========================================  =========  =============  =========
+        index                                       build      one query p50  recall@10
+        ==========================================  =========  =============  =========
+        flat (IndexFlatIP)                          0.1 s      39 ms          1
+        IVFFlat nlist=256, nprobe=128               10 s       6.6 ms         0.986
+        IVFFlat nlist=1024, nprobe=64               25 s       1.7 ms         0.921
+        HNSW M=32 efC=40, efSearch=256 (1 thread)   29 s       1.5 ms         0.988
+        **HNSW M=32 efC=80, efSearch=256**          38 s       1.1 ms         0.992
+        HNSW M=32 efC=80, efSearch=512              38 s       2.4 ms         0.996
+        ==========================================  =========  =============  =========
+
+        A flat scan reads every vector for every query (123 MB at 80k), about 0.5 us a row here,
+        so it passes 2 ms a query at a few thousand rows; hence ``HNSW_ABOVE`` = 10k, not the
+        ~200k where a flat index is usually said to stop paying. IVF cannot reach recall 0.99 in
+        2 ms on these vectors: text embeddings barely cluster, so a query's neighbours spread over
+        many lists. Small KGs (the tests', the demo) stay exact.
+
         HNSW is built on one thread unless ``deterministic=False``: faiss inserts in parallel,
-        and the graph (so the results) would then depend on thread timing. That costs time:
-        80k x 384 took 205 s on one (shared) core. Flat indexes are deterministic either way.
+        and the graph (so the results) would then depend on thread timing. ``ef_search`` is the
+        search-time beam width (recall against speed); ``load`` sets it again, so changing it
+        needs no rebuild.
         """
         x = _as_matrix(vectors)
         n, dim = x.shape
         if dim == 0:
             raise ValueError("vectors must have at least one dimension")
-        if n > hnsw_above:
+        params = index_params(n, hnsw_above=hnsw_above, hnsw_m=hnsw_m, ef_construction=ef_construction)
+        if params["kind"] == "hnsw":
             index = faiss.IndexHNSWFlat(dim, hnsw_m, faiss.METRIC_INNER_PRODUCT)
             index.hnsw.efConstruction = ef_construction
             index.hnsw.efSearch = ef_search
             with _omp_threads(1) if deterministic else contextlib.nullcontext():
                 index.add(x)
-            return cls(index, "hnsw", meta)
+            return cls(index, "hnsw", meta, params=params)
         index = faiss.IndexFlatIP(dim)
         index.add(x)
-        return cls(index, "flat", meta)
+        return cls(index, "flat", meta, params=params)
 
     # -- properties --------------------------------------------------------------------------
 
@@ -138,13 +181,18 @@ class FaissIndex:
 
     def with_meta(self, meta: dict) -> FaissIndex:
         """The same index (shared, not copied) carrying ``meta`` instead."""
-        out = FaissIndex(self._index, self.kind, meta, _cpu_index=self._cpu, device=self.device)
+        out = FaissIndex(self._index, self.kind, meta, _cpu_index=self._cpu, device=self.device, params=self.params)
         if hasattr(self, "_gpu_resources"):
             out._gpu_resources = self._gpu_resources
         return out
 
     def __len__(self) -> int:
         return self.n
+
+    @property
+    def ef_search(self) -> int | None:
+        """HNSW's search beam width; None for a flat index."""
+        return int(self._cpu.hnsw.efSearch) if self.kind == "hnsw" else None
 
     def __repr__(self) -> str:
         return f"FaissIndex(kind={self.kind!r}, n={self.n}, dim={self.dim}, device={self.device!r})"
@@ -182,7 +230,7 @@ class FaissIndex:
         Returns a new object sharing the CPU index; the original is unchanged.
         """
         if device == "cpu" or (device == "auto" and not gpu_available()):
-            return FaissIndex(self._cpu, self.kind, self._meta, device="cpu")
+            return FaissIndex(self._cpu, self.kind, self._meta, device="cpu", params=self.params)
         if device != "auto" and not device.startswith("cuda"):
             raise ValueError(f"device must be 'auto', 'cpu' or 'cuda[:n]'; got {device!r}")
         if not gpu_available():
@@ -191,10 +239,14 @@ class FaissIndex:
             raise RuntimeError(f"device={device!r}: {why}")
         gpu_id = int(device.split(":", 1)[1]) if ":" in device else 0
         res = faiss.StandardGpuResources()
-        # HNSW has no GPU version: search its stored vectors exactly instead.
+        # GPU faiss has no HNSW (index_cpu_to_gpu raises on one): search the vectors it stores
+        # exactly instead, which a GPU does faster than a CPU walks the graph at our sizes. Ids
+        # are the same, since HNSW's storage holds row i as id i. (An IVF index would copy as it
+        # is; kgnlu builds none, see build.)
         flat = faiss.downcast_index(self._cpu.storage) if self.kind == "hnsw" else self._cpu
         gpu = faiss.index_cpu_to_gpu(res, gpu_id, flat)
-        out = FaissIndex(gpu, self.kind, self._meta, _cpu_index=self._cpu, device=f"cuda:{gpu_id}")
+        out = FaissIndex(gpu, self.kind, self._meta, _cpu_index=self._cpu, device=f"cuda:{gpu_id}",
+                         params=self.params)
         out._gpu_resources = res  # the GPU index is only valid while its resources live
         return out
 
@@ -221,17 +273,26 @@ class FaissIndex:
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
         faiss.write_index(self._cpu, str(d / INDEX_FILE))
-        info = {"format": FORMAT, "kind": self.kind, "n": self.n, "dim": self.dim, "meta": self._meta}
+        info = {"format": FORMAT, "kind": self.kind, "n": self.n, "dim": self.dim, "params": self.params,
+                "meta": self._meta}
         (d / META_FILE).write_text(json.dumps(info, indent=2, sort_keys=True))
         return d
 
     @staticmethod
     def read_meta(directory: str | Path) -> dict:
-        """The saved ``meta.json`` (kind, n, dim, meta) without loading the index."""
-        return json.loads((Path(directory) / META_FILE).read_text())
+        """The saved ``meta.json`` (kind, n, dim, params, meta) without loading the index.
+
+        Indexes saved before ``params`` existed get ``{"kind": kind}``: right for a flat index,
+        and for an HNSW one it lacks the shape, so a caller comparing params rebuilds it.
+        """
+        info = json.loads((Path(directory) / META_FILE).read_text())
+        if isinstance(info, dict) and not isinstance(info.get("params"), dict):
+            info["params"] = {"kind": info.get("kind")}
+        return info
 
     @classmethod
-    def load(cls, directory: str | Path) -> FaissIndex:
+    def load(cls, directory: str | Path, *, ef_search: int = HNSW_EF_SEARCH) -> FaissIndex:
+        """The index saved in ``directory``; an HNSW one searches with beam width ``ef_search``."""
         d = Path(directory)
         info = cls.read_meta(d)
         if info.get("format") != FORMAT or info.get("kind") not in KINDS:
@@ -240,7 +301,9 @@ class FaissIndex:
         if index.ntotal != info["n"] or index.d != info["dim"]:
             raise ValueError(f"{d}: index has {index.ntotal}x{index.d} vectors but meta.json says "
                              f"{info['n']}x{info['dim']}")
-        return cls(index, info["kind"], info.get("meta") or {})
+        if info["kind"] == "hnsw":
+            index.hnsw.efSearch = int(ef_search)
+        return cls(index, info["kind"], info.get("meta") or {}, params=info["params"])
 
 
 class VectorCache:
@@ -307,4 +370,4 @@ class VectorCache:
         self.close()
 
 
-__all__ = ["FaissIndex", "VectorCache", "gpu_available"]
+__all__ = ["FaissIndex", "VectorCache", "gpu_available", "index_params", "HNSW_ABOVE", "HNSW_EF_SEARCH"]

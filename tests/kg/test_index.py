@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from kgnlu.kg.index import FaissIndex, VectorCache, gpu_available
+from kgnlu.kg.index import HNSW_ABOVE, HNSW_EF_SEARCH, FaissIndex, VectorCache, gpu_available, index_params
 
 
 def unit_vectors(n: int, dim: int = 32, seed: int = 0) -> np.ndarray:
@@ -25,7 +25,26 @@ def test_flat_up_to_threshold_hnsw_above():
     x = unit_vectors(300)
     assert FaissIndex.build(x, hnsw_above=300).kind == "flat"
     assert FaissIndex.build(x, hnsw_above=299).kind == "hnsw"
-    assert FaissIndex.build(x).kind == "flat"  # default threshold is 200k
+    assert FaissIndex.build(x).kind == "flat"  # small KGs stay exact (default threshold 10k)
+    assert index_params(HNSW_ABOVE) == {"kind": "flat"}
+    assert index_params(HNSW_ABOVE + 1)["kind"] == "hnsw"
+
+
+def test_hnsw_with_default_params_keeps_recall_against_flat():
+    # Clustered data with off-data queries, a little like text embeddings; the default KG's
+    # real numbers (recall@10 0.99 at efSearch 256) are in FaissIndex.build's docstring.
+    rng = np.random.default_rng(3)
+    centres = unit_vectors(200, dim=48, seed=4)
+    x = centres[rng.integers(0, 200, 12_000)] + 0.15 * rng.standard_normal((12_000, 48)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    q = unit_vectors(200, dim=48, seed=5) + centres[rng.integers(0, 200, 200)]
+    q /= np.linalg.norm(q, axis=1, keepdims=True)
+    hnsw, flat = FaissIndex.build(x), FaissIndex.build(x, hnsw_above=len(x))
+    assert (hnsw.kind, flat.kind) == ("hnsw", "flat") and hnsw.ef_search == HNSW_EF_SEARCH
+    _, exact = flat.search(q, 10)
+    _, approx = hnsw.search(q, 10)
+    assert np.mean(approx[:, 0] == exact[:, 0]) >= 0.98
+    assert np.mean([len(set(a) & set(b)) / 10 for a, b in zip(approx.tolist(), exact.tolist())]) >= 0.98
 
 
 def test_flat_search_matches_numpy():
@@ -76,12 +95,29 @@ def test_save_load_round_trip(tmp_path, hnsw_above):
     index.save(tmp_path / "ix")
     info = json.loads((tmp_path / "ix" / "meta.json").read_text())
     assert info["kind"] == index.kind and info["n"] == 500 and info["dim"] == 32 and info["meta"] == meta
+    assert info["params"] == index.params == index_params(500, hnsw_above=hnsw_above)
     loaded = FaissIndex.load(tmp_path / "ix")
     assert (loaded.kind, loaded.n, loaded.dim, loaded.meta) == (index.kind, 500, 32, meta)
+    assert loaded.params == index.params and loaded.ef_search == index.ef_search
     s0, i0 = index.search(q, 5)
     s1, i1 = loaded.search(q, 5)
     assert (i0 == i1).all()
     np.testing.assert_allclose(s0, s1, atol=1e-6)
+    if index.kind == "hnsw":  # efSearch is a search-time setting: load may change it, no rebuild
+        assert FaissIndex.load(tmp_path / "ix", ef_search=16).ef_search == 16
+
+
+def test_meta_saved_before_params_reads_as_its_kind_only(tmp_path):
+    for hnsw_above, directory in ((10_000, tmp_path / "flat"), (10, tmp_path / "hnsw")):
+        FaissIndex.build(unit_vectors(50), hnsw_above=hnsw_above).save(directory)
+        info = json.loads((directory / "meta.json").read_text())
+        del info["params"]
+        (directory / "meta.json").write_text(json.dumps(info))
+        kind = info["kind"]
+        assert FaissIndex.read_meta(directory)["params"] == {"kind": kind}
+        assert FaissIndex.load(directory).params == {"kind": kind}
+    # A flat one still matches what build would make; an HNSW one lacks its shape (stale).
+    assert index_params(50) == {"kind": "flat"} != index_params(50, hnsw_above=10)
 
 
 def test_meta_is_a_copy_and_with_meta_shares_the_index():

@@ -152,6 +152,25 @@ def test_broken_index_is_rebuilt(kg, encoder):
     assert third.search(["ascorbic acid"], k=1)[0][0].iri == FOOD + "VitaminC"
 
 
+def test_index_built_with_other_params_is_rebuilt(kg, encoder):
+    flat = load_lexicon_index(kg, encoder)  # the demo KG is small: exact
+    assert flat.index.kind == "flat" and stale_reason(kg, encoder) is None
+    n = len(flat)
+    assert "built as" in stale_reason(kg, encoder, hnsw_above=n - 1)
+    hnsw = load_lexicon_index(kg, encoder, hnsw_above=n - 1)
+    assert hnsw.index.kind == "hnsw" and hnsw.directory != flat.directory
+    assert hnsw.meta["counts"]["embedded"] == 0  # only the faiss index was rebuilt
+    assert hnsw.search(["ascorbic acid"], k=1)[0][0].iri == FOOD + "VitaminC"
+    assert stale_reason(kg, encoder, hnsw_above=n - 1) is None
+    assert load_lexicon_index(kg, encoder, hnsw_above=n - 1).directory == hnsw.directory  # reused
+    # Same kind, other shape (an HNSW graph of other M): stale too.
+    info = json.loads((hnsw.directory / "meta.json").read_text())
+    (hnsw.directory / "meta.json").write_text(json.dumps({**info, "params": {**info["params"], "m": 8}}))
+    assert "built as" in stale_reason(kg, encoder, hnsw_above=n - 1)
+    # And back at the default threshold the index is flat again.
+    assert load_lexicon_index(kg, encoder).index.kind == "flat"
+
+
 def test_build_writes_meta_and_vectors_match_the_encoder(kg, encoder):
     directory = build_lexicon_index(kg, encoder)
     index = FaissIndex.load(directory)

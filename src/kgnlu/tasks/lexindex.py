@@ -5,7 +5,9 @@ Which entries are embedded (``NAME_KINDS``, ``SYNONYM_KINDS``, ``MAX_TEXTS``)
 Budget: the default KG's index must build in under 4 minutes on 2 CPU cores, embeddings
 included. all-MiniLM-L6-v2 embeds ~400 lexicon strings/s on 2 idle cores (ASSETS.md; we saw
 ~207/s sharing them with one other busy process), so ``MAX_TEXTS`` = 80k texts is ~200 s of
-embedding, plus ~7 s to select entries and ~1 s to build and write a flat index. Lexicon of the
+embedding, plus ~7 s to select entries and ~40 s to build and write the HNSW index (one thread,
+for reproducible results; ``kgnlu.kg.index.FaissIndex.build`` explains why HNSW above 10k vectors:
+a flat scan of 80k takes ~39 ms per query, HNSW ~1 ms at recall@10 0.99). Lexicon of the
 default KG (HPO + MONDO + HPOA diseases + drugs; 247.8k entries, 74.8k IRIs):
 
 ==========================================================  =======================
@@ -36,12 +38,15 @@ text, kind) that uses it.
 Layout under the KG root::
 
     index -> index-<n>/   (symlink, swapped atomically)
-        index.faiss, meta.json (manifest hash, encoder fingerprint, selection, counts, timings)
+        index.faiss, meta.json (index kind and params; manifest hash, encoder fingerprint,
+                               selection, counts, timings)
         rows.sqlite3      texts(row, text), links(row, iri, text, kind)
     cache/                kg.index.VectorCache: text -> vector per encoder fingerprint
 
-An index whose manifest hash, encoder fingerprint or selection differs from the current ones,
-or whose files are missing or unreadable, is stale: ``load_lexicon_index`` rebuilds it.
+An index whose manifest hash, encoder fingerprint, selection or index params (flat or HNSW and
+its shape, ``kgnlu.kg.index.index_params``) differ from the current ones, or whose files are
+missing or unreadable, is stale: ``load_lexicon_index`` rebuilds it (from the vector cache, so
+only the faiss build is paid again).
 """
 
 from __future__ import annotations
@@ -60,7 +65,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from kgnlu.kg.index import FaissIndex, VectorCache
+from kgnlu.kg.index import HNSW_ABOVE, FaissIndex, VectorCache, index_params
 from kgnlu.kg.kgdir import KGDir, manifest_hash
 from kgnlu.kg.lexicon import KIND_RANK, Lexicon
 
@@ -218,7 +223,7 @@ def _build_lock(kg_root: Path):
 
 
 def build_lexicon_index(kg_root: str | Path, encoder: TextEncoder, progress: Progress | None = None,
-                        *, batch_size: int = 128, hnsw_above: int = 200_000) -> Path:
+                        *, batch_size: int = 128, hnsw_above: int = HNSW_ABOVE) -> Path:
     """Embed the current generation's lexicon and publish the index at ``kg_root/index``.
 
     Builds unconditionally (see ``load_lexicon_index`` for build-if-stale). ``progress(done,
@@ -287,8 +292,12 @@ def _publish(kg_root: Path, staging: Path) -> Path:
     return final
 
 
-def stale_reason(kg_root: str | Path, encoder: TextEncoder) -> str | None:
-    """Why the saved index cannot serve the current KG with ``encoder``; None when it can."""
+def stale_reason(kg_root: str | Path, encoder: TextEncoder, *, hnsw_above: int = HNSW_ABOVE) -> str | None:
+    """Why the saved index cannot serve the current KG with ``encoder``; None when it can.
+
+    ``hnsw_above`` is the flat/HNSW threshold the index should have been built with: an index
+    of another kind or shape than ``index_params`` gives for its row count is stale.
+    """
     kg_root = Path(kg_root)
     directory = kg_root / INDEX_LINK
     try:
@@ -303,6 +312,9 @@ def stale_reason(kg_root: str | Path, encoder: TextEncoder) -> str | None:
         return f"built with encoder {meta.get('encoder')}, the encoder is {encoder.fingerprint}"
     if meta.get("selection") != selection():
         return "built with another entry selection"
+    wanted = index_params(int(info.get("n", 0)), hnsw_above=hnsw_above)
+    if info.get("params") != wanted:
+        return f"built as {info.get('params')}, wanted {wanted}"
     for name in ("index.faiss", ROWS_FILE):
         if not (directory / name).is_file():
             return f"missing {name}"
@@ -379,38 +391,38 @@ class LexiconIndex:
         self._rows.close()
 
 
-def _open(kg_root: Path, encoder: TextEncoder, device: str) -> LexiconIndex:
+def _open(kg_root: Path, encoder: TextEncoder, device: str, hnsw_above: int) -> LexiconIndex:
     directory = (kg_root / INDEX_LINK).resolve(strict=True)
     index = FaissIndex.load(directory)
     meta = index.meta
     _, mhash = _current_hash(kg_root)
     # Re-check what was loaded: the link may have been swapped since stale_reason looked.
-    if (meta.get("manifest_hash"), meta.get("encoder"), meta.get("selection")) != (
-            mhash, encoder.fingerprint, selection()):
+    if (meta.get("manifest_hash"), meta.get("encoder"), meta.get("selection"), index.params) != (
+            mhash, encoder.fingerprint, selection(), index_params(index.n, hnsw_above=hnsw_above)):
         raise ValueError(f"{directory} does not match the current KG and encoder")
     return LexiconIndex(kg_root, directory, index.to_device(device), encoder)
 
 
 def load_lexicon_index(kg_root: str | Path, encoder: TextEncoder, progress: Progress | None = None,
-                       *, device: str = "auto", batch_size: int = 128, hnsw_above: int = 200_000) -> LexiconIndex:
+                       *, device: str = "auto", batch_size: int = 128, hnsw_above: int = HNSW_ABOVE) -> LexiconIndex:
     """The index for the current KG generation and ``encoder``, rebuilt first if stale.
 
-    Never returns a stale index: one whose KG manifest hash, encoder fingerprint or entry
-    selection differ is rebuilt (embedding only texts missing from the cache), and one that
-    fails to open is rebuilt too. ``device`` is where faiss searches (``auto``: a GPU when
+    Never returns a stale index: one whose KG manifest hash, encoder fingerprint, entry
+    selection or index params (kind and shape for ``hnsw_above``) differ is rebuilt (embedding
+    only texts missing from the cache), and one that fails to open is rebuilt too. ``device`` is where faiss searches (``auto``: a GPU when
     faiss has one).
     """
     kg_root = Path(kg_root)
     _current_hash(kg_root)  # no KG: a clean StoreError before anything is written
     force = False
     for _ in range(3):
-        if force or stale_reason(kg_root, encoder) is not None:
+        if force or stale_reason(kg_root, encoder, hnsw_above=hnsw_above) is not None:
             with _build_lock(kg_root):
                 # Another process may have built it while we waited for the lock.
-                if force or stale_reason(kg_root, encoder) is not None:
+                if force or stale_reason(kg_root, encoder, hnsw_above=hnsw_above) is not None:
                     _build(kg_root, encoder, progress, batch_size, hnsw_above)
         try:
-            return _open(kg_root, encoder, device)
+            return _open(kg_root, encoder, device, hnsw_above)
         except (OSError, ValueError, RuntimeError, sqlite3.Error, KeyError):
             force = True  # corrupt, or swapped under us: build our own and open that
     raise RuntimeError(f"could not open the lexicon index under {kg_root} after rebuilding it")
