@@ -14,7 +14,9 @@ normalised token sequences:
   An entry ending in a parenthesised qualifier is indexed with and without it.
 
 Short all-caps entries ("ADHD", "MI", "ALL") are abbreviations and match only the same
-upper-case token in the text, or "all" and "ms" would link to leukaemia and sclerosis.
+upper-case token in the text, or "all" and "ms" would link to leukaemia and sclerosis. So are
+short single words with a capital after the first letter ("chILD", "mRNA"): lower-cased and
+singularised, MONDO's "chILD" (childhood interstitial lung disease) took every "children".
 
 The index is a hash map from the normalised form (tokens joined by spaces) to its candidates,
 plus, for each first token, the token lengths of the forms that start with it. A lookup at a
@@ -36,7 +38,8 @@ from .lexicon import KIND_RANK, Entry
 
 FORMAT = "kgnlu.lexicon-matcher"
 # Bump when normalisation changes: a saved matcher built with other rules would silently miss.
-VERSION = 1
+VERSION = 2
+MAX_ABBREVIATION = 6  # characters
 
 # A word: a decimal number, or a run of letters/digits (combining accents included) with inner
 # apostrophes. Hard breaks are the clause marks and blank lines. Whatever else (spaces, hyphens,
@@ -169,8 +172,11 @@ def normalize(text: str) -> str:
 
 
 def is_abbreviation(text: str) -> bool:
-    """Short all-caps entries are matched case-sensitively (see the module docstring)."""
-    return bool(_ABBREVIATION.fullmatch(text)) and any(c.isalpha() for c in text)
+    """Short all-caps or mixed-case entries are matched case-sensitively (see the module docstring)."""
+    if not any(c.isalpha() for c in text):
+        return False
+    mixed = len(text) <= MAX_ABBREVIATION and text.isalnum() and any(c.isupper() for c in text[1:])
+    return mixed or bool(_ABBREVIATION.fullmatch(text))
 
 
 Candidate = tuple[str, str, str]  # (iri, kind, entry text)
@@ -244,7 +250,7 @@ class LexiconMatcher:
             cand = (e.iri, e.kind, e.text)
             text = e.text.strip()
             for variant in (text, _QUALIFIER.sub("", text)) if text.endswith(")") else (text,):
-                if len(variant) <= 5 and is_abbreviation(variant):
+                if len(variant) <= MAX_ABBREVIATION and is_abbreviation(variant):
                     if len(variant) > 1:
                         abbreviations.setdefault(variant, set()).add(cand)
                     continue

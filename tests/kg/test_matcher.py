@@ -31,6 +31,8 @@ def matcher() -> LexiconMatcher:
         entry("all", "ALL", "exact"),
         entry("ms", "MS", "exact"),
         entry("ms", "Multiple sclerosis"),
+        entry("child_ild", "chILD", "related"),
+        entry("child_ild", "Childhood interstitial lung disease"),
         entry("fever", "Fever"),
         entry("fever", "Pyrexia", "exact"),
         entry("febrile", "Fever", "related"),
@@ -116,6 +118,10 @@ def test_offsets_map_back_exactly(matcher):
 def test_abbreviations_are_case_sensitive(matcher):
     assert found(matcher, "ALL in remission; ADHD and MS.") == [("ALL", "all"), ("ADHD", "adhd"), ("MS", "ms")]
     assert found(matcher, "all of them, adhd, ms Jones, Adhd") == []
+
+
+def test_mixed_case_abbreviations_are_case_sensitive(matcher):
+    assert found(matcher, "Two children; a child with chILD.") == [("chILD", "child_ild")]
 
 
 def test_generic_and_foreign_entries_are_skipped(matcher):
