@@ -63,6 +63,20 @@ def test_candidates_respect_domain_and_range(engine):
     assert pairs == {("Oranges", "vitamin C"): ["contains_nutrient"]}  # never vitamin C -> oranges
 
 
+def test_a_repeated_term_is_no_candidate(engine):
+    """Two mentions of one term, read as two concepts (a disease and its namesake phenotype on the
+    default KG), state no relation between them."""
+    from kgnlu.tasks.relations import candidates
+    from kgnlu.types import Mention
+
+    text = "Oranges, oranges."
+    first = Mention("Oranges", 0, 7, FOOD + "Orange", "orange", 1.0, False, "lexicon")
+    again = Mention("oranges", 9, 16, FOOD + "VitaminC", "vitamin C", 1.0, False, "lexicon")
+    assert candidates(text, [first, again], engine.relation_kb()) == []
+    renamed = Mention("vitamin C", 9, 16, FOOD + "VitaminC", "vitamin C", 1.0, False, "lexicon")
+    assert len(candidates(text, [first, renamed], engine.relation_kb())) == 1
+
+
 def test_extract_known_novel_conflicting(engine):
     res = _untrained(engine).extract("Oranges contain vitamin C. Lemons are rich in vitamin C. Beef contains vitamin C.")
     got = {(r.subject["iri"], r.predicate["name"], r.object["iri"]): r for r in res.relations}

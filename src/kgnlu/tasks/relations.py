@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kgnlu.kg.matcher import normalize
 from kgnlu.kg.relations import IS_A, KNOWN, CONFLICTING, RelationKB, RelationType, Standing
 from kgnlu.types import ExtractResult, InputError, Mention, Relation
 
@@ -181,6 +182,8 @@ def candidates(text: str, mentions: Sequence[Mention], kb: RelationKB, trained: 
         for s in ms:
             for o in ms:
                 if s is o or n >= MAX_PAIRS_PER_SENTENCE or (s.start < o.end and o.start < s.end):
+                    continue
+                if normalize(s.text) == normalize(o.text):  # a term repeated states nothing about itself
                     continue
                 found = weak = None
                 isa = isa_pattern(text, s, o)
