@@ -24,7 +24,8 @@ can afford because it already knows where its mentions are:
    unlikely") is the commoner reading.
 4. Pseudo-triggers ("no increase", "not only", "with or without") negate nothing.
 5. Hedges (ConText's *possible* and *hypothetical*: "possible", "rule out", "cannot be excluded",
-   "concern for", "might have", "evaluate for"; its *other experiencer*: "family history of";
+   "concern for", "might have", "evaluate for"; its *other experiencer*: "family history of",
+   and a relative as the subject ("Mother has", "her brother had");
    and a change over time: "resolved", "was stopped") assert nothing about the patient now.
    ``hedge_cues`` reports them with the same scopes, directions and stops, and a mention in a
    question ("Does the patient have anemia?") is hedged by its "?". Hedges never change
@@ -111,6 +112,16 @@ not excluded | not be excluded | not been excluded | to exclude | should i | sho
 family history of | family history | family hx of | fh of |
 resolved | has resolved | was stopped | stopped | was held | held | was discontinued | discontinued
 """
+
+# ConText's *other experiencer* in plain sentences: a relative as the subject of a clause that
+# states a condition ("Mother has type 2 diabetes", "Her brother had seizures"). Only these
+# verbs: "Her mother reports that she has a fever" is about the patient.
+_RELATIVES = frozenset("""mother father mom dad brother brothers sister sisters sibling siblings son sons
+    daughter daughters aunt uncle cousin grandmother grandfather grandma grandpa parent parents twin""".split())
+_RELATIVE_VERBS = ("has", "had", "have", "has had", "also has", "also had", "was diagnosed with",
+                   "were diagnosed with", "is diagnosed with", "died of", "died from", "suffers from",
+                   "suffered from")
+_HEDGE += " | ".join(f"{r} {v}" for r in sorted(_RELATIVES) for v in _RELATIVE_VERBS)
 
 # Clause-turning words: NegEx's conjunction list plus affirmation cues, which open a new claim.
 _CONJ = """
@@ -201,8 +212,8 @@ def _boundaries(text: str, toks: list[_Token]) -> list[bool]:
 
 
 def _experiencer(phrase: tuple[str, ...]) -> bool:
-    """"(no) family history of": the condition is a relative's, whatever the polarity."""
-    return "family" in phrase or phrase[:1] == ("fh",)
+    """"(no) family history of", "mother has": the condition is a relative's, whatever the polarity."""
+    return "family" in phrase or phrase[:1] == ("fh",) or phrase[0] in _RELATIVES
 
 
 def _events(toks: list[_Token], in_mention: list[bool]) -> list[_Event]:

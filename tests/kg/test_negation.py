@@ -183,6 +183,11 @@ HEDGE_CASES = [
     ("The patient has focal seizures.", {"focal seizures": (False, False)}),
     ("Genetic testing confirmed Marfan syndrome.", {"Marfan syndrome": (False, False)}),
     ("Not certain if this is pneumonia.", {"pneumonia": (False, True)}),
+    ("Mother has type 2 diabetes mellitus.", {"type 2 diabetes mellitus": (False, True)}),
+    ("Her brother has sickle cell anemia.", {"sickle cell anemia": (False, True)}),
+    ("He has asthma and his father had a stroke.", {"asthma": (False, False), "stroke": (False, True)}),
+    ("Her mother reports that she has a fever.", {"fever": (False, False)}),
+    ("She has sickle cell anemia like her brother.", {"sickle cell anemia": (False, False)}),
 ]
 
 
