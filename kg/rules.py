@@ -16,14 +16,18 @@ rule               premise, hypothesis   condition
 
 The verdict is **contradiction** if some hypothesis assertion clashes with the premise,
 **entailment** if every hypothesis assertion follows from it, and **unknown** otherwise; the
-undecided hypothesis assertions are listed. An individual counts as an instance of its types.
+undecided hypothesis assertions are listed. When the words of a mention name several concepts
+exactly as well (``Assertion.readings``: the disease and the phenotype "diabetes mellitus"), an
+entailment may go through any of them, and the proof names the one it used. A clash needs the
+linked concepts themselves, and an ambiguous assertion that some reading supports clashes with
+nothing: two readings of one name are no contradiction. An individual counts as an instance of its types.
 Nothing here calls a reasoner: answering is table lookups only.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .tables import ClosureTables, Step
 
@@ -44,6 +48,10 @@ class Assertion:
     text: str
     start: int
     end: int
+    # Other concepts the same words name exactly as well: MONDO's disease and HPO's phenotype
+    # "diabetes mellitus". Entailment may go through any reading; clashes only through ``iri``
+    # (see ``RuleEngine.decide``).
+    readings: tuple[str, ...] = ()
 
     def sign(self) -> str:
         return "-" if self.negated else "+"
@@ -170,21 +178,23 @@ class RuleEngine:
         """The verdict for one pair. With no hypothesis assertion, nothing is decided."""
         if not premise or not hypothesis:
             return Verdict(UNKNOWN, undecided=list(hypothesis))
-        clashes = [c for h in hypothesis for p in premise if (c := self.clashes(p, h)) is not None]
+        premise_readings = [r for p in premise for r in _readings(p)]
+        support: dict[Assertion, Proof] = {}
+        for h in hypothesis:
+            proofs = [e for hr in _readings(h) for p in premise_readings if (e := self.entails(p, hr)) is not None]
+            if proofs:
+                support[h] = min(proofs, key=_proof_key)
+        # An ambiguous name that some reading supports does not clash through another one.
+        clashes = [c for h in hypothesis if not (h in support and (h.readings or any(p.readings for p in premise)))
+                   for p in premise if (c := self.clashes(p, h)) is not None]
         if clashes:
             return Verdict(CONTRADICTION, proofs=_shortest_per_hypothesis(clashes),
                            decided=len({c.hypothesis for c in clashes}) / len(hypothesis))
-        support, undecided = [], []
-        for h in hypothesis:
-            proofs = [e for p in premise if (e := self.entails(p, h)) is not None]
-            if proofs:
-                support.append(min(proofs, key=_proof_key))
-            else:
-                undecided.append(h)
+        undecided = [h for h in hypothesis if h not in support]
         decided = len(support) / len(hypothesis)
         if undecided:
-            return Verdict(UNKNOWN, proofs=support, undecided=undecided, decided=decided)
-        return Verdict(ENTAILMENT, proofs=support, decided=decided)
+            return Verdict(UNKNOWN, proofs=list(support.values()), undecided=undecided, decided=decided)
+        return Verdict(ENTAILMENT, proofs=list(support.values()), decided=decided)
 
     def explain(self, verdict: Verdict) -> list[str]:
         """Readable proofs, one line each, for ``kgnlu infer --explain``."""
@@ -192,6 +202,10 @@ class RuleEngine:
         for a in verdict.undecided:
             lines.append(f"undecided: hypothesis {a.sign()}{a.text} follows from no premise assertion")
         return lines
+
+
+def _readings(a: Assertion) -> list[Assertion]:
+    return [a, *(replace(a, iri=iri, readings=()) for iri in a.readings if iri != a.iri)]
 
 
 def _proof_key(p: Proof) -> tuple:

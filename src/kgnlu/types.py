@@ -110,6 +110,9 @@ class Mention(_Dict):
     # rules set it aside; ``negated`` still says which way it leans.
     hedged: bool = False
     hedge_cue: str | None = None
+    # Other concepts whose name the span matches exactly as well as ``iri``'s (a disease and the
+    # phenotype of the same name); the NLI rules may entail through them.
+    readings: list[str] = field(default_factory=list)
 
 
 @dataclass

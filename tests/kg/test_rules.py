@@ -123,6 +123,34 @@ def test_every_hypothesis_assertion_must_follow(rules):
     assert any("undecided" in line and "vitamin C" in line for line in rules.explain(v))
 
 
+def test_an_entailment_may_go_through_an_equally_good_reading(rules):
+    """A name that several concepts carry (here: pretend "apple" also names Carrot, and the
+    hypothesis word also names Fruit) entails through a reading; the proof names the one used."""
+    from dataclasses import replace
+
+    premise = replace(pos("Carrot", text="apple"), readings=(N + "Apple",))
+    hypothesis = replace(pos("Vegetable", "hypothesis", "fruit"), readings=(N + "Fruit",))
+    v = rules.decide([premise], [replace(pos("Food", "hypothesis"), readings=())])
+    assert v.label == ENTAILMENT  # Carrot ⊑ Food already
+    v = rules.decide([premise], [hypothesis])
+    assert v.label == ENTAILMENT and [p.rule for p in v.proofs] == ["mono-up"]  # Carrot ⊑ Vegetable
+    v = rules.decide([pos("Apple")], [hypothesis])  # Apple ⊥ Vegetable, but Apple ⊑ Fruit: no clash
+    assert v.label == ENTAILMENT and v.proofs[0].hypothesis.iri == N + "Fruit"
+
+
+def test_readings_never_make_a_clash(rules):
+    """Apple vs the hypothesis's linked concept Vegetable is a clash; vs a mere reading it is not."""
+    from dataclasses import replace
+
+    assert rules.decide([pos("Apple")], [pos("Vegetable", "hypothesis")]).label == CONTRADICTION
+    v = rules.decide([pos("Apple")], [replace(pos("Fruit", "hypothesis"), readings=(N + "Vegetable",))])
+    assert v.label == ENTAILMENT
+    v = rules.decide([pos("Apple")], [replace(pos("Meat", "hypothesis"), readings=(N + "Vegetable",))])
+    assert v.label == CONTRADICTION  # the linked concept itself still clashes (Fruit ⊥ Meat)
+    v = rules.decide([pos("Apple")], [replace(pos("VitaminC", "hypothesis"), readings=(N + "Vegetable",))])
+    assert v.label == UNKNOWN  # only a reading would clash
+
+
 def test_nothing_linked_is_unknown(rules):
     assert rules.decide([], [pos("Fruit", "hypothesis")]).label == UNKNOWN
     assert rules.decide([pos("Fruit")], []).label == UNKNOWN

@@ -16,7 +16,8 @@ from kgnlu.types import InferResult, Mention, SymbolicResult
 def assertions(mentions: Sequence[Mention], side: str) -> list[Assertion]:
     """What a text asserts: its mentions with their polarity, leaving out hedged ones ("possible
     pneumonia" neither affirms nor denies pneumonia, so it can support or clash with nothing)."""
-    return [Assertion(m.iri, m.negated, side, m.text, m.start, m.end) for m in mentions if not m.hedged]
+    return [Assertion(m.iri, m.negated, side, m.text, m.start, m.end, tuple(m.readings))
+            for m in mentions if not m.hedged]
 
 
 def hedge_notes(premise: Sequence[Mention], hypothesis: Sequence[Mention]) -> list[str]:
