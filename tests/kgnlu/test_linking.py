@@ -175,3 +175,85 @@ def test_definition_context_breaks_near_ties_by_the_sentence(engine):
 
 def test_dense_engine_reranks_by_definitions(engine):
     assert any(isinstance(s, DefinitionContext) for s in engine.linker().extra_scorers)
+
+
+class RecordingScorer:
+    """Gives the listed IRIs a fixed bonus and records which candidates it was asked about."""
+
+    def __init__(self, bonus: dict, bound: float | None):
+        self.bonus, self.calls, self.prepared = bonus, [], []
+        if bound is not None:
+            self.bound = bound
+
+    def prepare(self, items):
+        self.prepared.append([(t, [c.iri for c in cands]) for t, cands in items])
+
+    def __call__(self, text, span, candidates, others):
+        self.calls.append([c.iri for c in candidates])
+        return [self.bonus.get(c.iri, 0.0) for c in candidates]
+
+
+def _span(*scores) -> Span:
+    cands = [Candidate(f"ex:{chr(65 + i)}", chr(65 + i), s, "lexicon", "x", "label") for i, s in enumerate(scores)]
+    return Span(0, 1, "x", cands, "lexicon")
+
+
+def test_bounded_scorers_are_skipped_where_they_cannot_change_the_winner(engine):
+    base = engine.linker()
+    scorer = RecordingScorer({"ex:B": 0.05}, bound=0.05)
+    linker = Linker(base.matcher, base.tables, extra_scorers=[scorer])
+    # A lead of 0.15 > 2 x 0.05: the scorer is not asked, and the winner is what it would be anyway.
+    assert linker._disambiguate("t", _span(1.0, 0.85), [])[0].iri == "ex:A" and scorer.calls == []
+    # A near-tie is scored (and flipped); a candidate out of reach (0.7) is left out of the call.
+    assert linker._disambiguate("t", _span(1.0, 0.98, 0.7), [])[0].iri == "ex:B"
+    assert scorer.calls == [["ex:A", "ex:B"]]
+    # With top_k > 1 the whole order is reported, so every candidate is scored.
+    scorer.calls.clear()
+    linker._disambiguate("t", _span(1.0, 0.85), [], top_k=3)
+    assert scorer.calls == [["ex:A", "ex:B"]]
+    # A scorer without a bound could say anything: always asked, about every candidate.
+    free = RecordingScorer({"ex:B": 0.5}, bound=None)
+    linker = Linker(base.matcher, base.tables, extra_scorers=[free])
+    assert linker._disambiguate("t", _span(1.0, 0.85, 0.5), [])[0].iri == "ex:B"
+    assert free.calls == [["ex:A", "ex:B", "ex:C"]]
+
+
+def test_scorers_are_prepared_once_with_the_spans_they_will_score(engine):
+    base = engine.linker()
+    scorer = RecordingScorer({}, bound=0.05)
+    linker = Linker(base.matcher, base.tables, extra_scorers=[scorer])
+    texts = ["first text", "second text"]
+    spans = [[_span(1.0, 0.98, 0.7), _span(1.0, 0.85)], [_span(0.9, 0.9)]]
+    coherence = [[linker._coherence(s, ss) for s in ss] for ss in spans]
+    linker._prepare_scorers(texts, spans, coherence, top_k=0)
+    assert scorer.prepared == [[("first text", ["ex:A", "ex:B"]), ("second text", ["ex:A", "ex:B"])]]
+    for t, ss, cs in zip(texts, spans, coherence):
+        linker._finish(t, ss, cs, 0)
+    assert scorer.calls == [cands for _, cands in scorer.prepared[0]]  # prepared exactly what was scored
+    # Plain texts through link_many give what a linker without the scorer gives.
+    plain = ["I ate an apple.", "No bananas today.", "A Granny Smith."]
+    without = Linker(base.matcher, base.tables)
+    assert [_iris(ms) for ms in linker.link_many(plain)] == [_iris(ms) for ms in without.link_many(plain)]
+
+
+def test_definition_context_prepare_embeds_in_one_call():
+    definitions = {"ex:AppleFruit": "The fruit of the apple tree.", "ex:AppleInc": "A computer and phone company."}
+    cands = [Candidate("ex:AppleInc", "Apple", 0.96, "lexicon", "apple", "alt"),
+             Candidate("ex:AppleFruit", "apple", 0.95, "lexicon", "apple", "alt")]
+
+    class Counting(WordEncoder):
+        calls: list = []
+
+        def encode(self, texts):
+            self.calls.append(list(texts))
+            return super().encode(texts)
+
+    enc = Counting()
+    scorer = DefinitionContext(enc, definitions.get)
+    scorer.prepare([("an apple tree", cands), ("an apple phone", cands), ("an apple tree", cands)])
+    assert len(enc.calls) == 1 and sorted(enc.calls[0]) == sorted(
+        ["an apple tree", "an apple phone", *definitions.values()])  # each text once
+    assert scorer("an apple tree", None, cands, [])[1] > 0 and len(enc.calls) == 1  # served from the cache
+    small = DefinitionContext(enc, definitions.get, cache_size=2)
+    small.prepare([("an apple tree", cands)])
+    assert len(small._vectors) == 2  # the LRU keeps its size
