@@ -123,8 +123,9 @@ class FaissIndex:
         """Index ``vectors`` (n, dim); row i of the matrix is id i in search results.
 
         Exact (flat) up to ``hnsw_above`` rows, HNSW above. Measured on the default KG's 80k x 384
-        lexicon vectors, 2 shared CPU cores, against flat on 2000 embedded synonyms that the index
-        does not hold (bench/results/link.md has the current numbers):
+        lexicon vectors, 2 CPU cores shared with another busy process (load 2-3.7), against flat,
+        on 2000 embedded lexicon strings the index does not hold (bench/results/link.md has the
+        bench's own numbers, at load 0.6: flat 13 ms, HNSW 1.05 ms at recall@10 0.994):
 
         ==========================================  =========  =============  =========
         index                                       build      one query p50  recall@10
@@ -137,11 +138,11 @@ class FaissIndex:
         HNSW M=32 efC=80, efSearch=512              38 s       2.4 ms         0.996
         ==========================================  =========  =============  =========
 
-        A flat scan reads every vector for every query (123 MB at 80k), about 0.5 us a row here,
-        so it passes 2 ms a query at a few thousand rows; hence ``HNSW_ABOVE`` = 10k, not the
-        ~200k where a flat index is usually said to stop paying. IVF cannot reach recall 0.99 in
-        2 ms on these vectors: text embeddings barely cluster, so a query's neighbours spread over
-        many lists. Small KGs (the tests', the demo) stay exact.
+        A flat scan reads every vector for every query (123 MB at 80k): 0.16-0.5 us a row here,
+        idle to busy, so it passes 2 ms a query somewhere between 4k and 12k rows; hence
+        ``HNSW_ABOVE`` = 10k, not the ~200k where a flat index is usually said to stop paying.
+        IVF cannot reach recall 0.99 in 2 ms on these vectors: text embeddings barely cluster,
+        so a query's neighbours spread over many lists. Small KGs (the tests', the demo) stay exact.
 
         HNSW is built on one thread unless ``deterministic=False``: faiss inserts in parallel,
         and the graph (so the results) would then depend on thread timing. ``ef_search`` is the
@@ -193,6 +194,11 @@ class FaissIndex:
     def ef_search(self) -> int | None:
         """HNSW's search beam width; None for a flat index."""
         return int(self._cpu.hnsw.efSearch) if self.kind == "hnsw" else None
+
+    def vectors(self) -> np.ndarray:
+        """The indexed vectors, (n, dim); row i is id i (for benchmarks and rebuilding as another kind)."""
+        stored = faiss.downcast_index(self._cpu.storage) if self.kind == "hnsw" else self._cpu
+        return stored.reconstruct_n(0, self.n) if self.n else np.zeros((0, self.dim), np.float32)
 
     def __repr__(self) -> str:
         return f"FaissIndex(kind={self.kind!r}, n={self.n}, dim={self.dim}, device={self.device!r})"

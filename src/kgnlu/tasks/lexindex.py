@@ -7,7 +7,7 @@ included. all-MiniLM-L6-v2 embeds ~400 lexicon strings/s on 2 idle cores (ASSETS
 ~207/s sharing them with one other busy process), so ``MAX_TEXTS`` = 80k texts is ~200 s of
 embedding, plus ~7 s to select entries and ~40 s to build and write the HNSW index (one thread,
 for reproducible results; ``kgnlu.kg.index.FaissIndex.build`` explains why HNSW above 10k vectors:
-a flat scan of 80k takes ~39 ms per query, HNSW ~1 ms at recall@10 0.99). Lexicon of the
+a flat scan of 80k takes 13-39 ms per query, HNSW ~1 ms at recall@10 0.99). Lexicon of the
 default KG (HPO + MONDO + HPOA diseases + drugs; 247.8k entries, 74.8k IRIs):
 
 ==========================================================  =======================
