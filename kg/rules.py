@@ -18,9 +18,9 @@ The verdict is **contradiction** if some hypothesis assertion clashes with the p
 **entailment** if every hypothesis assertion follows from it, and **unknown** otherwise; the
 undecided hypothesis assertions are listed. When the words of a mention name several concepts
 exactly as well (``Assertion.readings``: the disease and the phenotype "diabetes mellitus"), an
-entailment may go through any of them, and the proof names the one it used. A clash needs the
-linked concepts themselves, and an ambiguous assertion that some reading supports clashes with
-nothing: two readings of one name are no contradiction. An individual counts as an instance of its types.
+entailment or a ``clash-neg`` may go through any of them, and the proof names the one it used.
+A ``clash-disjoint`` needs the linked concepts themselves, and an ambiguous assertion that some
+reading supports clashes with nothing: two readings of one name are no contradiction. An individual counts as an instance of its types.
 Nothing here calls a reasoner: answering is table lookups only.
 """
 
@@ -49,8 +49,8 @@ class Assertion:
     start: int
     end: int
     # Other concepts the same words name exactly as well: MONDO's disease and HPO's phenotype
-    # "diabetes mellitus". Entailment may go through any reading; clashes only through ``iri``
-    # (see ``RuleEngine.decide``).
+    # "diabetes mellitus". Entailment and clash-neg may go through any reading, clash-disjoint
+    # only through ``iri`` (see ``RuleEngine.decide``).
     readings: tuple[str, ...] = ()
 
     def sign(self) -> str:
@@ -184,12 +184,19 @@ class RuleEngine:
             proofs = [e for hr in _readings(h) for p in premise_readings if (e := self.entails(p, hr)) is not None]
             if proofs:
                 support[h] = min(proofs, key=_proof_key)
-        # An ambiguous name that some reading supports does not clash through another one.
-        clashes = [c for h in hypothesis if not (h in support and (h.readings or any(p.readings for p in premise)))
-                   for p in premise if (c := self.clashes(p, h)) is not None]
+        clashes: dict[Assertion, Proof] = {}
+        for h in hypothesis:
+            if h in support and (h.readings or any(p.readings for p in premise)):
+                continue  # an ambiguous name that some reading supports does not clash through another
+            # A name's readings are one condition, so denying it denies each; but disjointness
+            # between two ontologies' namesakes would be an artefact, so it needs the linked concepts.
+            found = [c for hr in _readings(h) for p in premise for pr in _readings(p)
+                     if (c := self.clashes(pr, hr)) is not None
+                     and (c.rule != "clash-disjoint" or (pr is p and hr is h))]
+            if found:
+                clashes[h] = min(found, key=_proof_key)
         if clashes:
-            return Verdict(CONTRADICTION, proofs=_shortest_per_hypothesis(clashes),
-                           decided=len({c.hypothesis for c in clashes}) / len(hypothesis))
+            return Verdict(CONTRADICTION, proofs=list(clashes.values()), decided=len(clashes) / len(hypothesis))
         undecided = [h for h in hypothesis if h not in support]
         decided = len(support) / len(hypothesis)
         if undecided:
@@ -212,9 +219,3 @@ def _proof_key(p: Proof) -> tuple:
     return (len(p.axioms), RULES.index(p.rule), p.premise.start)
 
 
-def _shortest_per_hypothesis(proofs: list[Proof]) -> list[Proof]:
-    best: dict[Assertion, Proof] = {}
-    for p in proofs:
-        if p.hypothesis not in best or _proof_key(p) < _proof_key(best[p.hypothesis]):
-            best[p.hypothesis] = p
-    return list(best.values())

@@ -138,7 +138,7 @@ def test_an_entailment_may_go_through_an_equally_good_reading(rules):
     assert v.label == ENTAILMENT and v.proofs[0].hypothesis.iri == N + "Fruit"
 
 
-def test_readings_never_make_a_clash(rules):
+def test_readings_make_no_disjointness_clash(rules):
     """Apple vs the hypothesis's linked concept Vegetable is a clash; vs a mere reading it is not."""
     from dataclasses import replace
 
@@ -149,6 +149,15 @@ def test_readings_never_make_a_clash(rules):
     assert v.label == CONTRADICTION  # the linked concept itself still clashes (Fruit ⊥ Meat)
     v = rules.decide([pos("Apple")], [replace(pos("VitaminC", "hypothesis"), readings=(N + "Vegetable",))])
     assert v.label == UNKNOWN  # only a reading would clash
+
+
+def test_a_denied_name_denies_each_reading(rules):
+    """clash-neg through a reading: "no apple" (read as Carrot or Apple) vs +GrannySmith."""
+    from dataclasses import replace
+
+    denied = replace(neg("Carrot", text="apple"), readings=(N + "Apple",))
+    v = rules.decide([denied], [pos("GrannySmith", "hypothesis", "granny smith")])
+    assert v.label == CONTRADICTION and v.proofs[0].rule == "clash-neg" and v.proofs[0].premise.iri == N + "Apple"
 
 
 def test_nothing_linked_is_unknown(rules):

@@ -218,6 +218,24 @@ def test_bounded_scorers_are_skipped_where_they_cannot_change_the_winner(engine)
     assert free.calls == [["ex:A", "ex:B", "ex:C"]]
 
 
+def test_namesakes_are_readings_not_work_for_the_context_scorer(engine):
+    """MONDO's disease and HPO's phenotype both labelled "diabetes mellitus": one mention, the
+    other concept a reading; no definition could tell them apart, so none is embedded. A synonym
+    shared by two concepts ("Apple" the company, "apple" the fruit) is a real choice."""
+    base = engine.linker()
+    scorer = RecordingScorer({"ex:Phenotype": 0.05}, bound=0.05)
+    linker = Linker(base.matcher, base.tables, extra_scorers=[scorer])
+    text = "He has diabetes mellitus."
+    names = [Candidate("ex:Disease", "diabetes mellitus", 1.0, "lexicon", "diabetes mellitus", "label"),
+             Candidate("ex:Phenotype", "Diabetes mellitus", 1.0, "lexicon", "Diabetes mellitus", "label")]
+    (m,) = linker._finish(text, [Span(7, 24, "diabetes mellitus", names, "lexicon")], [[0.0, 0.0]], 0)
+    assert (m.iri, m.readings, scorer.calls) == ("ex:Disease", ["ex:Phenotype"], [])
+    homonyms = [Candidate("ex:AppleInc", "Apple", 0.96, "lexicon", "apple", "alt"),
+                Candidate("ex:AppleFruit", "apple", 0.96, "lexicon", "apple", "alt")]
+    (m,) = linker._finish("an apple", [Span(3, 8, "apple", homonyms, "lexicon")], [[0.0, 0.0]], 0)
+    assert m.readings == [] and scorer.calls == [["ex:AppleInc", "ex:AppleFruit"]]
+
+
 def test_scorers_are_prepared_once_with_the_spans_they_will_score(engine):
     base = engine.linker()
     scorer = RecordingScorer({}, bound=0.05)

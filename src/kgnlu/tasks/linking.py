@@ -50,6 +50,24 @@ STOPWORDS = frozenset(
 Scorer = Callable[[str, "Span", list[Candidate], list["Span"]], list[float]]
 
 
+def _namesake_key(c: Candidate) -> str | None:
+    """The normalised label when the text matched the concept's own label, else None.
+
+    Concepts of curated ontologies whose primary labels coincide are namesakes, one notion seen
+    by two ontologies (MONDO's disease and HPO's phenotype "diabetes mellitus"); homonyms
+    ("Apple" the company, "apple" the fruit) show up through synonyms and abbreviations instead.
+    """
+    if c.via != "lexicon" or c.kind not in ("label", "pref") or not c.label:
+        return None
+    return " ".join(normalize_token(w) for w in c.label.split())
+
+
+def _reads_as(c: Candidate, best: Candidate) -> bool:
+    """``c`` is another reading of the words ``best`` matched: a namesake of it."""
+    key = _namesake_key(best)
+    return key is not None and _namesake_key(c) == key
+
+
 @dataclass
 class Span:
     start: int
@@ -273,6 +291,12 @@ class Linker:
         base = [c.score + b for c, b in zip(span.candidates, coherence)]
         best, reach = max(base), 2 * sum(bounds)
         near = [i for i, b in enumerate(base) if b >= best - reach]
+        # Namesakes (MONDO's disease and HPO's phenotype "diabetes mellitus") are one condition
+        # to a definition; the mention keeps the others as ``readings`` instead. This was the
+        # commonest tie in the link bench, each costing a sentence and definitions to embed.
+        keys = {_namesake_key(span.candidates[i]) for i in near}
+        if len(keys) == 1 and None not in keys:
+            return []
         return near if len(near) > 1 else []
 
     def _prepare_scorers(self, texts: Sequence[str], spans: list[list[Span]], coherence: list[list[float]],
@@ -318,11 +342,13 @@ class Linker:
         for span, coh, cue, hedge in zip(spans, coherence, cues, hedges):
             ranked = self._disambiguate(text, span, spans, top_k, coh)
             best = ranked[0]
+            readings = [c.iri for c in span.candidates if c.iri != best.iri and _reads_as(c, best)]
             out.append(Mention(
                 text=span.text, start=span.start, end=span.end, iri=best.iri, label=best.label,
                 score=round(best.score, 4), negated=cue is not None, via=span.via,
                 negation_cue=cue.trigger if cue is not None else None,
                 candidates=ranked[:top_k] if top_k else [],
                 hedged=hedge is not None, hedge_cue=hedge.trigger if hedge is not None else None,
+                readings=readings,
             ))
         return out
