@@ -300,7 +300,18 @@ def speed(kg: Path, n_sentences: int) -> dict:
     one_s = (time.perf_counter() - t) / len(singles)
 
     # The same sentences without DefinitionContext (dense retrieval only), and lexicon-only.
-    from kgnlu.tasks.linking import Linker
+    from kgnlu.tasks.linking import DefinitionContext, Linker
+
+    # ... and as on a KG's first use: definition vectors not yet in the KG's on-disk cache.
+    context = next(s for s in linker.extra_scorers if isinstance(s, DefinitionContext))
+    fresh = DefinitionContext(context.encoder, context._definition.__wrapped__, weight=context.weight,
+                              window=context.window)
+    first_use = Linker(linker.matcher, linker.tables, linker.index, nil_threshold=linker.nil_threshold,
+                       extra_scorers=[fresh])
+    first_use.link_many(warm)
+    t = time.perf_counter()
+    first_use.link_many(sents)
+    first_use_s = time.perf_counter() - t
 
     plain = Linker(linker.matcher, linker.tables, linker.index, nil_threshold=linker.nil_threshold)
     t = time.perf_counter()
@@ -358,6 +369,7 @@ def speed(kg: Path, n_sentences: int) -> dict:
     return {"sentences": len(sents), "words_per_sentence": round(words, 1),
             "mentions_per_sentence": round(sum(map(len, mentions)) / len(sents), 2),
             "link_sentences_per_s_batch": round(len(sents) / link_s, 1),
+            "link_sentences_per_s_first_use": round(len(sents) / first_use_s, 1),
             "link_sentences_per_s_single": round(1 / one_s, 1),
             "link_sentences_per_s_no_context": round(len(sents) / no_context_s, 1),
             "link_sentences_per_s_lexicon_only": round(len(sents) / lexicon_s, 1),
@@ -402,6 +414,9 @@ def render(res: dict) -> str:
                   "| measure | value | target |", "|---|---|---|",
                   f"| `link`, {sp['words_per_sentence']}-word clinical sentences, batched | {sp['link_sentences_per_s_batch']} sentences/s | >= 200 |",
                   f"| `link`, one sentence per call | {sp['link_sentences_per_s_single']} sentences/s | |"]
+        if "link_sentences_per_s_first_use" in sp:
+            lines += [f"| `link`, batched, on a KG's first use (definition vectors not yet cached on disk) | "
+                      f"{sp['link_sentences_per_s_first_use']} sentences/s | |"]
         if "link_sentences_per_s_no_context" in sp:
             lines += [f"| `link`, batched, dense without DefinitionContext | {sp['link_sentences_per_s_no_context']} sentences/s | |",
                       f"| `link --lexicon-only`, batched | {sp['link_sentences_per_s_lexicon_only']} sentences/s | |"]

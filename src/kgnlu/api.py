@@ -203,14 +203,17 @@ class Engine:
                 matcher = self._matcher()
                 index, nil, scorers = None, DEFAULT_NIL, []
                 if self.dense:
-                    from kgnlu.tasks.lexindex import load_lexicon_index
+                    from kgnlu.kg.index import VectorCache
+                    from kgnlu.tasks.lexindex import CACHE_DIR, load_lexicon_index
 
                     encoder = self.encoder()
                     index = load_lexicon_index(self.kg_dir, encoder,
                                                progress=_counting(progress, "embedding lexicon"), device=self.device)
                     if encoder.adapter_path is not None:  # calibrated for that adapter (bench/link.py)
                         nil = calibrated_nil(encoder.adapter_path, encoder.fingerprint)
-                    scorers.append(DefinitionContext(encoder, Lexicon(self._generation / "tables.sqlite3").definition))
+                    vectors = VectorCache(self.kg_dir / CACHE_DIR, encoder.fingerprint, encoder.dim)
+                    scorers.append(DefinitionContext(encoder, Lexicon(self._generation / "tables.sqlite3").definition,
+                                                     cache=vectors))
                 self._linker = Linker(matcher, self._tables, index, nil_threshold=nil, extra_scorers=scorers)
             return self._linker
 

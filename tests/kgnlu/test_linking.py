@@ -173,6 +173,15 @@ def test_definition_context_breaks_near_ties_by_the_sentence(engine):
     assert scorer("no definitions here", None, [Candidate("ex:X", "x", 1.0, "lexicon", "x", "label")], []) == [0.0]
 
 
+def test_definition_context_reads_the_words_around_the_mention():
+    scorer = DefinitionContext(WordEncoder(), {}.get, window=2)
+    text = "In the orchard we picked an apple from the tree yesterday, then called the phone company."
+    span = Span(text.index("apple"), text.index("apple") + 5, "apple", [], "lexicon")
+    assert scorer.context(text, span) == "picked an apple from the"
+    assert scorer.context(text, None) == text
+    assert scorer.context("apple", Span(0, 5, "apple", [], "lexicon")) == "apple"
+
+
 def test_dense_engine_reranks_by_definitions(engine):
     assert any(isinstance(s, DefinitionContext) for s in engine.linker().extra_scorers)
 
@@ -186,7 +195,7 @@ class RecordingScorer:
             self.bound = bound
 
     def prepare(self, items):
-        self.prepared.append([(t, [c.iri for c in cands]) for t, cands in items])
+        self.prepared.append([(t, [c.iri for c in cands]) for t, _, cands in items])
 
     def __call__(self, text, span, candidates, others):
         self.calls.append([c.iri for c in candidates])
@@ -268,10 +277,43 @@ def test_definition_context_prepare_embeds_in_one_call():
 
     enc = Counting()
     scorer = DefinitionContext(enc, definitions.get)
-    scorer.prepare([("an apple tree", cands), ("an apple phone", cands), ("an apple tree", cands)])
+    scorer.prepare([("an apple tree", None, cands), ("an apple phone", None, cands), ("an apple tree", None, cands)])
     assert len(enc.calls) == 1 and sorted(enc.calls[0]) == sorted(
         ["an apple tree", "an apple phone", *definitions.values()])  # each text once
     assert scorer("an apple tree", None, cands, [])[1] > 0 and len(enc.calls) == 1  # served from the cache
     small = DefinitionContext(enc, definitions.get, cache_size=2)
-    small.prepare([("an apple tree", cands)])
+    small.prepare([("an apple tree", None, cands)])
     assert len(small._vectors) == 2  # the LRU keeps its size
+
+
+def test_definition_vectors_are_kept_on_disk_and_texts_are_not(tmp_path):
+    """A second process (a fresh scorer on the same VectorCache) embeds only its texts."""
+    import numpy as np
+
+    from kgnlu.kg.index import VectorCache
+
+    definitions = {"ex:AppleFruit": "The fruit of the apple tree.", "ex:AppleInc": "A computer and phone company."}
+    cands = [Candidate("ex:AppleInc", "Apple", 0.96, "lexicon", "apple", "alt"),
+             Candidate("ex:AppleFruit", "apple", 0.95, "lexicon", "apple", "alt")]
+
+    class Counting(WordEncoder):
+        def __init__(self):
+            self.calls = []
+
+        def encode(self, texts):
+            self.calls.append(list(texts))
+            return super().encode(texts)
+
+    first, second = Counting(), Counting()
+    with VectorCache(tmp_path, "words", len(WordEncoder.VOCAB)) as cache:
+        DefinitionContext(first, definitions.get, cache=cache).prepare([("an apple tree", None, cands)])
+        assert sorted(first.calls[0]) == sorted(["an apple tree", *definitions.values()])
+        assert len(cache) == 2  # the definitions, not the user's text
+        scorer = DefinitionContext(second, definitions.get, cache=cache)
+        scorer.prepare([("an apple phone", None, cands)])
+        assert second.calls == [["an apple phone"]]
+        bonus = scorer("an apple phone", None, cands, [])
+        assert bonus[0] > bonus[1] and len(second.calls) == 1
+        np.testing.assert_allclose(cache.get_many([definitions["ex:AppleInc"]])[0][0],
+                                   WordEncoder().encode([definitions["ex:AppleInc"]])[0])
+

@@ -46,7 +46,7 @@ STOPWORDS = frozenset(
 # (text, span, candidates, other spans) -> one bonus per candidate. Optional attributes: ``bound``,
 # the largest bonus in size, when each candidate is scored on its own (lets the Linker skip
 # candidates that cannot win, so ``candidates`` may be a subset of the span's); ``prepare(items)``,
-# called once per ``link_many`` with every (text, candidates) it will score, to batch the work.
+# called once per ``link_many`` with every (text, span, candidates) it will score, to batch the work.
 Scorer = Callable[[str, "Span", list[Candidate], list["Span"]], list[float]]
 
 
@@ -116,10 +116,12 @@ def calibrated_nil(adapter_dir, fingerprint: str | None = None) -> float:
 class DefinitionContext:
     """Context scorer (a ``Scorer`` for ``Linker.extra_scorers``): the text against each candidate's definition.
 
-    Adds ``weight`` times the cosine between the embedded text and each candidate's definition, so
-    it reorders near-ties between candidates (the kinds of entry matched differ by 0.02-0.2) and
-    leaves clear winners alone. Candidates without a definition get 0. Text and definition
-    vectors are cached (LRU), so a text with several ambiguous spans is embedded once.
+    Adds ``weight`` times the cosine between the mention's context (``window`` words either side,
+    within the text) and each candidate's definition, so it reorders near-ties between candidates
+    (the kinds of entry matched differ by 0.02-0.2) and leaves clear winners alone. Candidates
+    without a definition get 0. Context and definition vectors are cached (LRU). A window, not
+    the whole sentence: the encoder's cost grows with length, embedding contexts was most of
+    dense linking's time, and the words around a mention are what tells its senses apart.
 
     ``bound`` (= ``weight``: a cosine is at most 1 in size) tells the Linker the most this scorer
     can add to or take from one candidate, scored on its own, so it can skip candidates and spans
@@ -128,36 +130,65 @@ class DefinitionContext:
     definition cost ~45 ms each on 2 cores, a batch ~17 ms a sentence and ~38 ms a definition.
     """
 
-    def __init__(self, encoder, definition: Callable[[str], str | None], weight: float = 0.05, cache_size: int = 8192):
+    def __init__(self, encoder, definition: Callable[[str], str | None], weight: float = 0.05, cache_size: int = 8192,
+                 cache=None, window: int = 6):
         from functools import lru_cache
 
         self.encoder = encoder
+        # An on-disk ``kg.index.VectorCache`` for ``encoder``: definitions (two thirds of what a
+        # link batch embeds) then cost one encoding per KG, not one per process.
+        self.cache = cache
         self.weight = weight
+        self.window = window
         self.bound = abs(weight)
         self._definition = lru_cache(maxsize=cache_size)(definition)
         self._vectors: OrderedDict[str, object] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()  # the Linker is shared between threads
 
-    def prepare(self, items: Sequence[tuple[str, list[Candidate]]]) -> None:
-        """Embed, in one batch, the texts and definitions that ``(text, candidates)`` calls will need."""
-        wanted = []
-        for text, candidates in items:
+    def context(self, text: str, span: "Span | None") -> str:
+        """The words around ``span`` (all of ``text`` without a span)."""
+        if span is None:
+            return text
+        before = [m.start() for m in _TOKEN.finditer(text, 0, span.start)][-self.window:]
+        after = [m.end() for m in _TOKEN.finditer(text, span.end)][:self.window]
+        return text[before[0] if before else span.start:after[-1] if after else span.end]
+
+    def prepare(self, items: Sequence[tuple[str, "Span | None", list[Candidate]]]) -> None:
+        """Embed, in one batch, the contexts and definitions that ``(text, span, candidates)`` calls will need."""
+        wanted, definitions = [], set()
+        for text, span, candidates in items:
             defs = [d for d in (self._definition(c.iri) for c in candidates) if d]
             if defs:
-                wanted += [text, *defs]
+                wanted += [self.context(text, span), *defs]
+                definitions.update(defs)
         with self._lock:
             missing = [t for t in dict.fromkeys(wanted) if t not in self._vectors]
+            stored = [t for t in missing if t in definitions] if self.cache is not None else []
+            if stored:  # the user's texts are not kept on disk, only the KG's definitions
+                vectors, absent = self.cache.get_many(stored)
+                gone = {stored[i] for i in absent}
+                self._remember_locked([t for t in stored if t not in gone],
+                                      [v for t, v in zip(stored, vectors) if t not in gone])
+                missing = [t for t in missing if t not in definitions or t in gone]
         if missing:
-            self._remember(missing, self.encoder.encode(missing))
+            vectors = self.encoder.encode(missing)
+            self._remember(missing, vectors)
+            new = [i for i, t in enumerate(missing) if t in definitions]
+            if self.cache is not None and new:
+                with self._lock:
+                    self.cache.put_many([missing[i] for i in new], vectors[new])
 
     def _remember(self, texts: Sequence[str], vectors) -> None:
         with self._lock:
-            for t, v in zip(texts, vectors):
-                self._vectors[t] = v
-                self._vectors.move_to_end(t)
-            while len(self._vectors) > self._cache_size:
-                self._vectors.popitem(last=False)
+            self._remember_locked(texts, vectors)
+
+    def _remember_locked(self, texts: Sequence[str], vectors) -> None:
+        for t, v in zip(texts, vectors):
+            self._vectors[t] = v
+            self._vectors.move_to_end(t)
+        while len(self._vectors) > self._cache_size:
+            self._vectors.popitem(last=False)
 
     def _vector(self, text: str):
         with self._lock:
@@ -175,8 +206,8 @@ class DefinitionContext:
             return [0.0] * len(candidates)
         import numpy as np
 
-        sentence = self._vector(text)  # one text can hold several ambiguous spans
-        return [self.weight * float(np.dot(sentence, self._vector(d))) if d else 0.0 for d in defs]
+        context = self._vector(self.context(text, span))
+        return [self.weight * float(np.dot(context, self._vector(d))) if d else 0.0 for d in defs]
 
 
 class Linker:
@@ -310,7 +341,7 @@ class Linker:
             for span, coh in zip(ss, cs):
                 near = self._contenders(span, coh, top_k)
                 if near:
-                    items.append((text, [span.candidates[i] for i in near]))
+                    items.append((text, span, [span.candidates[i] for i in near]))
         if items:
             for scorer in preparing:
                 scorer.prepare(items)
