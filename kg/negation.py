@@ -24,8 +24,7 @@ can afford because it already knows where its mentions are:
    unlikely") is the commoner reading.
 4. Pseudo-triggers ("no increase", "not only", "with or without") negate nothing.
 5. Hedges (ConText's *possible* and *hypothetical*: "possible", "rule out", "cannot be excluded",
-   "concern for", "might have", "evaluate for"; its *other experiencer*: "family history of",
-   and a relative as the subject ("Mother has", "her brother had");
+   "concern for", "might have", "evaluate for"; its *other experiencer*: "family history of";
    and a change over time: "resolved", "was stopped") assert nothing about the patient now.
    ``hedge_cues`` reports them with the same scopes, directions and stops, and a mention in a
    question ("Does the patient have anemia?") is hedged by its "?". Hedges never change
@@ -33,6 +32,10 @@ can afford because it already knows where its mentions are:
    an unasserted claim is worth.
 
 When several cues cover one span the nearest wins.
+
+6. Experiencers: ``experiencers`` names the relative a sentence makes the subject ("My father has
+   X": the father's X). Unlike "family history of X", that is no hedge: X is asserted, of someone
+   other than the patient.
 """
 
 from __future__ import annotations
@@ -113,15 +116,21 @@ family history of | family history | family hx of | fh of |
 resolved | has resolved | was stopped | stopped | was held | held | was discontinued | discontinued
 """
 
-# ConText's *other experiencer* in plain sentences: a relative as the subject of a clause that
-# states a condition ("Mother has type 2 diabetes", "Her brother had seizures"). Only these
-# verbs: "Her mother reports that she has a fever" is about the patient.
+# ConText's *other experiencer* beyond "family history of": a relative named in a sentence makes
+# the conditions stated after it, to the end of the sentence, that relative's ("My father has X
+# but not Y", "the doctor told us my daughter doesn't have X"), until the text turns back to the
+# patient ("he", "she", "the patient") or to what the relative says ("Her mother reports that she
+# has a fever" is about the patient); a closing "for/in [my] RELATIVE" claims the conditions
+# before it in its sentence ("X was ruled out for my grandfather").
 _RELATIVES = frozenset("""mother father mom dad brother brothers sister sisters sibling siblings son sons
     daughter daughters aunt uncle cousin grandmother grandfather grandma grandpa parent parents twin""".split())
-_RELATIVE_VERBS = ("has", "had", "have", "has had", "also has", "also had", "was diagnosed with",
-                   "were diagnosed with", "is diagnosed with", "died of", "died from", "suffers from",
-                   "suffered from")
-_HEDGE += " | ".join(f"{r} {v}" for r in sorted(_RELATIVES) for v in _RELATIVE_VERBS)
+_CANONICAL_RELATIVE = {"mom": "mother", "dad": "father", "grandma": "grandmother", "grandpa": "grandfather",
+                       "brothers": "brother", "sisters": "sister", "siblings": "sibling", "sons": "son",
+                       "daughters": "daughter", "parents": "parent"}
+_DETERMINERS = frozenset("my his her their our your the a".split())
+_BACK_TO_PATIENT = frozenset("""he she patient pt i reports reported says said states stated tells told notes
+    noted noticed brought thinks thought worries worried asks asked believes mentions mentioned explains
+    explained describes described that""".split())
 
 # Clause-turning words: NegEx's conjunction list plus affirmation cues, which open a new claim.
 _CONJ = """
@@ -211,9 +220,47 @@ def _boundaries(text: str, toks: list[_Token]) -> list[bool]:
     return out
 
 
+def experiencers(text: str, spans: Sequence[tuple[int, int]]) -> list[str | None]:
+    """For each span, the relative whose condition the text says it is ("father" for "My dad has
+    X"), or ``None`` (the patient, or the speaker). See ``_RELATIVES``: the relative's sentence,
+    after the relative, up to a turn back to the patient. Such a mention is still asserted:
+    "My father has X" entails "My father has Y" when X ⊑ Y, and says nothing of the patient."""
+    toks = _tokens(text)
+    stop = _boundaries(text, toks)
+    marks: list[tuple[int, str | None]] = []  # (char offset, the experiencer from there on)
+    current = None
+    for i, t in enumerate(toks):
+        if t.low in _RELATIVES:
+            current = _CANONICAL_RELATIVE.get(t.low, t.low)
+            marks.append((t.end, current))
+        elif current is not None and (stop[i] or t.low in _BACK_TO_PATIENT):
+            current = None
+            marks.append((t.start, None))
+    out = []
+    for start, _ in spans:
+        who = None
+        for at, w in marks:
+            if at > start:
+                break
+            who = w
+        out.append(who)
+    # "... ruled out X for my grandfather": a closing "for/in [my] RELATIVE" claims its sentence.
+    sentence_start = 0
+    for i, t in enumerate(toks):
+        if stop[i]:
+            sentence_start = t.end
+        elif t.low in _RELATIVES:
+            j = i - 1 - (i >= 1 and toks[i - 1].low in _DETERMINERS)
+            if j >= 0 and toks[j].low in ("for", "in"):
+                rel = _CANONICAL_RELATIVE.get(t.low, t.low)
+                out = [rel if w is None and sentence_start <= s < toks[j].start else w
+                       for (s, _), w in zip(spans, out)]
+    return out
+
+
 def _experiencer(phrase: tuple[str, ...]) -> bool:
-    """"(no) family history of", "mother has": the condition is a relative's, whatever the polarity."""
-    return "family" in phrase or phrase[:1] == ("fh",) or phrase[0] in _RELATIVES
+    """"(no) family history of": the condition is a relative's, whatever the polarity."""
+    return "family" in phrase or phrase[:1] == ("fh",)
 
 
 def _events(toks: list[_Token], in_mention: list[bool]) -> list[_Event]:
@@ -356,4 +403,4 @@ def negated(text: str, spans: Sequence[tuple[int, int]]) -> list[bool]:
     return [cue is not None for cue in negation_cues(text, spans)]
 
 
-__all__ = ["Cue", "MAX_GAP", "hedge_cues", "negated", "negation_cues", "polarity_cues"]
+__all__ = ["experiencers", "Cue", "MAX_GAP", "hedge_cues", "negated", "negation_cues", "polarity_cues"]

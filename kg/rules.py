@@ -21,6 +21,8 @@ exactly as well (``Assertion.readings``: the disease and the phenotype "diabetes
 entailment or a ``clash-neg`` may go through any of them, and the proof names the one it used.
 A ``clash-disjoint`` needs the linked concepts themselves, and an ambiguous assertion that some
 reading supports clashes with nothing: two readings of one name are no contradiction. An individual counts as an instance of its types.
+Assertions about different people (``experiencer``: "My father has X" is the father's) never
+entail or clash with each other.
 Nothing here calls a reasoner: answering is table lookups only.
 """
 
@@ -52,6 +54,7 @@ class Assertion:
     # "diabetes mellitus". Entailment and clash-neg may go through any reading, clash-disjoint
     # only through ``iri`` (see ``RuleEngine.decide``).
     readings: tuple[str, ...] = ()
+    experiencer: str | None = None  # a relative whose condition it is ("father"); None: the patient
 
     def sign(self) -> str:
         return "-" if self.negated else "+"
@@ -145,7 +148,7 @@ class RuleEngine:
         return None
 
     def entails(self, p: Assertion, h: Assertion) -> Proof | None:
-        if p.negated != h.negated:
+        if p.negated != h.negated or p.experiencer != h.experiencer:
             return None
         if not p.negated:
             fwd = self.is_a(p.iri, h.iri)
@@ -163,6 +166,8 @@ class RuleEngine:
         return Proof(rule, p, h, down, ENTAILMENT)
 
     def clashes(self, p: Assertion, h: Assertion) -> Proof | None:
+        if p.experiencer != h.experiencer:  # the father's condition says nothing of the patient's
+            return None
         if not p.negated and h.negated:  # +X ⟂ -Y when X ⊑ Y
             chain = self.is_a(p.iri, h.iri)
             return None if chain is None else Proof("clash-neg", p, h, chain, CONTRADICTION)

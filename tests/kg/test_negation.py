@@ -183,12 +183,34 @@ HEDGE_CASES = [
     ("The patient has focal seizures.", {"focal seizures": (False, False)}),
     ("Genetic testing confirmed Marfan syndrome.", {"Marfan syndrome": (False, False)}),
     ("Not certain if this is pneumonia.", {"pneumonia": (False, True)}),
-    ("Mother has type 2 diabetes mellitus.", {"type 2 diabetes mellitus": (False, True)}),
-    ("Her brother has sickle cell anemia.", {"sickle cell anemia": (False, True)}),
-    ("He has asthma and his father had a stroke.", {"asthma": (False, False), "stroke": (False, True)}),
-    ("Her mother reports that she has a fever.", {"fever": (False, False)}),
-    ("She has sickle cell anemia like her brother.", {"sickle cell anemia": (False, False)}),
 ]
+
+EXPERIENCER_CASES = [
+    ("Mother has type 2 diabetes mellitus.", {"type 2 diabetes mellitus": "mother"}),
+    ("Her brother has sickle cell anemia.", {"sickle cell anemia": "brother"}),
+    ("He has asthma and his father had a stroke.", {"asthma": None, "stroke": "father"}),
+    ("Her mother reports that she has a fever.", {"fever": None}),
+    ("She has sickle cell anemia like her brother.", {"sickle cell anemia": None}),
+    ("My grandfather has orthostatic hypotension but not diabetes.", {"orthostatic hypotension": "grandfather",
+                                                                       "diabetes": "grandfather"}),
+    ("The doctor told us my daughter doesn't have goiter.", {"goiter": "daughter"}),
+    ("My dad was found to have ACTH excess. I have asthma.", {"ACTH excess": "father", "asthma": None}),
+    ("Her brother has asthma and she has eczema.", {"asthma": "brother", "eczema": None}),
+    ("Family history of epilepsy.", {"epilepsy": None}),  # a hedge, not an experiencer: no one named
+    ("The doctors ruled out milker's nodule for my grandmother. Fever.", {"milker's nodule": "grandmother",
+                                                                          "Fever": None}),
+    ("Seizures are common in children with Dravet syndrome.", {"Seizures": None}),
+]
+
+
+@pytest.mark.parametrize("text,expected", EXPERIENCER_CASES, ids=[c[0][:40] for c in EXPERIENCER_CASES])
+def test_experiencers(text, expected):
+    from kgnlu.kg.negation import experiencers
+
+    spans = spans_of(text, list(expected))
+    assert experiencers(text, spans) == list(expected.values())
+    if not text.startswith("Family"):
+        assert hedge_cues(text, spans) == [None] * len(spans)  # asserted, of someone else
 
 
 @pytest.mark.parametrize("text,expected", HEDGE_CASES, ids=[c[0][:40] for c in HEDGE_CASES])

@@ -160,6 +160,17 @@ def test_a_denied_name_denies_each_reading(rules):
     assert v.label == CONTRADICTION and v.proofs[0].rule == "clash-neg" and v.proofs[0].premise.iri == N + "Apple"
 
 
+def test_assertions_about_different_people_neither_entail_nor_clash(rules):
+    """"My father eats apples" ⊢ "My father eats fruit", but says nothing of the patient."""
+    from dataclasses import replace
+
+    father = replace(pos("Apple"), experiencer="father")
+    assert rules.decide([father], [replace(pos("Fruit", "hypothesis"), experiencer="father")]).label == ENTAILMENT
+    assert rules.decide([father], [pos("Fruit", "hypothesis")]).label == UNKNOWN
+    assert rules.decide([father], [neg("Fruit", "hypothesis")]).label == UNKNOWN
+    assert rules.decide([father], [replace(neg("Fruit", "hypothesis"), experiencer="father")]).label == CONTRADICTION
+
+
 def test_nothing_linked_is_unknown(rules):
     assert rules.decide([], [pos("Fruit", "hypothesis")]).label == UNKNOWN
     assert rules.decide([pos("Fruit")], []).label == UNKNOWN

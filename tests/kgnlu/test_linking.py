@@ -317,3 +317,10 @@ def test_definition_vectors_are_kept_on_disk_and_texts_are_not(tmp_path):
         np.testing.assert_allclose(cache.get_many([definitions["ex:AppleInc"]])[0][0],
                                    WordEncoder().encode([definitions["ex:AppleInc"]])[0])
 
+
+def test_a_relatives_condition_is_asserted_with_its_experiencer(engine):
+    (fruit,) = [m for m in engine.link("My father eats fruit.") if m.text == "fruit"]
+    assert (fruit.experiencer, fruit.hedged, fruit.negated) == ("father", False, False)
+    (fruit,) = [m for m in engine.link("He eats fruit, my dad says.") if m.text == "fruit"]
+    assert fruit.experiencer is None
+

@@ -12,8 +12,9 @@
    where a GNN score would plug in. Scorers see only the spans and candidates whose outcome they
    could change, all of a ``link_many`` batch at once: embedding sentences and definitions is
    most of the cost of dense linking (bench/results/link.md).
-4. **Polarity** from NegEx-style scopes (``kg.negation``), and whether the mention is hedged
-   ("possible X", "rule out X", a question).
+4. **Polarity** from NegEx-style scopes (``kg.negation``), whether the mention is hedged
+   ("possible X", "rule out X", a question), and its experiencer when a relative is the subject
+   ("My father has X").
 """
 
 from __future__ import annotations
@@ -364,13 +365,14 @@ class Linker:
         return [c for _, _, c in scored]
 
     def _finish(self, text: str, spans: list[Span], coherence: list[list[float]], top_k: int) -> list[Mention]:
-        from kgnlu.kg.negation import polarity_cues
+        from kgnlu.kg.negation import experiencers, polarity_cues
 
         if not spans:
             return []
-        cues, hedges = polarity_cues(text, [(s.start, s.end) for s in spans])
+        bounds = [(s.start, s.end) for s in spans]
+        (cues, hedges), whose = polarity_cues(text, bounds), experiencers(text, bounds)
         out = []
-        for span, coh, cue, hedge in zip(spans, coherence, cues, hedges):
+        for span, coh, cue, hedge, who in zip(spans, coherence, cues, hedges, whose):
             ranked = self._disambiguate(text, span, spans, top_k, coh)
             best = ranked[0]
             readings = [c.iri for c in span.candidates if c.iri != best.iri and _reads_as(c, best)]
@@ -380,6 +382,6 @@ class Linker:
                 negation_cue=cue.trigger if cue is not None else None,
                 candidates=ranked[:top_k] if top_k else [],
                 hedged=hedge is not None, hedge_cue=hedge.trigger if hedge is not None else None,
-                readings=readings,
+                readings=readings, experiencer=who,
             ))
         return out

@@ -16,14 +16,17 @@ from kgnlu.types import InferResult, Mention, SymbolicResult
 def assertions(mentions: Sequence[Mention], side: str) -> list[Assertion]:
     """What a text asserts: its mentions with their polarity, leaving out hedged ones ("possible
     pneumonia" neither affirms nor denies pneumonia, so it can support or clash with nothing)."""
-    return [Assertion(m.iri, m.negated, side, m.text, m.start, m.end, tuple(m.readings))
+    return [Assertion(m.iri, m.negated, side, m.text, m.start, m.end, tuple(m.readings), m.experiencer)
             for m in mentions if not m.hedged]
 
 
 def hedge_notes(premise: Sequence[Mention], hypothesis: Sequence[Mention]) -> list[str]:
-    """Explanation lines for the mentions set aside as hedged."""
-    return [f"not asserted: {side} {m.text!r} (hedged by {m.hedge_cue!r})"
-            for side, ms in (("premise", premise), ("hypothesis", hypothesis)) for m in ms if m.hedged]
+    """Explanation lines for the mentions set aside as hedged, and for those about a relative."""
+    sides = (("premise", premise), ("hypothesis", hypothesis))
+    return ([f"not asserted: {side} {m.text!r} (hedged by {m.hedge_cue!r})" for side, ms in sides for m in ms
+             if m.hedged]
+            + [f"about the {m.experiencer}: {side} {m.text!r}" for side, ms in sides for m in ms
+               if m.experiencer and not m.hedged])
 
 
 def entities(premise: Sequence[Mention], hypothesis: Sequence[Mention]) -> list[dict]:
