@@ -447,19 +447,24 @@ def _machine() -> str:
             f"load average {os.getloadavg()[0]:.1f} at the start of the speed run")
 
 
-def speed_only(args) -> int:
-    """Re-measure the speed rows, keeping the rest of the last full run's results."""
+def measure_speed(res: dict, args) -> None:
+    """Fill ``res["speed"]`` (and the machine line) on the default KG (``--speed-kg``)."""
     from kgnlu.config import resolve_kg_dir
 
+    kg_dir = resolve_kg_dir(args.speed_kg)
+    res["machine"] = _machine()
+    res["speed"] = {"kg": str(kg_dir), **speed(kg_dir, args.sentences)}
+    log(f"speed: {res['speed']}")
+
+
+def speed_only(args) -> int:
+    """Re-measure the speed rows, keeping the rest of the last full run's results."""
     t0 = time.perf_counter()
     out_json = args.out.with_suffix(".json")
     res = json.loads(out_json.read_text()) if out_json.is_file() else {}
     if "accuracy" not in res:
         sys.exit(f"error: --speed-only needs the results of a full run in {out_json}")
-    kg_dir = resolve_kg_dir(args.speed_kg)
-    res["machine"] = _machine()
-    res["speed"] = {"kg": str(kg_dir), **speed(kg_dir, args.sentences)}
-    log(f"speed: {res['speed']}")
+    measure_speed(res, args)
     res["speed_seconds"] = round(time.perf_counter() - t0, 1)
     res["speed_date"] = time.strftime("%Y-%m-%d %H:%M")
     text = render(res)
@@ -554,12 +559,7 @@ def main(argv: list[str] | None = None) -> int:
            "machine": f"{os.cpu_count()} CPU cores, torch threads {__import__('torch').get_num_threads()}, "
                       f"load average {os.getloadavg()[0]:.1f} at the start of the speed run"}
     if not args.no_speed:
-        from kgnlu.config import resolve_kg_dir
-
-        kg_dir = resolve_kg_dir(args.speed_kg)
-        res["machine"] = _machine()
-        res["speed"] = {"kg": str(kg_dir), **speed(kg_dir, args.sentences)}
-        log(f"speed: {res['speed']}")
+        measure_speed(res, args)
     res["seconds"] = round(time.perf_counter() - t0, 1)
     res["date"] = time.strftime("%Y-%m-%d %H:%M")
     res.pop("speed_date", None)  # a full run measured the speed rows itself
