@@ -44,7 +44,9 @@ def link_cli(
             typer.echo("(no mentions)")
         for m in mentions:
             sign = ("NOT " if m.negated else "") + ("MAYBE " if m.hedged else "")
-            typer.echo(f"{m.start:>4}-{m.end:<4} {m.text!r:30} {sign}{m.label or m.iri}  <{m.iri}>  {m.score:.3f} {m.via}")
+            whose = f"  (of the {m.experiencer})" if m.experiencer else ""
+            typer.echo(f"{m.start:>4}-{m.end:<4} {m.text!r:30} {sign}{m.label or m.iri}  <{m.iri}>  {m.score:.3f} "
+                       f"{m.via}{whose}")
             for c in m.candidates:
                 typer.echo(f"            {c.score:.3f} {c.label or c.iri}  <{c.iri}>  ({c.via}: {c.matched!r}, {c.kind})")
 
