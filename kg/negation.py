@@ -130,7 +130,7 @@ _CANONICAL_RELATIVE = {"mom": "mother", "dad": "father", "grandma": "grandmother
 _DETERMINERS = frozenset("my his her their our your the a".split())
 _BACK_TO_PATIENT = frozenset("""he she patient pt i reports reported says said states stated tells told notes
     noted noticed brought thinks thought worries worried asks asked believes mentions mentioned explains
-    explained describes described that""".split())
+    explained describes described""".split())
 
 # Clause-turning words: NegEx's conjunction list plus affirmation cues, which open a new claim.
 _CONJ = """
@@ -220,17 +220,28 @@ def _boundaries(text: str, toks: list[_Token]) -> list[bool]:
     return out
 
 
-def experiencers(text: str, spans: Sequence[tuple[int, int]]) -> list[str | None]:
+def experiencers(text: str, spans: Sequence[tuple[int, int]],
+                 names: Sequence[tuple[int, int]] | None = None) -> list[str | None]:
     """For each span, the relative whose condition the text says it is ("father" for "My dad has
     X"), or ``None`` (the patient, or the speaker). See ``_RELATIVES``: the relative's sentence,
     after the relative, up to a turn back to the patient. Such a mention is still asserted:
-    "My father has X" entails "My father has Y" when X ⊑ Y, and says nothing of the patient."""
+    "My father has X" entails "My father has Y" when X ⊑ Y, and says nothing of the patient.
+
+    ``names``: the spans that are names of concepts (default: ``spans``); a relative's word inside
+    one ("Parent-of-origin effect") names no person. Dense guesses that swallowed a "father" are
+    better left out of them."""
     toks = _tokens(text)
     stop = _boundaries(text, toks)
     marks: list[tuple[int, str | None]] = []  # (char offset, the experiencer from there on)
     current = None
+
+    named = spans if names is None else names
+
+    def relative(t: _Token) -> bool:
+        return t.low in _RELATIVES and not any(s <= t.start < e for s, e in named)
+
     for i, t in enumerate(toks):
-        if t.low in _RELATIVES:
+        if relative(t):
             current = _CANONICAL_RELATIVE.get(t.low, t.low)
             marks.append((t.end, current))
         elif current is not None and (stop[i] or t.low in _BACK_TO_PATIENT):
@@ -249,7 +260,7 @@ def experiencers(text: str, spans: Sequence[tuple[int, int]]) -> list[str | None
     for i, t in enumerate(toks):
         if stop[i]:
             sentence_start = t.end
-        elif t.low in _RELATIVES:
+        elif relative(t):
             j = i - 1 - (i >= 1 and toks[i - 1].low in _DETERMINERS)
             if j >= 0 and toks[j].low in ("for", "in"):
                 rel = _CANONICAL_RELATIVE.get(t.low, t.low)

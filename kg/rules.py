@@ -20,9 +20,9 @@ undecided hypothesis assertions are listed. When the words of a mention name sev
 exactly as well (``Assertion.readings``: the disease and the phenotype "diabetes mellitus"), an
 entailment or a ``clash-neg`` may go through any of them, and the proof names the one it used.
 A ``clash-disjoint`` needs the linked concepts themselves, and an ambiguous assertion that some
-reading supports clashes with nothing: two readings of one name are no contradiction. An individual counts as an instance of its types.
+reading supports clashes with nothing: two readings of one name are no contradiction.
 Assertions about different people (``experiencer``: "My father has X" is the father's) never
-entail or clash with each other.
+entail or clash with each other. An individual counts as an instance of its types.
 Nothing here calls a reasoner: answering is table lookups only.
 """
 

@@ -200,6 +200,8 @@ EXPERIENCER_CASES = [
     ("The doctors ruled out milker's nodule for my grandmother. Fever.", {"milker's nodule": "grandmother",
                                                                           "Fever": None}),
     ("Seizures are common in children with Dravet syndrome.", {"Seizures": None}),
+    ("Parent-of-origin effect and seizures.", {"Parent-of-origin effect": None, "seizures": None}),
+    ("My father has a disease that causes seizures.", {"seizures": "father"}),
 ]
 
 
@@ -227,3 +229,12 @@ def test_question_mark_is_the_hedge_cue():
     text = "Any history of asthma?"
     (cue,) = hedge_cues(text, spans_of(text, ["asthma"]))
     assert cue.trigger == "?" and cue.start == len(text) - 1
+
+
+def test_a_relative_inside_a_name_is_no_person_but_inside_a_guess_is():
+    from kgnlu.kg.negation import experiencers
+
+    text = "My father eats fruit."
+    spans = [(3, 14), (15, 20)]  # a dense guess "father eats", and "fruit"
+    assert experiencers(text, spans) == [None, None]  # both taken as names: no person named
+    assert experiencers(text, spans, names=[(15, 20)]) == [None, "father"]

@@ -8,7 +8,9 @@
 3. **Disambiguation** of spans with several candidate concepts: each candidate's score (the kind
    of entry matched) plus small bonuses for KG coherence (related by subsumption to another
    mention's only concept) and from ``extra_scorers``: with dense linking on, the Engine adds
-   ``DefinitionContext`` (the sentence against each candidate's definition). The same hook is
+   ``DefinitionContext`` (the words around the mention against each candidate's definition;
+   namesakes, concepts whose own labels coincide, are not its business: the mention keeps the
+   others as ``readings``). The same hook is
    where a GNN score would plug in. Scorers see only the spans and candidates whose outcome they
    could change, all of a ``link_many`` batch at once: embedding sentences and definitions is
    most of the cost of dense linking (bench/results/link.md).
@@ -370,7 +372,8 @@ class Linker:
         if not spans:
             return []
         bounds = [(s.start, s.end) for s in spans]
-        (cues, hedges), whose = polarity_cues(text, bounds), experiencers(text, bounds)
+        names = [(s.start, s.end) for s in spans if s.via == "lexicon"]
+        (cues, hedges), whose = polarity_cues(text, bounds), experiencers(text, bounds, names)
         out = []
         for span, coh, cue, hedge, who in zip(spans, coherence, cues, hedges, whose):
             ranked = self._disambiguate(text, span, spans, top_k, coh)
