@@ -152,3 +152,16 @@ def cli():
 @pytest.fixture
 def hash_tree():
     return tree_hash
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """For modules of tiny batches: one thread is as fast on an idle machine and much faster on a
+    busy one (two OpenMP threads on two shared cores spin-wait on each other). Restored afterwards."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+

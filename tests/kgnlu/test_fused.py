@@ -30,14 +30,7 @@ PAIRS = [  # (premise, hypothesis, gold)
 SMALL = {"gnn_hidden": 32, "gate_hidden": 16}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """These batches are tiny: one thread is as fast on an idle machine and much faster on a busy one
-    (two OpenMP threads on two shared cores spin-wait on each other). Restored afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

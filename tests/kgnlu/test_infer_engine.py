@@ -27,14 +27,7 @@ has_model = pytest.mark.skipif(not (nli_model_dir() / "manifest.json").is_file()
                                reason="no shipped NLI model (run `kgnlu train nli --out src/kgnlu/assets/nli`)")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -36,11 +36,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from kgnlu.labels import ID2LABEL
-from kgnlu.neural.encoder import save_adapter
 from kgnlu.neural.gate import EvidenceGate
 from kgnlu.neural.gnn.rgcn_encoder import RGCNEncoder
 from kgnlu.neural.heads import NLIHeads
-from kgnlu.neural.lora import base_fingerprint, load_adapted, load_base, load_merged
+from kgnlu.neural.lora import base_fingerprint, load_adapted, load_base, load_merged, save_parts
 
 MANIFEST = "manifest.json"
 FORMAT = "kgnlu-fused-nli"
@@ -170,19 +169,8 @@ class FusedNLI(nn.Module):
 
     def save(self, directory: str | Path, training: dict | None = None) -> Path:
         """Write the manifest and every component under ``directory`` (safetensors + JSON only)."""
-        if not hasattr(self.encoder, "peft_config"):
-            raise RuntimeError("this model's LoRA adapter was merged into the encoder (load(merge=True)); "
-                               "load it without merge to save it")
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        save_adapter(self.encoder, directory / "adapter")
-        components = [{"name": "adapter", "path": "adapter", "type": "peft.LoraConfig",
-                       "files": ["adapter_config.json", "adapter_model.safetensors"]}]
-        for name, module in (("gnn", self.gnn), ("heads", self.heads), ("gate", self.gate)):
-            if module is not None:
-                module.save(directory / name)
-                components.append({"name": name, "path": name, "type": f"{type(module).__module__}.{type(module).__name__}",
-                                   "files": ["config.json", "model.safetensors"]})
+        directory, components = save_parts(directory, self.encoder,
+                                           {"gnn": self.gnn, "heads": self.heads, "gate": self.gate})
         manifest = {"format": FORMAT, "version": FORMAT_VERSION, "components": components,
                     "id2label": {str(k): v for k, v in ID2LABEL.items()}, "config": self.config,
                     "training": training or {}}

@@ -54,4 +54,29 @@ def load_adapted(directory: str | Path, config: dict, base_path: str | Path, *, 
     return PeftModel.from_pretrained(load_base(base_path), str(Path(directory) / "adapter"), is_trainable=trainable)
 
 
-__all__ = ["base_fingerprint", "load_adapted", "load_base", "load_merged"]
+def save_parts(directory: str | Path, encoder, parts: dict) -> tuple[Path, list[dict]]:
+    """Write the LoRA adapter of ``encoder`` and each component of ``parts`` (name -> module with
+    ``save``, or None) under ``directory``; return it and the manifest's ``components`` list.
+
+    The task models' common save path. A merged encoder (loaded for inference) has no adapter
+    left to write, only the whole encoder, so it is refused.
+    """
+    from kgnlu.neural.encoder import save_adapter
+
+    if not hasattr(encoder, "peft_config"):
+        raise RuntimeError("this model's LoRA adapter was merged into the encoder (load(merge=True)); "
+                           "load it with merge=False to save it")
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    save_adapter(encoder, directory / "adapter")
+    components = [{"name": "adapter", "path": "adapter", "type": "peft.LoraConfig",
+                   "files": ["adapter_config.json", "adapter_model.safetensors"]}]
+    for name, module in parts.items():
+        if module is not None:
+            module.save(directory / name)
+            components.append({"name": name, "path": name, "type": f"{type(module).__module__}.{type(module).__name__}",
+                               "files": ["config.json", "model.safetensors"]})
+    return directory, components
+
+
+__all__ = ["base_fingerprint", "load_adapted", "load_base", "load_merged", "save_parts"]

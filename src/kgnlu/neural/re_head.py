@@ -41,10 +41,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from kgnlu.neural.component import Component
-from kgnlu.neural.encoder import save_adapter
 from kgnlu.neural.gate import EvidenceGate
 from kgnlu.neural.gnn.rgcn_encoder import RGCNEncoder
-from kgnlu.neural.lora import base_fingerprint, load_adapted, load_base, load_merged
+from kgnlu.neural.lora import base_fingerprint, load_adapted, load_base, load_merged, save_parts
 
 MANIFEST = "manifest.json"
 FORMAT = "kgnlu-relation-extractor"
@@ -238,19 +237,8 @@ class RelationModel(nn.Module):
     # -- save / load -------------------------------------------------------------------------
 
     def save(self, directory: str | Path, training: dict | None = None) -> Path:
-        if not hasattr(self.encoder, "peft_config"):
-            raise RuntimeError("this model's LoRA adapter was merged into the encoder (load(merge=True)); "
-                               "load it with merge=False to save it")
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        save_adapter(self.encoder, directory / "adapter")
-        components = [{"name": "adapter", "path": "adapter", "type": "peft.LoraConfig",
-                       "files": ["adapter_config.json", "adapter_model.safetensors"]}]
-        for name, module in (("gnn", self.gnn), ("heads", self.heads), ("gate", self.gate)):
-            if module is not None:
-                module.save(directory / name)
-                components.append({"name": name, "path": name, "files": ["config.json", "model.safetensors"],
-                                   "type": f"{type(module).__module__}.{type(module).__name__}"})
+        directory, components = save_parts(directory, self.encoder,
+                                           {"gnn": self.gnn, "heads": self.heads, "gate": self.gate})
         self.config["temperature"] = self.temperature
         manifest = {"format": FORMAT, "version": FORMAT_VERSION, "components": components, "config": self.config,
                     "training": training or {}}
