@@ -24,6 +24,8 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from .tables import MMAP_BYTES
+
 INDEX_FILE = "index.faiss"
 META_FILE = "meta.json"
 FORMAT = 1
@@ -333,6 +335,9 @@ class VectorCache:
         self.path = self.directory / f"vectors-{fingerprint}.sqlite3"
         self._db = sqlite3.connect(self.path, timeout=60, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
+        # Reads dominate, and each vector (1.5 kB) spans pages that SQLite would otherwise copy in
+        # through read(): memory-mapped, a pair's 30 node vectors take ~0.7 ms instead of ~9 ms.
+        self._db.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
         self._db.execute("CREATE TABLE IF NOT EXISTS vectors (text TEXT PRIMARY KEY, vec BLOB NOT NULL) WITHOUT ROWID")
         self._db.commit()
 

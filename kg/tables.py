@@ -16,6 +16,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections import defaultdict, deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -27,6 +28,9 @@ from .vocab import (
     NIL, NOTHING, OBJECT_PROPERTY, ON_PROPERTY, RANGE, RDF_TYPE, RDFS_CLASS, REST, SOME_VALUES_FROM, SUBCLASS_OF,
     SUBPROPERTY_OF, SYMMETRIC_PROPERTY, THING, TRANSITIVE_PROPERTY, is_builtin,
 )
+
+# SQLite's memory map for read-mostly databases (address space, not memory: pages load on use).
+MMAP_BYTES = 1 << 30
 
 SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
@@ -387,6 +391,7 @@ class ClosureTables:
         db = getattr(self._local, "db", None)
         if db is None:
             db = self._local.db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+            db.execute(f"PRAGMA mmap_size={MMAP_BYTES}")  # read-only lookups: no copies through read()
         return db
 
     def _q(self, sql: str, params: tuple = ()) -> list[tuple]:
@@ -402,6 +407,16 @@ class ClosureTables:
     def label(self, iri: str) -> str | None:
         row = self._q("SELECT label FROM entities WHERE iri=?", (iri,))
         return row[0][0] if row and row[0][0] else None
+
+    def labels(self, iris: Sequence[str]) -> list[str | None]:
+        """:meth:`label` of many IRIs, in one query per 500 (unknown IRIs and empty labels: None)."""
+        found: dict[str, str | None] = {}
+        unique = list(dict.fromkeys(iris))
+        for k in range(0, len(unique), 500):
+            chunk = unique[k:k + 500]
+            found.update(self._q(f"SELECT iri, label FROM entities WHERE iri IN ({','.join('?' * len(chunk))})",
+                                 tuple(chunk)))
+        return [found.get(i) or None for i in iris]
 
     def kind(self, iri: str) -> str | None:
         row = self._q("SELECT kind FROM entities WHERE iri=?", (iri,))
@@ -533,6 +548,38 @@ class ClosureTables:
         sql = "SELECT subj, prop, negated, source FROM relations WHERE obj=? LIMIT ?"
         return [(self.iri(s), self.iri(p), bool(n), self.source_name(src))
                 for s, p, n, src in self._q(sql, (i, limit))] if i else []
+
+    def links(self, iri: str, limit: int = -1) -> list[tuple[str, str, bool]]:
+        """Every direct KG link of ``iri`` as ``(kind, other, negated)``, for subgraph extraction.
+
+        Kinds, in this order: ``parent``, ``type`` (a class of an individual), ``child`` (the first
+        ``limit``), ``equivalent``, ``disjoint``, ``relation`` (``iri`` is the subject; first
+        ``limit``) and ``relation_to`` (``iri`` is the object; first ``limit``). The same rows
+        as :meth:`parents`, :meth:`types`, :meth:`children`, :meth:`equivalents`,
+        :meth:`disjoint_partners`, :meth:`relations` and :meth:`relations_to`, with the IRIs
+        looked up in one query: a subgraph's nodes are mostly new, and one query per IRI was
+        most of its cost.
+        """
+        i = self.id(iri)
+        if i is None:
+            return []
+        queries = [
+            ("parent", "SELECT DISTINCT sup, 0 FROM edges WHERE sub=? ORDER BY sup", (i,)),
+            ("type", "SELECT DISTINCT cls, 0 FROM types WHERE ind=?", (i,)),
+            ("child", "SELECT DISTINCT sub, 0 FROM edges WHERE sup=? LIMIT ?", (i, limit)),
+            ("equivalent", "SELECT DISTINCT b, 0 FROM equivalents WHERE a=? ORDER BY b", (i,)),
+            ("disjoint", "SELECT DISTINCT b, 0 FROM disjoint_decl WHERE a=? ORDER BY b", (i,)),
+            ("relation", "SELECT obj, negated FROM relations WHERE subj=? LIMIT ?", (i, limit)),
+            ("relation_to", "SELECT subj, negated FROM relations WHERE obj=? LIMIT ?", (i, limit)),
+        ]
+        rows = [(kind, j, bool(neg)) for kind, sql, args in queries for j, neg in self._q(sql, args)]
+        ids = list({j for _, j, _ in rows})
+        names: dict[int, str] = {}
+        for k in range(0, len(ids), 500):
+            chunk = ids[k:k + 500]
+            names.update(self._q(f"SELECT id, iri FROM entities WHERE id IN ({','.join('?' * len(chunk))})",
+                                 tuple(chunk)))
+        return [(kind, names[j], neg) for kind, j, neg in rows]
 
     def domains(self, prop: str) -> list[str]:
         i = self.id(prop)

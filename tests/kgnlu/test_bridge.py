@@ -33,6 +33,24 @@ def typed_edges(sg):
     return {(sg.nodes[a].removeprefix(F), sg.nodes[b].removeprefix(F), EDGE_TYPES[t]) for a, b, t in sg.edges}
 
 
+
+@pytest.mark.parametrize("limit", [-1, 1])
+def test_links_are_the_single_lookups_in_one_pass(engine, limit):
+    t = engine.tables
+    iris = [iri for (iri,) in t._q("SELECT iri FROM entities ORDER BY id")]
+    for iri in iris:
+        want = [("parent", x, False) for x in t.parents(iri)] + [("type", x, False) for x in t.types(iri)]
+        want += [("child", x, False) for x in t.children(iri, limit)]
+        want += [("equivalent", x, False) for x in t.equivalents(iri)]
+        want += [("disjoint", x, False) for x in t.disjoint_partners(iri)]
+        want += [("relation", o, n) for _, o, n, _ in t.relations(iri, limit)]
+        want += [("relation_to", s, n) for s, _, n, _ in t.relations_to(iri, limit)]
+        assert t.links(iri, limit) == want, iri
+    kinds = {kind for iri in iris for kind, _, _ in t.links(iri)}
+    assert {"parent", "child", "disjoint", "relation", "relation_to"} <= kinds  # the demo KG has them all
+    assert t.links("http://nowhere.example/x") == []
+    assert t.labels([F + "Apple", "http://nowhere.example/x", F + "Apple"]) == ["apple", None, "apple"]
+
 def test_subgraph_around_linked_concepts(engine):
     sg = extract_subgraph(engine.tables, [F + "Apple"], [F + "Fruit"])
     assert sg.nodes[:2] == [F + "Apple", F + "Fruit"]  # linked concepts first, premise first
@@ -170,10 +188,14 @@ class CountingEncoder:
         return np.array([[len(t), 1.0, 0.0, 0.0] for t in texts], dtype=np.float32)
 
 
+
+def _labels_of(labels: dict):
+    return lambda iris: [labels.get(i) for i in iris]
+
 def test_label_vectors_embed_each_label_once():
     enc = CountingEncoder()
     labels = {F + "Apple": "apple", F + "GrannySmith": "Granny  Smith"}
-    vec = bridge.LabelVectors(enc, labels.get)
+    vec = bridge.LabelVectors(enc, _labels_of(labels))
     vec.prefetch([F + "Apple", F + "GrannySmith", F + "Apple"])
     out = vec([F + "GrannySmith", F + "Apple", F + "NoLabelClass"])
     assert enc.calls == [["apple", "granny smith"], ["no label class"]]
@@ -188,10 +210,10 @@ def test_label_vectors_share_an_on_disk_cache(tmp_path):
     labels = {F + "Apple": "apple", F + "Pear": "pear"}
     first = CountingEncoder()
     with VectorCache(tmp_path / "cache", "fake", 4) as cache:
-        a = bridge.LabelVectors(first, labels.get, cache=cache)([F + "Apple", F + "Pear"])
+        a = bridge.LabelVectors(first, _labels_of(labels), cache=cache)([F + "Apple", F + "Pear"])
     second = CountingEncoder()
     with VectorCache(tmp_path / "cache", "fake", 4) as cache:
-        b = bridge.LabelVectors(second, labels.get, cache=cache)([F + "Pear", F + "Apple", F + "Kiwi"])
+        b = bridge.LabelVectors(second, _labels_of(labels), cache=cache)([F + "Pear", F + "Apple", F + "Kiwi"])
     assert first.calls == [["apple", "pear"]] and second.calls == [["kiwi"]]
     np.testing.assert_array_equal(b[:2], a[::-1])
 

@@ -85,6 +85,34 @@ def test_merge_equals_peft_merge_and_unload(adapter):
     assert sum(not torch.equal(v, base[k]) for k, v in ours.items()) == 6 * 6  # every LoRA target changed
 
 
+
+@pytest.mark.parametrize("adapter", ["nli/adapter", "re/adapter"])
+def test_packed_for_cpu_gives_the_same_hidden_states(adapter):
+    plain = merge_lora(MiniBert.from_pretrained(BASE), ASSETS / adapter)
+    packed = merge_lora(MiniBert.from_pretrained(BASE), ASSETS / adapter)
+    if not packed.pack_for_cpu():
+        pytest.skip("this torch build has no working oneDNN linear")
+    assert packed.encoder.layer[0].attention.self.qkv is not None
+    assert not any(p.requires_grad for p in packed.parameters())
+    batch = WordPieceTokenizer(BASE)(PREMISES, HYPOTHESES, max_length=64)
+    with torch.inference_mode():
+        torch.testing.assert_close(packed(**batch).last_hidden_state, plain(**batch).last_hidden_state,
+                                   rtol=1e-4, atol=1e-5)
+        one = {k: v[:1] for k, v in batch.items()}  # a single pair: the shape the packing is for
+        torch.testing.assert_close(packed(**one).last_hidden_state, plain(**one).last_hidden_state,
+                                   rtol=1e-4, atol=1e-5)
+
+
+def test_packing_is_skipped_where_onednn_disagrees(monkeypatch):
+    import kgnlu.neural.minibert as minibert
+
+    monkeypatch.setattr(minibert, "_onednn_linear_ok", lambda: False)
+    model = MiniBert.from_pretrained(BASE)
+    assert model.pack_for_cpu() is False
+    assert model.encoder.layer[0].attention.self.qkv is None
+    assert isinstance(model.encoder.layer[0].attention.self.query, torch.nn.Linear)
+
+
 def test_unsupported_adapter_and_config_are_refused(tmp_path):
     adapter = tmp_path / "adapter"
     shutil.copytree(ASSETS / "nli" / "adapter", adapter)

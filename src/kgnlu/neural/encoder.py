@@ -160,6 +160,7 @@ class MiniLMEncoder(TextEncoder):
         self.device = _resolve_device(device)
         model, self.tokenizer = load_inference_encoder(self.model_path, self.adapter_path)
         self.model = model.to(self.device).eval()
+        self.model.pack_for_cpu()
         self.dim = int(self.model.config.hidden_size)
         self.fingerprint = encoder_fingerprint(self.model_path, self.adapter_path, self.max_length)
         self._torch = torch

@@ -184,7 +184,8 @@ class FusedNLI(nn.Module):
 
         ``merge`` folds the LoRA matrices into the encoder weights and runs it as a
         ``kgnlu.neural.minibert.MiniBert`` (faster inference, no ``transformers`` import; the model
-        can then no longer be saved). ``trainable`` keeps the adapter trainable (to resume training).
+        can then no longer be saved); on the CPU its weights are also packed for oneDNN
+        (``MiniBert.pack_for_cpu``). ``trainable`` keeps the adapter trainable (to resume training).
         """
         from kgnlu.neural.encoder import default_model_path
 
@@ -201,7 +202,10 @@ class FusedNLI(nn.Module):
         heads, gate = NLIHeads.load(directory / "heads"), EvidenceGate.load(directory / "gate")
         model = cls(config, encoder, gnn, heads, gate, tokenizer=tokenizer, base_path=base_path)
         model.manifest = manifest
-        return model.to(device).eval()
+        model = model.to(device).eval()
+        if merge and not trainable:
+            encoder.pack_for_cpu()
+        return model
 
 
 def _tokenizer(path: Path):

@@ -112,17 +112,15 @@ def feature_spec(hops: int = HOPS, max_nodes: int = MAX_NODES, max_fanout: int =
 
 # -- the subgraph ------------------------------------------------------------------------------
 
+_LINK_TYPES = {"parent": (UP, DOWN), "type": (UP, DOWN),  # an individual is under its classes
+               "child": (DOWN, UP), "equivalent": (EQUIV, EQUIV), "disjoint": (DISJOINT, DISJOINT),
+               "relation": (REL, REL_INV), "relation_to": (REL_INV, REL)}
+
+
 def _neighbours(tables, iri: str, fanout: int) -> list[tuple[str, int, int]]:
     """``(other, type of iri->other, type of other->iri)`` for every KG link of ``iri``."""
-    out = [(p, UP, DOWN) for p in tables.parents(iri)]
-    out += [(c, UP, DOWN) for c in tables.types(iri)]  # an individual is under its classes
-    out += [(c, DOWN, UP) for c in tables.children(iri, fanout)]
-    out += [(e, EQUIV, EQUIV) for e in tables.equivalents(iri)]
-    out += [(d, DISJOINT, DISJOINT) for d in tables.disjoint_partners(iri)]
-    for _, obj, negated, _ in tables.relations(iri, fanout):
-        out.append((obj, NEG_REL, NEG_REL) if negated else (obj, REL, REL_INV))
-    for subj, _, negated, _ in tables.relations_to(iri, fanout):
-        out.append((subj, NEG_REL, NEG_REL) if negated else (subj, REL_INV, REL))
+    out = [(other, NEG_REL, NEG_REL) if negated else (other, *_LINK_TYPES[kind])
+           for kind, other, negated in tables.links(iri, fanout)]
     return [t for t in out if t[0] != iri]
 
 
@@ -326,15 +324,16 @@ class LabelVectors:
 
     Args:
         encoder: a ``kgnlu.neural.encoder.TextEncoder`` (frozen MiniLM in production).
-        label_of: IRI -> label or None (``ClosureTables.label``).
+        labels_of: IRIs -> their labels or None (``ClosureTables.labels``: one query for many).
         cache: an on-disk ``kgnlu.kg.index.VectorCache`` for ``encoder`` (text -> vector), read
             before embedding and written after; the lexicon index keys it the same way
             (normalised text), so the labels it embedded are reused.
     """
 
-    def __init__(self, encoder, label_of: Callable[[str], str | None], batch_size: int = 128, cache=None):
+    def __init__(self, encoder, labels_of: Callable[[Sequence[str]], Sequence[str | None]], batch_size: int = 128,
+                 cache=None):
         self.encoder = encoder
-        self.label_of = label_of
+        self.labels_of = labels_of
         self.batch_size = batch_size
         self.cache = cache
         self.name = f"label:{getattr(encoder, 'fingerprint', type(encoder).__name__)}"
@@ -346,7 +345,7 @@ class LabelVectors:
             missing = [i for i in dict.fromkeys(iris) if i not in self._cache]
             if not missing:
                 return
-            texts = [label_text(i, self.label_of(i)) for i in missing]
+            texts = [label_text(i, label) for i, label in zip(missing, self.labels_of(missing))]
             if self.cache is not None:
                 vectors, todo = self.cache.get_many(texts)
             else:

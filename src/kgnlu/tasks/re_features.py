@@ -229,7 +229,7 @@ def label_graph_builder(tables, device: str = "cpu") -> GraphBuilder:
     from kgnlu.neural.encoder import MiniLMEncoder
     from kgnlu.tasks.bridge import LabelVectors
 
-    return GraphBuilder(tables, LabelVectors(MiniLMEncoder(device=device), tables.label))
+    return GraphBuilder(tables, LabelVectors(MiniLMEncoder(device=device), tables.labels))
 
 
 def _stack_graphs(graphs: Sequence[tuple]) -> dict:

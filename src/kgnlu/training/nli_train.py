@@ -178,7 +178,7 @@ def default_node_vectors(tables, device: str = "cpu", cache_dir: str | Path | No
         from kgnlu.kg.index import VectorCache
 
         cache = VectorCache(cache_dir, encoder.fingerprint, encoder.dim)
-    return LabelVectors(encoder, tables.label, cache=cache)
+    return LabelVectors(encoder, tables.labels, cache=cache)
 
 
 def train(kg_dir: str | Path, data_dir: str | Path, out_dir: str | Path, *, seed: int = 0, epochs: int = 3,
