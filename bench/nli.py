@@ -108,6 +108,13 @@ def accuracy_bench(args, log) -> dict:
             "manifest": json.loads((Path(args.model) / "manifest.json").read_text())}
 
 
+# Runs the command given after it and prints that child's peak RSS (kB) as its last stderr line.
+# The bench's own RUSAGE_CHILDREN would not do: a child spawned from this large process inherits
+# its high-water mark through exec, so it would report the bench's RSS, not its own.
+_RSS_LAUNCHER = ("import resource, subprocess, sys; code = subprocess.run(sys.argv[1:]).returncode; "
+                 "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); sys.exit(code)")
+
+
 def speed_bench(args, log) -> dict:
     import torch
 
@@ -145,21 +152,23 @@ def speed_bench(args, log) -> dict:
                                               max_length=model.config["max_length"]))
     encoder_s = time.perf_counter() - t0
     log(f"encoder alone: {len(batch) / encoder_s:.1f} pairs/s")
-    cold = []
+    cold, cold_rss = [], []
     for _ in range(args.cold_runs):
         t0 = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-m", "kgnlu.cli.main", "infer", "--kg", str(args.kg), "--model",
-                               str(args.model), "--premise", "The patient has focal seizures.", "--hypothesis",
-                               "The patient has seizures.", "--json"], capture_output=True, text=True)
+        proc = subprocess.run([sys.executable, "-c", _RSS_LAUNCHER, sys.executable, "-m", "kgnlu.cli.main", "infer",
+                               "--kg", str(args.kg), "--model", str(args.model), "--premise",
+                               "The patient has focal seizures.", "--hypothesis", "The patient has seizures.",
+                               "--json"], capture_output=True, text=True)
         cold.append(time.perf_counter() - t0)
         if proc.returncode != 0:
             raise RuntimeError(f"kgnlu infer failed: {proc.stderr.strip()}")
-    log(f"cold kgnlu infer: {', '.join(f'{c:.1f}' for c in cold)} s")
+        cold_rss.append(int(proc.stderr.strip().splitlines()[-1]) / 1024)
+    log(f"cold kgnlu infer: {', '.join(f'{c:.1f}' for c in cold)} s, peak RSS {max(cold_rss):.0f} MB")
     q = np.percentile(times, [50, 90])
     return {"first_call_s": first, "p50_ms": float(q[0]), "p90_ms": float(q[1]), "n_warm": len(times),
             "batch_pairs": len(batch), "batch_pairs_per_s": len(batch) / batch_s,
             "encoder_pairs_per_s": len(batch) / encoder_s, "cold_s": cold,
-            "cold_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+            "cold_rss_mb": max(cold_rss),
             "bench_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 

@@ -41,6 +41,7 @@ def main(argv=None) -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", default=str(REPO / "bench" / "out" / "re.md"))
     a = ap.parse_args(argv)
+    load = os.getloadavg()[0]  # before this run adds its own
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
 
@@ -82,7 +83,6 @@ def main(argv=None) -> None:
     for _ in range(2):
         ours.extract_many(texts)
     tput = 2 * len(texts) / (time.perf_counter() - t0)
-    load = os.getloadavg()[0]
 
     lines = ["# Relation extraction benchmark", "",
              f"KG: `{engine.kg_manifest().get('hash')}`; model: `{model_dir}` "
@@ -99,8 +99,8 @@ def main(argv=None) -> None:
                   render(reps["ours (fused)"]), "", "</details>", ""]
     lines += ["## Throughput", "",
               f"ours, end to end (linking, candidates, KG standing, model): **{tput:.1f} sentences/s** over "
-              f"{len(texts)} dev sentences x 2, {a.threads} torch threads, 1-minute load average {load:.1f} "
-              "(other processes share these 2 cores; with the machine to itself it is faster).", ""]
+              f"{len(texts)} dev sentences x 2, {a.threads} torch threads; 1-minute load average {load:.1f} "
+              "when the run started.", ""]
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines) + "\n", encoding="utf-8")
