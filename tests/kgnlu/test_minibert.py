@@ -113,6 +113,12 @@ def test_packing_is_skipped_where_onednn_disagrees(monkeypatch):
     assert isinstance(model.encoder.layer[0].attention.self.query, torch.nn.Linear)
 
 
+def test_packing_leaves_a_model_off_the_cpu_alone():
+    model = MiniBert.from_pretrained(BASE).to("meta")  # stands in for CUDA: any non-CPU device
+    assert model.pack_for_cpu() is False
+    assert model.encoder.layer[0].attention.self.qkv is None
+
+
 def test_unsupported_adapter_and_config_are_refused(tmp_path):
     adapter = tmp_path / "adapter"
     shutil.copytree(ASSETS / "nli" / "adapter", adapter)
