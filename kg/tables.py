@@ -410,13 +410,17 @@ class ClosureTables:
 
     def labels(self, iris: Sequence[str]) -> list[str | None]:
         """:meth:`label` of many IRIs, in one query per 500 (unknown IRIs and empty labels: None)."""
-        found: dict[str, str | None] = {}
-        unique = list(dict.fromkeys(iris))
+        found = self._rows_in("SELECT iri, label FROM entities WHERE iri IN ({})", iris)
+        return [found.get(i) or None for i in iris]
+
+    def _rows_in(self, sql: str, keys) -> dict:
+        """``dict`` of the two-column rows of ``sql`` (one ``IN ({})``) over ``keys``, 500 at a time
+        (SQLite's default limit on bound parameters is 999)."""
+        unique, out = list(dict.fromkeys(keys)), {}
         for k in range(0, len(unique), 500):
             chunk = unique[k:k + 500]
-            found.update(self._q(f"SELECT iri, label FROM entities WHERE iri IN ({','.join('?' * len(chunk))})",
-                                 tuple(chunk)))
-        return [found.get(i) or None for i in iris]
+            out.update(self._q(sql.format(",".join("?" * len(chunk))), tuple(chunk)))
+        return out
 
     def kind(self, iri: str) -> str | None:
         row = self._q("SELECT kind FROM entities WHERE iri=?", (iri,))
@@ -557,8 +561,7 @@ class ClosureTables:
         ``limit``) and ``relation_to`` (``iri`` is the object; first ``limit``). The same rows
         as :meth:`parents`, :meth:`types`, :meth:`children`, :meth:`equivalents`,
         :meth:`disjoint_partners`, :meth:`relations` and :meth:`relations_to`, with the IRIs
-        looked up in one query: a subgraph's nodes are mostly new, and one query per IRI was
-        most of its cost.
+        looked up in one query instead of one each (a subgraph's nodes are mostly uncached).
         """
         i = self.id(iri)
         if i is None:
@@ -573,12 +576,7 @@ class ClosureTables:
             ("relation_to", "SELECT subj, negated FROM relations WHERE obj=? LIMIT ?", (i, limit)),
         ]
         rows = [(kind, j, bool(neg)) for kind, sql, args in queries for j, neg in self._q(sql, args)]
-        ids = list({j for _, j, _ in rows})
-        names: dict[int, str] = {}
-        for k in range(0, len(ids), 500):
-            chunk = ids[k:k + 500]
-            names.update(self._q(f"SELECT id, iri FROM entities WHERE id IN ({','.join('?' * len(chunk))})",
-                                 tuple(chunk)))
+        names = self._rows_in("SELECT id, iri FROM entities WHERE id IN ({})", [j for _, j, _ in rows])
         return [(kind, names[j], neg) for kind, j, neg in rows]
 
     def domains(self, prop: str) -> list[str]:

@@ -153,3 +153,13 @@ def test_tokenizer_is_thread_safe_across_max_lengths():
                             range(64)))
     assert all(torch.equal(ids["input_ids"], want[n]) for n, ids in got)
 
+
+
+def test_the_onednn_self_check_leaves_the_global_rng_alone():
+    import kgnlu.neural.minibert as minibert
+
+    torch.manual_seed(5)
+    want = torch.rand(3)
+    torch.manual_seed(5)
+    minibert._onednn_linear_ok.__wrapped__()  # training seeds torch, then loads encoders that pack
+    assert torch.equal(torch.rand(3), want)
