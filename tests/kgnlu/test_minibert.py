@@ -154,7 +154,6 @@ def test_tokenizer_is_thread_safe_across_max_lengths():
     assert all(torch.equal(ids["input_ids"], want[n]) for n, ids in got)
 
 
-
 def test_the_onednn_self_check_leaves_the_global_rng_alone():
     import kgnlu.neural.minibert as minibert
 
