@@ -33,7 +33,6 @@ def typed_edges(sg):
     return {(sg.nodes[a].removeprefix(F), sg.nodes[b].removeprefix(F), EDGE_TYPES[t]) for a, b, t in sg.edges}
 
 
-
 @pytest.mark.parametrize("limit", [-1, 1])
 def test_links_are_the_single_lookups_in_one_pass(engine, limit):
     t = engine.tables
@@ -186,7 +185,6 @@ class CountingEncoder:
     def encode(self, texts, batch_size=128, progress=None):
         self.calls.append(list(texts))
         return np.array([[len(t), 1.0, 0.0, 0.0] for t in texts], dtype=np.float32)
-
 
 
 def _labels_of(labels: dict):

@@ -85,7 +85,6 @@ def test_merge_equals_peft_merge_and_unload(adapter):
     assert sum(not torch.equal(v, base[k]) for k, v in ours.items()) == 6 * 6  # every LoRA target changed
 
 
-
 @pytest.mark.parametrize("adapter", ["nli/adapter", "re/adapter"])
 def test_packed_for_cpu_gives_the_same_hidden_states(adapter):
     plain = merge_lora(MiniBert.from_pretrained(BASE), ASSETS / adapter)
