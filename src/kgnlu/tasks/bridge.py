@@ -129,7 +129,7 @@ class NeighbourCache:
 
     Closure tables never change under a KG generation, and a predictor lives for one generation,
     so its pairs can share lookups: the same concepts and their hubs come back pair after pair,
-    and each uncached node costs ~7 SQLite queries.
+    and each uncached node costs 8 SQLite queries (``ClosureTables.links``).
     """
 
     def __init__(self, tables, max_fanout: int = MAX_FANOUT, maxsize: int = 100_000):
@@ -370,5 +370,5 @@ class LabelVectors:
         return f"{type(self).__name__}({self.name!r}, cached={len(self._cache)})"
 
 
-__all__ = ["EDGE_TYPES", "SYMBOLIC_FEATURES", "GraphTensors", "NeighbourCache", "PairFeatures", "Subgraph", "LabelVectors", "collate",
-           "extract_subgraph", "feature_spec", "featurize", "label_text", "symbolic_features"]
+__all__ = ["EDGE_TYPES", "SYMBOLIC_FEATURES", "GraphTensors", "NeighbourCache", "PairFeatures", "Subgraph",
+           "LabelVectors", "collate", "extract_subgraph", "feature_spec", "featurize", "label_text", "symbolic_features"]
