@@ -194,6 +194,26 @@ def test_model_round_trip(engine, tmp_path):
     builder = FeatureBuilder(kb, labels, iris)
     f, mask = builder.features(cands[0])
     assert f.shape == (len(sym_feature_names(labels)),) and mask.tolist() == [True, False, True]
+    # In training, the gate sometimes mixes in another pair's opinion, kept to this pair's labels.
+    p = torch.tensor([[0.9, 0.1, 0.0], [0.2, 0.0, 0.8], [0.5, 0.5, 0.0]])
+    m = torch.tensor([[True, True, False], [True, False, True], [True, True, False]])
+    assert model._dropped_opinions(p, m) is p and model.config["opinion_dropout"] == 0.1
+    model.train()
+    model.opinion_dropout = 1.0
+    q = model._dropped_opinions(p, m)
+    model.eval()
+    model.opinion_dropout = 0.1
+    assert torch.allclose(q.sum(-1), torch.ones(3)) and (q[~m] == 0).all()
+    # The KG head alone fits what the KG features decide (here: feature 0 says contains_nutrient).
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(64, f.shape[0], generator=g)
+    x[:, 0] = (x[:, 0] > 0.5).float()
+    y = torch.where(x[:, 0] > 0, 2, 0)
+    kg_before = model.heads.kg.weight.detach().clone()
+    assert model.fit_kg_head(x, torch.ones(64, 3, dtype=torch.bool), y) < 0.2
+    fitted = model.heads.kg.weight.detach().clone()
+    model.heads.kg.weight.data.copy_(kg_before)  # the rest of the test expects the untouched head
+    assert (fitted[2, 0] - fitted[0, 0]) > 1.0
     assert f[sym_feature_names(labels).index("contains_nutrient:known")] == 1.0
     batch = collate(cands, builder, model.tokenizer)
     ids = batch["input_ids"]
@@ -208,8 +228,50 @@ def test_model_round_trip(engine, tmp_path):
     with torch.inference_mode():
         out2 = again(batch)
     assert torch.allclose(out["probs"], out2["probs"], atol=1e-5)
-    assert repr(again.heads) == "RelationHeads(text_dim=768, graph_dim=0, sym_dim=21, labels=3)"
+    assert repr(again.heads) == "RelationHeads(text_dim=768, graph_dim=0, sym_dim=22, labels=3)"
     assert not list((tmp_path / "m").rglob("*.bin")) and not list((tmp_path / "m").rglob("*.pkl"))
+
+
+def test_subject_as_object_feature(engine):
+    """A subject that the KG knows as another mentioned concept's object is flagged: the sentence
+    uses it in that role (oranges contain vitamin C, so "vitamin C" is the nutrient here)."""
+    from kgnlu.kg.relations import IS_A
+    from kgnlu.tasks.re_features import FeatureBuilder, sym_feature_names
+    from kgnlu.tasks.relations import Candidate
+    from kgnlu.types import Mention
+
+    text = "Oranges and beef both contain vitamin C."
+    orange = Mention("Oranges", 0, 7, FOOD + "Orange", "orange", 1.0, False, "lexicon")
+    beef = Mention("beef", 12, 16, FOOD + "Beef", "beef", 1.0, False, "lexicon")
+    vitc = Mention("vitamin C", 30, 39, FOOD + "VitaminC", "vitamin C", 1.0, False, "lexicon")
+    labels, iris = ["none", "is_a", "contains_nutrient"], ["", IS_A, CONTAINS]
+    builder = FeatureBuilder(engine.relation_kb(), labels, iris)
+    col = sym_feature_names(labels).index("subject_as_object")
+
+    def flag(subj, obj, *others):
+        c = Candidate(text, (0, len(text)), subj, obj, subj.iri, obj.iri, [], others=others)
+        assert builder.subject_as_object(c) == builder.features(c)[0][col]
+        return builder.subject_as_object(c)
+
+    assert flag(vitc, beef, orange)  # through another mention
+    assert flag(vitc, orange)  # through the pair's own object: the text states the reverse pair
+    assert not flag(orange, vitc, beef)  # the orange is nobody's object
+    assert not flag(beef, orange, vitc)  # beef is known NOT to contain vitamin C: no positive fact
+
+
+def test_model_with_other_features_is_refused(engine, tmp_path):
+    from kgnlu.kg.relations import IS_A
+    from kgnlu.neural.re_head import RelationModel
+    from kgnlu.tasks.re_features import known_index, sym_feature_names
+    from kgnlu.tasks.relations import load_extractor
+
+    labels, iris = ["none", "is_a", "contains_nutrient"], ["", IS_A, CONTAINS]
+    names = sym_feature_names(labels)[:-1]  # as saved by an older version
+    model = RelationModel.create(labels=labels, label_iris=iris, sym_features=names, known_index=known_index(labels),
+                                 features={"sym_features": names})
+    model.save(tmp_path / "old")
+    with pytest.raises(InputError, match="KG features .* retrain"):
+        load_extractor(engine.linker(), engine.relation_kb(), tmp_path / "old")
 
 
 def test_shipped_model_if_any(engine):

@@ -149,6 +149,7 @@ class RelationModel(nn.Module):
         self.tokenizer = tokenizer
         self.base_path = base_path
         self.temperature = float(config.get("temperature", 1.0))
+        self.opinion_dropout = float(config.get("opinion_dropout", 0.0))
         ids = tokenizer.convert_tokens_to_ids(list(MARKER_TOKENS)) if tokenizer is not None else [1, 2, 3, 4]
         self.register_buffer("marker_ids", torch.tensor(ids, dtype=torch.long), persistent=False)
 
@@ -157,7 +158,7 @@ class RelationModel(nn.Module):
                use_gnn: bool = False, node_dim: int = 384, num_relations: int = 7, base_model: str | Path | None = None,
                lora_r: int = 8, lora_alpha: int = 16, lora_dropout: float = 0.1, max_length: int = 96,
                gnn_hidden: int = 64, gnn_layers: int = 2, gate_hidden: int = 32, dropout: float = 0.1,
-               features: dict | None = None) -> RelationModel:
+               opinion_dropout: float = 0.1, features: dict | None = None) -> RelationModel:
         """A fresh model on the packaged MiniLM: new LoRA adapters, heads, gate (and GNN)."""
         from peft import LoraConfig, get_peft_model
 
@@ -180,7 +181,7 @@ class RelationModel(nn.Module):
             "lora": {"r": lora_r, "alpha": lora_alpha, "dropout": lora_dropout, "target_modules": LORA_TARGETS},
             "labels": list(labels), "label_iris": list(label_iris), "sym_features": list(sym_features),
             "max_length": max_length, "use_gnn": use_gnn, "node_dim": node_dim, "num_relations": num_relations,
-            "temperature": 1.0, "features": features or {},
+            "temperature": 1.0, "opinion_dropout": opinion_dropout, "features": features or {},
         }
         return cls(config, encoder, gnn, heads, gate, tokenizer=make_tokenizer(base_path), base_path=base_path)
 
@@ -224,7 +225,7 @@ class RelationModel(nn.Module):
         p_neural = (_masked(z_neural, mask) / t).softmax(-1)
         p_kg = (_masked(z_kg, mask) / t).softmax(-1)
         probs, gate, gate_raw = self.gate(pair, graph, batch["symbolic"], torch.ones(b, device=pair.device), p_kg,
-                                          p_neural)
+                                          self._dropped_opinions(p_neural, mask))
         neg_out = neg
         if mode == "neural":
             probs, gate, neg_out = p_text, torch.zeros_like(gate), neg_text
@@ -233,6 +234,52 @@ class RelationModel(nn.Module):
         return {"probs": probs, "p_neural": p_neural, "p_text": p_text, "p_kg": p_kg, "z_text": _masked(z_text, mask),
                 "z_neural": _masked(z_neural, mask), "z_kg": _masked(z_kg, mask), "gate": gate, "neg_logit": neg_out,
                 "neg_logit_fused": neg, "neg_logit_text": neg_text}
+
+    def fit_kg_head(self, symbolic: Tensor, mask: Tensor, labels: Tensor, *, l2: float = 1e-3,
+                    max_iter: int = 200) -> float:
+        """Fit the KG head alone, to convergence, on KG features: a multinomial logistic regression
+        (convex, L-BFGS), before end-to-end training. Returns the final cross-entropy.
+
+        Why: trained only alongside the encoder, at the encoder's learning rate and for a few
+        hundred steps, the head stays close to its initial prior. It then gives a weak ``p_kg``
+        (~0.5 where the KG evidence is nearly always right), which no gate should trust.
+        """
+        kg = self.heads.kg
+        opt = torch.optim.LBFGS(list(kg.parameters()), max_iter=max_iter, line_search_fn="strong_wolfe")
+
+        def closure():
+            opt.zero_grad()
+            loss = F.cross_entropy(_masked(kg(symbolic), mask), labels) + l2 * kg.weight.pow(2).sum()
+            loss.backward()
+            return loss
+
+        with torch.enable_grad():
+            opt.step(closure)
+            return float(F.cross_entropy(_masked(kg(symbolic), mask), labels).detach())
+
+    def _dropped_opinions(self, p_neural: Tensor, mask: Tensor) -> Tensor:
+        """In training, a share (``opinion_dropout``) of the pairs get another pair's neural
+        opinion in the gate's mixture (detached, renormalised over this pair's admissible labels).
+
+        Why: on generated sentences the text alone is nearly always right, so a gate trained on
+        them only learns "trust the text" (g ~ 0 everywhere), even where the KG evidence is
+        decisive. With the text's opinion sometimes wrong and the gate unable to tell when, the
+        gate learns how far the KG head can be trusted from the KG evidence itself: with a share
+        r of opinions dropped, and the text right on the others, the loss is least at
+        g = min(1, r / (1 - p_kg[gold])), so the gate rises to 1 where the KG head is right with
+        probability 1 - r or more (a subject the KG knows as another mention's phenotype, say)
+        and stays low elsewhere. Modality dropout, as in ModDrop (Neverova et al., 2015). The
+        text head and the auxiliary losses see the true opinion.
+        """
+        if not self.training or self.opinion_dropout <= 0 or p_neural.size(0) < 2:
+            return p_neural
+        b = p_neural.size(0)
+        other = p_neural.detach()[torch.randperm(b, device=p_neural.device)] * mask
+        total = other.sum(-1, keepdim=True)
+        uniform = mask.to(other.dtype) / mask.sum(-1, keepdim=True).clamp(min=1)
+        other = torch.where(total > 0, other / total.clamp(min=1e-12), uniform)
+        drop = torch.rand(b, device=p_neural.device) < self.opinion_dropout
+        return torch.where(drop.unsqueeze(-1), other, p_neural)
 
     # -- save / load -------------------------------------------------------------------------
 

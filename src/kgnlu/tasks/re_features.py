@@ -9,7 +9,11 @@ This is the one place where relation-extraction lookups in the KG become tensors
   no head knows ("generic", for an ontology ingested later); the NegEx flags and link scores of
   both mentions; whether an alternative concept was needed; the is_a Hearst cue; the distance
   between the mentions; the number of mentions in the sentence; how many facts the subject and
-  the object take part in; whether a more general object is known for the subject; the proof length.
+  the object take part in; whether a more general object is known for the subject; the proof length;
+  whether the subject is a known object of another concept the sentence names, the pair's object
+  included ("subject as object": in "Patients with DiGeorge syndrome have hypocalcemia due to
+  hypoparathyroidism", hypoparathyroidism is a known phenotype of DiGeorge syndrome, so here it
+  is a finding, not the disease of the same name that would have hypocalcemia).
 - **label mask**: ``none`` always; a relation when the ontology admits it; every property label
   when an untrained property is admissible (its probability then goes to that property).
 - **subgraph** (when the model has a GNN): ``tasks.bridge.extract_subgraph`` around
@@ -29,10 +33,11 @@ from functools import lru_cache
 import numpy as np
 
 from kgnlu.kg.relations import CONFLICTING, IS_A, KNOWN, RelationKB, RelationType
-from kgnlu.tasks.relations import _CUE_STOP, MARKERS, Candidate, Scored, _stem, needs_cue
+from kgnlu.tasks.relations import _CUE_STOP, MARKERS, Candidate, Scored, _options, _stem, needs_cue
 
 GLOBAL_FEATURES = ("negex_subject", "negex_object", "link_subject", "link_object", "alternative", "isa_cue",
-                   "distance", "mentions", "subject_facts", "object_facts", "general_known", "proof_length")
+                   "distance", "mentions", "subject_facts", "object_facts", "general_known", "proof_length",
+                   "subject_as_object")
 MAX_DISTANCE, MAX_MENTIONS, MAX_PROOF = 40, 8, 8
 HOPS, MAX_NODES, MAX_FANOUT = 1, 16, 6
 
@@ -69,12 +74,25 @@ class FeatureBuilder:
         self._lock = threading.Lock()
         self.subject_facts = lru_cache(maxsize=1 << 15)(self._subject_facts)
         self.object_facts = lru_cache(maxsize=1 << 15)(self._object_facts)
+        self.known_object = lru_cache(maxsize=1 << 15)(self._known_object)
 
     def _subject_facts(self, iri: str) -> float:
         return min(1.0, math.log1p(len(self.kb.tables.relations(iri))) / math.log(1000))
 
     def _object_facts(self, iri: str) -> float:
         return min(1.0, math.log1p(len(self.kb.tables.relations_to(iri, 1000))) / math.log(1000))
+
+    def _known_object(self, x: str, y: str) -> bool:
+        """Whether the KG gives ``x`` (or a class above it) ``y`` or something below ``y``, under any property."""
+        subjects = sorted(self.kb.ancestors(x))
+        return any(self.kb.tables.relations_matching(subjects, r.iri, y, negated=False, direction="sub")
+                   for r in self.kb.inventory() if r.iri != IS_A and r.facts)
+
+    def subject_as_object(self, c: Candidate) -> bool:
+        """Whether some reading of the subject is a known object of a reading of another mention
+        (the pair's object included: then the text most likely states the reverse pair)."""
+        ys = [y for y, _ in _options(c.subj)]
+        return any(self.known_object(x, y) for m in (c.obj, *c.others) for x, _ in _options(m) for y in ys if x != y)
 
     def untrained(self, c: Candidate) -> list[RelationType]:
         return [r for r in c.relations if r.iri not in self.trained]
@@ -127,6 +145,7 @@ class FeatureBuilder:
             "mentions": min(c.mentions_in_sentence, MAX_MENTIONS) / MAX_MENTIONS,
             "subject_facts": self.subject_facts(c.subj_iri), "object_facts": self.object_facts(c.obj_iri),
             "general_known": float(self._general_known(c)), "proof_length": min(proof, MAX_PROOF) / MAX_PROOF,
+            "subject_as_object": float(self.subject_as_object(c)),
         }
         for k, v in g.items():
             f[self._index[k]] = v
@@ -268,6 +287,12 @@ class NeuralScorer:
         self.name = f"{name} ({mode})" if mode != "fused" else name
         self.batch_size = batch_size
         self.builder = FeatureBuilder(kb, model.config["labels"], model.config["label_iris"])
+        saved = model.config.get("sym_features")
+        if saved is not None and list(saved) != self.builder.names:
+            missing = sorted(set(self.builder.names) - set(saved)) or sorted(set(saved) - set(self.builder.names))
+            raise ValueError(f"the model was trained with other KG features than this version computes "
+                             f"({len(saved)} against {len(self.builder.names)}, e.g. {missing[:1]}): "
+                             f"retrain it with `kgnlu train re`")
         self.trained = self.builder.trained
         self.graph_builder = graph_builder
         self._lock = threading.Lock()

@@ -121,9 +121,13 @@ class Candidate:
     obj_iri: str
     relations: list[RelationType]  # admissible, in inventory order
     isa_cue: bool = False
-    mentions_in_sentence: int = 2
+    others: tuple[Mention, ...] = ()  # the sentence's other mentions
     alternative: bool = False  # a mention's alternative concept was needed to admit a relation
     standings: dict[str, Standing] = field(default_factory=dict)  # relation IRI -> standing (as negated reads)
+
+    @property
+    def mentions_in_sentence(self) -> int:
+        return len(self.others) + 2
 
     @property
     def negated(self) -> bool:
@@ -215,7 +219,8 @@ def candidates(text: str, mentions: Sequence[Mention], kb: RelationKB, trained: 
                 if found:
                     si, oi, adm = found
                     alt = si != s.iri or oi != o.iri
-                    out.append(Candidate(text, sent, s, o, si, oi, adm, isa, len(ms), alt))
+                    others = tuple(m for m in ms if m is not s and m is not o)
+                    out.append(Candidate(text, sent, s, o, si, oi, adm, isa, others, alt))
                     n += 1
     return out
 
@@ -396,7 +401,11 @@ def load_extractor(linker, kb: RelationKB, model: str | Path | None = None, devi
             from kgnlu.tasks.re_features import label_graph_builder
 
             graphs = label_graph_builder(kb.tables, resolve_device(device))
-        return RelationExtractor(linker, kb, NeuralScorer(m, kb, name=name, graph_builder=graphs))
+        try:
+            scorer = NeuralScorer(m, kb, name=name, graph_builder=graphs)
+        except ValueError as e:
+            raise InputError(f"{path}: {e}") from None
+        return RelationExtractor(linker, kb, scorer)
     if model:
         raise InputError(f"{path}: not a trained relation model (no manifest.json)")
     return RelationExtractor(linker, kb, CooccurrenceScorer())

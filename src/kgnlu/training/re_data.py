@@ -23,6 +23,12 @@ category           sentence                                                     
 Every other ordered pair of linked mentions in a sentence (the reversed pair, spurious mentions
 of template words) is a ``none`` example for the trainer.
 
+**Namesakes.** Half the lists put first a phenotype that a disease's name reads as well
+("hypoparathyroidism", "anemia"), often in a causal template ("Patients with S often have O2
+due to O"). The linker then also offers the disease reading of O, which admits ``O
+has_phenotype O2``: a ``none`` pair whose wording looks like a statement, and which the KG
+evidence (O is a finding, read as a disease only through its namesake) tells apart.
+
 **KG view.** In training sentences, a quarter of the known facts that a sentence states are
 listed in ``hide``: the trainer computes their KG features as if the KG lacked them (novel). So
 the model sees true facts both with and without KG support and cannot learn "known => stated";
@@ -63,8 +69,9 @@ MEDICAL_DOMAIN = {
 }
 MIN_FACTS = 100  # a property with fewer usable facts gets no label of its own (the extractor still
 # reaches it through the generic path, see tasks.re_features)
-CATEGORY_WEIGHTS = {"pos": 0.30, "hedged": 0.09, "list": 0.07, "pos-novel": 0.10, "neg": 0.11, "distractor": 0.08,
+CATEGORY_WEIGHTS = {"pos": 0.26, "hedged": 0.09, "list": 0.10, "pos-novel": 0.10, "neg": 0.11, "distractor": 0.09,
                     "none": 0.17, "isa": 0.08}
+NAMESAKE_LIST_SHARE = 0.5
 HIDE_SHARE, HELD_OUT_FACTS = 0.25, 0.08
 SIZES = {"train": 6000, "dev": 600, "test": 1200}
 _SLOT = re.compile(r"\{(S2|S|O2|O_short|O|A|B)\}")
@@ -160,6 +167,7 @@ class Generator:
                     subjects.add(s)
                     objects.add(o)
         cats = [("disease", OBO + "MONDO_", subjects), ("phenotype", OBO + "HP_", objects)]
+        self.namesakes: set[str] = set()  # phenotypes that a disease's name reads as well
         for cat, prefix, pool in cats:
             for iri in sorted(pool):
                 if iri in self.forms or not iri.startswith(prefix):
@@ -173,6 +181,8 @@ class Generator:
                 self.forms[iri] = (label,)
                 self.cat[iri] = cat if cat == "disease" else self._hp_category(iri)
                 self.split[iri] = split_of(iri, seed)
+                if self.cat[iri] == "phenotype":
+                    self.namesakes.add(iri)
 
     def _hp_category(self, iri: str) -> str:
         for name, root in (("inheritance", "HP_0000005"), ("course", "HP_0031797"), ("modifier", "HP_0012823")):
@@ -302,7 +312,11 @@ class Generator:
             return self._record(split, cat, "hedged", rng.choice(pool["hedged"]), {"S": s, "O": o},
                                 [{"rel": rel, "s": "S", "o": "O"}], rng)
         if cat == "list":
-            others = [x for x in self.by_subject[(rel.iri, s)] if x != o]
+            objs = self.by_subject[(rel.iri, s)]
+            named = [x for x in objs if x in self.namesakes]
+            if named and rng.random() < NAMESAKE_LIST_SHARE:  # see the module doc
+                o = rng.choice(named)
+            others = [x for x in objs if x != o]
             if not others or not pool.get("list"):
                 return None
             o2 = rng.choice(others)

@@ -264,6 +264,10 @@ def train(kg_dir: str | Path, data_dir: str | Path, out_dir: str | Path, *, seed
     model = RelationModel.create(labels=labels, label_iris=label_iris, sym_features=sym_feature_names(labels),
                                  known_index=known_index(labels), use_gnn=use_gnn,
                                  features={"sym_features": sym_feature_names(labels)}).to(device)
+    kg_loss = model.fit_kg_head(torch.from_numpy(np.stack([e.feats[0] for e in train_set])).to(device),
+                                torch.from_numpy(np.stack([e.feats[1] for e in train_set])).to(device),
+                                torch.tensor([e.label for e in train_set], device=device))
+    progress(f"KG head fitted alone: cross-entropy {kg_loss:.3f}")
     params = model.trainable_parameters()
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
     total_steps = epochs * math.ceil(len(train_set) / batch_size)
@@ -324,6 +328,7 @@ def train(kg_dir: str | Path, data_dir: str | Path, out_dir: str | Path, *, seed
         "epochs": epochs, "batch_size": batch_size, "lr": lr, "steps": step, "best_step": best["step"],
         "best_dev_f1": round(best["f1"], 4), "stopped": stopped, "temperature": temperature,
         "train_pairs": len(train_set), "dev_pairs": len(dev_ex), "train_stats": train_stats, "dev_stats": dev_stats,
+        "kg_head_fit_loss": round(kg_loss, 4), "opinion_dropout": model.opinion_dropout,
         "data_meta": json.loads((data_dir / META_FILE).read_text(encoding="utf-8")).get("kg_manifest"),
         "kg_manifest": engine.kg_manifest().get("hash"), "seconds": round(time.perf_counter() - t_start, 1),
         "device": device, "threads": torch.get_num_threads(),
