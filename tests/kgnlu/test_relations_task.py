@@ -332,3 +332,17 @@ def test_dev_set_is_well_formed():
             assert r["text"][slice(*g["subject"])] == g["subject_text"]
             assert r["text"][slice(*g["object"])] == g["object_text"]
     assert json.dumps(recs[0])
+
+
+def test_stale_generated_data_is_named(tmp_path):
+    import hashlib
+
+    from kgnlu.training.re_data import DEFAULT_TEMPLATES, stale_data
+
+    assert stale_data(tmp_path) == "no readable meta.json"
+    meta = tmp_path / "meta.json"
+    meta.write_text(json.dumps({"templates_sha256": "0" * 64}), encoding="utf-8")
+    assert "other phrasing templates" in stale_data(tmp_path)
+    meta.write_text(json.dumps({"templates_sha256": hashlib.sha256(DEFAULT_TEMPLATES.read_bytes()).hexdigest()}),
+                    encoding="utf-8")
+    assert stale_data(tmp_path) is None

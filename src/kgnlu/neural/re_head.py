@@ -14,6 +14,9 @@ The KG evidence enters twice: as features the neural path reads next to the text
 triple makes a vague co-mention likelier to be a statement; a clash with the KG makes a NegEx
 reading likelier to be a scope error), and as the KG head's own distribution, which the gate
 weighs against the neural one. ``z_text`` alone is the cross-encoder without any KG evidence.
+Training (``kgnlu.training.re_train``) fits the KG head alone first (``fit_kg_head``), then
+trains everything end to end with some neural opinions dropped from the gate's mixture
+(``_dropped_opinions``), so that the gate learns where the KG head is right.
 
 The markers are BERT's unused vocabulary entries ``[unused0]``..``[unused3]`` (no new rows in the
 embedding matrix, so the LoRA adapter stays small); their untrained embeddings get a learned
@@ -267,8 +270,7 @@ class RelationModel(nn.Module):
         gate learns how far the KG head can be trusted from the KG evidence itself: with a share
         r of opinions dropped, and the text right on the others, the loss is least at
         g = min(1, r / (1 - p_kg[gold])), so the gate rises to 1 where the KG head is right with
-        probability 1 - r or more (a subject the KG knows as another mention's phenotype, say)
-        and stays low elsewhere. Modality dropout, as in ModDrop (Neverova et al., 2015). The
+        probability 1 - r or more and stays low elsewhere. Modality dropout, as in ModDrop (Neverova et al., 2015). The
         text head and the auxiliary losses see the true opinion.
         """
         if not self.training or self.opinion_dropout <= 0 or p_neural.size(0) < 2:

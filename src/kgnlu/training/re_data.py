@@ -23,11 +23,11 @@ category           sentence                                                     
 Every other ordered pair of linked mentions in a sentence (the reversed pair, spurious mentions
 of template words) is a ``none`` example for the trainer.
 
-**Namesakes.** Half the lists put first a phenotype that a disease's name reads as well
-("hypoparathyroidism", "anemia"), often in a causal template ("Patients with S often have O2
-due to O"). The linker then also offers the disease reading of O, which admits ``O
-has_phenotype O2``: a ``none`` pair whose wording looks like a statement, and which the KG
-evidence (O is a finding, read as a disease only through its namesake) tells apart.
+**Namesakes.** Half the lists whose subject has one put first a phenotype that a disease's
+name reads as well ("hypoparathyroidism", "anemia"), often in a causal template ("Patients with
+S often have O2 due to O"). The linker then also offers the disease reading of O, which admits
+``O has_phenotype O2``: a ``none`` pair whose wording looks like a statement, and which the KG
+evidence (O is a known phenotype of S, so a finding here) tells apart.
 
 **KG view.** In training sentences, a quarter of the known facts that a sentence states are
 listed in ``hide``: the trainer computes their KG features as if the KG lacked them (novel). So
@@ -75,6 +75,18 @@ NAMESAKE_LIST_SHARE = 0.5
 HIDE_SHARE, HELD_OUT_FACTS = 0.25, 0.08
 SIZES = {"train": 6000, "dev": 600, "test": 1200}
 _SLOT = re.compile(r"\{(S2|S|O2|O_short|O|A|B)\}")
+
+
+def stale_data(data_dir: str | Path) -> str | None:
+    """Why generated data in ``data_dir`` no longer matches the shipped phrasing templates (None if it does)."""
+    meta = Path(data_dir) / "meta.json"
+    try:
+        digest = json.loads(meta.read_text(encoding="utf-8")).get("templates_sha256")
+    except (OSError, ValueError):
+        return "no readable meta.json"
+    if digest != hashlib.sha256(DEFAULT_TEMPLATES.read_bytes()).hexdigest():
+        return f"generated from other phrasing templates than {DEFAULT_TEMPLATES.name}"
+    return None
 
 
 def load_templates(path: Path | None = None) -> dict:
