@@ -7,7 +7,6 @@ from pathlib import Path
 import typer
 
 from kgnlu.cli._common import KG_OPTION, StageProgress, handle_errors, print_json
-from kgnlu.types import InputError
 
 app = typer.Typer(help="Train kgnlu's models on supervision generated from the KG.", no_args_is_help=True)
 
@@ -21,12 +20,9 @@ def train_re(kg: Path | None, data: Path, out: Path, seed: int = 13, regenerate:
              **options) -> dict:
     """Plain function behind ``kgnlu train re``: generate the data if needed, train, save; the report."""
     from kgnlu.api import Engine
-    from kgnlu.training.re_data import stale_data
 
     progress = progress or (lambda _: None)
     engine = Engine(kg, dense=False)
-    if not regenerate and (Path(data) / "train.jsonl").is_file() and (why := stale_data(data)):
-        raise InputError(f"{data}: {why}; pass --regenerate to generate it again")
     if regenerate or not (Path(data) / "train.jsonl").is_file():
         engine.generate_relation_data(data, seed=seed, progress=progress)
     return engine.train_relations(data, out, progress=progress, seed=seed, **options)

@@ -437,9 +437,13 @@ class Engine:
         return generate(self.kg_dir, out_dir, seed=seed, sizes=sizes, progress=progress)
 
     def train_relations(self, data_dir: str | Path, out_dir: str | Path, progress: Progress = _noop, **options) -> dict:
-        """Train the relation extractor on generated data (``kgnlu.training.re_train.train``)."""
+        """Train the relation extractor on generated data (``kgnlu.training.re_train.train``).
+        Data generated from other phrasing templates than the shipped ones is refused."""
+        from kgnlu.training.re_data import stale_data
         from kgnlu.training.re_train import train
 
+        if why := stale_data(data_dir):
+            raise InputError(f"{data_dir}: {why}; generate it again (`kgnlu train re --regenerate`)")
         return train(self.kg_dir, data_dir, out_dir, progress=progress, **options)
 
     def evaluate_relations(self, path: str | Path, model: str | Path | None = None, untrained: bool = False,

@@ -346,3 +346,11 @@ def test_stale_generated_data_is_named(tmp_path):
     meta.write_text(json.dumps({"templates_sha256": hashlib.sha256(DEFAULT_TEMPLATES.read_bytes()).hexdigest()}),
                     encoding="utf-8")
     assert stale_data(tmp_path) is None
+
+
+def test_training_refuses_stale_data(engine, tmp_path):
+    (tmp_path / "train.jsonl").write_text("", encoding="utf-8")
+    (tmp_path / "meta.json").write_text(json.dumps({"templates_sha256": "0" * 64}), encoding="utf-8")
+    with pytest.raises(InputError, match="other phrasing templates.*--regenerate"):
+        engine.train_relations(tmp_path, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
