@@ -95,6 +95,9 @@ def main(argv=None) -> None:
         for sys_name, r in reps.items():
             m = r["micro"]
             lines.append(f"| {sys_name} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | {r['macro_f1']:.3f} |")
+        gate = reps["ours (fused)"].get("gate_mean")
+        if gate is not None:
+            lines += ["", f"Gate weight on the KG's opinion, mean over the relations ours reports: {gate:.3f}."]
         lines += ["", "<details><summary>per relation and confusion matrix (ours)</summary>", "",
                   render(reps["ours (fused)"]), "", "</details>", ""]
     lines += ["## Throughput", "",

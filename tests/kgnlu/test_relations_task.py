@@ -334,6 +334,17 @@ def test_dev_set_is_well_formed():
     assert json.dumps(recs[0])
 
 
+def test_evaluate_reports_the_mean_gate(engine):
+    from kgnlu.training.re_eval import evaluate
+
+    text = "Oranges contain vitamin C. Lemons are a kind of citrus fruit."
+    extractor = engine.relation_extractor()
+    gates = [r.gate for r in extractor.extract(text).relations]
+    report = evaluate(extractor, [{"text": text, "gold": []}])
+    assert gates and report["gate_mean"] == pytest.approx(sum(gates) / len(gates), abs=1e-4)
+    assert evaluate(extractor, [{"text": "Nothing here.", "gold": []}])["gate_mean"] is None
+
+
 def test_stale_generated_data_is_named(tmp_path):
     import hashlib
 

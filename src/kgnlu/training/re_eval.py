@@ -135,6 +135,8 @@ def evaluate(extractor, records: Sequence[dict], batch: int = 64, progress=lambd
     out["seconds"] = round(seconds, 2)
     out["sentences_per_s"] = round(len(records) / seconds, 1) if seconds else None
     out["model"] = extractor.model_name
+    gates = [rel.gate for res in results for rel in res.relations]
+    out["gate_mean"] = round(sum(gates) / len(gates), 4) if gates else None  # weight on the KG's opinion
     return out
 
 
