@@ -270,8 +270,8 @@ class RelationModel(nn.Module):
         gate learns how far the KG head can be trusted from the KG evidence itself: with a share
         r of opinions dropped, and the text right on the others, the loss is least at
         g = min(1, r / (1 - p_kg[gold])), so the gate rises to 1 where the KG head is right with
-        probability 1 - r or more and stays low elsewhere. Modality dropout, as in ModDrop (Neverova et al., 2015). The
-        text head and the auxiliary losses see the true opinion.
+        probability 1 - r or more and stays low elsewhere. Modality dropout, as in ModDrop
+        (Neverova et al., 2015). The text head and the auxiliary losses see the true opinion.
         """
         if not self.training or self.opinion_dropout <= 0 or p_neural.size(0) < 2:
             return p_neural

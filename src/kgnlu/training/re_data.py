@@ -77,6 +77,11 @@ SIZES = {"train": 6000, "dev": 600, "test": 1200}
 _SLOT = re.compile(r"\{(S2|S|O2|O_short|O|A|B)\}")
 
 
+def templates_digest(path: Path) -> str:
+    """What ``meta.json`` records of the phrasing templates data was generated from."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
 def stale_data(data_dir: str | Path) -> str | None:
     """Why generated data in ``data_dir`` no longer matches the shipped phrasing templates (None if it does)."""
     meta = Path(data_dir) / "meta.json"
@@ -84,7 +89,7 @@ def stale_data(data_dir: str | Path) -> str | None:
         digest = json.loads(meta.read_text(encoding="utf-8")).get("templates_sha256")
     except (OSError, ValueError):
         return "no readable meta.json"
-    if digest != hashlib.sha256(DEFAULT_TEMPLATES.read_bytes()).hexdigest():
+    if digest != templates_digest(DEFAULT_TEMPLATES):
         return f"generated from other phrasing templates than {DEFAULT_TEMPLATES.name}"
     return None
 
@@ -461,7 +466,7 @@ def generate(kg_dir: str | Path, out_dir: str | Path, *, seed: int = 13, sizes: 
                          "gold": dict(Counter(g["relation"] + ("(neg)" if g["negated"] else "") for r in recs
                                               for g in r["gold"]))}
     meta = {"seed": seed, "kg_manifest": KGDir(Path(kg_dir)).current().manifest().get("hash"),
-            "templates_sha256": hashlib.sha256(tpl_path.read_bytes()).hexdigest(),
+            "templates_sha256": templates_digest(tpl_path),
             "relations": [{"name": r.name, "iri": r.iri, "facts": len(p), "negated_facts": len(n)}
                           for r, p, n in gen.relations],
             "is_a_facts": len(gen.isa), "held_out_facts": len(gen.held_out), "counts": counts,
