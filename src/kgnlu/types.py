@@ -87,7 +87,7 @@ class Candidate(_Dict):
     iri: str
     label: str | None
     score: float
-    via: str  # "lexicon" (a label or synonym matched) or "dense" (faiss retrieval)
+    via: str  # "lexicon" (a label or synonym matched), "rewrite" (kg.rewrite) or "dense" (faiss retrieval)
     matched: str  # the lexicon entry text that matched or was retrieved
     kind: str  # label, pref, exact, alt, related, narrow, broad
 

@@ -11,7 +11,7 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from kgnlu.api import Engine  # noqa: E402
-from kgnlu.tasks.lexindex import Candidate as DenseCandidate  # noqa: E402
+from kgnlu.tasks.lexindex import Candidate as DenseCandidate, rewrite_score  # noqa: E402
 from kgnlu.tasks.linking import DEFAULT_NIL, NIL_FILE, DefinitionContext, Linker, Span, calibrated_nil  # noqa: E402
 from kgnlu.types import Candidate  # noqa: E402
 from kgnlu.types import InputError  # noqa: E402
@@ -106,9 +106,18 @@ def test_link_many_keeps_order(engine):
 # -- the NIL threshold ---------------------------------------------------------------------------
 
 class FakeIndex:
-    """Dense hits with fixed scores: 'vitamin snack' scores 0.9 for Apple, anything else 0.5."""
+    """Dense hits with fixed scores: 'vitamin snack' scores 0.9 for Apple, anything else 0.5.
+    A rewrite of 'vitamin breakfast' names Banana (cost 6, score 0.66); nothing else rewrites."""
+
+    def __init__(self):
+        self.searched: list[str] = []
+
+    def rewrite(self, texts, k=5):
+        return [[DenseCandidate(FOOD + "Banana", "banana", "label", rewrite_score(6.0), 6.0)] if t == "vitamin breakfast" else []
+                for t in texts]
 
     def search(self, texts, k=5):
+        self.searched += texts
         return [[DenseCandidate(FOOD + "Apple", "apple", "label", 0.9 if t == "vitamin snack" else 0.5)] for t in texts]
 
 
@@ -120,6 +129,17 @@ def test_dense_span_links_only_above_the_nil_threshold(engine):
     assert (m.text, m.iri, m.via, m.score) == ("vitamin snack", FOOD + "Apple", "dense", 0.9)
     assert Linker(base.matcher, base.tables, FakeIndex(), nil_threshold=0.95).link("a vitamin snack") == []
     assert linker.link("a vitamin morning") == []  # 0.5 < 0.8: NIL
+
+
+def test_a_rewritten_span_links_without_a_dense_search_or_the_nil_threshold(engine):
+    base = engine.linker()
+    index = FakeIndex()
+    linker = Linker(base.matcher, base.tables, index, nil_threshold=0.8)
+    (m,) = linker.link("a vitamin breakfast")
+    # A rewrite hit is lexical evidence: it links although 0.66 < 0.8, and the run is not embedded.
+    assert (m.text, m.iri, m.via, m.score) == ("vitamin breakfast", FOOD + "Banana", "rewrite", 0.6616)
+    assert index.searched == []
+    assert linker.link("a vitamin morning") == [] and index.searched == ["vitamin morning"]
 
 
 def test_calibrated_nil_reads_linker_json(tmp_path):

@@ -2,9 +2,12 @@
 
 1. **Lexicon**: longest matches over normalised text (``kg.matcher``), exact up to case, hyphens,
    punctuation and plurals. They score by the kind of entry matched (a label beats a related synonym).
-2. **Dense**: runs of content words that no lexicon match covers are embedded and looked up in
-   the faiss index over the lexicon (``tasks.lexindex``). A run links only if its best cosine
-   clears the NIL threshold, which is calibrated on held-out synonyms (``kgnlu bench link``).
+2. **Rewrite, then dense**: runs of content words that no lexicon match covers are first
+   rewritten into names of the index with rules mined from the KG's own synonyms
+   (``kg.rewrite``: "outermost bone of the pinkie toe" -> "distal phalanx of the 5th toe"). A run
+   that no rewrite names is embedded and looked up in the faiss index over the lexicon
+   (``tasks.lexindex``), and links only if its best cosine clears the NIL threshold, which is
+   calibrated on held-out synonyms (``kgnlu bench link``).
 3. **Disambiguation** of spans with several candidate concepts: each candidate's score (the kind
    of entry matched) plus small bonuses for KG coherence (related by subsumption to another
    mention's only concept) and from ``extra_scorers``: with dense linking on, the Engine adds
@@ -286,14 +289,19 @@ class Linker:
         queries = sorted({t[a:b] for t, rs in zip(texts, runs) for a, b in rs})
         if not queries:
             return
-        hits = dict(zip(queries, self.index.search(queries, k=5)))
+        hits = {q: (h, "rewrite") for q, h in zip(queries, self.index.rewrite(queries, k=5)) if h}
+        rest = [q for q in queries if q not in hits]
+        hits.update((q, (h, "dense")) for q, h in zip(rest, self.index.search(rest, k=5)))
         for text, rs, ss in zip(texts, runs, spans):
             for a, b in rs:
-                found = [c for c in hits[text[a:b]] if c.score >= self.nil_threshold]
+                found, via = hits[text[a:b]]
+                # The NIL threshold is calibrated on cosines; a rewrite hit is lexical evidence.
+                found = [c for c in found if self.tables.kind(c.iri) in LINKABLE
+                         and (via == "rewrite" or c.score >= self.nil_threshold)]
                 if found:
-                    cands = [Candidate(c.iri, self.tables.label(c.iri), round(float(c.score), 4), "dense", c.text, c.kind)
+                    cands = [Candidate(c.iri, self.tables.label(c.iri), round(float(c.score), 4), via, c.text, c.kind)
                              for c in found]
-                    ss.append(Span(a, b, text[a:b], cands, "dense"))
+                    ss.append(Span(a, b, text[a:b], cands, via))
             ss.sort(key=lambda s: s.start)
 
     def _coherence(self, span: Span, others: list[Span]) -> list[float]:
