@@ -193,9 +193,21 @@ def dense(kg: Path, encoder, queries: list[str], cache: Path | None, k: int = 5)
     return [[c.iri for c in h] for h in hits], [h[0].score if h else -1.0 for h in hits], index
 
 
-def rewritten(index, queries: list[str], dense_ranked: list[list[str]], k: int = 5) -> tuple[list[list[str]], list[bool]]:
+def rewrite_index(kg: Path, work: Path):
+    """The KG's phrase rewriter (``kg.rewrite``), mined from the held-out KG as the Engine would."""
+    from kgnlu.kg.kgdir import KGDir
+    from kgnlu.kg.lexicon import Lexicon
+    from kgnlu.kg.rewrite import RewriteIndex
+
+    t = time.perf_counter()
+    index = RewriteIndex.build(work / "rewrite.sqlite3", Lexicon(KGDir(kg).current().path / "tables.sqlite3").entries())
+    log(f"rewrite rules: {len(index)} mined in {time.perf_counter() - t:.1f} s")
+    return index
+
+
+def rewritten(rewriter, queries: list[str], dense_ranked: list[list[str]], k: int = 5) -> tuple[list[list[str]], list[bool]]:
     """``(ranked IRIs, whether a rewrite named anything)``: rewrite hits first, then the dense ranking."""
-    hits = index.rewrite(queries, k=k)
+    hits = [rewriter.lookup(q, k=k) for q in queries]
     return ([list(dict.fromkeys([c.iri for c in h] + d))[:k] for h, d in zip(hits, dense_ranked)],
             [bool(h) for h in hits])
 
@@ -317,17 +329,18 @@ def speed(kg: Path, n_sentences: int) -> dict:
     fresh = DefinitionContext(context.encoder, context._definition.__wrapped__, weight=context.weight,
                               window=context.window)
     first_use = Linker(linker.matcher, linker.tables, linker.index, nil_threshold=linker.nil_threshold,
-                       extra_scorers=[fresh])
+                       extra_scorers=[fresh], rewriter=linker.rewriter)
     first_use.link_many(warm)
     t = time.perf_counter()
     first_use.link_many(sents)
     first_use_s = time.perf_counter() - t
 
-    plain = Linker(linker.matcher, linker.tables, linker.index, nil_threshold=linker.nil_threshold)
+    plain = Linker(linker.matcher, linker.tables, linker.index, nil_threshold=linker.nil_threshold,
+                   rewriter=linker.rewriter)
     t = time.perf_counter()
     plain.link_many(sents)
     no_context_s = time.perf_counter() - t
-    lexical = Linker(linker.matcher, linker.tables)
+    lexical = Linker(linker.matcher, linker.tables, rewriter=linker.rewriter)  # as Engine(dense=False) links
     lexical.link_many(sents[:50])
     t = time.perf_counter()
     lexical.link_many(sents)
@@ -545,20 +558,21 @@ def main(argv: list[str] | None = None) -> int:
         acc["tfidf"] = _acc(tfidf(texts, row_iris, queries), gold)
         log(f"TF-IDF: {acc['tfidf']} ({time.perf_counter() - t:.1f} s)")
 
+        rewriter = rewrite_index(kg, work)
         base = MiniLMEncoder(device="cpu")
         ranked, _, index = dense(kg, base, queries, args.cache)
         acc["minilm"] = _acc(ranked, gold)
-        acc["rewrite+minilm"] = _acc(rewritten(index, queries, ranked)[0], gold)
+        acc["rewrite+minilm"] = _acc(rewritten(rewriter, queries, ranked)[0], gold)
         index.close()
         log(f"MiniLM untuned: {acc['minilm']}, behind rewriting: {acc['rewrite+minilm']}")
         tuned = MiniLMEncoder(adapter=args.adapter, device="cpu")
         ranked, top, index = dense(kg, tuned, queries, args.cache)
         acc["minilm+adapter"] = _acc(ranked, gold)
         t = time.perf_counter()
-        both, named = rewritten(index, queries, ranked)
+        both, named = rewritten(rewriter, queries, ranked)
         acc["rewrite+minilm+adapter"] = _acc(both, gold)
         named_right = sum(r[:1] == [g] for r, g, n in zip(both, gold, named) if n)
-        rewrite_stats = {"rules": index.meta["counts"].get("rewrite_rules"), "queries_named": sum(named),
+        rewrite_stats = {"rules": len(rewriter), "queries_named": sum(named),
                          "right_at_1_when_named": named_right,
                          "ms_per_query": round((time.perf_counter() - t) / len(queries) * 1000, 2)}
         log(f"MiniLM + adapter: {acc['minilm+adapter']}, behind rewriting: {acc['rewrite+minilm+adapter']} ({rewrite_stats})")
@@ -569,7 +583,8 @@ def main(argv: list[str] | None = None) -> int:
         nil["encoder"] = tuned.fingerprint
         # With rewriting, a phrase links when a rewrite names a concept or its cosine clears the threshold.
         t_nil = nil["nil_threshold"]
-        neg_named = [bool(h) for h in index.rewrite(phrases, k=1)]
+        neg_named = [bool(rewriter.lookup(p, k=1)) for p in phrases]
+        rewriter.close()
         index.close()
         tp = sum(n or s >= t_nil for n, s in zip(named, top))
         fp = sum(n or s >= t_nil for n, s in zip(neg_named, neg))

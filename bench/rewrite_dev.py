@@ -28,7 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import link as bench  # noqa: E402
 
 GRID = [dict(), dict(delete_penalty=2.0), dict(delete_penalty=8.0), dict(min_support=3),
-        dict(beam=200), dict(max_steps=1), dict(max_steps=3)]
+        dict(beam=200), dict(max_steps=1), dict(max_steps=3), dict(min_query_tokens=1), dict(anchored=False),
+        dict(min_query_tokens=1, anchored=False)]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     from kgnlu.kg.kgdir import KGDir
     from kgnlu.kg.lexicon import Lexicon
     from kgnlu.neural.encoder import MiniLMEncoder
-    from kgnlu.tasks.lexindex import embed_with_cache, normalise, rewrite_targets, select_entries
+    from kgnlu.tasks.lexindex import embed_with_cache, normalise, select_entries
     from kgnlu.training.linker_train import is_held_out
 
     torch.set_num_threads(2)
@@ -59,11 +60,13 @@ def main(argv: list[str] | None = None) -> int:
         if not (iri in dev and kind == "exact"):
             row_iris.setdefault(row, []).append(iri)
     rows = np.array(sorted(row_iris))
-    # What the index build mines from and rewrites into (lexindex.rewrite_targets), without the dev synonyms.
-    targets = [(iri, text) for iri, text, kind in rewrite_targets(lexicon) if not (iri in dev and kind == "exact")]
+    # What the Engine mines from and rewrites into (kg.rewrite.targets), without the dev synonyms.
+    targets = [(iri, text) for iri, text, kind in rewrite.targets(lexicon.entries()) if not (iri in dev and kind == "exact")]
     names: dict[str, list[str]] = {}
+    by_key: dict[str, list[str]] = {}
     for iri, text in targets:
         names.setdefault(iri, []).append(text)
+        by_key.setdefault(rewrite.bag_key(rewrite.key_tokens(text)), []).append(iri)
     bench.log(f"dev split: {len(queries)} EXACT synonyms of {len(dev)} concepts; {len(rows)} index rows kept")
 
     enc = MiniLMEncoder(device="cpu")
@@ -81,21 +84,22 @@ def main(argv: list[str] | None = None) -> int:
     gold = [iri for _, iri in queries]
     dense_at1 = sum(max(c, key=c.get) == g for c, g in zip(cosine, gold)) / len(gold)
 
-    defaults = {name: getattr(rewrite, name) for name in ("DELETE_PENALTY", "MIN_SUPPORT", "BEAM", "MAX_STEPS")}
+    defaults = {name: getattr(rewrite, name)
+                for name in ("DELETE_PENALTY", "MIN_SUPPORT", "BEAM", "MAX_STEPS", "MIN_QUERY_TOKENS", "ANCHORED")}
     results = []
     for change in GRID:
         for name, value in defaults.items():
             setattr(rewrite, name, change.get(name.lower(), value))
         t = time.perf_counter()
         rules = rewrite.mine_rules(names, rewrite.MIN_SUPPORT)
-        rw = rewrite.Rewriter(rules, ((rewrite.bag_key(rewrite.key_tokens(text)), i) for i, (_, text) in enumerate(targets)))
+        rw = rewrite.Rewriter(rules)
         t_mine, t = time.perf_counter() - t, time.perf_counter()
         right = named = 0
         for qi, (q, g) in enumerate(queries):
             costs: dict[str, float] = {}
-            for target, c in rw.lookup(q).items():
-                iri = targets[target][0]
-                costs[iri] = min(c, costs.get(iri, c))
+            for key, c in rw.variants(q).items():
+                for iri in by_key.get(key, ()):
+                    costs[iri] = min(c, costs.get(iri, c))
             named += bool(costs)
             cos = cosine[qi]
             best = min(costs, key=lambda i: (costs[i], -cos.get(i, -1.0))) if costs else max(cos, key=cos.get)

@@ -12,24 +12,37 @@ from the KG's own synonym sets, so an ontology a user ingests brings its own:
    once is an anecdote. Its cost is ``1 - log P(rhs | lhs)`` over every rewrite of that ``lhs``
    seen, plus ``DELETE_PENALTY`` for a deletion, since dropping words makes a phrase less
    specific and leads it to an ancestor of the concept it names.
-2. **Lookup** (``Rewriter.lookup``). A phrase is rewritten up to ``MAX_STEPS`` times (a beam of
-   ``BEAM`` cheapest variants per step), and each variant is looked up as a bag of key tokens
-   among the names of the index. The result is every row whose name a variant equals, at the
-   cost of the cheapest variant that reaches it. A cost of 0 is a match up to word order,
-   fillers ("the", "of") and plurals: "hearing loss, conductive".
+2. **Lookup** (``RewriteIndex.lookup``). A phrase is rewritten up to ``MAX_STEPS`` times (a
+   beam of ``BEAM`` cheapest variants per step), and each variant is looked up as a bag of key
+   tokens among the KG's names and exact synonyms (``targets``). The result is every concept
+   whose name a variant equals, at the cost of the cheapest variant that reaches it. A cost of 0
+   is a match up to word order, fillers ("the", "of") and plurals: "hearing loss, conductive".
+   Two guards keep running text from being rewritten into nonsense, at 1.4 points of accuracy
+   on the development split: a phrase needs ``MIN_QUERY_TOKENS`` key words (a rule mined from
+   drug names turned the lone word "form" into "creatine"), and a variant must keep at least one
+   word of the phrase (``ANCHORED``: "age 7" became "favipiravir" in two steps).
 
-The parameters were chosen on a development split of HPO concepts that the linking benchmark
-never uses (``bench/rewrite_dev.py``); its held-out concepts' synonyms are removed from the KG
-before anything is mined, so no rule has seen them. No torch here: ``kg/`` stays light.
+Rules and targets are kept per KG generation in one SQLite file (``RewriteIndex.build``, ~10 s
+for the default KG's 183k names; the Engine keeps it under ``cache/``). The parameters were
+chosen on a development split of HPO concepts that the linking benchmark never uses
+(``bench/rewrite_dev.py``); the benchmark removes its own held-out concepts' synonyms from the
+KG before anything is mined, so no rule has seen them. No torch here: ``kg/`` stays light.
 """
 
 from __future__ import annotations
 
 import difflib
+import json
 import math
+import os
+import sqlite3
+import threading
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
+from kgnlu.kg.lexicon import KIND_RANK
 from kgnlu.kg.matcher import _WORDS, normalize_token
 
 FORMAT = 1
@@ -41,9 +54,13 @@ MAX_STEPS = 2
 BEAM = 500
 MAX_NAMES_PER_CONCEPT = 12  # a drug with 80 brand names would add 6,000 pairs of noise
 MAX_QUERY_TOKENS = 12
+MIN_QUERY_TOKENS = 2
+ANCHORED = True  # a variant keeps at least one word of the phrase
 # Words whose presence or absence never changes what a phrase names ("abnormality of the ear").
 # Deliberately short: "without", "no" and "with" do change it.
 FILLERS = frozenset("a an the of in to".split())
+NAME_KINDS = ("label", "pref")
+TARGET_KINDS = ("label", "pref", "exact", "alt")  # related, broad and narrow name other concepts too often
 
 Rule = tuple[tuple[str, ...], tuple[str, ...], float, int]  # (lhs, rhs, cost, support)
 
@@ -87,9 +104,9 @@ def mine_rules(names: Mapping[str, Sequence[str]], min_support: int = MIN_SUPPOR
 
 
 class Rewriter:
-    """Rewrites phrases into names of the index; thread-safe (read-only after construction)."""
+    """Applies rules to phrases; thread-safe (read-only after construction)."""
 
-    def __init__(self, rules: Iterable[Rule], keys: Iterable[tuple[str, int]]):
+    def __init__(self, rules: Iterable[Rule]):
         by_lhs: dict[tuple[str, ...], list[tuple[tuple[str, ...], float]]] = defaultdict(list)
         for lhs, rhs, cost, _ in rules:
             by_lhs[tuple(lhs)].append((tuple(rhs), float(cost)))
@@ -97,18 +114,14 @@ class Rewriter:
             alternatives.sort(key=lambda r: (r[1], r[0]))
         self._rules = dict(by_lhs)
         self._longest = max((len(lhs) for lhs in self._rules), default=0)
-        rows: dict[str, list[int]] = defaultdict(list)
-        for key, row in keys:
-            rows[key].append(row)
-        self._keys = dict(rows)
 
     def __len__(self) -> int:
         return sum(len(r) for r in self._rules.values())
 
-    def lookup(self, text: str) -> dict[int, float]:
-        """Row -> cost of the cheapest rewrite of ``text`` that names it; {} when none does."""
+    def variants(self, text: str) -> dict[str, float]:
+        """Bag key -> cost of the cheapest rewrite of ``text`` into it (``text`` itself at 0)."""
         start = key_tokens(text)
-        if not start or len(start) > MAX_QUERY_TOKENS:
+        if not MIN_QUERY_TOKENS <= len(start) <= MAX_QUERY_TOKENS:
             return {}
         best = {start: 0.0}
         frontier = best
@@ -125,9 +138,124 @@ class Rewriter:
                 break
             frontier = dict(sorted(step.items(), key=lambda kv: (kv[1], kv[0]))[:BEAM])
             best.update(frontier)
-        out: dict[int, float] = {}
+        out: dict[str, float] = {}
+        words = set(start)
         for variant, cost in best.items():
-            for row in self._keys.get(bag_key(variant), ()):
-                if cost < out.get(row, math.inf):
-                    out[row] = cost
+            if ANCHORED and words.isdisjoint(variant):
+                continue
+            key = bag_key(variant)
+            out[key] = min(cost, out.get(key, math.inf))
         return out
+
+
+def targets(entries: Iterable) -> list[tuple[str, str, str]]:
+    """``(iri, text, kind)`` of every English name and exact/alt synonym among lexicon
+    ``entries``, one per IRI and case-folded text, names first: what rules are mined from and
+    what a rewrite may land on. Unlike the dense index's rows, no budget: a bag key costs no
+    embedding (183k on the default KG, against 80k embedded)."""
+    found: dict[tuple[str, str], tuple] = {}
+    for order, e in enumerate(entries):
+        if e.kind in TARGET_KINDS and (e.lang is None or e.lang == "" or e.lang.lower().startswith("en")):
+            key = " ".join(e.text.lower().split())
+            if key:
+                item = (e.kind not in NAME_KINDS, KIND_RANK[e.kind], order, e.iri, e.text, e.kind)
+                found[(e.iri, key)] = min(item, found.get((e.iri, key), item))
+    return [(iri, text, kind) for *_, iri, text, kind in sorted(found.values(), key=lambda t: (t[3], t[:3]))]
+
+
+def settings() -> dict:
+    """What decides the rules and targets; a saved index built under other settings is rebuilt."""
+    return {"format": FORMAT, "min_support": MIN_SUPPORT, "max_segment": MAX_SEGMENT, "max_delete": MAX_DELETE,
+            "delete_penalty": DELETE_PENALTY, "names_per_concept": MAX_NAMES_PER_CONCEPT,
+            "kinds": list(TARGET_KINDS), "fillers": sorted(FILLERS)}
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A concept that a rewrite of the text names: the name it landed on, and the cost."""
+
+    iri: str
+    text: str
+    kind: str
+    cost: float
+
+    @property
+    def score(self) -> float:
+        """0.9 for a match up to word order and fillers, less per rule applied: below a label's or
+        exact synonym's 0.98-1.0 (a rewrite is a guess those entries make certain), and on the
+        scale of dense cosines: one cheap rule (cost ~2) gives ~0.81, a right dense hit's usual score."""
+        return round(0.9 * 0.95 ** self.cost, 4)
+
+
+class RewriteIndex:
+    """One KG generation's rules (in memory) and targets (an SQLite file, looked up by bag key).
+
+    Thread-safe. Lookups read the file, so loading costs only the rules (~14k on the default KG).
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+        self._lock = threading.Lock()
+        meta = dict(self._db.execute("SELECT name, value FROM meta"))
+        if json.loads(meta.get("settings", "null")) != settings():
+            self._db.close()
+            raise ValueError(f"{self.path} was built with other rewrite settings")
+        self.digest = meta.get("digest", "")
+        self.rewriter = Rewriter((tuple(lhs.split()), tuple(rhs.split()), cost, n)
+                                 for lhs, rhs, cost, n in self._db.execute("SELECT lhs, rhs, cost, support FROM rules"))
+
+    @staticmethod
+    def build(path: str | Path, entries: Iterable, digest: str = "") -> RewriteIndex:
+        """Mine rules from ``entries`` (lexicon entries) and write them with the targets to ``path``
+        (atomically: a reader never sees half a file); ``digest`` names the KG generation."""
+        path = Path(path)
+        found = targets(entries)
+        names: dict[str, list[str]] = {}
+        for iri, text, _ in found:
+            names.setdefault(iri, []).append(text)
+        rules = mine_rules(names)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        tmp.unlink(missing_ok=True)
+        try:
+            db = sqlite3.connect(tmp)
+            db.executescript(
+                "CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);"
+                "CREATE TABLE rules (lhs TEXT NOT NULL, rhs TEXT NOT NULL, cost REAL NOT NULL, support INTEGER NOT NULL);"
+                "CREATE TABLE targets (key TEXT NOT NULL, iri TEXT NOT NULL, text TEXT NOT NULL, kind TEXT NOT NULL);")
+            db.executemany("INSERT INTO meta VALUES (?, ?)", [("settings", json.dumps(settings())), ("digest", digest),
+                                                              ("rules", str(len(rules))), ("targets", str(len(found)))])
+            db.executemany("INSERT INTO rules VALUES (?,?,?,?)", ((" ".join(a), " ".join(b), c, n) for a, b, c, n in rules))
+            db.executemany("INSERT INTO targets VALUES (?,?,?,?)",
+                           ((bag_key(key_tokens(text)), iri, text, kind) for iri, text, kind in found))
+            db.execute("CREATE INDEX targets_key ON targets (key)")
+            db.commit()
+            db.close()
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return RewriteIndex(path)
+
+    def __len__(self) -> int:
+        return len(self.rewriter)
+
+    def lookup(self, text: str, k: int = 10) -> list[Hit]:
+        """Up to ``k`` concepts that a rewrite of ``text`` names, one per IRI, cheapest first
+        (then by kind of name, then IRI); [] when none does."""
+        costs = self.rewriter.variants(text)
+        keys = sorted(costs)
+        best: dict[str, Hit] = {}
+        for i in range(0, len(keys), 500):  # SQLite's default limit on bound parameters is 999
+            chunk = keys[i:i + 500]
+            with self._lock:
+                rows = self._db.execute(f"SELECT key, iri, text, kind FROM targets WHERE key IN "
+                                        f"({','.join('?' * len(chunk))})", chunk).fetchall()
+            for key, iri, name, kind in rows:
+                hit = Hit(iri, name, kind, costs[key])
+                old = best.get(iri)
+                if old is None or (hit.cost, KIND_RANK[kind]) < (old.cost, KIND_RANK[old.kind]):
+                    best[iri] = hit
+        return sorted(best.values(), key=lambda h: (h.cost, KIND_RANK[h.kind], h.iri))[:k]
+
+    def close(self) -> None:
+        self._db.close()

@@ -80,6 +80,14 @@ class Engine:
         report = ingest([Path(p) for p in paths], self.kg_dir, fmt=fmt, reasoner_name=reasoner, name=name,
                         imports_dir=Path(imports_dir) if imports_dir else None, progress=progress)
         manifest = report["manifest"]
+        if report["changed"]:
+            # Now rather than in the first `infer` after ingest (~10 s on the default KG).
+            progress("mining phrase-rewrite rules from the KG's synonyms")
+            with self._lock:
+                self._refresh()
+                rewriter = self._rewriter()
+            if rewriter is not None:
+                rewriter.close()
         if self.dense and (report["changed"] or not self._index_fresh()):
             self.build_index(progress)
         return IngestResult(
@@ -214,7 +222,8 @@ class Engine:
                     vectors = VectorCache(self.kg_dir / CACHE_DIR, encoder.fingerprint, encoder.dim)
                     scorers.append(DefinitionContext(encoder, Lexicon(self._generation / "tables.sqlite3").definition,
                                                      cache=vectors))
-                self._linker = Linker(matcher, self._tables, index, nil_threshold=nil, extra_scorers=scorers)
+                self._linker = Linker(matcher, self._tables, index, nil_threshold=nil, extra_scorers=scorers,
+                                      rewriter=self._rewriter())
             return self._linker
 
     def train_linker(self, out_dir: str | Path, progress: Progress = _noop, bar: bool = True, **options) -> dict:
@@ -250,6 +259,29 @@ class Engine:
         except OSError:
             pass  # a read-only KG directory still links, just without the cache
         return matcher
+
+    def _rewriter(self):
+        """The phrase rewriter of the current generation (``kg.rewrite``), kept on disk under its
+        manifest hash: mining the default KG's rules takes ~10 s, opening the file milliseconds.
+        None when the KG directory is read-only and has none."""
+        import sqlite3
+
+        from kgnlu.kg.lexicon import Lexicon
+        from kgnlu.kg.rewrite import RewriteIndex
+
+        digest = self._kgdir.current().manifest().get("hash") or self._generation.name
+        path = self.kg_dir / "cache" / f"rewrite-{digest}.sqlite3"
+        try:
+            return RewriteIndex(path)
+        except (OSError, ValueError, sqlite3.Error):
+            pass  # missing, or built with other settings: rebuild
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            for old in path.parent.glob("rewrite-*.sqlite3"):
+                old.unlink(missing_ok=True)
+            return RewriteIndex.build(path, Lexicon(self._generation / "tables.sqlite3").entries(), digest)
+        except (OSError, sqlite3.Error):
+            return None  # a read-only or full KG directory still links, just without rewriting
 
     def rules(self):
         from kgnlu.kg.rules import RuleEngine
@@ -465,4 +497,6 @@ class Engine:
         with self._lock:
             if self._store is not None:
                 self._store.close()
+            if self._linker is not None and self._linker.rewriter is not None:
+                self._linker.rewriter.close()
             self._store = self._tables = self._generation = self._linker = self._rules = self._nli = None

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from kgnlu.kg import rewrite
-from kgnlu.kg.rewrite import DELETE_PENALTY, Rewriter, bag_key, key_tokens, mine_rules
+from kgnlu.kg.lexicon import Entry
+from kgnlu.kg.rewrite import DELETE_PENALTY, Hit, RewriteIndex, bag_key, key_tokens, mine_rules
 
 # Three concepts name their small part "underdeveloped"; one calls a bone "outermost".
 NAMES = {
@@ -18,13 +19,19 @@ NAMES = {
     "d": ["Distal phalanx fracture", "Outermost bone fracture"],
     "e": ["Broad thumb", "Broad thumb bone"],
     "f": ["Broad toe", "Broad toe bone"],
+    "g": ["Small thumb"],
 }
 
 
-def keys_of(names: dict[str, list[str]]) -> tuple[list[tuple[str, int]], list[str]]:
-    """(bag key, row) for every name, and row -> concept."""
-    rows = [(concept, n) for concept in sorted(names) for n in names[concept]]
-    return [(bag_key(key_tokens(n)), i) for i, (_, n) in enumerate(rows)], [c for c, _ in rows]
+def index_of(names: dict[str, list[str]], path: Path) -> RewriteIndex:
+    """A rewrite index over ``names`` as lexicon entries: the first name a label, the rest exact synonyms."""
+    entries = [Entry(concept, n, "label" if i == 0 else "exact", None, "t")
+               for concept in sorted(names) for i, n in enumerate(names[concept])]
+    return RewriteIndex.build(path / "rewrite.sqlite3", entries, "digest")
+
+
+def concepts(hits: list[Hit]) -> set[str]:
+    return {h.iri for h in hits}
 
 
 def test_key_tokens_drop_fillers_and_plurals_but_keep_negation():
@@ -43,31 +50,44 @@ def test_rules_need_two_concepts_and_deletions_cost_more():
     assert mine_rules(NAMES) == mine_rules(dict(reversed(list(NAMES.items()))))  # order-free, deterministic
 
 
-def test_lookup_rewrites_into_a_name_and_reports_the_cheapest_cost():
-    keys, concept = keys_of(NAMES)
-    rw = Rewriter(mine_rules(NAMES), keys)
-    hits = rw.lookup("underdeveloped chin")
-    assert {concept[r] for r in hits} == {"c"} and min(hits.values()) == 0.0  # a name of c as it stands
-    hits = rw.lookup("Underdeveloped toe")  # no such name; "underdeveloped" -> "small" ... no "small toe" either
-    assert hits == {}
-    hits = rw.lookup("broad toe bones")  # the deletion "bone" reaches "broad toe" (and the name itself)
-    assert {concept[r] for r in hits} == {"f"}
-    assert rw.lookup("") == {} and rw.lookup("the of") == {}
-    assert rw.lookup(" ".join(["word"] * (rewrite.MAX_QUERY_TOKENS + 1))) == {}
+def test_lookup_rewrites_into_a_name_and_reports_the_cheapest_cost(tmp_path):
+    rw = index_of(NAMES, tmp_path)
+    (hit,) = rw.lookup("chin, underdeveloped")  # a name of c up to word order
+    assert (hit.iri, hit.text, hit.kind, hit.cost, hit.score) == ("c", "Underdeveloped chin", "exact", 0.0, 0.9)
+    (hit,) = rw.lookup("underdeveloped thumbs")  # no such name: the rule "underdeveloped" -> "small"
+    assert (hit.iri, hit.text, hit.kind) == ("g", "Small thumb", "label") and 1.0 < hit.cost < 2.0
+    assert rw.lookup("Underdeveloped toe") == []  # "small toe" is no name either
+    assert concepts(rw.lookup("broad toe bones")) == {"f"}
+    assert rw.lookup("") == [] and rw.lookup("the of") == []
+    assert rw.lookup(" ".join(["word"] * (rewrite.MAX_QUERY_TOKENS + 1))) == []
 
 
-def test_two_rules_chain():
+def test_hit_score_falls_with_cost_and_stays_below_an_exact_entry():
+    scores = [Hit("x", "x", "label", c).score for c in (0.0, 1.0, 2.0, 10.0)]
+    assert scores[0] == 0.9 and 0.8 < scores[2] < 0.82 and scores == sorted(scores, reverse=True) and scores[-1] > 0
+
+
+def test_index_file_is_rebuilt_under_other_settings(tmp_path, monkeypatch):
+    rw = index_of(NAMES, tmp_path)
+    rw.close()
+    assert len(RewriteIndex(tmp_path / "rewrite.sqlite3")) == len(rw) > 0
+    monkeypatch.setattr(rewrite, "DELETE_PENALTY", DELETE_PENALTY + 1)
+    with pytest.raises(ValueError, match="other rewrite settings"):
+        RewriteIndex(tmp_path / "rewrite.sqlite3")
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_two_rules_chain(tmp_path):
     names = dict(NAMES)
     names["g"] = ["Small thumb fracture", "Underdeveloped thumb fracture"]
     names["h"] = ["Distal phalanx fracture of thumb", "Outermost bone fracture of thumb"]
     names["i"] = ["Small distal phalanx", "Small outermost bone"]
     names["t"] = ["Small distal phalanx of toe"]
-    keys, concept = keys_of(names)
-    rw = Rewriter(mine_rules(names), keys)
+    rw = index_of(names, tmp_path)
     one = rw.lookup("Small outermost bone of toe")
     two = rw.lookup("Underdeveloped outermost bone of toe")
-    assert {concept[r] for r in one} == {concept[r] for r in two} == {"t"}
-    assert min(two.values()) > min(one.values()) > 0
+    assert concepts(one) == concepts(two) == {"t"}
+    assert two[0].cost > one[0].cost > 0
 
 
 # -- real data: HPO ------------------------------------------------------------------------------
@@ -93,15 +113,23 @@ def hpo_names() -> dict[str, list[str]]:
     return names
 
 
-def test_hpo_layperson_synonyms_rewrite_into_the_label_of_a_concept_whose_synonyms_were_removed(hpo_names):
+def test_hpo_layperson_synonyms_rewrite_into_the_label_of_a_concept_whose_synonyms_were_removed(hpo_names, tmp_path):
     held = {HP + "0100202": "Absent end part of the outermost bone of the pinkie toe",  # Absent epiphysis of the distal phalanx of the 5th toe
             HP + "0000405": "Hearing loss, conductive"}  # Conductive hearing impairment
     names = {iri: (ns[:1] if iri in held else ns) for iri, ns in hpo_names.items()}
-    rules = mine_rules(names)
-    assert len(rules) > 3000
-    keys, concept = keys_of(names)
-    rw = Rewriter(rules, keys)
+    rw = index_of(names, tmp_path)
+    assert len(rw) > 3000
     for iri, query in held.items():
         hits = rw.lookup(query)
-        cheapest = min(hits.values())
-        assert {concept[r] for r, c in hits.items() if c == cheapest} == {iri}, query
+        assert concepts(h for h in hits if h.cost == hits[0].cost) == {iri}, query
+
+
+def test_guards_against_rewriting_running_text_into_nonsense(tmp_path, monkeypatch):
+    names = {"p": ["Broad hand", "Wide hand"], "q": ["Broad foot", "Wide foot"], "r": ["Thumb pain", "Pollex pain"],
+             "s": ["Thumb cyst", "Pollex cyst"], "t": ["Wide pollex"], "u": ["Wide"]}
+    rw = index_of(names, tmp_path)
+    assert rw.lookup("broad") == []  # one word: "broad" -> "wide" would name u
+    assert rw.lookup("broad thumb") == []  # every word replaced: no word of the phrase is left
+    monkeypatch.setattr(rewrite, "ANCHORED", False)
+    monkeypatch.setattr(rewrite, "MIN_QUERY_TOKENS", 1)
+    assert concepts(rw.lookup("broad thumb")) == {"t"} and concepts(rw.lookup("broad")) == {"u"}

@@ -96,23 +96,6 @@ def test_one_candidate_per_iri_with_its_best_text(built, encoder):
     assert index.search([], k=3) == []
 
 
-def test_rewrite_names_concepts_up_to_word_order_without_the_encoder(built, encoder):
-    index = load_lexicon_index(built[0], encoder)
-    calls = []
-    index.encoder = type("Refuse", (), {"encode": lambda *a, **k: calls.append(a)})()
-    (hit,), none, empty = index.rewrite(["fruit, citrus", "weather report", ""], k=3)
-    assert (hit.iri, hit.text, hit.kind, hit.cost, hit.score) == (FOOD + "Citrus", "citrus fruit", "label", 0.0, 0.9)
-    assert none == [] and empty == [] and calls == []
-    assert index.meta["counts"]["rewrite_targets"] >= index.meta["counts"]["links"]
-
-
-def test_rewrite_score_falls_with_cost_and_stays_below_an_exact_entry():
-    from kgnlu.tasks.lexindex import rewrite_score
-
-    assert rewrite_score(0.0) == 0.9 and 0.8 < rewrite_score(2.0) < 0.82
-    assert rewrite_score(0) > rewrite_score(1) > rewrite_score(10) > 0
-
-
 def test_only_indexed_kinds_are_embedded(built, encoder):
     index = load_lexicon_index(built[0], encoder)
     rows = index._rows.execute("SELECT DISTINCT kind FROM links").fetchall()

@@ -11,7 +11,8 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from kgnlu.api import Engine  # noqa: E402
-from kgnlu.tasks.lexindex import Candidate as DenseCandidate, rewrite_score  # noqa: E402
+from kgnlu.kg.rewrite import Hit  # noqa: E402
+from kgnlu.tasks.lexindex import Candidate as DenseCandidate  # noqa: E402
 from kgnlu.tasks.linking import DEFAULT_NIL, NIL_FILE, DefinitionContext, Linker, Span, calibrated_nil  # noqa: E402
 from kgnlu.types import Candidate  # noqa: E402
 from kgnlu.types import InputError  # noqa: E402
@@ -106,15 +107,10 @@ def test_link_many_keeps_order(engine):
 # -- the NIL threshold ---------------------------------------------------------------------------
 
 class FakeIndex:
-    """Dense hits with fixed scores: 'vitamin snack' scores 0.9 for Apple, anything else 0.5.
-    A rewrite of 'vitamin breakfast' names Banana (cost 6, score 0.66); nothing else rewrites."""
+    """Dense hits with fixed scores: 'vitamin snack' scores 0.9 for Apple, anything else 0.5."""
 
     def __init__(self):
         self.searched: list[str] = []
-
-    def rewrite(self, texts, k=5):
-        return [[DenseCandidate(FOOD + "Banana", "banana", "label", rewrite_score(6.0), 6.0)] if t == "vitamin breakfast" else []
-                for t in texts]
 
     def search(self, texts, k=5):
         self.searched += texts
@@ -131,15 +127,32 @@ def test_dense_span_links_only_above_the_nil_threshold(engine):
     assert linker.link("a vitamin morning") == []  # 0.5 < 0.8: NIL
 
 
+class FakeRewriter:
+    """A rewrite of 'vitamin breakfast' names Banana (cost 6, score 0.66); nothing else rewrites."""
+
+    def lookup(self, text, k=5):
+        return [Hit(FOOD + "Banana", "banana", "label", 6.0)] if text == "vitamin breakfast" else []
+
+
 def test_a_rewritten_span_links_without_a_dense_search_or_the_nil_threshold(engine):
     base = engine.linker()
     index = FakeIndex()
-    linker = Linker(base.matcher, base.tables, index, nil_threshold=0.8)
+    linker = Linker(base.matcher, base.tables, index, nil_threshold=0.8, rewriter=FakeRewriter())
     (m,) = linker.link("a vitamin breakfast")
     # A rewrite hit is lexical evidence: it links although 0.66 < 0.8, and the run is not embedded.
     assert (m.text, m.iri, m.via, m.score) == ("vitamin breakfast", FOOD + "Banana", "rewrite", 0.6616)
     assert index.searched == []
     assert linker.link("a vitamin morning") == [] and index.searched == ["vitamin morning"]
+    lexical = Linker(base.matcher, base.tables, None, rewriter=FakeRewriter())  # lexicon-only linking rewrites too
+    assert [(m.iri, m.via) for m in lexical.link("a vitamin breakfast")] == [(FOOD + "Banana", "rewrite")]
+
+
+def test_engine_links_through_the_kgs_own_rewrite_rules(engine):
+    # The demo KG has too few synonyms for rules, but word order and fillers need none.
+    (m,) = engine.link("the C of vitamins")
+    assert (m.iri, m.via, m.score) == (FOOD + "VitaminC", "rewrite", 0.9)
+    (m,) = Engine(engine.kg_dir, dense=False).link("the C of vitamins")
+    assert (m.iri, m.via) == (FOOD + "VitaminC", "rewrite")
 
 
 def test_calibrated_nil_reads_linker_json(tmp_path):
@@ -344,3 +357,14 @@ def test_a_relatives_condition_is_asserted_with_its_experiencer(engine):
     (fruit,) = [m for m in engine.link("He eats fruit, my dad says.") if m.text == "fruit"]
     assert fruit.experiencer is None
 
+
+
+def test_ingest_mines_the_rewrite_rules_so_the_first_link_need_not(tmp_path):
+    demo = Path(__file__).resolve().parents[2] / "ontologies" / "demo" / "food.ttl"
+    engine = Engine(tmp_path / "kg", dense=False)
+    engine.ingest([demo])
+    (built,) = (tmp_path / "kg" / "cache").glob("rewrite-*.sqlite3")
+    stamp = built.stat().st_mtime_ns
+    (m,) = engine.link("the C of vitamins")
+    assert (m.iri, m.via) == (FOOD + "VitaminC", "rewrite") and built.stat().st_mtime_ns == stamp
+    engine.close()

@@ -5,9 +5,7 @@ Which entries are embedded (``NAME_KINDS``, ``SYNONYM_KINDS``, ``MAX_TEXTS``)
 Budget: the default KG's index must build in under 4 minutes on 2 CPU cores, embeddings
 included. all-MiniLM-L6-v2 embeds ~400 lexicon strings/s on 2 idle cores (ASSETS.md; we saw
 ~207/s sharing them with one other busy process), so ``MAX_TEXTS`` = 80k texts is ~200 s of
-embedding, plus ~7 s to select entries, ~10 s to mine the rewrite rules (``kg.rewrite``, from
-every name and exact/alt synonym, 183k on the default KG: no budget, since a rule or a bag key
-costs no embedding) and ~40 s to build and write the HNSW index (one thread,
+embedding, plus ~7 s to select entries and ~40 s to build and write the HNSW index (one thread,
 for reproducible results; ``kgnlu.kg.index.FaissIndex.build`` explains why HNSW above 10k vectors:
 a flat scan of 80k takes 13-39 ms per query, HNSW ~1 ms at recall@10 0.99). Lexicon of the
 default KG (HPO + MONDO + HPOA diseases + drugs; 247.8k entries, 74.8k IRIs):
@@ -42,8 +40,7 @@ Layout under the KG root::
     index -> index-<n>/   (symlink, swapped atomically)
         index.faiss, meta.json (index kind and params; manifest hash, encoder fingerprint,
                                selection, counts, timings)
-        rows.sqlite3      texts(row, text), links(row, iri, text, kind); for ``kg.rewrite``,
-                          rules(lhs, rhs, cost, support) and targets(id, key, iri, text, kind)
+        rows.sqlite3      texts(row, text), links(row, iri, text, kind)
     cache/                kg.index.VectorCache: text -> vector per encoder fingerprint
 
 An index whose manifest hash, encoder fingerprint, selection or index params (flat or HNSW and
@@ -60,7 +57,6 @@ import os
 import re
 import shutil
 import sqlite3
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -69,7 +65,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from kgnlu.kg import rewrite
 from kgnlu.kg.index import HNSW_ABOVE, FaissIndex, VectorCache, index_params
 from kgnlu.kg.kgdir import KGDir, manifest_hash
 from kgnlu.kg.lexicon import KIND_RANK, Lexicon
@@ -88,28 +83,17 @@ _WORD = re.compile(r"[^\W_]+")
 INDEX_LINK = "index"
 CACHE_DIR = "cache"
 ROWS_FILE = "rows.sqlite3"
-INDEX_FORMAT = 2  # 2: rewrite rules and targets in rows.sqlite3
+INDEX_FORMAT = 1
 
 
 @dataclass(frozen=True)
 class Candidate:
-    """One hit: the concept, the lexicon text that matched, and its cosine (dense) or rewrite cost."""
+    """One dense-retrieval hit: the concept, the lexicon text that matched and its cosine."""
 
     iri: str
     text: str
     kind: str
     score: float
-    cost: float | None = None  # set for a rewrite hit (``LexiconIndex.rewrite``); score is then rewrite_score(cost)
-
-
-def rewrite_score(cost: float) -> float:
-    """A rewrite hit's score: 0.9 for a match up to word order and fillers, less per rule applied.
-
-    Below a label's or exact synonym's 0.98-1.0 (a rewrite is a guess those entries make
-    certain), and on the cosine scale of dense hits: one cheap rule (~2) gives ~0.81, the usual
-    dense score of a right answer.
-    """
-    return round(0.9 * 0.95 ** cost, 4)
 
 
 def normalise(text: str) -> str:
@@ -125,10 +109,7 @@ def selection() -> dict:
     """What decides which entries are indexed; part of the staleness check."""
     return {"format": INDEX_FORMAT, "names": list(NAME_KINDS), "synonyms": list(SYNONYM_KINDS),
             "max_texts": MAX_TEXTS, "max_synonyms_per_iri": MAX_SYNONYMS_PER_IRI,
-            "normalise": "lower+spaces", "langs": "en",
-            "rewrite": {"format": rewrite.FORMAT, "min_support": rewrite.MIN_SUPPORT,
-                        "max_segment": rewrite.MAX_SEGMENT, "max_delete": rewrite.MAX_DELETE,
-                        "delete_penalty": rewrite.DELETE_PENALTY, "names_per_concept": rewrite.MAX_NAMES_PER_CONCEPT}}
+            "normalise": "lower+spaces", "langs": "en"}
 
 
 def _tokens(key: str) -> frozenset[str]:
@@ -191,21 +172,6 @@ def select_entries(lexicon: Lexicon, max_texts: int | None = None,
             if key in rows or len(rows) < max_texts:  # a text already embedded costs nothing
                 add(iri, key, text, kind)
     return list(rows), links
-
-
-def rewrite_targets(lexicon: Lexicon) -> list[tuple[str, str, str]]:
-    """``(iri, text, kind)`` of every English name and exact/alt synonym, one per IRI and
-    normalised text, names first: what a rewrite may land on and what rules are mined from.
-
-    Not limited to ``MAX_TEXTS`` as the faiss rows are: a bag key costs no embedding, and on the
-    default KG the budget keeps 2.6k of HPO's 18.9k exact synonyms, too few to mine from.
-    """
-    found: dict[tuple[str, str], tuple] = {}
-    for order, e in enumerate(lexicon.entries()):
-        if e.kind in INDEXED_KINDS and _english(e.lang) and (key := normalise(e.text)):
-            item = (e.kind not in NAME_KINDS, KIND_RANK[e.kind], order, e.iri, e.text, e.kind)
-            found[(e.iri, key)] = min(item, found.get((e.iri, key), item))
-    return [(iri, text, kind) for *_, iri, text, kind in sorted(found.values(), key=lambda t: (t[3], t[:3]))]
 
 
 def _current_hash(kg_root: Path) -> tuple[Path, str]:
@@ -273,13 +239,7 @@ def _build(kg_root: Path, encoder: TextEncoder, progress: Progress | None, batch
            hnsw_above: int) -> Path:
     t0 = time.perf_counter()
     gen, mhash = _current_hash(kg_root)
-    lexicon = Lexicon(gen / "tables.sqlite3")
-    texts, links = select_entries(lexicon)
-    targets = rewrite_targets(lexicon)
-    names: dict[str, list[str]] = {}
-    for iri, text, _ in targets:
-        names.setdefault(iri, []).append(text)
-    rules = rewrite.mine_rules(names)
+    texts, links = select_entries(Lexicon(gen / "tables.sqlite3"))
     t_read = time.perf_counter()
     with VectorCache(kg_root / CACHE_DIR, encoder.fingerprint, encoder.dim) as cache:
         vectors, n_embedded = embed_with_cache(texts, encoder, cache, batch_size=batch_size, progress=progress)
@@ -287,7 +247,7 @@ def _build(kg_root: Path, encoder: TextEncoder, progress: Progress | None, batch
     meta = {
         "manifest_hash": mhash, "encoder": encoder.fingerprint, "selection": selection(),
         "counts": {"texts": len(texts), "links": len(links), "iris": len({iri for _, iri, _, _ in links}),
-                   "embedded": n_embedded, "cached": len(texts) - n_embedded, "rewrite_rules": len(rules), "rewrite_targets": len(targets)},
+                   "embedded": n_embedded, "cached": len(texts) - n_embedded},
     }
     index = FaissIndex.build(vectors, hnsw_above=hnsw_above)
     t_index = time.perf_counter()
@@ -297,17 +257,9 @@ def _build(kg_root: Path, encoder: TextEncoder, progress: Progress | None, batch
         staging.mkdir()
         rows = sqlite3.connect(staging / ROWS_FILE)
         rows.executescript("CREATE TABLE links (row INTEGER NOT NULL, iri TEXT NOT NULL, text TEXT NOT NULL, "
-                           "kind TEXT NOT NULL); CREATE TABLE texts (row INTEGER PRIMARY KEY, text TEXT NOT NULL);"
-                           "CREATE TABLE rules (lhs TEXT NOT NULL, rhs TEXT NOT NULL, cost REAL NOT NULL, "
-                           "support INTEGER NOT NULL); CREATE TABLE targets (id INTEGER PRIMARY KEY, key TEXT NOT NULL, "
-                           "iri TEXT NOT NULL, text TEXT NOT NULL, kind TEXT NOT NULL);")
+                           "kind TEXT NOT NULL); CREATE TABLE texts (row INTEGER PRIMARY KEY, text TEXT NOT NULL);")
         rows.executemany("INSERT INTO links VALUES (?,?,?,?)", links)
         rows.executemany("INSERT INTO texts VALUES (?,?)", enumerate(texts))
-        rows.executemany("INSERT INTO rules VALUES (?,?,?,?)",
-                         ((" ".join(lhs), " ".join(rhs), cost, n) for lhs, rhs, cost, n in rules))
-        rows.executemany("INSERT INTO targets VALUES (?,?,?,?,?)",
-                         ((i, rewrite.bag_key(rewrite.key_tokens(text)), iri, text, kind)
-                          for i, (iri, text, kind) in enumerate(targets)))
         rows.execute("CREATE INDEX links_row ON links (row)")
         rows.commit()
         rows.close()
@@ -370,7 +322,7 @@ def stale_reason(kg_root: str | Path, encoder: TextEncoder, *, hnsw_above: int =
 
 
 class LexiconIndex:
-    """Candidates for mentions the lexicon misses: rewritten into its names, or dense (faiss)."""
+    """Dense candidates for mentions: encode, search faiss, map rows back to IRIs."""
 
     def __init__(self, kg_root: Path, directory: Path, index: FaissIndex, encoder: TextEncoder):
         self.kg_root = Path(kg_root)
@@ -379,10 +331,7 @@ class LexiconIndex:
         self.encoder = encoder
         self._rows = sqlite3.connect(f"file:{self.directory / ROWS_FILE}?mode=ro", uri=True,
                                      check_same_thread=False)
-        for table in ("links", "rules", "targets"):  # fail now, not at the first search
-            self._rows.execute(f"SELECT 1 FROM {table} LIMIT 1")
-        self._rewriter: rewrite.Rewriter | None = None
-        self._rewriter_lock = threading.Lock()
+        self._rows.execute("SELECT 1 FROM links LIMIT 1")  # fail now, not at the first search
 
     @property
     def meta(self) -> dict:
@@ -405,41 +354,6 @@ class LexiconIndex:
     def __repr__(self) -> str:
         return f"LexiconIndex({str(self.directory)!r}, rows={len(self)}, encoder={self.encoder.fingerprint!r})"
 
-    @property
-    def rewriter(self) -> rewrite.Rewriter:
-        """The rewrite rules and targets' keys, read on first use (~0.5 s on the default KG): a
-        cold ``infer`` may not need them."""
-        with self._rewriter_lock:
-            if self._rewriter is None:
-                rules = [(tuple(lhs.split()), tuple(rhs.split()), cost, n)
-                         for lhs, rhs, cost, n in self._rows.execute("SELECT lhs, rhs, cost, support FROM rules")]
-                self._rewriter = rewrite.Rewriter(rules, self._rows.execute("SELECT key, id FROM targets"))
-            return self._rewriter
-
-    def rewrite(self, texts: Sequence[str], k: int = 10) -> list[list[Candidate]]:
-        """Up to ``k`` concepts per text that a rewrite of it names (``kg.rewrite``), cheapest first.
-
-        No encoder pass: a text with hits needs no dense search. Equal costs are ordered by
-        lexicon kind, then IRI; the linker's context scorers break such ties in running text.
-        """
-        out = []
-        for text in texts:
-            costs = self.rewriter.lookup(text)
-            best: dict[str, Candidate] = {}
-            for target, iri, matched, kind in self._select("targets", "id", sorted(costs)):
-                c = best.get(iri)
-                if c is None or (costs[target], KIND_RANK[kind]) < (c.cost, KIND_RANK[c.kind]):
-                    best[iri] = Candidate(iri, matched, kind, rewrite_score(costs[target]), costs[target])
-            out.append(sorted(best.values(), key=lambda c: (c.cost, KIND_RANK[c.kind], c.iri))[:k])
-        return out
-
-    def _select(self, table: str, column: str, ids: Sequence[int]):
-        """``(id, iri, text, kind)`` of ``table``'s rows whose ``column`` is in ``ids``."""
-        for i in range(0, len(ids), 500):
-            chunk = ids[i:i + 500]
-            yield from self._rows.execute(
-                f"SELECT {column}, iri, text, kind FROM {table} WHERE {column} IN ({','.join('?' * len(chunk))})", chunk)
-
     def search(self, texts: Sequence[str], k: int = 10, *, batch_size: int = 128) -> list[list[Candidate]]:
         """Up to ``k`` candidates per text, one per IRI (its best-scoring text), best first."""
         if not texts:
@@ -454,9 +368,13 @@ class LexiconIndex:
         if k_rows == 0:
             return [[] for _ in range(len(queries))]
         scores, ids = self.index.search(queries, k_rows)
+        wanted = sorted({int(i) for i in ids.ravel() if i >= 0})
         links: dict[int, list[tuple[str, str, str]]] = {}
-        for row, iri, text, kind in self._select("links", "row", sorted({int(i) for i in ids.ravel() if i >= 0})):
-            links.setdefault(row, []).append((iri, text, kind))
+        for i in range(0, len(wanted), 500):
+            chunk = wanted[i:i + 500]
+            sql = f"SELECT row, iri, text, kind FROM links WHERE row IN ({','.join('?' * len(chunk))})"
+            for row, iri, text, kind in self._rows.execute(sql, chunk):
+                links.setdefault(row, []).append((iri, text, kind))
         out = []
         for srow, irow in zip(scores.tolist(), ids.tolist()):
             best: dict[str, Candidate] = {}

@@ -3,11 +3,12 @@
 1. **Lexicon**: longest matches over normalised text (``kg.matcher``), exact up to case, hyphens,
    punctuation and plurals. They score by the kind of entry matched (a label beats a related synonym).
 2. **Rewrite, then dense**: runs of content words that no lexicon match covers are first
-   rewritten into names of the index with rules mined from the KG's own synonyms
-   (``kg.rewrite``: "outermost bone of the pinkie toe" -> "distal phalanx of the 5th toe"). A run
-   that no rewrite names is embedded and looked up in the faiss index over the lexicon
-   (``tasks.lexindex``), and links only if its best cosine clears the NIL threshold, which is
-   calibrated on held-out synonyms (``kgnlu bench link``).
+   rewritten into the KG's names and exact synonyms with rules mined from its own synonym sets
+   (``kg.rewrite``: "outermost bone of the pinkie toe" -> "distal phalanx of the 5th toe"; no
+   encoder, so lexicon-only linking does it too). With dense linking on, a run that no rewrite
+   names is embedded and looked up in the faiss index over the lexicon (``tasks.lexindex``), and
+   links only if its best cosine clears the NIL threshold, which is calibrated on held-out
+   synonyms (``kgnlu bench link``).
 3. **Disambiguation** of spans with several candidate concepts: each candidate's score (the kind
    of entry matched) plus small bonuses for KG coherence (related by subsumption to another
    mention's only concept) and from ``extra_scorers``: with dense linking on, the Engine adds
@@ -220,10 +221,11 @@ class Linker:
     """Links mentions in text to KG concepts. Thread-safe once built (read-only state)."""
 
     def __init__(self, matcher, tables, index=None, nil_threshold: float = DEFAULT_NIL,
-                 extra_scorers: Sequence[Scorer] = ()):
+                 extra_scorers: Sequence[Scorer] = (), rewriter=None):
         self.matcher = matcher
         self.tables = tables
         self.index = index  # a tasks.lexindex.LexiconIndex, or None for lexicon-only linking
+        self.rewriter = rewriter  # a kg.rewrite.RewriteIndex, or None
         self.nil_threshold = nil_threshold
         self.extra_scorers = list(extra_scorers)
         self._vocab = getattr(matcher, "vocabulary", None)
@@ -236,8 +238,8 @@ class Linker:
     def link_many(self, texts: Sequence[str], top_k: int = 0) -> list[list[Mention]]:
         texts = [check_text(t) for t in texts]
         spans = [self._lexicon_spans(t) for t in texts]
-        if self.index is not None:
-            self._add_dense_spans(texts, spans)
+        if self.index is not None or self.rewriter is not None:
+            self._add_unmatched_spans(texts, spans)
         coherence = [[self._coherence(s, ss) for s in ss] for ss in spans]
         self._prepare_scorers(texts, spans, coherence, top_k)
         return [self._finish(t, s, c, top_k) for t, s, c in zip(texts, spans, coherence)]
@@ -284,17 +286,23 @@ class Linker:
         close()
         return runs
 
-    def _add_dense_spans(self, texts: Sequence[str], spans: list[list[Span]]) -> None:
+    def _add_unmatched_spans(self, texts: Sequence[str], spans: list[list[Span]]) -> None:
+        """Runs the lexicon missed: rewritten into a name if a rewrite names one, else dense."""
         runs = [self._runs(t, s) for t, s in zip(texts, spans)]
         queries = sorted({t[a:b] for t, rs in zip(texts, runs) for a, b in rs})
         if not queries:
             return
-        hits = {q: (h, "rewrite") for q, h in zip(queries, self.index.rewrite(queries, k=5)) if h}
+        hits: dict[str, tuple[list, str]] = {}
+        if self.rewriter is not None:
+            for q in queries:
+                if found := self.rewriter.lookup(q, k=5):
+                    hits[q] = (found, "rewrite")
         rest = [q for q in queries if q not in hits]
-        hits.update((q, (h, "dense")) for q, h in zip(rest, self.index.search(rest, k=5)))
+        if self.index is not None and rest:
+            hits.update((q, (h, "dense")) for q, h in zip(rest, self.index.search(rest, k=5)))
         for text, rs, ss in zip(texts, runs, spans):
             for a, b in rs:
-                found, via = hits[text[a:b]]
+                found, via = hits.get(text[a:b], ([], ""))
                 # The NIL threshold is calibrated on cosines; a rewrite hit is lexical evidence.
                 found = [c for c in found if self.tables.kind(c.iri) in LINKABLE
                          and (via == "rewrite" or c.score >= self.nil_threshold)]
