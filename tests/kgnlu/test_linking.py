@@ -151,8 +151,10 @@ def test_engine_links_through_the_kgs_own_rewrite_rules(engine):
     # The demo KG has too few synonyms for rules, but word order and fillers need none.
     (m,) = engine.link("the C of vitamins")
     assert (m.iri, m.via, m.score) == (FOOD + "VitaminC", "rewrite", 0.9)
-    (m,) = Engine(engine.kg_dir, dense=False).link("the C of vitamins")
+    lexical = Engine(engine.kg_dir, dense=False)
+    (m,) = lexical.link("the C of vitamins")
     assert (m.iri, m.via) == (FOOD + "VitaminC", "rewrite")
+    lexical.close()
 
 
 def test_calibrated_nil_reads_linker_json(tmp_path):
@@ -356,7 +358,6 @@ def test_a_relatives_condition_is_asserted_with_its_experiencer(engine):
     assert (fruit.experiencer, fruit.hedged, fruit.negated) == ("father", False, False)
     (fruit,) = [m for m in engine.link("He eats fruit, my dad says.") if m.text == "fruit"]
     assert fruit.experiencer is None
-
 
 
 def test_ingest_mines_the_rewrite_rules_so_the_first_link_need_not(tmp_path):
