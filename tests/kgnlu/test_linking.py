@@ -128,10 +128,18 @@ def test_dense_span_links_only_above_the_nil_threshold(engine):
 
 
 class FakeRewriter:
-    """A rewrite of 'vitamin breakfast' names Banana (cost 6, score 0.66); nothing else rewrites."""
+    """Rewrites of 'vitamin breakfast' and 'fruit breakfast' name Banana (cost 6, score 0.66), of
+    'fruit snack' Fruit; nothing else rewrites."""
+
+    NAMES = {"vitamin breakfast": "Banana", "fruit breakfast": "Banana", "fruit snack": "Fruit"}
+
+    def __init__(self):
+        self.asked: list[str] = []
 
     def lookup(self, text, k=5):
-        return [Hit(FOOD + "Banana", "banana", "label", 6.0)] if text == "vitamin breakfast" else []
+        self.asked.append(text)
+        name = self.NAMES.get(text.lower())
+        return [Hit(FOOD + name, "x", "label", 6.0)] if name else []
 
 
 def test_a_rewritten_span_links_without_a_dense_search_or_the_nil_threshold(engine):
@@ -145,6 +153,21 @@ def test_a_rewritten_span_links_without_a_dense_search_or_the_nil_threshold(engi
     assert linker.link("a vitamin morning") == [] and index.searched == ["vitamin morning"]
     lexical = Linker(base.matcher, base.tables, None, rewriter=FakeRewriter())  # lexicon-only linking rewrites too
     assert [(m.iri, m.via) for m in lexical.link("a vitamin breakfast")] == [(FOOD + "Banana", "rewrite")]
+
+
+def test_a_term_that_lexicon_matches_only_fragment_is_rewritten_whole(engine):
+    base = engine.linker()
+    rewriter = FakeRewriter()
+    linker = Linker(base.matcher, base.tables, None, rewriter=rewriter)
+    (m,) = linker.link("Fruit breakfast")  # "fruit" alone is a lexicon match
+    assert (m.text, m.iri, m.via) == ("Fruit breakfast", FOOD + "Banana", "rewrite")
+    # A rewrite to what a fragment already names changes nothing: the lexicon match stays.
+    assert [(m.text, m.via) for m in linker.link("fruit snack")] == [("fruit", "lexicon")]
+    # A sentence is not a term: only the run the lexicon missed is rewritten.
+    rewriter.asked.clear()
+    assert [(m.text, m.via) for m in linker.link("I had fruit breakfast")] == [("fruit", "lexicon")]
+    assert rewriter.asked == []  # and "breakfast", the run left, has no word the KG knows
+    assert [m.text for m in linker.link("Fruit breakfast. Apple")] == ["Fruit", "Apple"]
 
 
 def test_engine_links_through_the_kgs_own_rewrite_rules(engine):
