@@ -34,6 +34,7 @@ from dataclasses import dataclass
 
 from kgnlu.kg.matcher import normalize_token
 from kgnlu.kg.rewrite import FILLERS as _FILLERS
+from kgnlu.kg.rewrite import MAX_QUERY_TOKENS as MAX_PHRASE_TOKENS
 from kgnlu.types import Candidate, InputError, Mention
 
 MAX_CHARS = 100_000
@@ -42,7 +43,6 @@ KIND_SCORE = {"label": 1.0, "pref": 1.0, "exact": 0.98, "alt": 0.95, "related": 
 DEFAULT_NIL = 0.80  # for an encoder without a calibrated threshold (see ``calibrated_nil``)
 NIL_FILE = "linker.json"
 MAX_RUN_TOKENS = 6
-MAX_PHRASE_TOKENS = 12  # kg.rewrite.MAX_QUERY_TOKENS
 _SENTENCE_END = re.compile(r"[.;:!?]\s*\S")  # a second clause or sentence follows
 _TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
 _BOUNDARY = re.compile(r"[.;:!?()\[\]\n]|,")
@@ -296,10 +296,12 @@ class Linker:
         """A text that is one term ("Hearing loss, conductive", "Abnormality of the hip joint")
         and that no lexicon match covers whole becomes one mention when a rewrite of the whole
         names a concept that none of its fragments names: the longest match wins, as in the
-        lexicon, and a comma does not split it as it splits runs. A term here is up to ``MAX_PHRASE_TOKENS`` words, no sentence punctuation and no
-        stopwords but fillers: a backend's query or ``kgnlu link "..."``, not a sentence. In
-        sentences, rewriting every long run cost a third of batched linking's speed and 5 ms of
-        a warm ``infer``, and gained no mention on the NLI or RE sets.
+        lexicon, and a comma does not split it as it splits runs.
+
+        A term here is up to ``MAX_PHRASE_TOKENS`` words, one sentence, with no stopwords but
+        fillers: a backend's query or ``kgnlu link "..."``. In sentences, rewriting every long
+        run across lexicon matches cost a third of batched linking's speed and 5 ms of a warm
+        ``infer``, and gained no mention on the NLI or RE sets.
         """
         for text, ss in zip(texts, spans):
             words = list(_TOKEN.finditer(text))
