@@ -173,7 +173,7 @@ def test_a_term_that_lexicon_matches_only_fragment_is_rewritten_whole(engine):
 def test_engine_links_through_the_kgs_own_rewrite_rules(engine):
     # The demo KG has too few synonyms for rules, but word order and fillers need none.
     (m,) = engine.link("the C of vitamins")
-    assert (m.iri, m.via, m.score) == (FOOD + "VitaminC", "rewrite", 0.9)
+    assert (m.text, m.iri, m.via, m.score) == ("C of vitamins", FOOD + "VitaminC", "rewrite", 0.9)
     lexical = Engine(engine.kg_dir, dense=False)
     (m,) = lexical.link("the C of vitamins")
     assert (m.iri, m.via) == (FOOD + "VitaminC", "rewrite")

@@ -308,6 +308,12 @@ class Linker:
             if not words or len(words) > MAX_PHRASE_TOKENS or _SENTENCE_END.search(text.strip()) \
                     or any((w := normalize_token(m.group())) in STOPWORDS and w not in _FILLERS for m in words):
                 continue
+            while words and normalize_token(words[0].group()) in _FILLERS:  # "the C of vitamins"
+                words.pop(0)
+            while words and normalize_token(words[-1].group()) in _FILLERS:
+                words.pop()
+            if not words:
+                continue
             a, b = words[0].start(), words[-1].end()
             if len(ss) == 1 and (ss[0].start, ss[0].end) == (a, b):
                 continue  # the lexicon matched it whole
