@@ -234,6 +234,20 @@ class Engine:
         self.ensure_kg(progress)
         return train(self.kg_dir, out_dir, progress=bar, **options)
 
+    def _cache_file(self, kind: str, suffix: str) -> Path:
+        """Where something derived from the current generation is kept: ``cache/<kind>-<manifest hash><suffix>``."""
+        digest = self._kgdir.current().manifest().get("hash") or self._generation.name
+        return self.kg_dir / "cache" / f"{kind}-{digest}{suffix}"
+
+    @staticmethod
+    def _drop_older(path: Path) -> None:
+        """Make way for ``path`` (a ``_cache_file``): remove that kind's files of other generations.
+        Raises OSError where the KG directory is read-only."""
+        kind = path.name.split("-", 1)[0]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for old in path.parent.glob(f"{kind}-*{path.suffix}"):
+            old.unlink(missing_ok=True)
+
     def _matcher(self):
         """The lexicon matcher of the current generation, cached on disk under its manifest hash
         (loading it is several times faster than rebuilding it from ~250k lexicon entries)."""
@@ -242,17 +256,14 @@ class Engine:
         from kgnlu.kg.lexicon import Lexicon
         from kgnlu.kg.matcher import LexiconMatcher
 
-        digest = self._kgdir.current().manifest().get("hash") or self._generation.name
-        path = self.kg_dir / "cache" / f"matcher-{digest}.json"
+        path = self._cache_file("matcher", ".json")
         try:
             return LexiconMatcher.load(path)
         except (OSError, ValueError):
             pass  # missing, or written by another matcher version: rebuild
         matcher = LexiconMatcher.from_entries(Lexicon(self._generation / "tables.sqlite3").entries())
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            for old in path.parent.glob("matcher-*.json"):
-                old.unlink(missing_ok=True)
+            self._drop_older(path)
             tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
             matcher.save(tmp)
             tmp.replace(path)
@@ -269,17 +280,15 @@ class Engine:
         from kgnlu.kg.lexicon import Lexicon
         from kgnlu.kg.rewrite import RewriteIndex
 
-        digest = self._kgdir.current().manifest().get("hash") or self._generation.name
-        path = self.kg_dir / "cache" / f"rewrite-{digest}.sqlite3"
+        path = self._cache_file("rewrite", ".sqlite3")
         try:
             return RewriteIndex(path)
         except (OSError, ValueError, sqlite3.Error):
             pass  # missing, or built with other settings: rebuild
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            for old in path.parent.glob("rewrite-*.sqlite3"):
-                old.unlink(missing_ok=True)
-            return RewriteIndex.build(path, Lexicon(self._generation / "tables.sqlite3").entries(), digest)
+            self._drop_older(path)
+            return RewriteIndex.build(path, Lexicon(self._generation / "tables.sqlite3").entries(),
+                                      path.stem.split("-", 1)[1])
         except (OSError, sqlite3.Error):
             return None  # a read-only or full KG directory still links, just without rewriting
 

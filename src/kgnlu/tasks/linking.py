@@ -317,10 +317,14 @@ class Linker:
             a, b = words[0].start(), words[-1].end()
             if len(ss) == 1 and (ss[0].start, ss[0].end) == (a, b):
                 continue  # the lexicon matched it whole
-            hits = [h for h in self.rewriter.lookup(text[a:b], k=5) if self.tables.kind(h.iri) in LINKABLE]
-            if hits and hits[0].iri not in {c.iri for s in ss for c in s.candidates}:
-                cands = [Candidate(h.iri, self.tables.label(h.iri), h.score, "rewrite", h.text, h.kind) for h in hits]
+            cands = self._candidates(self.rewriter.lookup(text[a:b], k=5), "rewrite")
+            if cands and cands[0].iri not in {c.iri for s in ss for c in s.candidates}:
                 ss[:] = [Span(a, b, text[a:b], cands, "rewrite")]
+
+    def _candidates(self, hits, via: str) -> list[Candidate]:
+        """Rewrite or dense hits (``iri, text, kind, score``) as mention candidates, linkable ones only."""
+        return [Candidate(h.iri, self.tables.label(h.iri), round(float(h.score), 4), via, h.text, h.kind)
+                for h in hits if self.tables.kind(h.iri) in LINKABLE]
 
     def _add_unmatched_spans(self, texts: Sequence[str], spans: list[list[Span]]) -> None:
         """Runs the lexicon missed: rewritten into a name if a rewrite names one, else dense."""
@@ -340,11 +344,8 @@ class Linker:
             for a, b in rs:
                 found, via = hits.get(text[a:b], ([], ""))
                 # The NIL threshold is calibrated on cosines; a rewrite hit is lexical evidence.
-                found = [c for c in found if self.tables.kind(c.iri) in LINKABLE
-                         and (via == "rewrite" or c.score >= self.nil_threshold)]
-                if found:
-                    cands = [Candidate(c.iri, self.tables.label(c.iri), round(float(c.score), 4), via, c.text, c.kind)
-                             for c in found]
+                cands = self._candidates([c for c in found if via == "rewrite" or c.score >= self.nil_threshold], via)
+                if cands:
                     ss.append(Span(a, b, text[a:b], cands, via))
             ss.sort(key=lambda s: s.start)
 
