@@ -546,6 +546,15 @@ class ClosureTables:
         sql = "SELECT DISTINCT b FROM disjoint_decl WHERE a=? ORDER BY b"
         return [self.iri(b) for (b,) in self._q(sql, (i,))] if i else []
 
+    def relation_count(self, iri: str, role: str = "subj", limit: int = -1) -> int:
+        """How many class-level relations have ``iri`` as their subject (``role="subj"``) or
+        object (``"obj"``), counting up to ``limit``: ``len(relations(iri))`` without the rows."""
+        if role not in ("subj", "obj"):
+            raise ValueError(f"role must be 'subj' or 'obj', not {role!r}")
+        i = self.id(iri)
+        sql = f"SELECT COUNT(*) FROM (SELECT 1 FROM relations WHERE {role}=? LIMIT ?)"
+        return self._q(sql, (i, limit))[0][0] if i else 0
+
     def relations_to(self, obj: str, limit: int = -1) -> list[tuple[str, str, bool, str]]:
         """Class-level relations (subj, prop, negated, source) whose object is ``obj``."""
         i = self.id(obj)

@@ -229,6 +229,10 @@ def test_tables_read_hpoa_relations_with_negation(small):
     assert rels == {(O + "RO_0002200", O + "HP_0001166", False), (O + "RO_0002200", O + "HP_0001250", True),
                     (K + "has_mode_of_inheritance", O + "HP_0000006", False)}
     assert {src for *_, src in small.relations(O + "MONDO_0007947")} == {"hpoa"}
+    # counted without fetching the rows, as a subject and as an object (the RE features' use)
+    assert small.relation_count(O + "MONDO_0007947") == 3 and small.relation_count(O + "MONDO_0007947", limit=2) == 2
+    assert small.relation_count(O + "HP_0001250", "obj") == len(small.relations_to(O + "HP_0001250")) >= 1
+    assert small.relation_count(O + "NOT_A_CLASS") == 0
 
 
 def test_contradicted_not_annotation_is_dropped(small):
