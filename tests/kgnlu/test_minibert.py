@@ -70,19 +70,46 @@ def test_hidden_states_equal_bert_model(hf):
                                    theirs(inputs_embeds=embeds, **kwargs).last_hidden_state, rtol=1e-5, atol=1e-5)
 
 
+def test_first_layers_kept_alike_in_both(hf):
+    """``num_layers``: the inference copy and transformers' BertModel keep the same first layers."""
+    from kgnlu.neural.lora import load_base
+    from kgnlu.neural.minibert import keep_layers
+
+    theirs = load_base(BASE, 3).eval()
+    ours = keep_layers(MiniBert.from_pretrained(BASE), 3)
+    assert len(ours.encoder.layer) == len(theirs.encoder.layer) == 3 and theirs.config.num_hidden_layers == 3
+    batch = WordPieceTokenizer(BASE)(PREMISES, HYPOTHESES, max_length=64)
+    with torch.inference_mode():
+        torch.testing.assert_close(ours(**batch).last_hidden_state, theirs(**batch).last_hidden_state,
+                                   rtol=1e-5, atol=1e-5)
+        full = MiniBert.from_pretrained(BASE)(**batch).last_hidden_state
+        assert not torch.allclose(ours(**batch).last_hidden_state, full, atol=1e-2)
+    assert keep_layers(ours, None) is ours and keep_layers(ours, 3) is ours
+    with pytest.raises(ValueError, match="1..3"):
+        keep_layers(ours, 4)
+
+
+def _layers(adapter: str) -> int | None:
+    """The encoder layers the task model of ``adapter`` keeps (its manifest's ``num_layers``)."""
+    manifest = ASSETS / Path(adapter).parent / "manifest.json"
+    return json.loads(manifest.read_text())["config"].get("num_layers") if manifest.is_file() else None
+
+
 @pytest.mark.parametrize("adapter", ["nli/adapter", "re/adapter", "linker"])
 def test_merge_equals_peft_merge_and_unload(adapter):
     peft = pytest.importorskip("peft")
-    from transformers import AutoModel
+    from kgnlu.neural.lora import load_base
+    from kgnlu.neural.minibert import keep_layers
 
-    merged_by_peft = peft.PeftModel.from_pretrained(AutoModel.from_pretrained(str(BASE), local_files_only=True),
-                                                    str(ASSETS / adapter)).merge_and_unload()
+    layers = _layers(adapter)
+    merged_by_peft = peft.PeftModel.from_pretrained(load_base(BASE, layers), str(ASSETS / adapter)).merge_and_unload()
     want = merged_by_peft.state_dict()
-    ours = merge_lora(MiniBert.from_pretrained(BASE), ASSETS / adapter).state_dict()
+    ours = merge_lora(keep_layers(MiniBert.from_pretrained(BASE), layers), ASSETS / adapter).state_dict()
     for name, value in ours.items():
         torch.testing.assert_close(value, want[name], rtol=0, atol=1e-6, msg=name)
     base = MiniBert.from_pretrained(BASE).state_dict()
-    assert sum(not torch.equal(v, base[k]) for k, v in ours.items()) == 6 * 6  # every LoRA target changed
+    changed = sum(not torch.equal(v, base[k]) for k, v in ours.items())
+    assert changed == (layers or 6) * 6  # every LoRA target changed
 
 
 @pytest.mark.parametrize("adapter", ["nli/adapter", "re/adapter"])

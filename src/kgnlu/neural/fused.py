@@ -87,18 +87,19 @@ class FusedNLI(nn.Module):
                base_model: str | Path | None = None, lora_r: int = 8, lora_alpha: int = 16,
                lora_dropout: float = 0.1, pooling: str = "mean", max_length: int = 128, gnn_hidden: int = 128,
                gnn_layers: int = 2, gnn_bases: int | None = 4, gate_hidden: int = 64, dropout: float = 0.1,
-               features: dict | None = None) -> FusedNLI:
+               features: dict | None = None, num_layers: int | None = None) -> FusedNLI:
         """A fresh model: the packaged MiniLM with new LoRA adapters, new GNN, heads and gate.
 
         ``features`` (the bridge's ``feature_spec()``) is stored in the manifest untouched, so a
-        predictor can check that it builds the inputs this model was trained on.
+        predictor can check that it builds the inputs this model was trained on. ``num_layers``
+        keeps only MiniLM's first layers (default: all).
         """
         from peft import LoraConfig, get_peft_model
 
         from kgnlu.neural.encoder import default_model_path
 
         base_path = Path(base_model) if base_model is not None else default_model_path()
-        base = load_base(base_path)
+        base = load_base(base_path, num_layers)
         lora = LoraConfig(r=lora_r, lora_alpha=lora_alpha, lora_dropout=lora_dropout,
                           target_modules=LORA_TARGETS, bias="none")
         encoder = get_peft_model(base, lora)
@@ -111,7 +112,8 @@ class FusedNLI(nn.Module):
             "base_model": {"name": base_path.parent.name if base_path.name == "model" else base_path.name,
                            "fingerprint": base_fingerprint(base_path, max_length), "hidden_size": hidden},
             "lora": {"r": lora_r, "alpha": lora_alpha, "dropout": lora_dropout, "target_modules": LORA_TARGETS},
-            "pooling": pooling, "max_length": max_length, "use_gnn": use_gnn, "sym_dim": sym_dim,
+            "pooling": pooling, "max_length": max_length, "num_layers": int(base.config.num_hidden_layers),
+            "use_gnn": use_gnn, "sym_dim": sym_dim,
             "node_dim": node_dim, "num_relations": num_relations, "features": features or {},
         }
         return cls(config, encoder, gnn, heads, gate, tokenizer=_tokenizer(base_path), base_path=base_path)

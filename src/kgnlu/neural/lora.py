@@ -14,13 +14,16 @@ from pathlib import Path
 from kgnlu.neural.encoder import encoder_fingerprint
 
 
-def load_base(path: str | Path):
-    """The base transformer at ``path`` (a local checkpoint; nothing is fetched)."""
+def load_base(path: str | Path, num_layers: int | None = None):
+    """The base transformer at ``path`` (a local checkpoint; nothing is fetched), with only its
+    first ``num_layers`` layers if given."""
     from transformers import AutoModel
     from transformers.utils import logging as hf_logging
 
+    from kgnlu.neural.minibert import keep_layers
+
     hf_logging.disable_progress_bar()  # a weights-loading bar on every start is noise on stderr
-    return AutoModel.from_pretrained(str(path), local_files_only=True)
+    return keep_layers(AutoModel.from_pretrained(str(path), local_files_only=True), num_layers)
 
 
 def base_fingerprint(path: str | Path, max_length: int) -> str:
@@ -41,7 +44,7 @@ def load_merged(directory: str | Path, config: dict, base_path: str | Path, spec
     from kgnlu.neural.minibert import load_inference_encoder
 
     _check_base(directory, config, base_path)
-    return load_inference_encoder(base_path, Path(directory) / "adapter", special_tokens)
+    return load_inference_encoder(base_path, Path(directory) / "adapter", special_tokens, config.get("num_layers"))
 
 
 def load_adapted(directory: str | Path, config: dict, base_path: str | Path, *, trainable: bool = False):
@@ -51,7 +54,8 @@ def load_adapted(directory: str | Path, config: dict, base_path: str | Path, *, 
     from peft import PeftModel
 
     _check_base(directory, config, base_path)
-    return PeftModel.from_pretrained(load_base(base_path), str(Path(directory) / "adapter"), is_trainable=trainable)
+    return PeftModel.from_pretrained(load_base(base_path, config.get("num_layers")), str(Path(directory) / "adapter"),
+                                     is_trainable=trainable)
 
 
 def save_parts(directory: str | Path, encoder, parts: dict) -> tuple[Path, list[dict]]:

@@ -25,7 +25,7 @@ import json
 import re
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -319,13 +319,32 @@ class WordPieceTokenizer:
                         attention_mask=torch.tensor([e.attention_mask for e in encs], dtype=torch.long))
 
 
+def keep_layers(model: nn.Module, num_layers: int | None) -> nn.Module:
+    """Keep the first ``num_layers`` transformer layers of a BERT (``MiniBert`` or ``transformers``'
+    ``BertModel``), dropping the top ones; ``None`` keeps them all. A task model trained on the
+    truncated encoder costs that share of the full one's FLOPs (see ``RelationModel.create``)."""
+    layers = model.encoder.layer
+    if num_layers is None or num_layers == len(layers):
+        return model
+    if not 1 <= num_layers <= len(layers):
+        raise ValueError(f"num_layers must be within 1..{len(layers)}, not {num_layers}")
+    model.encoder.layer = layers[:num_layers]
+    if isinstance(model.config, BertConfig):  # frozen
+        model.config = replace(model.config, num_hidden_layers=num_layers)
+    else:
+        model.config.num_hidden_layers = num_layers
+    return model
+
+
 def load_inference_encoder(model_dir: str | Path, adapter_dir: str | Path | None = None,
-                           special_tokens: Sequence[str] = ()) -> tuple[MiniBert, WordPieceTokenizer]:
-    """The checkpoint at ``model_dir`` with the LoRA adapter in ``adapter_dir`` merged, and its tokenizer."""
-    model = MiniBert.from_pretrained(model_dir)
+                           special_tokens: Sequence[str] = (), num_layers: int | None = None
+                           ) -> tuple[MiniBert, WordPieceTokenizer]:
+    """The checkpoint at ``model_dir`` (its first ``num_layers`` layers) with the LoRA adapter in
+    ``adapter_dir`` merged, and its tokenizer."""
+    model = keep_layers(MiniBert.from_pretrained(model_dir), num_layers)
     if adapter_dir is not None:
         merge_lora(model, adapter_dir)
     return model, WordPieceTokenizer(model_dir, special_tokens)
 
 
-__all__ = ["BertConfig", "MiniBert", "WordPieceTokenizer", "load_inference_encoder", "merge_lora"]
+__all__ = ["BertConfig", "MiniBert", "WordPieceTokenizer", "keep_layers", "load_inference_encoder", "merge_lora"]
