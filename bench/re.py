@@ -86,7 +86,9 @@ def main(argv=None) -> None:
 
     lines = ["# Relation extraction benchmark", "",
              f"KG: `{engine.kg_manifest().get('hash')}`; model: `{model_dir}` "
-             f"({ours.scorer.model.manifest.get('training', {}).get('train_pairs')} training pairs); "
+             f"({ours.scorer.model.manifest.get('training', {}).get('train_pairs')} training pairs, "
+             f"{ours.scorer.model.config.get('marking', 'pair')} marking, "
+             f"{ours.scorer.model.config.get('num_layers', 6)} encoder layers); "
              f"torch threads: {a.threads}.", ""]
     for set_name, reps in reports.items():
         n = next(iter(reps.values()))

@@ -39,6 +39,7 @@ def train_re_cli(
     epochs: int = typer.Option(2, "--epochs", min=1),
     max_train: int = typer.Option(3000, "--max-train", min=16, help="Training pairs (positives and sampled negatives)."),
     time_budget: float | None = typer.Option(None, "--time-budget", help="Stop training after this many seconds (best model kept)."),
+    layers: int = typer.Option(4, "--layers", min=1, max=6, help="Keep only MiniLM's first N of 6 layers."),
     device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
     json_out: bool = typer.Option(False, "--json", help="Print the training report as JSON."),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
@@ -46,7 +47,7 @@ def train_re_cli(
     """Train the relation extractor (LoRA on MiniLM, heads, gate) on distant supervision from the KG."""
     with StageProgress(enabled=not (quiet or json_out)) as progress:
         report = train_re(kg, data, out, seed, regenerate, progress, epochs=epochs, max_train=max_train,
-                          time_budget_s=time_budget, device=device)
+                          time_budget_s=time_budget, num_layers=layers, device=device)
     if json_out:
         print_json(report)
     else:
@@ -85,6 +86,7 @@ def train_nli_cli(
     patience: int = typer.Option(NLI_DEFAULTS["patience"], "--patience", min=1, help="Epochs without a better dev macro-F1 before stopping."),
     threads: int = typer.Option(NLI_DEFAULTS["num_threads"], "--threads", min=1, help="torch threads (1 is fastest on a busy CPU)."),
     no_gnn: bool = typer.Option(False, "--no-gnn", help="Train the fused-without-GNN ablation."),
+    layers: int | None = typer.Option(None, "--layers", min=1, max=6, help="Keep only MiniLM's first N layers (default: all 6)."),
     device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
     json_out: bool = typer.Option(False, "--json", help="Print the training summary as JSON."),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
@@ -101,7 +103,8 @@ def train_nli_cli(
     with StageProgress(enabled=not (quiet or json_out)) as progress:
         report = train_nli(kg, data, out, seed, regenerate, progress, command=command, epochs=epochs,
                            max_train=max_train, max_dev=max_dev, batch_size=batch_size, lr=lr, patience=patience,
-                           num_threads=threads, use_gnn=not no_gnn, device=device, bars=not (quiet or json_out))
+                           num_threads=threads, use_gnn=not no_gnn, device=device, bars=not (quiet or json_out),
+                           model_options={"num_layers": layers} if layers else None)
     if json_out:
         print_json(report)
     else:

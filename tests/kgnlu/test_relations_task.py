@@ -52,6 +52,31 @@ def test_markers_and_isa_pattern():
     assert isa_pattern(text2, l2, c2)
 
 
+def test_all_mentions_marked_once_per_sentence():
+    """``sentence`` marking: one text per sentence, every mention marked, nested spans included;
+    a pair is found by the ordinals of its two opening markers, whichever pair of the sentence."""
+    from kgnlu.tasks.relations import Candidate, marked_all
+    from kgnlu.types import Mention
+
+    text = "No focal seizure, but seizures in Dravet syndrome."
+
+    def m(phrase: str, nth: int = 0) -> Mention:
+        start = text.index(phrase, text.index(phrase) + 1) if nth else text.index(phrase)
+        return Mention(phrase, start, start + len(phrase), "x", phrase, 1.0, False, "lexicon")
+
+    focal, seizure, seizures = m("focal seizure"), m("seizure"), m("seizures")
+    dravet, dravet_syn = m("Dravet"), m("Dravet syndrome")
+    seizure = Mention("seizure", 9, 16, "x", "seizure", 1.0, False, "lexicon")  # inside "focal seizure"
+    ms = [focal, seizure, seizures, dravet_syn, dravet]
+    marked_text, ordinal = marked_all(text, (0, len(text)), ms)
+    assert marked_text == ("No [E] focal [E] seizure [/E] [/E] , but [E] seizures [/E] in "
+                           "[E] [E] Dravet [/E] syndrome [/E] .")
+    assert ordinal == [0, 1, 2, 3, 4]  # the outer span opens first
+    c1 = Candidate(text, (0, len(text)), focal, dravet_syn, "a", "b", [], others=(seizure, seizures, dravet))
+    c2 = Candidate(text, (0, len(text)), dravet, seizures, "c", "d", [], others=(focal, seizure, dravet_syn))
+    assert c1.marked_all() == (marked_text, 0, 3) and c2.marked_all() == (marked_text, 4, 2)
+
+
 # -- candidates and the untrained scorer ------------------------------------------------------
 
 def test_candidates_respect_domain_and_range(engine):
@@ -215,11 +240,22 @@ def test_model_round_trip(engine, tmp_path):
     model.heads.kg.weight.data.copy_(kg_before)  # the rest of the test expects the untouched head
     assert (fitted[2, 0] - fitted[0, 0]) > 1.0
     assert f[sym_feature_names(labels).index("contains_nutrient:known")] == 1.0
-    batch = collate(cands, builder, model.tokenizer)
+    assert model.config["marking"] == "sentence"
+    batch = collate(cands, builder, model.tokenizer, marking="sentence")
     ids = batch["input_ids"]
-    assert (ids[torch.arange(len(cands)), batch["e1"]] == model.marker_ids[0]).all()
+    sentences = sorted({c.sentence for c in cands})
+    assert len(sentences) == 2 and len(cands) > 2
+    assert len(ids) == 2 and batch["rows"].tolist() == [sentences.index(c.sentence) for c in cands]  # once each
+    assert (ids[batch["rows"], batch["e1"]] == model.marker_ids[0]).all()
+    assert (ids[batch["rows"], batch["e2"]] == model.marker_ids[0]).all() and (batch["e1"] != batch["e2"]).all()
     with torch.inference_mode():
         out = model(batch)
+        # A pair's vectors do not depend on the batch it is read in (one sentence, padded with another).
+        alone = collate(cands[-1:], builder, model.tokenizer, marking="sentence")
+        assert torch.allclose(model.encode_pairs(alone), model.encode_pairs(batch)[-1:], atol=1e-5)
+        pair_batch = collate(cands, builder, model.tokenizer, marking="pair")  # the older, one text per pair
+        assert len(pair_batch["input_ids"]) == len(cands)
+        assert (pair_batch["input_ids"][pair_batch["rows"], pair_batch["e2"]] == model.marker_ids[2]).all()
     assert out["probs"].shape == (len(cands), 3)
     assert torch.allclose(out["probs"].sum(-1), torch.ones(len(cands)))
     assert (out["probs"][~batch["label_mask"]] == 0).all()  # what the ontology rules out gets nothing

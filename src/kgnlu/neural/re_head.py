@@ -2,7 +2,7 @@ r"""The relation-extraction model: an entity-marker cross-encoder fused with KG 
 
 Data flow for one batch of candidate pairs (tensors from ``kgnlu.tasks.re_features.collate``)::
 
-    ... [E1] subject [/E1] ... [E2] object [/E2] ...  --MiniLM+LoRA--> h[E1], h[E2] = c --> text head --> z_text
+    ... [E] subject [/E] ... [E] object [/E] ...      --MiniLM+LoRA--> h[E_s], h[E_o] = c --> text head --> z_text
     subgraph around (subject, object)                 --RGCNEncoder--> readout r --> graph head (+)
     KG evidence features s (standing per relation, polarity, link scores, ...) --> feature head (+) --> z_neural
                                                                              \-> KG head --> z_kg
@@ -18,10 +18,18 @@ Training (``kgnlu.training.re_train``) fits the KG head alone first (``fit_kg_he
 trains everything end to end with some neural opinions dropped from the gate's mixture
 (``_dropped_opinions``), so that the gate learns where the KG head is right.
 
+**Marking** (``config["marking"]``). With ``sentence`` (the default), a sentence is encoded once
+with every mention between ``[E]`` and ``[/E]``, and each of its candidate pairs is read off at
+its two mentions' opening markers: the pair vector is the subject's marker state, then the
+object's ("entity start" pooling, Baldini Soares et al. 2019; one pass for all pairs, as in
+PURE's approximation, Zhong and Chen 2021). Which mention is the subject is told by the order of
+the two halves. With ``pair`` (models saved before "marking" existed), each pair has its own
+text with ``[E1] subject [/E1]`` and ``[E2] object [/E2]``: about three encoder passes a
+sentence instead of one, for pair-specific attention.
+
 The markers are BERT's unused vocabulary entries ``[unused0]``..``[unused3]`` (no new rows in the
-embedding matrix, so the LoRA adapter stays small); their untrained embeddings get a learned
-offset (``RelationHeads.markers``, 4 x 384). The pair vector is the concatenation of the hidden
-states at the two opening markers ("entity start" pooling, Baldini Soares et al. 2019).
+embedding matrix, so the LoRA adapter stays small; ``sentence`` marking uses the first two); their
+untrained embeddings get a learned offset (``RelationHeads.markers``, 4 x 384).
 
 Modes, for ablations and the bench (one trained model serves them all):
 
@@ -52,12 +60,14 @@ MANIFEST = "manifest.json"
 FORMAT = "kgnlu-relation-extractor"
 FORMAT_VERSION = 1
 MODES = ("fused", "neural", "kg")
-MARKER_TOKENS = ("[unused0]", "[unused1]", "[unused2]", "[unused3]")  # [E1] [/E1] [E2] [/E2]
+MARKINGS = ("sentence", "pair")  # see the module doc; models saved before "marking" existed are "pair"
+# [E1] [/E1] [E2] [/E2] in ``pair`` marking; the first two are [E] [/E] in ``sentence`` marking.
+MARKER_TOKENS = ("[unused0]", "[unused1]", "[unused2]", "[unused3]")
 # As in kgnlu.neural.fused: attention and feed-forward projections of every layer, not the pooler.
 LORA_TARGETS = (r"encoder\.layer\.\d+\."
                 r"(attention\.self\.(query|key|value)|attention\.output\.dense|intermediate\.dense|output\.dense)")
-TENSOR_KEYS = ("input_ids", "attention_mask", "token_type_ids", "e1", "e2", "symbolic", "label_mask", "negex",
-               "x", "role", "edge_index", "edge_type", "node_batch", "labels", "negated", "neg_weight")
+TENSOR_KEYS = ("input_ids", "attention_mask", "token_type_ids", "rows", "e1", "e2", "symbolic", "label_mask",
+               "negex", "x", "role", "edge_index", "edge_type", "node_batch", "labels", "negated", "neg_weight")
 
 
 class RelationHeads(Component):
@@ -161,16 +171,22 @@ class RelationModel(nn.Module):
                use_gnn: bool = False, node_dim: int = 384, num_relations: int = 7, base_model: str | Path | None = None,
                lora_r: int = 8, lora_alpha: int = 16, lora_dropout: float = 0.1, max_length: int = 96,
                gnn_hidden: int = 64, gnn_layers: int = 2, gate_hidden: int = 32, dropout: float = 0.1,
-               opinion_dropout: float = 0.1, features: dict | None = None) -> RelationModel:
-        """A fresh model on the packaged MiniLM: new LoRA adapters, heads, gate (and GNN)."""
+               opinion_dropout: float = 0.1, features: dict | None = None, marking: str = "sentence",
+               num_layers: int | None = None) -> RelationModel:
+        """A fresh model on the packaged MiniLM: new LoRA adapters, heads, gate (and GNN).
+
+        ``marking`` is how pairs are marked (module doc); ``num_layers`` keeps only the encoder's
+        first layers (fewer FLOPs a sentence, LoRA adapting what is left; default: all six)."""
         from peft import LoraConfig, get_peft_model
 
         from kgnlu.neural.encoder import default_model_path
 
         if labels[0] != "none":
             raise ValueError(f"the first label must be 'none', not {labels[0]!r}")
+        if marking not in MARKINGS:
+            raise ValueError(f"marking must be one of {MARKINGS}, not {marking!r}")
         base_path = Path(base_model) if base_model is not None else default_model_path()
-        base = load_base(base_path)
+        base = load_base(base_path, num_layers)
         encoder = get_peft_model(base, LoraConfig(r=lora_r, lora_alpha=lora_alpha, lora_dropout=lora_dropout,
                                                   target_modules=LORA_TARGETS, bias="none"))
         hidden = int(base.config.hidden_size)
@@ -183,7 +199,8 @@ class RelationModel(nn.Module):
                            "fingerprint": base_fingerprint(base_path, max_length), "hidden_size": hidden},
             "lora": {"r": lora_r, "alpha": lora_alpha, "dropout": lora_dropout, "target_modules": LORA_TARGETS},
             "labels": list(labels), "label_iris": list(label_iris), "sym_features": list(sym_features),
-            "max_length": max_length, "use_gnn": use_gnn, "node_dim": node_dim, "num_relations": num_relations,
+            "max_length": max_length, "marking": marking, "num_layers": int(base.config.num_hidden_layers),
+            "use_gnn": use_gnn, "node_dim": node_dim, "num_relations": num_relations,
             "temperature": 1.0, "opinion_dropout": opinion_dropout, "features": features or {},
         }
         return cls(config, encoder, gnn, heads, gate, tokenizer=make_tokenizer(base_path), base_path=base_path)
@@ -200,7 +217,8 @@ class RelationModel(nn.Module):
         return [p for p in self.parameters() if p.requires_grad]
 
     def encode_pairs(self, batch: dict) -> Tensor:
-        """Hidden states at the [E1] and [E2] markers, concatenated: ``(B, 2H)``."""
+        """Hidden states at the subject's and the object's opening markers, concatenated: ``(B, 2H)``.
+        Row ``rows[b]`` of the encoded texts holds pair ``b`` (``sentence`` marking: one text per sentence)."""
         ids = batch["input_ids"]
         embed = self.encoder.get_input_embeddings()
         x = embed(ids)
@@ -208,7 +226,7 @@ class RelationModel(nn.Module):
         x = x + which @ self.heads.markers
         kwargs = {k: batch[k] for k in ("attention_mask", "token_type_ids") if k in batch}
         hidden = self.encoder(inputs_embeds=x, **kwargs).last_hidden_state
-        rows = torch.arange(ids.size(0), device=ids.device)
+        rows = batch["rows"] if "rows" in batch else torch.arange(ids.size(0), device=ids.device)
         return torch.cat([hidden[rows, batch["e1"]], hidden[rows, batch["e2"]]], dim=-1)
 
     def forward(self, batch: dict, mode: str = "fused") -> dict[str, Tensor]:

@@ -33,7 +33,7 @@ from functools import lru_cache
 import numpy as np
 
 from kgnlu.kg.relations import CONFLICTING, IS_A, KNOWN, RelationKB, RelationType
-from kgnlu.tasks.relations import _CUE_STOP, MARKERS, Candidate, Scored, _options, _stem, needs_cue
+from kgnlu.tasks.relations import _CUE_STOP, MARKERS, MENTION_MARKERS, Candidate, Scored, _options, _stem, needs_cue
 
 GLOBAL_FEATURES = ("negex_subject", "negex_object", "link_subject", "link_object", "alternative", "isa_cue",
                    "distance", "mentions", "subject_facts", "object_facts", "general_known", "proof_length",
@@ -77,10 +77,10 @@ class FeatureBuilder:
         self.known_object = lru_cache(maxsize=1 << 15)(self._known_object)
 
     def _subject_facts(self, iri: str) -> float:
-        return min(1.0, math.log1p(len(self.kb.tables.relations(iri))) / math.log(1000))
+        return min(1.0, math.log1p(self.kb.tables.relation_count(iri, "subj")) / math.log(1000))
 
     def _object_facts(self, iri: str) -> float:
-        return min(1.0, math.log1p(len(self.kb.tables.relations_to(iri, 1000))) / math.log(1000))
+        return min(1.0, math.log1p(self.kb.tables.relation_count(iri, "obj", 1000)) / math.log(1000))
 
     def _known_object(self, x: str, y: str) -> bool:
         """Whether the KG gives ``x`` (or a class above it) ``y`` or something below ``y``, under any property."""
@@ -171,7 +171,7 @@ def _label_in(label: str, sentence: str) -> bool:
 
 
 def marker_text(c: Candidate) -> str:
-    """The marked sentence with BERT's unused tokens standing for the markers."""
+    """The pair's marked sentence with BERT's unused tokens standing for the markers."""
     from kgnlu.neural.re_head import MARKER_TOKENS
 
     text = c.marked()
@@ -180,34 +180,66 @@ def marker_text(c: Candidate) -> str:
     return text
 
 
+def sentence_marker_text(c: Candidate) -> tuple[str, int, int]:
+    """The sentence with all its mentions marked (``Candidate.marked_all``) in BERT's unused
+    tokens, and the ordinals of the subject's and the object's opening markers."""
+    from kgnlu.neural.re_head import MARKER_TOKENS
+
+    text, i, j = c.marked_all()
+    for m, tok in zip(MENTION_MARKERS, MARKER_TOKENS):
+        text = text.replace(m, tok)
+    return text, i, j
+
+
 def collate(cands: Sequence[Candidate], builder: FeatureBuilder, tokenizer, *, max_length: int = 96,
-            labels: Sequence[int] | None = None, negated: Sequence[bool] | None = None,
+            marking: str = "pair", labels: Sequence[int] | None = None, negated: Sequence[bool] | None = None,
             neg_weight: Sequence[float] | None = None, feats: Sequence[tuple] | None = None,
             graphs: Sequence | None = None) -> dict:
     """One batch for ``RelationModel.forward``. ``feats`` (from ``builder.features``) may be precomputed.
 
-    A marker cut off by truncation is pointed at the last real token, so that the pair still
+    ``marking`` is the model's (``config["marking"]``): ``pair`` gives each candidate its own
+    marked sentence (``[E1]``/``[E2]``); ``sentence`` encodes each distinct sentence once with all
+    its mentions marked, and ``rows`` then says which encoded sentence a candidate reads.
+    ``e1``/``e2`` are the token positions of the subject's and the object's opening markers. A
+    marker cut off by truncation is pointed at the last real token, so that the pair still
     has a vector (sentences longer than ``max_length`` tokens are rare: ~1 in 500 of the dev set).
     """
     import torch
 
     from kgnlu.neural.re_head import MARKER_TOKENS
 
-    enc = tokenizer([marker_text(c) for c in cands], padding=True, truncation=True, max_length=max_length,
-                    return_tensors="pt")
+    if marking == "pair":
+        texts = [marker_text(c) for c in cands]
+        rows = list(range(len(cands)))
+        ordinals = [(0, 0)] * len(cands)
+        opening = tokenizer.convert_tokens_to_ids([MARKER_TOKENS[0], MARKER_TOKENS[2]])
+    elif marking == "sentence":
+        index: dict[str, int] = {}
+        rows, ordinals = [], []
+        for c in cands:
+            text, i, j = sentence_marker_text(c)
+            rows.append(index.setdefault(text, len(index)))
+            ordinals.append((i, j))
+        texts = list(index)
+        opening = tokenizer.convert_tokens_to_ids([MARKER_TOKENS[0]]) * 2
+    else:
+        raise ValueError(f"marking must be 'pair' or 'sentence', not {marking!r}")
+    enc = tokenizer(texts, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
     ids = enc["input_ids"]
-    e1_id, e2_id = tokenizer.convert_tokens_to_ids([MARKER_TOKENS[0], MARKER_TOKENS[2]])
-    last = enc["attention_mask"].sum(1) - 2
+    last = (enc["attention_mask"].sum(1) - 2).tolist()
+    found = [[(row == tok).nonzero().flatten().tolist() for row in ids] for tok in opening]
 
-    def first(token: int) -> torch.Tensor:
-        hit = ids == token
-        pos = hit.float().argmax(1)
-        return torch.where(hit.any(1), pos, last)
+    def position(which: int) -> torch.Tensor:
+        out = []
+        for r, ords in zip(rows, ordinals):
+            hits = found[which][r]
+            out.append(hits[ords[which]] if ords[which] < len(hits) else last[r])
+        return torch.tensor(out, dtype=torch.long)
 
     feats = list(feats) if feats is not None else [builder.features(c) for c in cands]
     batch = dict(enc)
     batch.update(
-        e1=first(e1_id), e2=first(e2_id),
+        rows=torch.tensor(rows, dtype=torch.long), e1=position(0), e2=position(1),
         symbolic=torch.from_numpy(np.stack([f for f, _ in feats])),
         label_mask=torch.from_numpy(np.stack([m for _, m in feats])),
         negex=torch.tensor([[float(c.subj.negated), float(c.obj.negated)] for c in cands]),
@@ -219,6 +251,16 @@ def collate(cands: Sequence[Candidate], builder: FeatureBuilder, tokenizer, *, m
         batch["negated"] = torch.tensor([float(x) for x in negated], dtype=torch.float32)
         batch["neg_weight"] = torch.tensor(list(neg_weight), dtype=torch.float32)
     return batch
+
+
+def batch_order(cands: Sequence[Candidate], marking: str) -> list[int]:
+    """Candidates in an order that batches well: by marked length, a sentence's pairs together."""
+    if marking == "sentence":
+        def key(i: int) -> tuple[int, str]:
+            a, b = cands[i].sentence
+            return b - a, cands[i].text[a:b]
+        return sorted(range(len(cands)), key=key)
+    return sorted(range(len(cands)), key=lambda i: len(cands[i].marked()))
 
 
 # -- the GNN's input ---------------------------------------------------------------------------
@@ -304,7 +346,8 @@ class NeuralScorer:
 
         labels, iris = self.builder.labels, self.builder.label_iris
         by_iri = {r.iri: r for r in self.kb.inventory()}
-        order = sorted(range(len(cands)), key=lambda i: len(cands[i].marked()))
+        marking = self.model.config.get("marking", "pair")
+        order = batch_order(cands, marking)
         out: list[Scored | None] = [None] * len(cands)
         with self._lock, torch.inference_mode():
             for start in range(0, len(order), self.batch_size):
@@ -312,7 +355,7 @@ class NeuralScorer:
                 chunk = [cands[i] for i in idx]
                 graphs = [self.graph_builder(c) for c in chunk] if self.graph_builder is not None else None
                 batch = collate(chunk, self.builder, self.model.tokenizer, max_length=self.model.config["max_length"],
-                                graphs=graphs)
+                                marking=marking, graphs=graphs)
                 res = self.model(batch_to(batch, self.model.device), mode=self.mode)
                 probs = res["probs"].float().cpu().numpy()
                 p_neural, p_kg = res["p_neural"].float().cpu().numpy(), res["p_kg"].float().cpu().numpy()
@@ -359,5 +402,5 @@ def _named(labels: Sequence[str], p: np.ndarray) -> dict[str, float]:
     return {lab: round(float(x), 4) for lab, x in zip(labels, p) if x > 5e-5}
 
 
-__all__ = ["FeatureBuilder", "GraphBuilder", "NeuralScorer", "collate", "known_index", "label_graph_builder",
-           "marker_text", "sym_feature_names", "GLOBAL_FEATURES"]
+__all__ = ["FeatureBuilder", "GraphBuilder", "NeuralScorer", "batch_order", "collate", "known_index",
+           "label_graph_builder", "marker_text", "sentence_marker_text", "sym_feature_names", "GLOBAL_FEATURES"]

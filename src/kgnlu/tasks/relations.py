@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from kgnlu.kg.matcher import normalize
@@ -37,6 +37,7 @@ MAX_MENTIONS_PER_SENTENCE = 16
 ALT_MARGIN = 0.2  # an alternative concept of a mention is tried if it scores within this of the best
 UNTRAINED = "untrained: KG + co-occurrence"
 MARKERS = ("[E1]", "[/E1]", "[E2]", "[/E2]")
+MENTION_MARKERS = ("[E]", "[/E]")  # around every mention of a sentence (``marked_all``)
 
 # Sentence ends: . ! ? followed by space and a capital, digit or quote, or a blank line. Not after
 # common abbreviations or single initials ("e.g.", "Dr.", "J. Smith").
@@ -109,6 +110,30 @@ def marked(text: str, sentence: tuple[int, int], subj: Mention, obj: Mention) ->
     return " ".join("".join(out).split())
 
 
+def marked_all(text: str, sentence: tuple[int, int], mentions: Sequence[Mention]) -> tuple[str, list[int]]:
+    """The sentence with every one of ``mentions`` between ``[E]`` and ``[/E]``, and the ordinal of
+    each mention's opening marker among the opening markers (the k-th ``[E]`` opens mention k's span).
+
+    One marked sentence serves all candidate pairs of the sentence: the encoder reads it once, and
+    a pair is read off at its two mentions' markers (its direction is the order of the two vectors).
+    """
+    a, b = sentence
+    # At one offset: closing markers first, inner spans' closing first; then opening, outer spans first.
+    inserts = sorted([(m.start, 1, -(m.end - m.start), i) for i, m in enumerate(mentions)]
+                     + [(m.end, 0, m.end - m.start, i) for i, m in enumerate(mentions)])
+    out, pos, ordinal = [], a, [0] * len(mentions)
+    opened = 0
+    for at, is_open, _, i in inserts:
+        out.append(text[pos:at])
+        if is_open:
+            ordinal[i] = opened
+            opened += 1
+        out.append(f" {MENTION_MARKERS[0]} " if is_open else f" {MENTION_MARKERS[1]} ")
+        pos = at
+    out.append(text[pos:b])
+    return " ".join("".join(out).split()), ordinal
+
+
 @dataclass
 class Candidate:
     """An ordered pair of mentions in one sentence and the relations the ontology admits for it."""
@@ -136,6 +161,14 @@ class Candidate:
 
     def marked(self) -> str:
         return marked(self.text, self.sentence, self.subj, self.obj)
+
+    def marked_all(self) -> tuple[str, int, int]:
+        """The sentence with all its mentions marked (``marked_all``), and the ordinals of the
+        subject's and the object's opening markers. The same text for every pair of the sentence."""
+        ms = sorted((self.subj, self.obj, *self.others), key=lambda m: (m.start, m.end))
+        text, ordinal = marked_all(self.text, self.sentence, ms)
+        at = {id(m): k for k, m in enumerate(ms)}
+        return text, ordinal[at[id(self.subj)]], ordinal[at[id(self.obj)]]
 
     def key(self) -> tuple:
         return (self.sentence, self.subj.start, self.subj.end, self.obj.start, self.obj.end)
@@ -302,6 +335,13 @@ class KGLookupScorer:
         return out
 
 
+def _entity(m: Mention) -> dict:
+    """A mention as a result's entity: its fields but the candidates (``asdict`` would copy them all)."""
+    d = {f.name: getattr(m, f.name) for f in fields(m) if f.name != "candidates"}
+    d["readings"] = list(m.readings)
+    return d
+
+
 def _concept(m: Mention, iri: str, label: str | None) -> dict:
     return {"iri": iri, "label": label, "text": m.text, "start": m.start, "end": m.end, "score": m.score,
             "negated": m.negated}
@@ -351,7 +391,7 @@ class RelationExtractor:
                     continue
                 rels.append(self._relation(c, s))
             rels = _dedupe(rels)
-            entities = [{k: v for k, v in m.to_dict().items() if k != "candidates"} for m in ms]
+            entities = [_entity(m) for m in ms]
             results.append(ExtractResult(text=text, relations=rels, entities=entities, model=self.model_name,
                                          candidates=len(cs)))
         return results
@@ -423,4 +463,5 @@ def _dedupe(rels: list[Relation]) -> list[Relation]:
 
 __all__ = ["Candidate", "CooccurrenceScorer", "KGLookupScorer", "RelationExtractor", "Scored", "candidates",
            "default_model_dir",
-           "fill_standings", "isa_pattern", "load_extractor", "marked", "split_sentences", "UNTRAINED", "MARKERS"]
+           "fill_standings", "isa_pattern", "load_extractor", "marked", "marked_all", "split_sentences", "UNTRAINED",
+           "MARKERS", "MENTION_MARKERS"]
