@@ -129,9 +129,10 @@ def test_dense_span_links_only_above_the_nil_threshold(engine):
 
 class FakeRewriter:
     """Rewrites of 'vitamin breakfast' and 'fruit breakfast' name Banana (cost 6, score 0.66), of
-    'fruit snack' Fruit; nothing else rewrites."""
+    'fruit snack' Fruit, of 'vitamin snack' the property containsNutrient; nothing else rewrites."""
 
-    NAMES = {"vitamin breakfast": "Banana", "fruit breakfast": "Banana", "fruit snack": "Fruit"}
+    NAMES = {"vitamin breakfast": "Banana", "fruit breakfast": "Banana", "fruit snack": "Fruit",
+             "vitamin snack": "containsNutrient"}
 
     def __init__(self):
         self.asked: list[str] = []
@@ -151,6 +152,8 @@ def test_a_rewritten_span_links_without_a_dense_search_or_the_nil_threshold(engi
     assert (m.text, m.iri, m.via, m.score) == ("vitamin breakfast", FOOD + "Banana", "rewrite", 0.6616)
     assert index.searched == []
     assert linker.link("a vitamin morning") == [] and index.searched == ["vitamin morning"]
+    # A rewrite that names only a property (no thing a mention names) leaves the run to the index.
+    assert [(m.iri, m.via) for m in linker.link("a vitamin snack")] == [(FOOD + "Apple", "dense")]
     lexical = Linker(base.matcher, base.tables, None, rewriter=FakeRewriter())  # lexicon-only linking rewrites too
     assert [(m.iri, m.via) for m in lexical.link("a vitamin breakfast")] == [(FOOD + "Banana", "rewrite")]
 

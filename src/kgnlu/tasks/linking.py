@@ -335,7 +335,8 @@ class Linker:
         hits: dict[str, tuple[list, str]] = {}
         if self.rewriter is not None:
             for q in queries:
-                if found := self.rewriter.lookup(q, k=5):
+                # A rewrite naming only properties names no thing: the run goes to dense retrieval.
+                if found := [h for h in self.rewriter.lookup(q, k=5) if self.tables.kind(h.iri) in LINKABLE]:
                     hits[q] = (found, "rewrite")
         rest = [q for q in queries if q not in hits]
         if self.index is not None and rest:
