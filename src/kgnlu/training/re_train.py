@@ -223,8 +223,8 @@ def fit_temperature(model, examples: Sequence[Example], builder) -> float:
 def train(kg_dir: str | Path, data_dir: str | Path, out_dir: str | Path, *, seed: int = 13, epochs: int = 2,
           batch_size: int = 16, lr: float = 1e-3, max_train: int | None = 3000, max_dev: int | None = 1200,
           neg_ratio: float = 1.0, eval_every: int = 60, patience: int = 3, use_gnn: bool = False,
-          marking: str = "sentence", num_layers: int | None = 4, threads: int | None = None, time_budget_s: float | None = None, device: str = "cpu",
-          progress: Callable[[str], None] = print) -> dict:
+          marking: str = "sentence", num_layers: int | None = 4, threads: int | None = None,
+          time_budget_s: float | None = None, device: str = "cpu", progress: Callable[[str], None] = print) -> dict:
     """Train, early-stop on dev, calibrate and save; returns the training report (also in the manifest).
 
     ``max_train`` caps the training pairs after sampling negatives (``neg_ratio`` per positive);
