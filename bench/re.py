@@ -17,6 +17,11 @@ over relation classes (``NOT <relation>`` for negated ones), span-matched. Throu
 of ``ours`` end to end (linking included) over the dev-set texts, with torch on ``--threads``
 threads (2 = the 2 cores of the target machine), after one warm-up pass.
 
+A small probe (``DENIED_LISTS``) checks one reading the sets above hardly test: a list of
+findings under one negation ("No fever or seizures in Dravet syndrome"), where a later finding
+that the KG gives the disease was read as stated. It reports how many of the relations each
+system finds there have the text's polarity. The sentences were written for this probe.
+
 Usage: ``python bench/re.py --kg DIR --data GENERATED_DIR [--model DIR] [--out bench/out/re.md]``.
 """
 
@@ -29,6 +34,19 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+# (sentence, whether it denies its relations); the last two state theirs. Default KG names.
+DENIED_LISTS = [
+    ("No fever or seizures in Dravet syndrome.", True),
+    ("No seizures or fever in Dravet syndrome.", True),
+    ("Patients with Marfan syndrome have no arachnodactyly or hearing loss.", True),
+    ("Neither seizures nor ataxia is a feature of Dravet syndrome.", True),
+    ("Marfan syndrome presents without arachnodactyly, myopia or scoliosis.", True),
+    ("There was no ectopia lentis or aortic dilatation in this case of Marfan syndrome.", True),
+    ("Dravet syndrome does not cause fever or seizures.", True),
+    ("Patients with Down syndrome have no hypotonia or intellectual disability.", True),
+    ("Marfan syndrome presents with arachnodactyly and ectopia lentis.", False),
+    ("Dravet syndrome is characterized by seizures and ataxia.", False),
+]
 
 
 def main(argv=None) -> None:
@@ -77,6 +95,14 @@ def main(argv=None) -> None:
             print(f"{set_name:22} {sys_name:42} micro-F1 {reports[set_name][sys_name]['micro']['f1']:.3f} "
                   f"macro-F1 {reports[set_name][sys_name]['macro_f1']:.3f} ({time.perf_counter() - t0:.0f} s)", flush=True)
 
+    probe = {}
+    for sys_name in ("ours (fused)", "(b) neural only (no KG features)"):
+        found = systems[sys_name].extract_many([t for t, _ in DENIED_LISTS])
+        rels = [(r, denies) for res, (_, denies) in zip(found, DENIED_LISTS) for r in res.relations]
+        probe[sys_name] = {"relations": len(rels), "polarity_right": sum(r.negated == d for r, d in rels)}
+        print(f"denied-lists probe     {sys_name:42} polarity right {probe[sys_name]['polarity_right']}"
+              f"/{probe[sys_name]['relations']}", flush=True)
+
     texts = [r["text"] for r in sets["clinical dev set"]]
     ours.extract_many(texts[:16])  # warm-up
     t0 = time.perf_counter()
@@ -102,15 +128,18 @@ def main(argv=None) -> None:
             lines += ["", f"Gate weight on the KG's opinion, mean over the relations ours reports: {gate:.3f}."]
         lines += ["", "<details><summary>per relation and confusion matrix (ours)</summary>", "",
                   render(reps["ours (fused)"]), "", "</details>", ""]
-    lines += ["## Throughput", "",
+    lines += [f"## Denied lists ({len(DENIED_LISTS)} sentences written for this probe)", "",
+              "| system | relations found | with the text's polarity |", "|---|---|---|"]
+    lines += [f"| {k} | {v['relations']} | {v['polarity_right']} |" for k, v in probe.items()]
+    lines += ["", "## Throughput", "",
               f"ours, end to end (linking, candidates, KG standing, model): **{tput:.1f} sentences/s** over "
               f"{len(texts)} dev sentences x 2, {a.threads} torch threads; 1-minute load average {load:.1f} "
               "when the run started.", ""]
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    (out.with_suffix(".json")).write_text(json.dumps({"reports": reports, "throughput": tput, "load": load},
-                                                     indent=1) + "\n", encoding="utf-8")
+    raw = {"reports": reports, "probe": probe, "throughput": tput, "load": load}
+    (out.with_suffix(".json")).write_text(json.dumps(raw, indent=1) + "\n", encoding="utf-8")
     print(f"throughput {tput:.1f} sentences/s; wrote {out}")
 
 

@@ -14,7 +14,8 @@ category           sentence                                                     
 ``pos-novel``      a related but unasserted pair (a phenotype of a sibling disease; a        relation
                    sibling class for is_a) in stating wording: text beats the KG
 ``neg``            a NOT-annotated pair, an unasserted pair or a known one (conflicting),     negated
-                   in denying wording
+                   in denying wording; a third of them deny a second object too ("No O or
+                   O2 in S"), known or unasserted
 ``distractor``     a known fact plus a sibling subject S2 the sentence does not relate to     relation
                    O ("Unlike S2, S presents with O"); some deny S2-O                         (+ neg.)
 ``none``           a known, unasserted or is_a pair in a co-mention template                 none
@@ -72,6 +73,7 @@ MIN_FACTS = 100  # a property with fewer usable facts gets no label of its own (
 CATEGORY_WEIGHTS = {"pos": 0.26, "hedged": 0.09, "list": 0.10, "pos-novel": 0.10, "neg": 0.11, "distractor": 0.09,
                     "none": 0.17, "isa": 0.08}
 NAMESAKE_LIST_SHARE = 0.5
+NEG_LIST_SHARE = 0.35  # of denying sentences, those that deny two findings ("No O or O2 in S")
 HIDE_SHARE, HELD_OUT_FACTS = 0.25, 0.08
 SIZES = {"train": 6000, "dev": 600, "test": 1200}
 _SLOT = re.compile(r"\{(S2|S|O2|O_short|O|A|B)\}")
@@ -250,6 +252,17 @@ class Generator:
                     return o
         return None
 
+    def _list_partner(self, rng, rel, subj: str, obj: str) -> tuple[str | None, tuple]:
+        """A second object for a denied list: half the time one the KG gives ``subj`` (denying it
+        conflicts with the KG), else a novel one; with the facts it uses, for the split check."""
+        if rng.random() < 0.5:
+            known = [x for x in self.by_subject.get((rel.iri, subj), ()) if x != obj]
+            if known:
+                o2 = rng.choice(sorted(known))
+                return o2, ((subj, rel.iri, o2),)
+        o2 = self._novel_object(rng, rel, subj)
+        return (o2, ()) if o2 != obj else (None, ())
+
     def _sibling_subject(self, rng, rel, obj: str, subj: str) -> str | None:
         sibs = [c for p in self.parents.get(subj, ()) for c in self.children[p] if c != subj]
         rng.shuffle(sibs)
@@ -362,6 +375,12 @@ class Generator:
                 if o2 is None or not self._fits(split, s, o2):
                     return None
                 o = o2
+            if pool.get("neg_list") and rng.random() < NEG_LIST_SHARE:
+                o2, facts = self._list_partner(rng, rel, s, o)
+                if o2 is not None and self._fits(split, s, o, o2, facts=facts):
+                    return self._record(split, cat, "neg_list", rng.choice(pool["neg_list"]), {"S": s, "O": o, "O2": o2},
+                                        [{"rel": rel, "s": "S", "o": "O", "negated": True},
+                                         {"rel": rel, "s": "S", "o": "O2", "negated": True}], rng)
             return self._record(split, cat, "neg", rng.choice(pool["neg"]), {"S": s, "O": o},
                                 [{"rel": rel, "s": "S", "o": "O", "negated": True}], rng)
         # distractor
