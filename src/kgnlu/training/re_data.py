@@ -14,8 +14,8 @@ category           sentence                                                     
 ``pos-novel``      a related but unasserted pair (a phenotype of a sibling disease; a        relation
                    sibling class for is_a) in stating wording: text beats the KG
 ``neg``            a NOT-annotated pair, an unasserted pair or a known one (conflicting),     negated
-                   in denying wording; a third of them deny a second object too ("No O or
-                   O2 in S"), known or unasserted
+                   in denying wording; a fifth of them deny a second object too ("No O or
+                   O2 in S"), known or unasserted (``NEG_LIST_SHARE`` of the tries)
 ``distractor``     a known fact plus a sibling subject S2 the sentence does not relate to     relation
                    O ("Unlike S2, S presents with O"); some deny S2-O                         (+ neg.)
 ``none``           a known, unasserted or is_a pair in a co-mention template                 none
@@ -73,7 +73,7 @@ MIN_FACTS = 100  # a property with fewer usable facts gets no label of its own (
 CATEGORY_WEIGHTS = {"pos": 0.26, "hedged": 0.09, "list": 0.10, "pos-novel": 0.10, "neg": 0.11, "distractor": 0.09,
                     "none": 0.17, "isa": 0.08}
 NAMESAKE_LIST_SHARE = 0.5
-NEG_LIST_SHARE = 0.35  # of denying sentences, those that deny two findings ("No O or O2 in S")
+NEG_LIST_SHARE = 0.35  # denying sentences that try a second finding ("No O or O2 in S"); ~0.2 find one
 HIDE_SHARE, HELD_OUT_FACTS = 0.25, 0.08
 SIZES = {"train": 6000, "dev": 600, "test": 1200}
 _SLOT = re.compile(r"\{(S2|S|O2|O_short|O|A|B)\}")
@@ -378,7 +378,8 @@ class Generator:
             if pool.get("neg_list") and rng.random() < NEG_LIST_SHARE:
                 o2, facts = self._list_partner(rng, rel, s, o)
                 if o2 is not None and self._fits(split, s, o, o2, facts=facts):
-                    return self._record(split, cat, "neg_list", rng.choice(pool["neg_list"]), {"S": s, "O": o, "O2": o2},
+                    return self._record(split, cat, "neg_list", rng.choice(pool["neg_list"]),
+                                        {"S": s, "O": o, "O2": o2},
                                         [{"rel": rel, "s": "S", "o": "O", "negated": True},
                                          {"rel": rel, "s": "S", "o": "O2", "negated": True}], rng)
             return self._record(split, cat, "neg", rng.choice(pool["neg"]), {"S": s, "O": o},
