@@ -133,7 +133,6 @@ class RelationKB:
         self._root_set: frozenset[str] | None = None
         self._neg_rows: list[tuple[str, str, str, str]] | None = None
         self.ancestors = lru_cache(maxsize=1 << 14)(self._ancestors)
-        self._individual = lru_cache(maxsize=1 << 14)(lambda iri: tables.kind(iri) == "individual")
 
     # -- inventory ---------------------------------------------------------------------------
 
@@ -193,7 +192,8 @@ class RelationKB:
         if subj == obj:
             return False
         if rel.iri == IS_A:
-            if self._individual(subj) or self._individual(obj):
+            t = self.tables
+            if t.kind(subj) == "individual" or t.kind(obj) == "individual":
                 return False
             a, b = self.ancestors(subj), self.ancestors(obj)
             return obj in a or subj in b or bool((a & b) - self._roots())
@@ -223,7 +223,7 @@ class RelationKB:
         """Two classes of one hierarchy (a common ancestor other than owl:Thing): enough for an
         is_a the text states explicitly ("X is a kind of Y"), even a wrong one, which the
         standing then reports as conflicting."""
-        if self._individual(a) or self._individual(b):
+        if self.tables.kind(a) == "individual" or self.tables.kind(b) == "individual":
             return False
         common = self.ancestors(a) & self.ancestors(b)
         return bool(common - {"http://www.w3.org/2002/07/owl#Thing"})

@@ -386,6 +386,7 @@ class ClosureTables:
         self._sources = dict(self._q("SELECT id, name FROM sources"))
         self.id = lru_cache(maxsize=1 << 16)(self._id)
         self.iri = lru_cache(maxsize=1 << 16)(self._iri)
+        self.kind = lru_cache(maxsize=1 << 16)(self._kind)
 
     def _db(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
@@ -422,7 +423,7 @@ class ClosureTables:
             out.update(self._q(sql.format(",".join("?" * len(chunk))), tuple(chunk)))
         return out
 
-    def kind(self, iri: str) -> str | None:
+    def _kind(self, iri: str) -> str | None:
         row = self._q("SELECT kind FROM entities WHERE iri=?", (iri,))
         return row[0][0] if row else None
 
