@@ -227,12 +227,12 @@ def collate(cands: Sequence[Candidate], builder: FeatureBuilder, tokenizer, *, m
     enc = tokenizer(texts, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
     ids = enc["input_ids"]
     last = (enc["attention_mask"].sum(1) - 2).tolist()
-    found = [[(row == tok).nonzero().flatten().tolist() for row in ids] for tok in opening]
+    found = {tok: [(row == tok).nonzero().flatten().tolist() for row in ids] for tok in set(opening)}
 
     def position(which: int) -> torch.Tensor:
         out = []
         for r, ords in zip(rows, ordinals):
-            hits = found[which][r]
+            hits = found[opening[which]][r]
             out.append(hits[ords[which]] if ords[which] < len(hits) else last[r])
         return torch.tensor(out, dtype=torch.long)
 

@@ -96,11 +96,9 @@ def isa_pattern(text: str, subj: Mention, obj: Mention) -> bool:
     return False
 
 
-def marked(text: str, sentence: tuple[int, int], subj: Mention, obj: Mention) -> str:
-    """The sentence with ``[E1] subject [/E1]`` and ``[E2] object [/E2]`` inserted, in text order."""
+def _splice(text: str, sentence: tuple[int, int], inserts: Sequence[tuple[int, str]]) -> str:
+    """The sentence with each tag inserted at its offset, in the order given; whitespace collapsed."""
     a, b = sentence
-    inserts = sorted([(subj.start, " [E1] "), (subj.end, " [/E1] "), (obj.start, " [E2] "), (obj.end, " [/E2] ")],
-                     key=lambda t: (t[0], not t[1].startswith(" [/")))  # at one offset, close before open
     out, pos = [], a
     for at, tag in inserts:
         out.append(text[pos:at])
@@ -110,6 +108,13 @@ def marked(text: str, sentence: tuple[int, int], subj: Mention, obj: Mention) ->
     return " ".join("".join(out).split())
 
 
+def marked(text: str, sentence: tuple[int, int], subj: Mention, obj: Mention) -> str:
+    """The sentence with ``[E1] subject [/E1]`` and ``[E2] object [/E2]`` inserted, in text order."""
+    inserts = sorted([(subj.start, " [E1] "), (subj.end, " [/E1] "), (obj.start, " [E2] "), (obj.end, " [/E2] ")],
+                     key=lambda t: (t[0], not t[1].startswith(" [/")))  # at one offset, close before open
+    return _splice(text, sentence, inserts)
+
+
 def marked_all(text: str, sentence: tuple[int, int], mentions: Sequence[Mention]) -> tuple[str, list[int]]:
     """The sentence with every one of ``mentions`` between ``[E]`` and ``[/E]``, and the ordinal of
     each mention's opening marker among the opening markers (the k-th ``[E]`` opens mention k's span).
@@ -117,21 +122,16 @@ def marked_all(text: str, sentence: tuple[int, int], mentions: Sequence[Mention]
     One marked sentence serves all candidate pairs of the sentence: the encoder reads it once, and
     a pair is read off at its two mentions' markers (its direction is the order of the two vectors).
     """
-    a, b = sentence
     # At one offset: closing markers first, inner spans' closing first; then opening, outer spans first.
-    inserts = sorted([(m.start, 1, -(m.end - m.start), i) for i, m in enumerate(mentions)]
-                     + [(m.end, 0, m.end - m.start, i) for i, m in enumerate(mentions)])
-    out, pos, ordinal = [], a, [0] * len(mentions)
-    opened = 0
-    for at, is_open, _, i in inserts:
-        out.append(text[pos:at])
+    order = sorted([(m.start, 1, -(m.end - m.start), i) for i, m in enumerate(mentions)]
+                   + [(m.end, 0, m.end - m.start, i) for i, m in enumerate(mentions)])
+    inserts, ordinal, opened = [], [0] * len(mentions), 0
+    for at, is_open, _, i in order:
         if is_open:
             ordinal[i] = opened
             opened += 1
-        out.append(f" {MENTION_MARKERS[0]} " if is_open else f" {MENTION_MARKERS[1]} ")
-        pos = at
-    out.append(text[pos:b])
-    return " ".join("".join(out).split()), ordinal
+        inserts.append((at, f" {MENTION_MARKERS[0]} " if is_open else f" {MENTION_MARKERS[1]} "))
+    return _splice(text, sentence, inserts), ordinal
 
 
 @dataclass
