@@ -332,22 +332,21 @@ class Linker:
         queries = sorted({t[a:b] for t, rs in zip(texts, runs) for a, b in rs})
         if not queries:
             return
-        hits: dict[str, tuple[list, str]] = {}
+        found: dict[str, list[Candidate]] = {}
         if self.rewriter is not None:
             for q in queries:
                 # A rewrite naming only properties names no thing: the run goes to dense retrieval.
-                if found := [h for h in self.rewriter.lookup(q, k=5) if self.tables.kind(h.iri) in LINKABLE]:
-                    hits[q] = (found, "rewrite")
-        rest = [q for q in queries if q not in hits]
+                if cands := self._candidates(self.rewriter.lookup(q, k=5), "rewrite"):
+                    found[q] = cands
+        rest = [q for q in queries if q not in found]
         if self.index is not None and rest:
-            hits.update((q, (h, "dense")) for q, h in zip(rest, self.index.search(rest, k=5)))
+            for q, hits in zip(rest, self.index.search(rest, k=5)):
+                # The NIL threshold is calibrated on cosines; a rewrite hit is lexical evidence.
+                found[q] = self._candidates([h for h in hits if h.score >= self.nil_threshold], "dense")
         for text, rs, ss in zip(texts, runs, spans):
             for a, b in rs:
-                found, via = hits.get(text[a:b], ([], ""))
-                # The NIL threshold is calibrated on cosines; a rewrite hit is lexical evidence.
-                cands = self._candidates([c for c in found if via == "rewrite" or c.score >= self.nil_threshold], via)
-                if cands:
-                    ss.append(Span(a, b, text[a:b], cands, via))
+                if cands := found.get(text[a:b]):
+                    ss.append(Span(a, b, text[a:b], list(cands), cands[0].via))
             ss.sort(key=lambda s: s.start)
 
     def _coherence(self, span: Span, others: list[Span]) -> list[float]:
