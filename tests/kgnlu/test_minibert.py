@@ -28,6 +28,11 @@ PREMISES = [
 HYPOTHESES = ["The patient has seizures.", "The patient is febrile.", "naive cafe", "diabetes " * 80, "x", "y"]
 
 
+def real(hidden: torch.Tensor, batch) -> torch.Tensor:
+    """The hidden states of real tokens: MiniBert leaves padding rows zero, BertModel fills them."""
+    return hidden[batch["attention_mask"].bool()]
+
+
 @pytest.fixture(scope="module")
 def hf():
     transformers = pytest.importorskip("transformers")
@@ -60,14 +65,34 @@ def test_hidden_states_equal_bert_model(hf):
     theirs = AutoModel.from_pretrained(str(BASE), local_files_only=True).eval()
     ours = MiniBert.from_pretrained(BASE)
     batch = WordPieceTokenizer(BASE)(PREMISES, HYPOTHESES, max_length=64)
+    assert not batch["attention_mask"].bool().all()  # padding, which MiniBert leaves out of its matmuls
     with torch.inference_mode():
         want = theirs(**batch).last_hidden_state
-        torch.testing.assert_close(ours(**batch).last_hidden_state, want, rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(real(ours(**batch).last_hidden_state, batch), real(want, batch),
+                                   rtol=1e-5, atol=1e-5)
         # the relation model's path: marker vectors added to the word embeddings
         embeds = ours.get_input_embeddings()(batch["input_ids"]) + 0.01
         kwargs = {"attention_mask": batch["attention_mask"], "token_type_ids": batch["token_type_ids"]}
-        torch.testing.assert_close(ours(inputs_embeds=embeds, **kwargs).last_hidden_state,
-                                   theirs(inputs_embeds=embeds, **kwargs).last_hidden_state, rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(real(ours(inputs_embeds=embeds, **kwargs).last_hidden_state, batch),
+                                   real(theirs(inputs_embeds=embeds, **kwargs).last_hidden_state, batch),
+                                   rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("pack", [False, True])
+def test_a_padded_batch_gives_each_text_its_own_states(pack):
+    """Real tokens come out as if each pair were encoded alone; padding rows come out zero."""
+    model = merge_lora(MiniBert.from_pretrained(BASE), ASSETS / "nli" / "adapter")
+    if pack and not model.pack_for_cpu():
+        pytest.skip("this torch build has no working oneDNN linear")
+    tok = WordPieceTokenizer(BASE)
+    batch = tok(PREMISES, HYPOTHESES, max_length=64)
+    keep = batch["attention_mask"].bool()
+    with torch.inference_mode():
+        hidden = model(**batch).last_hidden_state
+        assert torch.count_nonzero(hidden[~keep]) == 0
+        for i, (p, h) in enumerate(zip(PREMISES, HYPOTHESES)):
+            alone = model(**tok([p], [h], max_length=64)).last_hidden_state[0]
+            torch.testing.assert_close(hidden[i][keep[i]], alone, rtol=1e-4, atol=1e-5)
 
 
 def test_first_layers_kept_alike_in_both(hf):
@@ -80,8 +105,8 @@ def test_first_layers_kept_alike_in_both(hf):
     assert len(ours.encoder.layer) == len(theirs.encoder.layer) == 3 and theirs.config.num_hidden_layers == 3
     batch = WordPieceTokenizer(BASE)(PREMISES, HYPOTHESES, max_length=64)
     with torch.inference_mode():
-        torch.testing.assert_close(ours(**batch).last_hidden_state, theirs(**batch).last_hidden_state,
-                                   rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(real(ours(**batch).last_hidden_state, batch),
+                                   real(theirs(**batch).last_hidden_state, batch), rtol=1e-5, atol=1e-5)
         full = MiniBert.from_pretrained(BASE)(**batch).last_hidden_state
         assert not torch.allclose(ours(**batch).last_hidden_state, full, atol=1e-2)
     assert keep_layers(ours, None) is ours and keep_layers(ours, 3) is ours

@@ -84,15 +84,14 @@ class _SelfAttention(nn.Module):
         self.value = nn.Linear(c.hidden_size, c.hidden_size)
         self.qkv: _PackedLinear | None = None  # query, key and value in one matmul, after pack_for_cpu
 
-    def forward(self, x: Tensor, mask: Tensor) -> Tensor:
-        b, t, h = x.shape
-        if self.qkv is not None:
-            q, k, v = self.qkv(x).view(b, t, 3, self.heads, h // self.heads).permute(2, 0, 3, 1, 4)
-        else:
-            q, k, v = (proj(x).view(b, t, self.heads, h // self.heads).transpose(1, 2)
-                       for proj in (self.query, self.key, self.value))
-        ctx = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
-        return ctx.transpose(1, 2).reshape(b, t, h)
+    def forward(self, x: Tensor, tokens: _Tokens) -> Tensor:
+        """``x``: ``(N, H)``, the batch's real tokens only; the projections run on those, and
+        attention alone sees the padded ``(B, T)`` layout."""
+        h = x.size(1)
+        qkv = self.qkv(x) if self.qkv is not None else torch.cat([self.query(x), self.key(x), self.value(x)], 1)
+        q, k, v = tokens.pad(qkv).view(tokens.b, tokens.t, 3, self.heads, h // self.heads).permute(2, 0, 3, 1, 4)
+        ctx = F.scaled_dot_product_attention(q, k, v, attn_mask=tokens.mask)
+        return tokens.unpad(ctx.transpose(1, 2).reshape(tokens.b * tokens.t, h))
 
 
 class _Output(nn.Module):
@@ -130,8 +129,8 @@ class _Layer(nn.Module):
         self.intermediate = _Intermediate(c)
         self.output = _Output(c.intermediate_size, c)
 
-    def forward(self, x: Tensor, mask: Tensor) -> Tensor:
-        x = self.attention.output(self.attention.self(x, mask), x)
+    def forward(self, x: Tensor, tokens: _Tokens) -> Tensor:
+        x = self.attention.output(self.attention.self(x, tokens), x)
         return self.output(self.intermediate(x), x)
 
 
@@ -196,11 +195,35 @@ class MiniBert(nn.Module):
             token_type_ids = torch.zeros(b, t, dtype=torch.long, device=inputs_embeds.device)
         if attention_mask is None:
             attention_mask = torch.ones(b, t, dtype=torch.long, device=inputs_embeds.device)
-        mask = attention_mask.bool()[:, None, None, :]  # (B, 1, 1, T): True = attend
-        x = self.embeddings(inputs_embeds, token_type_ids)
+        tokens = _Tokens(attention_mask.bool())
+        x = tokens.unpad(self.embeddings(inputs_embeds, token_type_ids).reshape(b * t, -1))
         for layer in self.encoder.layer:
-            x = layer(x, mask)
-        return EncoderOutput(x)
+            x = layer(x, tokens)
+        return EncoderOutput(tokens.pad(x).view(b, t, -1))
+
+
+class _Tokens:
+    """Where a padded ``(B, T)`` batch's real tokens are, to move rows between the padded layout and
+    the ``(N, H)`` one of real tokens only.
+
+    Every matmul but attention's runs on real tokens only: pairs batched by length still carried
+    ~28% padding (28 real tokens a generated NLI pair, 39 padded in batches of 32), and the
+    Linear layers are ~90% of the encoder's time. Rows of padding come back as zeros.
+    """
+
+    def __init__(self, keep: Tensor):
+        self.b, self.t = keep.shape
+        self.mask = keep[:, None, None, :]  # (B, 1, 1, T): True = attend
+        flat = keep.reshape(-1)
+        self.index = None if bool(flat.all()) else flat.nonzero().squeeze(1)
+
+    def unpad(self, x: Tensor) -> Tensor:
+        return x if self.index is None else x.index_select(0, self.index)
+
+    def pad(self, x: Tensor) -> Tensor:
+        if self.index is None:
+            return x
+        return x.new_zeros(self.b * self.t, x.size(1)).index_copy_(0, self.index, x)
 
 
 class _PackedLinear(nn.Module):
