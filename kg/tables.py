@@ -375,7 +375,7 @@ def build_tables(store: TripleStore, inference: Inference, path: Path, manifest_
 _LINK_KINDS = ("parent", "type", "child", "equivalent", "disjoint", "relation", "relation_to")
 _SORTED_LINKS = frozenset({"parent", "equivalent", "disjoint"})
 # ClosureTables.links in one query, not one per kind: an uncached subgraph node cost 8 queries
-# (0.16 ms), now 2 (0.09 ms). Each part is a subquery because a compound SELECT's parts may not
+# (0.16 ms on the default KG), now 2 (0.08 ms). Each part is a subquery because a compound SELECT's parts may not
 # carry their own LIMIT.
 _LINKS_SQL = " UNION ALL ".join(f"SELECT * FROM (SELECT {k}, {part})" for k, part in enumerate([
     "sup, 0 FROM (SELECT DISTINCT sup FROM edges WHERE sub=:i)",

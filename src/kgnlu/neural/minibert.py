@@ -11,7 +11,8 @@ library from the checkpoint's own ``tokenizer.json``. Why, measured on the 2-cor
   single pair pays in full.
 
 On the CPU, ``MiniBert.pack_for_cpu`` then runs the Linear layers through oneDNN with weights
-packed once (see its docstring for the measurements).
+packed once (see its docstring for the measurements). On any device, padding is left out of
+every matmul but attention's (see ``_Tokens``).
 
 ``tests/kgnlu/test_minibert.py`` checks that ids, hidden states and merged weights equal
 ``transformers`` + ``peft`` on the packaged checkpoint and the shipped adapters, and that packed
