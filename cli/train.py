@@ -86,7 +86,7 @@ def train_nli_cli(
     patience: int = typer.Option(NLI_DEFAULTS["patience"], "--patience", min=1, help="Epochs without a better dev macro-F1 before stopping."),
     threads: int = typer.Option(NLI_DEFAULTS["num_threads"], "--threads", min=1, help="torch threads (1 is fastest on a busy CPU)."),
     no_gnn: bool = typer.Option(False, "--no-gnn", help="Train the fused-without-GNN ablation."),
-    layers: int | None = typer.Option(None, "--layers", min=1, max=6, help="Keep only MiniLM's first N layers (default: all 6)."),
+    layers: int = typer.Option(4, "--layers", min=1, max=6, help="Keep only MiniLM's first N of 6 layers."),
     device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
     json_out: bool = typer.Option(False, "--json", help="Print the training summary as JSON."),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
@@ -104,7 +104,7 @@ def train_nli_cli(
         report = train_nli(kg, data, out, seed, regenerate, progress, command=command, epochs=epochs,
                            max_train=max_train, max_dev=max_dev, batch_size=batch_size, lr=lr, patience=patience,
                            num_threads=threads, use_gnn=not no_gnn, device=device, bars=not (quiet or json_out),
-                           model_options={"num_layers": layers} if layers else None)
+                           model_options={"num_layers": layers})
     if json_out:
         print_json(report)
     else:
