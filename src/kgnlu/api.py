@@ -385,12 +385,18 @@ class Engine:
     def train_nli(self, data_dir: str | Path, out_dir: str | Path, *, seed: int = 0, regenerate: bool = False,
                   progress: Progress = _noop, bars: bool = True, data_options: dict | None = None, **options) -> dict:
         """Train the fused NLI model on pairs generated from this KG (``kgnlu.training.nli_data``,
-        made first when ``data_dir`` has none); see ``kgnlu.training.nli_train.train``."""
+        made first when ``data_dir`` has none); see ``kgnlu.training.nli_train.train``. Pairs
+        kgnlu generated from other templates than the shipped ones are refused."""
         from kgnlu.training.nli_train import train
 
-        self.ensure_kg(progress)
+        from kgnlu.training.nli_data import stale_data
+
         data_dir = Path(data_dir)
-        if regenerate or not ((data_dir / "train.jsonl").is_file() and (data_dir / "dev.jsonl").is_file()):
+        present = (data_dir / "train.jsonl").is_file() and (data_dir / "dev.jsonl").is_file()
+        if present and not regenerate and (why := stale_data(data_dir)):
+            raise InputError(f"{data_dir}: {why}; generate it again (`kgnlu train nli --regenerate`)")
+        self.ensure_kg(progress)
+        if regenerate or not present:
             from kgnlu.training.nli_data import generate
 
             progress(f"generating NLI pairs into {data_dir}")

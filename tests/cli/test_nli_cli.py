@@ -56,3 +56,23 @@ def test_eval_nli_bad_mode_and_missing_model(demo_kg, tmp_path):
     assert r.returncode == 2 and r.stderr_lines == ["error: --mode must be one of fused, neural, symbolic, no-gnn, not 'magic'"]
     r = run_cli("eval", "nli", gold, "--kg", demo_kg, "--model", tmp_path / "nothing")
     assert r.returncode == 2 and len(r.stderr_lines) == 1 and "no trained NLI model" in r.stderr
+
+
+def test_train_nli_refuses_pairs_generated_from_other_templates(trained, demo_kg, tmp_path):
+    """Pairs an older kgnlu generated would train a model the shipped templates no longer describe."""
+    from kgnlu.training.nli_data import stale_data
+
+    data, _, _ = trained
+    assert stale_data(data) is None  # generated here from the shipped templates
+    old = tmp_path / "old"
+    old.mkdir()
+    for name in ("train.jsonl", "dev.jsonl"):
+        (old / name).write_bytes((data / name).read_bytes())
+    assert stale_data(old) is None  # no stats.json: pairs from elsewhere are taken as they are
+    stats = json.loads((data / "stats.json").read_text())
+    (old / "stats.json").write_text(json.dumps({**stats, "templates_sha256": "0" * 16}))
+    r = run_cli("train", "nli", "--kg", demo_kg, "--data", old, "--out", tmp_path / "model", "--epochs", "1",
+                "--max-train", "16", "--max-dev", "16")
+    assert r.returncode == 2 and len(r.stderr_lines) == 1
+    assert "other templates than nli.json" in r.stderr and "--regenerate" in r.stderr
+    assert not (tmp_path / "model").exists()

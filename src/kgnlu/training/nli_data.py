@@ -73,6 +73,26 @@ UNCHECKED = frozenset({"hedge", "question", "general"})  # premises that assert 
 DEFAULT_TEMPLATES = Path(__file__).resolve().parents[3] / "data" / "templates" / "nli.json"
 
 
+def templates_digest(path: Path) -> str:
+    """What ``stats.json`` records of the templates data was generated from."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+
+
+def stale_data(data_dir: str | Path) -> str | None:
+    """Why pairs that kgnlu generated in ``data_dir`` no longer match the shipped templates (None
+    if they do, or if ``stats.json`` is absent: pairs from elsewhere are the caller's)."""
+    stats = Path(data_dir) / "stats.json"
+    if not stats.is_file():
+        return None
+    try:
+        digest = json.loads(stats.read_text(encoding="utf-8")).get("templates_sha256")
+    except (OSError, ValueError):
+        return "unreadable stats.json"
+    if digest != templates_digest(DEFAULT_TEMPLATES):
+        return f"generated from other templates than {DEFAULT_TEMPLATES.name}"
+    return None
+
+
 def load_templates(path: Path | None = None) -> dict:
     doc = json.loads(Path(path or DEFAULT_TEMPLATES).read_text(encoding="utf-8"))
     if doc.get("format") != "kgnlu.nli-templates":
@@ -492,7 +512,7 @@ def generate(kg_dir: Path | str | None, out_dir: Path | str, *, seed: int = 0, n
     out.mkdir(parents=True, exist_ok=True)
     stats: dict = {"seed": seed, "kg": str(root), "generation": gen.path.name,
                    "manifest_hash": gen.manifest().get("hash"), "domain": dom_name,
-                   "templates_sha256": hashlib.sha256(tpl_path.read_bytes()).hexdigest()[:16],
+                   "templates_sha256": templates_digest(tpl_path),
                    "id2label": ID2LABEL, "concepts": {}, "splits": {}, "generation_info": {}}
     all_rows = []
     for split, n in zip(SPLITS, (n_train, n_dev, n_test)):
