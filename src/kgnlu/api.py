@@ -387,9 +387,8 @@ class Engine:
         """Train the fused NLI model on pairs generated from this KG (``kgnlu.training.nli_data``,
         made first when ``data_dir`` has none); see ``kgnlu.training.nli_train.train``. Pairs
         kgnlu generated from other templates than the shipped ones are refused."""
+        from kgnlu.training.nli_data import generate, stale_data
         from kgnlu.training.nli_train import train
-
-        from kgnlu.training.nli_data import stale_data
 
         data_dir = Path(data_dir)
         present = (data_dir / "train.jsonl").is_file() and (data_dir / "dev.jsonl").is_file()
@@ -397,8 +396,6 @@ class Engine:
             raise InputError(f"{data_dir}: {why}; generate it again (`kgnlu train nli --regenerate`)")
         self.ensure_kg(progress)
         if regenerate or not present:
-            from kgnlu.training.nli_data import generate
-
             progress(f"generating NLI pairs into {data_dir}")
             generate(self.kg_dir, data_dir, seed=seed, **(data_options or {}))
         progress("training")
