@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from kgnlu.api import NLI_RECIPE
 from kgnlu.cli._common import KG_OPTION, StageProgress, handle_errors, print_json
 
 app = typer.Typer(help="Train kgnlu's models on supervision generated from the KG.", no_args_is_help=True)
@@ -55,8 +56,6 @@ def train_re_cli(
                    f"({report['stopped']}), {report['seconds']} s")
 
 
-NLI_DEFAULTS = {"epochs": 2, "max_train": 6000, "max_dev": 300, "batch_size": 32, "lr": 3e-3, "patience": 1,
-                "num_threads": 1}
 
 
 def train_nli(kg: Path | None, data: Path, out: Path, seed: int = 0, regenerate: bool = False, progress=None,
@@ -64,7 +63,7 @@ def train_nli(kg: Path | None, data: Path, out: Path, seed: int = 0, regenerate:
     """Plain function behind ``kgnlu train nli``: generate the pairs if needed, train, save; the summary."""
     from kgnlu.api import Engine
 
-    opts = {**NLI_DEFAULTS, **{k: v for k, v in options.items() if v is not None}}
+    opts = {k: v for k, v in options.items() if v is not None}
     return Engine(kg, dense=False).train_nli(data, out, seed=seed, regenerate=regenerate,
                                              progress=progress or (lambda _: None), command=command, **opts)
 
@@ -78,15 +77,16 @@ def train_nli_cli(
                              help="Where the model is saved (the shipped one is src/kgnlu/assets/nli)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the data and of training."),
     regenerate: bool = typer.Option(False, "--regenerate", help="Generate the pairs again even if present."),
-    epochs: int = typer.Option(NLI_DEFAULTS["epochs"], "--epochs", min=1),
-    max_train: int = typer.Option(NLI_DEFAULTS["max_train"], "--max-train", min=8, help="Use the first N training pairs."),
-    max_dev: int = typer.Option(NLI_DEFAULTS["max_dev"], "--max-dev", min=8, help="Use the first N dev pairs."),
-    batch_size: int = typer.Option(NLI_DEFAULTS["batch_size"], "--batch-size", min=1),
-    lr: float = typer.Option(NLI_DEFAULTS["lr"], "--lr"),
-    patience: int = typer.Option(NLI_DEFAULTS["patience"], "--patience", min=1, help="Epochs without a better dev macro-F1 before stopping."),
-    threads: int = typer.Option(NLI_DEFAULTS["num_threads"], "--threads", min=1, help="torch threads (1 is fastest on a busy CPU)."),
+    epochs: int = typer.Option(NLI_RECIPE["epochs"], "--epochs", min=1),
+    max_train: int = typer.Option(NLI_RECIPE["max_train"], "--max-train", min=8, help="Use the first N training pairs."),
+    max_dev: int = typer.Option(NLI_RECIPE["max_dev"], "--max-dev", min=8, help="Use the first N dev pairs."),
+    batch_size: int = typer.Option(NLI_RECIPE["batch_size"], "--batch-size", min=1),
+    lr: float = typer.Option(NLI_RECIPE["lr"], "--lr"),
+    patience: int = typer.Option(NLI_RECIPE["patience"], "--patience", min=1, help="Epochs without a better dev macro-F1 before stopping."),
+    threads: int = typer.Option(NLI_RECIPE["num_threads"], "--threads", min=1, help="torch threads (1 is fastest on a busy CPU)."),
     no_gnn: bool = typer.Option(False, "--no-gnn", help="Train the fused-without-GNN ablation."),
-    layers: int = typer.Option(4, "--layers", min=1, max=6, help="Keep only MiniLM's first N of 6 layers."),
+    layers: int = typer.Option(NLI_RECIPE["num_layers"], "--layers", min=1, max=6,
+                               help="Keep only MiniLM's first N of 6 layers."),
     device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
     json_out: bool = typer.Option(False, "--json", help="Print the training summary as JSON."),
     quiet: bool = typer.Option(False, "--quiet", "-q"),

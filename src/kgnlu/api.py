@@ -10,7 +10,8 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from kgnlu.config import build_dir, debug_enabled, linker_adapter_dir, nli_model_dir, resolve_kg_dir  # noqa: F401 (debug_enabled: CLI)
+from kgnlu.config import (  # noqa: F401 (debug_enabled, NLI_RECIPE: CLI)
+    NLI_RECIPE, build_dir, debug_enabled, linker_adapter_dir, nli_model_dir, resolve_kg_dir)
 from kgnlu.types import (
     InferResult,
     IngestResult,

@@ -42,6 +42,13 @@ def linker_adapter_dir() -> Path:
     return ASSETS / "linker"
 
 
+# How the shipped NLI model was trained (`kgnlu train nli --seed 0`): the defaults of
+# kgnlu.training.nli_train.train and of the CLI alike, so that Engine.train_nli and the command
+# train the same model.
+NLI_RECIPE = {"epochs": 2, "max_train": 6000, "max_dev": 300, "batch_size": 32, "lr": 3e-3, "patience": 1,
+              "num_threads": 1, "num_layers": 4}
+
+
 def nli_model_dir() -> Path:
     """The shipped fused NLI model (cross-encoder LoRA, GNN, heads, gate) trained on the default KG."""
     return ASSETS / "nli"

@@ -220,6 +220,7 @@ def test_training_is_deterministic(trained):
     assert not [p for p in a.rglob("*") if p.suffix in (".pt", ".pkl", ".bin", ".pth")]
     manifest = json.loads((a / "manifest.json").read_text())
     assert manifest["training"]["seed"] == 3 and manifest["config"]["features"]["node_vectors"] == "unspecified"
+    assert manifest["config"]["num_layers"] == 4  # the recipe's, as model_options named no num_layers
 
 
 def test_evaluate_and_plots(trained, demo_kg, tmp_path):
@@ -263,3 +264,22 @@ def test_predictor_result_contract_and_threads(trained, engine):
 
     results = in_threads(lambda: [r.to_dict() for r in predictor.predict(premises, hypotheses)], 8)
     assert all(r == [x.to_dict() for x in reference] for r in results)
+
+
+def test_the_shipped_model_was_trained_with_the_recipe_every_entry_point_defaults_to():
+    """Engine.train_nli, nli_train.train and `kgnlu train nli` default to NLI_RECIPE, and the
+    shipped model's manifest shows it was trained with exactly that."""
+    import inspect
+    from pathlib import Path
+
+    from kgnlu.config import NLI_RECIPE, nli_model_dir
+    from kgnlu.training.nli_train import train
+
+    defaults = inspect.signature(train).parameters
+    for key, value in NLI_RECIPE.items():
+        if key != "num_layers":
+            assert defaults[key].default == value, key
+    options = json.loads((Path(nli_model_dir()) / "manifest.json").read_text())["training"]["options"]
+    assert {k: options[k] for k in NLI_RECIPE if k != "num_layers"} == {k: v for k, v in NLI_RECIPE.items()
+                                                                      if k != "num_layers"}
+    assert options["model_options"] == {"num_layers": NLI_RECIPE["num_layers"]} and options["seed"] == 0

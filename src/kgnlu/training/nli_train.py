@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from kgnlu.config import NLI_RECIPE
 from kgnlu.labels import LABEL2ID
 
 TRAIN_FILE, DEV_FILE, LOG_FILE = "train.jsonl", "dev.jsonl", "train_log.jsonl"
@@ -181,13 +182,17 @@ def default_node_vectors(tables, device: str = "cpu", cache_dir: str | Path | No
     return LabelVectors(encoder, tables.labels, cache=cache)
 
 
-def train(kg_dir: str | Path, data_dir: str | Path, out_dir: str | Path, *, seed: int = 0, epochs: int = 3,
-          batch_size: int = 32, lr: float = 5e-4, patience: int = 1, max_train: int | None = None,
-          max_dev: int | None = None, use_gnn: bool = True, weight_decay: float = 0.01,
+def train(kg_dir: str | Path, data_dir: str | Path, out_dir: str | Path, *, seed: int = 0,
+          epochs: int = NLI_RECIPE["epochs"], batch_size: int = NLI_RECIPE["batch_size"], lr: float = NLI_RECIPE["lr"],
+          patience: int = NLI_RECIPE["patience"], max_train: int | None = NLI_RECIPE["max_train"],
+          max_dev: int | None = NLI_RECIPE["max_dev"], use_gnn: bool = True, weight_decay: float = 0.01,
           node_vectors: Callable | None = None, device: str = "cpu", progress: bool = True,
-          eval_batch_size: int = 64, num_threads: int | None = None, model_options: dict | None = None,
-          loss_options: dict | None = None, command: str | None = None) -> dict:
+          eval_batch_size: int = 64, num_threads: int | None = NLI_RECIPE["num_threads"],
+          model_options: dict | None = None, loss_options: dict | None = None, command: str | None = None) -> dict:
     """Train the fused model and save the best epoch (by dev macro-F1) to ``out_dir``.
+
+    The defaults are the shipped model's recipe (``kgnlu.config.NLI_RECIPE``), MiniLM's first
+    ``NLI_RECIPE["num_layers"]`` layers included unless ``model_options`` names ``num_layers``.
 
     Args:
         kg_dir: the KG the pairs were generated from (linking and rules read it).
@@ -200,7 +205,8 @@ def train(kg_dir: str | Path, data_dir: str | Path, out_dir: str | Path, *, seed
             KG's ``cache/``, see :func:`default_node_vectors`); its ``name`` goes into the manifest.
         num_threads: torch threads for the run (restored after). On a CPU shared with other busy
             processes 1 thread can be several times faster than 2.
-        model_options: extra keyword arguments of ``FusedNLI.create`` (``lora_r``, ``gnn_hidden``...).
+        model_options: extra keyword arguments of ``FusedNLI.create`` (``lora_r``, ``gnn_hidden``,
+            ``num_layers``...).
         loss_options: keyword arguments of ``kgnlu.neural.fused.fused_loss``.
         command: the command line that ran this training (recorded in the model's metadata with
             every option above, so that the run can be repeated).
@@ -220,6 +226,7 @@ def train(kg_dir: str | Path, data_dir: str | Path, out_dir: str | Path, *, seed
     if not train_recs or not dev_recs:
         raise ValueError(f"{data_dir}: empty {TRAIN_FILE} or {DEV_FILE}")
     out_dir.mkdir(parents=True, exist_ok=True)
+    model_options = {"num_layers": NLI_RECIPE["num_layers"], **(model_options or {})}
     options = {"kg_dir": str(kg_dir), "data_dir": str(data_dir), "seed": seed, "epochs": epochs,
                "batch_size": batch_size, "lr": lr, "patience": patience, "max_train": max_train, "max_dev": max_dev,
                "use_gnn": use_gnn, "weight_decay": weight_decay, "device": device, "num_threads": num_threads,
