@@ -56,8 +56,6 @@ def train_re_cli(
                    f"({report['stopped']}), {report['seconds']} s")
 
 
-
-
 def train_nli(kg: Path | None, data: Path, out: Path, seed: int = 0, regenerate: bool = False, progress=None,
               command: str | None = None, **options) -> dict:
     """Plain function behind ``kgnlu train nli``: generate the pairs if needed, train, save; the summary."""
