@@ -23,10 +23,10 @@ from pathlib import Path
 
 from .store import Literal, TripleStore
 from .vocab import (
-    ALL_DISJOINT, ANNOTATION_PROPERTY, CLASS, COMPLEMENT_OF, DATATYPE_PROPERTY, DISJOINT_UNION, DISJOINT_WITH,
-    DOMAIN, EQUIVALENT_CLASS, FIRST, FUNCTIONAL_PROPERTY, INTERSECTION_OF, INVERSE_OF, MEMBERS, NAMED_INDIVIDUAL,
-    NIL, NOTHING, OBJECT_PROPERTY, ON_PROPERTY, RANGE, RDF_TYPE, RDFS_CLASS, REST, SOME_VALUES_FROM, SUBCLASS_OF,
-    SUBPROPERTY_OF, SYMMETRIC_PROPERTY, THING, TRANSITIVE_PROPERTY, is_builtin,
+    ALL_DISJOINT, ANNOTATION_PROPERTY, CLASS, COMPLEMENT_OF, DATATYPE_PROPERTY, DEPRECATED, DISJOINT_UNION,
+    DISJOINT_WITH, DOMAIN, EQUIVALENT_CLASS, FIRST, FUNCTIONAL_PROPERTY, IAO_REPLACED_BY, INTERSECTION_OF, INVERSE_OF,
+    MEMBERS, NAMED_INDIVIDUAL, NIL, NOTHING, OBJECT_PROPERTY, ON_PROPERTY, RANGE, RDF_TYPE, RDFS_CLASS, REST,
+    SOME_VALUES_FROM, SUBCLASS_OF, SUBPROPERTY_OF, SYMMETRIC_PROPERTY, THING, TRANSITIVE_PROPERTY, is_builtin,
 )
 
 # SQLite's memory map for read-mostly databases (address space, not memory: pages load on use).
@@ -50,6 +50,7 @@ CREATE TABLE prop_ancestors (prop INTEGER, anc INTEGER, dist INTEGER, PRIMARY KE
 CREATE TABLE relations (subj INTEGER, prop INTEGER, obj INTEGER, negated INTEGER, source INTEGER);
 CREATE TABLE assertions (subj INTEGER, prop INTEGER, obj INTEGER, source INTEGER);
 CREATE TABLE types (ind INTEGER, cls INTEGER, source INTEGER, PRIMARY KEY (ind, cls, source));
+CREATE TABLE deprecated (id INTEGER PRIMARY KEY, replaced_by INTEGER);
 """
 INDEXES = """
 CREATE INDEX edges_sup ON edges (sup);
@@ -133,14 +134,19 @@ def build_tables(store: TripleStore, inference: Inference, path: Path, manifest_
     assertions: set[tuple[int, int, int, int]] = set()
     types: set[tuple[int, int, int]] = set()
     prop_flags: dict[int, set[str]] = defaultdict(set)
+    deprecated: set[str] = set()
+    replaced_by: dict[str, str] = {}
 
     for source in store.sources():
         s_id = sid(source)
         by_pred: dict[str, list] = defaultdict(list)
         for s, p, o in store.triples(source=source):
+            if p == DEPRECATED and isinstance(o, Literal) and o.value.strip().lower() in ("true", "1"):
+                deprecated.add(s)
             if isinstance(o, Literal):
                 continue
             by_pred[p].append((s, o))
+        replaced_by.update(by_pred[IAO_REPLACED_BY])
         first = dict(by_pred[FIRST])
         rest = dict(by_pred[REST])
         on_prop = dict(by_pred[ON_PROPERTY])
@@ -347,6 +353,8 @@ def build_tables(store: TripleStore, inference: Inference, path: Path, manifest_
     db.executemany("INSERT INTO relations VALUES (?,?,?,?,?)", sorted(relations))
     db.executemany("INSERT INTO assertions VALUES (?,?,?,?)", sorted(assertions))
     db.executemany("INSERT INTO types VALUES (?,?,?)", sorted(types))
+    db.executemany("INSERT INTO deprecated VALUES (?,?)", sorted(
+        (ent.ids[d], ent.ids.get(replaced_by.get(d, ""))) for d in deprecated if d in ent.ids))
     db.executemany("INSERT INTO meta VALUES (?,?)", [("manifest_hash", manifest_hash), ("reasoner", inference.reasoner)])
     db.executescript(INDEXES)
     db.commit()
@@ -368,6 +376,7 @@ def build_tables(store: TripleStore, inference: Inference, path: Path, manifest_
         "relations": len(relations),
         "negated_relations": sum(1 for r in relations if r[3]),
         "assertions": len(assertions),
+        "deprecated": sum(1 for d in deprecated if d in ent.ids),
         "unsatisfiable": [iri_of[c] for c in sorted(unsat)],
     }
 
@@ -403,6 +412,7 @@ class ClosureTables:
         self.id = lru_cache(maxsize=1 << 16)(self._id)
         self.iri = lru_cache(maxsize=1 << 16)(self._iri)
         self.kind = lru_cache(maxsize=1 << 16)(self._kind)
+        self._replacements: dict[str, str | None] | None = None
 
     def _db(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
@@ -527,6 +537,18 @@ class ClosureTables:
         src = self._q("SELECT source FROM disjoint_decl WHERE a=? AND b=? LIMIT 1", row[0])
         decl = Step(via, "owl:disjointWith", other, self.source_name(src[0][0]) if src else "?")
         return self.chain(cls, via) + self.chain(cls, other) + [decl]
+
+    def replacements(self) -> dict[str, str | None]:
+        """Every deprecated entity (``owl:deprecated true``; OBO's ``is_obsolete``) -> the one that
+        replaces it (IAO:0100001, OBO's ``replaced_by``), or None. Tables built before this table
+        existed have none: they answer {} until the KG is ingested again."""
+        if self._replacements is None:
+            try:
+                rows = self._q("SELECT id, replaced_by FROM deprecated")
+            except sqlite3.OperationalError:
+                rows = []
+            self._replacements = {self.iri(d): self.iri(r) if r is not None else None for d, r in rows}
+        return self._replacements
 
     def relations(self, subj: str, limit: int = -1) -> list[tuple[str, str, bool, str]]:
         """Class-level relations (prop, obj, negated, source) told on ``subj`` (the first ``limit``)."""

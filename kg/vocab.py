@@ -41,6 +41,7 @@ ONTOLOGY = OWL + "Ontology"
 
 SKOS_PREF, SKOS_ALT, SKOS_DEFINITION = SKOS + "prefLabel", SKOS + "altLabel", SKOS + "definition"
 IAO_DEFINITION = OBO + "IAO_0000115"
+IAO_REPLACED_BY = OBO + "IAO_0100001"  # "term replaced by", on deprecated terms
 
 # Lexicon entry kinds, keyed by the annotation property that carries them.
 LEXICAL_PROPERTIES = {

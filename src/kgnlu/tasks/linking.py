@@ -30,7 +30,7 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from kgnlu.kg.matcher import normalize_token
 from kgnlu.kg.rewrite import FILLERS as _FILLERS
@@ -233,6 +233,7 @@ class Linker:
         self.nil_threshold = nil_threshold
         self.extra_scorers = list(extra_scorers)
         self._vocab = getattr(matcher, "vocabulary", None)
+        self._replaced = tables.replacements()
 
     # -- public ------------------------------------------------------------------------------
 
@@ -261,7 +262,7 @@ class Linker:
                     continue
                 seen.add(iri)
                 cands.append(Candidate(iri, self.tables.label(iri), KIND_SCORE.get(kind, 0.7), "lexicon", entry, kind))
-            if cands:
+            if cands := self._current(cands):
                 out.append(Span(m.start, m.end, text[m.start:m.end], cands, "lexicon"))
         return out
 
@@ -323,8 +324,29 @@ class Linker:
 
     def _candidates(self, hits, via: str) -> list[Candidate]:
         """Rewrite or dense hits (``iri, text, kind, score``) as mention candidates, linkable ones only."""
-        return [Candidate(h.iri, self.tables.label(h.iri), round(float(h.score), 4), via, h.text, h.kind)
-                for h in hits if self.tables.kind(h.iri) in LINKABLE]
+        return self._current([Candidate(h.iri, self.tables.label(h.iri), round(float(h.score), 4), via, h.text, h.kind)
+                              for h in hits if self.tables.kind(h.iri) in LINKABLE])
+
+    def _current(self, cands: list[Candidate]) -> list[Candidate]:
+        """Deprecated concepts give way to the concept that replaces them, or drop out.
+
+        HPO and MONDO keep their obsolete terms, with labels and synonyms, so that old
+        annotations still resolve: "Heterogeneous" linked to "obsolete Heterogeneous". A mention
+        names what the ontology means now: the ``replaced_by`` concept when there is one
+        (``ClosureTables.replacements``), nothing otherwise. The candidate keeps the entry it matched.
+        """
+        if not any(c.iri in self._replaced for c in cands):
+            return cands
+        out, seen = [], set()
+        for c in cands:
+            iri, hops = c.iri, 0
+            while iri in self._replaced and hops < 8:  # replaced by a term since made obsolete itself
+                iri, hops = self._replaced[iri], hops + 1
+            if iri is None or iri in self._replaced or iri in seen or self.tables.kind(iri) not in LINKABLE:
+                continue
+            seen.add(iri)
+            out.append(c if iri == c.iri else replace(c, iri=iri, label=self.tables.label(iri)))
+        return out
 
     def _add_unmatched_spans(self, texts: Sequence[str], spans: list[list[Span]]) -> None:
         """Runs the lexicon missed: rewritten into a name if a rewrite names one, else dense."""
