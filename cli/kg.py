@@ -60,7 +60,8 @@ def stats_cli(kg: Path | None = KG_OPTION, json_out: bool = typer.Option(False, 
         return
     typer.echo(f"KG          {s.kg} ({s.generation}, manifest {s.manifest_hash})")
     typer.echo(f"triples     {s.triples}")
-    typer.echo(f"classes     {s.classes}")
+    deprecated = f" ({s.counts['deprecated']} deprecated)" if s.counts.get("deprecated") else ""
+    typer.echo(f"classes     {s.classes}{deprecated}")
     typer.echo(f"properties  {s.object_properties} object, {s.data_properties} data, {s.annotation_properties} annotation")
     typer.echo(f"individuals {s.individuals}")
     c = s.counts

@@ -63,6 +63,11 @@ def test_tables_record_deprecated_terms_and_their_replacements(hpo_obsolete):
     tables = ClosureTables(KGDir(kg).current().path / "tables.sqlite3")
     assert tables.replacements() == {**{_iri(o): _iri(r) for o, _, r in replaced},
                                      **{_iri(o): None for o, _ in dropped}}
+    engine = Engine(kg)
+    try:
+        assert engine.stats().counts["deprecated"] == len(replaced) + len(dropped)
+    finally:
+        engine.close()
 
 
 def test_a_synonym_of_an_obsolete_term_links_to_its_replacement_or_to_nothing(hpo_obsolete):
