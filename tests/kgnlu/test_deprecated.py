@@ -37,7 +37,7 @@ def hpo_obsolete(tmp_path_factory):
             continue
         syns = [t for t, _ in _SYN.findall(st)]
         target = re.search(r"^replaced_by: (\S+)", st, re.M)
-        if target is None and len(dropped) < 2:  # none of these has a synonym in hp.obo: its name, then
+        if target is None and len(dropped) < 2:  # no such term has a synonym in hp.obo: link its name
             dropped.append((ident, (syns or re.findall(r"^name: (.*)$", st, re.M))[0]))
             keep.append(ident)
         elif syns and target is not None and len(replaced) < 3 and target.group(1) in stanzas \
@@ -77,7 +77,7 @@ def test_a_synonym_of_an_obsolete_term_links_to_its_replacement_or_to_nothing(hp
         for obsolete, synonym, target in replaced:
             (mention,) = engine.link(synonym)
             assert (mention.iri, mention.text) == (_iri(target), synonym), obsolete
-            assert mention.label == engine.rules().tables.label(_iri(target))
+            assert mention.label == engine.tables.label(_iri(target))
         for obsolete, synonym in dropped:
             assert engine.link(synonym) == [], obsolete
     finally:
