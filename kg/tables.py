@@ -544,10 +544,11 @@ class ClosureTables:
         existed have none: they answer {} until the KG is ingested again."""
         if self._replacements is None:
             try:
-                rows = self._q("SELECT id, replaced_by FROM deprecated")
+                rows = self._q("SELECT e.iri, r.iri FROM deprecated d JOIN entities e ON e.id = d.id "
+                               "LEFT JOIN entities r ON r.id = d.replaced_by")
             except sqlite3.OperationalError:
                 rows = []
-            self._replacements = {self.iri(d): self.iri(r) if r is not None else None for d, r in rows}
+            self._replacements = dict(rows)
         return self._replacements
 
     def relations(self, subj: str, limit: int = -1) -> list[tuple[str, str, bool, str]]:
