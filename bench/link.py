@@ -20,6 +20,10 @@ In one run:
        lexicon-only), scored by the concept of its longest mention. Lower than (f): where the
        lexicon matches part of a query that is not a term (``Linker._rewrite_terms``), only the
        rest goes to the retrievers.
+   (i)-(k), with ``--mpnet DIR`` only: the larger all-mpnet-base-v2, untuned, through the same
+       index code as (c), behind rewriting as (e), and end to end as (g) with
+       ``Engine(encoder=DIR)``; plus both encoders' speed on the queries. Its NIL threshold is
+       calibrated as in 2. and written to ``DIR/linker.json`` for the Engine to read.
    The adapter's ``training.json`` must show the same held-out split (seed, fraction and the
    digest of the held-out IRIs); otherwise the run stops, since (d) would have seen the answers.
 2. **NIL threshold.** The cosine threshold maximising F1 of "link" vs "NIL" between the held-out
@@ -197,11 +201,11 @@ def dense(kg: Path, encoder, queries: list[str], cache: Path | None, k: int = 5)
     return [[c.iri for c in h] for h in hits], [h[0].score if h else -1.0 for h in hits], index
 
 
-def end_to_end(kg: Path, queries: list[str], dense: bool) -> list[list[str]]:
+def end_to_end(kg: Path, queries: list[str], dense: bool, encoder=None) -> list[list[str]]:
     """Each query through ``Engine.link`` as a user's text: the concept of its longest mention."""
     from kgnlu.api import Engine
 
-    engine = Engine(kg, dense=dense, device="cpu")
+    engine = Engine(kg, dense=dense, device="cpu", encoder=encoder)
     out = []
     for mentions in engine.link_many(queries):
         best = max(mentions, key=lambda m: (m.end - m.start, -m.start), default=None)
@@ -227,6 +231,17 @@ def rewritten(rewriter, queries: list[str], dense_ranked: list[list[str]], k: in
     hits = [rewriter.lookup(q, k=k) for q in queries]
     return ([list(dict.fromkeys([c.iri for c in h] + d))[:k] for h, d in zip(hits, dense_ranked)],
             [bool(h) for h in hits])
+
+
+def encode_speed(encoders: dict, texts: list[str]) -> dict:
+    """Texts/s of each encoder on the same texts, one after the other (a warm-up batch first)."""
+    out = {}
+    for name, enc in encoders.items():
+        enc.encode(texts[:64])
+        t = time.perf_counter()
+        enc.encode(texts)
+        out[name] = round(len(texts) / (time.perf_counter() - t), 1)
+    return out
 
 
 # -- 3. NIL threshold ----------------------------------------------------------------------------
@@ -436,7 +451,10 @@ def render(res: dict) -> str:
              "rewrite+minilm": "(e) phrase rewriting (kg.rewrite), then (c)",
              "rewrite+minilm+adapter": "(f) phrase rewriting, then (d): the retrievers as shipped",
              "engine": "(g) end to end: `Engine.link(query)`, the concept of its longest mention",
-             "engine lexicon-only": "(h) the same, lexicon-only linking (`--lexicon-only`; `infer` and `extract`)"}
+             "engine lexicon-only": "(h) the same, lexicon-only linking (`--lexicon-only`; `infer` and `extract`)",
+             "mpnet": "(i) all-mpnet-base-v2, untuned (the larger encoder; `--mpnet DIR`)",
+             "rewrite+mpnet": "(j) phrase rewriting, then (i)",
+             "engine mpnet": "(k) end to end as (g), with `Engine(encoder=DIR)` (`kgnlu link --encoder DIR`)"}
     for key, name in names.items():
         if key in acc:
             at5 = f"{acc[key]['acc@5']:.3f}" if not key.startswith("engine") else "–"
@@ -446,6 +464,14 @@ def render(res: dict) -> str:
         lines += ["", f"Rewriting: {rw['rules']} rules mined from the held-out KG's own synonyms; a rewrite named a "
                   f"concept for {rw['queries_named']} of {res['queries']} queries, rightly at rank 1 for "
                   f"{rw['right_at_1_when_named']}; {rw['ms_per_query']} ms per query (rewrite alone)."]
+    big = res.get("mpnet")
+    if big:
+        sp_ = big["encode_texts_per_s"]
+        n = big["nil"]
+        lines += ["", f"The larger encoder: encoding the {res['queries']} queries, {sp_['mpnet']} texts/s against "
+                  f"MiniLM's {sp_['minilm']} ({sp_['minilm'] / sp_['mpnet']:.1f}x slower); its NIL threshold "
+                  f"{n['nil_threshold']:.4f} (F1 {n['f1']:.3f}, precision {n['precision']:.3f}, recall {n['recall']:.3f}), "
+                  "calibrated as below."]
     tr = res.get("training") or {}
     if tr:
         lines += ["", f"Adapter: {tr.get('pairs')} synonym pairs from {tr.get('concepts_with_pairs')} HPO concepts "
@@ -542,6 +568,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--speed-only", action="store_true",
                     help="only the speed rows (minutes, not the full run's ~40): the other rows are kept from --out's JSON")
     ap.add_argument("--sentences", type=int, default=1000)
+    ap.add_argument("--mpnet", type=Path, default=None,
+                    help="an all-mpnet-base-v2 folder (README, 'A larger encoder'): adds rows (i)-(k) (~15 more minutes); "
+                         "its NIL threshold is written into that folder")
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "link.md")
     args = ap.parse_args(argv)
 
@@ -598,6 +627,23 @@ def main(argv: list[str] | None = None) -> int:
         log(f"MiniLM + adapter: {acc['minilm+adapter']}, behind rewriting: {acc['rewrite+minilm+adapter']} ({rewrite_stats})")
 
         phrases = nil_phrases(args.nil_phrases)
+        larger = None
+        if args.mpnet:
+            from kgnlu.neural.encoder import SentenceTransformerEncoder
+
+            big = SentenceTransformerEncoder(args.mpnet, device="cpu")
+            ranked, top_big, big_index = dense(kg, big, queries, args.cache)
+            acc["mpnet"] = _acc(ranked, gold)
+            acc["rewrite+mpnet"] = _acc(rewritten(rewriter, queries, ranked)[0], gold)
+            larger = {"nil": calibrate(top_big, [h[0].score if h else -1.0 for h in big_index.search(phrases, k=1)]),
+                      "encode_texts_per_s": encode_speed({"minilm": base, "mpnet": big}, queries)}
+            big_index.close()
+            # The Engine reads it from there (calibration_dir), so row (k) links with its own threshold.
+            (args.mpnet / "linker.json").write_text(json.dumps(
+                {**larger["nil"], "encoder": big.fingerprint,
+                 "calibrated_on": "held-out HPO EXACT synonyms and data/nil_phrases.txt (bench/link.py --mpnet)"},
+                indent=2, sort_keys=True) + "\n")
+            log(f"mpnet: {acc['mpnet']}, behind rewriting: {acc['rewrite+mpnet']}, {larger}")
         neg = [h[0].score if h else -1.0 for h in index.search(phrases, k=1)]
         nil = calibrate(top, neg)
         nil["encoder"] = tuned.fingerprint
@@ -612,8 +658,11 @@ def main(argv: list[str] | None = None) -> int:
         rewrite_stats["nil"] = {"phrases_named": sum(neg_named), "precision": round(prec, 4), "recall": round(rec, 4),
                                 "f1": round(2 * prec * rec / max(1e-9, prec + rec), 4)}
         log(f"NIL: {nil}; with rewriting: {rewrite_stats['nil']}")
-        for key, dense_on in (("engine", True), ("engine lexicon-only", False)):
-            acc[key] = _acc(end_to_end(kg, queries, dense_on), gold)
+        runs = [("engine", True, None), ("engine lexicon-only", False, None)]
+        if args.mpnet:
+            runs.append(("engine mpnet", True, args.mpnet))
+        for key, dense_on, encoder in runs:
+            acc[key] = _acc(end_to_end(kg, queries, dense_on, encoder), gold)
             log(f"Engine.link end to end ({key}): {acc[key]}")
         if not args.no_write_nil:
             (args.adapter / "linker.json").write_text(json.dumps(
@@ -628,7 +677,7 @@ def main(argv: list[str] | None = None) -> int:
            "held_concepts": len({g for g in gold}), "index_texts": n_index,
            "holdout": {"seed": seed, "fraction": fraction, "digest": digest},
            "accuracy": {k: {m: round(v, 4) for m, v in d.items()} for k, d in acc.items()}, "nil": nil,
-           "rewrite": rewrite_stats,
+           "rewrite": rewrite_stats, **({"mpnet": larger} if larger else {}),
            "training": {"pairs": training["data"]["pairs"], "concepts_with_pairs": training["data"]["concepts_with_pairs"],
                         "seconds": training["seconds"].get("total"), "pairs_per_s": training["metrics"].get("pairs_per_s"),
                         "seed": training["seed"]},

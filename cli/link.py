@@ -11,11 +11,12 @@ from kgnlu.cli._common import KG_OPTION, TEXTS_INPUT_OPTION, StageProgress, hand
 
 
 
-def link(texts: list[str], kg: Path | None = None, top_k: int = 0, dense: bool = True, progress=None):
+def link(texts: list[str], kg: Path | None = None, top_k: int = 0, dense: bool = True, progress=None,
+         encoder: Path | None = None):
     """Plain function behind the command: one list of ``Mention`` per text."""
     from kgnlu.api import Engine
 
-    engine = Engine(kg, dense=dense)
+    engine = Engine(kg, dense=dense, encoder=encoder)
     engine.linker(progress or (lambda _: None))
     return engine.link_many(texts, top_k=top_k)
 
@@ -27,13 +28,19 @@ def link_cli(
     input_file: Path | None = TEXTS_INPUT_OPTION,
     top_k: int = typer.Option(0, "--top-k", "-k", min=0, max=50, help="Also list the top K candidates per mention."),
     lexicon_only: bool = typer.Option(False, "--lexicon-only", help="No dense retrieval: exact lexicon matches only (no model load)."),
+    encoder: Path | None = typer.Option(None, "--encoder", help="A sentence-transformers model folder (e.g. all-mpnet-base-v2) "
+                                        "for dense retrieval instead of MiniLM + the shipped adapter (the lexicon is embedded with it on first use)."),
     json_out: bool = typer.Option(False, "--json", help="One JSON object per text."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
 ) -> None:
     """Find the KG concepts a text mentions: lexicon matches, dense retrieval, negation scope."""
     texts = texts_from(text, input_file)
+    if encoder is not None and lexicon_only:
+        from kgnlu.types import InputError
+
+        raise InputError("--encoder needs dense retrieval: drop --lexicon-only")
     with StageProgress(enabled=not (quiet or json_out)) as progress:
-        results = link(texts, kg, top_k, not lexicon_only, progress)
+        results = link(texts, kg, top_k, not lexicon_only, progress, encoder)
     for t, mentions in zip(texts, results):
         if json_out:
             print_json({"text": t, "mentions": [m.to_dict() if top_k else _drop_candidates(m.to_dict()) for m in mentions]})

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from kgnlu.config import (  # noqa: F401 (debug_enabled, NLI_RECIPE: CLI)
-    NLI_RECIPE, build_dir, debug_enabled, linker_adapter_dir, nli_model_dir, resolve_kg_dir)
+    NLI_RECIPE, build_dir, debug_enabled, nli_model_dir, resolve_kg_dir)
 from kgnlu.types import (
     InferResult,
     IngestResult,
@@ -45,13 +45,18 @@ class Engine:
     """One KG (and, once loaded, the models that read it)."""
 
     def __init__(self, kg: str | Path | None = None, model: str | Path | None = None, device: str = "auto",
-                 dense: bool = True):
+                 dense: bool = True, encoder=None):
+        """``encoder``: the linker's text encoder. None: MiniLM with the shipped adapter; a local
+        sentence-transformers folder (all-mpnet-base-v2, README "A larger encoder"); or any
+        ``kgnlu.neural.encoder.TextEncoder``. Each encoder keeps its own vectors in the KG's cache;
+        the KG's one faiss index is rebuilt from them when the encoder changes."""
         from kgnlu.kg.kgdir import KGDir
 
         self.kg_dir = resolve_kg_dir(kg)
         self.model = model
         self.device = device
         self.dense = dense  # False: lexicon-only linking, no encoder or faiss (fast, no torch)
+        self.encoder_spec = encoder
         self._kgdir = KGDir(self.kg_dir)
         self._lock = threading.RLock()
         self._generation: Path | None = None
@@ -64,8 +69,8 @@ class Engine:
 
     @classmethod
     def load(cls, kg: str | Path | None = None, model: str | Path | None = None, device: str = "auto",
-             dense: bool = True) -> Engine:
-        return cls(kg, model, device, dense)
+             dense: bool = True, encoder=None) -> Engine:
+        return cls(kg, model, device, dense, encoder)
 
     # -- KG lifecycle ------------------------------------------------------------------------
 
@@ -178,14 +183,16 @@ class Engine:
     # -- linking and inference ---------------------------------------------------------------
 
     def encoder(self):
-        """The linker's text encoder: MiniLM with the shipped self-alignment adapter, if any."""
+        """The linker's text encoder: the one given to the constructor, or MiniLM with the shipped
+        self-alignment adapter, if any."""
         with self._lock:
             if self._encoder is None:
-                from kgnlu.neural.encoder import MiniLMEncoder
+                from kgnlu.neural.encoder import load_encoder
 
-                adapter = linker_adapter_dir()
-                shipped = (adapter / "adapter_config.json").is_file()  # not a half-written training output
-                self._encoder = MiniLMEncoder(adapter=adapter if shipped else None, device=self.device)
+                try:
+                    self._encoder = load_encoder(self.encoder_spec, device=self.device)
+                except FileNotFoundError as e:
+                    raise InputError(f"encoder: {e}") from None
             return self._encoder
 
     def _index_fresh(self) -> bool:
@@ -218,8 +225,8 @@ class Engine:
                     encoder = self.encoder()
                     index = load_lexicon_index(self.kg_dir, encoder,
                                                progress=_counting(progress, "embedding lexicon"), device=self.device)
-                    if encoder.adapter_path is not None:  # calibrated for that adapter (bench/link.py)
-                        nil = calibrated_nil(encoder.adapter_path, encoder.fingerprint)
+                    if encoder.calibration_dir is not None:  # calibrated for that encoder (bench/link.py)
+                        nil = calibrated_nil(encoder.calibration_dir, encoder.fingerprint)
                     vectors = VectorCache(self.kg_dir / CACHE_DIR, encoder.fingerprint, encoder.dim)
                     scorers.append(DefinitionContext(encoder, Lexicon(self._generation / "tables.sqlite3").definition,
                                                      cache=vectors))

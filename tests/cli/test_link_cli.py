@@ -36,3 +36,11 @@ def test_binary_input_is_a_one_line_error(demo_kg, tmp_path):
     res = run_cli("link", "--kg", demo_kg, "--lexicon-only", "--input", bad)
     assert res.returncode != 0 and "Traceback" not in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1 and "bad.txt" in res.stderr
+
+
+def test_bad_encoder_folder_is_a_one_line_error(demo_kg, tmp_path):
+    res = run_cli("link", "--kg", demo_kg, "--encoder", tmp_path, "an apple")
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert res.stderr.strip().splitlines() == [f"error: encoder: {tmp_path}: not a sentence-transformers model folder (no modules.json)"]
+    res = run_cli("link", "--kg", demo_kg, "--encoder", tmp_path, "--lexicon-only", "an apple")
+    assert res.returncode == 2 and res.stderr.strip().splitlines() == ["error: --encoder needs dense retrieval: drop --lexicon-only"]

@@ -102,3 +102,36 @@ def test_fingerprint_depends_on_max_length():
 
     p = default_model_path()
     assert encoder_fingerprint(p, None, 64) != encoder_fingerprint(p, None, 128)
+
+
+def test_sentence_transformers_folder_encoder(encoder, tmp_path):
+    """The larger encoder's path (mpnet cannot run on minibert), checked on MiniLM's own folder."""
+    from kgnlu.neural.encoder import SentenceTransformerEncoder
+
+    st = SentenceTransformerEncoder(default_model_path(), device="cpu")
+    assert isinstance(st, TextEncoder) and st.dim == 384 and len(st.fingerprint) == 16
+    calls = []
+    v = st.encode(TEXTS, batch_size=3, progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(3, 8), (6, 8), (8, 8)] and v.dtype == np.float32
+    np.testing.assert_allclose(v, encoder.encode(TEXTS), atol=1e-5)
+    assert st.fingerprint == SentenceTransformerEncoder(default_model_path(), device="cpu", max_length=64).fingerprint
+    assert st.fingerprint != SentenceTransformerEncoder(default_model_path(), device="cpu", max_length=32).fingerprint
+    assert st.encode([]).shape == (0, 384)
+    with pytest.raises(FileNotFoundError, match="no modules.json"):
+        SentenceTransformerEncoder(tmp_path)
+
+
+def test_a_calibrated_threshold_beside_the_model_keeps_its_fingerprint(tmp_path):
+    """bench/link.py --mpnet writes linker.json into the model folder, for that fingerprint: were the
+    file part of the fingerprint, writing it would orphan itself and re-embed the whole lexicon."""
+    from kgnlu.neural.encoder import CALIBRATION_FILE, SentenceTransformerEncoder
+    from kgnlu.tasks.linking import NIL_FILE
+
+    assert CALIBRATION_FILE == NIL_FILE
+    folder = tmp_path / "st"
+    folder.mkdir()
+    for f in default_model_path().iterdir():
+        (folder / f.name).symlink_to(f)
+    before = SentenceTransformerEncoder(folder, device="cpu").fingerprint
+    (folder / NIL_FILE).write_text('{"nil_threshold": 0.5, "encoder": "%s"}' % before)
+    assert SentenceTransformerEncoder(folder, device="cpu").fingerprint == before

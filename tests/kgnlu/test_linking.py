@@ -195,6 +195,7 @@ def test_calibrated_nil_reads_linker_json(tmp_path):
 
 def test_engine_uses_the_shipped_threshold(engine):
     enc = engine.encoder()
+    assert enc.calibration_dir == enc.adapter_path  # MiniLM's threshold belongs to its adapter
     expected = calibrated_nil(enc.adapter_path, enc.fingerprint) if enc.adapter_path else DEFAULT_NIL
     assert engine.linker().nil_threshold == expected
     adapter = Path(enc.adapter_path) if enc.adapter_path else None
@@ -395,3 +396,42 @@ def test_ingest_mines_the_rewrite_rules_so_the_first_link_need_not(tmp_path):
     (m,) = engine.link("the C of vitamins")
     assert (m.iri, m.via) == (FOOD + "VitaminC", "rewrite") and built.stat().st_mtime_ns == stamp
     engine.close()
+
+
+def _model_folder_copy(dst: Path) -> Path:
+    """The packaged MiniLM as a writable sentence-transformers folder: links to its files (not 90 MB copied)."""
+    from kgnlu.neural.encoder import default_model_path
+
+    dst.mkdir()
+    for f in default_model_path().iterdir():
+        (dst / f.name).symlink_to(f)
+    return dst
+
+
+def test_a_sentence_transformers_folder_replaces_the_encoder(demo_kg, tmp_path):
+    """Engine(encoder=DIR), the way all-mpnet-base-v2 plugs in (README, "A larger encoder"). Here DIR
+    holds the packaged MiniLM, read by sentence-transformers: it must retrieve exactly as untuned
+    MiniLMEncoder, keep its own fingerprint, and link with the NIL threshold calibrated in DIR."""
+    from kgnlu.neural.encoder import MiniLMEncoder, SentenceTransformerEncoder
+
+    kg = copy_kg(demo_kg, tmp_path / "kg")
+    folder = _model_folder_copy(tmp_path / "st")
+    via_folder = Engine(kg, device="cpu", encoder=folder)
+    enc = via_folder.encoder()
+    assert isinstance(enc, SentenceTransformerEncoder) and enc.calibration_dir == folder
+    (folder / NIL_FILE).write_text(json.dumps({"nil_threshold": 0.42, "encoder": enc.fingerprint}))
+    plain = Engine(kg, device="cpu", encoder=MiniLMEncoder(device="cpu"))
+    assert enc.fingerprint != plain.encoder().fingerprint  # another pipeline: its own vector cache
+    assert via_folder.linker().nil_threshold == 0.42 and plain.linker().nil_threshold == DEFAULT_NIL
+    queries = ["crunchy red fruit", "a yellow tropical fruit", "orange root vegetable"]
+    got, want = via_folder.linker().index.search(queries, k=3), plain.linker().index.search(queries, k=3)
+    assert [[c.iri for c in h] for h in got] == [[c.iri for c in h] for h in want]
+    assert [[round(c.score, 4) for c in h] for h in got] == [[round(c.score, 4) for c in h] for h in want]
+    via_folder.close()
+    plain.close()
+
+
+def test_an_encoder_folder_that_is_not_a_model_is_an_input_error(demo_kg, tmp_path):
+    engine = Engine(copy_kg(demo_kg, tmp_path / "kg"), device="cpu", encoder=tmp_path)
+    with pytest.raises(InputError, match="not a sentence-transformers model folder"):
+        engine.link("an apple")

@@ -38,6 +38,7 @@ Progress = Callable[[int, int], None]
 
 ADAPTER_CONFIG = "adapter_config.json"
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
+CALIBRATION_FILE = "linker.json"  # tasks.linking.NIL_FILE (neural/ does not import tasks/; a test ties the two)
 
 
 class TextEncoder(abc.ABC):
@@ -49,6 +50,8 @@ class TextEncoder(abc.ABC):
 
     dim: int
     fingerprint: str
+    # Where bench/link.py writes this encoder's calibrated NIL threshold (``linker.json``), if anywhere.
+    calibration_dir: Path | None = None
 
     @abc.abstractmethod
     def encode(self, texts: Sequence[str], batch_size: int = 128, progress: Progress | None = None) -> np.ndarray:
@@ -163,6 +166,7 @@ class MiniLMEncoder(TextEncoder):
         self.model.pack_for_cpu()
         self.dim = int(self.model.config.hidden_size)
         self.fingerprint = encoder_fingerprint(self.model_path, self.adapter_path, self.max_length)
+        self.calibration_dir = self.adapter_path  # the threshold belongs to the adapter it was measured with
         self._torch = torch
 
     def __repr__(self) -> str:
@@ -198,4 +202,78 @@ class MiniLMEncoder(TextEncoder):
         return torch.nn.functional.normalize(mean, p=2, dim=1)
 
 
-__all__ = ["TextEncoder", "MiniLMEncoder", "default_model_path", "encoder_fingerprint", "file_digest"]
+class SentenceTransformerEncoder(TextEncoder):
+    """Any local sentence-transformers model folder (``modules.json``), through its own pipeline.
+
+    This is how the larger all-mpnet-base-v2 (README, "A larger encoder") replaces MiniLM: MPNet
+    is not BERT, so ``minibert`` cannot run it. No adapter: its vectors are the model's own.
+    Pays sentence-transformers' import (~6 s) and, for mpnet, ~10x MiniLM's time per text.
+    ``calibration_dir`` is the model folder: ``bench/link.py --mpnet DIR`` writes its NIL
+    threshold there.
+    """
+
+    def __init__(self, model_path: str | Path, device: str = "auto", max_length: int = 64):
+        self.model_path = Path(model_path)
+        if not (self.model_path / "modules.json").is_file():
+            raise FileNotFoundError(f"{self.model_path}: not a sentence-transformers model folder (no modules.json)")
+        self.max_length = int(max_length)
+        self.device = _resolve_device(device)
+        # Nothing is fetched at run time here: a missing file must fail, not reach for the hub.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        # transformers draws a "Loading weights" bar per load: noise on the CLI's stderr.
+        bar = hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()
+        try:
+            self.model = SentenceTransformer(str(self.model_path), device=self.device, local_files_only=True)
+        finally:
+            if bar:
+                hf_logging.enable_progress_bar()
+        self.model.max_seq_length = self.max_length
+        get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        self.dim = int(get_dim())
+        parts = {"pipeline": "sentence-transformers+l2", "max_length": self.max_length,
+                 "weights": file_digest(_weights_file(self.model_path))}
+        # modules.json, the pooling and tokenizer configs: every JSON file that shapes the vectors,
+        # but not the NIL threshold calibrated for those vectors and written beside them.
+        for f in sorted(self.model_path.rglob("*.json")):
+            if f.name != CALIBRATION_FILE:
+                parts[f.relative_to(self.model_path).as_posix()] = file_digest(f)
+        self.fingerprint = hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+        self.calibration_dir = self.model_path
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.model_path.name!r}, device={self.device!r}, fingerprint={self.fingerprint!r})"
+
+    def encode(self, texts: Sequence[str], batch_size: int = 128, progress: Progress | None = None) -> np.ndarray:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1; got {batch_size}")
+        texts = [str(t) for t in texts]
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        # Chunks of whole batches, so that progress is reported as MiniLMEncoder reports it.
+        for start in range(0, len(texts), batch_size):
+            chunk = texts[start:start + batch_size]
+            out[start:start + len(chunk)] = self.model.encode(chunk, batch_size=batch_size, normalize_embeddings=True,
+                                                              convert_to_numpy=True, show_progress_bar=False)
+            if progress is not None:
+                progress(start + len(chunk), len(texts))
+        return out
+
+
+def load_encoder(spec: str | Path | TextEncoder | None, device: str = "auto") -> TextEncoder:
+    """``spec`` as a TextEncoder: an instance as is, a model folder as a SentenceTransformerEncoder,
+    None as the linker's default (MiniLM with the shipped adapter, when one is shipped)."""
+    if isinstance(spec, TextEncoder):
+        return spec
+    if spec is not None:
+        return SentenceTransformerEncoder(spec, device=device)
+    from kgnlu.config import linker_adapter_dir
+
+    adapter = linker_adapter_dir()
+    shipped = (adapter / ADAPTER_CONFIG).is_file()  # not a half-written training output
+    return MiniLMEncoder(adapter=adapter if shipped else None, device=device)
+
+
+__all__ = ["TextEncoder", "MiniLMEncoder", "SentenceTransformerEncoder", "load_encoder", "default_model_path", "encoder_fingerprint", "file_digest"]
