@@ -1,6 +1,6 @@
-"""Shared fixtures: the demo KG (ingested once per session), copies of it to write into, a CLI
-runner in a child process, a hash of a KG directory, and a guard that makes any network
-connection fail.
+"""Shared fixtures: the demo KG (ingested once per session), copies of it to write into, the
+packaged MiniLM as a model folder, a CLI runner in a child process, a hash of a KG directory,
+and a guard that makes any network connection fail.
 
 Nothing here downloads anything: ``HF_HUB_OFFLINE`` is set before any test runs.
 """
@@ -111,6 +111,18 @@ def demo_kg(tmp_path_factory) -> Path:
     report = ingest([DEMO], kg, reasoner_name="hermit")
     assert report["changed"]
     return kg
+
+
+@pytest.fixture
+def minilm_folder(tmp_path) -> Path:
+    """The packaged MiniLM as a writable sentence-transformers folder: links to its files, not 90 MB copied."""
+    from kgnlu.neural.encoder import default_model_path
+
+    folder = tmp_path / "minilm"
+    folder.mkdir()
+    for f in default_model_path().iterdir():
+        (folder / f.name).symlink_to(f)
+    return folder
 
 
 @pytest.fixture

@@ -121,17 +121,14 @@ def test_sentence_transformers_folder_encoder(encoder, tmp_path):
         SentenceTransformerEncoder(tmp_path)
 
 
-def test_a_calibrated_threshold_beside_the_model_keeps_its_fingerprint(tmp_path):
+def test_a_calibrated_threshold_beside_the_model_keeps_its_fingerprint(minilm_folder):
     """bench/link.py --mpnet writes linker.json into the model folder, for that fingerprint: were the
     file part of the fingerprint, writing it would orphan itself and re-embed the whole lexicon."""
     from kgnlu.neural.encoder import CALIBRATION_FILE, SentenceTransformerEncoder
     from kgnlu.tasks.linking import NIL_FILE
 
     assert CALIBRATION_FILE == NIL_FILE
-    folder = tmp_path / "st"
-    folder.mkdir()
-    for f in default_model_path().iterdir():
-        (folder / f.name).symlink_to(f)
+    folder = minilm_folder
     before = SentenceTransformerEncoder(folder, device="cpu").fingerprint
     (folder / NIL_FILE).write_text('{"nil_threshold": 0.5, "encoder": "%s"}' % before)
     assert SentenceTransformerEncoder(folder, device="cpu").fingerprint == before

@@ -398,24 +398,14 @@ def test_ingest_mines_the_rewrite_rules_so_the_first_link_need_not(tmp_path):
     engine.close()
 
 
-def _model_folder_copy(dst: Path) -> Path:
-    """The packaged MiniLM as a writable sentence-transformers folder: links to its files (not 90 MB copied)."""
-    from kgnlu.neural.encoder import default_model_path
-
-    dst.mkdir()
-    for f in default_model_path().iterdir():
-        (dst / f.name).symlink_to(f)
-    return dst
-
-
-def test_a_sentence_transformers_folder_replaces_the_encoder(demo_kg, tmp_path):
+def test_a_sentence_transformers_folder_replaces_the_encoder(demo_kg, minilm_folder, tmp_path):
     """Engine(encoder=DIR), the way all-mpnet-base-v2 plugs in (README, "A larger encoder"). Here DIR
     holds the packaged MiniLM, read by sentence-transformers: it must retrieve exactly as untuned
     MiniLMEncoder, keep its own fingerprint, and link with the NIL threshold calibrated in DIR."""
     from kgnlu.neural.encoder import MiniLMEncoder, SentenceTransformerEncoder
 
     kg = copy_kg(demo_kg, tmp_path / "kg")
-    folder = _model_folder_copy(tmp_path / "st")
+    folder = minilm_folder
     via_folder = Engine(kg, device="cpu", encoder=folder)
     enc = via_folder.encoder()
     assert isinstance(enc, SentenceTransformerEncoder) and enc.calibration_dir == folder

@@ -207,7 +207,7 @@ class SentenceTransformerEncoder(TextEncoder):
 
     This is how the larger all-mpnet-base-v2 (README, "A larger encoder") replaces MiniLM: MPNet
     is not BERT, so ``minibert`` cannot run it. No adapter: its vectors are the model's own.
-    Pays sentence-transformers' import (~6 s) and, for mpnet, ~10x MiniLM's time per text.
+    Pays sentence-transformers' import (~6 s) and, for mpnet, ~17x MiniLM's time per text (bench/link.py).
     ``calibration_dir`` is the model folder: ``bench/link.py --mpnet DIR`` writes its NIL
     threshold there.
     """
