@@ -191,7 +191,7 @@ class Engine:
 
                 try:
                     self._encoder = load_encoder(self.encoder_spec, device=self.device)
-                except FileNotFoundError as e:
+                except (FileNotFoundError, ValueError) as e:  # a folder that is not a model
                     raise InputError(f"encoder: {e}") from None
             return self._encoder
 

@@ -422,6 +422,12 @@ def test_a_sentence_transformers_folder_replaces_the_encoder(demo_kg, minilm_fol
 
 
 def test_an_encoder_folder_that_is_not_a_model_is_an_input_error(demo_kg, tmp_path):
-    engine = Engine(copy_kg(demo_kg, tmp_path / "kg"), device="cpu", encoder=tmp_path)
+    kg = copy_kg(demo_kg, tmp_path / "kg")
+    folder = tmp_path / "st"
+    folder.mkdir()
     with pytest.raises(InputError, match="not a sentence-transformers model folder"):
-        engine.link("an apple")
+        Engine(kg, device="cpu", encoder=folder).link("an apple")
+    (folder / "modules.json").write_text(
+        '[{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"}]')
+    with pytest.raises(InputError, match="not loadable as a sentence-transformers model .ValueError: Unrecognized model"):
+        Engine(kg, device="cpu", encoder=folder).link("an apple")

@@ -228,6 +228,9 @@ class SentenceTransformerEncoder(TextEncoder):
         hf_logging.disable_progress_bar()
         try:
             self.model = SentenceTransformer(str(self.model_path), device=self.device, local_files_only=True)
+        except Exception as e:  # a malformed folder fails deep inside transformers, with any error type
+            raise ValueError(f"{self.model_path}: not loadable as a sentence-transformers model "
+                             f"({type(e).__name__}: {' '.join(str(e).split())[:200]})") from e
         finally:
             if bar:
                 hf_logging.enable_progress_bar()
