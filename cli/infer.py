@@ -12,12 +12,12 @@ from kgnlu.cli._common import KG_OPTION, StageProgress, fail, handle_errors, pri
 
 
 def infer(pairs: list[tuple[str, str]], kg: Path | None = None, symbolic_only: bool = False, progress=None,
-          model: Path | None = None, dense: bool = False):
+          model: Path | None = None, dense: bool = False, encoder: Path | None = None):
     """Plain function behind the command: one ``InferResult`` per pair (batched through the model)."""
     from kgnlu.api import Engine
 
     progress = progress or (lambda _: None)
-    engine = Engine(kg, model, dense=dense)
+    engine = Engine(kg, model, dense=dense, encoder=encoder)
     engine.linker(progress)
     if not symbolic_only:
         engine.nli_predictor(progress)
@@ -33,6 +33,8 @@ def infer_cli(
     output: Path | None = typer.Option(None, "--output", "-o", help="Batch: write one JSON result per line here (default stdout)."),
     model: Path | None = typer.Option(None, "--model", help="A trained NLI model directory (default: the shipped one)."),
     dense: bool = typer.Option(False, "--dense", help="Also link through the faiss index of lexicon embeddings (built on first use; the shipped model was trained on lexicon linking)."),
+    encoder: Path | None = typer.Option(None, "--encoder", help="With --dense: a sentence-transformers model folder (e.g. all-mpnet-base-v2) "
+                                        "for dense linking instead of MiniLM + the shipped adapter."),
     skip_bad: bool = typer.Option(False, "--skip-bad", help="Batch: skip bad input lines (reported on stderr) instead of stopping."),
     symbolic_only: bool = typer.Option(False, "--symbolic-only", help="Answer from the KG rules alone (unknown reads as neutral)."),
     explain: bool = typer.Option(False, "--explain", help="Print the proofs in readable form."),
@@ -40,6 +42,8 @@ def infer_cli(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
 ) -> None:
     """Does the premise entail, contradict, or leave open the hypothesis? With the proofs it rests on."""
+    if encoder is not None and not dense:
+        fail("--encoder is the dense linker's: add --dense")
     if input_file is not None:
         if premise is not None or hypothesis is not None:
             fail("give --premise/--hypothesis or --input, not both")
@@ -58,7 +62,7 @@ def infer_cli(
             fail("give both --premise and --hypothesis (or --input FILE)")
         pairs = [(premise, hypothesis)]
     with StageProgress(enabled=not (quiet or json_out or output)) as progress:
-        results = infer(pairs, kg, symbolic_only, progress, model, dense)
+        results = infer(pairs, kg, symbolic_only, progress, model, dense, encoder)
     if input_file is not None or json_out:
         lines = [json.dumps(r.to_dict(), ensure_ascii=False) for r in results]
         if output is not None:

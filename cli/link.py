@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from kgnlu.cli._common import KG_OPTION, TEXTS_INPUT_OPTION, StageProgress, handle_errors, print_json, texts_from
+from kgnlu.cli._common import KG_OPTION, TEXTS_INPUT_OPTION, StageProgress, fail, handle_errors, print_json, texts_from
 
 
 
@@ -36,9 +36,7 @@ def link_cli(
     """Find the KG concepts a text mentions: lexicon matches, dense retrieval, negation scope."""
     texts = texts_from(text, input_file)
     if encoder is not None and lexicon_only:
-        from kgnlu.types import InputError
-
-        raise InputError("--encoder needs dense retrieval: drop --lexicon-only")
+        fail("--encoder needs dense retrieval: drop --lexicon-only")
     with StageProgress(enabled=not (quiet or json_out)) as progress:
         results = link(texts, kg, top_k, not lexicon_only, progress, encoder)
     for t, mentions in zip(texts, results):

@@ -14,7 +14,7 @@ import pytest
 from kgnlu.config import nli_model_dir
 from kgnlu.labels import LABELS
 from kgnlu.types import InputError
-from tests.conftest import in_threads
+from tests.conftest import copy_kg, in_threads
 
 CONTRACT_KEYS = {"label", "probabilities", "gate", "neural", "symbolic", "entities"}
 PAIRS = [
@@ -120,7 +120,7 @@ def _run_infer_cli(capsys, **kw):
     """``kgnlu infer`` in-process (the model loads once per engine; a child process costs ~10 s)."""
     from kgnlu.cli.infer import infer_cli
 
-    args = dict(premise=None, hypothesis=None, kg=None, input_file=None, output=None, model=None, dense=False, skip_bad=False,
+    args = dict(premise=None, hypothesis=None, kg=None, input_file=None, output=None, model=None, dense=False, encoder=None, skip_bad=False,
                 symbolic_only=False, explain=False, json_out=False, quiet=True)
     args.update(kw)
     code = 0
@@ -177,3 +177,17 @@ def test_batch_skip_bad_continues_and_reports(demo_kg, tmp_path, capsys, symboli
     assert len(results) == 2 and all(set(r) == CONTRACT_KEYS for r in results)
     assert results[0]["label"] == "entailment"
     assert results[1]["symbolic"]["verdict"] == "contradiction"
+
+
+def test_encoder_is_the_dense_linkers(demo_kg, minilm_folder, tmp_path, capsys):
+    """``--encoder DIR`` swaps the dense linker's encoder; without --dense there is none to swap."""
+    from kgnlu.neural.encoder import SentenceTransformerEncoder
+
+    pair = dict(premise="I like eating apples", hypothesis="I like eating fruit")
+    code, out, err = _run_infer_cli(capsys, kg=demo_kg, encoder=minilm_folder, symbolic_only=True, **pair)
+    assert code == 2 and err.strip().splitlines() == ["error: --encoder is the dense linker's: add --dense"]
+    kg = copy_kg(demo_kg, tmp_path / "kg")
+    code, out, err = _run_infer_cli(capsys, kg=kg, dense=True, encoder=minilm_folder, symbolic_only=True, json_out=True, **pair)
+    assert code in (0, None) and json.loads(out)["symbolic"]["verdict"] == "entailment"
+    fingerprint = SentenceTransformerEncoder(minilm_folder, device="cpu").fingerprint
+    assert (kg / "cache" / f"vectors-{fingerprint}.sqlite3").is_file()  # the lexicon was embedded with it
