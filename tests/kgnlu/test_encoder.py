@@ -104,11 +104,12 @@ def test_fingerprint_depends_on_max_length():
     assert encoder_fingerprint(p, None, 64) != encoder_fingerprint(p, None, 128)
 
 
-def test_sentence_transformers_folder_encoder(encoder, tmp_path):
+def test_sentence_transformers_folder_encoder(encoder, tmp_path, no_network):
     """The larger encoder's path (mpnet cannot run on minibert), checked on MiniLM's own folder."""
     from kgnlu.neural.encoder import SentenceTransformerEncoder
 
     st = SentenceTransformerEncoder(default_model_path(), device="cpu")
+    assert no_network.attempts == []  # a local folder, read without the hub
     assert isinstance(st, TextEncoder) and st.dim == 384 and len(st.fingerprint) == 16
     calls = []
     v = st.encode(TEXTS, batch_size=3, progress=lambda done, total: calls.append((done, total)))

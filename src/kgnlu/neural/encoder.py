@@ -218,8 +218,6 @@ class SentenceTransformerEncoder(TextEncoder):
             raise FileNotFoundError(f"{self.model_path}: not a sentence-transformers model folder (no modules.json)")
         self.max_length = int(max_length)
         self.device = _resolve_device(device)
-        # Nothing is fetched at run time here: a missing file must fail, not reach for the hub.
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
 
@@ -227,6 +225,8 @@ class SentenceTransformerEncoder(TextEncoder):
         bar = hf_logging.is_progress_bar_enabled()
         hf_logging.disable_progress_bar()
         try:
+            # local_files_only: a missing file fails here rather than reaching for the hub (checked
+            # with sockets blocked and HF_HUB_OFFLINE unset: no connection is attempted).
             self.model = SentenceTransformer(str(self.model_path), device=self.device, local_files_only=True)
         except Exception as e:  # a malformed folder fails deep inside transformers, with any error type
             raise ValueError(f"{self.model_path}: not loadable as a sentence-transformers model "
