@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import InputError, ParseError, UnsafeInputError
+from .ntriples import LINE as NT_LINE
+from .ntriples import NTriplesWriter, lit
 
 FORMATS = ("rdfxml", "owlxml", "turtle", "ntriples", "jsonld", "obo")
 ALIASES = {
@@ -96,12 +98,6 @@ def _decode(path: Path, raw: bytes) -> str:
     return text
 
 
-_NT_LINE = re.compile(
-    r'^\s*(?:<[^<>"{}|^`\\\s]*>|_:\S+)\s+<[^<>"{}|^`\\\s]*>\s+'
-    r'(?:<[^<>"{}|^`\\\s]*>|_:\S+|"(?:[^"\\]|\\.)*"(?:@[A-Za-z]+(?:-[A-Za-z0-9]+)*|\^\^<[^<>"\s]*>)?)\s*\.\s*(?:#.*)?$'
-)
-
-
 def sniff(text: str) -> str | None:
     head = text[:SNIFF_BYTES].lstrip()
     # An XML tag, not an IRI: ``<rdf:RDF ...>`` or ``<Ontology>``, but not ``<http://a> <p> <o> .``
@@ -126,7 +122,7 @@ def sniff(text: str) -> str | None:
     if re.match(r"(@prefix|@base|PREFIX|BASE)\b", first, re.IGNORECASE):
         return "turtle"
     complete = lines[:-1] if len(text) > SNIFF_BYTES else lines  # last line may be cut
-    if complete and all(_NT_LINE.match(ln) for ln in complete):
+    if complete and all(NT_LINE.match(ln) for ln in complete):
         return "ntriples"
     if first.startswith("<") or first.startswith("_:"):
         return "turtle"
@@ -253,7 +249,7 @@ def _copy_ntriples(path: Path, text: str, out: Path) -> tuple[int, list[str]]:
             s = line.strip()
             if not s or s.startswith("#"):
                 continue
-            if not _NT_LINE.match(s):
+            if not NT_LINE.match(s):
                 raise ParseError(f"{path}: does not parse as ntriples: bad triple at line {lineno}: {s[:80]!r}")
             if f"<{OWL_IMPORTS}>" in s and s.split()[1] == f"<{OWL_IMPORTS}>":
                 imports.append(s.split()[2].strip("<>"))
@@ -339,10 +335,9 @@ def _refuse_remote_context(path: Path, text: str) -> None:
 def _from_owlxml(path: Path, raw: bytes, out: Path) -> tuple[int, list[str]]:
     import owlready2.owlxml_2_ntriples as owlxml
 
-    from .sources.ntriples import lit
-
-    n, imports, blanks = 0, [], {}
+    imports, blanks = [], {}
     with open(out, "w", encoding="utf-8") as f:
+        writer = NTriplesWriter(f)
 
         def node(x) -> str:
             if isinstance(x, str) and not x.startswith("_:"):
@@ -350,22 +345,19 @@ def _from_owlxml(path: Path, raw: bytes, out: Path) -> tuple[int, list[str]]:
             return blanks.setdefault(x, f"_:b{len(blanks)}")
 
         def on_obj(s, p, o):
-            nonlocal n
             if p == OWL_IMPORTS:
                 imports.append(o)
                 return
-            f.write(f"{node(s)} <{p}> {node(o)} .\n")
-            n += 1
+            writer.triple(node(s), f"<{p}>", node(o))
 
         def on_data(s, p, o, d):
-            nonlocal n
             if isinstance(d, str) and d.startswith("@"):
                 literal = lit(str(o), lang=d[1:])
             else:
                 literal = lit(str(o), datatype=d if isinstance(d, str) and d else None)
-            f.write(f"{node(s)} <{p}> {literal} .\n")
-            n += 1
+            writer.triple(node(s), f"<{p}>", literal)
 
         counter = iter(range(1, 1 << 62))
         owlxml.parse(io.BytesIO(raw), on_obj, on_data, lambda: f"_:n{next(counter)}", path.resolve().as_uri())
-    return n, imports
+        writer.flush()
+    return writer.count, imports

@@ -23,7 +23,8 @@ import time
 from pathlib import Path
 
 from .errors import InconsistentOntologyError, InputError, ReasonerError
-from .store import Literal, TripleStore
+from .ntriples import write_triples
+from .store import TripleStore
 from .tables import Inference
 from .vocab import EQUIVALENT_CLASS, NOTHING, RDF_TYPE, SUBCLASS_OF, is_builtin
 
@@ -61,22 +62,6 @@ def choose(requested: str, n_triples: int, n_classes: int) -> tuple[str, str]:
     return "structural", f"auto: {n_triples} triples exceed the RL budget ({RL_MAX_TRIPLES}); structural closure"
 
 
-def export_ntriples(store: TripleStore, path: Path) -> int:
-    from .sources.ntriples import lit
-
-    n = 0
-    with open(path, "w", encoding="utf-8") as f:
-        for s, p, o in store.triples():
-            subj = s if s.startswith("_:") else f"<{s}>"
-            if isinstance(o, Literal):
-                obj = lit(o.value, lang=o.lang, datatype=o.datatype)
-            else:
-                obj = o if o.startswith("_:") else f"<{o}>"
-            f.write(f"{subj} <{p}> {obj} .\n")
-            n += 1
-    return n
-
-
 def run(name: str, store: TripleStore, workdir: Path, chosen_by: str = "requested") -> Inference:
     t0 = time.perf_counter()
     if name in ("structural", "none"):
@@ -98,7 +83,7 @@ def _run_rl(store: TripleStore, workdir: Path) -> Inference:
     except ImportError:
         raise ReasonerError("the rl reasoner needs the 'reasonable' package (pip install reasonable)") from None
     export = workdir / "reasoner-input.ttl"  # reasonable reads only .ttl/.n3; N-Triples is Turtle
-    export_ntriples(store, export)
+    write_triples(store.triples(), export)
     r = reasonable.PyReasoner()
     r.load_file(str(export))
     sub, eq, types, unsat = set(), set(), set(), set()
@@ -128,7 +113,7 @@ def _run_java(name: str, store: TripleStore, workdir: Path) -> Inference:
     if java is None:
         raise ReasonerError(f"{name} needs Java (none found); use --reasoner rl or structural")
     export = workdir / "reasoner-input.nt"
-    export_ntriples(store, export)
+    write_triples(store.triples(), export)
     uri = export.resolve().as_uri()
     if name == "hermit":
         cmd = [java, f"-Xmx{JAVA_MEMORY_MB}M", "-cp", r._HERMIT_CLASSPATH,

@@ -14,19 +14,11 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import NamedTuple, Union
+from typing import NamedTuple
 
 from .errors import InputError
-
-
-class Literal(NamedTuple):
-    value: str
-    datatype: str | None = None
-    lang: str | None = None
-
-
-Term = Union[str, Literal]
-Triple = tuple[str, str, Term]
+from .ntriples import iter_ntriples
+from .terms import Literal, Term, Triple
 
 
 class SparqlResult(NamedTuple):
@@ -118,8 +110,6 @@ class TripleStore(ABC):
     def _add(self, source: str, triples: list[Triple]) -> int: ...
 
     def _load_ntriples(self, source: str, path: Path) -> int:
-        from .ntparse import iter_ntriples
-
         return self._add(source, list(iter_ntriples(path)))
 
     @abstractmethod

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import InputError
-from .ntriples import atomic_text
+from ..ntriples import atomic_text
 
 SOURCES = ("hpo", "mondo", "hpoa", "drugs")
 STAMP_FORMAT = 1
@@ -81,7 +81,7 @@ def _sha256(path: Path) -> str:
 
 def _code_files(module) -> list[Path]:
     here = Path(__file__).resolve().parent
-    files = [Path(module.__file__).resolve(), here / "ntriples.py"]
+    files = [Path(module.__file__).resolve(), here.parent / "ntriples.py"]
     files += [here.parent / name for name in getattr(module, "CODE_DEPENDS", ())]
     return files
 

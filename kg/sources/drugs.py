@@ -28,7 +28,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from .build import noop, package_file, package_version
-from .ntriples import (
+from ..ntriples import (
     KGNLU_NS, OIO_EXACT, OIO_SYNONYM_TYPE, OIO_XREF, OWL_ANNOTATIONPROPERTY, OWL_CLASS, RDF_TYPE, RDFS_COMMENT,
     RDFS_LABEL, RDFS_SUBCLASSOF, RDFS_SUBPROPERTYOF, atomic_ntriples, iri, lit,
 )

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..obo import obo_to_ntriples
 from .build import noop, package_file, package_version
-from .ntriples import atomic_text
+from ..ntriples import atomic_text
 
 NAME = "hpo"
 CODE_DEPENDS = ("obo.py",)

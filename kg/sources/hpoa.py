@@ -34,7 +34,7 @@ from pathlib import Path
 from ..errors import InputError
 from . import mondo
 from .build import noop, package_file, package_version
-from .ntriples import (
+from ..ntriples import (
     KGNLU_NS, OBO_NS, OBOINOWL_NS, OIO_ID, OIO_XREF, OWL_ANNOTATIONPROPERTY, OWL_CLASS, OWL_COMPLEMENTOF,
     OWL_OBJECTPROPERTY, RDF_TYPE, RDFS_COMMENT, RDFS_DOMAIN, RDFS_LABEL, RDFS_RANGE, RDFS_SUBCLASSOF,
     atomic_ntriples, iri, lit, obo_iri,

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from .build import noop, package_dir, package_version
-from .ntriples import (
+from ..ntriples import (
     IAO_DEFINITION, IAO_REPLACED_BY, OBO_NS, OBOINOWL_NS, OIO_ID, OIO_RELATED, OWL_ANNOTATIONPROPERTY, OWL_CLASS,
     OWL_DEPRECATED, RDF_TYPE, RDFS_COMMENT, RDFS_LABEL, RDFS_SUBCLASSOF, TRUE, XSD_NS, atomic_ntriples, iri, lit,
     obo_iri,

@@ -160,7 +160,7 @@ def test_wrong_format_option_is_a_parse_error(variants, tmp_path):
 
 
 def test_normalised_ntriples_are_readable_by_the_store_parser(variants, tmp_path):
-    from kgnlu.kg.ntparse import iter_ntriples
+    from kgnlu.kg.ntriples import iter_ntriples
 
     n = formats.normalise(variants["jsonld"], tmp_path / "out.nt")
     triples = list(iter_ntriples(n.ntriples))

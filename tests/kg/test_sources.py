@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from kgnlu.kg.formats import _NT_LINE
+from kgnlu.kg.ntriples import LINE as NT_LINE
 from kgnlu.kg.sources import build as build_mod
 from kgnlu.kg.sources import hpoa, mondo
 from kgnlu.kg.sources.build import SOURCES, build_all
@@ -55,7 +55,7 @@ def test_every_source_is_well_formed_ntriples_with_an_ontology_header(built):
             for i, line in enumerate(f):
                 assert line.endswith(" .\n") and line[0] in "<_", f"{name} line {i + 1}: {line[:80]!r}"
                 if i % 50 == 0:  # the full N-Triples grammar on a sample (all of it takes ~13 s)
-                    assert _NT_LINE.match(line), f"{name} line {i + 1}: {line[:80]!r}"
+                    assert NT_LINE.match(line), f"{name} line {i + 1}: {line[:80]!r}"
         head = path.read_text(encoding="utf-8")[:5000]
         assert f"{RDF_TYPE} <http://www.w3.org/2002/07/owl#Ontology> ." in head, name
         assert "owl#versionInfo>" in head, name

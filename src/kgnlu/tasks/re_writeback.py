@@ -35,7 +35,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from kgnlu.kg.relations import IS_A, NOVEL
-from kgnlu.kg.sources.ntriples import (
+from kgnlu.kg.ntriples import (
     KGNLU_NS, OWL_CLASS, OWL_COMPLEMENTOF, OWL_NS, OWL_ONPROPERTY, OWL_ONTOLOGY, OWL_RESTRICTION,
     OWL_SOMEVALUESFROM, RDF_TYPE, RDFS_SUBCLASSOF, XSD_NS, iri, lit,
 )

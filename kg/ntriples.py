@@ -1,16 +1,21 @@
-"""N-Triples writing: IRI and literal terms, a buffered triple writer, atomic output files.
+"""N-Triples, read and written in one place: terms, lines, a buffered writer, atomic files.
 
-Every builder of the default KG writes OWL expressed in RDF through this module, so escaping
-is done in one place:
+Writing (every builder of the default KG, the OBO converter, the reasoner export and the
+relation write-back go through here, so escaping is done once):
 
 - ``iri(s)`` gives ``<s>``, percent-encoding the characters an N-Triples IRIREF may not hold
   (space, control characters, ``<>"{}|^`\\``).
 - ``lit(text, lang=None, datatype=None)`` gives a quoted literal. Backslash, quote, LF and CR are
   escaped (as N-Triples requires); other control characters and lone surrogates become ``\\uXXXX``.
   Output is meant to be written as UTF-8.
+- ``term(t)`` formats a store term (:mod:`kgnlu.kg.terms`) as it was stored: the store validated
+  its IRIs on the way in, so they are written verbatim and round-trip exactly.
 - ``NTriplesWriter(out)`` buffers ``s p o .`` lines and hands out blank nodes ``_:b1, _:b2 ...``.
 - ``atomic_ntriples(path)`` writes to a temporary file beside ``path`` and moves it into place
   with ``os.replace`` only when the block finishes without an exception.
+
+Reading (files kgnlu wrote, or validated line by line with ``LINE``): ``parse_line`` and
+``iter_ntriples`` give store triples.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TextIO
+
+from .terms import Literal, Term, Triple
 
 # --- vocabulary -------------------------------------------------------------------------------
 RDF_NS = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
@@ -198,6 +205,23 @@ class NTriplesWriter:
             self._buf.clear()
 
 
+def term(t: Term) -> str:
+    """A store term as N-Triples: IRIs verbatim (the store checked them), blank nodes as they are."""
+    if isinstance(t, Literal):
+        return lit(t.value, lang=t.lang, datatype=t.datatype)
+    return t if t.startswith("_:") else f"<{t}>"
+
+
+def write_triples(triples: Iterable[Triple], path: Path) -> int:
+    """Write store triples to ``path`` as N-Triples; returns how many."""
+    with open(path, "w", encoding="utf-8") as f:
+        writer = NTriplesWriter(f)
+        for s, p, o in triples:
+            writer.triple(term(s), f"<{p}>", term(o))
+        writer.flush()
+    return writer.count
+
+
 @contextlib.contextmanager
 def atomic_text(path: Path) -> Iterator[TextIO]:
     """Yield a UTF-8 text file beside ``path``; on success ``os.replace`` it onto ``path``.
@@ -223,3 +247,50 @@ def atomic_ntriples(path: Path, **writer_kwargs) -> Iterator[NTriplesWriter]:
         writer = NTriplesWriter(fh, **writer_kwargs)
         yield writer
         writer.flush()
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+# One N-Triples statement, as ``kg.formats`` checks a file line by line before copying it.
+LINE = re.compile(
+    r'^\s*(?:<[^<>"{}|^`\\\s]*>|_:\S+)\s+<[^<>"{}|^`\\\s]*>\s+'
+    r'(?:<[^<>"{}|^`\\\s]*>|_:\S+|"(?:[^"\\]|\\.)*"(?:@[A-Za-z]+(?:-[A-Za-z0-9]+)*|\^\^<[^<>"\s]*>)?)\s*\.\s*(?:#.*)?$'
+)
+_TERM = re.compile(r'<([^>]*)>|(_:\S+)|"((?:[^"\\]|\\.)*)"(?:@([A-Za-z0-9-]+)|\^\^<([^>]*)>)?')
+_ESC = re.compile(r'\\(u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|.)')
+_SIMPLE = {"t": "\t", "b": "\b", "n": "\n", "r": "\r", "f": "\f", '"': '"', "'": "'", "\\": "\\"}
+
+
+def unescape(s: str) -> str:
+    def sub(m):
+        e = m.group(1)
+        return chr(int(e[1:], 16)) if e[0] in "uU" else _SIMPLE.get(e, e)
+
+    return _ESC.sub(sub, s) if "\\" in s else s
+
+
+def _read_term(m: re.Match) -> Term:
+    iri_, blank, value, lang, dt = m.groups()
+    if iri_ is not None:
+        return iri_
+    if blank is not None:
+        return blank
+    return Literal(unescape(value), dt, lang)
+
+
+def parse_line(line: str) -> Triple | None:
+    line = line.strip()
+    if not line or line.startswith("#"):
+        return None
+    terms = [_read_term(m) for m in _TERM.finditer(line)][:3]
+    if len(terms) != 3:
+        raise ValueError(f"not an N-Triples line: {line[:80]!r}")
+    return terms[0], terms[1], terms[2]
+
+
+def iter_ntriples(path: Path) -> Iterator[Triple]:
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            t = parse_line(line)
+            if t is not None:
+                yield t
