@@ -16,9 +16,10 @@ Modes (for ablations and the bench; one trained model serves them all):
 - ``no-gnn``: as ``fused`` with the graph readout zeroed at inference. A model trained with
   ``use_gnn=False`` (the trained ablation) has no readout, and there ``no-gnn`` is ``fused``.
 
-On disk (``save``), one folder per component plus a manifest, as sentence-transformers does::
+On disk (``save``), one folder per component plus a manifest, as sentence-transformers does
+(the format of ``kgnlu.neural.component``, shared with the relation model)::
 
-    manifest.json            components, id2label, config, feature spec, training metadata
+    manifest.json            type, components, id2label, linking, config (with the feature spec), training metadata
     adapter/                 adapter_config.json + adapter_model.safetensors (peft LoRA)
     gnn/ heads/ gate/        config.json + model.safetensors each
 
@@ -28,29 +29,26 @@ manifest records its fingerprint.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from kgnlu.labels import ID2LABEL
+from kgnlu.labels import ID2LABEL, LABELS
+from kgnlu.neural.component import load_model, save_model
+from kgnlu.neural.component import read_manifest as _read_manifest
 from kgnlu.neural.gate import EvidenceGate
 from kgnlu.neural.gnn.rgcn_encoder import RGCNEncoder
 from kgnlu.neural.heads import NLIHeads
-from kgnlu.neural.lora import base_fingerprint, load_adapted, load_base, load_merged, save_parts
+from kgnlu.neural.lora import base_fingerprint, load_base
 
-MANIFEST = "manifest.json"
 FORMAT = "kgnlu-fused-nli"
-FORMAT_VERSION = 1
 MODES = ("fused", "neural", "symbolic", "no-gnn")
 # query/key/value and every "dense" of the BERT layers (attention output, intermediate, output), not
 # the pooler's: peft full-matches this against module names.
 LORA_TARGETS = (r"encoder\.layer\.\d+\."
                 r"(attention\.self\.(query|key|value)|attention\.output\.dense|intermediate\.dense|output\.dense)")
-
-
 
 
 def batch_to(batch: dict, device: str | torch.device) -> dict:
@@ -167,47 +165,47 @@ class FusedNLI(nn.Module):
                 "p_text": p_text, "logits_symbolic": logits_symbolic, "p_symbolic": p_symbolic, "gate": gate,
                 "gate_raw": gate_raw, "pooled": pooled, "graph": graph}
 
-    # -- save / load -------------------------------------------------------------------------
+    # -- save / load (kgnlu.neural.component: one manifest format for every task model) -----------
 
-    def save(self, directory: str | Path, training: dict | None = None) -> Path:
-        """Write the manifest and every component under ``directory`` (safetensors + JSON only)."""
-        directory, components = save_parts(directory, self.encoder,
-                                           {"gnn": self.gnn, "heads": self.heads, "gate": self.gate})
-        manifest = {"format": FORMAT, "version": FORMAT_VERSION, "components": components,
-                    "id2label": {str(k): v for k, v in ID2LABEL.items()}, "config": self.config,
-                    "training": training or {}}
-        (directory / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        return directory
+    TYPE = FORMAT
+    COMPONENTS = {"gnn": RGCNEncoder, "heads": NLIHeads, "gate": EvidenceGate}
+    OPTIONAL = ("gnn",)  # the no-GNN ablation has none
+    SPECIAL_TOKENS: tuple[str, ...] = ()
+
+    @staticmethod
+    def labels_of(config: dict) -> list[str]:
+        """The class axis: fixed by ``kgnlu.labels``, which the bridge and the rules share."""
+        return list(LABELS)
+
+    @property
+    def labels(self) -> list[str]:
+        return self.labels_of(self.config)
+
+    @staticmethod
+    def make_tokenizer(path: Path):
+        return _tokenizer(path)
+
+    def get_config(self) -> dict:
+        return self.config
+
+    def parts(self) -> dict:
+        return {"gnn": self.gnn, "heads": self.heads, "gate": self.gate}
+
+    def save(self, directory: str | Path, training: dict | None = None, linking: dict | None = None) -> Path:
+        """Write the manifest and every component under ``directory`` (safetensors + JSON only);
+        ``linking`` is how the training pairs were linked (``component.save_model``)."""
+        return save_model(self, directory, training=training, linking=linking)
 
     @classmethod
     def load(cls, directory: str | Path, device: str | torch.device = "cpu", *, merge: bool = False,
              trainable: bool = False, base_model: str | Path | None = None) -> FusedNLI:
-        """A model saved by :meth:`save`, in eval mode on ``device``.
+        """A model saved by :meth:`save`, in eval mode on ``device`` (``component.load_model``).
 
         ``merge`` folds the LoRA matrices into the encoder weights and runs it as a
-        ``kgnlu.neural.minibert.MiniBert`` (faster inference, no ``transformers`` import; the model
-        can then no longer be saved); on the CPU its weights are also packed for oneDNN
-        (``MiniBert.pack_for_cpu``). ``trainable`` keeps the adapter trainable (to resume training).
+        ``kgnlu.neural.minibert.MiniBert``: inference without importing ``transformers``, but the
+        model can then no longer be saved. ``trainable`` keeps the adapter trainable (to resume training).
         """
-        from kgnlu.neural.encoder import default_model_path
-
-        directory = Path(directory)
-        manifest = read_manifest(directory)
-        config = manifest["config"]
-        base_path = Path(base_model) if base_model is not None else default_model_path()
-        if merge and not trainable:
-            encoder, tokenizer = load_merged(directory, config, base_path)
-        else:
-            encoder, tokenizer = load_adapted(directory, config, base_path, trainable=trainable), _tokenizer(base_path)
-        names = {c["name"] for c in manifest["components"]}
-        gnn = RGCNEncoder.load(directory / "gnn") if "gnn" in names else None
-        heads, gate = NLIHeads.load(directory / "heads"), EvidenceGate.load(directory / "gate")
-        model = cls(config, encoder, gnn, heads, gate, tokenizer=tokenizer, base_path=base_path)
-        model.manifest = manifest
-        model = model.to(device).eval()
-        if merge and not trainable:
-            encoder.pack_for_cpu()
-        return model
+        return load_model(directory, device, merge=merge, trainable=trainable, base_model=base_model, expect=cls.TYPE)
 
 
 def _tokenizer(path: Path):
@@ -217,16 +215,8 @@ def _tokenizer(path: Path):
 
 
 def read_manifest(directory: str | Path) -> dict:
-    path = Path(directory) / MANIFEST
-    if not path.is_file():
-        raise FileNotFoundError(f"{directory} is not a saved FusedNLI model (no {MANIFEST})")
-    manifest = json.loads(path.read_text(encoding="utf-8"))
-    if manifest.get("format") != FORMAT or manifest.get("version") != FORMAT_VERSION:
-        raise ValueError(f"{path}: format {manifest.get('format')!r} v{manifest.get('version')}, "
-                         f"expected {FORMAT!r} v{FORMAT_VERSION}")
-    if {int(k): v for k, v in manifest["id2label"].items()} != ID2LABEL:
-        raise ValueError(f"{path}: id2label {manifest['id2label']} differs from {ID2LABEL}")
-    return manifest
+    """The checked manifest of a saved FusedNLI (``component.read_manifest``)."""
+    return _read_manifest(directory, expect=FORMAT)
 
 
 def fused_loss(out: dict[str, Tensor], labels: Tensor, has_linked: Tensor, *, aux_weight: float = 0.5,

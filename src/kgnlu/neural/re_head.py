@@ -37,28 +37,27 @@ Modes, for ablations and the bench (one trained model serves them all):
 - ``neural``: ``softmax(z_text)`` masked, the cross-encoder without KG evidence (``gate`` = 0);
 - ``kg``: ``softmax(z_kg)`` masked (``gate`` = 1).
 
-On disk (``save``): ``manifest.json`` (labels, config, feature names, training metadata),
+On disk (``save``, the format of ``kgnlu.neural.component`` shared with the NLI model):
+``manifest.json`` (type, labels, linking, config with the feature names, training metadata),
 ``adapter/`` (peft LoRA), ``heads/``, ``gate/`` and optionally ``gnn/`` (config.json +
 model.safetensors each). Nothing is pickled.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from kgnlu.neural.component import Component
+from kgnlu.neural.component import Component, load_model, save_model
+from kgnlu.neural.component import read_manifest as _read_manifest
 from kgnlu.neural.gate import EvidenceGate
 from kgnlu.neural.gnn.rgcn_encoder import RGCNEncoder
-from kgnlu.neural.lora import base_fingerprint, load_adapted, load_base, load_merged, save_parts
+from kgnlu.neural.lora import base_fingerprint, load_base
 
-MANIFEST = "manifest.json"
 FORMAT = "kgnlu-relation-extractor"
-FORMAT_VERSION = 1
 MODES = ("fused", "neural", "kg")
 MARKINGS = ("sentence", "pair")  # see the module doc; models saved before "marking" existed are "pair"
 # [E1] [/E1] [E2] [/E2] in ``pair`` marking; the first two are [E] [/E] in ``sentence`` marking.
@@ -301,42 +300,39 @@ class RelationModel(nn.Module):
         drop = torch.rand(b, device=p_neural.device) < self.opinion_dropout
         return torch.where(drop.unsqueeze(-1), other, p_neural)
 
-    # -- save / load -------------------------------------------------------------------------
+    # -- save / load (kgnlu.neural.component: one manifest format for every task model) -----------
 
-    def save(self, directory: str | Path, training: dict | None = None) -> Path:
-        directory, components = save_parts(directory, self.encoder,
-                                           {"gnn": self.gnn, "heads": self.heads, "gate": self.gate})
-        self.config["temperature"] = self.temperature
-        manifest = {"format": FORMAT, "version": FORMAT_VERSION, "components": components, "config": self.config,
-                    "training": training or {}}
-        (directory / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        return directory
+    TYPE = FORMAT
+    COMPONENTS = {"gnn": RGCNEncoder, "heads": RelationHeads, "gate": EvidenceGate}
+    OPTIONAL = ("gnn",)
+    SPECIAL_TOKENS = MARKER_TOKENS
+
+    @staticmethod
+    def labels_of(config: dict) -> list[str]:
+        """The class axis: the relation labels training chose, ``none`` first."""
+        return list(config.get("labels") or [])
+
+    @staticmethod
+    def make_tokenizer(path: Path):
+        return make_tokenizer(path)
+
+    def get_config(self) -> dict:
+        """The config, with the temperature calibrated on dev after training."""
+        return {**self.config, "temperature": self.temperature}
+
+    def parts(self) -> dict:
+        return {"gnn": self.gnn, "heads": self.heads, "gate": self.gate}
+
+    def save(self, directory: str | Path, training: dict | None = None, linking: dict | None = None) -> Path:
+        """Write the manifest and every component under ``directory`` (``component.save_model``)."""
+        return save_model(self, directory, training=training, linking=linking)
 
     @classmethod
     def load(cls, directory: str | Path, device: str | torch.device = "cpu", *, merge: bool = True,
              trainable: bool = False, base_model: str | Path | None = None) -> RelationModel:
-        """A model saved by :meth:`save`, in eval mode. ``merge`` folds LoRA into the weights and,
-        on the CPU, packs them for oneDNN (``MiniBert.pack_for_cpu``): faster, but inference only."""
-        from kgnlu.neural.encoder import default_model_path
-
-        directory = Path(directory)
-        manifest = read_manifest(directory)
-        config = manifest["config"]
-        base_path = Path(base_model) if base_model is not None else default_model_path()
-        if merge and not trainable:
-            encoder, tokenizer = load_merged(directory, config, base_path, MARKER_TOKENS)
-        else:
-            encoder = load_adapted(directory, config, base_path, trainable=trainable)
-            tokenizer = make_tokenizer(base_path)
-        names = {c["name"] for c in manifest["components"]}
-        gnn = RGCNEncoder.load(directory / "gnn") if "gnn" in names else None
-        heads, gate = RelationHeads.load(directory / "heads"), EvidenceGate.load(directory / "gate")
-        model = cls(config, encoder, gnn, heads, gate, tokenizer=tokenizer, base_path=base_path)
-        model.manifest = manifest
-        model = model.to(device).eval()
-        if merge and not trainable:
-            encoder.pack_for_cpu()
-        return model
+        """A model saved by :meth:`save`, in eval mode (``component.load_model``). ``merge`` folds
+        LoRA into the weights and, on the CPU, packs them for oneDNN: faster, but inference only."""
+        return load_model(directory, device, merge=merge, trainable=trainable, base_model=base_model, expect=cls.TYPE)
 
 
 def make_tokenizer(path: Path):
@@ -351,14 +347,8 @@ def make_tokenizer(path: Path):
 
 
 def read_manifest(directory: str | Path) -> dict:
-    path = Path(directory) / MANIFEST
-    if not path.is_file():
-        raise FileNotFoundError(f"{directory} is not a saved relation model (no {MANIFEST})")
-    manifest = json.loads(path.read_text(encoding="utf-8"))
-    if manifest.get("format") != FORMAT or manifest.get("version") != FORMAT_VERSION:
-        raise ValueError(f"{path}: format {manifest.get('format')!r} v{manifest.get('version')}, "
-                         f"expected {FORMAT!r} v{FORMAT_VERSION}")
-    return manifest
+    """The checked manifest of a saved relation model (``component.read_manifest``)."""
+    return _read_manifest(directory, expect=FORMAT)
 
 
 def relation_loss(out: dict[str, Tensor], labels: Tensor, negated: Tensor, neg_weight: Tensor, *,
