@@ -237,6 +237,15 @@ class Linker:
 
     # -- public ------------------------------------------------------------------------------
 
+    @property
+    def mode(self) -> dict:
+        """How this linker finds mentions, as a model's manifest records it (``linking``): a model
+        trained on its mentions is answered with a linker of the same mode."""
+        mode = {"dense": self.index is not None, "rewrite": self.rewriter is not None}
+        if self.index is not None:
+            mode.update(encoder=self.index.encoder.fingerprint, nil_threshold=self.nil_threshold)
+        return mode
+
     def link(self, text: str, top_k: int = 0) -> list[Mention]:
         return self.link_many([text], top_k)[0]
 

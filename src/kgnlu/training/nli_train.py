@@ -250,7 +250,7 @@ def train(kg_dir: str | Path, data_dir: str | Path, out_dir: str | Path, *, seed
         summary.update(_fit(train_set, dev_set, out_dir, meta, seed=seed, epochs=epochs, batch_size=batch_size,
                             lr=lr, patience=patience, use_gnn=use_gnn, weight_decay=weight_decay, device=device,
                             progress=progress, eval_batch_size=eval_batch_size, model_options=model_options,
-                            loss_options=loss_options))
+                            loss_options=loss_options, linking=linker.mode))
     summary["seconds"] = round(time.perf_counter() - t0, 2)
     return summary
 
@@ -265,8 +265,10 @@ def torch_seed(seed: int) -> None:
 
 def _fit(train_set: PairSet, dev_set: PairSet, out_dir: Path, meta: dict, *, seed: int, epochs: int,
          batch_size: int, lr: float, patience: int, use_gnn: bool, weight_decay: float, device: str,
-         progress: bool, eval_batch_size: int, model_options: dict | None, loss_options: dict | None) -> dict:
-    """The training loop proper: epochs, dev macro-F1, early stopping, the log, the best model."""
+         progress: bool, eval_batch_size: int, model_options: dict | None, loss_options: dict | None,
+         linking: dict | None = None) -> dict:
+    """The training loop proper: epochs, dev macro-F1, early stopping, the log, the best model
+    (its manifest records ``linking``, the linker's mode the pairs were featurised with)."""
     import torch
     from tqdm.auto import tqdm
 
@@ -327,7 +329,7 @@ def _fit(train_set: PairSet, dev_set: PairSet, out_dir: Path, meta: dict, *, see
         improved = dev["macro_f1"] > best_f1
         if improved:
             best_f1, best_epoch, bad, best_dev = dev["macro_f1"], epoch, 0, dev
-            model.save(out_dir, training=_metadata(epoch=epoch, dev=dev, **meta))
+            model.save(out_dir, training=_metadata(epoch=epoch, dev=dev, **meta), linking=linking)
         else:
             bad += 1
         entry["saved"] = improved

@@ -346,7 +346,7 @@ def train(kg_dir: str | Path, data_dir: str | Path, out_dir: str | Path, *, seed
         "kg_manifest": engine.kg_manifest().get("hash"), "seconds": round(time.perf_counter() - t_start, 1),
         "device": device, "threads": torch.get_num_threads(),
     }
-    model.save(out_dir, training=report)
+    model.save(out_dir, training=report, linking=linker.mode)  # inference must link as training did
     progress(f"saved to {out_dir} (dev F1 {best['f1']:.3f}, {report['seconds']} s)")
     return report
 
