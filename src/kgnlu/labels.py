@@ -1,7 +1,7 @@
 """Label orders shared by the symbolic and the neural side (no imports: both sides may use it).
 
 Every tensor with a class axis is ordered by ``ID2LABEL``; every verdict one-hot by ``VERDICTS``
-(the order of ``kgnlu.kg.rules.VERDICTS``, checked in ``kgnlu.tasks.bridge``).
+(the order of ``kgnlu.kg.rules.VERDICTS``, checked in ``kgnlu.tasks.nli_features``).
 """
 
 from __future__ import annotations

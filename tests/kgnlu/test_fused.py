@@ -14,7 +14,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from kgnlu.labels import LABELS  # noqa: E402
 from kgnlu.neural.fused import FusedNLI, fused_loss  # noqa: E402
-from kgnlu.tasks.bridge import EDGE_TYPES, SYMBOLIC_FEATURES, collate, feature_spec, featurize  # noqa: E402
+from kgnlu.tasks.nli_features import SYMBOLIC_FEATURES, collate, feature_spec, featurize  # noqa: E402
+from kgnlu.tasks.subgraph import EDGE_TYPES  # noqa: E402
 from kgnlu.types import InferResult  # noqa: E402
 from tests.conftest import fixed_vectors, in_threads  # noqa: E402
 

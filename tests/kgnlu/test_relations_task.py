@@ -27,7 +27,7 @@ def _untrained(engine):
 # -- sentences, markers, patterns -------------------------------------------------------------
 
 def test_split_sentences():
-    from kgnlu.tasks.relations import split_sentences
+    from kgnlu.tasks.re_candidates import split_sentences
 
     text = "Dr. Smith saw him, e.g. at noon. Fever was absent!  Next line\n\nNew para"
     parts = [text[a:b] for a, b in split_sentences(text)]
@@ -36,7 +36,7 @@ def test_split_sentences():
 
 
 def test_markers_and_isa_pattern():
-    from kgnlu.tasks.relations import isa_pattern, marked
+    from kgnlu.tasks.re_candidates import isa_pattern, marked
     from kgnlu.types import Mention
 
     text = "Lemons are a kind of citrus fruit."
@@ -55,7 +55,7 @@ def test_markers_and_isa_pattern():
 def test_all_mentions_marked_once_per_sentence():
     """``sentence`` marking: one text per sentence, every mention marked, nested spans included;
     a pair is found by the ordinals of its two opening markers, whichever pair of the sentence."""
-    from kgnlu.tasks.relations import Candidate, marked_all
+    from kgnlu.tasks.re_candidates import Candidate, marked_all
     from kgnlu.types import Mention
 
     text = "No focal seizure, but seizures in Dravet syndrome."
@@ -80,7 +80,7 @@ def test_all_mentions_marked_once_per_sentence():
 # -- candidates and the untrained scorer ------------------------------------------------------
 
 def test_candidates_respect_domain_and_range(engine):
-    from kgnlu.tasks.relations import candidates
+    from kgnlu.tasks.re_candidates import candidates
 
     text = "Oranges contain vitamin C."
     cands = candidates(text, engine.link(text, top_k=5), engine.relation_kb())
@@ -91,7 +91,7 @@ def test_candidates_respect_domain_and_range(engine):
 def test_a_repeated_term_is_no_candidate(engine):
     """Two mentions of one term, read as two concepts (a disease and its namesake phenotype on the
     default KG), state no relation between them."""
-    from kgnlu.tasks.relations import candidates
+    from kgnlu.tasks.re_candidates import candidates
     from kgnlu.types import Mention
 
     text = "Oranges, oranges."
@@ -206,7 +206,7 @@ def test_model_round_trip(engine, tmp_path):
     from kgnlu.kg.relations import IS_A
     from kgnlu.neural.re_head import RelationModel
     from kgnlu.tasks.re_features import FeatureBuilder, collate, known_index, sym_feature_names
-    from kgnlu.tasks.relations import candidates, fill_standings
+    from kgnlu.tasks.re_candidates import candidates, fill_standings
 
     labels, iris = ["none", "is_a", "contains_nutrient"], ["", IS_A, CONTAINS]
     torch.manual_seed(0)
@@ -273,7 +273,7 @@ def test_subject_as_object_feature(engine):
     uses it in that role (oranges contain vitamin C, so "vitamin C" is the nutrient here)."""
     from kgnlu.kg.relations import IS_A
     from kgnlu.tasks.re_features import FeatureBuilder, sym_feature_names
-    from kgnlu.tasks.relations import Candidate
+    from kgnlu.tasks.re_candidates import Candidate
     from kgnlu.types import Mention
 
     text = "Oranges and beef both contain vitamin C."

@@ -18,7 +18,7 @@ class EvidenceGate(Component):
 
     where :math:`\mathbf{c}` is the cross-encoder's pooled vector, :math:`\mathbf{r}` the graph
     readout (empty without a GNN), :math:`\mathbf{s}` the symbolic features of
-    ``kgnlu.tasks.bridge`` and :math:`m \in \{0, 1\}` says whether either text links any KG
+    ``kgnlu.tasks.nli_features`` and :math:`m \in \{0, 1\}` says whether either text links any KG
     concept. The mask makes the rule "no linked concept, no weight on the (empty) symbolic
     evidence" structural: then :math:`g = 0` whatever the MLP says. :math:`\mathbf{p}` is a
     convex combination of two distributions, so it is one too. The MLP is

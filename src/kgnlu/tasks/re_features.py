@@ -1,7 +1,7 @@
-"""The RE bridge: a candidate pair's KG evidence turned into the tensors ``RelationModel`` reads.
+"""RE features: a candidate pair's KG evidence turned into the tensors ``RelationModel`` reads.
 
 This is the one place where relation-extraction lookups in the KG become tensors (DESIGN.md,
-"Boundaries"), as ``tasks.bridge`` is for NLI. Per candidate (``tasks.relations.Candidate``):
+"Boundaries"), as ``tasks.nli_features`` is for NLI. Per candidate (``tasks.re_candidates.Candidate``):
 
 - **KG evidence features** (``sym_feature_names``), all in [0, 1]: for each relation the head
   was trained on, whether the ontology admits it for the pair and whether the triple (read with
@@ -16,7 +16,7 @@ This is the one place where relation-extraction lookups in the KG become tensors
   is a finding, not the disease of the same name that would have hypocalcemia).
 - **label mask**: ``none`` always; a relation when the ontology admits it; every property label
   when an untrained property is admissible (its probability then goes to that property).
-- **subgraph** (when the model has a GNN): ``tasks.bridge.extract_subgraph`` around
+- **subgraph** (when the model has a GNN): ``tasks.subgraph.extract_subgraph`` around
   (subject, object), the subject in the premise role and the object in the hypothesis role.
 
 ``NeuralScorer`` runs a trained ``RelationModel`` over candidates for ``tasks.relations``.
@@ -33,7 +33,9 @@ from functools import lru_cache
 import numpy as np
 
 from kgnlu.kg.relations import CONFLICTING, IS_A, KNOWN, RelationKB, RelationType
-from kgnlu.tasks.relations import _CUE_STOP, MARKERS, MENTION_MARKERS, Candidate, Scored, _options, _stem, needs_cue
+from kgnlu.tasks.re_candidates import (
+    CUE_STOP, MARKERS, MENTION_MARKERS, Candidate, Scored, cued, needs_cue, options, stem,
+)
 
 GLOBAL_FEATURES = ("negex_subject", "negex_object", "link_subject", "link_object", "alternative", "isa_cue",
                    "distance", "mentions", "subject_facts", "object_facts", "general_known", "proof_length",
@@ -91,8 +93,8 @@ class FeatureBuilder:
     def subject_as_object(self, c: Candidate) -> bool:
         """Whether some reading of the subject is a known object of a reading of another mention
         (the pair's object included: then the text most likely states the reverse pair)."""
-        ys = [y for y, _ in _options(c.subj)]
-        return any(self.known_object(x, y) for m in (c.obj, *c.others) for x, _ in _options(m) for y in ys if x != y)
+        ys = [y for y, _ in options(c.subj)]
+        return any(self.known_object(x, y) for m in (c.obj, *c.others) for x, _ in options(m) for y in ys if x != y)
 
     def untrained(self, c: Candidate) -> list[RelationType]:
         return [r for r in c.relations if r.iri not in self.trained]
@@ -165,9 +167,7 @@ class FeatureBuilder:
 
 
 def _label_in(label: str, sentence: str) -> bool:
-    from kgnlu.tasks.relations import _cued
-
-    return _cued(RelationType("", "", label), sentence)
+    return cued(RelationType("", "", label), sentence)
 
 
 def marker_text(c: Candidate) -> str:
@@ -266,7 +266,7 @@ def batch_order(cands: Sequence[Candidate], marking: str) -> list[int]:
 # -- the GNN's input ---------------------------------------------------------------------------
 
 class GraphBuilder:
-    """Subgraphs around (subject, object) with label vectors, as ``tasks.bridge`` builds them for NLI."""
+    """Subgraphs around (subject, object) with label vectors, as ``tasks.nli_features`` builds them for NLI."""
 
     def __init__(self, tables, node_vectors):
         self.tables = tables
@@ -274,7 +274,7 @@ class GraphBuilder:
         self.cache: dict[tuple[str, str], tuple] = {}
 
     def __call__(self, c: Candidate):
-        from kgnlu.tasks.bridge import extract_subgraph
+        from kgnlu.tasks.subgraph import extract_subgraph
 
         key = (c.subj_iri, c.obj_iri)
         if key not in self.cache:
@@ -288,7 +288,7 @@ class GraphBuilder:
 def label_graph_builder(tables, device: str = "cpu") -> GraphBuilder:
     """A ``GraphBuilder`` whose node vectors are the concepts' labels embedded by the frozen MiniLM."""
     from kgnlu.neural.encoder import MiniLMEncoder
-    from kgnlu.tasks.bridge import LabelVectors
+    from kgnlu.tasks.subgraph import LabelVectors
 
     return GraphBuilder(tables, LabelVectors(MiniLMEncoder(device=device), tables.labels))
 
@@ -392,8 +392,8 @@ class NeuralScorer:
         rel = self.builder.best_untrained(c)
         if rel is None:
             return None
-        words = {_stem(w) for w in re.findall(r"[^\W_]+", rel.label)} - _CUE_STOP
-        sentence = {_stem(w) for w in re.findall(r"[^\W_]+", c.text[c.sentence[0]:c.sentence[1]])}
+        words = {stem(w) for w in re.findall(r"[^\W_]+", rel.label)} - CUE_STOP
+        sentence = {stem(w) for w in re.findall(r"[^\W_]+", c.text[c.sentence[0]:c.sentence[1]])}
         st = c.standings.get(rel.iri)
         return rel if words & sentence or (st is not None and st.status == KNOWN) else None
 

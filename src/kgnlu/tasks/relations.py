@@ -4,277 +4,28 @@ Pipeline for one text (``RelationExtractor.extract_many``):
 
 1. **Mentions**: the linker's mentions of the whole text (NegEx polarity included), with their
    alternative candidate concepts.
-2. **Sentences**: a rule-based splitter (``split_sentences``); a relation must be stated in one.
-3. **Candidates** (``candidates``): every ordered pair of mentions in a sentence (both orders),
-   kept when some relation of the KG's inventory admits it under its OWL domain and range
-   (``kg.relations.RelationKB.admissible``): a drug cannot ``has_phenotype``. When the top
-   concepts of two mentions admit nothing, their alternative candidates are tried (the ontology
-   disambiguates "homocystinuria" the phenotype from homocystinuria the disease). Properties that
-   no trained head knows and that have neither facts nor domain and range need a lexical cue
-   (their label's words in the sentence), or every pair of concepts would be a candidate.
-4. **Scoring**, by one of two scorers:
+2. **Candidates** (``tasks.re_candidates``): ordered mention pairs within one sentence that the
+   ontology admits a relation for under its OWL domain and range.
+3. **Scoring**, by one of two scorers:
    - the trained model (``tasks.re_features.NeuralScorer``): the entity-marker cross-encoder,
      KG evidence features and the ``EvidenceGate`` (see ``kgnlu.neural.re_head``);
    - without trained weights, ``CooccurrenceScorer``: KG standing plus co-occurrence, reported as
      untrained in every result (``ExtractResult.model``).
-5. **Standing** of each accepted triple (known / novel / conflicting, with its proof) from
+4. **Standing** of each accepted triple (known / novel / conflicting, with its proof) from
    ``kg.relations``, and the evidence: the sentence and both spans.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import fields
 from pathlib import Path
 
-from kgnlu.kg.matcher import normalize
-from kgnlu.kg.relations import IS_A, KNOWN, CONFLICTING, RelationKB, RelationType, Standing
+from kgnlu.kg.relations import IS_A, KNOWN, CONFLICTING, RelationKB
+from kgnlu.tasks.re_candidates import Candidate, Scored, candidates, fill_standings
 from kgnlu.types import ExtractResult, InputError, Mention, Relation
 
-MAX_PAIRS_PER_SENTENCE = 64
-MAX_MENTIONS_PER_SENTENCE = 16
-ALT_MARGIN = 0.2  # an alternative concept of a mention is tried if it scores within this of the best
 UNTRAINED = "untrained: KG + co-occurrence"
-MARKERS = ("[E1]", "[/E1]", "[E2]", "[/E2]")
-MENTION_MARKERS = ("[E]", "[/E]")  # around every mention of a sentence (``marked_all``)
-
-# Sentence ends: . ! ? followed by space and a capital, digit or quote, or a blank line. Not after
-# common abbreviations or single initials ("e.g.", "Dr.", "J. Smith").
-_ABBREV = {"e.g", "i.e", "dr", "mr", "mrs", "ms", "vs", "approx", "fig", "no", "st", "etc", "cf", "al", "resp", "incl"}
-_END = re.compile(r"[.!?]+[\"')\]]*(?=\s+[\"'(\[]?[A-Z0-9])|\n\s*\n")
-_WORD = re.compile(r"[^\W_]+", re.UNICODE)
-_CUE_STOP = frozenset("has have is a an the of in to with by for at on part".split())
-
-# Hearst-style patterns for is_a between a subject (X) and an object (Y) mention.
-_ISA_XY = re.compile(r"^\s*(,?\s*(which|that)\s+)?(is|are|was|were|represents?|constitutes?)\s+"
-                     r"(not\s+|no\s+longer\s+)?(now\s+)?"
-                     r"(considered|classified|regarded|recognized|recognised|thought|known)?\s*(to\s+be\s+|as\s+)?"
-                     r"(a|an|one|the)?\s*((rare|common|specific|particular|distinct|severe|mild|clinical|"
-                     r"genetic|inherited|hereditary|heterogeneous|special|major)\s+)*"
-                     r"((form|type|kind|subtype|variant|class|category|subset|example|manifestation|cause)s?\s+of\s+)?"
-                     r"(\w+\s+)?$", re.I)
-_ISA_YX = re.compile(r"^\s*,?\s*(such\s+as|including|like|e\.g\.,?|especially|particularly|for\s+example)\s*$", re.I)
-_ISA_X_OTHER_Y = re.compile(r"^\s*,?\s*(and|or)\s+(other|another)\s+(forms?\s+of\s+|types?\s+of\s+)?$", re.I)
-
-
-def split_sentences(text: str) -> list[tuple[int, int]]:
-    """``(start, end)`` offsets of the sentences of ``text`` (whitespace trimmed, none empty)."""
-    spans, start = [], 0
-    for m in _END.finditer(text):
-        if m.group().startswith((".",)) and "\n" not in m.group():
-            word = re.search(r"(\S*?)\s*([\w.]+)\.*$", text[start:m.start()])
-            prev = word.group(2).lower().rstrip(".") if word else ""
-            before = word.group(1) if word else ""
-            # "Dr. J. Smith" and "Mary J. Smith" hold initials; "vitamin C. Lemons" and, at the
-            # start of a sentence, "Hepatitis B. Patients" end one.
-            first = len(text[start:m.start()].split()) <= 2  # ``before`` opens the sentence
-            b = before.lower().rstrip(".")
-            initial = len(prev) == 1 and prev.isalpha() and before[:1].isupper() and (b in _ABBREV or not first)
-            if prev in _ABBREV or initial:
-                continue
-        spans.append((start, m.end()))
-        start = m.end()
-    spans.append((start, len(text)))
-    out = []
-    for a, b in spans:
-        while a < b and text[a].isspace():
-            a += 1
-        while b > a and text[b - 1].isspace():
-            b -= 1
-        if b > a:
-            out.append((a, b))
-    return out
-
-
-def isa_pattern(text: str, subj: Mention, obj: Mention) -> bool:
-    """Whether the words between the two mentions read as "X is a (form of) Y" or "Y such as X"."""
-    if subj.end <= obj.start:
-        return bool(_ISA_XY.match(text[subj.end:obj.start]) or _ISA_X_OTHER_Y.match(text[subj.end:obj.start]))
-    if obj.end <= subj.start:
-        return bool(_ISA_YX.match(text[obj.end:subj.start]))
-    return False
-
-
-def _splice(text: str, sentence: tuple[int, int], inserts: Sequence[tuple[int, str]]) -> str:
-    """The sentence with each tag inserted at its offset, in the order given; whitespace collapsed."""
-    a, b = sentence
-    out, pos = [], a
-    for at, tag in inserts:
-        out.append(text[pos:at])
-        out.append(tag)
-        pos = at
-    out.append(text[pos:b])
-    return " ".join("".join(out).split())
-
-
-def marked(text: str, sentence: tuple[int, int], subj: Mention, obj: Mention) -> str:
-    """The sentence with ``[E1] subject [/E1]`` and ``[E2] object [/E2]`` inserted, in text order."""
-    inserts = sorted([(subj.start, " [E1] "), (subj.end, " [/E1] "), (obj.start, " [E2] "), (obj.end, " [/E2] ")],
-                     key=lambda t: (t[0], not t[1].startswith(" [/")))  # at one offset, close before open
-    return _splice(text, sentence, inserts)
-
-
-def marked_all(text: str, sentence: tuple[int, int], mentions: Sequence[Mention]) -> tuple[str, list[int]]:
-    """The sentence with every one of ``mentions`` between ``[E]`` and ``[/E]``, and the ordinal of
-    each mention's opening marker among the opening markers (the k-th ``[E]`` opens mention k's span).
-
-    One marked sentence serves all candidate pairs of the sentence: the encoder reads it once, and
-    a pair is read off at its two mentions' markers (its direction is the order of the two vectors).
-    """
-    # At one offset: closing markers first, inner spans' closing first; then opening, outer spans first.
-    order = sorted([(m.start, 1, -(m.end - m.start), i) for i, m in enumerate(mentions)]
-                   + [(m.end, 0, m.end - m.start, i) for i, m in enumerate(mentions)])
-    inserts, ordinal, opened = [], [0] * len(mentions), 0
-    for at, is_open, _, i in order:
-        if is_open:
-            ordinal[i] = opened
-            opened += 1
-        inserts.append((at, f" {MENTION_MARKERS[0]} " if is_open else f" {MENTION_MARKERS[1]} "))
-    return _splice(text, sentence, inserts), ordinal
-
-
-@dataclass
-class Candidate:
-    """An ordered pair of mentions in one sentence and the relations the ontology admits for it."""
-
-    text: str
-    sentence: tuple[int, int]
-    subj: Mention
-    obj: Mention
-    subj_iri: str
-    obj_iri: str
-    relations: list[RelationType]  # admissible, in inventory order
-    isa_cue: bool = False
-    others: tuple[Mention, ...] = ()  # the sentence's other mentions
-    alternative: bool = False  # a mention's alternative concept was needed to admit a relation
-    standings: dict[str, Standing] = field(default_factory=dict)  # relation IRI -> standing (as negated reads)
-
-    @property
-    def mentions_in_sentence(self) -> int:
-        return len(self.others) + 2
-
-    @property
-    def negated(self) -> bool:
-        """NegEx polarity of the pair: either mention in a negation scope."""
-        return bool(self.subj.negated or self.obj.negated)
-
-    def marked(self) -> str:
-        return marked(self.text, self.sentence, self.subj, self.obj)
-
-    def marked_all(self) -> tuple[str, int, int]:
-        """The sentence with all its mentions marked (``marked_all``), and the ordinals of the
-        subject's and the object's opening markers. The same text for every pair of the sentence."""
-        ms = sorted((self.subj, self.obj, *self.others), key=lambda m: (m.start, m.end))
-        text, ordinal = marked_all(self.text, self.sentence, ms)
-        at = {id(m): k for k, m in enumerate(ms)}
-        return text, ordinal[at[id(self.subj)]], ordinal[at[id(self.obj)]]
-
-    def key(self) -> tuple:
-        return (self.sentence, self.subj.start, self.subj.end, self.obj.start, self.obj.end)
-
-
-def _options(m: Mention) -> list[tuple[str, float]]:
-    """The mention's concept and its close alternatives, best first."""
-    out = [(m.iri, m.score)]
-    for c in m.candidates:
-        if c.iri != m.iri and c.score >= m.score - ALT_MARGIN and all(c.iri != o for o, _ in out):
-            out.append((c.iri, c.score))
-    return out[:4]
-
-
-def _stem(word: str) -> str:
-    """A crude English stem, enough to match "contains" with "contain" but not "inherited" with "inheres"."""
-    w = word.lower()
-    for suffix in ("ing", "ed", "es", "s"):
-        if w.endswith(suffix) and len(w) - len(suffix) >= 3:
-            return w[: -len(suffix)]
-    return w
-
-
-def _cued(rel: RelationType, sentence: str) -> bool:
-    words = [_stem(w) for w in _WORD.findall(rel.label) if w.lower() not in _CUE_STOP]
-    if not words:
-        return False
-    toks = {_stem(w) for w in _WORD.findall(sentence)}
-    return all(w in toks for w in words)
-
-
-def needs_cue(rel: RelationType, trained: frozenset[str]) -> bool:
-    """Properties a scorer cannot place by training or by the ontology need their label in the text."""
-    return rel.iri not in trained and rel.iri != IS_A and not rel.facts and not (rel.domains and rel.ranges)
-
-
-def candidates(text: str, mentions: Sequence[Mention], kb: RelationKB, trained: frozenset[str] = frozenset(),
-               sentences: list[tuple[int, int]] | None = None) -> list[Candidate]:
-    """Ordered mention pairs within one sentence, filtered by OWL domain and range (see the module doc)."""
-    sentences = sentences if sentences is not None else split_sentences(text)
-    inventory = kb.inventory()
-    out: list[Candidate] = []
-    for sent in sentences:
-        ms = [m for m in mentions if sent[0] <= m.start and m.end <= sent[1]][:MAX_MENTIONS_PER_SENTENCE]
-        stext = text[sent[0]:sent[1]]
-        rels = [r for r in inventory if not needs_cue(r, trained) or _cued(r, stext)]
-        n = 0
-        for s in ms:
-            for o in ms:
-                if s is o or n >= MAX_PAIRS_PER_SENTENCE or (s.start < o.end and o.start < s.end):
-                    continue
-                if normalize(s.text) == normalize(o.text):  # a term repeated states nothing about itself
-                    continue
-                found = weak = None
-                isa = isa_pattern(text, s, o)
-                if isa:  # "X is a form of Y": read both mentions in one hierarchy if any reading allows
-                    found = next(((si, oi, [r for r in rels if r.iri == IS_A])
-                                  for si, _ in _options(s) for oi, _ in _options(o)
-                                  if si != oi and kb.comparable(si, oi)), None)
-                    if found and not found[2]:
-                        found = None
-                for si, _ in _options(s) if found is None else ():
-                    for oi, _ in _options(o):
-                        if si == oi:
-                            continue
-                        adm = [r for r in rels if kb.admissible(si, r, oi)
-                               or (r.iri == IS_A and isa and kb.comparable(si, oi))]
-                        # is_a needs a cue or a trained head; without one it is noise between siblings
-                        adm = [r for r in adm if r.iri != IS_A or isa or IS_A in trained]
-                        # A pair that admits only an uncued is_a is a weak reading: an alternative
-                        # concept admitting a property (a disease name read as the phenotype of the
-                        # same name) is preferred to it.
-                        if adm and (isa or any(r.iri != IS_A for r in adm)):
-                            found = (si, oi, adm)
-                            break
-                        if adm and weak is None:
-                            weak = (si, oi, adm)
-                    if found:
-                        break
-                found = found or weak
-                if found:
-                    si, oi, adm = found
-                    alt = si != s.iri or oi != o.iri
-                    others = tuple(m for m in ms if m is not s and m is not o)
-                    out.append(Candidate(text, sent, s, o, si, oi, adm, isa, others, alt))
-                    n += 1
-    return out
-
-
-def fill_standings(cands: Sequence[Candidate], kb: RelationKB) -> None:
-    """Each candidate's standing for each admissible relation, read with the pair's polarity."""
-    for c in cands:
-        for r in c.relations:
-            if r.iri not in c.standings:
-                c.standings[r.iri] = kb.standing(c.subj_iri, r.iri, c.obj_iri, c.negated)
-
-
-@dataclass
-class Scored:
-    """A scorer's decision about one candidate."""
-
-    relation: RelationType | None  # None: no relation stated
-    score: float
-    negated: bool
-    gate: float = 0.0
-    neural: dict | None = None
 
 
 class CooccurrenceScorer:
@@ -461,7 +212,5 @@ def _dedupe(rels: list[Relation]) -> list[Relation]:
     return sorted(best.values(), key=lambda r: (r.evidence["start"], r.subject["start"], r.object["start"]))
 
 
-__all__ = ["Candidate", "CooccurrenceScorer", "KGLookupScorer", "RelationExtractor", "Scored", "candidates",
-           "default_model_dir",
-           "fill_standings", "isa_pattern", "load_extractor", "marked", "marked_all", "split_sentences", "UNTRAINED",
-           "MARKERS", "MENTION_MARKERS"]
+__all__ = ["CooccurrenceScorer", "KGLookupScorer", "RelationExtractor", "UNTRAINED", "default_model_dir",
+           "load_extractor"]

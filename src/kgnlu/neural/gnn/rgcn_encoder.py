@@ -26,7 +26,7 @@ class RGCNEncoder(Component):
     Args:
         node_dim: size of the label embeddings (384 for MiniLM).
         hidden: size of the node states.
-        num_relations: number of edge types (``len(kgnlu.tasks.bridge.EDGE_TYPES)``).
+        num_relations: number of edge types (``len(kgnlu.tasks.subgraph.EDGE_TYPES)``).
         num_layers: R-GCN layers (one layer sees one hop).
         num_bases: basis matrices per layer (``None``: a full matrix per relation).
         dropout: dropout after each layer.

@@ -1,4 +1,5 @@
-"""The bridge: symbolic features, the KG subgraph around linked concepts, batching, node vectors."""
+"""tasks.subgraph and tasks.nli_features: symbolic features, the KG subgraph around linked concepts,
+batching, node vectors."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kgnlu.tasks import bridge
-from kgnlu.tasks.bridge import EDGE_TYPES, SYMBOLIC_FEATURES, collate, extract_subgraph, featurize
+from kgnlu.tasks import nli_features, subgraph
+from kgnlu.tasks.nli_features import SYMBOLIC_FEATURES, collate, featurize
+from kgnlu.tasks.subgraph import EDGE_TYPES, extract_subgraph
 from tests.conftest import fixed_vectors
 
 F = "http://kgnlu.org/demo/food#"
@@ -80,9 +82,9 @@ def test_hops_and_node_cap(engine):
 def test_neighbour_cache_gives_the_same_subgraphs_with_fewer_lookups(engine, monkeypatch):
     t = engine.tables
     calls = []
-    real = bridge._neighbours
-    monkeypatch.setattr(bridge, "_neighbours", lambda *a: calls.append(a[1]) or real(*a))
-    cache = bridge.NeighbourCache(t, max_fanout=3)
+    real = subgraph._neighbours
+    monkeypatch.setattr(subgraph, "_neighbours", lambda *a: calls.append(a[1]) or real(*a))
+    cache = subgraph.NeighbourCache(t, max_fanout=3)
     for seeds in ([F + "Apple"], [F + "Fruit"], [F + "Apple"]):
         plain = extract_subgraph(t, seeds, [F + "Food"], max_fanout=3)
         n_plain = len(calls)
@@ -193,13 +195,13 @@ def _labels_of(labels: dict):
 def test_label_vectors_embed_each_label_once():
     enc = CountingEncoder()
     labels = {F + "Apple": "apple", F + "GrannySmith": "Granny  Smith"}
-    vec = bridge.LabelVectors(enc, _labels_of(labels))
+    vec = subgraph.LabelVectors(enc, _labels_of(labels))
     vec.prefetch([F + "Apple", F + "GrannySmith", F + "Apple"])
     out = vec([F + "GrannySmith", F + "Apple", F + "NoLabelClass"])
     assert enc.calls == [["apple", "granny smith"], ["no label class"]]
     assert out.shape == (3, 4) and out[:, 0].tolist() == [12, 5, 14]
     assert vec([]).shape == (0, 4) and vec.name == "label:fake"
-    assert bridge.label_text("http://x.org/onto/heart_attack", None) == "heart attack"
+    assert subgraph.label_text("http://x.org/onto/heart_attack", None) == "heart attack"
 
 
 def test_label_vectors_share_an_on_disk_cache(tmp_path):
@@ -208,16 +210,16 @@ def test_label_vectors_share_an_on_disk_cache(tmp_path):
     labels = {F + "Apple": "apple", F + "Pear": "pear"}
     first = CountingEncoder()
     with VectorCache(tmp_path / "cache", "fake", 4) as cache:
-        a = bridge.LabelVectors(first, _labels_of(labels), cache=cache)([F + "Apple", F + "Pear"])
+        a = subgraph.LabelVectors(first, _labels_of(labels), cache=cache)([F + "Apple", F + "Pear"])
     second = CountingEncoder()
     with VectorCache(tmp_path / "cache", "fake", 4) as cache:
-        b = bridge.LabelVectors(second, _labels_of(labels), cache=cache)([F + "Pear", F + "Apple", F + "Kiwi"])
+        b = subgraph.LabelVectors(second, _labels_of(labels), cache=cache)([F + "Pear", F + "Apple", F + "Kiwi"])
     assert first.calls == [["apple", "pear"]] and second.calls == [["kiwi"]]
     np.testing.assert_array_equal(b[:2], a[::-1])
 
 
 def test_feature_spec_names_everything_a_model_depends_on():
-    spec = bridge.feature_spec(node_vectors="label:abc")
+    spec = nli_features.feature_spec(node_vectors="label:abc")
     assert spec["edge_types"] == list(EDGE_TYPES) and spec["symbolic_features"] == list(SYMBOLIC_FEATURES)
     assert spec["verdicts"] == ["entailment", "contradiction", "unknown"]
     assert (spec["hops"], spec["max_nodes"], spec["node_vectors"]) == (2, 64, "label:abc")

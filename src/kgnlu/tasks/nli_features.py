@@ -1,0 +1,160 @@
+"""NLI features: symbolic evidence about a pair turned into the tensors the fused model reads.
+
+This is the one place where KG lookups become tensors (DESIGN.md, "Boundaries"). For a pair,
+``featurize`` takes the linker's mentions on both sides, the rule layer's verdict, the closure
+tables and a ``node_vectors`` function, and returns :class:`PairFeatures`:
+
+- **symbolic features** (``SYMBOLIC_FEATURES``, all in [0, 1]): the verdict one-hot, the proof
+  length, the share of hypothesis assertions decided, the mean linking confidence per side,
+  negation flags, "nothing linked" flags and mention counts, the subgraph size;
+- **the subgraph** as :class:`GraphTensors` (``x``, ``role``, ``edge_index``, ``edge_type``): the
+  ``hops``-hop neighbourhood of the linked concepts, at most ``max_nodes`` nodes.
+
+The subgraph and its node vectors come from ``tasks.subgraph``; everything is ordered, so the
+same pair always gives the same tensors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from kgnlu.kg import rules as _rules
+from kgnlu.labels import LABEL2ID, VERDICTS
+from kgnlu.tasks.subgraph import (
+    EDGE_TYPES, HOPS, MAX_FANOUT, MAX_NODES, GraphTensors, NeighbourCache, NodeVectors, Subgraph, extract_subgraph,
+)
+from kgnlu.types import Mention
+
+if tuple(_rules.VERDICTS) != VERDICTS:  # the one-hot order the model was trained on
+    raise ImportError(f"kgnlu.kg.rules.VERDICTS {_rules.VERDICTS} != kgnlu.labels.VERDICTS {VERDICTS}")
+
+SYMBOLIC_FEATURES = (
+    "verdict_entailment", "verdict_contradiction", "verdict_unknown", "proof_length", "decided",
+    "premise_confidence", "hypothesis_confidence", "premise_negated", "hypothesis_negated",
+    "nothing_linked", "premise_unlinked", "hypothesis_unlinked", "premise_mentions", "hypothesis_mentions",
+    "subgraph_nodes",
+)
+MAX_PROOF, MAX_MENTIONS = 8, 8
+
+
+@dataclass
+class PairFeatures:
+    """What the fused model needs about one pair besides its text."""
+
+    symbolic: np.ndarray  # (len(SYMBOLIC_FEATURES),) float32
+    verdict: int  # index in kgnlu.labels.VERDICTS
+    has_linked: bool  # either side links a concept: the gate's mask
+    graph: GraphTensors
+    nodes: list[str]
+
+
+def feature_spec(hops: int = HOPS, max_nodes: int = MAX_NODES, max_fanout: int = MAX_FANOUT,
+                 node_vectors: str = "unspecified") -> dict:
+    """What a model trained on these features must be fed again (stored in its manifest)."""
+    return {"edge_types": list(EDGE_TYPES), "symbolic_features": list(SYMBOLIC_FEATURES), "verdicts": list(VERDICTS),
+            "hops": hops, "max_nodes": max_nodes, "max_fanout": max_fanout, "node_vectors": node_vectors}
+
+
+def _mean_score(mentions: Sequence[Mention]) -> float:
+    return float(np.mean([m.score for m in mentions])) if mentions else 0.0
+
+
+def symbolic_features(premise: Sequence[Mention], hypothesis: Sequence[Mention], verdict,
+                      n_nodes: int = 0, max_nodes: int = MAX_NODES) -> np.ndarray:
+    """The ``SYMBOLIC_FEATURES`` vector of a pair (float32, every value in [0, 1])."""
+    f = dict.fromkeys(SYMBOLIC_FEATURES, 0.0)
+    f[f"verdict_{verdict.label}"] = 1.0
+    f["proof_length"] = min(verdict.proof_length, MAX_PROOF) / MAX_PROOF
+    f["decided"] = float(verdict.decided)
+    f["premise_confidence"], f["hypothesis_confidence"] = _mean_score(premise), _mean_score(hypothesis)
+    f["premise_negated"] = float(any(m.negated for m in premise))
+    f["hypothesis_negated"] = float(any(m.negated for m in hypothesis))
+    f["nothing_linked"] = float(not premise and not hypothesis)
+    f["premise_unlinked"], f["hypothesis_unlinked"] = float(not premise), float(not hypothesis)
+    f["premise_mentions"] = min(len(premise), MAX_MENTIONS) / MAX_MENTIONS
+    f["hypothesis_mentions"] = min(len(hypothesis), MAX_MENTIONS) / MAX_MENTIONS
+    f["subgraph_nodes"] = min(n_nodes, max_nodes) / max_nodes
+    return np.array([f[k] for k in SYMBOLIC_FEATURES], dtype=np.float32)
+
+
+def featurize(premise: Sequence[Mention], hypothesis: Sequence[Mention], verdict, tables,
+              node_vectors: NodeVectors, *, hops: int = HOPS, max_nodes: int = MAX_NODES,
+              max_fanout: int = MAX_FANOUT, subgraph: Subgraph | None = None,
+              neighbours: NeighbourCache | None = None) -> PairFeatures:
+    """Symbolic features and subgraph of one pair.
+
+    Args:
+        premise, hypothesis: the linker's mentions of each side (``kgnlu.types.Mention``).
+        verdict: the rule layer's ``kgnlu.kg.rules.Verdict`` for the pair.
+        tables: the KG's ``kgnlu.kg.tables.ClosureTables``.
+        node_vectors: maps IRIs to a ``(n, d)`` float array (the concepts' label embeddings).
+        subgraph: one already extracted (by :func:`extract_subgraph`, same options), to skip that.
+        neighbours: a :class:`NeighbourCache` shared across pairs.
+    """
+    import torch
+
+    if subgraph is None:
+        subgraph = extract_subgraph(tables, [m.iri for m in premise], [m.iri for m in hypothesis], hops=hops,
+                                    max_nodes=max_nodes, max_fanout=max_fanout, neighbours=neighbours)
+    n = len(subgraph.nodes)
+    x = np.asarray(node_vectors(subgraph.nodes), dtype=np.float32) if n else None
+    if x is not None and (x.ndim != 2 or x.shape[0] != n):
+        raise ValueError(f"node_vectors returned shape {x.shape} for {n} IRIs")
+    e = np.array(subgraph.edges, dtype=np.int64).reshape(-1, 3)
+    graph = GraphTensors(x=torch.from_numpy(x) if x is not None else torch.zeros(0, 0),
+                         role=torch.from_numpy(subgraph.role), edge_index=torch.from_numpy(e[:, :2].T.copy()),
+                         edge_type=torch.from_numpy(e[:, 2].copy()), num_nodes=n)
+    return PairFeatures(symbolic=symbolic_features(premise, hypothesis, verdict, n, max_nodes),
+                        verdict=VERDICTS.index(verdict.label), has_linked=bool(premise or hypothesis),
+                        graph=graph, nodes=list(subgraph.nodes))
+
+
+def collate(features: Sequence[PairFeatures], tokenizer, premises: Sequence[str], hypotheses: Sequence[str], *,
+            labels: Sequence[str | int] | None = None, max_length: int = 128, node_dim: int | None = None) -> dict:
+    """One batch for ``FusedNLI.forward``: tokenised pairs and the subgraphs stacked block-diagonally.
+
+    ``labels`` (names or ids) become ``batch["labels"]``. ``node_dim`` gives empty batches (no
+    linked concept anywhere) a node-feature width; otherwise it is read off the graphs.
+    """
+    import torch
+
+    if not (len(features) == len(premises) == len(hypotheses)):
+        raise ValueError(f"{len(features)} features for {len(premises)} premises and {len(hypotheses)} hypotheses")
+    enc = tokenizer(list(premises), list(hypotheses), padding=True, truncation=True, max_length=max_length,
+                    return_tensors="pt")
+    dims = {int(f.graph.x.size(1)) for f in features if f.graph.num_nodes}
+    if len(dims) > 1:
+        raise ValueError(f"node vectors of different sizes in one batch: {sorted(dims)}")
+    dim = dims.pop() if dims else (node_dim or 0)
+    xs, roles, edge_index, edge_type, node_batch = [], [], [], [], []
+    offset = 0
+    for g, f in enumerate(features):
+        n = int(f.graph.num_nodes)
+        if n:
+            xs.append(f.graph.x)
+            roles.append(f.graph.role)
+            edge_index.append(f.graph.edge_index + offset)
+            edge_type.append(f.graph.edge_type)
+            node_batch.append(torch.full((n,), g, dtype=torch.long))
+        offset += n
+    batch = dict(enc)
+    batch.update(
+        x=torch.cat(xs) if xs else torch.zeros(0, dim),
+        role=torch.cat(roles) if roles else torch.zeros(0, 3),
+        edge_index=torch.cat(edge_index, dim=1) if edge_index else torch.zeros(2, 0, dtype=torch.long),
+        edge_type=torch.cat(edge_type) if edge_type else torch.zeros(0, dtype=torch.long),
+        node_batch=torch.cat(node_batch) if node_batch else torch.zeros(0, dtype=torch.long),
+        symbolic=torch.from_numpy(np.stack([f.symbolic for f in features])) if features else torch.zeros(0, 0),
+        verdict=torch.tensor([f.verdict for f in features], dtype=torch.long),
+        has_linked=torch.tensor([float(f.has_linked) for f in features]),
+    )
+    if labels is not None:
+        batch["labels"] = torch.tensor([LABEL2ID[y] if isinstance(y, str) else int(y) for y in labels],
+                                       dtype=torch.long)
+    return batch
+
+
+__all__ = ["SYMBOLIC_FEATURES", "PairFeatures", "collate", "feature_spec", "featurize", "symbolic_features"]
