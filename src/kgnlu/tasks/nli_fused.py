@@ -39,12 +39,16 @@ class FusedNLIPredictor:
 
     def __init__(self, model, linker, rules, node_vectors: Callable, *, device: str = "cpu", batch_size: int = 32,
                  mode: str = "fused"):
+        from kgnlu.neural.component import ModelFormatError
         from kgnlu.neural.fused import MODES, FusedNLI
 
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
         if isinstance(model, (str, Path)):
-            model = FusedNLI.load(model, device, merge=True)
+            try:
+                model = FusedNLI.load(model, device, merge=True)
+            except ModelFormatError as e:
+                raise InputError(str(e)) from None
         self.model = model.eval()
         self.linker, self.rules, self.tables = linker, rules, rules.tables
         self.node_vectors = node_vectors
