@@ -10,6 +10,7 @@ from kgnlu.cli import infer as infer_cmd
 from kgnlu.cli import ingest as ingest_cmd
 from kgnlu.cli import kg as kg_cmd
 from kgnlu.cli import link as link_cmd
+from kgnlu.cli import serve as serve_cmd
 from kgnlu.cli import train as train_cmd
 
 app = typer.Typer(
@@ -42,6 +43,7 @@ app.command("infer")(infer_cmd.infer_cli)
 app.command("ingest")(ingest_cmd.ingest_cli)
 app.command("link")(link_cmd.link_cli)
 app.command("extract")(extract_cmd.extract_cli)
+app.command("serve")(serve_cmd.serve_cli)
 app.add_typer(kg_cmd.app, name="kg")
 app.add_typer(train_cmd.app, name="train")
 app.add_typer(eval_cmd.app, name="eval")

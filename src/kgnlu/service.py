@@ -1,0 +1,460 @@
+"""``kgnlu serve``: the HTTP service in front of ``kgnlu.api.Engine`` (FastAPI on uvicorn).
+
+Routes: ``POST /v1/infer``, ``/v1/link``, ``/v1/extract`` (one item, or a JSON list of items: the
+answer is then a list in the same order), ``GET /v1/info``, and the probes ``GET /healthz`` and
+``GET /readyz``. Answers are the result contract (``kgnlu.service_models``), the same as
+``kgnlu infer/link/extract --json`` give for the same input.
+
+Each worker process loads one Engine at startup, in the background, and ``/readyz`` answers 503
+until it is loaded and warmed. Items from concurrent requests are gathered by a ``MicroBatcher``
+into one ``infer_many``/``link_many``/``extract_many`` call, run on a single engine thread so that
+the event loop never waits on the model. Every error is a 4xx with ``{"detail": "one line"}``;
+what escapes anyway is logged and answered with a one-line 500, never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import dataclasses
+import hmac
+import json
+import logging
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fastapi import Body, Depends, FastAPI, HTTPException, Request, Security
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from kgnlu import service_models as m
+from kgnlu.types import InputError, KgnluError
+
+log = logging.getLogger("kgnlu.service")
+
+SETTINGS_ENV = "KGNLU_SERVE_SETTINGS"  # how ``serve`` hands its settings to uvicorn's worker processes
+DOCS_ASSETS = "/docs-assets"
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    """What one worker process needs; plain JSON values, so that it can travel in the environment."""
+
+    kg: str | None = None
+    model: str | None = None
+    device: str = "auto"
+    dense: bool = False  # the default of `kgnlu infer` and `kgnlu extract`; `kgnlu link --lexicon-only`
+    api_key: str | None = None
+    max_items: int = 64
+    max_chars: int = 10_000
+    batch_size: int = 32
+    batch_wait_ms: float = 10.0
+    torch_threads: int | None = None  # None: this machine's cores shared among the workers
+    workers: int = 1
+    docs: bool = True
+
+    def to_env(self) -> str:
+        return json.dumps(dataclasses.asdict(self))
+
+    @classmethod
+    def from_env(cls) -> ServeSettings:
+        return cls(**json.loads(os.environ.get(SETTINGS_ENV, "{}")))
+
+
+class MicroBatcher:
+    """Gathers items from concurrent callers into batches and answers each caller in order.
+
+    A batch closes when it holds ``max_batch`` items or ``max_wait`` seconds after its first item
+    arrived. ``run(key, payloads)`` answers one batch of items sharing a key (their options) and
+    runs on ``executor``. When it fails on a batch, each item is run alone, so one bad item fails
+    only its own caller.
+    """
+
+    def __init__(self, run: Callable[[Any, list], list], executor: ThreadPoolExecutor, max_batch: int,
+                 max_wait: float):
+        self.run, self.executor = run, executor
+        self.max_batch, self.max_wait = max(1, max_batch), max(0.0, max_wait)
+        self.batches = 0
+        self._queue: asyncio.Queue | None = None
+        self._task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        self._queue = asyncio.Queue()
+        self._task = asyncio.create_task(self._loop())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def submit(self, items: Sequence[tuple[Any, Any]]) -> list:
+        """The answers to ``(key, payload)`` items, in order; an item's error comes back as the
+        exception object in its place."""
+        loop = asyncio.get_running_loop()
+        futures = [loop.create_future() for _ in items]
+        for item, future in zip(items, futures):
+            self._queue.put_nowait((item, future))
+        return await asyncio.gather(*futures, return_exceptions=True)
+
+    async def _loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            batch = [await self._queue.get()]
+            deadline = loop.time() + self.max_wait
+            while len(batch) < self.max_batch:
+                if not self._queue.empty():
+                    batch.append(self._queue.get_nowait())
+                    continue
+                left = deadline - loop.time()
+                if left <= 0:
+                    break
+                try:
+                    batch.append(await asyncio.wait_for(self._queue.get(), left))
+                except TimeoutError:
+                    break
+            batch = [(item, future) for item, future in batch if not future.done()]  # callers gone
+            if not batch:
+                continue
+            self.batches += 1
+            answers = await loop.run_in_executor(self.executor, self._answer, [item for item, _ in batch])
+            for (_, future), answer in zip(batch, answers):
+                if not future.done():
+                    future.set_result(answer)
+
+    def _answer(self, items: list[tuple[Any, Any]]) -> list:
+        answers: list = [None] * len(items)
+        groups: dict[Any, list[int]] = {}
+        for i, (key, _) in enumerate(items):
+            groups.setdefault(key, []).append(i)
+        for key, idx in groups.items():
+            try:
+                for i, answer in zip(idx, self.run(key, [items[i][1] for i in idx]), strict=True):
+                    answers[i] = answer
+            except Exception as e:  # noqa: BLE001 - isolated below, per item
+                if len(idx) == 1:
+                    answers[idx[0]] = e
+                    continue
+                for i in idx:
+                    try:
+                        answers[i] = self.run(key, [items[i][1]])[0]
+                    except Exception as e1:  # noqa: BLE001 - handed to that item's caller
+                        answers[i] = e1
+        return answers
+
+
+class EngineHost:
+    """One worker's Engine: loaded in the background at startup, then answered through batchers."""
+
+    def __init__(self, settings: ServeSettings, engine=None):
+        self.settings = settings
+        self.engine = engine
+        self.owns_engine = engine is None
+        self.stage = "starting"
+        self.error: str | None = None
+        self.ready = False
+        self.executor = ThreadPoolExecutor(1, thread_name_prefix="kgnlu-engine")
+        wait, size = settings.batch_wait_ms / 1000, settings.batch_size
+        self.batchers = {name: MicroBatcher(run, self.executor, size, wait)
+                         for name, run in (("infer", self._infer), ("link", self._link), ("extract", self._extract))}
+
+    def load(self) -> None:
+        """Runs on the engine thread: KG tables, linker, NLI predictor and relation extractor, warmed."""
+        from kgnlu.api import Engine
+
+        s = self.settings
+        threads = s.torch_threads or max(1, len(os.sched_getaffinity(0)) // max(1, s.workers))
+        import torch
+
+        torch.set_num_threads(threads)
+        if self.engine is None:
+            self.engine = Engine.load(kg=s.kg, model=s.model, device=s.device, dense=s.dense)
+        progress = self._progress
+        self.engine.kg_manifest()  # no KG: a clear error here, rather than building the default one
+        self.engine.linker(progress)
+        self.engine.nli_predictor(progress)
+        self.engine.relation_extractor(progress=progress)
+        progress("warming up")
+        self.engine.infer_many([("warm up", "warm up")])
+        self.engine.extract_many(["warm up"])
+
+    def _progress(self, stage: str) -> None:
+        self.stage = stage
+
+    async def start(self) -> None:
+        for b in self.batchers.values():
+            b.start()
+        try:
+            await asyncio.get_running_loop().run_in_executor(self.executor, self.load)
+        except Exception as e:  # noqa: BLE001 - /readyz reports it; the process stays up for the probes
+            self.error = " ".join(str(e).split())[:300] or type(e).__name__
+            log.exception("kgnlu serve: the engine failed to load")
+            return
+        self.ready = True
+        log.info("kgnlu serve: ready")
+
+    async def stop(self) -> None:
+        for b in self.batchers.values():
+            await b.stop()
+        if self.owns_engine and self.engine is not None:
+            await asyncio.get_running_loop().run_in_executor(self.executor, self.engine.close)
+        self.executor.shutdown(wait=False, cancel_futures=True)
+
+    # each runs on the engine thread, over items sharing the key (their options)
+    def _infer(self, symbolic_only: bool, pairs: list[tuple[str, str]]) -> list[dict]:
+        return [r.to_dict() for r in self.engine.infer_many(pairs, symbolic_only=symbolic_only)]
+
+    def _link(self, top_k: int, texts: list[str]) -> list[dict]:
+        results = self.engine.link_many(texts, top_k=top_k)
+        return [{"text": t, "mentions": [x.to_dict() for x in ms]} for t, ms in zip(texts, results)]
+
+    def _extract(self, threshold: float | None, texts: list[str]) -> list[dict]:
+        return [r.to_dict() for r in self.engine.extract_many(texts, threshold)]
+
+    def info(self) -> dict:
+        from kgnlu import __version__
+
+        nli_path = self.engine.nli_model_path()
+        re_path = Path(__file__).resolve().parent / "assets" / "re"
+        return {"kgnlu": __version__, "kg": self.engine.kg_manifest(),
+                "nli_model": {"path": str(nli_path) if nli_path else None, "manifest": _manifest(nli_path)},
+                "re_model": {"name": self.engine.relation_extractor().model_name,
+                             "path": str(re_path) if _manifest(re_path) else None, "manifest": _manifest(re_path)},
+                "dense": self.settings.dense,
+                "limits": {k: getattr(self.settings, k) for k in ("max_items", "max_chars", "batch_size", "batch_wait_ms")}}
+
+
+def _manifest(path: Path | None) -> dict | None:
+    if path is None or not (path / "manifest.json").is_file():
+        return None
+    return json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+
+
+def _problem(status: int, detail: str, headers: dict | None = None) -> JSONResponse:
+    return JSONResponse({"detail": " ".join(str(detail).split())}, status_code=status, headers=headers)
+
+
+_ERRORS = {status: {"model": m.Problem, "description": what} for status, what in (
+    (400, "Malformed JSON"), (401, "Missing or wrong API key"), (413, "Request body too large"),
+    (422, "Invalid input: a missing field, a wrong type, empty or oversized text, too many items"),
+    (503, "The engine is still loading"))}
+
+
+def _one_line(errors: Sequence[dict], body: Any) -> tuple[int, str]:
+    """A pydantic error list as one line. The body is one item or a list of items, so pydantic
+    reports each failure once per branch of that union; only the branch the body took is kept."""
+    if not errors:
+        return 422, "invalid request"
+    if any(e.get("type") == "json_invalid" for e in errors):
+        why = next(e for e in errors if e.get("type") == "json_invalid").get("ctx", {}).get("error", "")
+        return 400, f"malformed JSON{': ' + why if why else ''}"
+    if body is not None and not isinstance(body, dict | list):
+        return 422, "the body must be a JSON object or a list of objects (Content-Type: application/json)"
+    as_list = isinstance(body, list)
+    kept = [e for e in errors if len(e["loc"]) < 2 or str(e["loc"][1]).startswith("list[") == as_list] or list(errors)
+    e = kept[0]
+    loc = [p for p in e["loc"][1:] if not (isinstance(p, str) and (p.startswith("list[") or p[:1].isupper()))]
+    if e["loc"][:1] == ("body",) and e.get("type") == "missing" and not loc:
+        return 422, "a JSON body is required: one item or a list of items"
+    where = ("item " + str(loc[0] + 1) + ": " + ".".join(map(str, loc[1:]))) if loc and isinstance(loc[0], int) \
+        else ".".join(map(str, loc))
+    where = where.rstrip(": ")
+    more = f" (and {len(kept) - 1} more)" if len(kept) > 1 else ""
+    return 422, f"{where + ': ' if where else ''}{e['msg']}{more}"
+
+
+def create_app(settings: ServeSettings | None = None, engine=None) -> FastAPI:
+    """The app for one worker. ``engine``: an Engine to serve instead of loading one (tests)."""
+    from kgnlu import __version__
+
+    settings = settings or ServeSettings()
+    host = EngineHost(settings, engine)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        loading = asyncio.create_task(host.start())
+        try:
+            yield
+        finally:
+            loading.cancel()
+            await asyncio.gather(loading, return_exceptions=True)
+            await host.stop()
+
+    app = FastAPI(title="kgnlu", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
+                  openapi_url="/openapi.json" if settings.docs else None,
+                  description="Knowledge-graph-augmented NLI, entity linking and relation extraction, with proofs.")
+    app.state.host = host
+
+    bearer = HTTPBearer(auto_error=False, description="The key given to `kgnlu serve --api-key` (or $KGNLU_API_KEY).")
+
+    async def authorized(credentials: HTTPAuthorizationCredentials | None = Security(bearer)) -> None:
+        key = settings.api_key
+        if credentials is None or not hmac.compare_digest(credentials.credentials.encode(), key.encode()):
+            raise HTTPException(401, "missing or wrong API key: send 'Authorization: Bearer <key>'",
+                                headers={"WWW-Authenticate": "Bearer"})
+
+    guarded = [Depends(authorized)] if settings.api_key else []
+    max_body = settings.max_items * (4 * settings.max_chars + 256) + 4096
+
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next):
+        size = request.headers.get("content-length")
+        if size is not None and size.isdigit() and int(size) > max_body:
+            return _problem(413, f"request body of {size} bytes; the limit is {max_body}")
+        return await call_next(request)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError):
+        status, detail = _one_line(exc.errors(), getattr(exc, "body", None))
+        return _problem(status, detail)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        return _problem(exc.status_code, exc.detail, getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def internal(request: Request, exc: Exception):
+        log.error("kgnlu serve: %s %s failed", request.method, request.url.path, exc_info=exc)
+        return _problem(500, f"internal error ({type(exc).__name__}); the server log has the details")
+
+    def not_ready() -> JSONResponse:
+        why = f"engine failed to load: {host.error}" if host.error else f"the engine is loading ({host.stage})"
+        return _problem(503, why, {"Retry-After": "5"})
+
+    async def answer(op: str, items: list[tuple[Any, Any]], many: bool):
+        if not host.ready:
+            return not_ready()
+        if many and not items:
+            return _problem(422, "the list is empty: give at least one item")
+        if len(items) > settings.max_items:
+            return _problem(422, f"{len(items)} items; the limit is {settings.max_items} per request")
+        answers = await host.batchers[op].submit(items)
+        for n, a in enumerate(answers):
+            if isinstance(a, BaseException):
+                where = f"item {n + 1}: " if many else ""
+                if isinstance(a, InputError):
+                    return _problem(422, where + str(a))
+                if isinstance(a, KgnluError):
+                    return _problem(503, where + str(a))
+                raise a
+        return JSONResponse(answers if many else answers[0])
+
+    def checked(n: int, many: bool, **texts: str) -> None:
+        for name, text in texts.items():
+            where = f"item {n + 1}: " if many else ""
+            if not text.strip():
+                raise InputError(f"{where}{name} is empty")
+            if len(text) > settings.max_chars:
+                raise InputError(f"{where}{name} has {len(text)} characters; the limit is {settings.max_chars}")
+
+    def prepared(items, make) -> tuple[list | None, JSONResponse | None]:
+        many = isinstance(items, list)
+        try:
+            return [make(n, x, many) for n, x in enumerate(items if many else [items])], None
+        except InputError as e:
+            return None, _problem(422, str(e))
+
+    def infer_item(n: int, x: m.InferItem, many: bool):
+        checked(n, many, premise=x.premise, hypothesis=x.hypothesis)
+        from kgnlu.api import Engine
+
+        try:
+            pair = Engine.check_pair(x.premise, x.hypothesis)
+        except InputError as e:
+            raise InputError(f"{'item ' + str(n + 1) + ': ' if many else ''}{e}") from None
+        return x.symbolic_only, pair
+
+    def link_item(n: int, x: m.LinkItem, many: bool):
+        checked(n, many, text=x.text)
+        return x.top_k, x.text
+
+    def extract_item(n: int, x: m.ExtractItem, many: bool):
+        checked(n, many, text=x.text)
+        return x.threshold, x.text
+
+    @app.post("/v1/infer", response_model=m.InferResult | list[m.InferResult], responses=_ERRORS,
+              dependencies=guarded, summary="Entailment, neutral or contradiction, with proofs")
+    async def infer(body: m.InferItem | list[m.InferItem] = Body(...)):
+        """Does the premise entail, contradict, or leave open the hypothesis? One pair, or a list of
+        pairs (answered as a list, in order). The same answer as `kgnlu infer --json`."""
+        items, error = prepared(body, infer_item)
+        return error or await answer("infer", items, isinstance(body, list))
+
+    @app.post("/v1/link", response_model=m.LinkResult | list[m.LinkResult], responses=_ERRORS,
+              dependencies=guarded, summary="The KG concepts a text mentions")
+    async def link(body: m.LinkItem | list[m.LinkItem] = Body(...)):
+        """Lexicon matches (and dense retrieval with `serve --dense`) with negation and hedging.
+        The same answer as `kgnlu link --json` (`--lexicon-only` unless the server has `--dense`)."""
+        items, error = prepared(body, link_item)
+        return error or await answer("link", items, isinstance(body, list))
+
+    @app.post("/v1/extract", response_model=m.ExtractResult | list[m.ExtractResult], responses=_ERRORS,
+              dependencies=guarded, summary="The relations a text states between KG concepts")
+    async def extract(body: m.ExtractItem | list[m.ExtractItem] = Body(...)):
+        """Relations with their score, polarity, evidence and standing against the KG.
+        The same answer as `kgnlu extract --json`."""
+        items, error = prepared(body, extract_item)
+        return error or await answer("extract", items, isinstance(body, list))
+
+    @app.get("/v1/info", response_model=m.Info, responses=_ERRORS, dependencies=guarded,
+             summary="The KG and the models that answer")
+    async def info():
+        if not host.ready:
+            return not_ready()
+        return await asyncio.get_running_loop().run_in_executor(host.executor, host.info)
+
+    @app.get("/healthz", response_model=m.Status, summary="Liveness: the process answers")
+    async def healthz():
+        return {"status": "alive"}
+
+    @app.get("/readyz", response_model=m.Status, responses={503: _ERRORS[503]},
+             summary="Readiness: 200 once the engine is loaded and warmed")
+    async def readyz():
+        return {"status": "ready"} if host.ready else not_ready()
+
+    if settings.docs:
+        _mount_docs(app)
+    return app
+
+
+def _mount_docs(app: FastAPI) -> None:
+    """Swagger UI from the files of the swagger-ui-bundle-v2 package: FastAPI's own page loads
+    them from a CDN, which a closed hospital network cannot reach."""
+    from fastapi.staticfiles import StaticFiles
+    from swagger_ui_bundle import swagger_ui_path
+
+    app.mount(DOCS_ASSETS, StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        return get_swagger_ui_html(openapi_url=root + app.openapi_url, title="kgnlu - Swagger UI",
+                                   swagger_js_url=f"{root}{DOCS_ASSETS}/swagger-ui-bundle.js",
+                                   swagger_css_url=f"{root}{DOCS_ASSETS}/swagger-ui.css",
+                                   swagger_favicon_url=f"{root}{DOCS_ASSETS}/favicon-32x32.png")
+
+
+def app_from_env() -> FastAPI:
+    """uvicorn's app factory in each worker process (``serve`` puts the settings in the environment)."""
+    return create_app(ServeSettings.from_env())
+
+
+def run(settings: ServeSettings, host: str = "127.0.0.1", port: int = 8000, log_level: str = "info") -> None:
+    """Serve until interrupted: uvicorn with ``settings.workers`` processes, each loading its Engine."""
+    import uvicorn
+
+    os.environ[SETTINGS_ENV] = settings.to_env()
+    log_config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    log_config["loggers"]["kgnlu"] = {"handlers": ["default"], "level": log_level.upper(), "propagate": False}
+    uvicorn.run("kgnlu.service:app_from_env", factory=True, host=host, port=port, workers=settings.workers,
+                log_level=log_level, log_config=log_config, access_log=False)
+
+
+__all__ = ["ServeSettings", "MicroBatcher", "create_app", "app_from_env", "run"]
