@@ -34,18 +34,6 @@ MANIFEST = "manifest.json"
 MANIFEST_FORMAT = 1
 
 
-def resolve_kg_dir(explicit: str | os.PathLike | None = None) -> Path:
-    """``--kg DIR``, else ``$KGNLU_HOME``, else the user data dir."""
-    if explicit:
-        return Path(explicit).expanduser().resolve()
-    env = os.environ.get("KGNLU_HOME")
-    if env:
-        return Path(env).expanduser().resolve()
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("kgnlu")) / "kg"
-
-
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:

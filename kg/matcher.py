@@ -44,9 +44,9 @@ MAX_ABBREVIATION = 6  # characters
 # A word: a decimal number, or a run of letters/digits (combining accents included) with inner
 # apostrophes. Hard breaks are the clause marks and blank lines. Whatever else (spaces, hyphens,
 # slashes, underscores, other symbols) only separates words.
-_WORD = r"\d+(?:[.,]\d+)+|[^\W_]+(?:[\u0300-\u036f]+[^\W_]*)*(?:['’][^\W_]+(?:[\u0300-\u036f]+[^\W_]*)*)*"
-_WORDS = re.compile(_WORD)
-_TOKEN = re.compile(rf"({_WORD})|[.,;:!?()\[\]{{}}\"“”<>|]|\n\s*\n")
+WORD_PATTERN = r"\d+(?:[.,]\d+)+|[^\W_]+(?:[\u0300-\u036f]+[^\W_]*)*(?:['’][^\W_]+(?:[\u0300-\u036f]+[^\W_]*)*)*"
+WORDS = re.compile(WORD_PATTERN)
+_TOKEN = re.compile(rf"({WORD_PATTERN})|[.,;:!?()\[\]{{}}\"“”<>|]|\n\s*\n")
 _ABBREVIATION = re.compile(r"[A-Z0-9]{1,5}")
 _ALPHA = re.compile(r"[^\W\d_]").search
 # A trailing qualifier such as "(finding)" or "(within the age range of 3 months to 6 years)"
@@ -157,7 +157,7 @@ def _words(text: str) -> list[str]:
     """The raw words of a lexicon entry, as ``_scan`` would cut them (breaks ignored)."""
     if text.isascii() and text.replace(" ", "").isalnum():
         return text.split()  # most labels: same cut as the regex, at C speed
-    return _WORDS.findall(text)
+    return WORDS.findall(text)
 
 
 def tokenize(text: str) -> list[Token]:

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kgnlu.kg.lexicon import KIND_RANK
-from kgnlu.kg.matcher import _WORDS, normalize_token
+from kgnlu.kg.matcher import WORDS, normalize_token
 
 FORMAT = 1
 MIN_SUPPORT = 2
@@ -67,7 +67,7 @@ Rule = tuple[tuple[str, ...], tuple[str, ...], float, int]  # (lhs, rhs, cost, s
 
 def key_tokens(text: str) -> tuple[str, ...]:
     """The words that decide what ``text`` names: normalised as the matcher does, fillers dropped."""
-    return tuple(t for t in (normalize_token(w) for w in _WORDS.findall(text)) if t and t not in FILLERS)
+    return tuple(t for t in (normalize_token(w) for w in WORDS.findall(text)) if t and t not in FILLERS)
 
 
 def bag_key(tokens: Iterable[str]) -> str:

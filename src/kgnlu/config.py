@@ -5,9 +5,22 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from kgnlu.kg.kgdir import resolve_kg_dir
+# Nothing of kgnlu is imported here: the neural side reads its asset paths from this module and
+# must not reach the symbolic package through it (tests/test_boundaries.py checks transitively).
 
 __all__ = ["resolve_kg_dir", "resolve_device", "debug_enabled"]
+
+
+def resolve_kg_dir(explicit: str | os.PathLike | None = None) -> Path:
+    """``--kg DIR``, else ``$KGNLU_HOME``, else the user data dir."""
+    if explicit:
+        return Path(explicit).expanduser().resolve()
+    env = os.environ.get("KGNLU_HOME")
+    if env:
+        return Path(env).expanduser().resolve()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("kgnlu")) / "kg"
 
 
 def resolve_device(device: str = "auto") -> str:

@@ -496,7 +496,8 @@ def generate(kg_dir: Path | str | None, out_dir: Path | str, *, seed: int = 0, n
     ``validate_n`` > 0 also links that many sampled pairs with the lexicon linker and records how
     often it finds the intended concepts with the intended polarity (``stats["validation"]``).
     """
-    from kgnlu.kg.kgdir import KGDir, resolve_kg_dir
+    from kgnlu.config import resolve_kg_dir
+    from kgnlu.kg.kgdir import KGDir
 
     t0 = time.perf_counter()
     root = resolve_kg_dir(kg_dir)
