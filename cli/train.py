@@ -132,16 +132,34 @@ def train_linker_cli(
     holdout: float = typer.Option(0.1, "--holdout", help="Fraction of concepts held out (never trained on)."),
     holdout_seed: int = typer.Option(0, "--holdout-seed", help="Seed of the held-out split (bench/link.py checks it)."),
     source: list[str] = typer.Option(["hpo"], "--source", help="Lexicon sources to train on (repeatable)."),
+    nil_phrases: Path = typer.Option(Path("data/nil_phrases.txt"), "--nil-phrases",
+                                     help="Phrases that should link to nothing, to calibrate the NIL threshold on."),
+    no_calibrate: bool = typer.Option(False, "--no-calibrate", help="Skip the NIL calibration (no linker.json)."),
+    calibrate_only: bool = typer.Option(False, "--calibrate-only",
+                                        help="Only recalibrate the NIL threshold of the adapter (or sentence-transformers "
+                                             "model) already in --out; no training."),
+    calibration_work: Path | None = typer.Option(None, "--calibration-work",
+                                                 help="Keep the calibration's held-out HPO KG here between runs."),
     json_out: bool = typer.Option(False, "--json", help="Print the training report as JSON."),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
-    """Train the linker encoder's LoRA adapter on the KG's synonym groups (SapBERT-style self-alignment)."""
+    """Train the linker encoder's LoRA adapter on the KG's synonym groups (SapBERT-style self-alignment),
+    then calibrate its NIL threshold (linker.json beside it) on held-out HPO synonyms and --nil-phrases."""
+    if no_calibrate and calibrate_only:
+        from kgnlu.cli._common import fail
+
+        fail("--no-calibrate and --calibrate-only contradict each other: drop one")
     with StageProgress(enabled=not (quiet or json_out)) as progress:
         report = train_linker(kg, out, progress, seed=seed, epochs=epochs, max_pairs=max_pairs, batch_size=batch_size,
                               lr=lr, holdout=holdout, holdout_seed=holdout_seed, sources=source,
-                              bar=not (quiet or json_out))
+                              bar=not (quiet or json_out), nil_phrases=None if no_calibrate else nil_phrases,
+                              calibrate_only=calibrate_only, calibration_work=calibration_work)
     if json_out:
         print_json(report)
+    elif calibrate_only:
+        typer.echo(f"{out}/linker.json: NIL threshold {report['nil_threshold']} (F1 {report['f1']}, precision "
+                   f"{report['precision']}, recall {report['recall']}; {report['positives']} held-out synonyms, "
+                   f"{report['negatives']} NIL phrases)")
     else:
         dev = report["metrics"].get("dev", {})
         tuned, untuned = dev.get("tuned", {}), dev.get("untuned", {})

@@ -10,9 +10,9 @@ same with its own KG as the only supervision:
   concepts and are not positives.
 - **Held-out concepts.** A seeded hash of the IRI (``is_held_out``) holds out a fraction of the
   concepts. Nothing of a held-out concept is trained on, and no training text may equal any of
-  its names (a synonym shared with another concept would leak it). ``bench/link.py`` removes the
-  same concepts' EXACT synonyms from its KG and links them; it checks ``training.json`` for the
-  same split (``holdout.digest_exact``).
+  its names (a synonym shared with another concept would leak it). The NIL calibration
+  (``kgnlu.training.linker_nil``) and ``bench/link.py`` remove the same concepts' EXACT synonyms
+  from their KG and link them; both check ``training.json`` for the same split (``holdout.digest_exact``).
 - **Pairs.** Per concept: (synonym, label) pairs first, then (synonym, synonym) pairs, at most
   ``max_pairs_per_concept``. They are taken in rounds (each concept's first pair, then each one's
   second, ...) up to ``max_pairs``, so a budget spreads over concepts rather than exhausting a few.
@@ -27,8 +27,9 @@ same with its own KG as the only supervision:
   all-MiniLM-L6-v2 (not the unused pooler); dropout of the base model stays on during training.
 
 Outputs in ``out_dir``: ``adapter_config.json`` + ``adapter_model.safetensors`` (peft,
-safetensors), ``training.json`` (seed, split, data counts, metrics, timings) and
-``train_log.jsonl`` (one JSON object per step and per event). ``MiniLMEncoder(adapter=out_dir)``
+safetensors), ``training.json`` (seed, split, data counts, metrics, timings),
+``train_log.jsonl`` (one JSON object per step and per event) and, when ``train`` is given the
+NIL phrases, ``linker.json`` (the calibrated NIL threshold, ``kgnlu.training.linker_nil``). ``MiniLMEncoder(adapter=out_dir)``
 loads and merges it.
 
 CPU budget (2 shared cores): training runs at ~6-15 pairs/s when the cores are shared with other
@@ -331,14 +332,60 @@ def train(kg_dir: str | Path, out_dir: str | Path, *, seed: int = 0, epochs: int
           warmup: float = 0.05, tau: float = 0.05, rank: int = 16, alpha: int = 32, lora_dropout: float = 0.0,
           holdout: float = 0.1, holdout_seed: int = 0, sources: Sequence[str] | None = ("hpo",),
           max_length: int = 32, remine: bool = True, eval_queries: int = 400, eval_pool: int = 4000,
-          model_path: str | Path | None = None, progress: bool = True) -> dict:
+          model_path: str | Path | None = None, progress: bool = True, nil_phrases: str | Path | None = None,
+          calibrate_only: bool = False, calibration_work: str | Path | None = None) -> dict:
     """Train the self-alignment LoRA adapter on ``kg_dir``'s synonym groups; save it in ``out_dir``.
 
     Returns the report also written to ``training.json``. ``sources`` limits the concepts to
     those lexicon sources (None: all). ``eval_queries`` held-out exact synonyms are linked
     against ``eval_pool`` concept labels (every gold label included) before and after training;
     0 skips the evaluation. See the module docstring for the method.
+
+    With ``nil_phrases`` (``data/nil_phrases.txt``), the adapter's NIL threshold is then
+    calibrated on the held-out split and written to ``out_dir/linker.json``
+    (``kgnlu.training.linker_nil``; the report's ``nil``). ``calibrate_only`` skips training and
+    recalibrates the encoder already in ``out_dir`` (an adapter, or a sentence-transformers
+    folder); it returns the calibration. ``calibration_work`` keeps the calibration's held-out
+    HPO KG between runs.
     """
+    if calibrate_only or nil_phrases is not None:
+        from kgnlu.training.linker_nil import calibrate_encoder
+
+        if nil_phrases is None:
+            raise ValueError("calibrating the NIL threshold needs nil_phrases (data/nil_phrases.txt)")
+        if calibrate_only:
+            return calibrate_encoder(out_dir, nil_phrases, work=calibration_work, log=_stderr if progress else _silent,
+                                     **({} if read_training(out_dir) else {"seed": holdout_seed, "fraction": holdout}))
+        nil_file = Path(nil_phrases)
+        if not nil_file.is_file():  # before the minutes of training, not after
+            raise FileNotFoundError(f"{nil_file}: no such file (the NIL phrases to calibrate on)")
+    report = _train(kg_dir, out_dir, seed=seed, epochs=epochs, max_pairs=max_pairs,
+                    max_pairs_per_concept=max_pairs_per_concept, batch_size=batch_size, group=group, lr=lr,
+                    warmup=warmup, tau=tau, rank=rank, alpha=alpha, lora_dropout=lora_dropout, holdout=holdout,
+                    holdout_seed=holdout_seed, sources=sources, max_length=max_length, remine=remine,
+                    eval_queries=eval_queries, eval_pool=eval_pool, model_path=model_path, progress=progress)
+    if nil_phrases is not None:
+        nil = calibrate_encoder(out_dir, nil_phrases, work=calibration_work, log=_stderr if progress else _silent)
+        report["nil"] = {k: nil[k] for k in ("nil_threshold", "f1", "precision", "recall", "positives", "negatives")}
+        (Path(out_dir) / TRAINING_FILE).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    return report
+
+
+def _stderr(msg: str) -> None:
+    import sys
+
+    print(f"[linker] {msg}", file=sys.stderr, flush=True)
+
+
+def _silent(msg: str) -> None:
+    pass
+
+
+def _train(kg_dir: str | Path, out_dir: str | Path, *, seed: int, epochs: int, max_pairs: int | None,
+           max_pairs_per_concept: int, batch_size: int, group: int, lr: float, warmup: float, tau: float, rank: int,
+           alpha: int, lora_dropout: float, holdout: float, holdout_seed: int, sources: Sequence[str] | None,
+           max_length: int, remine: bool, eval_queries: int, eval_pool: int, model_path: str | Path | None,
+           progress: bool) -> dict:
     import torch
     from peft import LoraConfig, get_peft_model
     from tqdm.auto import tqdm
