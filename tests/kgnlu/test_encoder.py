@@ -123,7 +123,7 @@ def test_sentence_transformers_folder_encoder(encoder, tmp_path, no_network):
 
 
 def test_a_calibrated_threshold_beside_the_model_keeps_its_fingerprint(minilm_folder):
-    """bench/link.py --mpnet writes linker.json into the model folder, for that fingerprint: were the
+    """kgnlu train linker --calibrate-only writes linker.json into the model folder, for that fingerprint: were the
     file part of the fingerprint, writing it would orphan itself and re-embed the whole lexicon."""
     from kgnlu.neural.encoder import CALIBRATION_FILE, SentenceTransformerEncoder
     from kgnlu.tasks.linking import NIL_FILE

@@ -2,24 +2,18 @@
 
 ``MiniLMEncoder`` reproduces sentence-transformers' all-MiniLM-L6-v2 pipeline (transformer, mean
 pooling over the attention mask, L2 normalisation) with ``kgnlu.neural.minibert`` (the same
-weights and numbers as ``transformers``' ``BertModel``), so that kgnlu pays neither
-sentence-transformers' import time (~6 s) nor transformers' (~5 s), and merges a LoRA adapter
-itself.
+weights and numbers as ``transformers``' ``BertModel``), so that kgnlu pays the import time of
+neither sentence-transformers nor transformers, and merges a LoRA adapter itself.
 
-Speed on the 2 shared CPU cores of the dev machine (HPO labels and synonyms, 1-6 words, ~9
-word pieces). Other jobs shared those cores, so the absolute numbers (40-230 strings/s) are
-low and noisy; ASSETS.md measured ~380-400/s unloaded. What held in every side-by-side run:
+Choices, for lexicon strings (HPO labels and synonyms, a few words each):
 
-- torch already uses both cores (``get_num_threads() == 2``); forcing 1 thread is 1.4-1.7x
-  slower, so this module leaves the global thread setting alone.
-- batch 128 and 256 are within noise of each other (189 vs 196/s in one run); sorting by
-  length keeps padding short, so ``max_length`` 32 vs 64 changes nothing for such strings
-  (same vectors, same speed) and 16 truncates real terms (cosine change up to 0.12).
-- dynamic int8 (``torch.ao.quantization.quantize_dynamic`` on the Linear layers) is 1.07-1.16x
-  faster in CPU time, with a mean cosine to fp32 of 0.936 (per-tensor), 0.973 (per-channel) or
-  0.986 (per-channel, FFN outputs kept fp32); top-10 retrieval overlap with fp32 was 0.82.
-  That misses both bars we set (>= 1.5x and >= 0.99), and the API is deprecated in torch 2.13,
-  so there is no ``quantize`` option: one vector space per fingerprint.
+- torch already uses every core it may; forcing one thread was slower in every comparison, so
+  this module leaves the global thread setting alone.
+- sorting by length keeps padding short, so ``max_length`` 32 and 64 give the same vectors for
+  such strings, while 16 truncates real terms; larger batches past 128 gain nothing.
+- no ``quantize`` option: dynamic int8 on the Linear layers gained too little speed for how far
+  it moved the vectors (top-10 retrieval changed), and torch deprecates that API. One vector
+  space per fingerprint.
 """
 
 from __future__ import annotations
@@ -50,7 +44,8 @@ class TextEncoder(abc.ABC):
 
     dim: int
     fingerprint: str
-    # Where bench/link.py writes this encoder's calibrated NIL threshold (``linker.json``), if anywhere.
+    # Where this encoder's calibrated NIL threshold (``linker.json``) lives, if anywhere:
+    # ``kgnlu train linker`` writes it there (``kgnlu.training.linker_nil``).
     calibration_dir: Path | None = None
 
     @abc.abstractmethod
@@ -207,9 +202,9 @@ class SentenceTransformerEncoder(TextEncoder):
 
     This is how the larger all-mpnet-base-v2 (README, "A larger encoder") replaces MiniLM: MPNet
     is not BERT, so ``minibert`` cannot run it. No adapter: its vectors are the model's own.
-    Pays sentence-transformers' import (~6 s) and, for mpnet, ~17x MiniLM's time per text (bench/link.py).
-    ``calibration_dir`` is the model folder: ``bench/link.py --mpnet DIR`` writes its NIL
-    threshold there.
+    Pays sentence-transformers' import and, for mpnet, many times MiniLM's time per text (bench/link.py).
+    ``calibration_dir`` is the model folder: ``kgnlu train linker --calibrate-only --out DIR``
+    writes its NIL threshold there.
     """
 
     def __init__(self, model_path: str | Path, device: str = "auto", max_length: int = 64):

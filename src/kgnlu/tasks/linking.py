@@ -8,7 +8,7 @@
    encoder, so lexicon-only linking does it too). With dense linking on, a run that no rewrite
    names is embedded and looked up in the faiss index over the lexicon (``tasks.lexindex``), and
    links only if its best cosine clears the NIL threshold, which is calibrated on held-out
-   synonyms (``kgnlu bench link``). A text that is a single term is also rewritten whole, and
+   synonyms (``kgnlu train linker``). A text that is a single term is also rewritten whole, and
    replaces the lexicon's fragments of it when it names another concept (``_rewrite_terms``).
 3. **Disambiguation** of spans with several candidate concepts: each candidate's score (the kind
    of entry matched) plus small bonuses for KG coherence (related by subsumption to another
@@ -107,7 +107,8 @@ def check_text(text, what: str = "text") -> str:
 def calibrated_nil(adapter_dir, fingerprint: str | None = None) -> float:
     """The NIL threshold calibrated for the encoder adapter in ``adapter_dir``.
 
-    ``bench/link.py`` writes it to ``linker.json`` beside the adapter. ``DEFAULT_NIL`` when the
+    ``kgnlu train linker`` writes it to ``linker.json`` beside the adapter
+    (``kgnlu.training.linker_nil``). ``DEFAULT_NIL`` when the
     file is missing or unreadable, or when it was calibrated for another encoder fingerprint
     (a retrained adapter needs its own threshold).
     """
@@ -137,8 +138,8 @@ class DefinitionContext:
     ``bound`` (= ``weight``: a cosine is at most 1 in size) tells the Linker the most this scorer
     can add to or take from one candidate, scored on its own, so it can skip candidates and spans
     whose outcome no bonus could change (``Linker._contenders``). ``prepare``
-    embeds everything a batch of spans will ask for in one encoder call: one call per text and
-    definition cost ~45 ms each on 2 cores, a batch ~17 ms a sentence and ~38 ms a definition.
+    embeds everything a batch of spans will ask for in one encoder call: each call has a fixed
+    cost, which one call per text and definition would pay again and again.
     """
 
     def __init__(self, encoder, definition: Callable[[str], str | None], weight: float = 0.05, cache_size: int = 8192,
@@ -310,8 +311,8 @@ class Linker:
 
         A term here is up to ``MAX_PHRASE_TOKENS`` words, one sentence, with no stopwords but
         fillers: a backend's query or ``kgnlu link "..."``. In sentences, rewriting every long
-        run across lexicon matches cost a third of batched linking's speed and 5 ms of a warm
-        ``infer``, and gained no mention on the NLI or RE sets.
+        run across lexicon matches slowed every ``link`` and ``infer`` and gained no mention on
+        the NLI or RE sets.
         """
         for text, ss in zip(texts, spans):
             words = list(_TOKEN.finditer(text))

@@ -32,9 +32,9 @@ safetensors), ``training.json`` (seed, split, data counts, metrics, timings),
 NIL phrases, ``linker.json`` (the calibrated NIL threshold, ``kgnlu.training.linker_nil``). ``MiniLMEncoder(adapter=out_dir)``
 loads and merges it.
 
-CPU budget (2 shared cores): training runs at ~6-15 pairs/s when the cores are shared with other
-jobs (forward and backward of two short strings per pair), so the default ``max_pairs`` keeps
-``kgnlu train linker`` within ~12 minutes, mining and the held-out evaluation included.
+CPU budget: each pair costs a forward and a backward pass of two short strings, so the default
+``max_pairs`` is sized for a run of minutes on a shared two-core CPU, mining and the held-out
+evaluation included (the NIL calibration then ingests HPO and embeds its lexicon).
 Same seed, KG and machine: same adapter (seeded python/numpy/torch, deterministic algorithms).
 """
 
