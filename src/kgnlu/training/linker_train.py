@@ -41,7 +41,6 @@ Same seed, KG and machine: same adapter (seeded python/numpy/torch, deterministi
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import random
 import time
@@ -52,33 +51,17 @@ from pathlib import Path
 import numpy as np
 
 from kgnlu.tasks.lexindex import normalise
+from kgnlu.training.linker_split import (  # noqa: F401 - the split is part of this module's API
+    HOLDOUT_SCHEME, TRAINING_FILE, is_held_out, read_training, split_digest)
 
 NAME_KINDS = ("label", "pref")
 POSITIVE_KINDS = ("label", "pref", "exact", "alt", "related")
 QUERY_KINDS = ("exact", "alt")  # what the held-out evaluation links (the bench: HPO's EXACT synonyms)
 LINKABLE = ("class", "individual")
-HOLDOUT_SCHEME = "sha256('kgnlu-linker-holdout:{seed}:{iri}')[:8] as a big-endian fraction of 2**64 < fraction"
 TARGET_MODULES = (r".*encoder\.layer\.\d+\.(attention\.self\.(query|key|value)|attention\.output\.dense"
                   r"|intermediate\.dense|output\.dense)")
-TRAINING_FILE, LOG_FILE = "training.json", "train_log.jsonl"
+LOG_FILE = "train_log.jsonl"
 FORMAT = 1
-
-
-# -- the held-out split --------------------------------------------------------------------------
-
-def is_held_out(iri: str, seed: int = 0, fraction: float = 0.1) -> bool:
-    """Whether ``iri`` belongs to the held-out concepts of split ``seed`` (see ``HOLDOUT_SCHEME``).
-
-    A hash, not a random draw: the same concept is held out whatever else the KG contains, so
-    the training KG (default KG) and the bench's KG (HPO alone) agree on the split.
-    """
-    h = hashlib.sha256(f"kgnlu-linker-holdout:{int(seed)}:{iri}".encode()).digest()
-    return int.from_bytes(h[:8], "big") / 2.0 ** 64 < fraction
-
-
-def split_digest(iris: Sequence[str]) -> str:
-    """A short digest of a set of IRIs: two runs held out the same concepts iff digests match."""
-    return hashlib.sha256("\n".join(sorted(set(iris))).encode()).hexdigest()[:16]
 
 
 # -- synonym groups and pairs --------------------------------------------------------------------
@@ -536,12 +519,6 @@ def _train(kg_dir: str | Path, out_dir: str | Path, *, seed: int, epochs: int, m
         return report
     finally:
         log.close()
-
-
-def read_training(adapter_dir: str | Path) -> dict | None:
-    """``training.json`` of an adapter directory, or None when there is none."""
-    p = Path(adapter_dir) / TRAINING_FILE
-    return json.loads(p.read_text()) if p.is_file() else None
 
 
 __all__ = ["Concept", "Pair", "accuracy_at", "encode", "hard_batches", "info_nce", "is_held_out", "make_pairs",
