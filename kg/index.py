@@ -24,7 +24,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from .tables import MMAP_BYTES
+from .tables_schema import MMAP_BYTES
 
 INDEX_FILE = "index.faiss"
 META_FILE = "meta.json"

@@ -16,7 +16,8 @@ from . import formats, lexicon, reasoner
 from .errors import InconsistentOntologyError, InputError
 from .kgdir import KGDir, empty_manifest, manifest_hash, sha256_file, write_manifest, QUADSTORE, TABLES
 from .owlready_store import OwlreadyStore
-from .tables import ClosureTables, build_tables
+from .tables import ClosureTables
+from .tables_build import build_tables
 from .vocab import CLASS, RDF_TYPE
 
 Progress = Callable[[str], None]

@@ -1,4 +1,4 @@
-"""Choosing and running a reasoner. Results come back as an ``Inference`` for ``kg.tables``.
+"""Choosing and running a reasoner. Results come back as an ``Inference`` for ``kg.tables_build``.
 
 - ``hermit``: OWL 2 DL classification with HermiT (Java, bundled with owlready2). We run the
   jar ourselves on an export of the store and read its class hierarchy, so the reasoner never
@@ -25,7 +25,7 @@ from pathlib import Path
 from .errors import InconsistentOntologyError, InputError, ReasonerError
 from .ntriples import write_triples
 from .store import TripleStore
-from .tables import Inference
+from .tables_build import Inference
 from .vocab import EQUIVALENT_CLASS, NOTHING, RDF_TYPE, SUBCLASS_OF, is_builtin
 
 REASONERS = ("auto", "hermit", "pellet", "rl", "structural", "none")

@@ -13,7 +13,8 @@ from kgnlu.kg.sources import build as build_mod
 from kgnlu.kg.sources import hpoa, mondo
 from kgnlu.kg.sources.build import SOURCES, build_all
 from kgnlu.kg.store import Literal, MemoryStore
-from kgnlu.kg.tables import ClosureTables, Inference, build_tables
+from kgnlu.kg.tables import ClosureTables
+from kgnlu.kg.tables_build import Inference, build_tables
 
 O = "http://purl.obolibrary.org/obo/"
 K = O + "kgnlu/"
