@@ -30,7 +30,6 @@ parsed stanzas, so a 20k-term ontology takes about a second.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TextIO
@@ -43,15 +42,10 @@ from .ntriples import (
     RDFS_COMMENT, RDFS_DOMAIN, RDFS_LABEL, RDFS_NS, RDFS_RANGE, RDFS_SUBCLASSOF, RDFS_SUBPROPERTYOF, SYNONYM_SCOPES,
     TRUE, XSD_NS, NTriplesWriter, iri, lit,
 )
+from .obo_syntax import PREFIXED_ID, Line, qualifiers, quoted, read_stanzas, tail, unescape, xref_list
 
 __all__ = ["OboResult", "obo_to_ntriples"]
 
-STANZAS = ("Term", "Typedef", "Instance")
-_TAG = re.compile(r"[A-Za-z][A-Za-z0-9_-]*\Z")
-_PREFIXED_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*:[^\s:]\S*\Z")
-_QUAL = re.compile(r'\s*([A-Za-z_][\w:.-]*)\s*=\s*("(?:[^"\\]|\\.)*"|[^,}\s]*)\s*(?:,|$)')
-_ESCAPE = re.compile(r"\\(.)", re.DOTALL)
-_ESCAPES = {"n": "\n", "t": "\t", "W": " "}
 
 # Prefixes that are not OBO id spaces (as the OWL API expands them).
 BUILTIN_PREFIXES = {"owl": OWL_NS, "rdf": RDF_NS, "rdfs": RDFS_NS, "xsd": XSD_NS, "oboInOwl": OBOINOWL_NS,
@@ -105,9 +99,6 @@ class OboResult:
     imports: list[str] = field(default_factory=list)
 
 
-Line = tuple[str, str, int]  # tag, raw value, line number
-
-
 def obo_to_ntriples(src: TextIO | Iterable[str], out: TextIO, *, source: str | None = None,
                     comment: str | None = None, default_ontology: str = "kgnlu-obo") -> OboResult:
     """Convert the OBO document ``src`` to N-Triples on ``out``.
@@ -116,7 +107,7 @@ def obo_to_ntriples(src: TextIO | Iterable[str], out: TextIO, *, source: str | N
     ``default_ontology`` names the ontology when the header has no ``ontology:`` tag.
     """
     where = f"{source}: " if source else ""
-    header, stanzas = _read(src, where)
+    header, stanzas = read_stanzas(src, where)
     writer = NTriplesWriter(out, bnode_prefix="obo")
     conv = _Converter(writer, header, stanzas, where, default_ontology)
     conv.header(comment)
@@ -126,123 +117,6 @@ def obo_to_ntriples(src: TextIO | Iterable[str], out: TextIO, *, source: str | N
     writer.flush()
     conv.result.triples = writer.count
     return conv.result
-
-
-# --- reading ---------------------------------------------------------------------------------
-
-
-def _read(src: TextIO | Iterable[str], where: str) -> tuple[list[Line], list[tuple[str, int, list[Line]]]]:
-    header: list[Line] = []
-    stanzas: list[tuple[str, int, list[Line]]] = []
-    current = header
-    for lineno, line in enumerate(src, 1):
-        s = line.strip()
-        if not s or s[0] == "!":
-            continue
-        if s[0] == "[":
-            if s[-1] != "]":
-                raise ParseError(f"{where}line {lineno}: unterminated stanza header {s[:60]!r}")
-            kind = s[1:-1].strip()
-            if kind not in STANZAS:
-                raise ParseError(f"{where}line {lineno}: unknown stanza [{kind}] (expected [Term], [Typedef] or [Instance])")
-            current = []
-            stanzas.append((kind, lineno, current))
-            continue
-        tag, sep, value = s.partition(":")
-        if not sep or not _TAG.match(tag):
-            raise ParseError(f"{where}line {lineno}: expected 'tag: value', got {s[:60]!r}")
-        current.append((tag, value.strip(), lineno))
-    return header, stanzas
-
-
-def _unescape(s: str) -> str:
-    if "\\" not in s:
-        return s
-    return _ESCAPE.sub(lambda m: _ESCAPES.get(m.group(1), m.group(1)), s)
-
-
-def _quoted(value: str, lineno: int, where: str, tag: str) -> tuple[str, str]:
-    """(unescaped text of the leading quoted string, the rest of the value)."""
-    if not value.startswith('"'):
-        raise ParseError(f'{where}line {lineno}: {tag} must start with a quoted string, got {value[:60]!r}')
-    i = 1
-    while True:
-        j = value.find('"', i)
-        if j == -1:
-            raise ParseError(f"{where}line {lineno}: unclosed quote in {tag}: {value[:60]!r}")
-        k = j - 1
-        while k > 0 and value[k] == "\\":
-            k -= 1
-        if (j - 1 - k) % 2 == 0:  # an even number of backslashes: the quote is not escaped
-            return _unescape(value[1:j]), value[j + 1:].strip()
-        i = j + 1
-
-
-def _tail(value: str) -> tuple[str, str | None]:
-    """Split off a ``! comment`` and a trailing ``{qualifiers}``: (body, qualifiers or None)."""
-    if "!" not in value and "{" not in value:
-        return value, None
-    cut, brace, inq, i, n = len(value), -1, False, 0, len(value)
-    while i < n:
-        c = value[i]
-        if c == "\\":
-            i += 2
-            continue
-        if c == '"':
-            inq = not inq
-        elif not inq:
-            if c == "!" and (i == 0 or value[i - 1] in " \t"):
-                cut = i
-                break
-            if c == "{":
-                brace = i
-        i += 1
-    body = value[:cut].rstrip()
-    if brace != -1 and body.endswith("}"):
-        return body[:brace].rstrip(), body[brace + 1:-1]
-    return body, None
-
-
-def _qualifiers(text: str | None) -> list[tuple[str, str]]:
-    """``key="value", key2=value2`` -> [(key, value), ...]."""
-    found = _QUAL.findall(text) if text else []
-    return [(k, _unescape(v[1:-1]) if v.startswith('"') else v) for k, v in found if k]
-
-
-def _xref_list(rest: str, lineno: int, where: str, tag: str) -> tuple[list[tuple[str, str | None]], str]:
-    """Parse ``[x1, x2 "desc", ...]`` at the start of ``rest``; returns (xrefs, what follows)."""
-    if not rest.startswith("["):
-        return [], rest
-    items, buf, i, n, inq = [], [], 1, len(rest), False
-    while i < n:
-        c = rest[i]
-        if c == "\\" and i + 1 < n:
-            buf.append(rest[i:i + 2])
-            i += 2
-            continue
-        if c == '"':
-            inq = not inq
-        elif not inq and c in ",]":
-            items.append("".join(buf).strip())
-            buf = []
-            if c == "]":
-                break
-            i += 1
-            continue
-        buf.append(c)
-        i += 1
-    else:
-        raise ParseError(f"{where}line {lineno}: unclosed '[' in {tag}: {rest[:60]!r}")
-    xrefs = []
-    for item in items:
-        if not item:
-            continue
-        ident, _, desc = item.partition(" ")
-        desc = desc.strip()
-        if desc.startswith('"'):
-            desc, _ = _quoted(desc, lineno, where, tag)
-        xrefs.append((_unescape(ident), desc or None))
-    return xrefs, rest[i + 1:].strip()
 
 
 # --- writing ---------------------------------------------------------------------------------
@@ -257,9 +131,9 @@ class _Converter:
         ont = default_ontology
         for tag, value, lineno in header:
             if tag == "ontology":
-                ont = _tail(value)[0].strip()
+                ont = tail(value)[0].strip()
             elif tag == "idspace":
-                parts = _tail(value)[0].split()
+                parts = tail(value)[0].split()
                 if len(parts) < 2:
                     raise ParseError(f"{where}line {lineno}: idspace needs a prefix and a URI prefix")
                 self.idspaces[parts[0]] = parts[1]
@@ -281,15 +155,15 @@ class _Converter:
         for kind, _, lines in stanzas:
             if kind != "Typedef":
                 continue
-            ident = next((_tail(v)[0] for t, v, _ in lines if t == "id"), None)
+            ident = next((tail(v)[0] for t, v, _ in lines if t == "id"), None)
             if not ident:
                 continue
             target = ident
             if ":" not in ident:
                 for t, v, _ in lines:
                     if t == "xref":
-                        x = _tail(v)[0].split(" ", 1)[0]
-                        if _PREFIXED_ID.match(x) and not x.startswith(("http:", "https:")):
+                        x = tail(v)[0].split(" ", 1)[0]
+                        if PREFIXED_ID.match(x) and not x.startswith(("http:", "https:")):
                             target = x
                             break
             out[ident] = self.term(target)
@@ -328,7 +202,7 @@ class _Converter:
     # -- annotations shared by every stanza --------------------------------------------------
 
     def annotate(self, s: str, p: str, o: str, quals: str | None) -> None:
-        anns = [(self.qual_prop(k), lit(v)) for k, v in _qualifiers(quals)]
+        anns = [(self.qual_prop(k), lit(v)) for k, v in qualifiers(quals)]
         self.w.annotate(s, p, o, anns)
 
     def qual_prop(self, key: str) -> str:
@@ -337,15 +211,15 @@ class _Converter:
         return p
 
     def definition(self, s: str, value: str, lineno: int) -> None:
-        text, rest = _quoted(value, lineno, self.where, "def")
-        xrefs, rest = _xref_list(rest, lineno, self.where, "def")
-        _, quals = _tail(rest)
-        anns = [(OIO_XREF, lit(x)) for x, _ in xrefs] + [(self.qual_prop(k), lit(v)) for k, v in _qualifiers(quals)]
+        text, rest = quoted(value, lineno, self.where, "def")
+        xrefs, rest = xref_list(rest, lineno, self.where, "def")
+        _, quals = tail(rest)
+        anns = [(OIO_XREF, lit(x)) for x, _ in xrefs] + [(self.qual_prop(k), lit(v)) for k, v in qualifiers(quals)]
         self.w.annotate(s, IAO_DEFINITION, lit(text), anns)
 
     def synonym(self, s: str, value: str, lineno: int, scope: str | None = None) -> None:
-        text, rest = _quoted(value, lineno, self.where, "synonym")
-        rest, quals = _tail(rest)
+        text, rest = quoted(value, lineno, self.where, "synonym")
+        rest, quals = tail(rest)
         if scope is None:
             scope, _, rest = rest.partition(" ")
             rest = rest.strip()
@@ -360,42 +234,42 @@ class _Converter:
             rest = rest.strip()
             anns.append((OIO_SYNONYM_TYPE, self.term(stype)))
             self.annotation_props.add(OIO_SYNONYM_TYPE)
-        xrefs, rest = _xref_list(rest, lineno, self.where, "synonym")
+        xrefs, rest = xref_list(rest, lineno, self.where, "synonym")
         if rest:
             raise self.error(lineno, f"unexpected text after the synonym's xrefs: {rest[:40]!r}")
         anns += [(OIO_XREF, lit(x)) for x, _ in xrefs]
-        anns += [(self.qual_prop(k), lit(v)) for k, v in _qualifiers(quals)]
+        anns += [(self.qual_prop(k), lit(v)) for k, v in qualifiers(quals)]
         self.annotation_props.add(prop)
         self.w.annotate(s, prop, lit(text), anns)
         self.result.synonyms += 1
 
     def xref(self, s: str, value: str, lineno: int) -> None:
-        body, quals = _tail(value)
+        body, quals = tail(value)
         ident, _, desc = body.partition(" ")
         desc = desc.strip()
         anns = []
         if desc:
             if desc.startswith('"'):
-                desc, _ = _quoted(desc, lineno, self.where, "xref")
+                desc, _ = quoted(desc, lineno, self.where, "xref")
             anns.append((RDFS_LABEL, lit(desc)))
-        anns += [(self.qual_prop(k), lit(v)) for k, v in _qualifiers(quals)]
+        anns += [(self.qual_prop(k), lit(v)) for k, v in qualifiers(quals)]
         self.annotation_props.add(OIO_XREF)
-        self.w.annotate(s, OIO_XREF, lit(_unescape(ident)), anns)
+        self.w.annotate(s, OIO_XREF, lit(unescape(ident)), anns)
 
     def property_value(self, s: str, value: str, lineno: int) -> None:
-        body, quals = _tail(value)
+        body, quals = tail(value)
         prop, _, rest = body.partition(" ")
         rest = rest.strip()
         if not rest:
             raise self.error(lineno, f"property_value needs a property and a value, got {body[:60]!r}")
         p = self.term(prop)
         if rest.startswith('"'):
-            text, dt = _quoted(rest, lineno, self.where, "property_value")
+            text, dt = quoted(rest, lineno, self.where, "property_value")
             o = self.literal(text, dt.split()[0] if dt else None)
         else:
             val, _, dt = rest.partition(" ")
             dt = dt.strip()
-            o = self.literal(_unescape(val), dt) if dt else self.term(_unescape(val))
+            o = self.literal(unescape(val), dt) if dt else self.term(unescape(val))
         self.annotation_props.add(p)
         self.annotate(s, p, o, quals)
 
@@ -415,17 +289,17 @@ class _Converter:
         elif tag == "def":
             self.definition(s, value, lineno)
         elif tag == "name":
-            body, quals = _tail(value)
-            self.annotate(s, RDFS_LABEL, lit(_unescape(body)), quals)
+            body, quals = tail(value)
+            self.annotate(s, RDFS_LABEL, lit(unescape(body)), quals)
         elif tag == "comment":
-            body, quals = _tail(value)
-            self.annotate(s, RDFS_COMMENT, lit(_unescape(body)), quals)
+            body, quals = tail(value)
+            self.annotate(s, RDFS_COMMENT, lit(unescape(body)), quals)
         elif tag in OLD_SYNONYM_TAGS:
             self.synonym(s, value, lineno, OLD_SYNONYM_TAGS[tag])
         elif tag in SIMPLE:
             prop, as_iri = SIMPLE[tag]
-            body = _tail(value)[0]
-            self.ann(s, prop, self.term(body) if as_iri else lit(_unescape(body)))
+            body = tail(value)[0]
+            self.ann(s, prop, self.term(body) if as_iri else lit(unescape(body)))
         else:
             return False
         return True
@@ -438,7 +312,7 @@ class _Converter:
         """An unknown tag: ``oboInOwl:<tag>`` with the value as a literal (as the OWL API does)."""
         if tag in IGNORED:
             return
-        self.ann(s, iri(OBOINOWL_NS + tag), lit(_unescape(_tail(value)[0])))
+        self.ann(s, iri(OBOINOWL_NS + tag), lit(unescape(tail(value)[0])))
 
     # -- header ------------------------------------------------------------------------------
 
@@ -448,11 +322,11 @@ class _Converter:
         if comment:
             w.triple(o, RDFS_COMMENT, lit(comment))
         for tag, value, lineno in self.header_lines:
-            body, _ = _tail(value)
+            body, _ = tail(value)
             if tag in ("ontology", "idspace"):
                 continue
             if tag in HEADER_SIMPLE:
-                self.ann(o, HEADER_SIMPLE[tag], lit(_unescape(body)))
+                self.ann(o, HEADER_SIMPLE[tag], lit(unescape(body)))
             elif tag == "import":
                 target = body if body.startswith(("http://", "https://", "file:")) else (
                     f"{OBO_NS}{body.removesuffix('.obo').removesuffix('.owl')}.owl")
@@ -465,7 +339,7 @@ class _Converter:
                 parent = OIO["SubsetProperty" if tag == "subsetdef" else "SynonymTypeProperty"]
                 w.triple(p, RDFS_SUBPROPERTYOF, parent)
                 if rest.strip().startswith('"'):
-                    desc, _ = _quoted(rest.strip(), lineno, self.where, tag)
+                    desc, _ = quoted(rest.strip(), lineno, self.where, tag)
                     w.triple(p, RDFS_LABEL if tag == "synonymtypedef" else RDFS_COMMENT, lit(desc))
             elif tag == "property_value":
                 self.property_value(o, value, lineno)
@@ -478,9 +352,9 @@ class _Converter:
         ident = obsolete = None
         for tag, value, ln in lines:
             if tag == "id":
-                ident = _unescape(_tail(value)[0])
+                ident = unescape(tail(value)[0])
             elif tag == "is_obsolete":
-                obsolete = _tail(value)[0].strip().lower() == "true"
+                obsolete = tail(value)[0].strip().lower() == "true"
         if not ident:
             raise self.error(lineno, f"[{kind}] stanza without an id")
         if kind == "Term":
@@ -509,14 +383,14 @@ class _Converter:
         for tag, value, lineno in lines:
             if tag == "is_a":
                 if not obsolete:
-                    body, quals = _tail(value)
+                    body, quals = tail(value)
                     self.annotate(s, RDFS_SUBCLASSOF, self.term(body), quals)
                     self.result.is_a += 1
             elif self.common(s, tag, value, lineno):
                 pass
             elif tag == "relationship":
                 if not obsolete:
-                    body, quals = _tail(value)
+                    body, quals = tail(value)
                     parts = body.split()
                     if len(parts) != 2:
                         raise self.error(lineno, f"relationship needs a relation and a target, got {body[:60]!r}")
@@ -524,7 +398,7 @@ class _Converter:
                     self.result.relationships += 1
             elif tag == "intersection_of":
                 first_inter = first_inter or lineno
-                parts = _tail(value)[0].split()
+                parts = tail(value)[0].split()
                 if len(parts) == 1:
                     genus.append(self.term(parts[0]))
                 elif len(parts) == 2:
@@ -532,13 +406,13 @@ class _Converter:
                 else:
                     raise self.error(lineno, f"intersection_of needs a class or a relation and a class, got {value[:60]!r}")
             elif tag == "union_of":
-                union.append(self.term(_tail(value)[0]))
+                union.append(self.term(tail(value)[0]))
             elif tag == "equivalent_to":
                 if not obsolete:
-                    w.triple(s, OWL_EQUIVALENTCLASS, self.term(_tail(value)[0]))
+                    w.triple(s, OWL_EQUIVALENTCLASS, self.term(tail(value)[0]))
             elif tag == "disjoint_from":
                 if not obsolete:
-                    w.triple(s, OWL_DISJOINTWITH, self.term(_tail(value)[0]))
+                    w.triple(s, OWL_DISJOINTWITH, self.term(tail(value)[0]))
             elif tag != "is_obsolete":
                 self.other(s, tag, value)
         if obsolete:
@@ -561,7 +435,7 @@ class _Converter:
 
     def typedef_stanza(self, ident: str, lines: list[Line], obsolete: bool | None) -> None:
         w, p = self.w, self.relations.get(ident) or self.term(ident)
-        metadata = any(t == "is_metadata_tag" and _tail(v)[0].lower() == "true" for t, v, _ in lines)
+        metadata = any(t == "is_metadata_tag" and tail(v)[0].lower() == "true" for t, v, _ in lines)
         w.triple(p, RDF_TYPE, OWL_ANNOTATIONPROPERTY if metadata else OWL_OBJECTPROPERTY)
         self.declared_props.add(p)
         w.triple(p, OIO_ID, lit(ident))
@@ -574,7 +448,7 @@ class _Converter:
         for tag, value, lineno in lines:
             if self.common(p, tag, value, lineno):
                 continue
-            body = _tail(value)[0]
+            body = tail(value)[0]
             if tag in ("is_obsolete", "is_metadata_tag", "is_class_level"):
                 continue
             if tag in CHARACTERISTICS:
@@ -616,7 +490,7 @@ class _Converter:
         for tag, value, lineno in lines:
             if self.common(s, tag, value, lineno):
                 continue
-            body = _tail(value)[0]
+            body = tail(value)[0]
             if tag == "instance_of":
                 w.triple(s, RDF_TYPE, self.term(body))
             elif tag == "relationship":
