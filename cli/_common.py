@@ -6,10 +6,15 @@ import functools
 import json
 import signal
 import sys
-import time
 from collections.abc import Callable
 
 import typer
+
+from kgnlu.progress import StageProgress  # noqa: F401 - every command's progress display
+
+# Plain click help: ``-h`` as well as ``--help`` on every command, and flags shown as flags.
+TYPER_SETTINGS = {"no_args_is_help": True, "rich_markup_mode": None,
+                  "context_settings": {"help_option_names": ["-h", "--help"]}}
 
 
 def fail(message: str, code: int = 2) -> None:
@@ -22,8 +27,8 @@ def handle_errors(fn: Callable) -> Callable:
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        from kgnlu.types import KgnluError
         from kgnlu.api import debug_enabled
+        from kgnlu.types import KgnluError
 
         def on_term(signum, frame):  # a killed write must unwind through its transaction
             raise KeyboardInterrupt
@@ -49,40 +54,6 @@ def handle_errors(fn: Callable) -> Callable:
             signal.signal(signal.SIGTERM, previous)
 
     return wrapper
-
-
-class StageProgress:
-    """A progress bar over named stages on stderr, with the elapsed time of each."""
-
-    def __init__(self, enabled: bool = True):
-        # Off a terminal (pipes, CI logs) progress stays silent, so stderr carries only errors.
-        self.enabled = enabled and sys.stderr.isatty()
-        self.quiet = not self.enabled
-        self._bar = None
-        self._t0 = time.perf_counter()
-
-    def __call__(self, stage: str) -> None:
-        if self.quiet:
-            return
-        if not self.enabled:
-            print(f"[{time.perf_counter() - self._t0:7.1f}s] {stage}", file=sys.stderr, flush=True)
-            return
-        if self._bar is None:
-            from tqdm import tqdm
-
-            self._bar = tqdm(total=None, unit="stage", file=sys.stderr, bar_format="{desc} | {n_fmt} stages | {elapsed}")
-        self._bar.set_description_str(stage)
-        self._bar.update(1)
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 KG_OPTION = typer.Option(None, "--kg", help="KG directory (default: $KGNLU_HOME, else the user data dir).")

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import typer
 
-from kgnlu.cli._common import KG_OPTION, StageProgress, fail, handle_errors, print_json
+from kgnlu.cli._common import KG_OPTION, TYPER_SETTINGS, StageProgress, fail, handle_errors, print_json
 
-app = typer.Typer(help="Evaluate kgnlu's models on gold files.", no_args_is_help=True)
+app = typer.Typer(help="Evaluate kgnlu's models on gold files.", **TYPER_SETTINGS)
 
 
 @app.callback()
@@ -19,9 +19,9 @@ def _group() -> None:
 def eval_re(path: Path, kg: Path | None = None, model: Path | None = None, untrained: bool = False,
             progress=None) -> dict:
     """Plain function behind ``kgnlu eval re``: the evaluation report (``kgnlu.training.re_eval``)."""
-    from kgnlu.api import Engine
+    import kgnlu.training.jobs as jobs
 
-    return Engine(kg, dense=False).evaluate_relations(path, model, untrained, progress or (lambda _: None))
+    return jobs.evaluate_relations(kg, path, model, untrained, progress or (lambda _: None))
 
 
 @app.command("re")
@@ -53,10 +53,10 @@ def eval_nli(path: Path, kg: Path | None = None, model: Path | None = None, mode
              dev: Path | None = None, plots: Path | None = None, max_pairs: int | None = None,
              progress: bool = False) -> dict:
     """Plain function behind ``kgnlu eval nli``: the evaluation report (``kgnlu.training.nli_eval``)."""
-    from kgnlu.api import Engine
+    import kgnlu.training.jobs as jobs
 
-    return Engine(kg, dense=False).evaluate_nli(path, model, mode=mode, dev_file=dev, plots=plots,
-                                                max_pairs=max_pairs, progress=progress)
+    return jobs.evaluate_nli(kg, path, model, mode=mode, dev_file=dev, plots=plots, max_pairs=max_pairs,
+                             progress=progress)
 
 
 def render_nli(report: dict) -> str:

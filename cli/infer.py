@@ -10,7 +10,6 @@ import typer
 from kgnlu.cli._common import KG_OPTION, StageProgress, fail, handle_errors, print_json, read_batch
 
 
-
 def infer(pairs: list[tuple[str, str]], kg: Path | None = None, symbolic_only: bool = False, progress=None,
           model: Path | None = None, dense: bool = False, encoder: Path | None = None):
     """Plain function behind the command: one ``InferResult`` per pair (batched through the model)."""
@@ -27,7 +26,7 @@ def infer(pairs: list[tuple[str, str]], kg: Path | None = None, symbolic_only: b
 @handle_errors
 def infer_cli(
     premise: str | None = typer.Option(None, "--premise", "-p", help="The premise text."),
-    hypothesis: str | None = typer.Option(None, "--hypothesis", "-h", help="The hypothesis text."),
+    hypothesis: str | None = typer.Option(None, "--hypothesis", "-H", help="The hypothesis text."),
     kg: Path | None = KG_OPTION,
     input_file: Path | None = typer.Option(None, "--input", "-i", help="Batch: JSONL with {\"premise\", \"hypothesis\"} per line."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Batch: write one JSON result per line here (default stdout)."),

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import typer
 
-from kgnlu.cli._common import KG_OPTION, StageProgress, handle_errors, print_json
+from kgnlu.cli._common import KG_OPTION, TYPER_SETTINGS, StageProgress, handle_errors, print_json
 
-app = typer.Typer(help="Build, inspect, query and edit the knowledge graph.", no_args_is_help=True)
+app = typer.Typer(help="Build, inspect, query and edit the knowledge graph.", **TYPER_SETTINGS)
 
 
 def init(kg: Path | None = None, progress=None, embed: bool = True):

@@ -12,13 +12,14 @@ from kgnlu.cli import kg as kg_cmd
 from kgnlu.cli import link as link_cmd
 from kgnlu.cli import serve as serve_cmd
 from kgnlu.cli import train as train_cmd
+from kgnlu.cli._common import TYPER_SETTINGS
 
 app = typer.Typer(
     name="kgnlu",
     help="Knowledge-graph-augmented NLI, entity linking and relation extraction, with proofs.",
-    no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    **TYPER_SETTINGS,
 )
 
 

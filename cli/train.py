@@ -6,10 +6,11 @@ from pathlib import Path
 
 import typer
 
-from kgnlu.api import NLI_RECIPE
-from kgnlu.cli._common import KG_OPTION, StageProgress, handle_errors, print_json
+from kgnlu.cli._common import KG_OPTION, TYPER_SETTINGS, StageProgress, handle_errors, print_json
 
-app = typer.Typer(help="Train kgnlu's models on supervision generated from the KG.", no_args_is_help=True)
+from kgnlu.training.jobs import NLI_RECIPE
+
+app = typer.Typer(help="Train kgnlu's models on supervision generated from the KG.", **TYPER_SETTINGS)
 
 
 @app.callback()
@@ -20,13 +21,12 @@ def _group() -> None:
 def train_re(kg: Path | None, data: Path, out: Path, seed: int = 13, regenerate: bool = False, progress=None,
              **options) -> dict:
     """Plain function behind ``kgnlu train re``: generate the data if needed, train, save; the report."""
-    from kgnlu.api import Engine
+    import kgnlu.training.jobs as jobs
 
     progress = progress or (lambda _: None)
-    engine = Engine(kg, dense=False)
     if regenerate or not (Path(data) / "train.jsonl").is_file():
-        engine.generate_relation_data(data, seed=seed, progress=progress)
-    return engine.train_relations(data, out, progress=progress, seed=seed, **options)
+        jobs.generate_relation_data(kg, data, seed=seed, progress=progress)
+    return jobs.train_relations(kg, data, out, progress=progress, seed=seed, **options)
 
 
 @app.command("re")
@@ -59,11 +59,11 @@ def train_re_cli(
 def train_nli(kg: Path | None, data: Path, out: Path, seed: int = 0, regenerate: bool = False, progress=None,
               command: str | None = None, **options) -> dict:
     """Plain function behind ``kgnlu train nli``: generate the pairs if needed, train, save; the summary."""
-    from kgnlu.api import Engine
+    import kgnlu.training.jobs as jobs
 
     opts = {k: v for k, v in options.items() if v is not None}
-    return Engine(kg, dense=False).train_nli(data, out, seed=seed, regenerate=regenerate,
-                                             progress=progress or (lambda _: None), command=command, **opts)
+    return jobs.train_nli(kg, data, out, seed=seed, regenerate=regenerate, progress=progress or (lambda _: None),
+                          command=command, **opts)
 
 
 @app.command("nli")
@@ -113,9 +113,9 @@ def train_nli_cli(
 
 def train_linker(kg: Path | None, out: Path, progress=None, **options) -> dict:
     """Plain function behind ``kgnlu train linker``: train the adapter and save it in ``out``."""
-    from kgnlu.api import Engine
+    import kgnlu.training.jobs as jobs
 
-    return Engine(kg, dense=False).train_linker(out, progress=progress or (lambda _: None), **options)
+    return jobs.train_linker(kg, out, progress=progress or (lambda _: None), **options)
 
 
 @app.command("linker")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -30,6 +31,9 @@ DEMO = REPO / "ontologies" / "demo" / "food.ttl"
 FOOD = "http://kgnlu.org/demo/food#"
 
 
+PROGRESS_LINE = re.compile(r"^\[\s*\d+\.\ds\] ")
+
+
 @dataclass
 class CliResult:
     returncode: int
@@ -38,7 +42,12 @@ class CliResult:
 
     @property
     def stderr_lines(self) -> list[str]:
-        return [ln for ln in self.stderr.splitlines() if ln.strip()]
+        """stderr's lines but the progress lines (``[   1.2s] stage``) shown off a terminal."""
+        return [ln for ln in self.stderr.splitlines() if ln.strip() and not PROGRESS_LINE.match(ln)]
+
+    @property
+    def progress_lines(self) -> list[str]:
+        return [ln for ln in self.stderr.splitlines() if PROGRESS_LINE.match(ln)]
 
 
 def run_cli(*args: str | os.PathLike, timeout: float = 180, env: dict | None = None) -> CliResult:

@@ -144,7 +144,9 @@ def test_neural_never_imports_rdf_libraries():
     assert bad == []
 
 
-ALLOWED_FOR_CLI = ("kgnlu", "kgnlu.api", "kgnlu.types", "kgnlu.service")
+# The CLI is a shell over the public API: the Engine, its result types, progress display, the
+# service it starts, and the training jobs.
+ALLOWED_FOR_CLI = ("kgnlu", "kgnlu.api", "kgnlu.types", "kgnlu.progress", "kgnlu.service", "kgnlu.training.jobs")
 
 
 def test_cli_imports_only_api_and_types():
@@ -195,7 +197,7 @@ def test_every_module_parses(root):
 # -- the import graph: transitive boundaries, cycles, module size --------------------------------
 
 MAX_LINES = 600
-INFERENCE_PATH = ("kgnlu.api", "kgnlu.runtime", "kgnlu.tasks")
+INFERENCE_PATH = ("kgnlu.api", "kgnlu.runtime", "kgnlu.tasks", "kgnlu.service")
 
 
 def import_graph() -> dict[str, set[str]]:

@@ -225,7 +225,8 @@ def test_training_is_deterministic(trained):
 
 
 def test_evaluate_and_plots(trained, demo_kg, tmp_path):
-    from kgnlu.training.nli_eval import evaluate, fit_temperature, write_plots
+    from kgnlu.training.nli_eval import evaluate, write_plots
+    from kgnlu.training.nli_metrics import fit_temperature
 
     data, [(a, _), _] = trained
     report = evaluate(a, demo_kg, data / "train.jsonl", mode="fused", node_vectors=fixed_vectors)
@@ -268,7 +269,7 @@ def test_predictor_result_contract_and_threads(trained, engine):
 
 
 def test_the_shipped_model_was_trained_with_the_recipe_every_entry_point_defaults_to():
-    """Engine.train_nli, nli_train.train and `kgnlu train nli` default to NLI_RECIPE, and the
+    """training.jobs.train_nli, nli_train.train and `kgnlu train nli` default to NLI_RECIPE, and the
     shipped model's manifest shows it was trained with exactly that."""
     import inspect
     from pathlib import Path

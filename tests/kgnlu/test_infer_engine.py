@@ -94,10 +94,10 @@ def test_too_long_text_in_a_batch_names_the_pair(engine):
 
 
 def test_no_model_falls_back_to_symbolic_and_says_so(demo_kg, tmp_path, monkeypatch):
-    import kgnlu.api
+    import kgnlu.runtime
     from kgnlu.api import Engine
 
-    monkeypatch.setattr(kgnlu.api, "nli_model_dir", lambda: tmp_path / "no-model")
+    monkeypatch.setattr(kgnlu.runtime, "nli_model_dir", lambda: tmp_path / "no-model")
     r = Engine(demo_kg, dense=False).infer("I like eating apples", "I like eating fruit")
     assert r.label == "entailment" and r.gate == 1.0
     assert r.neural == {"note": "no trained NLI model; symbolic verdict only"}

@@ -25,7 +25,7 @@ FOOD = "http://kgnlu.org/demo/food#"
 def engine(demo_kg, tmp_path_factory) -> Engine:
     """An engine over a private copy of the demo KG, with its dense index (built once here)."""
     kg = copy_kg(demo_kg, tmp_path_factory.mktemp("linking") / "kg")
-    e = Engine(kg, device="cpu")
+    e = Engine(kg, device="cpu", dense=True)
     e.linker()
     yield e
     e.close()

@@ -398,6 +398,8 @@ def test_stale_generated_data_is_named(tmp_path):
 def test_training_refuses_stale_data(engine, tmp_path):
     (tmp_path / "train.jsonl").write_text("", encoding="utf-8")
     (tmp_path / "meta.json").write_text(json.dumps({"templates_sha256": "0" * 64}), encoding="utf-8")
+    from kgnlu.training import jobs
+
     with pytest.raises(InputError, match="other phrasing templates.*--regenerate"):
-        engine.train_relations(tmp_path, tmp_path / "out")
+        jobs.train_relations(engine.kg_dir, tmp_path, tmp_path / "out")
     assert not (tmp_path / "out").exists()

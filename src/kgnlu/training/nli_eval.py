@@ -11,89 +11,14 @@ matrix as PNG files.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from kgnlu.labels import LABEL2ID, LABELS
-
-ECE_BINS = 15
-
-
-def classification_metrics(gold: Sequence[str], probs: np.ndarray) -> dict:
-    """Accuracy, macro-F1, per-class precision/recall/F1/support and the confusion matrix
-    (rows: gold, columns: predicted, both in ``kgnlu.labels.LABELS`` order)."""
-    y = np.array([LABEL2ID[g] for g in gold], dtype=np.int64)
-    pred = np.asarray(probs).argmax(-1) if len(y) else np.zeros(0, np.int64)
-    k = len(LABELS)
-    cm = np.zeros((k, k), dtype=np.int64)
-    np.add.at(cm, (y, pred), 1)
-    per_class = {}
-    for i, name in enumerate(LABELS):
-        tp, fp, fn = cm[i, i], cm[:, i].sum() - cm[i, i], cm[i, :].sum() - cm[i, i]
-        p = tp / (tp + fp) if tp + fp else 0.0
-        r = tp / (tp + fn) if tp + fn else 0.0
-        per_class[name] = {"precision": float(p), "recall": float(r), "f1": float(2 * p * r / (p + r)) if p + r else 0.0,
-                           "support": int(cm[i, :].sum())}
-    return {"n": int(len(y)), "accuracy": float((pred == y).mean()) if len(y) else 0.0,
-            "macro_f1": float(np.mean([c["f1"] for c in per_class.values()])), "per_class": per_class,
-            "confusion": {"labels": list(LABELS), "rows": "gold", "columns": "predicted", "matrix": cm.tolist()}}
-
-
-def _log_softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(-1, keepdims=True)
-    return z - np.log(np.exp(z).sum(-1, keepdims=True))
-
-
-def _nll(logits: np.ndarray, labels: np.ndarray, t: float) -> float:
-    return float(-_log_softmax(logits / t)[np.arange(len(labels)), labels].mean())
-
-
-def fit_temperature(logits: np.ndarray, labels: Sequence[int] | np.ndarray, lo: float = 0.05, hi: float = 20.0) -> float:
-    """The temperature ``T`` minimising the NLL of ``softmax(logits / T)``: a log-spaced grid,
-    then golden-section refinement around its best point (deterministic, no optimiser state).
-
-    ``logits`` may be log-probabilities (what a mixture such as the fused model gives)."""
-    logits = np.asarray(logits, dtype=np.float64)
-    labels = np.asarray(labels, dtype=np.int64)
-    if len(labels) == 0:
-        return 1.0
-    grid = np.exp(np.linspace(np.log(lo), np.log(hi), 121))
-    losses = [_nll(logits, labels, t) for t in grid]
-    i = int(np.argmin(losses))
-    a, b = np.log(grid[max(0, i - 1)]), np.log(grid[min(len(grid) - 1, i + 1)])
-    phi = (np.sqrt(5) - 1) / 2
-    for _ in range(40):
-        c, d = b - phi * (b - a), a + phi * (b - a)
-        if _nll(logits, labels, np.exp(c)) <= _nll(logits, labels, np.exp(d)):
-            b = d
-        else:
-            a = c
-    return float(np.exp((a + b) / 2))
-
-
-def reliability(probs: np.ndarray, labels: Sequence[int] | np.ndarray, bins: int = ECE_BINS) -> dict:
-    """Expected calibration error over ``bins`` equal-width confidence bins, and the bins."""
-    probs = np.asarray(probs, dtype=np.float64)
-    labels = np.asarray(labels, dtype=np.int64)
-    conf = probs.max(-1) if len(labels) else np.zeros(0)
-    correct = (probs.argmax(-1) == labels) if len(labels) else np.zeros(0, bool)
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    which = np.clip(np.digitize(conf, edges[1:-1], right=True), 0, bins - 1)
-    rows, ece = [], 0.0
-    for b in range(bins):
-        m = which == b
-        n = int(m.sum())
-        acc = float(correct[m].mean()) if n else 0.0
-        cf = float(conf[m].mean()) if n else 0.0
-        ece += n / max(1, len(labels)) * abs(acc - cf)
-        rows.append({"lo": float(edges[b]), "hi": float(edges[b + 1]), "count": n, "accuracy": acc, "confidence": cf})
-    return {"ece": float(ece), "bins": rows}
-
-
-def _logits_of(probs: np.ndarray) -> np.ndarray:
-    return np.log(np.clip(np.asarray(probs, dtype=np.float64), 1e-12, 1.0))
+from kgnlu.labels import LABEL2ID
+from kgnlu.training.nli_metrics import (ECE_BINS, classification_metrics, fit_temperature, log_softmax, logits_of,
+                                        reliability)
 
 
 def evaluate(model_dir: str | Path, kg_dir: str | Path, file: str | Path, *, mode: str = "fused",
@@ -105,9 +30,9 @@ def evaluate(model_dir: str | Path, kg_dir: str | Path, file: str | Path, *, mod
     ``confusion`` (explicit label order), ``ece`` (raw), ``temperature`` (fitted on the dev file)
     and ``ece_calibrated``, the ``reliability`` bins of both, the mean gate, and timings.
     """
-    from kgnlu.api import Engine
     from kgnlu.neural.fused import MODES, FusedNLI
-    from kgnlu.training.nli_train import default_node_vectors, precompute, read_jsonl, run_model
+    from kgnlu.runtime import default_node_vectors, open_session
+    from kgnlu.training.nli_train import precompute, read_jsonl, run_model
 
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
@@ -115,13 +40,13 @@ def evaluate(model_dir: str | Path, kg_dir: str | Path, file: str | Path, *, mod
     file = Path(file)
     dev_file = Path(dev_file) if dev_file is not None else file.with_name("dev.jsonl")
     model = FusedNLI.load(model_dir, device, merge=True)
-    engine = Engine(kg_dir, dense=False)
-    tables = engine.tables
+    session = open_session(kg_dir, device=device)
+    tables = session.tables
     if node_vectors is None:
-        node_vectors = default_node_vectors(tables, device, cache_dir=Path(engine.kg_dir) / "cache")
+        node_vectors = default_node_vectors(tables, device, cache_dir=session.kg_dir / "cache")
     spec = model.config["features"]
     recs = read_jsonl(file, max_pairs)
-    pairs = precompute(recs, engine.linker(), engine.rules(), tables, node_vectors, spec=spec, progress=progress,
+    pairs = precompute(recs, session.linker(), session.rules(), tables, node_vectors, spec=spec, progress=progress,
                        desc=file.stem)
     t_feat = time.perf_counter() - t0
     t1 = time.perf_counter()
@@ -132,16 +57,16 @@ def evaluate(model_dir: str | Path, kg_dir: str | Path, file: str | Path, *, mod
 
     if dev_file.is_file() and dev_file.resolve() != file.resolve():
         dev_recs = read_jsonl(dev_file, max_pairs)
-        dev_pairs = precompute(dev_recs, engine.linker(), engine.rules(), tables, node_vectors, spec=spec,
+        dev_pairs = precompute(dev_recs, session.linker(), session.rules(), tables, node_vectors, spec=spec,
                                progress=progress, desc="dev")
         dev_probs = run_model(model, dev_pairs, batch_size=batch_size, mode=mode)["probs"]
-        t = fit_temperature(_logits_of(dev_probs), [LABEL2ID[y] for y in dev_pairs.labels])
+        t = fit_temperature(logits_of(dev_probs), [LABEL2ID[y] for y in dev_pairs.labels])
         fitted_on = str(dev_file)
     else:
         t, fitted_on = 1.0, None  # nothing held out to fit on: report the raw calibration only
     raw = reliability(out["probs"], labels)
-    z = _logits_of(out["probs"]) / t
-    calibrated = reliability(np.exp(_log_softmax(z)), labels)
+    z = logits_of(out["probs"]) / t
+    calibrated = reliability(np.exp(log_softmax(z)), labels)
     linked = np.array([f.has_linked for f in pairs.features], dtype=bool)
     report.update(
         ece=raw["ece"], temperature=t, temperature_fitted_on=fitted_on, ece_calibrated=calibrated["ece"],
@@ -198,4 +123,4 @@ def write_plots(report: dict, out_dir: str | Path) -> list[Path]:
     return paths
 
 
-__all__ = ["ECE_BINS", "classification_metrics", "evaluate", "fit_temperature", "reliability", "write_plots"]
+__all__ = ["evaluate", "write_plots"]

@@ -163,25 +163,6 @@ def deterministic(seed: int, num_threads: int | None = None):
         torch.set_num_threads(before[2])
 
 
-def default_node_vectors(tables, device: str = "cpu", cache_dir: str | Path | None = None):
-    """Production node vectors: each concept's label embedded by the frozen base MiniLM.
-
-    With ``cache_dir`` (a KG's ``cache/``, shared with ``kgnlu.tasks.lexindex``), vectors are
-    read from and written to the on-disk ``VectorCache`` of that encoder, keyed by the
-    normalised label, so labels the lexicon index already embedded cost nothing.
-    """
-    from kgnlu.neural.encoder import MiniLMEncoder
-    from kgnlu.tasks.bridge import LabelVectors
-
-    encoder = MiniLMEncoder(device=device)
-    cache = None
-    if cache_dir is not None:
-        from kgnlu.kg.index import VectorCache
-
-        cache = VectorCache(cache_dir, encoder.fingerprint, encoder.dim)
-    return LabelVectors(encoder, tables.labels, cache=cache)
-
-
 def train(kg_dir: str | Path, data_dir: str | Path, out_dir: str | Path, *, seed: int = 0,
           epochs: int = NLI_RECIPE["epochs"], batch_size: int = NLI_RECIPE["batch_size"], lr: float = NLI_RECIPE["lr"],
           patience: int = NLI_RECIPE["patience"], max_train: int | None = NLI_RECIPE["max_train"],
@@ -213,7 +194,7 @@ def train(kg_dir: str | Path, data_dir: str | Path, out_dir: str | Path, *, seed
 
     Returns a summary: best epoch and dev metrics, epochs run, pairs/s, seconds, paths.
     """
-    from kgnlu.api import Engine
+    from kgnlu.runtime import default_node_vectors, open_session
     from kgnlu.tasks.bridge import feature_spec
 
     t0 = time.perf_counter()
@@ -233,17 +214,17 @@ def train(kg_dir: str | Path, data_dir: str | Path, out_dir: str | Path, *, seed
                "eval_batch_size": eval_batch_size, "model_options": model_options or {},
                "loss_options": loss_options or {}, "command": command}
     with deterministic(seed, num_threads):
-        engine = Engine(kg_dir, dense=False)
-        tables, linker, rules = engine.tables, engine.linker(), engine.rules()
+        session = open_session(kg_dir, device=device)
+        tables, linker, rules = session.tables, session.linker(), session.rules()
         if node_vectors is None:
-            node_vectors = default_node_vectors(tables, device, cache_dir=Path(engine.kg_dir) / "cache")
+            node_vectors = default_node_vectors(tables, device, cache_dir=session.kg_dir / "cache")
         spec = feature_spec(node_vectors=getattr(node_vectors, "name", "unspecified"))
         train_set = precompute(train_recs, linker, rules, tables, node_vectors, spec=spec, progress=progress,
                                desc="train")
         dev_set = precompute(dev_recs, linker, rules, tables, node_vectors, spec=spec, progress=progress, desc="dev")
         summary: dict = {"out_dir": str(out_dir), "log": str(out_dir / LOG_FILE), "n_train": len(train_set),
                          "n_dev": len(dev_set), "seed": seed, "feature_seconds": round(time.perf_counter() - t0, 2)}
-        meta = {"summary": summary, "spec": spec, "train_path": train_path, "dev_path": dev_path, "engine": engine,
+        meta = {"summary": summary, "spec": spec, "train_path": train_path, "dev_path": dev_path, "session": session,
                 "lr": lr, "batch_size": batch_size, "epochs": epochs, "patience": patience, "use_gnn": use_gnn,
                 "options": options}
         torch_seed(seed)  # the same initial weights whatever the feature stage drew
@@ -274,7 +255,7 @@ def _fit(train_set: PairSet, dev_set: PairSet, out_dir: Path, meta: dict, *, see
 
     from kgnlu.neural.fused import FusedNLI, batch_to, fused_loss
     from kgnlu.tasks.bridge import EDGE_TYPES, SYMBOLIC_FEATURES
-    from kgnlu.training.nli_eval import classification_metrics
+    from kgnlu.training.nli_metrics import classification_metrics
 
     log_path = out_dir / LOG_FILE
     log_path.write_text("", encoding="utf-8")
@@ -344,17 +325,13 @@ def _fit(train_set: PairSet, dev_set: PairSet, out_dir: Path, meta: dict, *, see
             "train_pairs_per_s": round(seen / train_seconds, 2) if train_seconds else None}
 
 
-def _metadata(*, summary: dict, spec: dict, train_path: Path, dev_path: Path, engine, epoch: int, dev: dict,
+def _metadata(*, summary: dict, spec: dict, train_path: Path, dev_path: Path, session, epoch: int, dev: dict,
               lr: float, batch_size: int, epochs: int, patience: int, use_gnn: bool, options: dict | None = None) -> dict:
-    try:
-        kg_hash = engine.kg_manifest().get("hash")
-    except Exception:  # noqa: BLE001 - metadata only
-        kg_hash = None
+    kg_hash = session.manifest.get("hash")
     return {"seed": summary["seed"], "epoch": epoch, "epochs": epochs, "patience": patience, "lr": lr,
             "batch_size": batch_size, "use_gnn": use_gnn, "n_train": summary["n_train"], "n_dev": summary["n_dev"],
             "train_sha256": file_sha256(train_path), "dev_sha256": file_sha256(dev_path), "kg_manifest_hash": kg_hash,
             "dev": {k: dev[k] for k in ("accuracy", "macro_f1")}, "features": spec, "options": options or {}}
 
 
-__all__ = ["PairSet", "batches", "deterministic", "precompute", "read_jsonl", "run_model", "train",
-           "default_node_vectors"]
+__all__ = ["PairSet", "batches", "deterministic", "precompute", "read_jsonl", "run_model", "train"]

@@ -233,7 +233,7 @@ def train(kg_dir: str | Path, data_dir: str | Path, out_dir: str | Path, *, seed
     """
     import torch
 
-    from kgnlu.api import Engine
+    from kgnlu.runtime import open_session
     from kgnlu.neural.re_head import RelationModel, relation_loss
     from kgnlu.neural.fused import batch_to
     from kgnlu.tasks.re_features import FeatureBuilder, known_index, sym_feature_names
@@ -244,9 +244,9 @@ def train(kg_dir: str | Path, data_dir: str | Path, out_dir: str | Path, *, seed
     _seed_all(seed)
     data_dir, out_dir = Path(data_dir), Path(out_dir)
     labels, label_iris = label_set(data_dir)
-    engine = Engine(kg_dir, dense=False)
-    linker = engine.linker(progress)
-    kb = RelationKB(engine.tables)
+    session = open_session(kg_dir, device=device)
+    linker = session.linker(progress)
+    kb = session.relation_kb()
     builder = FeatureBuilder(kb, labels, label_iris)
     train_recs, dev_recs = read_records(data_dir / TRAIN_FILE), read_records(data_dir / DEV_FILE)
     progress(f"preparing {len(train_recs)} training sentences")
@@ -267,7 +267,7 @@ def train(kg_dir: str | Path, data_dir: str | Path, out_dir: str | Path, *, seed
         from kgnlu.tasks.re_features import label_graph_builder
 
         progress("building subgraphs and label vectors for the GNN")
-        graphs = label_graph_builder(engine.tables, device)
+        graphs = label_graph_builder(session.tables, device)
         for e in [*train_set, *dev_ex]:
             e.graph = graphs(e.cand)
     progress(f"{len(train_set)} training pairs ({sum(1 for e in train_set if e.label)} positive), {len(dev_ex)} dev pairs")
@@ -343,7 +343,7 @@ def train(kg_dir: str | Path, data_dir: str | Path, out_dir: str | Path, *, seed
         "train_pairs": len(train_set), "dev_pairs": len(dev_ex), "train_stats": train_stats, "dev_stats": dev_stats,
         "kg_head_fit_loss": round(kg_loss, 4), "opinion_dropout": model.opinion_dropout,
         "data_meta": json.loads((data_dir / META_FILE).read_text(encoding="utf-8")).get("kg_manifest"),
-        "kg_manifest": engine.kg_manifest().get("hash"), "seconds": round(time.perf_counter() - t_start, 1),
+        "kg_manifest": session.manifest.get("hash"), "seconds": round(time.perf_counter() - t_start, 1),
         "device": device, "threads": torch.get_num_threads(),
     }
     model.save(out_dir, training=report, linking=linker.mode)  # inference must link as training did

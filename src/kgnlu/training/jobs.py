@@ -1,0 +1,107 @@
+"""Training and evaluation jobs over a KG: what ``kgnlu train`` and ``kgnlu eval`` run.
+
+Each job opens the KG through ``kgnlu.runtime`` (building the default KG first when the
+directory holds none) and hands a session, or the KG directory, to the trainer or evaluator.
+They sit beside the runtime, never under it: the answering path imports nothing from here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kgnlu.config import NLI_RECIPE, nli_model_dir  # noqa: F401 (NLI_RECIPE: the CLI's defaults)
+from kgnlu.progress import StageCallback, no_progress
+from kgnlu.runtime import Runtime
+from kgnlu.types import InputError
+
+
+def _kg(kg: str | Path | None, progress: StageCallback) -> Runtime:
+    runtime = Runtime(kg, dense=False)
+    runtime.ensure_kg(progress)
+    return runtime
+
+
+def train_nli(kg: str | Path | None, data_dir: str | Path, out_dir: str | Path, *, seed: int = 0,
+              regenerate: bool = False, progress: StageCallback = no_progress, bars: bool = True,
+              data_options: dict | None = None, **options) -> dict:
+    """Train the fused NLI model on pairs generated from the KG (``kgnlu.training.nli_data``,
+    made first when ``data_dir`` has none); see ``kgnlu.training.nli_train.train``. Pairs
+    kgnlu generated from other templates than the shipped ones are refused."""
+    from kgnlu.training.nli_data import generate, stale_data
+    from kgnlu.training.nli_train import train
+
+    data_dir = Path(data_dir)
+    present = (data_dir / "train.jsonl").is_file() and (data_dir / "dev.jsonl").is_file()
+    if present and not regenerate and (why := stale_data(data_dir)):
+        raise InputError(f"{data_dir}: {why}; generate it again (`kgnlu train nli --regenerate`)")
+    runtime = _kg(kg, progress)
+    if regenerate or not present:
+        progress(f"generating NLI pairs into {data_dir}")
+        generate(runtime.kg_dir, data_dir, seed=seed, **(data_options or {}))
+    progress("training")
+    return train(runtime.kg_dir, data_dir, out_dir, seed=seed, progress=bars, **options)
+
+
+def evaluate_nli(kg: str | Path | None, path: str | Path, model: str | Path | None = None, mode: str = "fused",
+                 dev_file: str | Path | None = None, plots: str | Path | None = None,
+                 max_pairs: int | None = None, progress: bool = False) -> dict:
+    """Classification report, confusion matrix and ECE (temperature fitted on dev) of a fused
+    model on a JSONL file (``kgnlu.training.nli_eval``); PNG plots under ``plots``."""
+    from kgnlu.training.nli_eval import evaluate, write_plots
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    model_dir = Path(model) if model else nli_model_dir()
+    if not (model_dir / "manifest.json").is_file():
+        raise InputError(f"{model_dir}: no trained NLI model there (run `kgnlu train nli`)")
+    runtime = _kg(kg, no_progress)
+    report = evaluate(model_dir, runtime.kg_dir, path, mode=mode, dev_file=dev_file, max_pairs=max_pairs,
+                      progress=progress)
+    if plots is not None:
+        report["plots"] = [str(p) for p in write_plots(report, plots)]
+    return report
+
+
+def train_linker(kg: str | Path | None, out_dir: str | Path, progress: StageCallback = no_progress,
+                 bar: bool = True, **options) -> dict:
+    """Train the linker encoder's self-alignment LoRA adapter on the KG's synonyms
+    (``kgnlu.training.linker_train.train``); returns its report (``training.json``)."""
+    from kgnlu.training.linker_train import train
+
+    runtime = _kg(kg, progress)
+    return train(runtime.kg_dir, out_dir, progress=bar, **options)
+
+
+def generate_relation_data(kg: str | Path | None, out_dir: str | Path, seed: int = 13, sizes: dict | None = None,
+                           progress: StageCallback = no_progress) -> dict:
+    """Distant-supervision RE data from the KG (``kgnlu.training.re_data``); returns its meta."""
+    from kgnlu.training.re_data import generate
+
+    runtime = _kg(kg, progress)
+    return generate(runtime.kg_dir, out_dir, seed=seed, sizes=sizes, progress=progress)
+
+
+def train_relations(kg: str | Path | None, data_dir: str | Path, out_dir: str | Path,
+                    progress: StageCallback = no_progress, **options) -> dict:
+    """Train the relation extractor on generated data (``kgnlu.training.re_train.train``).
+    Data generated from other phrasing templates than the shipped ones is refused."""
+    from kgnlu.training.re_data import stale_data
+    from kgnlu.training.re_train import train
+
+    if why := stale_data(data_dir):
+        raise InputError(f"{data_dir}: {why}; generate it again (`kgnlu train re --regenerate`)")
+    runtime = _kg(kg, progress)
+    return train(runtime.kg_dir, data_dir, out_dir, progress=progress, **options)
+
+
+def evaluate_relations(kg: str | Path | None, path: str | Path, model: str | Path | None = None,
+                       untrained: bool = False, progress: StageCallback = no_progress) -> dict:
+    """Micro/macro-F1 per relation and the confusion matrix on a gold JSONL file (``training.re_eval``)."""
+    from kgnlu.training.re_eval import evaluate, read_records, render
+
+    records = read_records(path)
+    extractor = _kg(kg, progress).session(progress).relation_extractor(model, progress, untrained)
+    report = evaluate(extractor, records, progress=progress)
+    report["text"] = render(report)
+    return report

@@ -1,0 +1,155 @@
+"""The Python API as a user meets it: ``from kgnlu import Engine``, a cheap ``import kgnlu``, the
+context manager, the runtime under the facade, the linking the model was trained with, and the
+same answers from the CLI and from ``Engine``."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import DEMO, run_cli
+
+
+def test_import_kgnlu_is_cheap_and_exports_engine_lazily():
+    code = ("import sys, json, kgnlu\n"
+            "before = sorted(m for m in ('torch', 'rdflib', 'owlready2', 'kgnlu.api') if m in sys.modules)\n"
+            "from kgnlu import Engine, InferResult\n"
+            "print(json.dumps({'before': before, 'engine': Engine.__module__, 'result': InferResult.__module__,\n"
+            "                  'torch_after': 'torch' in sys.modules}))\n")
+    out = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                                    timeout=120).stdout)
+    assert out["before"] == []
+    assert (out["engine"], out["result"]) == ("kgnlu.api", "kgnlu.types")
+    assert out["torch_after"] is False  # the facade loads torch only when a model is used
+
+
+def test_unknown_attribute_is_an_attribute_error():
+    import kgnlu
+
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        kgnlu.Nope  # noqa: B018
+    assert "Engine" in dir(kgnlu)
+
+
+def test_the_package_is_typed():
+    from importlib.resources import files
+
+    assert files("kgnlu").joinpath("py.typed").is_file()
+
+
+def test_engine_as_context_manager_closes_and_reopens(demo_kg):
+    from kgnlu import Engine
+
+    with Engine.load(demo_kg) as engine:
+        first = engine.session()
+        assert engine.link("an apple")[0].label == "apple"
+        assert first.hash == engine.kg_manifest()["hash"]
+    assert engine.runtime._session is None  # closed in one place
+    assert engine.link("an apple")[0].label == "apple"  # and usable again
+    assert engine.session() is not first
+    engine.close()
+
+
+def test_a_new_generation_opens_a_new_session(kg_copy, tmp_path):
+    from kgnlu import Engine
+
+    engine = Engine(kg_copy)
+    before = engine.session()
+    extra = tmp_path / "extra.ttl"
+    extra.write_text("@prefix owl: <http://www.w3.org/2002/07/owl#> .\n"
+                     "@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .\n"
+                     "<http://example.org/Quince> a owl:Class ; rdfs:label \"quince\" .\n", encoding="utf-8")
+    Engine(kg_copy).ingest([extra])  # another engine, as another process would
+    after = engine.session()
+    assert after is not before and after.hash != before.hash
+    assert [m.iri for m in engine.link("a quince")] == ["http://example.org/Quince"]
+    engine.close()
+
+
+def test_engine_links_as_the_nli_model_was_trained(demo_kg, tmp_path):
+    """The shipped model records lexicon-only linking; Engine's default follows it, an encoder or
+    an explicit ``dense`` overrides it, and a model that recorded dense linking gets it."""
+    from kgnlu import Engine
+    from kgnlu.runtime import model_linking, resolve_nli_model
+
+    shipped = resolve_nli_model(None)
+    assert json.loads((shipped / "manifest.json").read_text())["linking"]["dense"] is False
+    assert Engine(demo_kg).dense is False and Engine(demo_kg, dense=True).dense is True
+    dense_model = tmp_path / "dense-model"
+    dense_model.mkdir()
+    (dense_model / "manifest.json").write_text(json.dumps({"type": "kgnlu-fused-nli", "version": 2,
+                                                          "linking": {"dense": True, "rewrite": True}}))
+    assert model_linking(dense_model) == {"dense": True, "rewrite": True}
+    assert Engine(demo_kg, model=dense_model).dense is True
+
+
+def test_a_model_directory_without_a_manifest_is_an_input_error(demo_kg, tmp_path):
+    from kgnlu import Engine, InputError
+
+    with pytest.raises(InputError, match="not a trained NLI model"):
+        Engine(demo_kg, model=tmp_path)
+
+
+def test_training_takes_a_session_not_an_engine():
+    """Training sits beside the runtime: it opens sessions, never imports the facade."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "src" / "kgnlu" / "training"
+    for f in root.glob("*.py"):
+        assert "kgnlu.api" not in f.read_text(encoding="utf-8"), f.name
+
+
+def test_first_use_of_an_empty_kg_says_it_is_building_the_default_kg(tmp_path, monkeypatch, capsys):
+    """A first ``infer``/``link`` on an empty KG directory builds the default KG (minutes): it says
+    so on stderr even when the caller asked for no progress. The build itself is swapped for the
+    demo ontology here."""
+    from kgnlu import Engine
+    from kgnlu.runtime import Runtime
+
+    def small_build(self, progress):
+        return self.ingest([DEMO], progress)
+
+    monkeypatch.setattr(Runtime, "init_default_kg", small_build)
+    engine = Engine(tmp_path / "empty")
+    assert engine.link("an apple")[0].label == "apple"
+    err = capsys.readouterr().err
+    assert f"no KG at {tmp_path / 'empty'}: building the default medical KG" in err
+    engine.close()
+
+
+def test_cli_and_python_api_give_the_same_answers(demo_kg, tmp_path):
+    """One behaviour everywhere: ``kgnlu infer --input`` and ``Engine.load().infer_many`` on generated
+    pairs (food domain of the demo KG) give the same result contract, pair for pair."""
+    from kgnlu import Engine
+    from kgnlu.training import nli_data
+
+    nli_data.generate(demo_kg, tmp_path / "pairs", seed=3, n_train=160, n_dev=20, n_test=20)
+    rows = [json.loads(line) for f in ("train", "dev", "test")
+            for line in (tmp_path / "pairs" / f"{f}.jsonl").read_text(encoding="utf-8").splitlines()]
+    pairs = [(r["premise"], r["hypothesis"]) for r in rows]
+    assert len(pairs) == 200
+    batch = tmp_path / "pairs.jsonl"
+    batch.write_text("".join(json.dumps({"premise": p, "hypothesis": h}) + "\n" for p, h in pairs))
+    res = run_cli("infer", "--kg", demo_kg, "--input", batch, "--output", tmp_path / "out.jsonl", timeout=600)
+    assert res.returncode == 0, res.stderr
+    from_cli = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()]
+    with Engine.load(demo_kg) as engine:
+        from_api = [r.to_dict() for r in engine.infer_many(pairs)]
+    assert len(from_cli) == len(from_api) == 200
+    mismatched = [i for i, (a, b) in enumerate(zip(from_cli, from_api)) if not _same(a, b)]
+    assert mismatched == [], (pairs[mismatched[0]], from_cli[mismatched[0]], from_api[mismatched[0]])
+    assert len({r["label"] for r in from_api}) == 3  # the pairs exercise every label
+
+
+def _same(a, b, tol: float = 1e-5) -> bool:
+    """Equal JSON, floats within ``tol`` (one process batches differently from the other)."""
+    if isinstance(a, float) or isinstance(b, float):
+        return abs(a - b) <= tol
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k], tol) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_same(x, y, tol) for x, y in zip(a, b))
+    return a == b
