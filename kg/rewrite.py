@@ -31,10 +31,10 @@ KG before anything is mined, so no rule has seen them. No torch here: ``kg/`` st
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
 import math
-import os
 import sqlite3
 import threading
 from collections import Counter, defaultdict
@@ -42,6 +42,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from kgnlu.kg.kgdir import publish
 from kgnlu.kg.lexicon import KIND_RANK
 from kgnlu.kg.matcher import WORDS, normalize_token
 
@@ -208,17 +209,15 @@ class RewriteIndex:
     @staticmethod
     def build(path: str | Path, entries: Iterable, digest: str = "") -> RewriteIndex:
         """Mine rules from ``entries`` (lexicon entries) and write them with the targets to ``path``
-        (atomically: a reader never sees half a file); ``digest`` names the KG generation."""
+        (``kg.kgdir.publish``: a reader never sees half a file, and older ``<kind>-*`` versions beside
+        it go); ``digest`` names the KG generation."""
         path = Path(path)
         found = targets(entries)
         names: dict[str, list[str]] = {}
         for iri, text, _ in found:
             names.setdefault(iri, []).append(text)
         rules = mine_rules(names)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        tmp.unlink(missing_ok=True)
-        try:
-            db = sqlite3.connect(tmp)
+        with publish(path) as staging, contextlib.closing(sqlite3.connect(staging)) as db:
             db.executescript(
                 "CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);"
                 "CREATE TABLE rules (lhs TEXT NOT NULL, rhs TEXT NOT NULL, cost REAL NOT NULL, support INTEGER NOT NULL);"
@@ -230,10 +229,6 @@ class RewriteIndex:
                            ((bag_key(key_tokens(text)), iri, text, kind) for iri, text, kind in found))
             db.execute("CREATE INDEX targets_key ON targets (key)")
             db.commit()
-            db.close()
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
         return RewriteIndex(path)
 
     def __len__(self) -> int:

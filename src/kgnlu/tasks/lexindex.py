@@ -37,7 +37,7 @@ text, kind) that uses it.
 
 Layout under the KG root::
 
-    index -> index-<n>/   (symlink, swapped atomically)
+    index -> index-<n>/   (symlink, swapped atomically by ``kg.kgdir.publish``)
         index.faiss, meta.json (index kind and params; manifest hash, encoder fingerprint,
                                selection, counts, timings)
         rows.sqlite3      texts(row, text), links(row, iri, text, kind)
@@ -51,11 +51,8 @@ only the faiss build is paid again).
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import os
 import re
-import shutil
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -66,7 +63,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from kgnlu.kg.index import HNSW_ABOVE, FaissIndex, VectorCache, index_params
-from kgnlu.kg.kgdir import KGDir, manifest_hash
+from kgnlu.kg.kgdir import KGDir, artifact_lock, manifest_hash, publish
 from kgnlu.kg.lexicon import KIND_RANK, Lexicon
 
 if TYPE_CHECKING:
@@ -211,17 +208,6 @@ def embed_with_cache(texts: Sequence[str], encoder: TextEncoder, cache: VectorCa
     return vectors, total
 
 
-@contextlib.contextmanager
-def _build_lock(kg_root: Path):
-    """One index builder per KG at a time; a second one waits, then finds the index fresh."""
-    fd = os.open(kg_root / ".index.lock", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
-
-
 def build_lexicon_index(kg_root: str | Path, encoder: TextEncoder, progress: Progress | None = None,
                         *, batch_size: int = 128, hnsw_above: int = HNSW_ABOVE) -> Path:
     """Embed the current generation's lexicon and publish the index at ``kg_root/index``.
@@ -231,7 +217,7 @@ def build_lexicon_index(kg_root: str | Path, encoder: TextEncoder, progress: Pro
     """
     kg_root = Path(kg_root)
     _current_hash(kg_root)  # no KG: a clean StoreError before anything is written
-    with _build_lock(kg_root):
+    with artifact_lock(kg_root / INDEX_LINK):  # one builder per KG at a time
         return _build(kg_root, encoder, progress, batch_size, hnsw_above)
 
 
@@ -252,8 +238,7 @@ def _build(kg_root: Path, encoder: TextEncoder, progress: Progress | None, batch
     index = FaissIndex.build(vectors, hnsw_above=hnsw_above)
     t_index = time.perf_counter()
 
-    staging = kg_root / f"index-staging-{os.getpid()}-{time.monotonic_ns()}"
-    try:
+    with publish(kg_root / INDEX_LINK, lock=False) as staging:  # the caller holds the lock
         staging.mkdir()
         rows = sqlite3.connect(staging / ROWS_FILE)
         rows.executescript("CREATE TABLE links (row INTEGER NOT NULL, iri TEXT NOT NULL, text TEXT NOT NULL, "
@@ -266,30 +251,9 @@ def _build(kg_root: Path, encoder: TextEncoder, progress: Progress | None, batch
         meta["seconds"] = {"read": round(t_read - t0, 3), "embed": round(t_embed - t_read, 3),
                            "index": round(t_index - t_embed, 3)}
         index.with_meta(meta).save(staging)
-        return _publish(kg_root, staging)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-
-
-def _publish(kg_root: Path, staging: Path) -> Path:
-    """Rename ``staging`` to ``index-<n>`` and swap the ``index`` symlink to it atomically."""
-    number = 1 + max((int(p.name.rsplit("-", 1)[1]) for p in kg_root.glob("index-[0-9]*")), default=0)
-    final = kg_root / f"index-{number:06d}"
-    os.rename(staging, final)
-    link = kg_root / INDEX_LINK
-    if link.exists() and not link.is_symlink():  # an index/ directory from elsewhere: replace it
-        shutil.rmtree(link)
-    tmp = kg_root / f".index-{os.getpid()}"
-    tmp.unlink(missing_ok=True)
-    os.symlink(final.name, tmp)
-    os.replace(tmp, link)
-    # Readers hold open files, not paths, once loaded (faiss reads into memory, SQLite keeps
-    # its descriptor), so removing the old directories is safe.
-    for old in kg_root.glob("index-*"):
-        if old.name != final.name and old.is_dir():
-            shutil.rmtree(old, ignore_errors=True)
-    return final
+    # Readers hold open files, not paths, once loaded (faiss reads into memory, SQLite keeps its
+    # descriptor), so publish may remove the previous index directory.
+    return kg_root / os.readlink(kg_root / INDEX_LINK)
 
 
 def stale_reason(kg_root: str | Path, encoder: TextEncoder, *, hnsw_above: int = HNSW_ABOVE) -> str | None:
@@ -417,7 +381,7 @@ def load_lexicon_index(kg_root: str | Path, encoder: TextEncoder, progress: Prog
     force = False
     for _ in range(3):
         if force or stale_reason(kg_root, encoder, hnsw_above=hnsw_above) is not None:
-            with _build_lock(kg_root):
+            with artifact_lock(kg_root / INDEX_LINK):
                 # Another process may have built it while we waited for the lock.
                 if force or stale_reason(kg_root, encoder, hnsw_above=hnsw_above) is not None:
                     _build(kg_root, encoder, progress, batch_size, hnsw_above)
