@@ -56,6 +56,17 @@ def handle_errors(fn: Callable) -> Callable:
     return wrapper
 
 
+def in_batches(items: list, run: Callable[[list], list], progress, what: str, size: int = 256) -> list:
+    """``run`` over ``items`` a batch at a time, results in input order, with ``what done/total``
+    progress between batches (a batch run of thousands of inputs shows it is moving)."""
+    out: list = []
+    for i in range(0, len(items), size):
+        out += run(items[i:i + size])
+        if len(items) > size:
+            progress(f"{what} {min(i + size, len(items))}/{len(items)}")
+    return out
+
+
 KG_OPTION = typer.Option(None, "--kg", help="KG directory (default: $KGNLU_HOME, else the user data dir).")
 TEXTS_INPUT_OPTION = typer.Option(None, "--input", "-i",
                                   help="Batch input: .txt (one text per line) or .jsonl ({\"text\": ...} per line).")

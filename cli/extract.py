@@ -6,7 +6,8 @@ from pathlib import Path
 
 import typer
 
-from kgnlu.cli._common import KG_OPTION, TEXTS_INPUT_OPTION, StageProgress, fail, handle_errors, print_json, texts_from
+from kgnlu.cli._common import (KG_OPTION, TEXTS_INPUT_OPTION, StageProgress, fail, handle_errors, in_batches, print_json,
+                               texts_from)
 
 
 
@@ -19,7 +20,7 @@ def extract(texts: list[str], kg: Path | None = None, threshold: float | None = 
     engine = Engine(kg, dense=False)
     extractor = engine.relation_extractor(model, progress, untrained=untrained)
     progress("extracting relations")
-    results = extractor.extract_many(texts, threshold)
+    results = in_batches(texts, lambda batch: extractor.extract_many(batch, threshold), progress, "extracting")
     written = None
     if add_to_kg:
         rels = [r for res in results for r in res.relations]
@@ -58,7 +59,7 @@ def extract_cli(
 ) -> None:
     """Find the relations a text states between KG concepts: score, polarity, evidence and KG standing."""
     texts = texts_from(text, input_file)
-    with StageProgress(enabled=not (quiet or json_out)) as progress:
+    with StageProgress(enabled=not quiet and (input_file is not None or not json_out)) as progress:
         if untrained and model is not None:
             fail("give --model or --untrained, not both")
         results, written = extract(texts, kg, threshold, model, add_to_kg, min_score, untrained, progress)

@@ -7,12 +7,13 @@ from pathlib import Path
 
 import typer
 
-from kgnlu.cli._common import KG_OPTION, StageProgress, fail, handle_errors, print_json, read_batch
+from kgnlu.cli._common import KG_OPTION, StageProgress, fail, handle_errors, in_batches, print_json, read_batch
 
 
 def infer(pairs: list[tuple[str, str]], kg: Path | None = None, symbolic_only: bool = False, progress=None,
-          model: Path | None = None, dense: bool = False, encoder: Path | None = None):
-    """Plain function behind the command: one ``InferResult`` per pair (batched through the model)."""
+          model: Path | None = None, dense: bool | None = None, encoder: Path | None = None):
+    """Plain function behind the command: one ``InferResult`` per pair (batched through the model).
+    ``dense`` None links as the model was trained (``Engine``'s default)."""
     from kgnlu.api import Engine
 
     progress = progress or (lambda _: None)
@@ -20,7 +21,8 @@ def infer(pairs: list[tuple[str, str]], kg: Path | None = None, symbolic_only: b
     engine.linker(progress)
     if not symbolic_only:
         engine.nli_predictor(progress)
-    return engine.infer_many(pairs, symbolic_only=symbolic_only)
+    return in_batches(pairs, lambda batch: engine.infer_many(batch, symbolic_only=symbolic_only), progress,
+                      "inferring")
 
 
 @handle_errors
@@ -31,7 +33,8 @@ def infer_cli(
     input_file: Path | None = typer.Option(None, "--input", "-i", help="Batch: JSONL with {\"premise\", \"hypothesis\"} per line."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Batch: write one JSON result per line here (default stdout)."),
     model: Path | None = typer.Option(None, "--model", help="A trained NLI model directory (default: the shipped one)."),
-    dense: bool = typer.Option(False, "--dense", help="Also link through the faiss index of lexicon embeddings (built on first use; the shipped model was trained on lexicon linking)."),
+    dense: bool = typer.Option(False, "--dense", help="Also link through the faiss index of lexicon embeddings (built on first use). By default, infer links as its model "
+                               "was trained (the shipped model: lexicon and phrase rewriting)."),
     encoder: Path | None = typer.Option(None, "--encoder", help="With --dense: a sentence-transformers model folder (e.g. all-mpnet-base-v2) "
                                         "for dense linking instead of MiniLM + the shipped adapter."),
     skip_bad: bool = typer.Option(False, "--skip-bad", help="Batch: skip bad input lines (reported on stderr) instead of stopping."),
@@ -60,8 +63,9 @@ def infer_cli(
         if premise is None or hypothesis is None:
             fail("give both --premise and --hypothesis (or --input FILE)")
         pairs = [(premise, hypothesis)]
-    with StageProgress(enabled=not (quiet or json_out or output)) as progress:
-        results = infer(pairs, kg, symbolic_only, progress, model, dense, encoder)
+    # A batch run reports progress on stderr even with --json: stdout carries only the results.
+    with StageProgress(enabled=not quiet and (input_file is not None or not json_out)) as progress:
+        results = infer(pairs, kg, symbolic_only, progress, model, True if dense else None, encoder)
     if input_file is not None or json_out:
         lines = [json.dumps(r.to_dict(), ensure_ascii=False) for r in results]
         if output is not None:

@@ -7,18 +7,21 @@ from pathlib import Path
 
 import typer
 
-from kgnlu.cli._common import KG_OPTION, TEXTS_INPUT_OPTION, StageProgress, fail, handle_errors, print_json, texts_from
+from kgnlu.cli._common import (KG_OPTION, TEXTS_INPUT_OPTION, StageProgress, fail, handle_errors, in_batches, print_json,
+                               texts_from)
 
 
 
-def link(texts: list[str], kg: Path | None = None, top_k: int = 0, dense: bool = True, progress=None,
+def link(texts: list[str], kg: Path | None = None, top_k: int = 0, dense: bool | None = None, progress=None,
          encoder: Path | None = None):
-    """Plain function behind the command: one list of ``Mention`` per text."""
+    """Plain function behind the command: one list of ``Mention`` per text. ``dense`` None links
+    as ``Engine`` does by default (as the NLI model was trained)."""
     from kgnlu.api import Engine
 
+    progress = progress or (lambda _: None)
     engine = Engine(kg, dense=dense, encoder=encoder)
-    engine.linker(progress or (lambda _: None))
-    return engine.link_many(texts, top_k=top_k)
+    engine.linker(progress)
+    return in_batches(texts, lambda batch: engine.link_many(batch, top_k=top_k), progress, "linking")
 
 
 @handle_errors
@@ -27,7 +30,9 @@ def link_cli(
     kg: Path | None = KG_OPTION,
     input_file: Path | None = TEXTS_INPUT_OPTION,
     top_k: int = typer.Option(0, "--top-k", "-k", min=0, max=50, help="Also list the top K candidates per mention."),
-    lexicon_only: bool = typer.Option(False, "--lexicon-only", help="No dense retrieval: exact lexicon matches only (no model load)."),
+    dense: bool = typer.Option(False, "--dense", help="Also retrieve through the faiss index of lexicon embeddings (MiniLM + the shipped "
+                               "adapter, a calibrated NIL threshold; built on first use)."),
+    lexicon_only: bool = typer.Option(False, "--lexicon-only", help="No dense retrieval: lexicon matches and phrase rewriting only (the default)."),
     encoder: Path | None = typer.Option(None, "--encoder", help="A sentence-transformers model folder (e.g. all-mpnet-base-v2) "
                                         "for dense retrieval instead of MiniLM + the shipped adapter (the lexicon is embedded with it on first use)."),
     json_out: bool = typer.Option(False, "--json", help="One JSON object per text."),
@@ -37,8 +42,10 @@ def link_cli(
     texts = texts_from(text, input_file)
     if encoder is not None and lexicon_only:
         fail("--encoder needs dense retrieval: drop --lexicon-only")
-    with StageProgress(enabled=not (quiet or json_out)) as progress:
-        results = link(texts, kg, top_k, not lexicon_only, progress, encoder)
+    if dense and lexicon_only:
+        fail("give --dense or --lexicon-only, not both")
+    with StageProgress(enabled=not quiet and (input_file is not None or not json_out)) as progress:
+        results = link(texts, kg, top_k, True if dense else (False if lexicon_only else None), progress, encoder)
     for t, mentions in zip(texts, results):
         if json_out:
             print_json({"text": t, "mentions": [m.to_dict() if top_k else _drop_candidates(m.to_dict()) for m in mentions]})

@@ -50,6 +50,7 @@ from pathlib import Path
 
 import numpy as np
 
+from kgnlu.progress import bar as progress_bar
 from kgnlu.tasks.lexindex import normalise
 from kgnlu.training.linker_split import (  # noqa: F401 - the split is part of this module's API
     HOLDOUT_SCHEME, TRAINING_FILE, is_held_out, read_training, split_digest)
@@ -371,8 +372,6 @@ def _train(kg_dir: str | Path, out_dir: str | Path, *, seed: int, epochs: int, m
            progress: bool) -> dict:
     import torch
     from peft import LoraConfig, get_peft_model
-    from tqdm.auto import tqdm
-
     from transformers import AutoTokenizer
 
     from kgnlu.neural.encoder import BASE_MODEL_NAME, default_model_path, encoder_fingerprint, save_adapter
@@ -464,10 +463,9 @@ def _train(kg_dir: str | Path, out_dir: str | Path, *, seed: int, epochs: int, m
                     vecs[trained_concepts] = encode(model, tok, label_texts, max_length=max_length)
                     log("remine", epoch=epoch)
                 batches = hard_batches(rounds, vecs, batch_size, seed=seed + epoch, group=group)
-                bar = tqdm(batches, desc=f"linker epoch {epoch + 1}/{epochs}", disable=not progress, leave=False,
-                           unit="batch")
+                steps = progress_bar(batches, f"linker epoch {epoch + 1}/{epochs}", progress)
                 ep = []
-                for batch in bar:
+                for batch in steps:
                     if len(batch) < 2:
                         continue
                     emb = _embed(model, tok, [p.anchor for p in batch] + [p.positive for p in batch], max_length)
@@ -482,7 +480,6 @@ def _train(kg_dir: str | Path, out_dir: str | Path, *, seed: int, epochs: int, m
                     ep.append(value)
                     log("step", step=step, epoch=epoch, loss=round(value, 5), pairs=len(batch),
                         lr=float(sched.get_last_lr()[0]))
-                    bar.set_postfix(loss=f"{value:.3f}")
                 epoch_losses.append(round(float(np.mean(ep)), 5) if ep else None)
                 log("epoch", epoch=epoch, loss=epoch_losses[-1])
             train_seconds = time.perf_counter() - t_train

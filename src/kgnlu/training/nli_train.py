@@ -25,6 +25,7 @@ import contextlib
 import hashlib
 import json
 import random
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ import numpy as np
 
 from kgnlu.config import NLI_RECIPE
 from kgnlu.labels import LABEL2ID
+from kgnlu.progress import bar as progress_bar
 
 TRAIN_FILE, DEV_FILE, LOG_FILE = "train.jsonl", "dev.jsonl", "train_log.jsonl"
 
@@ -76,8 +78,6 @@ class PairSet:
 def precompute(records: Sequence[dict], linker, rules, tables, node_vectors, *, spec: dict,
                progress: bool = False, desc: str = "features") -> PairSet:
     """Link both sides, decide with the rules, extract subgraphs, embed their nodes: once per pair."""
-    from tqdm.auto import tqdm
-
     from kgnlu.tasks.bridge import HOPS, MAX_FANOUT, MAX_NODES, extract_subgraph, featurize
     from kgnlu.tasks.nli import assertions
 
@@ -85,14 +85,13 @@ def precompute(records: Sequence[dict], linker, rules, tables, node_vectors, *, 
     hypotheses = [r["hypothesis"] for r in records]
     texts = list(dict.fromkeys(premises + hypotheses))
     mentions: dict[str, list] = {}
-    for i in tqdm(range(0, len(texts), 256), desc=f"{desc}: linking", disable=not progress, leave=False):
+    for i in progress_bar(range(0, len(texts), 256), f"{desc}: linking", progress):
         chunk = texts[i:i + 256]
         mentions.update(zip(chunk, linker.link_many(chunk)))
     opts = {"hops": spec.get("hops", HOPS), "max_nodes": spec.get("max_nodes", MAX_NODES),
             "max_fanout": spec.get("max_fanout", MAX_FANOUT)}
     staged = []
-    for p, h in tqdm(list(zip(premises, hypotheses)), desc=f"{desc}: rules+subgraphs", disable=not progress,
-                     leave=False):
+    for p, h in progress_bar(list(zip(premises, hypotheses)), f"{desc}: rules+subgraphs", progress):
         pm, hm = mentions[p], mentions[h]
         verdict = rules.decide(assertions(pm, "premise"), assertions(hm, "hypothesis"))
         staged.append((pm, hm, verdict, extract_subgraph(tables, [m.iri for m in pm], [m.iri for m in hm], **opts)))
@@ -121,7 +120,6 @@ def run_model(model, pairs: PairSet, *, batch_size: int = 64, mode: str = "fused
     """The model's outputs over ``pairs`` in eval mode: ``probs``, ``p_neural``, ``p_text``,
     ``p_symbolic`` ``(n, 3)`` and ``gate`` ``(n,)``, as numpy, in input order."""
     import torch
-    from tqdm.auto import tqdm
 
     from kgnlu.neural.fused import batch_to
 
@@ -131,9 +129,9 @@ def run_model(model, pairs: PairSet, *, batch_size: int = 64, mode: str = "fused
     model.eval()
     try:
         with torch.inference_mode():
-            steps = tqdm(batches(pairs, model.tokenizer, batch_size, max_length=model.config["max_length"],
-                                 node_dim=model.config["node_dim"], with_labels=False),
-                         total=-(-len(pairs) // batch_size), desc=desc, disable=not progress, leave=False)
+            steps = progress_bar(batches(pairs, model.tokenizer, batch_size, max_length=model.config["max_length"],
+                                         node_dim=model.config["node_dim"], with_labels=False),
+                                 desc, progress, total=-(-len(pairs) // batch_size))
             for _, batch in steps:
                 res = model(batch_to(batch, model.device), mode=mode)
                 for k in keys:
@@ -251,7 +249,6 @@ def _fit(train_set: PairSet, dev_set: PairSet, out_dir: Path, meta: dict, *, see
     """The training loop proper: epochs, dev macro-F1, early stopping, the log, the best model
     (its manifest records ``linking``, the linker's mode the pairs were featurised with)."""
     import torch
-    from tqdm.auto import tqdm
 
     from kgnlu.neural.fused import FusedNLI, batch_to, fused_loss
     from kgnlu.tasks.bridge import EDGE_TYPES, SYMBOLIC_FEATURES
@@ -278,10 +275,10 @@ def _fit(train_set: PairSet, dev_set: PairSet, out_dir: Path, meta: dict, *, see
         order_rng.shuffle(order)
         sums: dict[str, float] = {}
         n_steps = 0
-        bar = tqdm(batches(train_set, model.tokenizer, batch_size, order, max_length=model.config["max_length"],
-                           node_dim=model.config["node_dim"]),
-                   total=steps_per_epoch, desc=f"epoch {epoch}/{epochs}", disable=not progress, leave=False)
-        for idx, batch in bar:
+        steps = progress_bar(batches(train_set, model.tokenizer, batch_size, order,
+                                     max_length=model.config["max_length"], node_dim=model.config["node_dim"]),
+                             f"epoch {epoch}/{epochs}", progress, total=steps_per_epoch)
+        for idx, batch in steps:
             batch = batch_to(batch, device)
             out = model(batch)
             loss, parts = fused_loss(out, batch["labels"], batch["has_linked"], **(loss_options or {}))
@@ -294,7 +291,6 @@ def _fit(train_set: PairSet, dev_set: PairSet, out_dir: Path, meta: dict, *, see
             seen += len(idx)
             for k, v in {"loss": float(loss.detach()), **parts}.items():
                 sums[k] = sums.get(k, 0.0) + v
-            bar.set_postfix(loss=f"{sums['loss'] / n_steps:.4f}")
         t_train = time.perf_counter() - t_epoch
         train_seconds += t_train
         dev_out = run_model(model, dev_set, batch_size=eval_batch_size, progress=progress, desc="dev")
@@ -317,8 +313,9 @@ def _fit(train_set: PairSet, dev_set: PairSet, out_dir: Path, meta: dict, *, see
         with log_path.open("a", encoding="utf-8") as f:
             f.write(json.dumps(entry, sort_keys=True) + "\n")
         if progress:
-            tqdm.write(f"epoch {epoch}: loss {entry['loss']:.4f}  dev macro-F1 {dev['macro_f1']:.4f}  "
-                       f"acc {dev['accuracy']:.4f}  gate {dev['gate_mean']:.3f}" + ("  (saved)" if improved else ""))
+            print(f"epoch {epoch}: loss {entry['loss']:.4f}  dev macro-F1 {dev['macro_f1']:.4f}  "
+                  f"acc {dev['accuracy']:.4f}  gate {dev['gate_mean']:.3f}" + ("  (saved)" if improved else ""),
+                  file=sys.stderr, flush=True)
         if bad >= patience:
             break
     return {"best_epoch": best_epoch, "best_dev_macro_f1": best_f1, "best_dev": best_dev, "epochs_run": epochs_run,
