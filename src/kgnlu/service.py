@@ -5,10 +5,11 @@ answer is then a list in the same order), ``GET /v1/info``, and the probes ``GET
 ``GET /readyz``. Answers are the result contract (``kgnlu.service_models``), the same as
 ``kgnlu infer/link/extract --json`` give for the same input.
 
-Each worker process loads one Engine at startup, in the background, and ``/readyz`` answers 503
-until it is loaded and warmed. Items from concurrent requests are gathered by a ``MicroBatcher``
-into one ``infer_many``/``link_many``/``extract_many`` call, run on a single engine thread so that
-the event loop never waits on the model. Every error is a 4xx with ``{"detail": "one line"}``;
+Each worker process starts one Engine at startup, in the background, in an engine process of its
+own (so that the model's Python work and the event loop do not take turns on one GIL), and
+``/readyz`` answers 503 until it is loaded and warmed. Items from concurrent requests are gathered
+by a ``MicroBatcher`` into one ``infer_many``/``link_many``/``extract_many`` call while the
+previous batch runs, so the event loop never waits on the model. Every error is a 4xx with ``{"detail": "one line"}``;
 what escapes anyway is logged and answered with a one-line 500, never a traceback.
 """
 
@@ -17,12 +18,13 @@ from __future__ import annotations
 import asyncio
 import copy
 import dataclasses
+import functools
 import hmac
 import json
 import logging
 import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,9 +59,10 @@ class ServeSettings:
     max_chars: int = 10_000
     batch_size: int = 32
     batch_wait_ms: float = 10.0
-    torch_threads: int | None = None  # None: this machine's cores shared among the workers
+    torch_threads: int | None = None  # None: the cores per worker, less one for the HTTP side
     workers: int = 1
     docs: bool = True
+    engine_process: bool = True  # False: the engine on a thread of the server's process
 
     def to_env(self) -> str:
         return json.dumps(dataclasses.asdict(self))
@@ -69,20 +72,27 @@ class ServeSettings:
         return cls(**json.loads(os.environ.get(SETTINGS_ENV, "{}")))
 
 
+@dataclass(frozen=True)
+class Failure:
+    """An item the engine refused (``kind`` "input": 422; "kgnlu": 503) or failed on ("internal": 500).
+    Plain data, so that it crosses from an engine process as easily as from a thread."""
+
+    kind: str
+    message: str
+
+
 class MicroBatcher:
     """Gathers items from concurrent callers into batches and answers each caller in order.
 
     A batch closes when it holds ``max_batch`` items or ``max_wait`` seconds after its first item
-    arrived. ``run(key, payloads)`` answers one batch of items sharing a key (their options) and
-    runs on ``executor``. When it fails on a batch, each item is run alone, so one bad item fails
-    only its own caller.
+    arrived; ``run(items)`` answers it on ``executor`` (a thread or an engine process) while the
+    next batch gathers.
     """
 
-    def __init__(self, run: Callable[[Any, list], list], executor: ThreadPoolExecutor, max_batch: int,
-                 max_wait: float):
+    def __init__(self, run: Callable[[list], list], executor: Executor, max_batch: int, max_wait: float):
         self.run, self.executor = run, executor
         self.max_batch, self.max_wait = max(1, max_batch), max(0.0, max_wait)
-        self.batches = 0
+        self.batches = self.items = 0
         self._queue: asyncio.Queue | None = None
         self._task: asyncio.Task | None = None
 
@@ -95,14 +105,13 @@ class MicroBatcher:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
 
-    async def submit(self, items: Sequence[tuple[Any, Any]]) -> list:
-        """The answers to ``(key, payload)`` items, in order; an item's error comes back as the
-        exception object in its place."""
+    async def submit(self, items: Sequence) -> list:
+        """The answers to ``items``, in order."""
         loop = asyncio.get_running_loop()
         futures = [loop.create_future() for _ in items]
         for item, future in zip(items, futures):
             self._queue.put_nowait((item, future))
-        return await asyncio.gather(*futures, return_exceptions=True)
+        return await asyncio.gather(*futures)
 
     async def _loop(self) -> None:
         loop = asyncio.get_running_loop()
@@ -124,66 +133,143 @@ class MicroBatcher:
             if not batch:
                 continue
             self.batches += 1
-            answers = await loop.run_in_executor(self.executor, self._answer, [item for item, _ in batch])
+            self.items += len(batch)
+            try:
+                answers = await loop.run_in_executor(self.executor, self.run, [item for item, _ in batch])
+            except Exception as e:  # noqa: BLE001 - e.g. a dead engine process: every caller hears of it
+                log.error("kgnlu serve: a batch failed", exc_info=e)
+                answers = [Failure("internal", type(e).__name__)] * len(batch)
             for (_, future), answer in zip(batch, answers):
                 if not future.done():
                     future.set_result(answer)
 
-    def _answer(self, items: list[tuple[Any, Any]]) -> list:
-        answers: list = [None] * len(items)
-        groups: dict[Any, list[int]] = {}
-        for i, (key, _) in enumerate(items):
-            groups.setdefault(key, []).append(i)
-        for key, idx in groups.items():
-            try:
-                for i, answer in zip(idx, self.run(key, [items[i][1] for i in idx]), strict=True):
-                    answers[i] = answer
-            except Exception as e:  # noqa: BLE001 - isolated below, per item
-                if len(idx) == 1:
-                    answers[idx[0]] = e
-                    continue
-                for i in idx:
-                    try:
-                        answers[i] = self.run(key, [items[i][1]])[0]
-                    except Exception as e1:  # noqa: BLE001 - handed to that item's caller
-                        answers[i] = e1
-        return answers
+
+# The engine of an engine process (``ServeSettings.engine_process``); None in the server's own process.
+_PROCESS_ENGINE = None
+
+
+def load_engine(settings: ServeSettings, engine=None, progress: Callable[[str], None] = lambda _: None):
+    """The Engine of ``settings`` (or ``engine``), loaded and warmed: KG tables, linker, NLI
+    predictor, relation extractor. Runs where the engine lives: a thread or the engine process."""
+    import torch
+
+    from kgnlu.api import Engine
+
+    # by default each worker's engine leaves a core to the HTTP side (its event loop, the clients)
+    cores = len(os.sched_getaffinity(0)) // max(1, settings.workers)
+    torch.set_num_threads(settings.torch_threads or max(1, cores - 1))
+    if engine is None:
+        engine = Engine.load(kg=settings.kg, model=settings.model, device=settings.device, dense=settings.dense)
+    engine.kg_manifest()  # no KG: a clear error here, rather than building the default one
+    engine.linker(progress)
+    engine.nli_predictor(progress)
+    engine.relation_extractor(progress=progress)
+    progress("warming up")
+    engine.infer_many([("warm up", "warm up")])
+    engine.extract_many(["warm up"])
+    return engine
+
+
+def _load_process_engine(settings: ServeSettings) -> None:
+    global _PROCESS_ENGINE
+    _PROCESS_ENGINE = load_engine(settings)
+
+
+def _infer(engine, symbolic_only: bool, pairs: list[tuple[str, str]]) -> list[dict]:
+    return [r.to_dict() for r in engine.infer_many(pairs, symbolic_only=symbolic_only)]
+
+
+def _link(engine, top_k: int, texts: list[str]) -> list[dict]:
+    results = engine.link_many(texts, top_k=top_k)
+    return [{"text": t, "mentions": [x.to_dict() for x in ms]} for t, ms in zip(texts, results)]
+
+
+def _extract(engine, threshold: float | None, texts: list[str]) -> list[dict]:
+    return [r.to_dict() for r in engine.extract_many(texts, threshold)]
+
+
+OPERATIONS = {"infer": _infer, "link": _link, "extract": _extract}
+
+
+def answer_batch(engine, op: str, items: list[tuple[Any, Any]]) -> list:
+    """The answers to ``(key, payload)`` items: one engine call per key (the items' options). When a
+    call fails, its items are run one by one, so that a bad item fails only its own caller.
+    ``engine`` None: this engine process's."""
+    engine = engine if engine is not None else _PROCESS_ENGINE
+    run = OPERATIONS[op]
+
+    def failure(e: Exception) -> Failure:
+        if isinstance(e, InputError):
+            return Failure("input", str(e))
+        if isinstance(e, KgnluError):
+            return Failure("kgnlu", str(e))
+        log.error("kgnlu serve: %s failed", op, exc_info=e)
+        return Failure("internal", type(e).__name__)
+
+    answers: list = [None] * len(items)
+    groups: dict[Any, list[int]] = {}
+    for i, (key, _) in enumerate(items):
+        groups.setdefault(key, []).append(i)
+    for key, idx in groups.items():
+        try:
+            for i, answer in zip(idx, run(engine, key, [items[i][1] for i in idx]), strict=True):
+                answers[i] = answer
+        except Exception as e:  # noqa: BLE001 - isolated below, per item
+            if len(idx) == 1:
+                answers[idx[0]] = failure(e)
+                continue
+            for i in idx:
+                try:
+                    answers[i] = run(engine, key, [items[i][1]])[0]
+                except Exception as e1:  # noqa: BLE001 - handed to that item's caller
+                    answers[i] = failure(e1)
+    return answers
+
+
+def engine_info(engine, settings: ServeSettings) -> dict:
+    """What answers (``/v1/info``), read where the engine lives."""
+    from kgnlu import __version__
+
+    engine = engine if engine is not None else _PROCESS_ENGINE
+    nli_path = engine.nli_model_path()
+    re_path = Path(__file__).resolve().parent / "assets" / "re"
+    return {"kgnlu": __version__, "kg": engine.kg_manifest(),
+            "nli_model": {"path": str(nli_path) if nli_path else None, "manifest": _manifest(nli_path)},
+            "re_model": {"name": engine.relation_extractor().model_name,
+                         "path": str(re_path) if _manifest(re_path) else None, "manifest": _manifest(re_path)},
+            "dense": settings.dense,
+            "limits": {k: getattr(settings, k) for k in ("max_items", "max_chars", "batch_size", "batch_wait_ms")}}
 
 
 class EngineHost:
-    """One worker's Engine: loaded in the background at startup, then answered through batchers."""
+    """One worker's Engine, loaded in the background at startup, and the batchers in front of it.
+
+    The engine lives in a process of its own (``settings.engine_process``), so that its Python work
+    and the event loop's do not take turns on one GIL, or, when an ``engine`` is handed in, on a
+    thread of this process.
+    """
 
     def __init__(self, settings: ServeSettings, engine=None):
         self.settings = settings
         self.engine = engine
-        self.owns_engine = engine is None
+        self.in_process = engine is None and settings.engine_process
         self.stage = "starting"
         self.error: str | None = None
         self.ready = False
-        self.executor = ThreadPoolExecutor(1, thread_name_prefix="kgnlu-engine")
+        if self.in_process:
+            import multiprocessing
+
+            # spawn: a fork of a process running an event loop and threads is not safe
+            self.executor: Executor = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+        else:
+            self.executor = ThreadPoolExecutor(1, thread_name_prefix="kgnlu-engine")
         wait, size = settings.batch_wait_ms / 1000, settings.batch_size
-        self.batchers = {name: MicroBatcher(run, self.executor, size, wait)
-                         for name, run in (("infer", self._infer), ("link", self._link), ("extract", self._extract))}
+        self.batchers = {op: MicroBatcher(self._runner(op), self.executor, size, wait) for op in OPERATIONS}
 
-    def load(self) -> None:
-        """Runs on the engine thread: KG tables, linker, NLI predictor and relation extractor, warmed."""
-        from kgnlu.api import Engine
-
-        s = self.settings
-        threads = s.torch_threads or max(1, len(os.sched_getaffinity(0)) // max(1, s.workers))
-        import torch
-
-        torch.set_num_threads(threads)
-        if self.engine is None:
-            self.engine = Engine.load(kg=s.kg, model=s.model, device=s.device, dense=s.dense)
-        progress = self._progress
-        self.engine.kg_manifest()  # no KG: a clear error here, rather than building the default one
-        self.engine.linker(progress)
-        self.engine.nli_predictor(progress)
-        self.engine.relation_extractor(progress=progress)
-        progress("warming up")
-        self.engine.infer_many([("warm up", "warm up")])
-        self.engine.extract_many(["warm up"])
+    def _runner(self, op: str) -> Callable[[list], list]:
+        if self.in_process:
+            return functools.partial(answer_batch, None, op)  # pickled to the engine process
+        return lambda items: answer_batch(self.engine, op, items)
 
     def _progress(self, stage: str) -> None:
         self.stage = stage
@@ -191,11 +277,17 @@ class EngineHost:
     async def start(self) -> None:
         for b in self.batchers.values():
             b.start()
+        loop = asyncio.get_running_loop()
         try:
-            await asyncio.get_running_loop().run_in_executor(self.executor, self.load)
+            if self.in_process:
+                self.stage = "loading the engine"
+                await loop.run_in_executor(self.executor, _load_process_engine, self.settings)
+            else:
+                self.engine = await loop.run_in_executor(self.executor, load_engine, self.settings, self.engine,
+                                                         self._progress)
         except Exception as e:  # noqa: BLE001 - /readyz reports it; the process stays up for the probes
             self.error = " ".join(str(e).split())[:300] or type(e).__name__
-            log.exception("kgnlu serve: the engine failed to load")
+            log.error("kgnlu serve: the engine failed to load", exc_info=e)
             return
         self.ready = True
         log.info("kgnlu serve: ready")
@@ -203,32 +295,15 @@ class EngineHost:
     async def stop(self) -> None:
         for b in self.batchers.values():
             await b.stop()
-        if self.owns_engine and self.engine is not None:
-            await asyncio.get_running_loop().run_in_executor(self.executor, self.engine.close)
-        self.executor.shutdown(wait=False, cancel_futures=True)
+        # a process engine ends with its process; an engine handed in belongs to whoever made it
+        self.executor.shutdown(wait=self.in_process, cancel_futures=True)
 
-    # each runs on the engine thread, over items sharing the key (their options)
-    def _infer(self, symbolic_only: bool, pairs: list[tuple[str, str]]) -> list[dict]:
-        return [r.to_dict() for r in self.engine.infer_many(pairs, symbolic_only=symbolic_only)]
-
-    def _link(self, top_k: int, texts: list[str]) -> list[dict]:
-        results = self.engine.link_many(texts, top_k=top_k)
-        return [{"text": t, "mentions": [x.to_dict() for x in ms]} for t, ms in zip(texts, results)]
-
-    def _extract(self, threshold: float | None, texts: list[str]) -> list[dict]:
-        return [r.to_dict() for r in self.engine.extract_many(texts, threshold)]
-
-    def info(self) -> dict:
-        from kgnlu import __version__
-
-        nli_path = self.engine.nli_model_path()
-        re_path = Path(__file__).resolve().parent / "assets" / "re"
-        return {"kgnlu": __version__, "kg": self.engine.kg_manifest(),
-                "nli_model": {"path": str(nli_path) if nli_path else None, "manifest": _manifest(nli_path)},
-                "re_model": {"name": self.engine.relation_extractor().model_name,
-                             "path": str(re_path) if _manifest(re_path) else None, "manifest": _manifest(re_path)},
-                "dense": self.settings.dense,
-                "limits": {k: getattr(self.settings, k) for k in ("max_items", "max_chars", "batch_size", "batch_wait_ms")}}
+    async def info(self) -> dict:
+        loop = asyncio.get_running_loop()
+        out = await loop.run_in_executor(self.executor, engine_info, None if self.in_process else self.engine,
+                                         self.settings)
+        out["batching"] = {op: {"batches": b.batches, "items": b.items} for op, b in self.batchers.items()}
+        return out
 
 
 def _manifest(path: Path | None) -> dict | None:
@@ -337,13 +412,11 @@ def create_app(settings: ServeSettings | None = None, engine=None) -> FastAPI:
             return _problem(422, f"{len(items)} items; the limit is {settings.max_items} per request")
         answers = await host.batchers[op].submit(items)
         for n, a in enumerate(answers):
-            if isinstance(a, BaseException):
+            if isinstance(a, Failure):
                 where = f"item {n + 1}: " if many else ""
-                if isinstance(a, InputError):
-                    return _problem(422, where + str(a))
-                if isinstance(a, KgnluError):
-                    return _problem(503, where + str(a))
-                raise a
+                if a.kind == "internal":
+                    return _problem(500, f"{where}internal error ({a.message}); the server log has the details")
+                return _problem(422 if a.kind == "input" else 503, where + a.message)
         return JSONResponse(answers if many else answers[0])
 
     def checked(n: int, many: bool, **texts: str) -> None:
@@ -408,7 +481,7 @@ def create_app(settings: ServeSettings | None = None, engine=None) -> FastAPI:
     async def info():
         if not host.ready:
             return not_ready()
-        return await asyncio.get_running_loop().run_in_executor(host.executor, host.info)
+        return await host.info()
 
     @app.get("/healthz", response_model=m.Status, summary="Liveness: the process answers")
     async def healthz():

@@ -229,6 +229,11 @@ class Limits(BaseModel):
     batch_wait_ms: float
 
 
+class BatchCounts(BaseModel):
+    batches: int = Field(description="Calls into the engine so far.")
+    items: int = Field(description="Items answered by those calls: items / batches is the mean batch.")
+
+
 class ModelInfo(BaseModel):
     name: str | None = None
     path: str | None
@@ -243,6 +248,7 @@ class Info(BaseModel):
     nli_model: ModelInfo
     re_model: ModelInfo
     dense: bool
+    batching: dict[str, BatchCounts] = Field(description="Per operation (infer, link, extract), in this worker.")
     limits: Limits
 
 

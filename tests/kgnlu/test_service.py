@@ -22,7 +22,7 @@ pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
 
 from kgnlu import service_models as models  # noqa: E402
-from kgnlu.service import MicroBatcher, ServeSettings, create_app  # noqa: E402
+from kgnlu.service import Failure, MicroBatcher, ServeSettings, answer_batch, create_app  # noqa: E402
 from kgnlu.types import InputError, StoreError  # noqa: E402
 
 PAIRS = [(f"I like eating {a}", f"I {neg}eat {b}") for a in ("apples", "bananas", "Granny Smith apples", "cheese")
@@ -144,6 +144,7 @@ def test_extract_one_text_and_a_list(client, engine):
 def test_probes_and_info(client, engine):
     assert client.get("/healthz").json() == {"status": "alive"}
     assert client.get("/readyz").json() == {"status": "ready"}
+    assert client.post("/v1/infer", json={"premise": "I eat apples", "hypothesis": "I eat fruit"}).status_code == 200
     info = client.get("/v1/info")
     assert info.status_code == 200
     body = models.Info.model_validate(info.json())
@@ -154,6 +155,7 @@ def test_probes_and_info(client, engine):
     assert body.nli_model.manifest == json.loads((nli / "manifest.json").read_text())
     assert body.re_model.manifest["components"] and body.re_model.name == engine.relation_extractor().model_name
     assert body.dense is False and body.limits.max_items == 64
+    assert body.batching["infer"].batches >= 1 and body.batching["infer"].items >= body.batching["infer"].batches
 
 
 def test_answers_are_the_clis(client, demo_kg, cli):
@@ -354,14 +356,12 @@ def test_engine_errors_fail_only_their_own_item_and_never_leak_a_traceback():
 # -- batching ------------------------------------------------------------------------------------
 
 
-def test_micro_batcher_batches_in_order_and_isolates_errors():
-    calls = []
+def test_micro_batcher_gathers_concurrent_callers_and_answers_each_in_order():
+    batches = []
 
-    def run(key, payloads):
-        calls.append((key, list(payloads)))
-        if -1 in payloads:
-            raise ValueError("negative")
-        return [(key, p * 10) for p in payloads]
+    def run(items):
+        batches.append(list(items))
+        return [x * 10 for x in items]
 
     async def main():
         from concurrent.futures import ThreadPoolExecutor
@@ -369,17 +369,26 @@ def test_micro_batcher_batches_in_order_and_isolates_errors():
         with ThreadPoolExecutor(1) as executor:
             b = MicroBatcher(run, executor, max_batch=4, max_wait=0.05)
             b.start()
-            got = await asyncio.gather(b.submit([("a", 1), ("a", 2)]), b.submit([("b", 3)]),
-                                       b.submit([("a", 4), ("a", -1), ("a", 5)]))
+            got = await asyncio.gather(b.submit([1, 2]), b.submit([3]), b.submit([4, 5, 6]))
             await b.stop()
-            return got, b.batches
+            return got, b.batches, b.items
 
-    (first, second, third), batches = asyncio.run(main())
-    assert first == [("a", 10), ("a", 20)] and second == [("b", 30)]
-    assert third[0] == ("a", 40) and isinstance(third[1], ValueError) and third[2] == ("a", 50)
-    assert batches == 2  # six items, at most four a batch
-    assert all(len({k for k, _ in [(key, p) for p in ps]}) == 1 for key, ps in calls)
-    assert max(len(ps) for _, ps in calls) <= 4
+    got, count, items = asyncio.run(main())
+    assert got == [[10, 20], [30], [40, 50, 60]]
+    assert (count, items) == (2, 6) and [len(b) for b in batches] == [4, 2]  # at most four a batch
+    assert sorted(x for b in batches for x in b) == [1, 2, 3, 4, 5, 6]
+
+
+def test_answer_batch_makes_one_call_per_option_and_fails_only_the_bad_item():
+    fake = FakeEngine()
+    items = [(False, ("a", "x")), (True, ("b", "x")), (False, ("picky", "x")), (False, ("c", "x"))]
+    answers = answer_batch(fake, "infer", items)
+    assert answers[0] == {"label": "a"} and answers[1] == {"label": "b"} and answers[3] == {"label": "c"}
+    assert answers[2] == Failure("input", "the fake engine refuses 'picky'")
+    # one call per option group; the group that failed again item by item
+    assert fake.calls == [[("a", "x"), ("picky", "x"), ("c", "x")], [("a", "x")], [("picky", "x")], [("c", "x")],
+                          [("b", "x")]]
+    assert answer_batch(fake, "infer", [(False, ("crash", "x"))]) == [Failure("internal", "RuntimeError")]
 
 
 def test_concurrent_requests_answer_as_sequential_ones_and_as_the_engine(engine):
@@ -482,6 +491,10 @@ def test_kgnlu_serve_in_a_child_process(demo_kg, engine):
             pair = ("I like eating apples", "I like eating fruit")
             r = http.post("/v1/infer", json={"premise": pair[0], "hypothesis": pair[1]})
             assert r.status_code == 200 and r.json() == engine.infer_many([pair])[0].to_dict()
+            # the engine runs in a process of its own: its refusals and its info still come back
+            r = http.post("/v1/link", json=[{"text": "apples"}, {"text": "apples\x00"}])
+            assert r.status_code == 422 and r.json()["detail"].startswith("item 2: text contains NUL bytes")
+            assert http.get("/v1/info").json()["kg"]["hash"] == engine.kg_manifest()["hash"]
             docs = http.get("/docs").text
             assert "/docs-assets/swagger-ui-bundle.js" in docs and "https://" not in docs
             assert http.get("/docs-assets/swagger-ui-bundle.js").status_code == 200
