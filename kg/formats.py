@@ -206,7 +206,7 @@ def screen_xml(path: Path, text: str) -> None:
 # --- normalisation to N-Triples ----------------------------------------------------------------
 
 
-def normalise(path: Path, out: Path, fmt: str | None = None) -> Normalised:
+def to_ntriples(path: Path, out: Path, fmt: str | None = None) -> Normalised:
     """Parse ``path`` (in ``fmt`` or its detected format) and write N-Triples to ``out``."""
     path = Path(path)
     fmt = normalise_format(fmt)

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import datetime as _dt
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
+from kgnlu.progress import StageCallback
 from . import formats, lexicon, reasoner
 from .errors import InconsistentOntologyError, InputError
 from .kgdir import KGDir, empty_manifest, manifest_hash, sha256_file, write_manifest, QUADSTORE, TABLES
@@ -20,7 +21,6 @@ from .tables import ClosureTables
 from .tables_build import build_tables
 from .vocab import CLASS, RDF_TYPE
 
-Progress = Callable[[str], None]
 
 
 class _Unchanged(Exception):
@@ -54,7 +54,7 @@ def _resolve_import(iri: str, imports_dir: Path | None) -> Path | None:
 
 
 def ingest(paths: Sequence[Path], kg_dir: Path, fmt: str | None = None, reasoner_name: str = "auto",
-           name: str | None = None, imports_dir: Path | None = None, progress: Progress = _noop) -> dict:
+           name: str | None = None, imports_dir: Path | None = None, progress: StageCallback = _noop) -> dict:
     """Ingest ``paths`` into the KG at ``kg_dir``; returns a report (dict of plain values)."""
     paths = [Path(p) for p in paths]
     if not paths:
@@ -106,7 +106,7 @@ def ingest(paths: Sequence[Path], kg_dir: Path, fmt: str | None = None, reasoner
     return report
 
 
-def remove(source: str, kg_dir: Path, progress: Progress = _noop) -> dict:
+def remove(source: str, kg_dir: Path, progress: StageCallback = _noop) -> dict:
     """Remove one source and everything inferred from it (the KG is re-classified without it)."""
     kg = KGDir(kg_dir)
     current = kg.current()  # raises a clean error when there is no KG
@@ -146,7 +146,7 @@ def _read_manifest(staging: Path) -> dict:
 
 
 def _load_one(store: OwlreadyStore, manifest: dict, path: Path, src_name: str, fmt: str | None, staging: Path,
-              progress: Progress, timings: dict) -> dict:
+              progress: StageCallback, timings: dict) -> dict:
     digest = sha256_file(path)
     known = manifest["sources"]
     for other, info in known.items():
@@ -162,7 +162,7 @@ def _load_one(store: OwlreadyStore, manifest: dict, path: Path, src_name: str, f
     t0 = time.perf_counter()
     nt = staging / f"{src_name}.normalised.nt"
     try:
-        norm = formats.normalise(path, nt, fmt)
+        norm = formats.to_ntriples(path, nt, fmt)
         timings[f"parse:{src_name}"] = round(time.perf_counter() - t0, 3)
         progress(f"loading {src_name} into the quadstore")
         t0 = time.perf_counter()
@@ -181,7 +181,7 @@ def _load_one(store: OwlreadyStore, manifest: dict, path: Path, src_name: str, f
 
 
 def _classify_and_tabulate(store: OwlreadyStore, manifest: dict, staging: Path, requested: str,
-                           progress: Progress, timings: dict) -> None:
+                           progress: StageCallback, timings: dict) -> None:
     n_triples = store.count()
     n_classes = sum(1 for _ in store.triples(p=RDF_TYPE, o=CLASS))
     chosen, why = reasoner.choose(requested, n_triples, n_classes)

@@ -19,6 +19,8 @@ ANNOTATED_SOURCE, ANNOTATED_PROPERTY, ANNOTATED_TARGET = (
     OWL + "annotatedSource", OWL + "annotatedProperty", OWL + "annotatedTarget")
 
 KIND_RANK = {"label": 0, "pref": 1, "exact": 2, "alt": 3, "related": 4, "narrow": 5, "broad": 6}
+# The entity kinds a mention may name: properties have labels too, but a mention names a thing.
+LINKABLE = ("class", "individual")
 
 
 @dataclass(frozen=True)

@@ -179,7 +179,7 @@ def is_abbreviation(text: str) -> bool:
     return mixed or bool(_ABBREVIATION.fullmatch(text))
 
 
-Candidate = tuple[str, str, str]  # (iri, kind, entry text)
+FormEntry = tuple[str, str, str]  # (iri, kind, entry text)
 
 
 @dataclass(frozen=True)
@@ -187,10 +187,10 @@ class Match:
     start: int
     end: int
     text: str  # text[start:end] of the matched input
-    candidates: tuple[Candidate, ...]  # best kind first, then by IRI
+    candidates: tuple[FormEntry, ...]  # best kind first, then by IRI
 
 
-def _rank(c: Candidate) -> tuple:
+def _rank(c: FormEntry) -> tuple:
     return (KIND_RANK.get(c[1], len(KIND_RANK)), c[0], c[2])
 
 
@@ -241,8 +241,8 @@ class LexiconMatcher:
 
     @classmethod
     def from_entries(cls, entries: Iterable[Entry]) -> "LexiconMatcher":
-        forms: dict[str, set[Candidate]] = {}
-        abbreviations: dict[str, set[Candidate]] = {}
+        forms: dict[str, set[FormEntry]] = {}
+        abbreviations: dict[str, set[FormEntry]] = {}
         cache: dict[str, str] = {}
         for e in entries:
             if not _english(e.lang):
@@ -281,7 +281,7 @@ class LexiconMatcher:
 
     # -- matching -------------------------------------------------------------------------------
 
-    def _candidates(self, group: int) -> tuple[Candidate, ...]:
+    def _candidates(self, group: int) -> tuple[FormEntry, ...]:
         iris, kinds, iri, kind, text = self._iris, self._kinds, self._iri, self._kind, self._text
         return tuple((iris[iri[j]], kinds[kind[j]], text[j]) for j in range(self._offsets[group], self._offsets[group + 1]))
 
@@ -353,6 +353,6 @@ class LexiconMatcher:
 
 
 __all__ = [
-    "Candidate", "LexiconMatcher", "Match", "Token", "STOPWORDS", "is_abbreviation", "normalize",
+    "FormEntry", "LexiconMatcher", "Match", "Token", "STOPWORDS", "is_abbreviation", "normalize",
     "normalize_token", "singularize", "tokenize",
 ]

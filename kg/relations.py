@@ -80,7 +80,6 @@ NEG = "¬"
 RULES = ("rel-asserted", "rel-entailed", "neg-asserted", "neg-entailed", "clash-not", "clash-has", "clash-range",
          "clash-domain", "neg-range", "isa-chain", "isa-disjoint", "isa-cycle", "neg-isa-known", "neg-isa-clash",
          "clash-below", "isa-clash", "no-axiom")
-LINKABLE = ("class", "individual", None)
 
 
 @dataclass(frozen=True)

@@ -23,16 +23,15 @@ import importlib.metadata
 import importlib.util
 import json
 import time
-from collections.abc import Callable
 from pathlib import Path
 
+from kgnlu.progress import StageCallback
 from ..errors import InputError
 from ..ntriples import atomic_text
 
 SOURCES = ("hpo", "mondo", "hpoa", "drugs")
 STAMP_FORMAT = 1
 
-Progress = Callable[[str], None]
 
 
 def noop(_: str) -> None:
@@ -111,7 +110,7 @@ def _read_stamp(path: Path) -> dict | None:
         return None
 
 
-def build_source(name: str, out_dir: Path, progress: Progress = noop, force: bool = False) -> Path:
+def build_source(name: str, out_dir: Path, progress: StageCallback = noop, force: bool = False) -> Path:
     """Build ``out_dir/<name>.nt`` unless it exists and its stamp matches; returns its path."""
     out_dir = Path(out_dir)
     out = out_dir / f"{name}.nt"
@@ -132,7 +131,7 @@ def build_source(name: str, out_dir: Path, progress: Progress = noop, force: boo
     return out
 
 
-def build_all(out_dir: Path, progress: Progress = noop, force: bool = False) -> list[Path]:
+def build_all(out_dir: Path, progress: StageCallback = noop, force: bool = False) -> list[Path]:
     """Build every source in ``SOURCES`` (skipping up-to-date ones); returns the .nt paths in order."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -129,7 +129,7 @@ def read(path: Path | None = None) -> Annotations:
     return ann
 
 
-def normalise(name: str) -> str:
+def match_key(name: str) -> str:
     return " ".join(_WORD.sub(" ", name.casefold()).split())
 
 
@@ -140,13 +140,13 @@ def map_to_mondo(names: dict[str, str], data: dict[str, dict]) -> dict[str, tupl
     for curie, rec in data.items():
         if not isinstance(rec, dict) or rec.get("deprecated") or not rec.get("label"):
             continue
-        by_label[normalise(rec["label"])].add(curie)
+        by_label[match_key(rec["label"])].add(curie)
         for syn in rec.get("synonyms") or ():
             if isinstance(syn, str):
-                by_synonym[normalise(syn)].add(curie)
+                by_synonym[match_key(syn)].add(curie)
     found: dict[str, tuple[str, str]] = {}
     for disease, name in names.items():
-        key = normalise(name)
+        key = match_key(name)
         if len(by_label.get(key, ())) == 1:
             found[disease] = (next(iter(by_label[key])), "label")
         elif not by_label.get(key) and len(by_synonym.get(key, ())) == 1:

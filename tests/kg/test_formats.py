@@ -156,13 +156,13 @@ def test_unknown_format_option():
 
 def test_wrong_format_option_is_a_parse_error(variants, tmp_path):
     with pytest.raises(ParseError, match=r"does not parse as turtle \(given by --format\)"):
-        formats.normalise(variants["rdfxml"], tmp_path / "out.nt", "turtle")
+        formats.to_ntriples(variants["rdfxml"], tmp_path / "out.nt", "turtle")
 
 
 def test_normalised_ntriples_are_readable_by_the_store_parser(variants, tmp_path):
     from kgnlu.kg.ntriples import iter_ntriples
 
-    n = formats.normalise(variants["jsonld"], tmp_path / "out.nt")
+    n = formats.to_ntriples(variants["jsonld"], tmp_path / "out.nt")
     triples = list(iter_ntriples(n.ntriples))
     assert len(triples) == n.triples
     assert (TST[2], "http://www.w3.org/2000/01/rdf-schema#subClassOf", TST[1]) in triples

@@ -270,11 +270,11 @@ def test_source_name_prefixes_errors():
 
 def test_formats_normalise_reads_obo(tmp_path):
     """kg.formats sends OBO here (by content) and cuts owl:imports out of what it loads."""
-    from kgnlu.kg.formats import normalise
+    from kgnlu.kg.formats import to_ntriples
 
     src = tmp_path / "t.obo"
     src.write_text(HEADER + "import: http://purl.obolibrary.org/obo/ro.owl\n[Term]\nid: T:1\nname: one\n")
-    norm = normalise(src, tmp_path / "t.nt")
+    norm = to_ntriples(src, tmp_path / "t.nt")
     assert norm.format == "obo" and norm.imports == [OBO + "ro.owl"]
     assert "owl#imports" not in (tmp_path / "t.nt").read_text()
 

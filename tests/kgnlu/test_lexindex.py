@@ -17,7 +17,7 @@ from tests.conftest import copy_kg  # noqa: E402
 from kgnlu.kg.ingest import ingest  # noqa: E402
 from kgnlu.kg.lexicon import Entry  # noqa: E402
 from kgnlu.tasks.lexindex import (  # noqa: E402
-    INDEXED_KINDS, Candidate, build_lexicon_index, embed_with_cache, load_lexicon_index, normalise, select_entries,
+    INDEXED_KINDS, DenseHit, build_lexicon_index, embed_with_cache, load_lexicon_index, embedding_key, select_entries,
     stale_reason,
 )
 
@@ -62,7 +62,7 @@ def kg(built, tmp_path) -> Path:
     return shutil.copytree(built[0], tmp_path / "kg", symlinks=True)
 
 
-def top_iris(cands: list[Candidate], n: int) -> list[str]:
+def top_iris(cands: list[DenseHit], n: int) -> list[str]:
     return [c.iri for c in cands[:n]]
 
 
@@ -102,7 +102,7 @@ def test_only_indexed_kinds_are_embedded(built, encoder):
     assert {k for (k,) in rows} <= set(INDEXED_KINDS)
     texts = {t for (t,) in index._rows.execute("SELECT text FROM texts")}
     assert "veggie" not in texts  # a related synonym: left to the lexical matcher
-    assert normalise("  Granny   Smith ") in texts
+    assert embedding_key("  Granny   Smith ") in texts
 
 
 def test_loading_again_reuses_the_index(kg, encoder):

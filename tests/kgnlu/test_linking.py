@@ -12,7 +12,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from kgnlu.api import Engine  # noqa: E402
 from kgnlu.kg.rewrite import Hit  # noqa: E402
-from kgnlu.tasks.lexindex import Candidate as DenseCandidate  # noqa: E402
+from kgnlu.tasks.lexindex import DenseHit  # noqa: E402
 from kgnlu.tasks.linking import DEFAULT_NIL, NIL_FILE, DefinitionContext, Linker, Span, calibrated_nil  # noqa: E402
 from kgnlu.types import Candidate  # noqa: E402
 from kgnlu.types import InputError  # noqa: E402
@@ -114,7 +114,7 @@ class FakeIndex:
 
     def search(self, texts, k=5):
         self.searched += texts
-        return [[DenseCandidate(FOOD + "Apple", "apple", "label", 0.9 if t == "vitamin snack" else 0.5)] for t in texts]
+        return [[DenseHit(FOOD + "Apple", "apple", "label", 0.9 if t == "vitamin snack" else 0.5)] for t in texts]
 
 
 def test_dense_span_links_only_above_the_nil_threshold(engine):

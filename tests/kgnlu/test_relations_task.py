@@ -55,7 +55,7 @@ def test_markers_and_isa_pattern():
 def test_all_mentions_marked_once_per_sentence():
     """``sentence`` marking: one text per sentence, every mention marked, nested spans included;
     a pair is found by the ordinals of its two opening markers, whichever pair of the sentence."""
-    from kgnlu.tasks.re_candidates import Candidate, marked_all
+    from kgnlu.tasks.re_candidates import CandidatePair, marked_all
     from kgnlu.types import Mention
 
     text = "No focal seizure, but seizures in Dravet syndrome."
@@ -72,8 +72,8 @@ def test_all_mentions_marked_once_per_sentence():
     assert marked_text == ("No [E] focal [E] seizure [/E] [/E] , but [E] seizures [/E] in "
                            "[E] [E] Dravet [/E] syndrome [/E] .")
     assert ordinal == [0, 1, 2, 3, 4]  # the outer span opens first
-    c1 = Candidate(text, (0, len(text)), focal, dravet_syn, "a", "b", [], others=(seizure, seizures, dravet))
-    c2 = Candidate(text, (0, len(text)), dravet, seizures, "c", "d", [], others=(focal, seizure, dravet_syn))
+    c1 = CandidatePair(text, (0, len(text)), focal, dravet_syn, "a", "b", [], others=(seizure, seizures, dravet))
+    c2 = CandidatePair(text, (0, len(text)), dravet, seizures, "c", "d", [], others=(focal, seizure, dravet_syn))
     assert c1.marked_all() == (marked_text, 0, 3) and c2.marked_all() == (marked_text, 4, 2)
 
 
@@ -273,7 +273,7 @@ def test_subject_as_object_feature(engine):
     uses it in that role (oranges contain vitamin C, so "vitamin C" is the nutrient here)."""
     from kgnlu.kg.relations import IS_A
     from kgnlu.tasks.re_features import FeatureBuilder, sym_feature_names
-    from kgnlu.tasks.re_candidates import Candidate
+    from kgnlu.tasks.re_candidates import CandidatePair
     from kgnlu.types import Mention
 
     text = "Oranges and beef both contain vitamin C."
@@ -285,7 +285,7 @@ def test_subject_as_object_feature(engine):
     col = sym_feature_names(labels).index("subject_as_object")
 
     def flag(subj, obj, *others):
-        c = Candidate(text, (0, len(text)), subj, obj, subj.iri, obj.iri, [], others=others)
+        c = CandidatePair(text, (0, len(text)), subj, obj, subj.iri, obj.iri, [], others=others)
         assert builder.subject_as_object(c) == builder.features(c)[0][col]
         return builder.subject_as_object(c)
 

@@ -23,12 +23,13 @@ import functools
 import hashlib
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-Progress = Callable[[int, int], None]
+from kgnlu.progress import CountCallback
+
 
 ADAPTER_CONFIG = "adapter_config.json"
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
@@ -49,7 +50,7 @@ class TextEncoder(abc.ABC):
     calibration_dir: Path | None = None
 
     @abc.abstractmethod
-    def encode(self, texts: Sequence[str], batch_size: int = 128, progress: Progress | None = None) -> np.ndarray:
+    def encode(self, texts: Sequence[str], batch_size: int = 128, progress: CountCallback | None = None) -> np.ndarray:
         """``(len(texts), dim)`` float32, L2-normalised rows, in the order of ``texts``.
 
         ``progress(done, total)`` is called after every batch.
@@ -168,7 +169,7 @@ class MiniLMEncoder(TextEncoder):
         adapter = f", adapter={str(self.adapter_path)!r}" if self.adapter_path else ""
         return f"{type(self).__name__}({self.model_path.name!r}{adapter}, device={self.device!r}, fingerprint={self.fingerprint!r})"
 
-    def encode(self, texts: Sequence[str], batch_size: int = 128, progress: Progress | None = None) -> np.ndarray:
+    def encode(self, texts: Sequence[str], batch_size: int = 128, progress: CountCallback | None = None) -> np.ndarray:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1; got {batch_size}")
         torch = self._torch
@@ -245,7 +246,7 @@ class SentenceTransformerEncoder(TextEncoder):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.model_path.name!r}, device={self.device!r}, fingerprint={self.fingerprint!r})"
 
-    def encode(self, texts: Sequence[str], batch_size: int = 128, progress: Progress | None = None) -> np.ndarray:
+    def encode(self, texts: Sequence[str], batch_size: int = 128, progress: CountCallback | None = None) -> np.ndarray:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1; got {batch_size}")
         texts = [str(t) for t in texts]

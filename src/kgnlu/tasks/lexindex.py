@@ -55,7 +55,7 @@ import os
 import re
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -65,11 +65,11 @@ import numpy as np
 from kgnlu.kg.index import HNSW_ABOVE, FaissIndex, VectorCache, index_params
 from kgnlu.kg.kgdir import KGDir, artifact_lock, manifest_hash, publish
 from kgnlu.kg.lexicon import KIND_RANK, Lexicon
+from kgnlu.progress import CountCallback
 
 if TYPE_CHECKING:
     from kgnlu.neural.encoder import TextEncoder
 
-Progress = Callable[[int, int], None]
 
 NAME_KINDS = ("label", "pref")
 SYNONYM_KINDS = ("exact", "alt")
@@ -84,7 +84,7 @@ INDEX_FORMAT = 1
 
 
 @dataclass(frozen=True)
-class Candidate:
+class DenseHit:
     """One dense-retrieval hit: the concept, the lexicon text that matched and its cosine."""
 
     iri: str
@@ -93,9 +93,12 @@ class Candidate:
     score: float
 
 
-def normalise(text: str) -> str:
+def embedding_key(text: str) -> str:
     """The key texts are deduplicated and embedded under (the encoder is uncased)."""
     return " ".join(text.lower().split())
+
+
+normalise = embedding_key  # transitional: training.linker_train and bench/link.py import the old name
 
 
 def _english(lang: str | None) -> bool:
@@ -128,7 +131,7 @@ def select_entries(lexicon: Lexicon, max_texts: int | None = None,
     for order, e in enumerate(lexicon.entries()):
         if e.kind not in NAME_KINDS + SYNONYM_KINDS or not _english(e.lang):
             continue
-        key = normalise(e.text)
+        key = embedding_key(e.text)
         if key:
             target = names if e.kind in NAME_KINDS else synonyms
             target.setdefault(e.iri, []).append((KIND_RANK[e.kind], order, key, e.text, e.kind))
@@ -179,7 +182,7 @@ def _current_hash(kg_root: Path) -> tuple[Path, str]:
 
 def embed_with_cache(texts: Sequence[str], encoder: TextEncoder, cache: VectorCache, *,
                      batch_size: int = 128, chunk: int = 4096,
-                     progress: Progress | None = None) -> tuple[np.ndarray, int]:
+                     progress: CountCallback | None = None) -> tuple[np.ndarray, int]:
     """Vectors for ``texts``, embedding only those ``cache`` lacks; returns (vectors, n_embedded).
 
     New vectors go into the cache every ``chunk`` texts, so an interrupted build (Ctrl-C after
@@ -208,7 +211,7 @@ def embed_with_cache(texts: Sequence[str], encoder: TextEncoder, cache: VectorCa
     return vectors, total
 
 
-def build_lexicon_index(kg_root: str | Path, encoder: TextEncoder, progress: Progress | None = None,
+def build_lexicon_index(kg_root: str | Path, encoder: TextEncoder, progress: CountCallback | None = None,
                         *, batch_size: int = 128, hnsw_above: int = HNSW_ABOVE) -> Path:
     """Embed the current generation's lexicon and publish the index at ``kg_root/index``.
 
@@ -221,7 +224,7 @@ def build_lexicon_index(kg_root: str | Path, encoder: TextEncoder, progress: Pro
         return _build(kg_root, encoder, progress, batch_size, hnsw_above)
 
 
-def _build(kg_root: Path, encoder: TextEncoder, progress: Progress | None, batch_size: int,
+def _build(kg_root: Path, encoder: TextEncoder, progress: CountCallback | None, batch_size: int,
            hnsw_above: int) -> Path:
     t0 = time.perf_counter()
     gen, mhash = _current_hash(kg_root)
@@ -318,14 +321,14 @@ class LexiconIndex:
     def __repr__(self) -> str:
         return f"LexiconIndex({str(self.directory)!r}, rows={len(self)}, encoder={self.encoder.fingerprint!r})"
 
-    def search(self, texts: Sequence[str], k: int = 10, *, batch_size: int = 128) -> list[list[Candidate]]:
+    def search(self, texts: Sequence[str], k: int = 10, *, batch_size: int = 128) -> list[list[DenseHit]]:
         """Up to ``k`` candidates per text, one per IRI (its best-scoring text), best first."""
         if not texts:
             return []
-        q = self.encoder.encode([normalise(t) for t in texts], batch_size=batch_size)
+        q = self.encoder.encode([embedding_key(t) for t in texts], batch_size=batch_size)
         return self.search_vectors(q, k)
 
-    def search_vectors(self, queries: np.ndarray, k: int = 10) -> list[list[Candidate]]:
+    def search_vectors(self, queries: np.ndarray, k: int = 10) -> list[list[DenseHit]]:
         """As :meth:`search`, for query vectors already encoded (normalised text, same encoder)."""
         # Several rows may name one IRI (synonyms), so over-fetch rows to fill k distinct IRIs.
         k_rows = min(len(self.index), max(3 * k, k + 10))
@@ -341,12 +344,12 @@ class LexiconIndex:
                 links.setdefault(row, []).append((iri, text, kind))
         out = []
         for srow, irow in zip(scores.tolist(), ids.tolist()):
-            best: dict[str, Candidate] = {}
+            best: dict[str, DenseHit] = {}
             for score, row in zip(srow, irow):
                 for iri, text, kind in links.get(row, ()):
                     c = best.get(iri)
                     if c is None or (score, -KIND_RANK[kind]) > (c.score, -KIND_RANK[c.kind]):
-                        best[iri] = Candidate(iri, text, kind, float(score))
+                        best[iri] = DenseHit(iri, text, kind, float(score))
             ranked = sorted(best.values(), key=lambda c: (-c.score, KIND_RANK[c.kind], c.iri))
             out.append(ranked[:k])
         return out
@@ -367,7 +370,7 @@ def _open(kg_root: Path, encoder: TextEncoder, device: str, hnsw_above: int) -> 
     return LexiconIndex(kg_root, directory, index.to_device(device), encoder)
 
 
-def load_lexicon_index(kg_root: str | Path, encoder: TextEncoder, progress: Progress | None = None,
+def load_lexicon_index(kg_root: str | Path, encoder: TextEncoder, progress: CountCallback | None = None,
                        *, device: str = "auto", batch_size: int = 128, hnsw_above: int = HNSW_ABOVE) -> LexiconIndex:
     """The index for the current KG generation and ``encoder``, rebuilt first if stale.
 
@@ -392,5 +395,5 @@ def load_lexicon_index(kg_root: str | Path, encoder: TextEncoder, progress: Prog
     raise RuntimeError(f"could not open the lexicon index under {kg_root} after rebuilding it")
 
 
-__all__ = ["Candidate", "LexiconIndex", "INDEXED_KINDS", "MAX_TEXTS", "MAX_SYNONYMS_PER_IRI", "build_lexicon_index",
-           "load_lexicon_index", "select_entries", "stale_reason", "normalise", "embed_with_cache"]
+__all__ = ["DenseHit", "LexiconIndex", "INDEXED_KINDS", "MAX_TEXTS", "MAX_SYNONYMS_PER_IRI", "build_lexicon_index",
+           "load_lexicon_index", "select_entries", "stale_reason", "embedding_key", "embed_with_cache"]

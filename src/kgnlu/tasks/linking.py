@@ -32,13 +32,13 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
+from kgnlu.kg.lexicon import LINKABLE
 from kgnlu.kg.matcher import normalize_token
 from kgnlu.kg.rewrite import FILLERS as _FILLERS
 from kgnlu.kg.rewrite import MAX_QUERY_TOKENS as MAX_PHRASE_TOKENS
 from kgnlu.types import Candidate, InputError, Mention
 
 MAX_CHARS = 100_000
-LINKABLE = ("class", "individual")  # properties have labels too, but a mention names a thing
 KIND_SCORE = {"label": 1.0, "pref": 1.0, "exact": 0.98, "alt": 0.95, "related": 0.85, "narrow": 0.8, "broad": 0.75}
 DEFAULT_NIL = 0.80  # for an encoder without a calibrated threshold (see ``calibrated_nil``)
 NIL_FILE = "linker.json"

@@ -126,7 +126,7 @@ def marked_all(text: str, sentence: tuple[int, int], mentions: Sequence[Mention]
 
 
 @dataclass
-class Candidate:
+class CandidatePair:
     """An ordered pair of mentions in one sentence and the relations the ontology admits for it."""
 
     text: str
@@ -198,11 +198,11 @@ def needs_cue(rel: RelationType, trained: frozenset[str]) -> bool:
 
 
 def candidates(text: str, mentions: Sequence[Mention], kb: RelationKB, trained: frozenset[str] = frozenset(),
-               sentences: list[tuple[int, int]] | None = None) -> list[Candidate]:
+               sentences: list[tuple[int, int]] | None = None) -> list[CandidatePair]:
     """Ordered mention pairs within one sentence, filtered by OWL domain and range (see the module doc)."""
     sentences = sentences if sentences is not None else split_sentences(text)
     inventory = kb.inventory()
-    out: list[Candidate] = []
+    out: list[CandidatePair] = []
     for sent in sentences:
         ms = [m for m in mentions if sent[0] <= m.start and m.end <= sent[1]][:MAX_MENTIONS_PER_SENTENCE]
         stext = text[sent[0]:sent[1]]
@@ -245,12 +245,12 @@ def candidates(text: str, mentions: Sequence[Mention], kb: RelationKB, trained: 
                     si, oi, adm = found
                     alt = si != s.iri or oi != o.iri
                     others = tuple(m for m in ms if m is not s and m is not o)
-                    out.append(Candidate(text, sent, s, o, si, oi, adm, isa, others, alt))
+                    out.append(CandidatePair(text, sent, s, o, si, oi, adm, isa, others, alt))
                     n += 1
     return out
 
 
-def fill_standings(cands: Sequence[Candidate], kb: RelationKB) -> None:
+def fill_standings(cands: Sequence[CandidatePair], kb: RelationKB) -> None:
     """Each candidate's standing for each admissible relation, read with the pair's polarity."""
     for c in cands:
         for r in c.relations:

@@ -1,7 +1,7 @@
 """RE features: a candidate pair's KG evidence turned into the tensors ``RelationModel`` reads.
 
 This is the one place where relation-extraction lookups in the KG become tensors (DESIGN.md,
-"Boundaries"), as ``tasks.nli_features`` is for NLI. Per candidate (``tasks.re_candidates.Candidate``):
+"Boundaries"), as ``tasks.nli_features`` is for NLI. Per candidate (``tasks.re_candidates.CandidatePair``):
 
 - **KG evidence features** (``sym_feature_names``), all in [0, 1]: for each relation the head
   was trained on, whether the ontology admits it for the pair and whether the triple (read with
@@ -34,7 +34,7 @@ import numpy as np
 
 from kgnlu.kg.relations import CONFLICTING, IS_A, KNOWN, RelationKB, RelationType
 from kgnlu.tasks.re_candidates import (
-    CUE_STOP, MARKERS, MENTION_MARKERS, Candidate, Scored, cued, needs_cue, options, stem,
+    CUE_STOP, MARKERS, MENTION_MARKERS, CandidatePair, Scored, cued, needs_cue, options, stem,
 )
 
 GLOBAL_FEATURES = ("negex_subject", "negex_object", "link_subject", "link_object", "alternative", "isa_cue",
@@ -90,16 +90,16 @@ class FeatureBuilder:
         return any(self.kb.tables.relations_matching(subjects, r.iri, y, negated=False, direction="sub")
                    for r in self.kb.inventory() if r.iri != IS_A and r.facts)
 
-    def subject_as_object(self, c: Candidate) -> bool:
+    def subject_as_object(self, c: CandidatePair) -> bool:
         """Whether some reading of the subject is a known object of a reading of another mention
         (the pair's object included: then the text most likely states the reverse pair)."""
         ys = [y for y, _ in options(c.subj)]
         return any(self.known_object(x, y) for m in (c.obj, *c.others) for x, _ in options(m) for y in ys if x != y)
 
-    def untrained(self, c: Candidate) -> list[RelationType]:
+    def untrained(self, c: CandidatePair) -> list[RelationType]:
         return [r for r in c.relations if r.iri not in self.trained]
 
-    def best_untrained(self, c: Candidate) -> RelationType | None:
+    def best_untrained(self, c: CandidatePair) -> RelationType | None:
         """The untrained admissible relation to report: cued, then known, then with most facts."""
         rels = self.untrained(c)
         if not rels:
@@ -112,7 +112,7 @@ class FeatureBuilder:
                     r.facts, -c.relations.index(r))
         return max(rels, key=key)
 
-    def features(self, c: Candidate) -> tuple[np.ndarray, np.ndarray]:
+    def features(self, c: CandidatePair) -> tuple[np.ndarray, np.ndarray]:
         """``(features (D_s,), label mask (C,))`` of one candidate (standings must be filled)."""
         f = np.zeros(len(self.names), dtype=np.float32)
         mask = np.zeros(len(self.labels), dtype=bool)
@@ -153,7 +153,7 @@ class FeatureBuilder:
             f[self._index[k]] = v
         return f, mask
 
-    def _general_known(self, c: Candidate) -> bool:
+    def _general_known(self, c: CandidatePair) -> bool:
         """The subject is known to have something more general than the object (same property)."""
         t = self.kb.tables
         subjects = sorted(self.kb.ancestors(c.subj_iri))
@@ -170,7 +170,7 @@ def _label_in(label: str, sentence: str) -> bool:
     return cued(RelationType("", "", label), sentence)
 
 
-def marker_text(c: Candidate) -> str:
+def marker_text(c: CandidatePair) -> str:
     """The pair's marked sentence with BERT's unused tokens standing for the markers."""
     from kgnlu.neural.re_head import MARKER_TOKENS
 
@@ -180,8 +180,8 @@ def marker_text(c: Candidate) -> str:
     return text
 
 
-def sentence_marker_text(c: Candidate) -> tuple[str, int, int]:
-    """The sentence with all its mentions marked (``Candidate.marked_all``) in BERT's unused
+def sentence_marker_text(c: CandidatePair) -> tuple[str, int, int]:
+    """The sentence with all its mentions marked (``CandidatePair.marked_all``) in BERT's unused
     tokens, and the ordinals of the subject's and the object's opening markers."""
     from kgnlu.neural.re_head import MARKER_TOKENS
 
@@ -191,7 +191,7 @@ def sentence_marker_text(c: Candidate) -> tuple[str, int, int]:
     return text, i, j
 
 
-def collate(cands: Sequence[Candidate], builder: FeatureBuilder, tokenizer, *, max_length: int = 96,
+def collate(cands: Sequence[CandidatePair], builder: FeatureBuilder, tokenizer, *, max_length: int = 96,
             marking: str = "pair", labels: Sequence[int] | None = None, negated: Sequence[bool] | None = None,
             neg_weight: Sequence[float] | None = None, feats: Sequence[tuple] | None = None,
             graphs: Sequence | None = None) -> dict:
@@ -253,7 +253,7 @@ def collate(cands: Sequence[Candidate], builder: FeatureBuilder, tokenizer, *, m
     return batch
 
 
-def batch_order(cands: Sequence[Candidate], marking: str) -> list[int]:
+def batch_order(cands: Sequence[CandidatePair], marking: str) -> list[int]:
     """Candidates in an order that batches well: by marked length, a sentence's pairs together."""
     if marking == "sentence":
         def key(i: int) -> tuple[int, str]:
@@ -273,7 +273,7 @@ class GraphBuilder:
         self.node_vectors = node_vectors
         self.cache: dict[tuple[str, str], tuple] = {}
 
-    def __call__(self, c: Candidate):
+    def __call__(self, c: CandidatePair):
         from kgnlu.tasks.subgraph import extract_subgraph
 
         key = (c.subj_iri, c.obj_iri)
@@ -339,7 +339,7 @@ class NeuralScorer:
         self.graph_builder = graph_builder
         self._lock = threading.Lock()
 
-    def score(self, cands: Sequence[Candidate]) -> list[Scored]:
+    def score(self, cands: Sequence[CandidatePair]) -> list[Scored]:
         import torch
 
         from kgnlu.neural.fused import batch_to
@@ -381,7 +381,7 @@ class NeuralScorer:
         return out  # type: ignore[return-value]
 
 
-    def _generic(self, c: Candidate) -> RelationType | None:
+    def _generic(self, c: CandidatePair) -> RelationType | None:
         """The untrained property a relation-stating pair gets, if the text or the KG names it.
 
         No head was trained for it, so the model's "some relation is stated" is not enough: one

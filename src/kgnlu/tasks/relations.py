@@ -22,7 +22,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from kgnlu.kg.relations import IS_A, KNOWN, CONFLICTING, RelationKB
-from kgnlu.tasks.re_candidates import Candidate, Scored, candidates, fill_standings
+from kgnlu.tasks.re_candidates import CandidatePair, Scored, candidates, fill_standings
 from kgnlu.types import ExtractResult, InputError, Mention, Relation
 
 UNTRAINED = "untrained: KG + co-occurrence"
@@ -40,7 +40,7 @@ class CooccurrenceScorer:
     name = UNTRAINED
     trained: frozenset[str] = frozenset()
 
-    def score(self, cands: Sequence[Candidate]) -> list[Scored]:
+    def score(self, cands: Sequence[CandidatePair]) -> list[Scored]:
         out = []
         for c in cands:
             best = None
@@ -74,7 +74,7 @@ class KGLookupScorer:
     def __init__(self, kb: RelationKB):
         self.kb = kb
 
-    def score(self, cands: Sequence[Candidate]) -> list[Scored]:
+    def score(self, cands: Sequence[CandidatePair]) -> list[Scored]:
         out = []
         for c in cands:
             hit = None
@@ -147,7 +147,7 @@ class RelationExtractor:
                                          candidates=len(cs)))
         return results
 
-    def _relation(self, c: Candidate, s: Scored) -> Relation:
+    def _relation(self, c: CandidatePair, s: Scored) -> Relation:
         r = s.relation
         st = c.standings.get(r.iri) if s.negated == c.negated else None
         if st is None:  # the scorer read the polarity differently from NegEx: decide again

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from kgnlu.kg.relations import IS_A, NOVEL, RelationKB, Standing
-from kgnlu.tasks.relations import Candidate, candidates, fill_standings
+from kgnlu.tasks.re_candidates import CandidatePair, candidates, fill_standings
 
 TRAIN_FILE, DEV_FILE, TEST_FILE = "train.jsonl", "dev.jsonl", "test.jsonl"
 LOG_FILE, META_FILE = "train_log.jsonl", "meta.json"
@@ -67,7 +67,7 @@ def label_set(data_dir: str | Path) -> tuple[list[str], list[str]]:
 
 @dataclass
 class Example:
-    cand: Candidate
+    cand: CandidatePair
     label: int  # index into the head labels
     negated: bool
     feats: tuple  # (features, label mask)
