@@ -30,7 +30,7 @@ INDEX_FILE = "index.faiss"
 META_FILE = "meta.json"
 FORMAT = 1
 KINDS = ("flat", "hnsw")
-# Defaults measured on the default KG (80k x 384 MiniLM vectors); see FaissIndex.build.
+# Defaults chosen on the default KG (80k x 384 MiniLM vectors); see FaissIndex.build.
 HNSW_ABOVE = 10_000
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
@@ -78,12 +78,11 @@ def _omp_threads(n: int):
 def _blas_for_small_batches():
     """Let faiss use BLAS (a matrix product) for small query batches too.
 
-    faiss 1.15 routes flat search through BLAS only for large batches (its
-    ``distance_compute_blas_threshold`` defaults to 128000; at dim 384 the switch came between
-    128 and 512 queries) and otherwise scans query by query. At 80k x 384 that scan cost ~28 ms
-    *per query* on one shared core, so the 2-20 mentions of one input took ~30 ms each; with
-    BLAS, 8 queries took ~35 ms in all and 32 ~95-120 ms. The top-k is the same (scores may
-    differ in the last float bit). The tunable is process-wide, so it is set for the call and
+    faiss routes flat search through BLAS only for large batches (its
+    ``distance_compute_blas_threshold`` defaults to 128000) and otherwise scans query by query,
+    each query reading every vector again. One input's mentions are a small batch (2-20 queries),
+    which a single matrix product answers for about the price of one scan. The top-k is the same
+    (scores may differ in the last float bit). The tunable is process-wide, so it is set for the call and
     restored; two threads searching at once may leave it at 1, which only affects speed.
     """
     cvar = getattr(faiss, "cvar", None)
@@ -124,27 +123,18 @@ class FaissIndex:
               ef_search: int = HNSW_EF_SEARCH, deterministic: bool = True) -> FaissIndex:
         """Index ``vectors`` (n, dim); row i of the matrix is id i in search results.
 
-        Exact (flat) up to ``hnsw_above`` rows, HNSW above. Measured on the default KG's 80k x 384
-        lexicon vectors, 2 CPU cores shared with another busy process (load 2-3.7), against flat,
-        on 2000 embedded lexicon strings the index does not hold (bench/results/link.md has the
-        bench's own numbers, at load 0.6: flat 13 ms, HNSW 1.05 ms at recall@10 0.994):
+        Exact (flat) up to ``hnsw_above`` rows, HNSW above. The parameters were chosen against
+        flat search on the default KG's 80k x 384 lexicon vectors, with lexicon strings the index
+        does not hold as queries (the comparison is in ``bench/results/index_choice.md``): HNSW
+        with M=32, efConstruction=80, efSearch=256 keeps recall@10 near 0.99 at a small fraction
+        of a flat scan's cost per query; a wider search beam buys little recall for its time, and
+        IVF cannot reach recall 0.99 cheaply on these vectors: text embeddings barely cluster, so
+        a query's neighbours spread over many lists.
 
-        ==========================================  =========  =============  =========
-        index                                       build      one query p50  recall@10
-        ==========================================  =========  =============  =========
-        flat (IndexFlatIP)                          0.1 s      39 ms          1
-        IVFFlat nlist=256, nprobe=128               10 s       6.6 ms         0.986
-        IVFFlat nlist=1024, nprobe=64               25 s       1.7 ms         0.921
-        HNSW M=32 efC=40, efSearch=256 (1 thread)   29 s       1.5 ms         0.988
-        **HNSW M=32 efC=80, efSearch=256**          38 s       1.1 ms         0.992
-        HNSW M=32 efC=80, efSearch=512              38 s       2.4 ms         0.996
-        ==========================================  =========  =============  =========
-
-        A flat scan reads every vector for every query (123 MB at 80k): 0.16-0.5 us a row here,
-        idle to busy, so it passes 2 ms a query somewhere between 4k and 12k rows; hence
-        ``HNSW_ABOVE`` = 10k, not the ~200k where a flat index is usually said to stop paying.
-        IVF cannot reach recall 0.99 in 2 ms on these vectors: text embeddings barely cluster,
-        so a query's neighbours spread over many lists. Small KGs (the tests', the demo) stay exact.
+        A flat scan reads every vector for every query, so its cost grows with the rows; on small
+        CPUs it stops being cheap at a few thousand rows, hence ``HNSW_ABOVE`` = 10k, not the
+        ~200k where a flat index is usually said to stop paying. Small KGs (the tests', the demo)
+        stay exact.
 
         HNSW is built on one thread unless ``deterministic=False``: faiss inserts in parallel,
         and the graph (so the results) would then depend on thread timing. ``ef_search`` is the
@@ -336,7 +326,7 @@ class VectorCache:
         self._db = sqlite3.connect(self.path, timeout=60, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         # Reads dominate, and each vector (1.5 kB) spans pages that SQLite would otherwise copy in
-        # through read(): memory-mapped, a pair's 30 node vectors take ~0.7 ms instead of ~9 ms.
+        # through read() on every lookup; memory-mapped, they are read in place.
         self._db.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
         self._db.execute("CREATE TABLE IF NOT EXISTS vectors (text TEXT PRIMARY KEY, vec BLOB NOT NULL) WITHOUT ROWID")
         self._db.commit()

@@ -262,8 +262,8 @@ class OwlreadyStore(TripleStore):
                 raise InputError(f"SPARQL query failed: {msg}") from None
 
     def _native_sparql(self, query: str) -> SparqlResult | None:
-        """A SELECT through owlready2's own SPARQL-to-SQL engine: ~100x faster than the rdflib
-        view on a large KG. None when the engine cannot take the query (then rdflib answers)."""
+        """A SELECT through owlready2's own SPARQL-to-SQL engine, which runs it as SQL on the
+        quadstore instead of walking the rdflib view triple by triple. None when the engine cannot take the query (then rdflib answers)."""
         import owlready2.sparql.main as sparql
 
         # Where its answers would differ from SPARQL's, leave the query to rdflib: it orders IRIs

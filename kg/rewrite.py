@@ -22,9 +22,9 @@ from the KG's own synonym sets, so an ontology a user ingests brings its own:
    drug names turned the lone word "form" into "creatine"), and a variant must keep at least one
    word of the phrase (``ANCHORED``: "age 7" became "favipiravir" in two steps).
 
-Rules and targets are kept per KG generation in one SQLite file (``RewriteIndex.build``, ~10 s
-for the default KG's 183k names; the Engine keeps it under ``cache/``). The parameters were
-chosen on a development split of HPO concepts that the linking benchmark never uses
+Rules and targets are kept per KG generation in one SQLite file (``RewriteIndex.build``: mining
+them is far slower than opening the file; the runtime keeps it under ``cache/``). The parameters
+were chosen on a development split of HPO concepts that the linking benchmark never uses
 (``bench/rewrite_dev.py``); the benchmark removes its own held-out concepts' synonyms from the
 KG before anything is mined, so no rule has seen them. No torch here: ``kg/`` stays light.
 """

@@ -1,4 +1,4 @@
-"""Closure tables: the reasoned KG materialised into SQLite, read back in microseconds.
+"""Closure tables: the reasoned KG materialised into SQLite, so that answering only looks things up.
 
 ``kg.tables_build.build_tables`` writes ``tables.sqlite3`` (schema: ``kg.tables_schema``) from the
 store and a reasoner's ``Inference``; ``ClosureTables`` answers lookups from it. Entities are
@@ -37,9 +37,9 @@ class Step:
 
 _LINK_KINDS = ("parent", "type", "child", "equivalent", "disjoint", "relation", "relation_to")
 _SORTED_LINKS = frozenset({"parent", "equivalent", "disjoint"})
-# ClosureTables.links in one query, not one per kind: an uncached subgraph node cost 8 queries
-# (0.16 ms on the default KG), now 2 (0.08 ms). Each part is a subquery because a compound SELECT's parts may not
-# carry their own LIMIT.
+# ClosureTables.links in one query, not one per kind: subgraph extraction asks it for every node it
+# expands, and each query pays SQLite's per-statement overhead. Each part is a subquery because a
+# compound SELECT's parts may not carry their own LIMIT.
 _LINKS_SQL = " UNION ALL ".join(f"SELECT * FROM (SELECT {k}, {part})" for k, part in enumerate([
     "sup, 0 FROM (SELECT DISTINCT sup FROM edges WHERE sub=:i)",
     "cls, 0 FROM (SELECT DISTINCT cls FROM types WHERE ind=:i)",

@@ -3,15 +3,15 @@
 Training builds on ``transformers`` and ``peft`` (LoRA wrappers, gradients). Inference needs
 neither: the same safetensors weights, with the saved LoRA adapter folded in (``merge_lora``),
 run through this ~100-line copy of ``BertModel``'s forward pass, tokenised by the ``tokenizers``
-library from the checkpoint's own ``tokenizer.json``. Why, measured on the 2-core dev machine:
+library from the checkpoint's own ``tokenizer.json``. Why:
 
-- importing ``transformers`` and ``peft`` costs ~5 s of the ~11 s a cold ``kgnlu infer`` took
-  (the target is 8 s);
-- ``BertModel``'s per-module hooks and wrappers cost a few ms of Python per call, which a
+- importing ``transformers`` and ``peft`` would take much of a cold ``kgnlu infer``'s start-up
+  budget;
+- ``BertModel``'s per-module hooks and wrappers add Python overhead to every call, which a
   single pair pays in full.
 
 On the CPU, ``MiniBert.pack_for_cpu`` then runs the Linear layers through oneDNN with weights
-packed once (see its docstring for the measurements). On any device, padding is left out of
+packed once (see its docstring for why). On any device, padding is left out of
 every matmul but attention's (see ``_Tokens``).
 
 ``tests/kgnlu/test_minibert.py`` checks that ids, hidden states and merged weights equal
@@ -166,9 +166,9 @@ class MiniBert(nn.Module):
 
         Inference only, and irreversible (the model can no longer train, move to a GPU or give
         its Linear weights back). Query, key and value become one matmul and the GELU is fused
-        into the intermediate one. Why: on the 2-core AMD machine MKL's sgemm reaches ~39 GFLOP/s
-        on a single pair's 20x384x1536 matmul and oneDNN ~59, and a pair's forward pass falls
-        from ~25 to ~17 ms (batches gain ~5%). Returns False, changing nothing, where oneDNN is
+        into the intermediate one. Why: a single pair's matmuls are small (20x384x1536), where
+        oneDNN with pre-packed weights clearly outruns MKL's sgemm, and one pair at a time is how
+        ``kgnlu infer`` runs; large batches gain little. Returns False, changing nothing, where oneDNN is
         unavailable, the model is not on the CPU, or the packed layers disagree with the plain ones.
         """
         if self.embeddings.word_embeddings.weight.device.type != "cpu" or not _onednn_linear_ok():
@@ -207,9 +207,8 @@ class _Tokens:
     """Where a padded ``(B, T)`` batch's real tokens are, to move rows between the padded layout and
     the ``(N, H)`` one of real tokens only.
 
-    Every matmul but attention's runs on real tokens only: pairs batched by length still carried
-    ~28% padding (28 real tokens a generated NLI pair, 39 padded in batches of 32), and the
-    Linear layers are ~90% of the encoder's time. Rows of padding come back as zeros.
+    Every matmul but attention's runs on real tokens only: pairs batched by length still carry
+    a good share of padding, and the Linear layers take most of the encoder's time. Rows of padding come back as zeros.
     """
 
     def __init__(self, keep: Tensor):

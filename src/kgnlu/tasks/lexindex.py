@@ -3,11 +3,10 @@
 Which entries are embedded (``NAME_KINDS``, ``SYNONYM_KINDS``, ``MAX_TEXTS``)
 ------------------------------------------------------------------------------
 Budget: the default KG's index must build in under 4 minutes on 2 CPU cores, embeddings
-included. all-MiniLM-L6-v2 embeds ~400 lexicon strings/s on 2 idle cores (ASSETS.md; we saw
-~207/s sharing them with one other busy process), so ``MAX_TEXTS`` = 80k texts is ~200 s of
-embedding, plus ~7 s to select entries and ~40 s to build and write the HNSW index (one thread,
-for reproducible results; ``kgnlu.kg.index.FaissIndex.build`` explains why HNSW above 10k vectors:
-a flat scan of 80k takes 13-39 ms per query, HNSW ~1 ms at recall@10 0.99). Lexicon of the
+included. Embedding takes most of that time and grows with the number of texts (ASSETS.md gives
+all-MiniLM-L6-v2's rate), so ``MAX_TEXTS`` caps what is embedded, leaving room to select the
+entries and build the HNSW index (one thread, for reproducible results;
+``kgnlu.kg.index.FaissIndex.build`` explains why HNSW above 10k vectors). Lexicon of the
 default KG (HPO + MONDO + HPOA diseases + drugs; 247.8k entries, 74.8k IRIs):
 
 ==========================================================  =======================

@@ -25,7 +25,8 @@ Expansion is breadth-first from the linked concepts (premise first, in text orde
 children of a node and its relations either way are capped at ``max_fanout`` per node (the
 first in table order), so hubs such as an ontology's root do not flood the subgraph. The edges
 are the KG links of every expanded node (all hops but the last) to any node of the subgraph: the
-last hop's nodes are not looked up again, which keeps extraction to ~7 lookups per expanded node.
+last hop's nodes are not looked up again, which keeps extraction to one ``ClosureTables.links``
+query per expanded node, plus the closure lookups between linked concepts.
 Everything is ordered, so the same pair always gives the same subgraph.
 """
 
@@ -59,8 +60,8 @@ class Subgraph:
 class GraphTensors:
     """One subgraph as tensors, with the attribute names of a PyG ``Data`` object.
 
-    Not ``torch_geometric.data.Data`` itself: importing torch_geometric costs ~4 s (it pulls in
-    torch._dynamo and transformers), most of the 8 s budget of a cold ``kgnlu infer``, and the
+    Not ``torch_geometric.data.Data`` itself: importing torch_geometric pulls in torch._dynamo
+    and transformers, which would take most of a cold ``kgnlu infer``'s start-up budget, and the
     model needs only these five fields.
     """
 
@@ -88,7 +89,7 @@ class NeighbourCache:
 
     Closure tables never change under a KG generation, and a predictor lives for one generation,
     so its pairs can share lookups: the same concepts and their hubs come back pair after pair,
-    and each uncached node costs 8 SQLite queries (``ClosureTables.links``).
+    and each uncached node costs a ``ClosureTables.links`` query.
     """
 
     def __init__(self, tables, max_fanout: int = MAX_FANOUT, maxsize: int = 100_000):
