@@ -56,7 +56,7 @@ def default_node_vectors(tables, device: str = "cpu", cache_dir: str | Path | No
     normalised label, so labels the lexicon index already embedded cost nothing.
     """
     from kgnlu.neural.encoder import MiniLMEncoder
-    from kgnlu.tasks.bridge import LabelVectors
+    from kgnlu.tasks.subgraph import LabelVectors
 
     encoder = MiniLMEncoder(device=device)
     cache = None
@@ -126,20 +126,10 @@ class KGSession:
         """Where something derived from this generation is kept: ``cache/<kind>-<hash><suffix>``."""
         return self.kg_dir / "cache" / f"{kind}-{self.hash}{suffix}"
 
-    @staticmethod
-    def _drop_older(path: Path) -> None:
-        """Make way for ``path`` (a ``cache_file``): remove that kind's files of other generations.
-        Raises OSError where the KG directory is read-only."""
-        kind = path.name.split("-", 1)[0]
-        path.parent.mkdir(parents=True, exist_ok=True)
-        for old in path.parent.glob(f"{kind}-*{path.suffix}"):
-            old.unlink(missing_ok=True)
-
     def matcher(self):
         """The lexicon matcher, kept on disk under the manifest hash: loading it is much faster
         than building it from the lexicon's entries."""
-        import os
-
+        from kgnlu.kg.kgdir import publish
         from kgnlu.kg.matcher import LexiconMatcher
 
         def build():
@@ -150,10 +140,8 @@ class KGSession:
                 pass  # missing, or written by another matcher version: rebuild
             matcher = LexiconMatcher.from_entries(self.lexicon().entries())
             try:
-                self._drop_older(path)
-                tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-                matcher.save(tmp)
-                tmp.replace(path)
+                with publish(path) as staging:
+                    matcher.save(staging)
             except OSError:
                 pass  # a read-only KG directory still links, just without the cache
             return matcher
@@ -173,7 +161,6 @@ class KGSession:
             except (OSError, ValueError, sqlite3.Error):
                 pass  # missing, or built with other settings: rebuild
             try:
-                self._drop_older(path)
                 return RewriteIndex.build(path, self.lexicon().entries(), self.hash)
             except (OSError, sqlite3.Error):
                 return None  # a read-only or full KG directory still links, just without rewriting

@@ -1,7 +1,7 @@
 """The fused NLI model: a LoRA-tuned MiniLM cross-encoder, an R-GCN over the KG subgraph, a
 symbolic head over the rule layer's verdict, and the gate that weighs them.
 
-Data flow for one batch (tensors from ``kgnlu.tasks.bridge.collate``)::
+Data flow for one batch (tensors from ``kgnlu.tasks.nli_features.collate``)::
 
     [CLS] premise [SEP] hypothesis [SEP] --MiniLM+LoRA--> pooled c ----------> text head --> z_text
     subgraph (x, role, edges)          --RGCNEncoder-----> readout r --> graph head (+) --> z_neural
@@ -88,7 +88,7 @@ class FusedNLI(nn.Module):
                features: dict | None = None, num_layers: int | None = None) -> FusedNLI:
         """A fresh model: the packaged MiniLM with new LoRA adapters, new GNN, heads and gate.
 
-        ``features`` (the bridge's ``feature_spec()``) is stored in the manifest untouched, so a
+        ``features`` (``tasks.nli_features.feature_spec()``) is stored in the manifest untouched, so a
         predictor can check that it builds the inputs this model was trained on. ``num_layers``
         keeps only MiniLM's first layers (default: all).
         """
@@ -174,7 +174,7 @@ class FusedNLI(nn.Module):
 
     @staticmethod
     def labels_of(config: dict) -> list[str]:
-        """The class axis: fixed by ``kgnlu.labels``, which the bridge and the rules share."""
+        """The class axis: fixed by ``kgnlu.labels``, which the features and the rules share."""
         return list(LABELS)
 
     @property

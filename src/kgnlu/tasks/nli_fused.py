@@ -19,7 +19,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from kgnlu.labels import LABELS
-from kgnlu.tasks.bridge import EDGE_TYPES, MAX_FANOUT, SYMBOLIC_FEATURES, NeighbourCache, collate, featurize
+from kgnlu.tasks.nli_features import SYMBOLIC_FEATURES, collate, featurize
+from kgnlu.tasks.subgraph import EDGE_TYPES, MAX_FANOUT, NeighbourCache
 from kgnlu.tasks.nli import assertions, entities, symbolic_result
 from kgnlu.types import InferResult, InputError
 
@@ -31,7 +32,7 @@ class FusedNLIPredictor:
         model: a ``kgnlu.neural.fused.FusedNLI`` or the directory it was saved to.
         linker: a ``kgnlu.tasks.linking.Linker`` (anything with ``link_many``).
         rules: the KG's ``kgnlu.kg.rules.RuleEngine`` (its ``tables`` are used for subgraphs).
-        node_vectors: IRIs -> label vectors, as in training (a ``bridge.LabelVectors``).
+        node_vectors: IRIs -> label vectors, as in training (a ``tasks.subgraph.LabelVectors``).
         device: where the model runs when ``model`` is a directory.
         batch_size: pairs per forward pass.
         mode: ``fused``, ``neural``, ``symbolic`` or ``no-gnn`` (ablations; see ``kgnlu.neural.fused``).
@@ -58,7 +59,7 @@ class FusedNLIPredictor:
         self._opts = {k: spec[k] for k in ("hops", "max_nodes", "max_fanout") if k in spec}
         if spec.get("edge_types", list(EDGE_TYPES)) != list(EDGE_TYPES) or \
                 spec.get("symbolic_features", list(SYMBOLIC_FEATURES)) != list(SYMBOLIC_FEATURES):
-            raise ValueError("the model was trained on other edge types or symbolic features than this bridge builds")
+            raise ValueError("the model was trained on other edge types or symbolic features than this version of kgnlu builds")
         name, trained = getattr(node_vectors, "name", None), spec.get("node_vectors", "unspecified")
         if name and trained != "unspecified" and name != trained:
             warnings.warn(f"node vectors {name!r} differ from the ones the model was trained on ({trained!r})",

@@ -69,7 +69,7 @@ class PairSet:
     premises: list[str]
     hypotheses: list[str]
     labels: list[str]
-    features: list  # kgnlu.tasks.bridge.PairFeatures
+    features: list  # kgnlu.tasks.nli_features.PairFeatures
 
     def __len__(self) -> int:
         return len(self.premises)
@@ -78,7 +78,8 @@ class PairSet:
 def precompute(records: Sequence[dict], linker, rules, tables, node_vectors, *, spec: dict,
                progress: bool = False, desc: str = "features") -> PairSet:
     """Link both sides, decide with the rules, extract subgraphs, embed their nodes: once per pair."""
-    from kgnlu.tasks.bridge import HOPS, MAX_FANOUT, MAX_NODES, extract_subgraph, featurize
+    from kgnlu.tasks.nli_features import featurize
+    from kgnlu.tasks.subgraph import HOPS, MAX_FANOUT, MAX_NODES, extract_subgraph
     from kgnlu.tasks.nli import assertions
 
     premises = [r["premise"] for r in records]
@@ -104,7 +105,7 @@ def precompute(records: Sequence[dict], linker, rules, tables, node_vectors, *, 
 def batches(pairs: PairSet, tokenizer, batch_size: int, order: Sequence[int] | None = None, *,
             max_length: int = 128, node_dim: int = 384, with_labels: bool = True):
     """``(indices, batch)`` for consecutive slices of ``order`` (default: input order)."""
-    from kgnlu.tasks.bridge import collate
+    from kgnlu.tasks.nli_features import collate
 
     order = list(range(len(pairs))) if order is None else list(order)
     for i in range(0, len(order), batch_size):
@@ -193,7 +194,7 @@ def train(kg_dir: str | Path, data_dir: str | Path, out_dir: str | Path, *, seed
     Returns a summary: best epoch and dev metrics, epochs run, pairs/s, seconds, paths.
     """
     from kgnlu.runtime import default_node_vectors, open_session
-    from kgnlu.tasks.bridge import feature_spec
+    from kgnlu.tasks.nli_features import feature_spec
 
     t0 = time.perf_counter()
     data_dir, out_dir = Path(data_dir), Path(out_dir)
@@ -251,7 +252,8 @@ def _fit(train_set: PairSet, dev_set: PairSet, out_dir: Path, meta: dict, *, see
     import torch
 
     from kgnlu.neural.fused import FusedNLI, batch_to, fused_loss
-    from kgnlu.tasks.bridge import EDGE_TYPES, SYMBOLIC_FEATURES
+    from kgnlu.tasks.nli_features import SYMBOLIC_FEATURES
+    from kgnlu.tasks.subgraph import EDGE_TYPES
     from kgnlu.training.nli_metrics import classification_metrics
 
     log_path = out_dir / LOG_FILE
