@@ -107,11 +107,11 @@ def tfidf(texts: list[str], row_iris: dict[int, list[str]], queries: list[str], 
     import numpy as np
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    from kgnlu.tasks.lexindex import normalise
+    from kgnlu.tasks.lexindex import embedding_key
 
     vec = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 3), dtype=np.float32)
     x = vec.fit_transform(texts)
-    q = vec.transform([normalise(t) for t in queries])
+    q = vec.transform([embedding_key(t) for t in queries])
     out = []
     for s in range(0, q.shape[0], 256):
         sims = (q[s:s + 256] @ x.T).toarray()  # rows are L2-normalised: cosine
@@ -236,11 +236,11 @@ def unindexed_texts(lexindex, n: int, seed: int = 0) -> list[str]:
     narrow synonyms, exact ones past the budget): realistic queries whose answers are not rows."""
     from kgnlu.kg.kgdir import KGDir
     from kgnlu.kg.lexicon import Lexicon
-    from kgnlu.tasks.lexindex import normalise
+    from kgnlu.tasks.lexindex import embedding_key
 
     held = {t for (t,) in lexindex._rows.execute("SELECT text FROM texts")}
     gen = KGDir(lexindex.kg_root).current().path
-    pool = sorted({normalise(e.text) for e in Lexicon(gen / "tables.sqlite3").entries()
+    pool = sorted({embedding_key(e.text) for e in Lexicon(gen / "tables.sqlite3").entries()
                    if e.kind != "label" and (not e.lang or e.lang.lower().startswith("en"))} - held)
     pool = [t for t in pool if 2 <= len(t) <= 60]
     return random.Random(seed).sample(pool, min(n, len(pool)))

@@ -97,7 +97,6 @@ def embedding_key(text: str) -> str:
     return " ".join(text.lower().split())
 
 
-normalise = embedding_key  # transitional: training.linker_train and bench/link.py import the old name
 
 
 def _english(lang: str | None) -> bool:

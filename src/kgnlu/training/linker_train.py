@@ -51,7 +51,7 @@ from pathlib import Path
 import numpy as np
 
 from kgnlu.progress import bar as progress_bar
-from kgnlu.tasks.lexindex import normalise
+from kgnlu.tasks.lexindex import embedding_key
 from kgnlu.training.linker_split import (  # noqa: F401 - the split is part of this module's API
     HOLDOUT_SCHEME, TRAINING_FILE, is_held_out, read_training, split_digest)
 
@@ -109,11 +109,11 @@ def synonym_groups(kg_dir: str | Path, sources: Sequence[str] | None = None) -> 
         entries = sorted(by_iri[iri])
         if entries[0][2] not in NAME_KINDS or tables.kind(iri) not in LINKABLE:
             continue
-        label = normalise(entries[0][1])
+        label = embedding_key(entries[0][1])
         if label.startswith("obsolete ") or not label:
             continue
-        names = list(dict.fromkeys(normalise(t) for _, t, _, _ in entries if normalise(t)))
-        exact = tuple(dict.fromkeys(normalise(t) for _, t, k, _ in entries if k in QUERY_KINDS and normalise(t)))
+        names = list(dict.fromkeys(embedding_key(t) for _, t, _, _ in entries if embedding_key(t)))
+        exact = tuple(dict.fromkeys(embedding_key(t) for _, t, k, _ in entries if k in QUERY_KINDS and embedding_key(t)))
         concepts.append(Concept(iri, entries[0][3], tuple(names), exact))
     return concepts, {"exact_iris": sorted(exact_iris), "manifest_hash": gen.manifest().get("hash"),
                       "sources": sorted(wanted) if wanted is not None else sorted(present)}
