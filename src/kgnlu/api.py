@@ -2,9 +2,9 @@
 
 >>> from kgnlu import Engine
 >>> with Engine.load() as engine:                                  # doctest: +SKIP
-...     result = engine.infer("The patient has microcephaly", "The patient has an abnormal head size")
-...     result.label, result.gate
-('entailment', 0.93)
+...     result = engine.infer("The patient has focal seizures.", "The patient has seizures.")
+...     result.label, round(result.gate, 2), result.symbolic.rules
+('entailment', 1.0, ['mono-up'])
 
 ``Engine`` is a thin facade over ``kgnlu.runtime``: constructing one touches nothing; the KG's
 tables and models open on first use, and reopen when another process publishes a new
