@@ -36,8 +36,8 @@ def serve_cli(
     kg: Path | None = KG_OPTION,
     workers: int = typer.Option(1, "--workers", min=1, help="Worker processes, each with its own Engine."),
     model: Path | None = typer.Option(None, "--model", help="A trained NLI model directory (default: the shipped one)."),
-    dense: bool = typer.Option(False, "--dense", help="Also link through the faiss index (as `kgnlu infer --dense`); "
-                               "without it /v1/link answers as `kgnlu link --lexicon-only`."),
+    dense: bool = typer.Option(False, "--dense", help="Also link through the faiss index (as `kgnlu infer --dense` "
+                               "and `kgnlu link --dense`)."),
     api_key: str | None = typer.Option(None, "--api-key", envvar="KGNLU_API_KEY", show_envvar=True,
                                        help="Require 'Authorization: Bearer KEY' on every route but /healthz and /readyz."),
     max_items: int = typer.Option(64, "--max-items", min=1, help="Most items in one request."),

@@ -53,7 +53,7 @@ class ServeSettings:
     kg: str | None = None
     model: str | None = None
     device: str = "auto"
-    dense: bool = False  # the default of `kgnlu infer` and `kgnlu extract`; `kgnlu link --lexicon-only`
+    dense: bool = False  # the default of `kgnlu infer`, `kgnlu link` and `kgnlu extract`
     api_key: str | None = None
     max_items: int = 64
     max_chars: int = 10_000
@@ -464,7 +464,7 @@ def create_app(settings: ServeSettings | None = None, engine=None) -> FastAPI:
               dependencies=guarded, summary="The KG concepts a text mentions")
     async def link(body: m.LinkItem | list[m.LinkItem] = Body(...)):
         """Lexicon matches (and dense retrieval with `serve --dense`) with negation and hedging.
-        The same answer as `kgnlu link --json` (`--lexicon-only` unless the server has `--dense`)."""
+        The same answer as `kgnlu link --json` (with `--dense` when the server has it)."""
         items, error = prepared(body, link_item)
         return error or await answer("link", items, isinstance(body, list))
 

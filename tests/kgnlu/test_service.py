@@ -165,10 +165,10 @@ def test_answers_are_the_clis(client, demo_kg, cli):
     assert out.returncode == 0, out.stderr
     assert client.post("/v1/infer", json={"premise": pair[0], "hypothesis": pair[1]}).json() == json.loads(out.stdout)
 
-    out = cli("link", "--kg", demo_kg, "--lexicon-only", "--top-k", "3", "--json", TEXTS[0])
+    out = cli("link", "--kg", demo_kg, "--top-k", "3", "--json", TEXTS[0])
     assert out.returncode == 0, out.stderr
     assert client.post("/v1/link", json={"text": TEXTS[0], "top_k": 3}).json() == json.loads(out.stdout)
-    out = cli("link", "--kg", demo_kg, "--lexicon-only", "--json", TEXTS[0])
+    out = cli("link", "--kg", demo_kg, "--json", TEXTS[0])
     # without --top-k the CLI leaves out the (empty) candidates; the service keeps the Mention whole
     served = client.post("/v1/link", json={"text": TEXTS[0]}).json()
     assert all(x.pop("candidates") == [] for x in served["mentions"])
