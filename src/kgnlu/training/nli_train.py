@@ -10,13 +10,9 @@ with ``train_log.jsonl`` (one JSON line per epoch) beside it.
 Same seed, same data, same machine: same weights (torch, numpy and python seeded, deterministic
 algorithms on for the run, batches drawn from a seeded ``random.Random``).
 
-Cost, measured on the shared 2-core CPU box (other jobs running, load ~4-7, so upper bounds):
-a training step on 32 pairs takes 2.3-3.4 s with 1 torch thread (~10-14 pairs/s; ~5 pairs/s on
-the medical KG's longer pairs and 50-node subgraphs) but 9.6-14.5 s with 2, because two OpenMP
-threads on two busy cores spin-wait on each other: pass ``num_threads=1`` on such a machine.
-Features cost ~6 ms per pair on the medical KG (linking 1 ms, rules 0.4 ms, subgraph 5.6 ms) once
-the label vectors are cached; embedding uncached labels is the slow part (13.7k labels for 720
-pairs), which is why they go through the KG's ``VectorCache``.
+On a CPU shared with other busy jobs, pass ``num_threads=1``: two OpenMP threads on two busy
+cores spin-wait on each other and train several times slower than one. Of the features, embedding
+uncached labels is the slow part, which is why they go through the KG's ``VectorCache``.
 """
 
 from __future__ import annotations

@@ -10,9 +10,8 @@ steps and training stops when it has not improved ``patience`` times in a row. T
 calibrated (one temperature, fitted on dev by NLL) and saved to ``out_dir`` with
 ``train_log.jsonl``.
 
-CPU budget: on 2 shared cores the model (``sentence`` marking, 4 layers) trains at ~25 pairs/s,
-dev passes included, so the defaults (3,000 training pairs, positives and sampled negatives 1:1,
-at most 2 epochs) take about 5 minutes.
+The defaults (3,000 training pairs, positives and sampled negatives 1:1, at most 2 epochs) are
+sized to train in minutes on a 2-core CPU.
 Same seed, data and machine: same weights (seeded python/numpy/torch, deterministic algorithms).
 """
 
