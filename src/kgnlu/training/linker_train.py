@@ -50,6 +50,7 @@ from pathlib import Path
 
 import numpy as np
 
+from kgnlu.kg.lexicon import LINKABLE
 from kgnlu.progress import bar as progress_bar
 from kgnlu.tasks.lexindex import embedding_key
 from kgnlu.training.linker_split import (  # noqa: F401 - the split is part of this module's API
@@ -58,7 +59,6 @@ from kgnlu.training.linker_split import (  # noqa: F401 - the split is part of t
 NAME_KINDS = ("label", "pref")
 POSITIVE_KINDS = ("label", "pref", "exact", "alt", "related")
 QUERY_KINDS = ("exact", "alt")  # what the held-out evaluation links (the bench: HPO's EXACT synonyms)
-LINKABLE = ("class", "individual")
 TARGET_MODULES = (r".*encoder\.layer\.\d+\.(attention\.self\.(query|key|value)|attention\.output\.dense"
                   r"|intermediate\.dense|output\.dense)")
 LOG_FILE = "train_log.jsonl"
