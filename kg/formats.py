@@ -58,16 +58,37 @@ class Normalised:
     imports: list[str] = field(default_factory=list)
 
 
-def read_bytes(path: Path) -> bytes:
-    """The file's content, gunzipped when it is gzip (by magic number, not by name)."""
+def _must_be_a_file(path: Path) -> None:
     if not path.exists():
         raise InputError(f"{path}: no such file")
     if path.is_dir():
         raise InputError(f"{path}: is a directory, not an ontology file")
+
+
+def check_file(path: Path) -> None:
+    """An ``InputError`` unless ``path`` is a readable file (opened, not read)."""
+    _must_be_a_file(path)
     try:
-        raw = path.read_bytes()
+        with open(path, "rb"):
+            pass
     except OSError as e:
         raise InputError(f"{path}: cannot read ({e.strerror})") from None
+
+
+def read_file(path: Path) -> bytes:
+    """The file's bytes as they are on disk (what a source's sha256 is taken of)."""
+    _must_be_a_file(path)
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise InputError(f"{path}: cannot read ({e.strerror})") from None
+
+
+def read_bytes(path: Path, raw: bytes | None = None) -> bytes:
+    """The file's content (``raw``, when the caller has read it already), gunzipped when it is
+    gzip (by magic number, not by name)."""
+    if raw is None:
+        raw = read_file(path)
     if raw[:2] == b"\x1f\x8b":
         try:
             out, data = b"", raw
@@ -206,11 +227,12 @@ def screen_xml(path: Path, text: str) -> None:
 # --- normalisation to N-Triples ----------------------------------------------------------------
 
 
-def to_ntriples(path: Path, out: Path, fmt: str | None = None) -> Normalised:
-    """Parse ``path`` (in ``fmt`` or its detected format) and write N-Triples to ``out``."""
+def to_ntriples(path: Path, out: Path, fmt: str | None = None, raw: bytes | None = None) -> Normalised:
+    """Parse ``path`` (in ``fmt`` or its detected format) and write N-Triples to ``out``.
+    ``raw``: the file's bytes, when the caller has read them already (ingest reads each file once)."""
     path = Path(path)
     fmt = normalise_format(fmt)
-    raw = read_bytes(path)
+    raw = read_bytes(path, raw)
     text = _decode(path, raw)
     fmt, how = detect_format(path, text, fmt)
     if fmt in ("rdfxml", "owlxml"):

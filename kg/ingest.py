@@ -8,6 +8,7 @@ generation (see ``kg.kgdir``). Whatever goes wrong before publishing leaves the 
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,7 +16,7 @@ from pathlib import Path
 from kgnlu.progress import StageCallback
 from . import formats, lexicon, reasoner
 from .errors import InconsistentOntologyError, InputError
-from .kgdir import KGDir, empty_manifest, manifest_hash, sha256_file, write_manifest, QUADSTORE, TABLES
+from .kgdir import KGDir, empty_manifest, manifest_hash, write_manifest, QUADSTORE, TABLES
 from .owlready_store import OwlreadyStore
 from .tables import ClosureTables
 from .tables_build import build_tables
@@ -67,7 +68,7 @@ def ingest(paths: Sequence[Path], kg_dir: Path, fmt: str | None = None, reasoner
     if imports_dir is not None and not Path(imports_dir).is_dir():
         raise InputError(f"--imports {imports_dir}: not a directory")
     for p in paths:
-        formats.read_bytes(p)  # fail fast on a missing or unreadable file, before taking the lock
+        formats.check_file(p)  # fail fast on a missing or unreadable file, before taking the lock
     kg = KGDir(kg_dir)
     report: dict = {"kg": str(kg.root), "sources": [], "changed": False}
     timings: dict[str, float] = {}
@@ -147,7 +148,8 @@ def _read_manifest(staging: Path) -> dict:
 
 def _load_one(store: OwlreadyStore, manifest: dict, path: Path, src_name: str, fmt: str | None, staging: Path,
               progress: StageCallback, timings: dict) -> dict:
-    digest = sha256_file(path)
+    raw = formats.read_file(path)  # read once: hashed here, parsed below
+    digest = hashlib.sha256(raw).hexdigest()
     known = manifest["sources"]
     for other, info in known.items():
         if info["sha256"] == digest:
@@ -162,7 +164,7 @@ def _load_one(store: OwlreadyStore, manifest: dict, path: Path, src_name: str, f
     t0 = time.perf_counter()
     nt = staging / f"{src_name}.normalised.nt"
     try:
-        norm = formats.to_ntriples(path, nt, fmt)
+        norm = formats.to_ntriples(path, nt, fmt, raw)
         timings[f"parse:{src_name}"] = round(time.perf_counter() - t0, 3)
         progress(f"loading {src_name} into the quadstore")
         t0 = time.perf_counter()

@@ -39,14 +39,6 @@ MANIFEST = "manifest.json"
 MANIFEST_FORMAT = 1
 
 
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
 def empty_manifest() -> dict:
     return {"format": MANIFEST_FORMAT, "sources": {}, "reasoner": None, "counts": {}, "timings": {}}
 

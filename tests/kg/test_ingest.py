@@ -364,3 +364,36 @@ def test_cyclically_typed_property_class_does_not_break_reopening(tmp_path, cli)
     assert sorted(r[0] for r in json.loads(res.stdout)["rows"]) == [T + "Relationship", T + "hasPart"]
     assert "Owlready2" not in res.stderr
     assert remove("rel", kg)["removed"] == "rel"
+
+
+def test_ingest_reads_each_file_once(tmp_path, monkeypatch):
+    """Hashing, format detection and parsing share one read of the file; the fail-fast check
+    before the lock opens it without reading it."""
+    import builtins
+    from pathlib import Path
+
+    from kgnlu.kg import formats
+    from kgnlu.kg.ingest import ingest
+
+    demo = Path(__file__).resolve().parents[2] / "ontologies" / "demo" / "food.ttl"
+    src = tmp_path / "food.ttl"
+    src.write_bytes(demo.read_bytes())
+    reads: list[str] = []
+    real_read_bytes, real_open = Path.read_bytes, builtins.open
+
+    def counting_read_bytes(self):
+        if self == src:
+            reads.append("read_bytes")
+        return real_read_bytes(self)
+
+    def counting_open(file, mode="r", *args, **kwargs):
+        if Path(str(file)) == src and "r" in mode:
+            reads.append("open")
+        return real_open(file, mode, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_bytes", counting_read_bytes)
+    monkeypatch.setattr(builtins, "open", counting_open)
+    report = ingest([src], tmp_path / "kg", reasoner_name="structural")
+    assert report["changed"] and report["sources"][0]["triples"] > 0
+    assert reads == ["open", "read_bytes"], reads
+    assert formats.read_file(src) == demo.read_bytes()
