@@ -44,7 +44,8 @@ def serve_cli(
     max_chars: int = typer.Option(10_000, "--max-chars", min=1, max=100_000, help="Most characters in one text."),
     batch_size: int = typer.Option(32, "--batch-size", min=1, help="Most items in one batch through the model."),
     batch_wait_ms: float = typer.Option(10.0, "--batch-wait-ms", min=0.0, max=1000.0,
-                                        help="How long a batch waits for more items after its first."),
+                                        help="How long an item that finds the engine idle waits for others to "
+                                        "batch with; while the engine is busy, items gather anyway."),
     threads: int | None = typer.Option(None, "--threads", min=1, help="torch threads per worker (default: cores / workers - 1, at least 1)."),
     docs: bool = typer.Option(True, "--docs/--no-docs", help="Serve /docs and /openapi.json (offline Swagger UI)."),
     log_level: str = typer.Option("info", "--log-level", help="critical, error, warning, info or debug."),

@@ -8,8 +8,9 @@ answer is then a list in the same order), ``GET /v1/info``, and the probes ``GET
 Each worker process starts one Engine at startup, in the background, in an engine process of its
 own (so that the model's Python work and the event loop do not take turns on one GIL), and
 ``/readyz`` answers 503 until it is loaded and warmed. Items from concurrent requests are gathered
-by a ``MicroBatcher`` into one ``infer_many``/``link_many``/``extract_many`` call while the
-previous batch runs, so the event loop never waits on the model. Every error is a 4xx with ``{"detail": "one line"}``;
+by a ``MicroBatcher`` (``kgnlu.service_engine``) into one ``infer_many``/``link_many``/
+``extract_many`` call, so the event loop never waits on the model; the engine side turns the
+answers into JSON, which goes out as it is. Every error is a 4xx with ``{"detail": "one line"}``;
 what escapes anyway is logged and answered with a one-line 500, never a traceback.
 """
 
@@ -24,20 +25,21 @@ import json
 import logging
 import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
 from fastapi import Body, Depends, FastAPI, HTTPException, Request, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kgnlu import service_models as m
+from kgnlu.service_engine import EngineProcess, EngineThread, Failure, MicroBatcher
 from kgnlu.types import InputError, KgnluError
 
 log = logging.getLogger("kgnlu.service")
@@ -70,78 +72,6 @@ class ServeSettings:
     @classmethod
     def from_env(cls) -> ServeSettings:
         return cls(**json.loads(os.environ.get(SETTINGS_ENV, "{}")))
-
-
-@dataclass(frozen=True)
-class Failure:
-    """An item the engine refused (``kind`` "input": 422; "kgnlu": 503) or failed on ("internal": 500).
-    Plain data, so that it crosses from an engine process as easily as from a thread."""
-
-    kind: str
-    message: str
-
-
-class MicroBatcher:
-    """Gathers items from concurrent callers into batches and answers each caller in order.
-
-    A batch closes when it holds ``max_batch`` items or ``max_wait`` seconds after its first item
-    arrived; ``run(items)`` answers it on ``executor`` (a thread or an engine process) while the
-    next batch gathers.
-    """
-
-    def __init__(self, run: Callable[[list], list], executor: Executor, max_batch: int, max_wait: float):
-        self.run, self.executor = run, executor
-        self.max_batch, self.max_wait = max(1, max_batch), max(0.0, max_wait)
-        self.batches = self.items = 0
-        self._queue: asyncio.Queue | None = None
-        self._task: asyncio.Task | None = None
-
-    def start(self) -> None:
-        self._queue = asyncio.Queue()
-        self._task = asyncio.create_task(self._loop())
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-
-    async def submit(self, items: Sequence) -> list:
-        """The answers to ``items``, in order."""
-        loop = asyncio.get_running_loop()
-        futures = [loop.create_future() for _ in items]
-        for item, future in zip(items, futures):
-            self._queue.put_nowait((item, future))
-        return await asyncio.gather(*futures)
-
-    async def _loop(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            batch = [await self._queue.get()]
-            deadline = loop.time() + self.max_wait
-            while len(batch) < self.max_batch:
-                if not self._queue.empty():
-                    batch.append(self._queue.get_nowait())
-                    continue
-                left = deadline - loop.time()
-                if left <= 0:
-                    break
-                try:
-                    batch.append(await asyncio.wait_for(self._queue.get(), left))
-                except TimeoutError:
-                    break
-            batch = [(item, future) for item, future in batch if not future.done()]  # callers gone
-            if not batch:
-                continue
-            self.batches += 1
-            self.items += len(batch)
-            try:
-                answers = await loop.run_in_executor(self.executor, self.run, [item for item, _ in batch])
-            except Exception as e:  # noqa: BLE001 - e.g. a dead engine process: every caller hears of it
-                log.error("kgnlu serve: a batch failed", exc_info=e)
-                answers = [Failure("internal", type(e).__name__)] * len(batch)
-            for (_, future), answer in zip(batch, answers):
-                if not future.done():
-                    future.set_result(answer)
 
 
 # The engine of an engine process (``ServeSettings.engine_process``); None in the server's own process.
@@ -226,6 +156,19 @@ def answer_batch(engine, op: str, items: list[tuple[Any, Any]]) -> list:
     return answers
 
 
+def _json(answer: dict) -> bytes:
+    try:
+        return orjson.dumps(answer)
+    except TypeError:  # what orjson does not take (a key that is not a string, say): the standard library
+        return json.dumps(answer, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def answer_json(engine, op: str, items: list[tuple[Any, Any]]) -> list:
+    """``answer_batch`` with each answer as JSON bytes, made where the engine lives: they cross to
+    the server as bytes, which is cheaper than pickling the dicts, and go out as they are."""
+    return [a if isinstance(a, Failure) else _json(a) for a in answer_batch(engine, op, items)]
+
+
 def engine_info(engine, settings: ServeSettings) -> dict:
     """What answers (``/v1/info``), read where the engine lives."""
     from kgnlu import __version__
@@ -256,20 +199,14 @@ class EngineHost:
         self.stage = "starting"
         self.error: str | None = None
         self.ready = False
-        if self.in_process:
-            import multiprocessing
-
-            # spawn: a fork of a process running an event loop and threads is not safe
-            self.executor: Executor = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
-        else:
-            self.executor = ThreadPoolExecutor(1, thread_name_prefix="kgnlu-engine")
+        self.runner = EngineProcess() if self.in_process else EngineThread()
         wait, size = settings.batch_wait_ms / 1000, settings.batch_size
-        self.batchers = {op: MicroBatcher(self._runner(op), self.executor, size, wait) for op in OPERATIONS}
+        self.batchers = {op: MicroBatcher(self._runner(op), self.runner, size, wait) for op in OPERATIONS}
 
     def _runner(self, op: str) -> Callable[[list], list]:
         if self.in_process:
-            return functools.partial(answer_batch, None, op)  # pickled to the engine process
-        return lambda items: answer_batch(self.engine, op, items)
+            return functools.partial(answer_json, None, op)  # pickled to the engine process
+        return lambda items: answer_json(self.engine, op, items)
 
     def _progress(self, stage: str) -> None:
         self.stage = stage
@@ -277,14 +214,12 @@ class EngineHost:
     async def start(self) -> None:
         for b in self.batchers.values():
             b.start()
-        loop = asyncio.get_running_loop()
         try:
             if self.in_process:
                 self.stage = "loading the engine"
-                await loop.run_in_executor(self.executor, _load_process_engine, self.settings)
+                await self.runner.call(_load_process_engine, self.settings)
             else:
-                self.engine = await loop.run_in_executor(self.executor, load_engine, self.settings, self.engine,
-                                                         self._progress)
+                self.engine = await self.runner.call(load_engine, self.settings, self.engine, self._progress)
         except Exception as e:  # noqa: BLE001 - /readyz reports it; the process stays up for the probes
             self.error = " ".join(str(e).split())[:300] or type(e).__name__
             log.error("kgnlu serve: the engine failed to load", exc_info=e)
@@ -295,13 +230,10 @@ class EngineHost:
     async def stop(self) -> None:
         for b in self.batchers.values():
             await b.stop()
-        # a process engine ends with its process; an engine handed in belongs to whoever made it
-        self.executor.shutdown(wait=self.in_process, cancel_futures=True)
+        self.runner.shutdown()
 
     async def info(self) -> dict:
-        loop = asyncio.get_running_loop()
-        out = await loop.run_in_executor(self.executor, engine_info, None if self.in_process else self.engine,
-                                         self.settings)
+        out = await self.runner.call(engine_info, None if self.in_process else self.engine, self.settings)
         out["batching"] = {op: {"batches": b.batches, "items": b.items} for op, b in self.batchers.items()}
         return out
 
@@ -345,6 +277,23 @@ def _one_line(errors: Sequence[dict], body: Any) -> tuple[int, str]:
     return 422, f"{where + ': ' if where else ''}{e['msg']}{more}"
 
 
+class _BodyLimit:
+    """413 for a declared body over ``max_body`` bytes, before it is read. Plain ASGI: Starlette's
+    ``BaseHTTPMiddleware`` runs every request through a task group and a streamed response."""
+
+    def __init__(self, app, max_body: int):
+        self.app, self.max_body = app, max_body
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http":
+            size = next((v for k, v in scope["headers"] if k == b"content-length"), None)
+            if size is not None and size.isdigit() and int(size) > self.max_body:
+                await _problem(413, f"request body of {size.decode()} bytes; the limit is {self.max_body}")(
+                    scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def create_app(settings: ServeSettings | None = None, engine=None) -> FastAPI:
     """The app for one worker. ``engine``: an Engine to serve instead of loading one (tests)."""
     from kgnlu import __version__
@@ -378,12 +327,7 @@ def create_app(settings: ServeSettings | None = None, engine=None) -> FastAPI:
     guarded = [Depends(authorized)] if settings.api_key else []
     max_body = settings.max_items * (4 * settings.max_chars + 256) + 4096
 
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next):
-        size = request.headers.get("content-length")
-        if size is not None and size.isdigit() and int(size) > max_body:
-            return _problem(413, f"request body of {size} bytes; the limit is {max_body}")
-        return await call_next(request)
+    app.add_middleware(_BodyLimit, max_body=max_body)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError):
@@ -417,7 +361,8 @@ def create_app(settings: ServeSettings | None = None, engine=None) -> FastAPI:
                 if a.kind == "internal":
                     return _problem(500, f"{where}internal error ({a.message}); the server log has the details")
                 return _problem(422 if a.kind == "input" else 503, where + a.message)
-        return JSONResponse(answers if many else answers[0])
+        # the answers are JSON already (``answer_json``): no encoder, no response model on the way out
+        return Response(b"[" + b",".join(answers) + b"]" if many else answers[0], media_type="application/json")
 
     def checked(n: int, many: bool, **texts: str) -> None:
         for name, text in texts.items():
@@ -530,4 +475,4 @@ def run(settings: ServeSettings, host: str = "127.0.0.1", port: int = 8000, log_
                 log_level=log_level, log_config=log_config, access_log=False)
 
 
-__all__ = ["ServeSettings", "MicroBatcher", "create_app", "app_from_env", "run"]
+__all__ = ["ServeSettings", "MicroBatcher", "EngineThread", "Failure", "create_app", "app_from_env", "run"]

@@ -22,7 +22,7 @@ pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
 
 from kgnlu import service_models as models  # noqa: E402
-from kgnlu.service import Failure, MicroBatcher, ServeSettings, answer_batch, create_app  # noqa: E402
+from kgnlu.service import EngineThread, Failure, MicroBatcher, ServeSettings, answer_batch, create_app  # noqa: E402
 from kgnlu.types import InputError, StoreError  # noqa: E402
 
 PAIRS = [(f"I like eating {a}", f"I {neg}eat {b}") for a in ("apples", "bananas", "Granny Smith apples", "cheese")
@@ -364,19 +364,47 @@ def test_micro_batcher_gathers_concurrent_callers_and_answers_each_in_order():
         return [x * 10 for x in items]
 
     async def main():
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(1) as executor:
-            b = MicroBatcher(run, executor, max_batch=4, max_wait=0.05)
-            b.start()
-            got = await asyncio.gather(b.submit([1, 2]), b.submit([3]), b.submit([4, 5, 6]))
-            await b.stop()
-            return got, b.batches, b.items
+        engine = EngineThread()
+        b = MicroBatcher(run, engine, max_batch=4, max_wait=0.05)
+        b.start()
+        got = await asyncio.gather(b.submit([1, 2]), b.submit([3]), b.submit([4, 5, 6]))
+        await b.stop()
+        engine.shutdown()
+        return got, b.batches, b.items
 
     got, count, items = asyncio.run(main())
     assert got == [[10, 20], [30], [40, 50, 60]]
     assert (count, items) == (2, 6) and [len(b) for b in batches] == [4, 2]  # at most four a batch
     assert sorted(x for b in batches for x in b) == [1, 2, 3, 4, 5, 6]
+
+
+def test_micro_batcher_runs_what_queued_as_soon_as_the_engine_is_free_and_splits_an_idle_batch():
+    """A full batch that found the engine idle runs in two halves back to back; what queues while
+    the engine is busy goes with the second half, without waiting ``max_wait`` (10 s here)."""
+    batches, gate = [], threading.Event()
+
+    def run(items):
+        batches.append(list(items))
+        gate.wait(10)
+        return [x * 10 for x in items]
+
+    async def main():
+        engine = EngineThread()
+        b = MicroBatcher(run, engine, max_batch=8, max_wait=10)
+        b.start()
+        first = asyncio.ensure_future(b.submit(list(range(1, 9))))
+        while not batches:
+            await asyncio.sleep(0.01)
+        late = asyncio.ensure_future(b.submit([9]))
+        await asyncio.sleep(0.05)
+        gate.set()
+        got = await asyncio.wait_for(asyncio.gather(first, late), 5)
+        await b.stop()
+        engine.shutdown()
+        return got
+
+    assert asyncio.run(main()) == [[10, 20, 30, 40, 50, 60, 70, 80], [90]]
+    assert batches == [[1, 2, 3, 4], [5, 6, 7, 8, 9]]
 
 
 def test_answer_batch_makes_one_call_per_option_and_fails_only_the_bad_item():
