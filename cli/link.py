@@ -13,15 +13,15 @@ from kgnlu.cli._common import (KG_OPTION, TEXTS_INPUT_OPTION, StageProgress, fai
 
 
 def link(texts: list[str], kg: Path | None = None, top_k: int = 0, dense: bool | None = None, progress=None,
-         encoder: Path | None = None):
+         encoder: Path | None = None, branches: list[str] | None = None, nested: bool = False):
     """Plain function behind the command: one list of ``Mention`` per text. ``dense`` None links
-    as ``Engine`` does by default (as the NLI model was trained)."""
+    as ``Engine`` does by default (as the NLI model was trained); ``branches`` as ``Engine.link``."""
     from kgnlu.api import Engine
 
     progress = progress or (lambda _: None)
     engine = Engine(kg, dense=dense, encoder=encoder)
-    engine.linker(progress)
-    return in_batches(texts, lambda batch: engine.link_many(batch, top_k=top_k), progress, "linking")
+    engine.linker(progress).scope(branches)  # a bad branch fails before any text is linked
+    return in_batches(texts, lambda batch: engine.link_many(batch, top_k=top_k, branches=branches, nested=nested), progress, "linking")
 
 
 @handle_errors
@@ -35,6 +35,9 @@ def link_cli(
     lexicon_only: bool = typer.Option(False, "--lexicon-only", help="No dense retrieval: lexicon matches and phrase rewriting only (the default)."),
     encoder: Path | None = typer.Option(None, "--encoder", help="A sentence-transformers model folder (e.g. all-mpnet-base-v2) "
                                         "for dense retrieval instead of MiniLM + the shipped adapter (the lexicon is embedded with it on first use)."),
+    only: str | None = typer.Option(None, "--only", help="Link only to these branches, comma-separated: source names "
+                                    "(hpo, mondo), shortcuts (hpo:phenotype) or subtree roots as CURIE/IRI (HP:0000118)."),
+    nested: bool = typer.Option(False, "--nested", help="Also the terms inside longer ones (\"schwannoma\" in \"vestibular schwannoma\")."),
     json_out: bool = typer.Option(False, "--json", help="One JSON object per text."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
 ) -> None:
@@ -45,7 +48,8 @@ def link_cli(
     if dense and lexicon_only:
         fail("give --dense or --lexicon-only, not both")
     with StageProgress(enabled=not quiet and (input_file is not None or not json_out)) as progress:
-        results = link(texts, kg, top_k, True if dense else (False if lexicon_only else None), progress, encoder)
+        branches = [b.strip() for b in only.split(",") if b.strip()] if only is not None else None
+        results = link(texts, kg, top_k, True if dense else (False if lexicon_only else None), progress, encoder, branches, nested)
     for t, mentions in zip(texts, results):
         if json_out:
             print_json({"text": t, "mentions": [m.to_dict() if top_k else _drop_candidates(m.to_dict()) for m in mentions]})
@@ -59,6 +63,8 @@ def link_cli(
             whose = f"  (of the {m.experiencer})" if m.experiencer else ""
             typer.echo(f"{m.start:>4}-{m.end:<4} {m.text!r:30} {sign}{m.label or m.iri}  <{m.iri}>  {m.score:.3f} "
                        f"{m.via}{whose}")
+            for q in m.modifiers:
+                typer.echo(f"            + {q['label'] or q['iri']}  <{q['iri']}>  ({q['text']!r})")
             for c in m.candidates:
                 typer.echo(f"            {c.score:.3f} {c.label or c.iri}  <{c.iri}>  ({c.via}: {c.matched!r}, {c.kind})")
 

@@ -32,7 +32,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 from .lexicon import KIND_RANK, Entry
 
@@ -285,8 +285,13 @@ class LexiconMatcher:
         iris, kinds, iri, kind, text = self._iris, self._kinds, self._iri, self._kind, self._text
         return tuple((iris[iri[j]], kinds[kind[j]], text[j]) for j in range(self._offsets[group], self._offsets[group + 1]))
 
-    def find(self, text: str) -> list[Match]:
-        """Leftmost-longest, non-overlapping matches in ``text``, in order."""
+    def find(self, text: str, keep: Callable[[tuple[FormEntry, ...]], bool] | None = None) -> list[Match]:
+        """Leftmost-longest, non-overlapping matches in ``text``, in order.
+
+        ``keep``: a form whose candidates it rejects is passed over, so a shorter form at the same
+        position (or a match further on) can be taken: restricting linking to some branches of
+        the KG must not lose "schwannoma" to an out-of-branch "vestibular schwannoma".
+        """
         starts, ends, raws, segments = _scan(text)
         cache = self._norm_cache
         if len(cache) > self._CACHE_LIMIT:
@@ -311,10 +316,13 @@ class LexiconMatcher:
             for length in lengths.get(norms[i], ()):
                 if length <= room[i]:
                     found = group.get(" ".join(norms[i:i + length]) if length > 1 else norms[i])
-                    if found is not None:
+                    if found is not None and (keep is None or keep(self._candidates(found))):
                         size = length
                         break
+                    found = None
             abbr = abbreviations.get(raws[i]) if size <= 1 and abbreviations else None
+            if abbr is not None and keep is not None and not keep(self._candidates(abbr)):
+                abbr = None
             if size or abbr is not None:
                 size = size or 1
                 cands = self._candidates(found) if found is not None else ()

@@ -110,6 +110,19 @@ class ClosureTables:
     def source_name(self, i: int) -> str:
         return self._sources.get(i, "?")
 
+    def source_names(self) -> list[str]:
+        """The names of the sources that stated something (the manifest's), without the reasoners."""
+        return sorted(n for n in self._sources.values() if not n.startswith("reasoner:"))
+
+    def entity_source(self, iri: str) -> str | None:
+        """The source that declared ``iri`` (its ``entities`` row), None when unknown."""
+        row = self._q("SELECT source FROM entities WHERE iri=?", (iri,))
+        return row[0][0] if row else None
+
+    def has_prefix(self, prefix: str) -> bool:
+        """Whether some entity's IRI starts with ``prefix`` (``iri`` is indexed: one range probe)."""
+        return bool(self._q("SELECT 1 FROM entities WHERE iri >= ? AND iri < ? LIMIT 1", (prefix, prefix + "\U0010ffff")))
+
     def ancestors(self, iri: str) -> dict[str, int]:
         """Every strict ancestor of ``iri`` (through subclass and equivalence), with its distance."""
         i = self.id(iri)

@@ -173,17 +173,20 @@ class Engine:
         """The linker (``kgnlu.tasks.linking.Linker``), built once per KG generation."""
         return self.session(progress).linker(progress)
 
-    def link(self, text: str, top_k: int = 0) -> list[Mention]:
-        """The KG concepts ``text`` mentions, with polarity, in text order.
+    def link(self, text: str, top_k: int = 0, branches: Sequence[str] | None = None, nested: bool = False) -> list[Mention]:
+        """The KG concepts ``text`` mentions, with polarity and modifiers, in text order; ``branches``
+        (sources, ``hpo:phenotype``, CURIEs/IRIs of subtree roots) limits what they may name;
+        ``nested`` adds the terms inside longer ones ("schwannoma" in "vestibular schwannoma").
 
         >>> [(m.text, m.negated) for m in engine.link("Denies chest pain.")]  # doctest: +SKIP
         [('chest pain', True)]
         """
-        return self.linker().link(text, top_k=top_k)
+        return self.linker().link(text, top_k=top_k, branches=branches, modifiers=True, nested=nested)
 
-    def link_many(self, texts: Sequence[str], top_k: int = 0) -> list[list[Mention]]:
+    def link_many(self, texts: Sequence[str], top_k: int = 0, branches: Sequence[str] | None = None,
+                  nested: bool = False) -> list[list[Mention]]:
         """``link`` over many texts, batched; results in input order."""
-        return self.linker().link_many(texts, top_k=top_k)
+        return self.linker().link_many(texts, top_k=top_k, branches=branches, modifiers=True, nested=nested)
 
     # -- NLI ---------------------------------------------------------------------------------
 

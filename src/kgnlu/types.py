@@ -116,6 +116,9 @@ class Mention(_Dict):
     # Whose condition it is when the text says it is a relative's ("My father has X"): "father".
     # None: the patient (or the speaker).
     experiencer: str | None = None
+    # Qualifiers of this finding the text states (severity, laterality, onset, frequency, mode of
+    # inheritance: concepts under the KG's modifier roots), ``{"iri", "label", "text"}`` each.
+    modifiers: list[dict] = field(default_factory=list)
 
 
 @dataclass

@@ -19,9 +19,15 @@
    where a GNN score would plug in. Scorers see only the spans and candidates whose outcome they
    could change, all of a ``link_many`` batch at once: embedding sentences and definitions is
    most of the cost of dense linking (bench/results/link.md).
+   Around the lexicon's spans, coordinated terms are composed ("renal agenesis or dysgenesis" ->
+   renal dysgenesis) and, when asked, short forms the text defines link throughout it
+   (``tasks.expand``).
 4. **Polarity** from NegEx-style scopes (``kg.negation``), whether the mention is hedged
    ("possible X", "rule out X", a question), and its experiencer when a relative is the subject
    ("My father has X").
+5. **Scope** (``tasks.scope``): ``branches`` limit the concepts a mention may name, and with
+   ``modifiers`` the qualifiers (concepts under the KG's modifier roots) become attributes of
+   the finding they qualify.
 """
 
 from __future__ import annotations
@@ -31,11 +37,15 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from kgnlu.kg.lexicon import LINKABLE
 from kgnlu.kg.matcher import normalize_token
 from kgnlu.kg.rewrite import FILLERS as _FILLERS
 from kgnlu.kg.rewrite import MAX_QUERY_TOKENS as MAX_PHRASE_TOKENS
+from kgnlu.tasks.expand import abbreviations, coordinated, occurrences
+from kgnlu.tasks.expand import nested as expand_nested
+from kgnlu.tasks.scope import DEFAULT_MODIFIER_ROOTS, Scope, Scopes, attach_modifiers
 from kgnlu.types import Candidate, InputError, Mention
 
 MAX_CHARS = 100_000
@@ -59,6 +69,9 @@ STOPWORDS = frozenset(
 # candidates that cannot win, so ``candidates`` may be a subset of the span's); ``prepare(items)``,
 # called once per ``link_many`` with every (text, span, candidates) it will score, to batch the work.
 Scorer = Callable[[str, "Span", list[Candidate], list["Span"]], list[float]]
+
+
+_normalized = lru_cache(maxsize=1 << 16)(normalize_token)
 
 
 def _namesake_key(c: Candidate) -> str | None:
@@ -226,7 +239,8 @@ class Linker:
     """Links mentions in text to KG concepts. Thread-safe once built (read-only state)."""
 
     def __init__(self, matcher, tables, index=None, nil_threshold: float = DEFAULT_NIL,
-                 extra_scorers: Sequence[Scorer] = (), rewriter=None):
+                 extra_scorers: Sequence[Scorer] = (), rewriter=None,
+                 modifier_roots: Sequence[str] = DEFAULT_MODIFIER_ROOTS, abbreviations: bool = False):
         self.matcher = matcher
         self.tables = tables
         self.index = index  # a tasks.lexindex.LexiconIndex, or None for lexicon-only linking
@@ -235,6 +249,13 @@ class Linker:
         self.extra_scorers = list(extra_scorers)
         self._vocab = getattr(matcher, "vocabulary", None)
         self._replaced = tables.replacements()
+        self._label = lru_cache(maxsize=1 << 16)(tables.label)  # one SQL query per candidate otherwise
+        self.modifier_roots = tuple(modifier_roots)
+        # Short forms the text defines ("cafe au lait spots (CLS)") link throughout it. Off by
+        # default: GSC+'s curators do not annotate short forms, so on that corpus every link
+        # of one counted as a false positive (bench/results/concepts.md).
+        self.abbreviations = abbreviations
+        self._scopes = Scopes(tables, self.modifier_roots)
 
     # -- public ------------------------------------------------------------------------------
 
@@ -247,39 +268,102 @@ class Linker:
             mode.update(encoder=self.index.encoder.fingerprint, nil_threshold=self.nil_threshold)
         return mode
 
-    def link(self, text: str, top_k: int = 0) -> list[Mention]:
-        return self.link_many([text], top_k)[0]
+    def link(self, text: str, top_k: int = 0, branches: Sequence[str] | None = None,
+             modifiers: bool = False, nested: bool = False) -> list[Mention]:
+        return self.link_many([text], top_k, branches, modifiers, nested)[0]
 
-    def link_many(self, texts: Sequence[str], top_k: int = 0) -> list[list[Mention]]:
+    def link_many(self, texts: Sequence[str], top_k: int = 0, branches: Sequence[str] | None = None,
+                  modifiers: bool = False, nested: bool = False) -> list[list[Mention]]:
+        """The mentions of each text, in text order.
+
+        ``branches``: link only to concepts in these sources or subtrees (``tasks.scope``); a span
+        whose best concept is outside falls back to its best candidate inside, or is no mention.
+        ``modifiers``: qualifiers (concepts under ``modifier_roots``) become ``Mention.modifiers``
+        of the finding they qualify (``scope.attach_modifiers``). Off here because the NLI rules,
+        the NLI model and relation extraction read qualifiers as mentions of their own (a
+        disease's mode of inheritance is a relation's object); ``Engine.link`` turns it on.
+        ``nested``: also the shorter terms inside each lexicon match ("schwannoma" inside
+        "vestibular schwannoma"), as mentions of their own, ``via="nested"``. Off by default: the
+        NLI rules would count a finding twice, once as the whole term and once as its head.
+        """
         texts = [check_text(t) for t in texts]
-        spans = [self._lexicon_spans(t) for t in texts]
+        scope = self.scope(branches)
+        allowed = None if scope.branches is None else scope.allowed(modifiers, self._replaced)
+        spans = [self._lexicon_spans(t, allowed) for t in texts]
         if self.rewriter is not None:
-            self._rewrite_terms(texts, spans)
+            self._rewrite_terms(texts, spans, allowed)
         if self.index is not None or self.rewriter is not None:
-            self._add_unmatched_spans(texts, spans)
+            self._add_unmatched_spans(texts, spans, allowed)
+        if nested:
+            for text, ss in zip(texts, spans):
+                ss += [Span(a, b, text[a:b], cands, "nested") for a, b, cands in
+                       expand_nested(text, [(s.start, s.end) for s in ss if s.via != "dense"],
+                                     lambda p: self._phrase(p, allowed))]
+                ss.sort(key=lambda s: (s.start, -s.end))
         coherence = [[self._coherence(s, ss) for s in ss] for ss in spans]
         self._prepare_scorers(texts, spans, coherence, top_k)
-        return [self._finish(t, s, c, top_k) for t, s, c in zip(texts, spans, coherence)]
+        return [self._finish(t, s, c, top_k, scope, allowed, modifiers) for t, s, c in zip(texts, spans, coherence)]
+
+    def scope(self, branches: Sequence[str] | None = None) -> Scope:
+        """The ``Scope`` of ``branches`` over this linker's KG; ``InputError`` for a bad branch."""
+        return self._scopes.get(branches)
 
     # -- stages ------------------------------------------------------------------------------
 
-    def _lexicon_spans(self, text: str) -> list[Span]:
+    def _find(self, text: str, allowed: Callable[[str], bool] | None):
+        if allowed is None:
+            return self.matcher.find(text)
+        return self.matcher.find(text, lambda cands: any(allowed(c[0]) for c in cands))
+
+    def _match_candidates(self, m) -> list[Candidate]:
+        cands, seen = [], set()
+        for iri, kind, entry in m.candidates:
+            if iri in seen or self.tables.kind(iri) not in LINKABLE:
+                continue
+            seen.add(iri)
+            cands.append(Candidate(iri, self._label(iri), KIND_SCORE.get(kind, 0.7), "lexicon", entry, kind))
+        return self._current(cands)
+
+    def _lexicon_spans(self, text: str, allowed: Callable[[str], bool] | None = None) -> list[Span]:
         out = []
-        for m in self.matcher.find(text):
-            cands, seen = [], set()
-            for iri, kind, entry in m.candidates:
-                if iri in seen or self.tables.kind(iri) not in LINKABLE:
-                    continue
-                seen.add(iri)
-                cands.append(Candidate(iri, self.tables.label(iri), KIND_SCORE.get(kind, 0.7), "lexicon", entry, kind))
-            if cands := self._current(cands):
+        for m in self._find(text, allowed):
+            if cands := self._match_candidates(m):
                 out.append(Span(m.start, m.end, text[m.start:m.end], cands, "lexicon"))
+        if out:
+            self._expand(text, out, allowed)
         return out
+
+    def _phrase(self, phrase: str, allowed: Callable[[str], bool] | None) -> list[Candidate]:
+        """The candidates of ``phrase`` when it is one whole lexicon entry, else []."""
+        ms = self._find(phrase, allowed)
+        whole = len(ms) == 1 and ms[0].start == 0 and ms[0].end == len(phrase)
+        return self._match_candidates(ms[0]) if whole else []
+
+    def _expand(self, text: str, spans: list[Span], allowed: Callable[[str], bool] | None) -> None:
+        """Coordinated terms and abbreviations the text defines (``tasks.expand``), added to ``spans``."""
+        def lookup(phrase: str) -> list[Candidate]:
+            return self._phrase(phrase, allowed)
+
+        spans += [Span(a, b, text[a:b], cands, "coordination")
+                  for a, b, cands in coordinated(text, [(s.start, s.end) for s in spans], lookup)]
+        defined = abbreviations(text, [(s.start, s.end, s) for s in spans if s.via == "lexicon"]) if self.abbreviations else ()
+        for short, long_form in defined:
+            where = occurrences(text, short)
+            spans[:] = [s for s in spans if not any(a < s.end and s.start < b for a, b in where)]
+            spans += [Span(a, b, short, list(long_form.candidates), "abbreviation") for a, b in where]
+        spans.sort(key=lambda s: (s.start, -s.end))
 
     def _runs(self, text: str, covered: list[Span]) -> list[tuple[int, int]]:
         """Runs of content words outside lexicon matches: the dense linker's candidate spans."""
         runs, cur = [], []
-        taken = [(s.start, s.end) for s in covered]
+        # Covered stretches merged and in order, walked with one pointer: linear in the text.
+        taken: list[list[int]] = []
+        for a, b in sorted((s.start, s.end) for s in covered):
+            if taken and a <= taken[-1][1]:
+                taken[-1][1] = max(taken[-1][1], b)
+            else:
+                taken.append([a, b])
+        t = 0
 
         def close():
             while cur and cur[-1][2] in STOPWORDS:
@@ -293,17 +377,21 @@ class Linker:
 
         last_end = 0
         for m in _TOKEN.finditer(text):
-            word = normalize_token(m.group())
-            if _BOUNDARY.search(text, last_end, m.start()) or any(a < m.end() and m.start() < b for a, b in taken) \
+            start, end = m.span()
+            while t < len(taken) and taken[t][1] <= start:
+                t += 1
+            inside = t < len(taken) and taken[t][0] < end
+            word = _normalized(m.group())
+            if inside or _BOUNDARY.search(text, last_end, start) \
                     or len(cur) >= MAX_RUN_TOKENS or word in ("and", "or", "but", "with", "without", "no", "not"):
                 close()
-            if not any(a < m.end() and m.start() < b for a, b in taken) and word not in ("and", "or", "but"):
-                cur.append((m.start(), m.end(), word))
-            last_end = m.end()
+            if not inside and word not in ("and", "or", "but"):
+                cur.append((start, end, word))
+            last_end = end
         close()
         return runs
 
-    def _rewrite_terms(self, texts: Sequence[str], spans: list[list[Span]]) -> None:
+    def _rewrite_terms(self, texts: Sequence[str], spans: list[list[Span]], allowed=None) -> None:
         """A text that is one term ("Hearing loss, conductive", "Abnormality of the hip joint")
         and that no lexicon match covers whole becomes one mention when a rewrite of the whole
         names a concept that none of its fragments names: the longest match wins, as in the
@@ -328,14 +416,16 @@ class Linker:
             a, b = words[0].start(), words[-1].end()
             if len(ss) == 1 and (ss[0].start, ss[0].end) == (a, b):
                 continue  # the lexicon matched it whole
-            cands = self._candidates(self.rewriter.lookup(text[a:b], k=5), "rewrite")
+            cands = self._candidates(self.rewriter.lookup(text[a:b], k=5), "rewrite", allowed)
             if cands and cands[0].iri not in {c.iri for s in ss for c in s.candidates}:
                 ss[:] = [Span(a, b, text[a:b], cands, "rewrite")]
 
-    def _candidates(self, hits, via: str) -> list[Candidate]:
-        """Rewrite or dense hits (``iri, text, kind, score``) as mention candidates, linkable ones only."""
-        return self._current([Candidate(h.iri, self.tables.label(h.iri), round(float(h.score), 4), via, h.text, h.kind)
-                              for h in hits if self.tables.kind(h.iri) in LINKABLE])
+    def _candidates(self, hits, via: str, allowed: Callable[[str], bool] | None = None) -> list[Candidate]:
+        """Rewrite or dense hits (``iri, text, kind, score``) as mention candidates: linkable ones,
+        and in the caller's branches when ``allowed`` is given."""
+        return self._current([Candidate(h.iri, self._label(h.iri), round(float(h.score), 4), via, h.text, h.kind)
+                              for h in hits if self.tables.kind(h.iri) in LINKABLE
+                              and (allowed is None or allowed(h.iri))])
 
     def _current(self, cands: list[Candidate]) -> list[Candidate]:
         """Deprecated concepts give way to the concept that replaces them, or drop out.
@@ -356,10 +446,10 @@ class Linker:
             if iri is None or iri in self._replaced or iri in seen or self.tables.kind(iri) not in LINKABLE:
                 continue
             seen.add(iri)
-            out.append(c if iri == c.iri else replace(c, iri=iri, label=self.tables.label(iri)))
+            out.append(c if iri == c.iri else replace(c, iri=iri, label=self._label(iri)))
         return out
 
-    def _add_unmatched_spans(self, texts: Sequence[str], spans: list[list[Span]]) -> None:
+    def _add_unmatched_spans(self, texts: Sequence[str], spans: list[list[Span]], allowed=None) -> None:
         """Runs the lexicon missed: rewritten into a name if a rewrite names one, else dense."""
         runs = [self._runs(t, s) for t, s in zip(texts, spans)]
         queries = sorted({t[a:b] for t, rs in zip(texts, runs) for a, b in rs})
@@ -369,13 +459,13 @@ class Linker:
         if self.rewriter is not None:
             for q in queries:
                 # A rewrite naming only properties names no thing: the run goes to dense retrieval.
-                if cands := self._candidates(self.rewriter.lookup(q, k=5), "rewrite"):
+                if cands := self._candidates(self.rewriter.lookup(q, k=5), "rewrite", allowed):
                     found[q] = cands
         rest = [q for q in queries if q not in found]
         if self.index is not None and rest:
             for q, hits in zip(rest, self.index.search(rest, k=5)):
                 # The NIL threshold is calibrated on cosines; a rewrite hit is lexical evidence.
-                found[q] = self._candidates([h for h in hits if h.score >= self.nil_threshold], "dense")
+                found[q] = self._candidates([h for h in hits if h.score >= self.nil_threshold], "dense", allowed)
         for text, rs, ss in zip(texts, runs, spans):
             for a, b in rs:
                 if cands := found.get(text[a:b]):
@@ -452,7 +542,8 @@ class Linker:
         scored.sort(key=lambda t: (t[0], t[1]))
         return [c for _, _, c in scored]
 
-    def _finish(self, text: str, spans: list[Span], coherence: list[list[float]], top_k: int) -> list[Mention]:
+    def _finish(self, text: str, spans: list[Span], coherence: list[list[float]], top_k: int, scope: Scope | None = None,
+                allowed: Callable[[str], bool] | None = None, modifiers: bool = False) -> list[Mention]:
         from kgnlu.kg.negation import experiencers, polarity_cues
 
         if not spans:
@@ -460,11 +551,21 @@ class Linker:
         bounds = [(s.start, s.end) for s in spans]
         names = [(s.start, s.end) for s in spans if s.via == "lexicon"]
         (cues, hedges), whose = polarity_cues(text, bounds), experiencers(text, bounds, names)
-        out = []
+        scope = scope or self.scope()
+        out, qualifier = [], []
         for span, coh, cue, hedge, who in zip(spans, coherence, cues, hedges, whose):
             ranked = self._disambiguate(text, span, spans, top_k, coh)
+            if allowed is not None:
+                # Filtered after ranking, over the span's full order: the best in-scope candidate.
+                if len(ranked) > 1 and top_k <= 1 and self.extra_scorers:
+                    ranked = self._disambiguate(text, span, spans, 2, coh)
+                ranked = [c for c in ranked if allowed(c.iri)]
+                if not ranked:
+                    continue
             best = ranked[0]
-            readings = [c.iri for c in span.candidates if c.iri != best.iri and _reads_as(c, best)]
+            readings = [c.iri for c in span.candidates if c.iri != best.iri and _reads_as(c, best)
+                        and (allowed is None or allowed(c.iri))]
+            qualifier.append(modifiers and scope.is_modifier(best.iri))
             out.append(Mention(
                 text=span.text, start=span.start, end=span.end, iri=best.iri, label=best.label,
                 score=round(best.score, 4), negated=cue is not None, via=span.via,
@@ -473,4 +574,8 @@ class Linker:
                 hedged=hedge is not None, hedge_cue=hedge.trigger if hedge is not None else None,
                 readings=readings, experiencer=who,
             ))
-        return out
+        if not modifiers:
+            return out
+        out = attach_modifiers(text, out, qualifier)
+        # A qualifier left alone is a mention only where the caller's branches take it.
+        return out if scope.branches is None else [m for m in out if scope.in_branches(m.iri)]

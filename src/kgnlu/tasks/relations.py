@@ -87,8 +87,10 @@ class KGLookupScorer:
 
 
 def _entity(m: Mention) -> dict:
-    """A mention as a result's entity: its fields but the candidates (``asdict`` would copy them all)."""
-    d = {f.name: getattr(m, f.name) for f in fields(m) if f.name != "candidates"}
+    """A mention as a result's entity: its fields but the candidates (``asdict`` would copy them all)
+    and the modifiers (relation extraction links qualifiers as mentions of their own: a disease's
+    mode of inheritance is a relation's object, so there are none)."""
+    d = {f.name: getattr(m, f.name) for f in fields(m) if f.name not in ("candidates", "modifiers")}
     d["readings"] = list(m.readings)
     return d
 

@@ -1,0 +1,219 @@
+"""Mentions the lexicon's one-pass matching misses: coordinated terms and abbreviations defined in the text.
+
+**Coordination.** A term that shares its head or its modifier with a conjunct names a second
+concept: "renal agenesis or dysgenesis" (renal dysgenesis), "branchial, otic and renal anomalies"
+(branchial anomalies, otic anomalies). Around each matched span, conjuncts of one to three words
+joined by a comma, "and", "or" or "and/or" are tried in place of the span's first words (a shared
+head: the conjunct comes before the span) or its last words (a shared modifier: after it). A
+composed phrase becomes a mention only when it is a whole entry of the lexicon (or the same
+words as one in another order), and only for a conjunct that no other span covers. The mention spans the text from the conjunct to the far end
+of the term it shares words with, as curated corpora (GSC+) mark such mentions.
+
+**Abbreviations** (Schwartz and Hearst, PSB 2003): "café au lait spots (CLS)" defines CLS when a
+span ends just before the parenthesis and the short form's letters occur in it in order, the
+first at the start of a word. Every occurrence of the short form in the same text, as a whole
+word and in the same case, then links to that span's concepts, in place of whatever else matched
+there: the author's definition says what it stands for in this text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+
+# Words and the punctuation that can join conjuncts; anything else ends a conjunct.
+_PIECE = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*|[,/()]|\S")
+_JOINERS = frozenset({"and", "or", ","})
+_NOT_CONJUNCT = frozenset("""a an the of in on at to for with without by from as is are was were be been not no nor
+    but than that which who this these those both either neither""".split())
+MAX_CONJUNCT = 3  # words
+MAX_CONJUNCTS = 6  # per list
+_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
+_SHORT_FORM = re.compile(r"\(\s*([^()\s][^()]{0,9}?)\s*\)")
+
+Lookup = Callable[[str], list]  # a phrase -> its candidates when it is a whole lexicon entry, else []
+
+
+def _pieces(text: str) -> list[tuple[int, int, str]]:
+    return [(m.start(), m.end(), m.group()) for m in _PIECE.finditer(text)]
+
+
+def _is_word(p: str) -> bool:
+    return p[0].isalnum() and p.lower() not in _JOINERS and p.lower() not in _NOT_CONJUNCT
+
+
+def _joiner_left(pieces, i: int) -> int | None:
+    """Index of the first piece of a joiner ending just before piece ``i`` (", ", "and", ", or", "and/or")."""
+    j = i - 1
+    if j < 0:
+        return None
+    w = pieces[j][2].lower()
+    if w in ("and", "or"):
+        if j >= 2 and pieces[j - 1][2] == "/" and pieces[j - 2][2].lower() == "and":
+            j -= 2  # and/or
+        if j >= 1 and pieces[j - 1][2] == ",":
+            j -= 1  # Oxford comma
+        return j
+    return j if w == "," else None
+
+
+def _joiner_right(pieces, i: int) -> int | None:
+    """Index of the last piece of a joiner starting at piece ``i``, or None."""
+    if i >= len(pieces):
+        return None
+    w = pieces[i][2].lower()
+    if w == ",":
+        if i + 1 < len(pieces) and pieces[i + 1][2].lower() in ("and", "or"):
+            return i + 1
+        return i
+    if w == "and" and i + 2 < len(pieces) and pieces[i + 1][2] == "/" and pieces[i + 2][2].lower() == "or":
+        return i + 2
+    return i if w in ("and", "or") else None
+
+
+def _conjunct_left(pieces, k: int) -> tuple[int, int] | None:
+    """The words before the joiner at ``k``: (first, last + 1) piece indices, up to the previous
+    joiner or any other word or mark; None when there are none or more than ``MAX_CONJUNCT``."""
+    a = k
+    while a > 0 and _is_word(pieces[a - 1][2]) and k - a <= MAX_CONJUNCT:
+        a -= 1
+    return (a, k) if 0 < k - a <= MAX_CONJUNCT else None
+
+
+def _conjunct_right(pieces, k: int) -> tuple[int, int] | None:
+    """The words after the joiner ending at ``k``, as ``_conjunct_left``."""
+    b = k + 1
+    while b < len(pieces) and _is_word(pieces[b][2]) and b - k - 1 <= MAX_CONJUNCT:
+        b += 1
+    return (k + 1, b) if 0 < b - k - 1 <= MAX_CONJUNCT else None
+
+
+def coordinated(text: str, spans: Sequence[tuple[int, int]], lookup: Lookup) -> list[tuple[int, int, list]]:
+    """``(start, end, candidates)`` of the coordinated terms around ``spans`` (see the module docstring).
+
+    A conjunct is the words between two joiners. Before the span (a shared head) its longest
+    tail that composes a name is used ("posterior subcapsular or ... cataract": "posterior
+    subcapsular cataract"); after it (a shared modifier), its longest head. A conjunct that
+    composes nothing is passed over, and the list goes on: "branchial, otic and renal anomalies".
+    """
+    pieces = _pieces(text)
+    if not pieces or not any(p[2].lower() in ("and", "or") or p[2] == "," for p in pieces):
+        return []
+    first = {s: k for k, (s, _, _) in enumerate(pieces)}
+    last = {e: k for k, (_, e, _) in enumerate(pieces)}
+    taken = sorted(spans)
+
+    def covered(a: int, b: int) -> bool:
+        return any(s < b and a < e for s, e in taken)
+
+    def compose(words: list[str], part: list[str], before: bool) -> list:
+        for drop in range(1, len(words)):
+            phrase = " ".join(part + words[drop:] if before else words[:len(words) - drop] + part)
+            if cands := lookup(phrase):
+                return cands
+        return []
+
+    out, seen = [], set()
+
+    def add(a: int, b: int, cands: list) -> None:
+        if (a, b) not in seen:
+            seen.add((a, b))
+            out.append((a, b, cands))
+
+    for start, end in taken:
+        i, j = first.get(start), last.get(end)
+        if i is None or j is None or j <= i:
+            continue
+        words = [p[2] for p in pieces[i:j + 1]]
+        k = _joiner_left(pieces, i)  # shared head: conjuncts before the span
+        for _ in range(MAX_CONJUNCTS):
+            c = None if k is None else _conjunct_left(pieces, k)
+            if c is None or covered(pieces[c[0]][0], pieces[c[1] - 1][1]):
+                break
+            for a in range(c[0], c[1]):
+                if cands := compose(words, [p[2] for p in pieces[a:c[1]]], True):
+                    add(pieces[a][0], end, cands)
+                    break
+            k = _joiner_left(pieces, c[0])
+        k = _joiner_right(pieces, j + 1)  # shared modifier: conjuncts after the span
+        for _ in range(MAX_CONJUNCTS):
+            c = None if k is None else _conjunct_right(pieces, k)
+            if c is None or covered(pieces[c[0]][0], pieces[c[1] - 1][1]):
+                break
+            for b in range(c[1], c[0], -1):
+                if cands := compose(words, [p[2] for p in pieces[c[0]:b]], False):
+                    add(start, pieces[b - 1][1], cands)
+                    break
+            k = _joiner_right(pieces, c[1])
+    return out
+
+
+def nested(text: str, spans: Sequence[tuple[int, int]], lookup: Lookup, max_words: int = 8) -> list[tuple[int, int, list]]:
+    """``(start, end, candidates)`` of the shorter terms inside each span: every run of its words
+    that is a whole lexicon entry ("schwannoma" in "vestibular schwannoma", "capsular cataract" in
+    "posterior subcapsular or capsular cataract"), the span itself left out."""
+    out, seen = [], set()
+    for start, end in spans:
+        words = [(m.start(), m.end()) for m in _WORD.finditer(text, start, end)]
+        if not 2 <= len(words) <= max_words:
+            continue
+        for i in range(len(words)):
+            for j in range(len(words), i, -1):
+                if (i, j) == (0, len(words)):
+                    continue
+                a, b = words[i][0], words[j - 1][1]
+                if (a, b) in seen or text[a:b].lower() in _NOT_CONJUNCT:
+                    continue
+                if cands := lookup(text[a:b]):
+                    seen.add((a, b))
+                    out.append((a, b, cands))
+    return out
+
+
+def _long_form_fits(short: str, long: str) -> bool:
+    """Schwartz-Hearst: the short form's letters and digits occur in ``long`` in order, right to
+    left, and its first one starts ``long`` (the short form abbreviates the whole span, not a
+    tail of it: "LS" is not "cafe au lait spots")."""
+    s, lf = short.lower(), long.lower()
+    si, li = len(s) - 1, len(lf) - 1
+    while si >= 0:
+        c = s[si]
+        if not c.isalnum():
+            si -= 1
+            continue
+        while li >= 0 and (lf[li] != c or (si == 0 and li > 0 and lf[li - 1].isalnum())):
+            li -= 1
+        if li < 0:
+            return False
+        si, li = si - 1, li - 1
+    return li == -1 or not lf[:li + 1].strip(" -")
+
+
+def abbreviations(text: str, spans: Sequence[tuple[int, int, object]]) -> list[tuple[str, object]]:
+    """``(short form, what the span it abbreviates carries)`` for each definition "long form (SF)"
+    whose long form is one of ``spans`` (``(start, end, payload)``), in text order."""
+    if "(" not in text:
+        return []
+    ends = {e: (s, payload) for s, e, payload in spans}
+    out, seen = [], set()
+    for m in _SHORT_FORM.finditer(text):
+        short = m.group(1).strip()
+        if len(short) < 2 or len(short.split()) > 2 or not any(c.isupper() for c in short) \
+                or not short[0].isalnum() or short in seen:
+            continue
+        before = text[:m.start()].rstrip()
+        hit = ends.get(len(before))
+        if hit is None or len(text[hit[0]:len(before)]) <= len(short):
+            continue
+        if _long_form_fits(short, text[hit[0]:len(before)]):
+            seen.add(short)
+            out.append((short, hit[1]))
+    return out
+
+
+def occurrences(text: str, short: str) -> list[tuple[int, int]]:
+    """Where ``short`` occurs in ``text`` as a whole word, in the same case."""
+    return [(m.start(), m.end()) for m in re.finditer(rf"(?<![\w-]){re.escape(short)}(?![\w-])", text)]
+
+
+__all__ = ["abbreviations", "coordinated", "nested", "occurrences"]

