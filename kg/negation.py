@@ -43,7 +43,8 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from dataclasses import dataclass
-from typing import Sequence
+from functools import lru_cache
+from typing import NamedTuple, Sequence
 
 # Words of padding a scope tolerates between the trigger (or a list connector) and a mention.
 # NegEx uses a 5-word window; ours does not count the mentions themselves nor "and"/"or"/",".
@@ -166,8 +167,7 @@ class Cue:
     kind: str  # "pre" | "post"
 
 
-@dataclass(frozen=True)
-class _Token:
+class _Token(NamedTuple):  # a tuple: every token of every linked text is one
     start: int
     end: int
     low: str
@@ -181,8 +181,9 @@ class _Event:
     experiencer: bool = False  # also hedges what it covers: "no family history of X" is not about the patient
 
 
-def _tokens(text: str) -> list[_Token]:
-    return [_Token(m.start(), m.end(), m.group().casefold().replace("’", "'")) for m in _TOKEN.finditer(text)]
+@lru_cache(maxsize=4)  # polarity_cues and experiencers read the same text one after the other
+def _tokens(text: str) -> tuple[_Token, ...]:
+    return tuple(_Token(m.start(), m.end(), m.group().casefold().replace("’", "'")) for m in _TOKEN.finditer(text))
 
 
 def _phrase_table() -> dict[str, list[tuple[tuple[str, ...], str]]]:

@@ -40,6 +40,7 @@ import threading
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from kgnlu.kg.kgdir import publish
@@ -66,9 +67,12 @@ TARGET_KINDS = ("label", "pref", "exact", "alt")  # related, broad and narrow na
 Rule = tuple[tuple[str, ...], tuple[str, ...], float, int]  # (lhs, rhs, cost, support)
 
 
+_normalized = lru_cache(maxsize=1 << 16)(normalize_token)  # every linked run's words go through it
+
+
 def key_tokens(text: str) -> tuple[str, ...]:
     """The words that decide what ``text`` names: normalised as the matcher does, fillers dropped."""
-    return tuple(t for t in (normalize_token(w) for w in WORDS.findall(text)) if t and t not in FILLERS)
+    return tuple(t for t in (_normalized(w) for w in WORDS.findall(text)) if t and t not in FILLERS)
 
 
 def bag_key(tokens: Iterable[str]) -> str:
@@ -115,23 +119,33 @@ class Rewriter:
             alternatives.sort(key=lambda r: (r[1], r[0]))
         self._rules = dict(by_lhs)
         self._longest = max((len(lhs) for lhs in self._rules), default=0)
+        # The longest left-hand side starting with each word: most words of a phrase start none,
+        # and the search below probes every slice of every variant.
+        self._reach: dict[str, int] = {}
+        for lhs in self._rules:
+            self._reach[lhs[0]] = max(self._reach.get(lhs[0], 0), len(lhs))
 
     def __len__(self) -> int:
         return sum(len(r) for r in self._rules.values())
 
-    def variants(self, text: str) -> dict[str, float]:
-        """Bag key -> cost of the cheapest rewrite of ``text`` into it (``text`` itself at 0)."""
-        start = key_tokens(text)
+    def variants(self, text: str, start: tuple[str, ...] | None = None) -> dict[str, float]:
+        """Bag key -> cost of the cheapest rewrite of ``text`` into it (``text`` itself at 0);
+        ``start``: ``key_tokens(text)`` when the caller has them."""
+        start = key_tokens(text) if start is None else start
         if not MIN_QUERY_TOKENS <= len(start) <= MAX_QUERY_TOKENS:
             return {}
         best = {start: 0.0}
         frontier = best
         for _ in range(MAX_STEPS):
             step: dict[tuple[str, ...], float] = {}
+            rules, reach = self._rules, self._reach
             for variant, cost in frontier.items():
                 for i in range(len(variant)):
-                    for n in range(1, min(self._longest, len(variant) - i) + 1):
-                        for rhs, extra in self._rules.get(variant[i:i + n], ()):
+                    longest = reach.get(variant[i])
+                    if longest is None:
+                        continue
+                    for n in range(1, min(longest, len(variant) - i) + 1):
+                        for rhs, extra in rules.get(variant[i:i + n], ()):
                             new, c = variant[:i] + rhs + variant[i + n:], cost + extra
                             if new and c < best.get(new, math.inf) and c < step.get(new, math.inf):
                                 step[new] = c
@@ -234,10 +248,26 @@ class RewriteIndex:
     def __len__(self) -> int:
         return len(self.rewriter)
 
+    @property
+    def words(self) -> frozenset[str]:
+        """Every word a rewrite can keep or consume: the targets' words and the rules' left-hand
+        sides. A phrase with another word names no target whatever the rules do (a word leaves
+        a phrase only through a rule), so ``lookup`` need not search its rewrites."""
+        words = self.__dict__.get("_words")
+        if words is None:
+            with self._lock:
+                keys = [k for (k,) in self._db.execute("SELECT DISTINCT key FROM targets")]
+            words = frozenset(" ".join(keys).split()) | {w for lhs in self.rewriter._rules for w in lhs}
+            self.__dict__["_words"] = words
+        return words
+
     def lookup(self, text: str, k: int = 10) -> list[Hit]:
         """Up to ``k`` concepts that a rewrite of ``text`` names, one per IRI, cheapest first
         (then by kind of name, then IRI); [] when none does."""
-        costs = self.rewriter.variants(text)
+        words, start = self.words, key_tokens(text)
+        if not all(w in words for w in start):
+            return []
+        costs = self.rewriter.variants(text, start)
         keys = sorted(costs)
         best: dict[str, Hit] = {}
         for i in range(0, len(keys), 500):  # SQLite's default limit on bound parameters is 999

@@ -210,7 +210,8 @@ def test_real_hpo_modifiers_branches_and_the_chest_pain_sentence(hpo_engine):
     assert [(m.text, m.negated) for m in ms] == [("chest pain", True), ("focal seizure", False), ("fever", True),
                                                  ("cough", True), ("rash", True)]
     (m,) = hpo_engine.link("Severe progressive hearing loss with childhood onset.")
-    assert {q["label"] for q in m.modifiers} >= {"Severe", "Progressive", "Onset"}
+    assert m.label == "Progressive hearing impairment"
+    assert [q["label"] for q in m.modifiers] == ["Severe", "Childhood onset"]
     assert [m.label for m in hpo_engine.link("Autosomal dominant inheritance.")] == ["Autosomal dominant inheritance"]
     assert hpo_engine.link("Autosomal dominant inheritance.", branches=["hpo:phenotype"]) == []
     ms = hpo_engine.link("Branchial, otic and renal anomalies.", branches=["hpo:phenotype"])

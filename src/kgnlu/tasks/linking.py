@@ -249,7 +249,8 @@ class Linker:
         self.extra_scorers = list(extra_scorers)
         self._vocab = getattr(matcher, "vocabulary", None)
         self._replaced = tables.replacements()
-        self._label = lru_cache(maxsize=1 << 16)(tables.label)  # one SQL query per candidate otherwise
+        self._label = lru_cache(maxsize=1 << 16)(lambda iri: tables.label(iri))  # one SQL query per candidate otherwise
+        self._ancestors = lru_cache(maxsize=1 << 15)(lambda iri: frozenset(tables.ancestors(iri)))
         self.modifier_roots = tuple(modifier_roots)
         # Short forms the text defines ("cafe au lait spots (CLS)") link throughout it. Off by
         # default: GSC+'s curators do not annotate short forms, so on that corpus every link
@@ -477,10 +478,18 @@ class Linker:
         if len(span.candidates) < 2:
             return []
         anchors = [o.candidates[0].iri for o in others if o is not span and len(o.candidates) == 1]
+        anchors = [a for a in anchors if self.tables.id(a) is not None]
         out = []
         for c in span.candidates:
-            coherent = sum(1 for a in anchors if self.tables.is_subclass(c.iri, a) or self.tables.is_subclass(a, c.iri))
-            out.append(0.05 * min(coherent, 2))
+            coherent = 0
+            if self.tables.id(c.iri) is not None:
+                up = self._ancestors(c.iri)
+                for a in anchors:  # is_subclass either way, from cached ancestor sets: no query per pair
+                    if a == c.iri or a in up or c.iri in self._ancestors(a):
+                        coherent += 1
+                        if coherent == 2:
+                            break
+            out.append(0.05 * coherent)
         return out
 
     def _contenders(self, span: Span, coherence: list[float], top_k: int) -> list[int]:

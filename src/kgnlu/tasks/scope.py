@@ -187,15 +187,18 @@ def attach_modifiers(text: str, mentions: list[Mention], qualifier: list[bool]) 
         while k + 1 < len(bounds) and m.start >= bounds[k][1]:
             k += 1
         sentence_of.append(k)
+    findings: dict[int, list[int]] = {}  # per sentence: one pass over its own mentions, linear in the text
+    for j, k in enumerate(sentence_of):
+        if not qualifier[j]:
+            findings.setdefault(k, []).append(j)
     attached: dict[int, list[int]] = {}
     keep = [True] * len(mentions)
     for i, m in enumerate(mentions):
         if not qualifier[i]:
             continue
         best, best_key = None, None
-        for j, f in enumerate(mentions):
-            if qualifier[j] or sentence_of[j] != sentence_of[i]:
-                continue
+        for j in findings.get(sentence_of[i], ()):
+            f = mentions[j]
             gap = f.start - m.end if f.start >= m.end else m.start - f.end
             key = (max(gap, 0), f.start < m.start)
             if best_key is None or key < best_key:
