@@ -281,7 +281,7 @@ def render(args, kg_desc: str, pairs_desc: str, local: dict, remote: dict[str, d
     lines = [
         "## Throughput", "",
         f"{date.today().isoformat()}; {os.cpu_count()} cores ({platform.processor() or platform.machine()}), shared with other "
-        f"work: 1-minute load average {min(loads):.2f} to {max(loads):.2f} (before the run and after each round); "
+        f"work: 1-minute load average {min(loads):.2f} to {max(loads):.2f} (before the run and after each round; it counts this benchmark's own processes); "
         f"torch threads: {args.threads}; KG: {kg_desc}; pairs: {pairs_desc}.",
         f"Command: `python {' '.join(shlex.quote(a) for a in argv)}`", "",
         f"Server: `kgnlu serve --threads {args.threads} --batch-size {args.batch_size} --batch-wait-ms "
