@@ -126,8 +126,18 @@ class Candidate(_Result):
     kind: str
 
 
+class Modifier(_Result):
+    """A qualifier of a finding that the text states (severity, laterality, onset, frequency, mode of
+    inheritance: a concept under the KG's modifier roots)."""
+
+    iri: str
+    label: str | None
+    text: str
+
+
 class MentionFields(_Result):
-    """A span linked to a KG concept, with its polarity (``Mention`` without its candidates)."""
+    """A span linked to a KG concept, with its polarity (``Mention`` without its modifiers and candidates,
+    as an extract answer's entities carry it)."""
 
     text: str
     start: int
@@ -147,6 +157,7 @@ class MentionFields(_Result):
 class Mention(MentionFields):
     """``Mention.to_dict()``; ``candidates`` is empty unless the request asked for ``top_k``."""
 
+    modifiers: list[Modifier] = Field(description="Qualifiers of this finding the text states, in text order.")
     candidates: list[Candidate]
 
 
