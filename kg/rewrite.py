@@ -258,8 +258,19 @@ class RewriteIndex:
             with self._lock:
                 keys = [k for (k,) in self._db.execute("SELECT DISTINCT key FROM targets")]
             words = frozenset(" ".join(keys).split()) | {w for lhs in self.rewriter._rules for w in lhs}
+            self.__dict__["_keys"] = frozenset(keys)  # ``named`` asks SQLite only for a key that exists
             self.__dict__["_words"] = words
         return words
+
+    def named(self, text: str) -> list[Hit]:
+        """The concepts one of whose names or exact synonyms has the words of ``text`` in some
+        order (fillers aside, cost 0): no rule applied, so no search."""
+        start = key_tokens(text)
+        if not start or not all(w in self.words for w in start) or bag_key(start) not in self.__dict__["_keys"]:
+            return []
+        with self._lock:
+            rows = self._db.execute("SELECT iri, text, kind FROM targets WHERE key = ?", (bag_key(start),)).fetchall()
+        return sorted((Hit(iri, name, kind, 0.0) for iri, name, kind in rows), key=lambda h: (KIND_RANK[h.kind], h.iri))
 
     def lookup(self, text: str, k: int = 10) -> list[Hit]:
         """Up to ``k`` concepts that a rewrite of ``text`` names, one per IRI, cheapest first

@@ -225,3 +225,11 @@ def test_nested_terms_only_when_asked(engine):
                                              ("renal agenesis", "lexicon")]
     assert engine.linker().link("A vestibular schwannoma.") == engine.linker().link("A vestibular schwannoma.",
                                                                                     nested=False)
+
+
+def test_a_match_grows_over_the_words_that_name_a_concept_in_another_order(engine):
+    assert _found(engine.link("Brachydactyly type C was inherited.")) == [("Brachydactyly type C", "HP_0009371")]
+    # "Type A brachydactyly" has a word the text lacks; a preposition between relates two findings.
+    assert _found(engine.link("A brachydactyly type was seen.")) == [("brachydactyly", "HP_0001156")]
+    assert _found(engine.link("Ptosis secondary to microcephaly.")) == [("Ptosis", "HP_0000508"),
+                                                                       ("microcephaly", "HP_0000252")]

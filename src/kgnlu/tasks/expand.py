@@ -1,4 +1,9 @@
-"""Mentions the lexicon's one-pass matching misses: coordinated terms and abbreviations defined in the text.
+"""Mentions the lexicon's one-pass matching misses: other word orders, coordinated terms, nested
+terms and abbreviations defined in the text.
+
+**Word order** (``extensions``). A match followed or preceded in its clause by a few words that,
+with it, have the words of a name in another order grows over them: "brachydactyly type C" is
+HPO's "Type C brachydactyly", "hypopigmentation of skin" its "Hypopigmentation of the skin".
 
 **Coordination.** A term that shares its head or its modifier with a conjunct names a second
 concept: "renal agenesis or dysgenesis" (renal dysgenesis), "branchial, otic and renal anomalies"
@@ -148,6 +153,48 @@ def coordinated(text: str, spans: Sequence[tuple[int, int]], lookup: Lookup) -> 
     return out
 
 
+_LOOSE = frozenset("the of in to an".split())  # words a name may have that the text leaves out ("skin" / "the skin")
+_CLAUSE_MARK = re.compile(r"[.;:,!?()\[\]]")
+
+
+def extensions(text: str, spans: Sequence[tuple[int, int]], named: Callable[[str], list],
+               max_words: int = 3) -> list[tuple[int, int, int, list]]:
+    """``(index, start, end, hits)``: span ``index`` grown over up to ``max_words`` words after
+    (else before) it, in its clause and touching no other span, when the longer phrase has the
+    words of a name in another order (``named``: ``RewriteIndex.named``), the longest such. A
+    name's word the phrase lacks may only be an article or preposition: "brachydactyly type" is
+    not "Type A brachydactyly"."""
+    from kgnlu.kg.matcher import WORDS, normalize_token
+
+    out = []
+    for i, (start, end) in enumerate(spans):  # in text order, not overlapping
+        nxt = spans[i + 1][0] if i + 1 < len(spans) else len(text)
+        prv = spans[i - 1][1] if i else 0
+        right = [m for m in _WORD.finditer(text, end, nxt)][:max_words]
+        left = [m for m in _WORD.finditer(text, prv, start)][-max_words:]
+        options = [(start, m.end()) for m in right]
+        options += [(m.start(), end) for m in reversed(left)]
+        best = None
+        for a, b in options:
+            gap = text[end:b] if b > end else text[a:start]
+            if _CLAUSE_MARK.search(gap):
+                continue
+            extra = [w.lower() for w in _WORD.findall(gap)]
+            # Content words, and "of" as in names ("hypopigmentation of skin"); another function
+            # word relates two things: "X secondary to microcephaly" is no Secondary microcephaly.
+            if not any(w not in _NOT_CONJUNCT for w in extra) or any(w in _NOT_CONJUNCT and w != "of" for w in extra):
+                continue
+            hits = named(text[a:b])
+            if hits:
+                mine = {normalize_token(w) for w in WORDS.findall(text[a:b])}
+                hits = [h for h in hits if {normalize_token(w) for w in WORDS.findall(h.text)} - mine <= _LOOSE]
+            if hits and (best is None or b - a > best[2] - best[1]):
+                best = (i, a, b, hits)
+        if best:
+            out.append(best)
+    return out
+
+
 def nested(text: str, spans: Sequence[tuple[int, int]], lookup: Lookup, max_words: int = 8) -> list[tuple[int, int, list]]:
     """``(start, end, candidates)`` of the shorter terms inside each span: every run of its words
     that is a whole lexicon entry ("schwannoma" in "vestibular schwannoma", "capsular cataract" in
@@ -216,4 +263,4 @@ def occurrences(text: str, short: str) -> list[tuple[int, int]]:
     return [(m.start(), m.end()) for m in re.finditer(rf"(?<![\w-]){re.escape(short)}(?![\w-])", text)]
 
 
-__all__ = ["abbreviations", "coordinated", "nested", "occurrences"]
+__all__ = ["abbreviations", "coordinated", "extensions", "nested", "occurrences"]

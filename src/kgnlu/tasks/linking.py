@@ -19,9 +19,10 @@
    where a GNN score would plug in. Scorers see only the spans and candidates whose outcome they
    could change, all of a ``link_many`` batch at once: embedding sentences and definitions is
    most of the cost of dense linking (bench/results/link.md).
-   Around the lexicon's spans, coordinated terms are composed ("renal agenesis or dysgenesis" ->
-   renal dysgenesis) and, when asked, short forms the text defines link throughout it
-   (``tasks.expand``).
+   Around the lexicon's spans, a match grows over the words beside it that name a concept in
+   another order ("brachydactyly type C"), coordinated terms are composed ("renal agenesis or
+   dysgenesis" -> renal dysgenesis) and, when asked, short forms the text defines link
+   throughout it (``tasks.expand``).
 4. **Polarity** from NegEx-style scopes (``kg.negation``), whether the mention is hedged
    ("possible X", "rule out X", a question), and its experiencer when a relative is the subject
    ("My father has X").
@@ -43,7 +44,7 @@ from kgnlu.kg.lexicon import LINKABLE
 from kgnlu.kg.matcher import normalize_token
 from kgnlu.kg.rewrite import FILLERS as _FILLERS
 from kgnlu.kg.rewrite import MAX_QUERY_TOKENS as MAX_PHRASE_TOKENS
-from kgnlu.tasks.expand import abbreviations, coordinated, occurrences
+from kgnlu.tasks.expand import abbreviations, coordinated, extensions, occurrences
 from kgnlu.tasks.expand import nested as expand_nested
 from kgnlu.tasks.scope import DEFAULT_MODIFIER_ROOTS, Scope, Scopes, attach_modifiers
 from kgnlu.types import Candidate, InputError, Mention
@@ -280,12 +281,10 @@ class Linker:
         ``branches``: link only to concepts in these sources or subtrees (``tasks.scope``); a span
         whose best concept is outside falls back to its best candidate inside, or is no mention.
         ``modifiers``: qualifiers (concepts under ``modifier_roots``) become ``Mention.modifiers``
-        of the finding they qualify (``scope.attach_modifiers``). Off here because the NLI rules,
-        the NLI model and relation extraction read qualifiers as mentions of their own (a
-        disease's mode of inheritance is a relation's object); ``Engine.link`` turns it on.
-        ``nested``: also the shorter terms inside each lexicon match ("schwannoma" inside
-        "vestibular schwannoma"), as mentions of their own, ``via="nested"``. Off by default: the
-        NLI rules would count a finding twice, once as the whole term and once as its head.
+        of the finding they qualify (``scope.attach_modifiers``); off here as the NLI rules and
+        model and RE read qualifiers as mentions (an RE object: a disease's inheritance).
+        ``nested``: also the terms inside each match ("schwannoma" in "vestibular schwannoma"),
+        ``via="nested"``; off by default: the NLI rules would count a finding twice.
         """
         texts = [check_text(t) for t in texts]
         scope = self.scope(branches)
@@ -340,8 +339,17 @@ class Linker:
         whole = len(ms) == 1 and ms[0].start == 0 and ms[0].end == len(phrase)
         return self._match_candidates(ms[0]) if whole else []
 
+    def _extend(self, text: str, spans: list[Span], allowed: Callable[[str], bool] | None) -> None:
+        """A match grows over the words beside it that name a concept in another order
+        ("brachydactyly type C"; ``tasks.expand.extensions``), scored as the entry it names."""
+        for i, a, b, hits in extensions(text, [(s.start, s.end) for s in spans], self.rewriter.named):
+            if cands := self._candidates(hits, "lexicon", allowed):
+                spans[i] = Span(a, b, text[a:b], [replace(c, score=KIND_SCORE.get(c.kind, 0.7)) for c in cands], "lexicon")
+
     def _expand(self, text: str, spans: list[Span], allowed: Callable[[str], bool] | None) -> None:
         """Coordinated terms and abbreviations the text defines (``tasks.expand``), added to ``spans``."""
+        if getattr(self.rewriter, "named", None) is not None:  # a kg.rewrite.RewriteIndex
+            self._extend(text, spans, allowed)
         def lookup(phrase: str) -> list[Candidate]:
             return self._phrase(phrase, allowed)
 
