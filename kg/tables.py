@@ -119,6 +119,24 @@ class ClosureTables:
         row = self._q("SELECT source FROM entities WHERE iri=?", (iri,))
         return row[0][0] if row else None
 
+    def source_namespaces(self, name: str, share: float = 0.05) -> list[str]:
+        """The IRI namespaces (up to an OBO id's ``_``, else the last ``#`` or ``/``) of at least
+        ``share`` of the classes and individuals first stated by source ``name``. An entity's row names only the
+        first source that stated it (an annotation file may name a disease before its ontology
+        does), so a source's concepts are better found by namespace."""
+        counts: dict[str, int] = {}
+        rows = self._q("SELECT iri FROM entities WHERE source=? AND kind IN ('class', 'individual')", (name,))
+        obo = "http://purl.obolibrary.org/obo/"
+        for (iri,) in rows:
+            local = iri[len(obo):] if iri.startswith(obo) else None
+            if local is not None and "/" not in local and "_" in local:  # an OBO id: HP_0000118
+                cut = len(obo) + local.index("_") + 1
+            else:
+                cut = max(iri.rfind("#"), iri.rfind("/")) + 1
+            if cut > 0:
+                counts[iri[:cut]] = counts.get(iri[:cut], 0) + 1
+        return sorted(ns for ns, n in counts.items() if n >= share * len(rows))
+
     def has_prefix(self, prefix: str) -> bool:
         """Whether some entity's IRI starts with ``prefix`` (``iri`` is indexed: one range probe)."""
         return bool(self._q("SELECT 1 FROM entities WHERE iri >= ? AND iri < ? LIMIT 1", (prefix, prefix + "\U0010ffff")))

@@ -233,3 +233,13 @@ def test_a_match_grows_over_the_words_that_name_a_concept_in_another_order(engin
     assert _found(engine.link("A brachydactyly type was seen.")) == [("brachydactyly", "HP_0001156")]
     assert _found(engine.link("Ptosis secondary to microcephaly.")) == [("Ptosis", "HP_0000508"),
                                                                        ("microcephaly", "HP_0000252")]
+
+
+def test_a_source_branch_reaches_its_namespace(engine):
+    """An entity's row names the first source that stated it (an annotation file may name a
+    MONDO disease before MONDO does), so a source branch also takes its IRI namespaces."""
+    tables = engine.linker().tables
+    assert tables.source_namespaces("hpo") == ["http://purl.obolibrary.org/obo/HP_"]
+    assert tables.source_namespaces("mondo") == ["http://purl.obolibrary.org/obo/MONDO_"]
+    scope = engine.linker().scope(["mondo"])
+    assert scope.in_branches(MONDO + "9999999") and not scope.in_branches(HP + "0001250")

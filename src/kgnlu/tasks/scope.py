@@ -1,7 +1,9 @@
 """What a mention may name: the branches a caller asked for, and which concepts are qualifiers.
 
 **Branches** (``Linker.link_many(..., branches=[...])``, ``kgnlu link --only``): each is
-- a source name of the KG's manifest (``hpo``, ``mondo``): concepts that source declared;
+- a source name of the KG's manifest (``hpo``, ``mondo``): concepts that source stated first, and
+  any concept in the IRI namespaces of its concepts (MONDO's diseases that an annotation source
+  named first are still MONDO's);
 - an OBO ontology id (``hp``, ``mondo``; ``hpo`` for ``hp``): concepts whose IRI is in its OBO
   namespace (``http://purl.obolibrary.org/obo/HP_``), for KGs whose source was named otherwise;
 - a named shortcut (``hpo:phenotype`` = HP:0000118, see ``SHORTCUTS``);
@@ -85,7 +87,9 @@ class Scope:
                 continue
             key = spec.lower()
             if key in names or spec in names:
-                self.sources.add(spec if spec in names else key)
+                name = spec if spec in names else key
+                self.sources.add(name)
+                self.prefixes += self.tables.source_namespaces(name)
             elif key in SHORTCUTS or expand(spec) is not None and ":" in spec or spec.startswith(("http", "urn:")):
                 iri = expand(SHORTCUTS.get(key, spec))
                 if iri is None or self.tables.id(iri) is None:
