@@ -13,8 +13,10 @@ Sets: the generated test split (concepts held out from training, ``kgnlu.trainin
 and the hand-checked clinical dev set; with ``--real DIR`` (default ``../shared/realdata/nli``)
 also the human-written dev sets of ``bench/nli.py`` (SNLI dev, MNLI dev-matched and
 dev-mismatched, Citation-Integrity dev), whole by default (``--max-real N`` takes the same seeded
-samples as ``bench/nli.py``). Speed: the warm verdict alone (``RuleEngine.decide`` on
-already-linked assertions) and linking plus verdict, per pair, p50 per set.
+samples as ``bench/nli.py``). Speed: the warm verdict alone (on the
+already-linked mentions: the rules and the alignment guard, ``kgnlu.tasks.nli.decide``) and linking
+plus verdict, per pair, p50 per set. The same run scores the concept-bag rules before issue 21
+(``decide(..., guard=False)``) beside them.
 
 Usage: ``python bench/symbolic.py --kg DIR [--data data/generated/nli] [--real DIR] [--out bench/results/symbolic.md]``.
 """
@@ -41,8 +43,8 @@ def read(path: Path, limit: int | None) -> list[dict]:
     return rows[:limit] if limit else rows
 
 
-def score(engine, rows: list[dict]) -> dict:
-    from kgnlu.tasks.nli import assertions
+def score(engine, rows: list[dict], guard: bool = True) -> dict:
+    from kgnlu.tasks.nli import decide
 
     linker, rules = engine.linker(), engine.rules()
     given = {v: 0 for v in DECIDED}
@@ -52,9 +54,9 @@ def score(engine, rows: list[dict]) -> dict:
     for r in rows:
         t0 = time.perf_counter()
         p_m, h_m = linker.link_many([r["premise"], r["hypothesis"]])
-        p_a, h_a = assertions(p_m, "premise"), assertions(h_m, "hypothesis")
         t1 = time.perf_counter()
-        verdict = rules.decide(p_a, h_a).label
+        v = decide(rules, r["premise"], r["hypothesis"], p_m, h_m, guard=guard)
+        verdict = v.label
         t2 = time.perf_counter()
         decide_ms.append((t2 - t1) * 1000)
         total_ms.append((t2 - t0) * 1000)
@@ -65,7 +67,6 @@ def score(engine, rows: list[dict]) -> dict:
             given[verdict] += 1
             right[verdict] += verdict == r["label"]
             if verdict != r["label"]:
-                v = rules.decide(p_a, h_a)
                 errors.append({"id": r.get("id"), "verdict": verdict, "gold": r["label"],
                                "premise": r["premise"], "hypothesis": r["hypothesis"],
                                "rules": [pr.rule for pr in v.proofs], "explanation": rules.explain(v)[:2]})
@@ -102,7 +103,7 @@ def _short(text: str, n: int = 200) -> str:
 
 
 def render(results: dict, kg: str, seconds: float, *, real_names=(), skipped: list[str] = (), real_note: str = "",
-           nli_json: dict | None = None, command: str = "") -> str:
+           nli_json: dict | None = None, command: str = "", old: dict | None = None) -> str:
     lines = ["# Symbolic NLI benchmark (`bench/symbolic.py`)", "",
              (f"Run on {time.strftime('%Y-%m-%d')}. Machine: {platform.machine()}, {os.cpu_count()} cores, CPU only "
               f"(shared: timings are upper bounds). KG `{kg}`, lexicon linking, rules from the closure tables only. "
@@ -117,7 +118,26 @@ def render(results: dict, kg: str, seconds: float, *, real_names=(), skipped: li
         lines.append(f"| {name} | {r['pairs']} | {fmt(p['entailment'])} ({g['entailment']}) | "
                      f"{fmt(p['contradiction'])} ({g['contradiction']}) | {r['coverage']:.3f} | "
                      f"{fmt(r['coverage_of_gold_decidable'])} |")
-    lines += ["", "| speed (warm, per pair, p50) | verdict alone (`RuleEngine.decide`), ms | linking both texts + verdict, ms |",
+    if old:
+        lines += ["", ("The concept-bag rules before issue 21 (`decide(..., guard=False)`) beside the guarded rules, "
+                       "same run, same linking:"), "",
+                  ("| set | old: precision ent (n) | old: precision con (n) | old: coverage | old: coverage of gold ent/con "
+                   "| new: precision ent (n) | new: precision con (n) | new: coverage | new: coverage of gold ent/con |"),
+                  "|---|---|---|---:|---:|---|---|---:|---:|"]
+        for name, r in results.items():
+            cells = []
+            for x in (old[name], r):
+                p, g = x["precision"], x["given"]
+                cells += [f"{fmt(p['entailment'])} ({g['entailment']})", f"{fmt(p['contradiction'])} ({g['contradiction']})",
+                          f"{x['coverage']:.3f}", fmt(x["coverage_of_gold_decidable"])]
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        blocked = {name: sum(old[name]["given"].values()) - sum(
+            n for v, n in r["given"].items()) for name, r in results.items()}
+        lines += ["", "Verdicts the guard sets aside (old decided, new unknown), per set: "
+                  + "; ".join(f"{name} {n}" for name, n in blocked.items()) + ".",
+                  "", ("The first table, the errors and the speeds are the guarded rules (`decide(..., guard=True)`), "
+                       "an option off by default (`kgnlu.tasks.nli.GUARD`; why: `bench/results/nli_guard.md`).")]
+    lines += ["", "| speed (warm, per pair, p50) | verdict alone (rules + alignment guard), ms | linking both texts + verdict, ms |",
               "|---|---:|---:|"]
     for name, r in results.items():
         lines.append(f"| {name} | {r['decide_ms_p50']:.3f} | {r['link_and_decide_ms_p50']:.3f} |")
@@ -227,16 +247,18 @@ def main(argv=None) -> None:
                 + ". Gold labels as the files give them; the rules' unknown is not counted as a verdict.")
     engine.linker()
     results = {name: score(engine, rows) for name, rows in sets.items()}
+    old = {name: score(engine, rows, guard=False) for name, rows in sets.items()}
     nli_json = None
     if args.nli_json and Path(args.nli_json).is_file():
         nli_json = json.loads(Path(args.nli_json).read_text(encoding="utf-8"))
     text = render(results, args.kg, time.perf_counter() - t0, real_names=real_names, skipped=skipped,
                   real_note=real_note, nli_json=nli_json,
-                  command=" ".join(["python", "bench/symbolic.py"] + sys.argv[1:]))
+                  command=" ".join(["python", "bench/symbolic.py"] + sys.argv[1:]), old=old)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(text, encoding="utf-8")
     Path(args.out).with_suffix(".json").write_text(json.dumps(
-        {"date": time.strftime("%Y-%m-%d"), "command": sys.argv, "kg": args.kg, "skipped": skipped, "results": results},
+        {"date": time.strftime("%Y-%m-%d"), "command": sys.argv, "kg": args.kg, "skipped": skipped, "results": results,
+         "results_without_guard": {name: {k: v for k, v in r.items() if k != "errors"} for name, r in old.items()}},
         indent=1), encoding="utf-8")
     print(text)
 

@@ -103,6 +103,9 @@ class Verdict:
     proofs: list[Proof] = field(default_factory=list)
     undecided: list[Assertion] = field(default_factory=list)
     decided: float = 0.0  # share of hypothesis assertions that a proof decides
+    # Set by the alignment guard (``kgnlu.tasks.nli_align``) when it blocked the rules' verdict: the
+    # hypothesis words nothing accounts for, and the modal cues one side lacks. The proofs stay.
+    unaccounted: list[str] = field(default_factory=list)
 
     @property
     def proof_length(self) -> int:
@@ -111,7 +114,8 @@ class Verdict:
     def to_dict(self) -> dict:
         return {"verdict": self.label, "proofs": [p.steps() for p in self.proofs],
                 "rules": [p.rule for p in self.proofs],
-                "undecided": [{"iri": a.iri, "text": a.text, "negated": a.negated} for a in self.undecided],
+                "undecided": [{"iri": a.iri, "text": a.text, "negated": a.negated} for a in self.undecided]
+                + [{"iri": "", "text": w, "negated": False} for w in self.unaccounted],  # a word, not a concept
                 "decided": self.decided}
 
 
@@ -213,6 +217,9 @@ class RuleEngine:
         lines = [p.render(self.label) for p in verdict.proofs]
         for a in verdict.undecided:
             lines.append(f"undecided: hypothesis {a.sign()}{a.text} follows from no premise assertion")
+        if verdict.unaccounted:
+            lines.append("undecided: the rules' verdict is set aside, these hypothesis words are accounted for by "
+                         "neither the premise nor a proof: " + ", ".join(repr(w) for w in verdict.unaccounted))
         return lines
 
 

@@ -2,13 +2,18 @@
 
 ``symbolic_only`` answers from the rule layer alone: its verdict is the label, with "unknown"
 read as "neutral", and the gate is 1 (all weight on symbolic evidence).
+
+``decide`` is the one place a pair's verdict is computed from its texts and mentions (symbolic
+inference, the fused predictor, training's features and the benchmarks call it): the rules'
+verdict, set aside, when the alignment guard is on (``GUARD``, or ``guard=True``;
+``kgnlu.tasks.nli_align``), if some hypothesis word is accounted for by neither the premise nor a proof.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from kgnlu.kg.rules import Assertion, RuleEngine, Verdict
+from kgnlu.kg.rules import UNKNOWN, Assertion, RuleEngine, Verdict
 from kgnlu.labels import ID2LABEL, LABEL2ID, VERDICT_TO_LABEL  # noqa: F401 - re-exported
 from kgnlu.types import InferResult, Mention, SymbolicResult
 
@@ -18,6 +23,30 @@ def assertions(mentions: Sequence[Mention], side: str) -> list[Assertion]:
     pneumonia" neither affirms nor denies pneumonia, so it can support or clash with nothing)."""
     return [Assertion(m.iri, m.negated, side, m.text, m.start, m.end, tuple(m.readings), m.experiencer)
             for m in mentions if not m.hedged]
+
+
+# The alignment guard's default everywhere ``decide`` is called without ``guard``. Off: the shipped
+# fused model was trained on the concept-bag verdicts and reads a guarded "unknown" as a confident
+# neutral, and loses clinical dev accuracy (bench/results/nli_guard.md); on once a model is trained
+# on guarded verdicts.
+GUARD = False
+
+
+def decide(rules: RuleEngine, premise: str, hypothesis: str, premise_mentions: Sequence[Mention],
+           hypothesis_mentions: Sequence[Mention], *, guard: bool | None = None) -> Verdict:
+    """The verdict for one pair. ``guard=False``: the concept-bag rules alone (the verdict before
+    issue 21); default ``GUARD``."""
+    from kgnlu.tasks.nli_align import unaccounted
+
+    verdict = rules.decide(assertions(premise_mentions, "premise"), assertions(hypothesis_mentions, "hypothesis"))
+    if not (GUARD if guard is None else guard) or verdict.label == UNKNOWN:
+        return verdict
+    spans = [(p.hypothesis.start, p.hypothesis.end) for p in verdict.proofs]
+    why = unaccounted(premise, hypothesis, premise_mentions, hypothesis_mentions, spans)
+    if not why:
+        return verdict
+    return Verdict(UNKNOWN, proofs=verdict.proofs, undecided=verdict.undecided, decided=verdict.decided,
+                   unaccounted=why)
 
 
 def hedge_notes(premise: Sequence[Mention], hypothesis: Sequence[Mention]) -> list[str]:
@@ -46,9 +75,9 @@ def symbolic_result(rules: RuleEngine, verdict: Verdict, premise: Sequence[Menti
                           explanation=rules.explain(verdict) + hedge_notes(premise, hypothesis))
 
 
-def symbolic_infer(linker, rules: RuleEngine, premise: str, hypothesis: str) -> InferResult:
+def symbolic_infer(linker, rules: RuleEngine, premise: str, hypothesis: str, *, guard: bool | None = None) -> InferResult:
     p_m, h_m = linker.link_many([premise, hypothesis])
-    verdict = rules.decide(assertions(p_m, "premise"), assertions(h_m, "hypothesis"))
+    verdict = decide(rules, premise, hypothesis, p_m, h_m, guard=guard)
     label = VERDICT_TO_LABEL[verdict.label]
     probs = {name: (1.0 if name == label else 0.0) for name in ID2LABEL.values()}
     return InferResult(label=label, probabilities=probs, gate=1.0, neural={},

@@ -21,7 +21,7 @@ from pathlib import Path
 from kgnlu.labels import LABELS
 from kgnlu.tasks.nli_features import SYMBOLIC_FEATURES, collate, featurize
 from kgnlu.tasks.subgraph import EDGE_TYPES, MAX_FANOUT, NeighbourCache
-from kgnlu.tasks.nli import assertions, entities, symbolic_result
+from kgnlu.tasks.nli import decide, entities, symbolic_result
 from kgnlu.types import InferResult, InputError
 
 
@@ -36,10 +36,11 @@ class FusedNLIPredictor:
         device: where the model runs when ``model`` is a directory.
         batch_size: pairs per forward pass.
         mode: ``fused``, ``neural``, ``symbolic`` or ``no-gnn`` (ablations; see ``kgnlu.neural.fused``).
+        guard: the alignment guard on the rules' verdict (``kgnlu.tasks.nli.decide``); None: its default.
     """
 
     def __init__(self, model, linker, rules, node_vectors: Callable, *, device: str = "cpu", batch_size: int = 32,
-                 mode: str = "fused"):
+                 mode: str = "fused", guard: bool | None = None):
         from kgnlu.neural.component import ModelFormatError
         from kgnlu.neural.fused import MODES, FusedNLI
 
@@ -53,7 +54,7 @@ class FusedNLIPredictor:
         self.model = model.eval()
         self.linker, self.rules, self.tables = linker, rules, rules.tables
         self.node_vectors = node_vectors
-        self.batch_size, self.mode = batch_size, mode
+        self.batch_size, self.mode, self.guard = batch_size, mode, guard
         spec = model.config.get("features") or {}
         self.spec = spec
         self._opts = {k: spec[k] for k in ("hops", "max_nodes", "max_fanout") if k in spec}
@@ -82,8 +83,8 @@ class FusedNLIPredictor:
             return []
         linked = self.linker.link_many(premises + hypotheses)
         p_ms, h_ms = linked[:len(premises)], linked[len(premises):]
-        verdicts = [self.rules.decide(assertions(pm, "premise"), assertions(hm, "hypothesis"))
-                    for pm, hm in zip(p_ms, h_ms)]
+        verdicts = [decide(self.rules, p, h, pm, hm, guard=self.guard)
+                    for p, h, pm, hm in zip(premises, hypotheses, p_ms, h_ms)]
         feats = [featurize(pm, hm, v, self.tables, self.node_vectors, neighbours=self._neighbours, **self._opts)
                  for pm, hm, v in zip(p_ms, h_ms, verdicts)]
         # Batches of similar length pad little: the encoder's cost is batch size x longest pair.

@@ -72,11 +72,12 @@ class PairSet:
 
 
 def precompute(records: Sequence[dict], linker, rules, tables, node_vectors, *, spec: dict,
-               progress: bool = False, desc: str = "features") -> PairSet:
-    """Link both sides, decide with the rules, extract subgraphs, embed their nodes: once per pair."""
+               progress: bool = False, desc: str = "features", guard: bool | None = None) -> PairSet:
+    """Link both sides, decide with the rules (``kgnlu.tasks.nli.decide``, as inference does), extract
+    subgraphs, embed their nodes: once per pair."""
+    from kgnlu.tasks.nli import decide
     from kgnlu.tasks.nli_features import featurize
     from kgnlu.tasks.subgraph import HOPS, MAX_FANOUT, MAX_NODES, extract_subgraph
-    from kgnlu.tasks.nli import assertions
 
     premises = [r["premise"] for r in records]
     hypotheses = [r["hypothesis"] for r in records]
@@ -90,7 +91,7 @@ def precompute(records: Sequence[dict], linker, rules, tables, node_vectors, *, 
     staged = []
     for p, h in progress_bar(list(zip(premises, hypotheses)), f"{desc}: rules+subgraphs", progress):
         pm, hm = mentions[p], mentions[h]
-        verdict = rules.decide(assertions(pm, "premise"), assertions(hm, "hypothesis"))
+        verdict = decide(rules, p, h, pm, hm, guard=guard)
         staged.append((pm, hm, verdict, extract_subgraph(tables, [m.iri for m in pm], [m.iri for m in hm], **opts)))
     if hasattr(node_vectors, "prefetch"):
         node_vectors.prefetch([iri for *_, sg in staged for iri in sg.nodes])

@@ -17,7 +17,7 @@ def validate(kg_dir: Path | str, rows: list[dict], n: int = 300, seed: int = 0, 
     expected to disagree: the rules read "possible X" as +X).
     """
     from kgnlu.runtime import open_session
-    from kgnlu.tasks.nli import VERDICT_TO_LABEL, assertions
+    from kgnlu.tasks.nli import VERDICT_TO_LABEL, decide
 
     session = session or open_session(kg_dir)
     rng = random.Random(f"kgnlu-nli-validate:{seed}")
@@ -52,7 +52,7 @@ def validate(kg_dir: Path | str, rows: list[dict], n: int = 300, seed: int = 0, 
         ok += good
         exact += strict
         agree_t[r["type"]] += good
-        verdict = rules.decide(assertions(pm, "premise"), assertions(hm, "hypothesis"))
+        verdict = decide(rules, r["premise"], r["hypothesis"], pm, hm)
         sym_t[r["type"]] += VERDICT_TO_LABEL[verdict.label] == r["label"]
         if not strict and len(failures) < 25:
             failures.append({"id": r["id"], "type": r["type"], "premise": r["premise"], "hypothesis": r["hypothesis"],
