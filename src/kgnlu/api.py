@@ -60,7 +60,19 @@ class Engine:
         if dense is None:
             dense = encoder is not None or linking["dense"]
         self.runtime = Runtime(kg, dense=dense, rewrite=linking["rewrite"], encoder=encoder, device=device)
-        self.kg_dir, self.device, self.dense = self.runtime.kg_dir, device, dense
+
+    @property
+    def kg_dir(self) -> Path:
+        return self.runtime.kg_dir
+
+    @property
+    def dense(self) -> bool:
+        """Whether linking also retrieves through the faiss index."""
+        return self.runtime.dense
+
+    @property
+    def device(self) -> str:
+        return self.runtime.device
 
     @classmethod
     def load(cls, kg: str | Path | None = None, model: str | Path | None = None, device: str = "auto",

@@ -110,7 +110,7 @@ class KGSession:
     def lexicon(self):
         from kgnlu.kg.lexicon import Lexicon
 
-        return Lexicon(self.path / "tables.sqlite3")
+        return self._part("lexicon", lambda: Lexicon(self.path / "tables.sqlite3"))
 
     def rules(self):
         from kgnlu.kg.rules import RuleEngine

@@ -350,11 +350,8 @@ class Linker:
         """Coordinated terms and abbreviations the text defines (``tasks.expand``), added to ``spans``."""
         if getattr(self.rewriter, "named", None) is not None:  # a kg.rewrite.RewriteIndex
             self._extend(text, spans, allowed)
-        def lookup(phrase: str) -> list[Candidate]:
-            return self._phrase(phrase, allowed)
-
-        spans += [Span(a, b, text[a:b], cands, "coordination")
-                  for a, b, cands in coordinated(text, [(s.start, s.end) for s in spans], lookup)]
+        spans += [Span(a, b, text[a:b], cands, "coordination") for a, b, cands in
+                  coordinated(text, [(s.start, s.end) for s in spans], lambda p: self._phrase(p, allowed))]
         defined = abbreviations(text, [(s.start, s.end, s) for s in spans if s.via == "lexicon"]) if self.abbreviations else ()
         for short, long_form in defined:
             where = occurrences(text, short)
