@@ -11,7 +11,7 @@ from kgnlu.cli._common import KG_OPTION, fail, handle_errors
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
-def serve_settings(kg: Path | None = None, model: Path | None = None, dense: bool = False, api_key: str | None = None,
+def serve_settings(kg: Path | None = None, model: Path | None = None, dense: bool | None = None, api_key: str | None = None,
                    max_items: int = 64, max_chars: int = 10_000, batch_size: int = 32, batch_wait_ms: float = 10.0,
                    threads: int | None = None, workers: int = 1, docs: bool = True):
     """Plain function behind the command: the checked settings of every worker (``ServeSettings``).
@@ -55,7 +55,7 @@ def serve_cli(
 
     if log_level not in ("critical", "error", "warning", "info", "debug"):
         fail(f"--log-level {log_level!r}: expected critical, error, warning, info or debug")
-    settings = serve_settings(kg, model, dense, api_key, max_items, max_chars, batch_size, batch_wait_ms, threads,
+    settings = serve_settings(kg, model, True if dense else None, api_key, max_items, max_chars, batch_size, batch_wait_ms, threads,
                               workers, docs)
     if host not in LOOPBACK and not settings.api_key:
         typer.echo(f"warning: serving on {host} without --api-key: anyone who can reach it can call it", err=True)

@@ -55,7 +55,7 @@ class ServeSettings:
     kg: str | None = None
     model: str | None = None
     device: str = "auto"
-    dense: bool = False  # the default of `kgnlu infer`, `kgnlu link` and `kgnlu extract`
+    dense: bool | None = None  # None: link as the NLI model was trained, as Engine and the CLI do
     api_key: str | None = None
     max_items: int = 64
     max_chars: int = 10_000
@@ -174,13 +174,15 @@ def engine_info(engine, settings: ServeSettings) -> dict:
     from kgnlu import __version__
 
     engine = engine if engine is not None else _PROCESS_ENGINE
+    from kgnlu.tasks.relations import default_model_dir
+
     nli_path = engine.nli_model_path()
-    re_path = Path(__file__).resolve().parent / "assets" / "re"
+    re_path = default_model_dir()
     return {"kgnlu": __version__, "kg": engine.kg_manifest(),
             "nli_model": {"path": str(nli_path) if nli_path else None, "manifest": _manifest(nli_path)},
             "re_model": {"name": engine.relation_extractor().model_name,
                          "path": str(re_path) if _manifest(re_path) else None, "manifest": _manifest(re_path)},
-            "dense": settings.dense,
+            "dense": engine.dense,
             "limits": {k: getattr(settings, k) for k in ("max_items", "max_chars", "batch_size", "batch_wait_ms")}}
 
 
