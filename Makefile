@@ -15,7 +15,7 @@ export TRANSFORMERS_OFFLINE := 1
 install:
 	# torch first and pinned: the CPU wheel is on local disk; an unpinned torch pulls a CUDA build.
 	$(PIP) install --quiet torch==2.13.0
-	$(PIP) install --quiet -e '.[dev]'
+	$(PIP) install --quiet -e '.[dev,scale]'
 
 demo: install
 	# --no-embed: infer links through the lexicon; `kgnlu link` embeds the lexicon on first use

@@ -67,9 +67,19 @@ def in_batches(items: list, run: Callable[[list], list], progress, what: str, si
     return out
 
 
+RAY_OPTION = typer.Option(None, "--ray", metavar="[ADDRESS]",
+                          help="Batch: run on a Ray cluster, one Engine per worker (needs kgnlu[scale]): --ray alone "
+                          "joins the local one, or starts it; --ray ADDRESS joins that one (host:6379, ray://host:10001).")
 KG_OPTION = typer.Option(None, "--kg", help="KG directory (default: $KGNLU_HOME, else the user data dir).")
 TEXTS_INPUT_OPTION = typer.Option(None, "--input", "-i",
                                   help="Batch input: .txt (one text per line) or .jsonl ({\"text\": ...} per line).")
+
+
+def optional_values(argv: list[str], options: tuple[str, ...] = ("--ray",)) -> list[str]:
+    """``argv`` with each of ``options`` given without a value (last, or before another option)
+    given an empty one (``--ray=``): typer's parser has no options whose value is optional."""
+    return [f"{a}=" if a in options and (i + 1 == len(argv) or argv[i + 1].startswith("-")) else a
+            for i, a in enumerate(argv)]
 
 
 def texts_from(text: str | None, input_file) -> list[str]:

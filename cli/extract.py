@@ -6,21 +6,29 @@ from pathlib import Path
 
 import typer
 
-from kgnlu.cli._common import (KG_OPTION, TEXTS_INPUT_OPTION, StageProgress, fail, handle_errors, in_batches, print_json,
+from kgnlu.cli._common import (KG_OPTION, RAY_OPTION, TEXTS_INPUT_OPTION, StageProgress, fail, handle_errors, in_batches, print_json,
                                texts_from)
 
 
 
 def extract(texts: list[str], kg: Path | None = None, threshold: float | None = None, model: Path | None = None,
-            add_to_kg: bool = False, min_score: float = 0.8, untrained: bool = False, progress=None):
-    """Plain function behind the command: ``(results, write-back result or None)``."""
+            add_to_kg: bool = False, min_score: float = 0.8, untrained: bool = False, progress=None,
+            ray: str | None = None):
+    """Plain function behind the command: ``(results, write-back result or None)``. ``ray``: on the
+    Ray cluster at that address ("": the local one)."""
     from kgnlu.api import Engine
 
     progress = progress or (lambda _: None)
     engine = Engine(kg, dense=False)
     extractor = engine.relation_extractor(model, progress, untrained=untrained)
     progress("extracting relations")
-    results = in_batches(texts, lambda batch: extractor.extract_many(batch, threshold), progress, "extracting")
+    if ray is not None:
+        from kgnlu.scale import ray_map
+
+        options = {"kg": kg, "model": model, "threshold": threshold, "untrained": untrained}
+        results = ray_map("extract", texts, options, ray or None, progress)
+    else:
+        results = in_batches(texts, lambda batch: extractor.extract_many(batch, threshold), progress, "extracting")
     written = None
     if add_to_kg:
         rels = [r for res in results for r in res.relations]
@@ -56,13 +64,16 @@ def extract_cli(
     explain: bool = typer.Option(False, "--explain", help="Print each relation's proof against the KG."),
     json_out: bool = typer.Option(False, "--json", help="One JSON object per text (and one for --add-to-kg)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+    ray: str | None = RAY_OPTION,
 ) -> None:
     """Find the relations a text states between KG concepts: score, polarity, evidence and KG standing."""
     texts = texts_from(text, input_file)
+    if ray is not None and input_file is None:
+        fail("--ray runs a batch: give --input FILE")
     with StageProgress(enabled=not quiet and (input_file is not None or not json_out)) as progress:
         if untrained and model is not None:
             fail("give --model or --untrained, not both")
-        results, written = extract(texts, kg, threshold, model, add_to_kg, min_score, untrained, progress)
+        results, written = extract(texts, kg, threshold, model, add_to_kg, min_score, untrained, progress, ray)
     for t, res in zip(texts, results):
         if json_out:
             print_json(res.to_dict())

@@ -7,18 +7,26 @@ from pathlib import Path
 
 import typer
 
-from kgnlu.cli._common import KG_OPTION, StageProgress, fail, handle_errors, in_batches, print_json, read_batch
+from kgnlu.cli._common import KG_OPTION, RAY_OPTION, StageProgress, fail, handle_errors, in_batches, print_json, read_batch
 
 
 def infer(pairs: list[tuple[str, str]], kg: Path | None = None, symbolic_only: bool = False, progress=None,
-          model: Path | None = None, dense: bool | None = None, encoder: Path | None = None):
+          model: Path | None = None, dense: bool | None = None, encoder: Path | None = None, ray: str | None = None,
+          journal: Path | None = None):
     """Plain function behind the command: one ``InferResult`` per pair (batched through the model).
-    ``dense`` None links as the model was trained (``Engine``'s default)."""
+    ``dense`` None links as the model was trained (``Engine``'s default). ``ray``: run on the Ray
+    cluster at that address ("": the local one), resuming from ``journal`` (``kgnlu.scale.ray_map``)."""
     from kgnlu.api import Engine
 
     progress = progress or (lambda _: None)
     engine = Engine(kg, model, dense=dense, encoder=encoder)
-    engine.linker(progress)
+    engine.linker(progress)  # with --ray too: the KG and the linker's files are built once, before the workers
+    if ray is not None:
+        from kgnlu.scale import ray_map
+
+        engine.close()
+        options = {"kg": kg, "model": model, "dense": dense, "encoder": encoder, "symbolic_only": symbolic_only}
+        return ray_map("infer", pairs, options, ray or None, progress, journal=journal)
     if not symbolic_only:
         engine.nli_predictor(progress)
     return in_batches(pairs, lambda batch: engine.infer_many(batch, symbolic_only=symbolic_only), progress,
@@ -42,10 +50,13 @@ def infer_cli(
     explain: bool = typer.Option(False, "--explain", help="Print the proofs in readable form."),
     json_out: bool = typer.Option(False, "--json", help="Print the result contract as JSON, one line per pair."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+    ray: str | None = RAY_OPTION,
 ) -> None:
     """Does the premise entail, contradict, or leave open the hypothesis? With the proofs it rests on."""
     if encoder is not None and not dense:
         fail("--encoder is the dense linker's: add --dense")
+    if ray is not None and input_file is None:
+        fail("--ray runs a batch: give --input FILE")
     if input_file is not None:
         if premise is not None or hypothesis is not None:
             fail("give --premise/--hypothesis or --input, not both")
@@ -65,13 +76,17 @@ def infer_cli(
         pairs = [(premise, hypothesis)]
     # A batch run reports progress on stderr even with --json: stdout carries only the results.
     with StageProgress(enabled=not quiet and (input_file is not None or not json_out)) as progress:
-        results = infer(pairs, kg, symbolic_only, progress, model, True if dense else None, encoder)
+        # with --output, a Ray run keeps its finished chunks beside it until done: a rerun resumes from them
+        journal = output.with_name(output.name + ".ray-journal") if ray is not None and output is not None else None
+        results = infer(pairs, kg, symbolic_only, progress, model, True if dense else None, encoder, ray, journal)
     if input_file is not None or json_out:
         lines = [json.dumps(r.to_dict(), ensure_ascii=False) for r in results]
         if output is not None:
             tmp = output.with_name(output.name + ".part")
             tmp.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
             tmp.replace(output)
+            if journal is not None:
+                journal.unlink(missing_ok=True)
         else:
             for r in results:
                 print_json(r.to_dict())

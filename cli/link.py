@@ -7,20 +7,27 @@ from pathlib import Path
 
 import typer
 
-from kgnlu.cli._common import (KG_OPTION, TEXTS_INPUT_OPTION, StageProgress, fail, handle_errors, in_batches, print_json,
+from kgnlu.cli._common import (KG_OPTION, RAY_OPTION, TEXTS_INPUT_OPTION, StageProgress, fail, handle_errors, in_batches, print_json,
                                texts_from)
 
 
 
 def link(texts: list[str], kg: Path | None = None, top_k: int = 0, dense: bool | None = None, progress=None,
-         encoder: Path | None = None, branches: list[str] | None = None, nested: bool = False):
+         encoder: Path | None = None, branches: list[str] | None = None, nested: bool = False, ray: str | None = None):
     """Plain function behind the command: one list of ``Mention`` per text. ``dense`` None links
-    as ``Engine`` does by default (as the NLI model was trained); ``branches`` as ``Engine.link``."""
+    as ``Engine`` does by default (as the NLI model was trained); ``branches`` as ``Engine.link``;
+    ``ray``: on the Ray cluster at that address ("": the local one)."""
     from kgnlu.api import Engine
 
     progress = progress or (lambda _: None)
     engine = Engine(kg, dense=dense, encoder=encoder)
     engine.linker(progress).scope(branches)  # a bad branch fails before any text is linked
+    if ray is not None:
+        from kgnlu.scale import ray_map
+
+        engine.close()
+        options = {"kg": kg, "dense": dense, "encoder": encoder, "top_k": top_k, "branches": branches, "nested": nested}
+        return ray_map("link", texts, options, ray or None, progress)
     return in_batches(texts, lambda batch: engine.link_many(batch, top_k=top_k, branches=branches, nested=nested), progress, "linking")
 
 
@@ -40,16 +47,19 @@ def link_cli(
     nested: bool = typer.Option(False, "--nested", help="Also the terms inside longer ones (\"schwannoma\" in \"vestibular schwannoma\")."),
     json_out: bool = typer.Option(False, "--json", help="One JSON object per text."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+    ray: str | None = RAY_OPTION,
 ) -> None:
     """Find the KG concepts a text mentions: lexicon matches, dense retrieval, negation scope."""
     texts = texts_from(text, input_file)
+    if ray is not None and input_file is None:
+        fail("--ray runs a batch: give --input FILE")
     if encoder is not None and lexicon_only:
         fail("--encoder needs dense retrieval: drop --lexicon-only")
     if dense and lexicon_only:
         fail("give --dense or --lexicon-only, not both")
     with StageProgress(enabled=not quiet and (input_file is not None or not json_out)) as progress:
         branches = [b.strip() for b in only.split(",") if b.strip()] if only is not None else None
-        results = link(texts, kg, top_k, True if dense else (False if lexicon_only else None), progress, encoder, branches, nested)
+        results = link(texts, kg, top_k, True if dense else (False if lexicon_only else None), progress, encoder, branches, nested, ray)
     for t, mentions in zip(texts, results):
         if json_out:
             print_json({"text": t, "mentions": [m.to_dict() if top_k else _drop_candidates(m.to_dict()) for m in mentions]})

@@ -12,7 +12,7 @@ from kgnlu.cli import kg as kg_cmd
 from kgnlu.cli import link as link_cmd
 from kgnlu.cli import serve as serve_cmd
 from kgnlu.cli import train as train_cmd
-from kgnlu.cli._common import TYPER_SETTINGS
+from kgnlu.cli._common import TYPER_SETTINGS, optional_values
 
 app = typer.Typer(
     name="kgnlu",
@@ -51,7 +51,9 @@ app.add_typer(eval_cmd.app, name="eval")
 
 
 def main() -> None:
-    app()
+    import sys
+
+    app(args=optional_values(sys.argv[1:]))
 
 
 if __name__ == "__main__":
