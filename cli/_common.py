@@ -75,6 +75,17 @@ TEXTS_INPUT_OPTION = typer.Option(None, "--input", "-i",
                                   help="Batch input: .txt (one text per line) or .jsonl ({\"text\": ...} per line).")
 
 
+def check_ray(ray: str | None, input_file) -> None:
+    """``--ray``'s conditions, checked before anything loads: a batch, and Ray installed."""
+    if ray is None:
+        return
+    if input_file is None:
+        fail("--ray runs a batch: give --input FILE")
+    from kgnlu.scale import require_ray
+
+    require_ray()
+
+
 def optional_values(argv: list[str], options: tuple[str, ...] = ("--ray",)) -> list[str]:
     """``argv`` with each of ``options`` given without a value (last, or before another option)
     given an empty one (``--ray=``): typer's parser has no options whose value is optional."""

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import typer
 
-from kgnlu.cli._common import (KG_OPTION, RAY_OPTION, TEXTS_INPUT_OPTION, StageProgress, fail, handle_errors, in_batches, print_json,
-                               texts_from)
+from kgnlu.cli._common import (KG_OPTION, RAY_OPTION, TEXTS_INPUT_OPTION, StageProgress, check_ray, fail, handle_errors,
+                               in_batches, print_json, texts_from)
 
 
 
@@ -68,8 +68,7 @@ def extract_cli(
 ) -> None:
     """Find the relations a text states between KG concepts: score, polarity, evidence and KG standing."""
     texts = texts_from(text, input_file)
-    if ray is not None and input_file is None:
-        fail("--ray runs a batch: give --input FILE")
+    check_ray(ray, input_file)
     with StageProgress(enabled=not quiet and (input_file is not None or not json_out)) as progress:
         if untrained and model is not None:
             fail("give --model or --untrained, not both")

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import typer
 
-from kgnlu.cli._common import KG_OPTION, RAY_OPTION, StageProgress, fail, handle_errors, in_batches, print_json, read_batch
+from kgnlu.cli._common import (KG_OPTION, RAY_OPTION, StageProgress, check_ray, fail, handle_errors, in_batches, print_json,
+                               read_batch)
 
 
 def infer(pairs: list[tuple[str, str]], kg: Path | None = None, symbolic_only: bool = False, progress=None,
@@ -55,8 +56,7 @@ def infer_cli(
     """Does the premise entail, contradict, or leave open the hypothesis? With the proofs it rests on."""
     if encoder is not None and not dense:
         fail("--encoder is the dense linker's: add --dense")
-    if ray is not None and input_file is None:
-        fail("--ray runs a batch: give --input FILE")
+    check_ray(ray, input_file)
     if input_file is not None:
         if premise is not None or hypothesis is not None:
             fail("give --premise/--hypothesis or --input, not both")

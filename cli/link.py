@@ -7,8 +7,8 @@ from pathlib import Path
 
 import typer
 
-from kgnlu.cli._common import (KG_OPTION, RAY_OPTION, TEXTS_INPUT_OPTION, StageProgress, fail, handle_errors, in_batches, print_json,
-                               texts_from)
+from kgnlu.cli._common import (KG_OPTION, RAY_OPTION, TEXTS_INPUT_OPTION, StageProgress, check_ray, fail, handle_errors,
+                               in_batches, print_json, texts_from)
 
 
 
@@ -51,8 +51,7 @@ def link_cli(
 ) -> None:
     """Find the KG concepts a text mentions: lexicon matches, dense retrieval, negation scope."""
     texts = texts_from(text, input_file)
-    if ray is not None and input_file is None:
-        fail("--ray runs a batch: give --input FILE")
+    check_ray(ray, input_file)
     if encoder is not None and lexicon_only:
         fail("--encoder needs dense retrieval: drop --lexicon-only")
     if dense and lexicon_only:

@@ -49,16 +49,34 @@ def serve_cli(
     threads: int | None = typer.Option(None, "--threads", min=1, help="torch threads per worker (default: cores / workers - 1, at least 1)."),
     docs: bool = typer.Option(True, "--docs/--no-docs", help="Serve /docs and /openapi.json (offline Swagger UI)."),
     log_level: str = typer.Option("info", "--log-level", help="critical, error, warning, info or debug."),
+    ray: str | None = typer.Option(None, "--ray", metavar="[ADDRESS]",
+                                   help="Serve on Ray Serve (needs kgnlu[scale]), one Engine per replica: --ray alone "
+                                   "joins the local Ray cluster, or starts it; --ray ADDRESS joins that one."),
+    replicas: int | None = typer.Option(None, "--replicas", min=1, help="With --ray: replicas, each with its own Engine (default 1)."),
 ) -> None:
     """Serve infer, link and extract over HTTP (FastAPI): /v1/infer, /v1/link, /v1/extract, /v1/info, /docs."""
     from kgnlu.service import run
 
+    if replicas is not None and ray is None:
+        fail("--replicas is for --ray (without Ray, --workers)")
+    if ray is not None:
+        if workers != 1:
+            fail("with --ray, give --replicas rather than --workers")
+        from kgnlu.scale import require_ray
+
+        require_ray()
+        workers = replicas or 1
     if log_level not in ("critical", "error", "warning", "info", "debug"):
         fail(f"--log-level {log_level!r}: expected critical, error, warning, info or debug")
     settings = serve_settings(kg, model, True if dense else None, api_key, max_items, max_chars, batch_size, batch_wait_ms, threads,
                               workers, docs)
     if host not in LOOPBACK and not settings.api_key:
         typer.echo(f"warning: serving on {host} without --api-key: anyone who can reach it can call it", err=True)
+    if ray is not None:
+        from kgnlu.scale_serve import run as run_on_ray
+
+        run_on_ray(settings, host, port, ray or None, workers, lambda line: typer.echo(line, err=True))
+        return
     run(settings, host, port, log_level)
 
 

@@ -296,12 +296,13 @@ class _BodyLimit:
         await self.app(scope, receive, send)
 
 
-def create_app(settings: ServeSettings | None = None, engine=None) -> FastAPI:
-    """The app for one worker. ``engine``: an Engine to serve instead of loading one (tests)."""
+def create_app(settings: ServeSettings | None = None, engine=None, host=None) -> FastAPI:
+    """The app for one worker. ``engine``: an Engine to serve instead of loading one (tests).
+    ``host``: what answers instead of an ``EngineHost`` (one with its face: ``kgnlu.scale_serve``)."""
     from kgnlu import __version__
 
     settings = settings or ServeSettings()
-    host = EngineHost(settings, engine)
+    host = host or EngineHost(settings, engine)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
