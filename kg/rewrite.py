@@ -279,7 +279,7 @@ class RewriteIndex:
         if not all(w in words for w in start):
             return []
         costs = self.rewriter.variants(text, start)
-        keys = sorted(costs)
+        keys = sorted(k for k in costs if k in self.__dict__["_keys"])  # most variants name nothing: skip SQLite for them
         best: dict[str, Hit] = {}
         for i in range(0, len(keys), 500):  # SQLite's default limit on bound parameters is 999
             chunk = keys[i:i + 500]
