@@ -11,12 +11,13 @@ from kgnlu.cli._common import KG_OPTION, StageProgress, handle_errors, print_jso
 
 
 def ingest(paths: list[Path], kg: Path | None = None, fmt: str | None = None, reasoner: str = "auto",
-           name: str | None = None, imports: Path | None = None, progress=None, embed: bool = True):
+           name: str | None = None, imports: Path | None = None, progress=None, embed: bool = True,
+           store: str | None = None):
     """Plain function behind the command: returns an ``IngestResult``."""
     from kgnlu.api import Engine
 
     return Engine(kg, dense=embed).ingest(paths, fmt=fmt, reasoner=reasoner, name=name, imports_dir=imports,
-                             progress=progress or (lambda _: None))
+                             progress=progress or (lambda _: None), store=store)
 
 
 @handle_errors
@@ -27,13 +28,14 @@ def ingest_cli(
     reasoner: str = typer.Option("auto", "--reasoner", "-r", help="auto, hermit, pellet, rl, structural or none."),
     name: str | None = typer.Option(None, "--name", help="Source name (default: the file name without suffixes)."),
     imports: Path | None = typer.Option(None, "--imports", help="Directory to resolve owl:imports from; URLs are never fetched."),
+    store: str | None = typer.Option(None, "--store", help="A SPARQL 1.1 endpoint URL to keep the triples in (e.g. an Oxigraph server); the KG's first ingest fixes it."),
     embed: bool = typer.Option(True, "--embed/--no-embed", help="Embed new lexicon entries for dense linking (or leave it to the first `kgnlu link`)."),
     json_out: bool = typer.Option(False, "--json", help="Print the result as one JSON object."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
 ) -> None:
     """Ingest ontologies into the KG: parse, load, classify, build the lookup tables and lexicon."""
     with StageProgress(enabled=not (quiet or json_out)) as progress:
-        result = ingest(paths, kg, fmt, reasoner, name, imports, progress, embed)
+        result = ingest(paths, kg, fmt, reasoner, name, imports, progress, embed, store)
     if json_out:
         print_json(result.to_dict())
         return

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from kgnlu.progress import StageCallback
-from . import formats, lexicon, reasoner
+from . import formats, lexicon, reasoner, sparql_store
 from .errors import InconsistentOntologyError, InputError
 from .kgdir import KGDir, empty_manifest, manifest_hash, write_manifest, QUADSTORE, TABLES
 from .owlready_store import OwlreadyStore
@@ -55,8 +55,12 @@ def _resolve_import(iri: str, imports_dir: Path | None) -> Path | None:
 
 
 def ingest(paths: Sequence[Path], kg_dir: Path, fmt: str | None = None, reasoner_name: str = "auto",
-           name: str | None = None, imports_dir: Path | None = None, progress: StageCallback = _noop) -> dict:
-    """Ingest ``paths`` into the KG at ``kg_dir``; returns a report (dict of plain values)."""
+           name: str | None = None, imports_dir: Path | None = None, progress: StageCallback = _noop,
+           store_url: str | None = None) -> dict:
+    """Ingest ``paths`` into the KG at ``kg_dir``; returns a report (dict of plain values).
+
+    ``store_url``: keep the triples in that SPARQL 1.1 store (``kg.sparql_store``) instead of the
+    embedded quadstore; the first ingest records it, later writes go to the recorded store."""
     paths = [Path(p) for p in paths]
     if not paths:
         raise InputError("no file to ingest")
@@ -75,7 +79,7 @@ def ingest(paths: Sequence[Path], kg_dir: Path, fmt: str | None = None, reasoner
     try:
         with kg.transaction() as staging:
             manifest = _read_manifest(staging)
-            store = OwlreadyStore(staging / QUADSTORE)
+            store = sparql_store.open_for_write(manifest, store_url, kg.root) or OwlreadyStore(staging / QUADSTORE)
             try:
                 todo = [(p, name or default_name(p)) for p in paths]
                 seen_imports: set[str] = set()
@@ -99,8 +103,11 @@ def ingest(paths: Sequence[Path], kg_dir: Path, fmt: str | None = None, reasoner
             finally:
                 store.close()
             manifest["timings"] = timings
+            if "store" in manifest:
+                manifest["store"] = store.describe()
             write_manifest(staging, manifest)
             report["manifest"] = manifest
+        sparql_store.collect_after_publish(manifest)
     except _Unchanged:
         report["manifest"] = kg.current().manifest() if kg.exists else empty_manifest()
     report["timings"] = timings
@@ -117,18 +124,15 @@ def remove(source: str, kg_dir: Path, progress: StageCallback = _noop) -> dict:
     timings: dict[str, float] = {}
     with kg.transaction() as staging:
         manifest = _read_manifest(staging)
-        store = OwlreadyStore(staging / QUADSTORE)
+        store = sparql_store.open_for_write(manifest, None, kg.root) or OwlreadyStore(staging / QUADSTORE)
         try:
             progress(f"removing {source}")
             t0 = time.perf_counter()
             removed = store.remove_source(source)
-            # Forget IRIs no source uses any more; keep owlready2's reserved built-ins (storid <= 300)
-            # and the datatypes of the literals that remain (datas.d), or those would lose their type.
-            store.db.execute("DELETE FROM resources WHERE storid > 300 AND storid NOT IN (SELECT s FROM objs "
-                             "UNION SELECT p FROM objs UNION SELECT o FROM objs UNION SELECT s FROM datas "
-                             "UNION SELECT p FROM datas UNION SELECT d FROM datas WHERE typeof(d) = 'integer')")
-            store.commit()
-            store.db.execute("VACUUM")
+            if "store" in manifest:
+                manifest["store"] = store.describe()
+            else:
+                _vacuum(store)
             del manifest["sources"][source]
             timings["remove"] = round(time.perf_counter() - t0, 3)
             requested = (manifest.get("reasoner") or {}).get("requested", "auto")
@@ -137,7 +141,18 @@ def remove(source: str, kg_dir: Path, progress: StageCallback = _noop) -> dict:
             store.close()
         manifest["timings"] = timings
         write_manifest(staging, manifest)
+    sparql_store.collect_after_publish(manifest)
     return {"kg": str(kg.root), "removed": source, "triples_removed": removed, "manifest": manifest, "timings": timings}
+
+
+def _vacuum(store: OwlreadyStore) -> None:
+    """Forget IRIs no source uses any more; keep owlready2's reserved built-ins (storid <= 300)
+    and the datatypes of the literals that remain (datas.d), or those would lose their type."""
+    store.db.execute("DELETE FROM resources WHERE storid > 300 AND storid NOT IN (SELECT s FROM objs "
+                     "UNION SELECT p FROM objs UNION SELECT o FROM objs UNION SELECT s FROM datas "
+                     "UNION SELECT p FROM datas UNION SELECT d FROM datas WHERE typeof(d) = 'integer')")
+    store.commit()
+    store.db.execute("VACUUM")
 
 
 def _read_manifest(staging: Path) -> dict:

@@ -51,8 +51,10 @@ def extract(store: TripleStore) -> tuple[list[Entry], dict[str, str], list[tuple
         for rank, prop in enumerate((*DEFINITION_PROPERTIES, COMMENT)):
             for s, _, o in store.triples(p=prop, source=source):
                 if isinstance(o, Literal) and _english(o.lang) and not s.startswith("_:"):
-                    if s not in definitions or rank < definitions[s][0]:
-                        definitions[s] = (rank, " ".join(o.value.split()), source)
+                    text = " ".join(o.value.split())
+                    # Of two definitions by one property, the first in text order: the store's order is arbitrary.
+                    if s not in definitions or (rank, text) < definitions[s][:2]:
+                        definitions[s] = (rank, text, source)
     labels: dict[str, tuple] = {}
     for e in entries:
         key = (KIND_RANK[e.kind], not _english(e.lang), e.lang or "", e.text)
@@ -76,7 +78,8 @@ def _synonym_types(store: TripleStore, source: str) -> dict[tuple[str, str, str]
     for ax, t in typed.items():
         d = parts.get(ax, {})
         if isinstance(d.get("o"), Literal) and isinstance(d.get("s"), str) and isinstance(d.get("p"), str):
-            out[(d["s"], d["p"], d["o"].value)] = t
+            key = (d["s"], d["p"], d["o"].value)
+            out[key] = min(t, out.get(key, t))  # one type when axioms disagree, whatever the store's order
     return out
 
 

@@ -154,6 +154,13 @@ def _run_java(name: str, store: TripleStore, workdir: Path) -> Inference:
             else:
                 eq.update((a, b) for a in names for b in names if a != b)
     del owlready2
+    # HermiT states the superclasses of a group of equivalent classes through one member, picked by
+    # the order it read the axioms in; name each group by its least IRI instead, so that the result
+    # depends on the KG's content only, not on the order a store exported it in.
+    least = {}
+    for a, b in eq:
+        least[a] = min(least.get(a, a), b)
+    sub = {(least.get(a, a), least.get(b, b)) for a, b in sub if least.get(a, a) != least.get(b, b)}
     return Inference(name, subclass=sub, equivalent=eq, unsatisfiable=unsat)
 
 

@@ -1,7 +1,7 @@
 """Building ``tables.sqlite3``: the told axioms of every source plus a reasoner's conclusions, closed.
 
 ``build_tables`` runs these steps, in this order (entities are numbered as they are first met, so
-the order is part of the output):
+the order is part of the output; each source's triples are read in a canonical order, not the store's):
 
 1. per source, ``_SourceReader``: declarations and ``rdf:type``, class axioms (subclass, with
    restrictions, complements and conjunctions unfolded; equivalence; disjointness, pairwise and in
@@ -94,6 +94,25 @@ def _named(x: str) -> bool:
     return not x.startswith("_:") and not is_builtin(x)
 
 
+def _canonical_order(by_pred: dict[str, list[tuple[str, str]]]) -> None:
+    """Sort each predicate's (subject, object) pairs by their terms, so that the tables (entity
+    numbers included) are the same whatever order a store yields its triples in. Blank-node
+    labels are the store's own: a blank node sorts by the named terms it points to."""
+    named_of: dict[str, list[str]] = defaultdict(list)
+    for p, pairs in by_pred.items():
+        for s, o in pairs:
+            if s.startswith("_:") and not o.startswith("_:"):
+                named_of[s].append(f"{p} {o}")
+
+    blank_key = {b: "\n".join(sorted(named)) for b, named in named_of.items()}
+
+    def key(term: str) -> tuple[int, str]:
+        return (1, blank_key.get(term, "")) if term.startswith("_:") else (0, term)
+
+    for pairs in by_pred.values():
+        pairs.sort(key=lambda so: (key(so[0]), key(so[1])))
+
+
 class _SourceReader:
     """The told axioms of one source, added to ``ax``."""
 
@@ -106,6 +125,7 @@ class _SourceReader:
             if isinstance(o, Literal):
                 continue
             by_pred[p].append((s, o))
+        _canonical_order(by_pred)
         ax.replaced_by.update(by_pred[IAO_REPLACED_BY])
         self.by_pred = by_pred
         self.first, self.rest = dict(by_pred[FIRST]), dict(by_pred[REST])
@@ -225,20 +245,20 @@ class _SourceReader:
 def _add_inference(inference: Inference, r_id: int, ent: _Interner, ax: _Axioms) -> None:
     """The reasoner's conclusions that are not told, attributed to the reasoner."""
     told = {(a, b) for a, b, _ in ax.edges}
-    for sub, sup in inference.subclass or ():
+    for sub, sup in sorted(inference.subclass or ()):
         if sup in (THING,) or sub == sup or is_builtin(sub) or is_builtin(sup):
             continue
         a, b = ent(sub, "class"), ent(sup, "class")
         if (a, b) not in told:
             ax.edges.add((a, b, r_id))
     told_eq = {(a, b) for a, b, _ in ax.equiv}
-    for x, y in inference.equivalent or ():
+    for x, y in sorted(inference.equivalent or ()):
         if is_builtin(x) or is_builtin(y) or x == y:
             continue
         a, b = ent(x, "class"), ent(y, "class")
         if (a, b) not in told_eq:
             ax.equiv.update({(a, b, r_id), (b, a, r_id)})
-    for ind, cls in inference.types or ():
+    for ind, cls in sorted(inference.types or ()):
         if not is_builtin(cls):
             ax.types.add((ent(ind, "individual"), ent(cls, "class"), r_id))
 

@@ -101,10 +101,11 @@ class Engine:
 
     def ingest(self, paths: Sequence[str | Path], fmt: str | None = None, reasoner: str = "auto",
                name: str | None = None, imports_dir: str | Path | None = None,
-               progress: StageCallback = no_progress) -> IngestResult:
-        """Add (or replace) sources in the KG: parse, reason, publish a new generation atomically."""
+               progress: StageCallback = no_progress, store: str | None = None) -> IngestResult:
+        """Add (or replace) sources in the KG: parse, reason, publish a new generation atomically.
+        ``store``: a SPARQL 1.1 endpoint to keep the triples in (fixed by the KG's first ingest)."""
         report = self.runtime.ingest(paths, progress, fmt=fmt, reasoner_name=reasoner, name=name,
-                                     imports_dir=Path(imports_dir) if imports_dir else None)
+                                     imports_dir=Path(imports_dir) if imports_dir else None, store_url=store)
         return self._ingest_result(report)
 
     def init_default_kg(self, progress: StageCallback = no_progress) -> IngestResult:

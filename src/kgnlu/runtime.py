@@ -103,8 +103,13 @@ class KGSession:
 
     @property
     def store(self):
+        """The generation's triples: its quadstore, or the SPARQL store its manifest records
+        (seeing only the graphs that manifest lists)."""
         from kgnlu.kg.owlready_store import OwlreadyStore
+        from kgnlu.kg.sparql_store import SPARQLStore
 
+        if self.manifest.get("store"):
+            return self._part("store", lambda: SPARQLStore.from_manifest(self.manifest))
         return self._part("store", lambda: OwlreadyStore(self.path / "quadstore.sqlite3", read_only=True))
 
     def lexicon(self):

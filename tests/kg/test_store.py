@@ -1,6 +1,7 @@
 """The store protocol (``kg.store.TripleStore``): one contract, run against every backend.
 
-``MemoryStore`` is the fake the other tests use; ``OwlreadyStore`` is the persistent backend.
+``MemoryStore`` is the fake the other tests use; ``OwlreadyStore`` is the persistent backend;
+``SPARQLStore`` talks to a SPARQL 1.1 server (here a real Oxigraph server).
 Anything that passes for one and not the other is a bug in one of them.
 """
 
@@ -32,10 +33,16 @@ ONE = [
 TWO = [(EX + "a", EX + "p", EX + "b"), (EX + "c", EX + "q", EX + "d")]  # shares (a p b) with ONE
 
 
-@pytest.fixture(params=["memory", "owlready"])
+@pytest.fixture(params=["memory", "owlready", "sparql"])
 def store(request, tmp_path) -> TripleStore:
     if request.param == "memory":
         yield MemoryStore()
+    elif request.param == "sparql":  # a real Oxigraph server (tests/kg/conftest.py); each test its own graphs
+        from kgnlu.kg.sparql_store import SPARQLStore
+
+        s = SPARQLStore(request.getfixturevalue("oxigraph_url"))
+        yield s
+        s.collect_garbage(keep=set())
     else:
         s = OwlreadyStore(tmp_path / "quadstore.sqlite3")
         yield s
