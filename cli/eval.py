@@ -86,7 +86,7 @@ def render_nli(report: dict) -> str:
 @app.command("nli")
 @handle_errors
 def eval_nli_cli(
-    path: Path = typer.Argument(..., help="Gold JSONL: {\"premise\", \"hypothesis\", \"label\"} per line."),
+    path: Path = typer.Argument(..., help="Gold JSONL: {\"premise\", \"hypothesis\", \"label\"} per line; labels entailment/neutral/contradiction, or entailment/not_entailment (scored as binary)."),
     kg: Path | None = KG_OPTION,
     model: Path | None = typer.Option(None, "--model", help="A trained NLI model (default: the shipped one)."),
     mode: str = typer.Option("fused", "--mode", help="fused, neural, symbolic or no-gnn (ablations)."),

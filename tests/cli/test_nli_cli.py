@@ -4,6 +4,7 @@ training run from generated pairs, then the evaluation report, its JSON and its 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -76,3 +77,41 @@ def test_train_nli_refuses_pairs_generated_from_other_templates(trained, demo_kg
     assert r.returncode == 2 and len(r.stderr_lines) == 1
     assert "other templates than nli.json" in r.stderr and "--regenerate" in r.stderr
     assert not (tmp_path / "model").exists()
+
+
+SNLI = Path(__file__).resolve().parents[3] / "shared" / "realdata" / "nli" / "snli_dev.jsonl"
+
+
+@pytest.mark.skipif(not SNLI.is_file(), reason="../shared/realdata is absent")
+def test_eval_nli_binary_set(trained, demo_kg, tmp_path):
+    """An RTE-style file (entailment / not_entailment) is scored as binary: real SNLI pairs, their
+    neutral and contradiction labels written as a binary set's spellings."""
+    _, model, _ = trained
+    records = [json.loads(line) for line in SNLI.read_text(encoding="utf-8").splitlines()[:40]]
+    three, two = tmp_path / "three.jsonl", tmp_path / "two.jsonl"
+    three.write_text("".join(json.dumps(r) + "\n" for r in records))
+    spellings = ["not_entailment", "non-entailment", "Not Entailment"]
+    two.write_text("".join(json.dumps({**r, "label": r["label"] if r["label"] == "entailment" else spellings[i % 3]}) + "\n"
+                           for i, r in enumerate(records)))
+    reports = {}
+    for f in (three, two):
+        r = run_cli("eval", "nli", f, "--kg", demo_kg, "--model", model, "--json", timeout=600)
+        assert r.returncode == 0, r.stderr
+        reports[f.stem] = json.loads(r.stdout)
+    b, t = reports["two"], reports["three"]
+    assert b["binary"] is True and t["binary"] is False
+    assert b["confusion"]["labels"] == ["entailment", "not_entailment"]
+    entailed = sum(r["label"] == "entailment" for r in records)
+    assert b["per_class"]["entailment"]["support"] == t["per_class"]["entailment"]["support"] == entailed
+    assert b["per_class"]["not_entailment"]["support"] == len(records) - entailed
+    # binary says entailment only where P(e) > P(n) + P(c), so only where the 3-way argmax is e too
+    assert sum(row[0] for row in b["confusion"]["matrix"]) <= sum(row[0] for row in t["confusion"]["matrix"])
+    assert b["confusion"]["matrix"][0][0] <= t["confusion"]["matrix"][0][0]
+    assert 0.0 <= b["ece"] <= 1.0
+
+
+def test_eval_nli_unknown_label_is_one_line(demo_kg, tmp_path):
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text(json.dumps({"premise": "I eat apples", "hypothesis": "I eat fruit", "label": "maybe"}) + "\n")
+    r = run_cli("eval", "nli", gold, "--kg", demo_kg)
+    assert r.returncode != 0 and len(r.stderr_lines) == 1 and "label 'maybe'" in r.stderr

@@ -4,7 +4,9 @@
 (``fused``, ``neural``, ``symbolic``, ``no-gnn``; see ``kgnlu.neural.fused``). Calibration is
 the expected calibration error over 15 equal-width confidence bins, before and after temperature
 scaling; the temperature is fitted on the dev file (``dev.jsonl`` beside ``file`` unless given),
-never on the file being scored. ``write_plots`` draws the reliability diagram and the confusion
+never on the file being scored. A binary file (gold labels ``entailment`` and ``not_entailment``,
+RTE-style) is scored as one: neutral and contradiction are summed into not-entailment, for the
+predictions and for a three-way dev file alike. ``write_plots`` draws the reliability diagram and the confusion
 matrix as PNG files.
 """
 
@@ -16,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from kgnlu.labels import LABEL2ID
-from kgnlu.training.nli_metrics import (ECE_BINS, classification_metrics, fit_temperature, log_softmax, logits_of,
-                                        reliability)
+from kgnlu.labels import BINARY_LABELS, LABELS
+from kgnlu.training.nli_metrics import (ECE_BINS, binary_gold, classification_metrics, fit_temperature, log_softmax,
+                                        logits_of, reliability, to_binary)
 
 
 def evaluate(model_dir: str | Path, kg_dir: str | Path, file: str | Path, *, mode: str = "fused",
@@ -45,27 +47,35 @@ def evaluate(model_dir: str | Path, kg_dir: str | Path, file: str | Path, *, mod
     if node_vectors is None:
         node_vectors = default_node_vectors(tables, device, cache_dir=session.kg_dir / "cache")
     spec = model.config["features"]
-    recs = read_jsonl(file, max_pairs)
+    recs = read_jsonl(file, max_pairs, binary_ok=True)
+    binary = any(r["label"] == "not_entailment" for r in recs)
+    names = BINARY_LABELS if binary else LABELS
+
+    def scored(gold: list[str], probs: np.ndarray) -> tuple[list[str], np.ndarray]:
+        return (binary_gold(gold), to_binary(probs)) if binary else (gold, probs)
+
     pairs = precompute(recs, session.linker(), session.rules(), tables, node_vectors, spec=spec, progress=progress,
                        desc=file.stem)
     t_feat = time.perf_counter() - t0
     t1 = time.perf_counter()
     out = run_model(model, pairs, batch_size=batch_size, mode=mode, progress=progress, desc=f"{file.stem} ({mode})")
     t_model = time.perf_counter() - t1
-    labels = np.array([LABEL2ID[y] for y in pairs.labels], dtype=np.int64)
-    report = {"mode": mode, "file": str(file), "model": str(model_dir), **classification_metrics(pairs.labels, out["probs"])}
+    gold, probs = scored(pairs.labels, out["probs"])
+    labels = np.array([names.index(y) for y in gold], dtype=np.int64)
+    report = {"mode": mode, "file": str(file), "model": str(model_dir), "binary": binary,
+              **classification_metrics(gold, probs, names)}
 
     if dev_file.is_file() and dev_file.resolve() != file.resolve():
-        dev_recs = read_jsonl(dev_file, max_pairs)
+        dev_recs = read_jsonl(dev_file, max_pairs, binary_ok=binary)
         dev_pairs = precompute(dev_recs, session.linker(), session.rules(), tables, node_vectors, spec=spec,
                                progress=progress, desc="dev")
-        dev_probs = run_model(model, dev_pairs, batch_size=batch_size, mode=mode)["probs"]
-        t = fit_temperature(logits_of(dev_probs), [LABEL2ID[y] for y in dev_pairs.labels])
+        dev_gold, dev_probs = scored(dev_pairs.labels, run_model(model, dev_pairs, batch_size=batch_size, mode=mode)["probs"])
+        t = fit_temperature(logits_of(dev_probs), [names.index(y) for y in dev_gold])
         fitted_on = str(dev_file)
     else:
         t, fitted_on = 1.0, None  # nothing held out to fit on: report the raw calibration only
-    raw = reliability(out["probs"], labels)
-    z = logits_of(out["probs"]) / t
+    raw = reliability(probs, labels)
+    z = logits_of(probs) / t
     calibrated = reliability(np.exp(log_softmax(z)), labels)
     linked = np.array([f.has_linked for f in pairs.features], dtype=bool)
     report.update(

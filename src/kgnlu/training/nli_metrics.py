@@ -12,16 +12,18 @@ from kgnlu.labels import LABEL2ID, LABELS
 ECE_BINS = 15
 
 
-def classification_metrics(gold: Sequence[str], probs: np.ndarray) -> dict:
+def classification_metrics(gold: Sequence[str], probs: np.ndarray, labels: Sequence[str] = LABELS) -> dict:
     """Accuracy, macro-F1, per-class precision/recall/F1/support and the confusion matrix
-    (rows: gold, columns: predicted, both in ``kgnlu.labels.LABELS`` order)."""
-    y = np.array([LABEL2ID[g] for g in gold], dtype=np.int64)
+    (rows: gold, columns: predicted, both in ``labels`` order: ``kgnlu.labels.LABELS``, or
+    ``BINARY_LABELS`` with ``probs`` from ``to_binary``)."""
+    index = {name: i for i, name in enumerate(labels)}
+    y = np.array([index[g] for g in gold], dtype=np.int64)
     pred = np.asarray(probs).argmax(-1) if len(y) else np.zeros(0, np.int64)
-    k = len(LABELS)
+    k = len(labels)
     cm = np.zeros((k, k), dtype=np.int64)
     np.add.at(cm, (y, pred), 1)
     per_class = {}
-    for i, name in enumerate(LABELS):
+    for i, name in enumerate(labels):
         tp, fp, fn = cm[i, i], cm[:, i].sum() - cm[i, i], cm[i, :].sum() - cm[i, i]
         p = tp / (tp + fp) if tp + fp else 0.0
         r = tp / (tp + fn) if tp + fn else 0.0
@@ -29,7 +31,20 @@ def classification_metrics(gold: Sequence[str], probs: np.ndarray) -> dict:
                            "support": int(cm[i, :].sum())}
     return {"n": int(len(y)), "accuracy": float((pred == y).mean()) if len(y) else 0.0,
             "macro_f1": float(np.mean([c["f1"] for c in per_class.values()])), "per_class": per_class,
-            "confusion": {"labels": list(LABELS), "rows": "gold", "columns": "predicted", "matrix": cm.tolist()}}
+            "confusion": {"labels": list(labels), "rows": "gold", "columns": "predicted", "matrix": cm.tolist()}}
+
+
+def to_binary(probs: np.ndarray) -> np.ndarray:
+    """``(n, 3)`` probabilities in ``LABELS`` order as ``(n, 2)``: entailment, and not (neutral +
+    contradiction), the columns of ``BINARY_LABELS``."""
+    probs = np.asarray(probs, dtype=np.float64)
+    e = LABEL2ID["entailment"]
+    return np.stack([probs[:, e], probs.sum(-1) - probs[:, e]], axis=-1) if len(probs) else np.zeros((0, 2))
+
+
+def binary_gold(gold: Sequence[str]) -> list[str]:
+    """Gold labels as ``BINARY_LABELS``: neutral and contradiction are not entailment."""
+    return [g if g == "entailment" else "not_entailment" for g in gold]
 
 
 def log_softmax(z: np.ndarray) -> np.ndarray:

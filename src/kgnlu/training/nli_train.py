@@ -30,14 +30,15 @@ from pathlib import Path
 import numpy as np
 
 from kgnlu.config import NLI_RECIPE
-from kgnlu.labels import LABEL2ID
+from kgnlu.labels import LABEL2ID, NOT_ENTAILMENT
 from kgnlu.progress import bar as progress_bar
 
 TRAIN_FILE, DEV_FILE, LOG_FILE = "train.jsonl", "dev.jsonl", "train_log.jsonl"
 
 
-def read_jsonl(path: str | Path, limit: int | None = None) -> list[dict]:
-    """Records with ``premise``, ``hypothesis`` and a ``label`` among ``kgnlu.labels.LABELS``."""
+def read_jsonl(path: str | Path, limit: int | None = None, *, binary_ok: bool = False) -> list[dict]:
+    """Records with ``premise``, ``hypothesis`` and a ``label`` among ``kgnlu.labels.LABELS``;
+    with ``binary_ok``, also ``not_entailment`` (its spellings in ``NOT_ENTAILMENT`` read as that)."""
     out = []
     with open(path, encoding="utf-8") as f:
         for n, line in enumerate(f, 1):
@@ -46,8 +47,11 @@ def read_jsonl(path: str | Path, limit: int | None = None) -> list[dict]:
             rec = json.loads(line)
             if not isinstance(rec.get("premise"), str) or not isinstance(rec.get("hypothesis"), str):
                 raise ValueError(f"{path}:{n}: a record needs string 'premise' and 'hypothesis'")
-            if rec.get("label") not in LABEL2ID:
-                raise ValueError(f"{path}:{n}: label {rec.get('label')!r} is not one of {sorted(LABEL2ID)}")
+            if binary_ok and isinstance(rec.get("label"), str) and rec["label"].strip().lower() in NOT_ENTAILMENT:
+                rec["label"] = "not_entailment"
+            elif rec.get("label") not in LABEL2ID:
+                known = sorted(LABEL2ID) + (["not_entailment"] if binary_ok else [])
+                raise ValueError(f"{path}:{n}: label {rec.get('label')!r} is not one of {known}")
             out.append(rec)
             if limit is not None and len(out) >= limit:
                 break
