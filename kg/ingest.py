@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from kgnlu.progress import StageCallback
-from . import formats, lexicon, reasoner, sparql_store
+from . import formats, lexicon, reasoner, sparql_copy, sparql_store
 from .errors import InconsistentOntologyError, InputError
 from .kgdir import KGDir, empty_manifest, manifest_hash, write_manifest, QUADSTORE, TABLES
 from .owlready_store import OwlreadyStore
@@ -223,6 +223,12 @@ def _classify_and_tabulate(store: OwlreadyStore, manifest: dict, staging: Path, 
     unsat = counts.pop("unsatisfiable")
     if unsat and chosen != "none":
         raise _inconsistency(ClosureTables(staging / TABLES), unsat)
+
+    if "store" not in manifest:  # a KG in a SPARQL store answers SPARQL there
+        progress("building the SPARQL copy")
+        t0 = time.perf_counter()
+        sparql_copy.build(store, staging)
+        timings["sparql"] = round(time.perf_counter() - t0, 3)
     counts["unsatisfiable"] = len(unsat)
     counts["triples"] = n_triples
     manifest["counts"] = counts

@@ -149,12 +149,12 @@ class Engine:
         )
 
     def query(self, sparql: str) -> QueryResult:
-        """A SPARQL query over the KG's quadstore."""
+        """A SPARQL query over the KG (all sources merged into one default graph)."""
         from kgnlu.kg.store import Literal
 
         if not self.has_kg:
             raise StoreError(f"no KG at {self.kg_dir}: run `kgnlu kg init` or `kgnlu ingest FILE` first")
-        res = self.store.sparql(sparql)
+        res = self.session().sparql(sparql)
         rows = [[(c.value if isinstance(c, Literal) else c) for c in row] for row in res.rows]
         return QueryResult(variables=res.variables, rows=rows)
 

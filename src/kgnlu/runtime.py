@@ -112,6 +112,14 @@ class KGSession:
             return self._part("store", lambda: SPARQLStore.from_manifest(self.manifest))
         return self._part("store", lambda: OwlreadyStore(self.path / "quadstore.sqlite3", read_only=True))
 
+    def sparql(self, query: str):
+        """``query`` answered by the generation's embedded SPARQL copy (``kg.sparql_copy``), or by
+        the store itself where the generation has none (written before there was one)."""
+        from kgnlu.kg import sparql_copy
+
+        copy = self._part("sparql", lambda: sparql_copy.SparqlCopy(self.path) if sparql_copy.exists(self.path) else None)
+        return (copy or self.store).sparql(query)
+
     def lexicon(self):
         from kgnlu.kg.lexicon import Lexicon
 
@@ -229,7 +237,7 @@ class KGSession:
     def close(self) -> None:
         with self._lock:
             parts, self._parts = self._parts, {}
-        for key in ("store", "rewriter"):
+        for key in ("store", "sparql", "rewriter"):
             if parts.get(key) is not None:
                 parts[key].close()
 
