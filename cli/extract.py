@@ -25,7 +25,7 @@ def extract(texts: list[str], kg: Path | None = None, threshold: float | None = 
     if ray is not None:
         from kgnlu.scale import ray_map
 
-        options = {"kg": kg, "model": model, "threshold": threshold, "untrained": untrained}
+        options = {"kg": engine.kg_dir, "model": model, "threshold": threshold, "untrained": untrained}
         results = ray_map("extract", texts, options, ray or None, progress)
     else:
         results = in_batches(texts, lambda batch: extractor.extract_many(batch, threshold), progress, "extracting")

@@ -26,7 +26,7 @@ def infer(pairs: list[tuple[str, str]], kg: Path | None = None, symbolic_only: b
         from kgnlu.scale import ray_map
 
         engine.close()
-        options = {"kg": kg, "model": model, "dense": dense, "encoder": encoder, "symbolic_only": symbolic_only}
+        options = {"kg": engine.kg_dir, "model": model, "dense": dense, "encoder": encoder, "symbolic_only": symbolic_only}
         return ray_map("infer", pairs, options, ray or None, progress, journal=journal)
     if not symbolic_only:
         engine.nli_predictor(progress)

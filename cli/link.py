@@ -26,7 +26,7 @@ def link(texts: list[str], kg: Path | None = None, top_k: int = 0, dense: bool |
         from kgnlu.scale import ray_map
 
         engine.close()
-        options = {"kg": kg, "dense": dense, "encoder": encoder, "top_k": top_k, "branches": branches, "nested": nested}
+        options = {"kg": engine.kg_dir, "dense": dense, "encoder": encoder, "top_k": top_k, "branches": branches, "nested": nested}
         return ray_map("link", texts, options, ray or None, progress)
     return in_batches(texts, lambda batch: engine.link_many(batch, top_k=top_k, branches=branches, nested=nested), progress, "linking")
 

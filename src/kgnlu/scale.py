@@ -81,20 +81,28 @@ def answerer(task: str, options: dict) -> Callable[[list], list]:
 
 
 class EngineWorker:
-    """A Ray Data actor: one Engine, loaded once, answering a chunk per row."""
+    """A Ray Data actor: one Engine, loaded once (by its first call), answering a chunk per row."""
 
     def __init__(self, task: str, options: dict, threads: int = 1):
         import torch
 
         # one actor per CPU: more threads than that would only make the actors fight over cores
         torch.set_num_threads(threads)
-        self.answer = answerer(task, options)
+        self.task, self.options, self.answer = task, options, None
 
     def __call__(self, batch: dict) -> dict:
         import numpy as np
 
-        # pickled results cross as bytes: Arrow would otherwise have to take the dataclasses apart
-        results = [pickle.dumps(self.answer(pickle.loads(items))) for items in batch["items"]]
+        try:
+            if self.answer is None:
+                # loaded by the first call, not the constructor, so that its errors are caught here
+                self.answer = answerer(self.task, self.options)
+            # pickled results cross as bytes: Arrow would otherwise have to take the dataclasses apart
+            results = [pickle.dumps(self.answer(pickle.loads(items))) for items in batch["items"]]
+        except KgnluError as e:
+            # the user's error (no KG at that path on this node, say) goes back as the chunk's answer, for
+            # the driver to raise: raised here, it would reach the driver as a bare UserCodeException
+            results = [pickle.dumps(e)] * len(batch["items"])
         return {"chunk": batch["chunk"], "results": np.array(results, dtype=object)}
 
 
@@ -132,6 +140,8 @@ def ray_map(task: str, items: Sequence, options: dict, address: str | None = Non
         worker: the actor class (a subclass of ``EngineWorker``).
     """
     ray = require_ray()
+    # the workers may run elsewhere, in another directory: paths go as absolute ones
+    options = {k: Path(v).resolve() if isinstance(v, Path) else v for k, v in options.items()}
     items = list(items)
     chunks = [items[i:i + chunk] for i in range(0, len(items), chunk)]
     keys = [chunk_key(task, options, c) for c in chunks]
@@ -146,13 +156,8 @@ def ray_map(task: str, items: Sequence, options: dict, address: str | None = Non
         workers = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
         workers = min(workers, len(todo))
         progress(f"{what} on Ray: {len(todo)} chunks of up to {chunk}, {workers} worker(s)")
-        try:
-            _run(task, options, chunks, todo, keys, done, workers, journal, worker,
-                 lambda n: progress(f"{what} {n}/{len(items)}"))
-        except Exception as e:  # a worker's KgnluError is the user's, as in-process
-            if (cause := _kgnlu_error(e)) is not None:
-                raise cause from None
-            raise
+        _run(task, options, chunks, todo, keys, done, workers, journal, worker,
+             lambda n: progress(f"{what} {n}/{len(items)}"))
     return [r for k in range(len(chunks)) for r in done[k]]
 
 
@@ -173,7 +178,10 @@ def _run(task, options, chunks, todo, keys, done, workers, journal, worker, prog
     try:
         for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
             for k, blob in zip(batch["chunk"], batch["results"]):
-                done[int(k)] = results = pickle.loads(blob)
+                results = pickle.loads(blob)
+                if isinstance(results, KgnluError):
+                    raise results
+                done[int(k)] = results
                 if out is not None:
                     pickle.dump((keys[int(k)], results), out)
                     out.flush()
@@ -182,17 +190,6 @@ def _run(task, options, chunks, todo, keys, done, workers, journal, worker, prog
     finally:
         if out is not None:
             out.close()
-
-
-def _kgnlu_error(e: BaseException) -> KgnluError | None:
-    """The KgnluError a worker raised, from under Ray's wrappers (``RayTaskError.cause``, ``__cause__``)."""
-    seen = set()
-    while e is not None and id(e) not in seen:
-        seen.add(id(e))
-        if isinstance(e, KgnluError):
-            return type(e)(str(e).splitlines()[-1]) if "Traceback" in str(e) else e
-        e = getattr(e, "cause", None) or e.__cause__
-    return None
 
 
 __all__ = ["RAY_MISSING", "CHUNK", "require_ray", "connect", "answerer", "EngineWorker", "ray_map"]

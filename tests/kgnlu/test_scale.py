@@ -227,3 +227,11 @@ def test_serve_batches_concurrent_requests_and_answers_each_its_own(on_serve, in
         got = answers[n]
         assert all(abs(got["probabilities"][k] - v) < 1e-5 for k, v in a["probabilities"].items())
         assert got["entities"] == a["entities"] and got["symbolic"] == a["symbolic"]
+
+
+@pytest.mark.slow
+def test_a_workers_error_reaches_the_driver_as_itself(cluster, demo_kg):
+    from kgnlu.types import InputError
+
+    with pytest.raises(InputError, match="unknown branch 'nope:x'"):
+        ray_map("link", TEXTS[:4], {"kg": demo_kg, "branches": ["nope:x"]}, workers=1)
