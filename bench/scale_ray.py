@@ -1,6 +1,6 @@
 """Batch ``infer`` on Ray against the in-process batch (``bench/scale.py --part ray`` calls ``report``).
 
-The pairs are SNLI dev pairs (``/work/shared/realdata/nli/snli_dev.jsonl``, else generated food pairs),
+The pairs are SNLI dev pairs (``../shared/realdata/nli/snli_dev.jsonl``, else generated food pairs),
 on the demo KG unless a KG is given. In-process is what ``kgnlu infer --input`` does: one Engine,
 torch on every core, the input in chunks of ``kgnlu.scale.CHUNK``. On Ray, each worker is one actor
 with one Engine and one torch thread; its time includes starting the actors and loading their
@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-SNLI = Path("/work/shared/realdata/nli/snli_dev.jsonl")
+SNLI = REPO.parent / "shared" / "realdata" / "nli" / "snli_dev.jsonl"
 
 
 def bench_pairs(n: int) -> list[tuple[str, str]]:
@@ -85,16 +85,17 @@ def report(kg: Path | None, pairs: int) -> str:
     """``measure`` as a markdown table."""
     m = measure(kg, pairs)
     rows = [f"{m['pairs']} pairs (SNLI dev) on {'the demo KG' if kg is None else m['kg']}, {m['cpus']} CPUs.", "",
-            "| run | pairs/s | seconds | answers identical |", "|---|---|---|---|"]
+            "| run | pairs/s | of in-process, 1 thread, with load | seconds | answers identical |", "|---|---|---|---|---|"]
+    base = m["in_process_1_thread"]["pairs_per_s_with_load"]
     for key in ("in_process", "in_process_1_thread"):
         r = m[key]
-        rows += [f"| in-process, {r['threads']} torch thread(s), answering only | {r['pairs_per_s']:.1f} | "
+        rows += [f"| in-process, {r['threads']} torch thread(s), answering only | {r['pairs_per_s']:.1f} | | "
                  f"{r['answer_s']:.1f} | {'yes' if r['identical'] else 'NO'} |",
                  f"| in-process, {r['threads']} torch thread(s), with the Engine's load | {r['pairs_per_s_with_load']:.1f} | "
-                 f"{r['load_s'] + r['answer_s']:.1f} | |"]
+                 f"{r['pairs_per_s_with_load'] / base:.0%} | {r['load_s'] + r['answer_s']:.1f} | |"]
     for key in sorted(k for k in m if k.startswith("ray_")):
         r = m[key]
-        rows.append(f"| Ray, {key[4:]} worker(s), with start and load | {r['pairs_per_s']:.1f} | {r['seconds']:.1f} | "
+        rows.append(f"| Ray, {key[4:]} worker(s), with start and load | {r['pairs_per_s']:.1f} | {r['pairs_per_s'] / base:.0%} | {r['seconds']:.1f} | "
                     f"{'yes' if r['identical'] else 'NO'} |")
     rows += ["", "Each Ray worker is one core with one torch thread, and its time includes Ray's start-up and its "
              "Engine's load. On 2 cores, 2 workers gain little over 1 (the driver and Ray's own processes share the "

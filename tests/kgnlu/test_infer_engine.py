@@ -121,7 +121,7 @@ def _run_infer_cli(capsys, **kw):
     from kgnlu.cli.infer import infer_cli
 
     args = dict(premise=None, hypothesis=None, kg=None, input_file=None, output=None, model=None, dense=False, encoder=None, skip_bad=False,
-                symbolic_only=False, explain=False, json_out=False, quiet=True)
+                symbolic_only=False, explain=False, json_out=False, quiet=True, ray=None)
     args.update(kw)
     code = 0
     try:
