@@ -86,10 +86,15 @@ def train_nli_cli(
     layers: int = typer.Option(NLI_RECIPE["num_layers"], "--layers", min=1, max=6,
                                help="Keep only MiniLM's first N of 6 layers."),
     device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
+    extra: list[str] = typer.Option([], "--extra", metavar="FILE[#SOURCE]", help="Human-written pairs (JSONL, 3-way labels) to train on too; "
+                                    "FILE#SOURCE keeps the records whose 'source' starts with SOURCE. Repeatable; "
+                                    "a tenth of each joins the dev set."),
+    max_extra: int | None = typer.Option(None, "--max-extra", min=1, help="At most N pairs of each --extra file (a seeded sample)."),
     json_out: bool = typer.Option(False, "--json", help="Print the training summary as JSON."),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
-    """Train the fused NLI model (LoRA on MiniLM, R-GCN, heads, gate) on pairs generated from the KG.
+    """Train the fused NLI model (LoRA on MiniLM, R-GCN, heads, gate) on pairs generated from the KG,
+    and on human-written pairs given with --extra.
 
     Early stopping on dev macro-F1; the run log is ``train_log.jsonl`` beside the model, and the
     options (with this command line) are recorded in the model's manifest.
@@ -102,7 +107,7 @@ def train_nli_cli(
         report = train_nli(kg, data, out, seed, regenerate, progress, command=command, epochs=epochs,
                            max_train=max_train, max_dev=max_dev, batch_size=batch_size, lr=lr, patience=patience,
                            num_threads=threads, use_gnn=not no_gnn, device=device, bars=not (quiet or json_out),
-                           model_options={"num_layers": layers})
+                           model_options={"num_layers": layers}, extra=list(extra), max_extra=max_extra)
     if json_out:
         print_json(report)
     else:

@@ -115,3 +115,21 @@ def test_eval_nli_unknown_label_is_one_line(demo_kg, tmp_path):
     gold.write_text(json.dumps({"premise": "I eat apples", "hypothesis": "I eat fruit", "label": "maybe"}) + "\n")
     r = run_cli("eval", "nli", gold, "--kg", demo_kg)
     assert r.returncode != 0 and len(r.stderr_lines) == 1 and "label 'maybe'" in r.stderr
+
+
+@pytest.mark.skipif(not SNLI.is_file(), reason="../shared/realdata is absent")
+def test_train_nli_with_human_written_pairs(trained, demo_kg, tmp_path):
+    """--extra: real SNLI pairs trained on beside the generated ones, recorded in the manifest."""
+    data, _, _ = trained
+    extra = tmp_path / "snli.jsonl"
+    extra.write_text("".join(line + "\n" for line in SNLI.read_text(encoding="utf-8").splitlines()[:20]))
+    model = tmp_path / "model"
+    r = run_cli("train", "nli", "--kg", demo_kg, "--data", data, "--out", model, "--seed", "0", "--epochs", "1",
+                "--max-train", "16", "--max-dev", "8", "--batch-size", "16", "--extra", extra, "--json", timeout=600)
+    assert r.returncode == 0, r.stderr
+    summary = json.loads(r.stdout)
+    assert summary["n_train"] == 16 + 18 and summary["n_dev"] == 8 + 2
+    recipe = json.loads((model / "manifest.json").read_text())["training"]["options"]["extra"]
+    assert recipe == [{"spec": str(extra), "sha256": recipe[0]["sha256"], "train": 18, "dev": 2}]
+    r = run_cli("train", "nli", "--kg", demo_kg, "--data", data, "--out", model, "--extra", tmp_path / "none.jsonl")
+    assert r.returncode != 0 and len(r.stderr_lines) == 1 and "none.jsonl" in r.stderr

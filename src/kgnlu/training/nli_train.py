@@ -62,6 +62,34 @@ def file_sha256(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
+EXTRA_DEV_FRACTION = 0.1
+
+
+def read_extra(specs: Sequence[str], seed: int, max_per_file: int | None = None) -> tuple[list[dict], list[dict], list[dict]]:
+    """Human-written pairs to train on beside the generated ones: ``PATH`` or ``PATH#SOURCE`` (only
+    the records whose ``source`` starts with SOURCE, e.g. ``mnli_taxinli.jsonl#MNLI_train``).
+
+    Each file's records (at most ``max_per_file``, a seeded sample) are split, seeded, into train and
+    a dev part (``EXTRA_DEV_FRACTION``) that joins early stopping. Returns (train, dev, recipe): the
+    recipe names each file with its sha256 and counts, for the model's manifest."""
+    train_recs, dev_recs, recipe = [], [], []
+    for spec in specs:
+        path, _, source = str(spec).partition("#")
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"--extra {spec}: no file {path}")
+        recs = [r for r in read_jsonl(path) if not source or str(r.get("source", "")).startswith(source)]
+        if not recs:
+            raise ValueError(f"--extra {spec}: no pairs" + (f" whose source starts with {source!r}" if source else ""))
+        rng = random.Random(f"{seed}:{spec}")
+        rng.shuffle(recs)
+        recs = recs[:max_per_file] if max_per_file else recs
+        n_dev = max(1, round(len(recs) * EXTRA_DEV_FRACTION))
+        dev_recs += recs[:n_dev]
+        train_recs += recs[n_dev:]
+        recipe.append({"spec": str(spec), "sha256": file_sha256(path), "train": len(recs) - n_dev, "dev": n_dev})
+    return train_recs, dev_recs, recipe
+
+
 @dataclass
 class PairSet:
     """Pairs with their precomputed features, ready to batch."""
@@ -169,7 +197,8 @@ def train(kg_dir: str | Path, data_dir: str | Path, out_dir: str | Path, *, seed
           max_dev: int | None = NLI_RECIPE["max_dev"], use_gnn: bool = True, weight_decay: float = 0.01,
           node_vectors: Callable | None = None, device: str = "cpu", progress: bool = True,
           eval_batch_size: int = 64, num_threads: int | None = NLI_RECIPE["num_threads"],
-          model_options: dict | None = None, loss_options: dict | None = None, command: str | None = None) -> dict:
+          model_options: dict | None = None, loss_options: dict | None = None, command: str | None = None,
+          extra: Sequence[str] = (), max_extra: int | None = None) -> dict:
     """Train the fused model and save the best epoch (by dev macro-F1) to ``out_dir``.
 
     The defaults are the shipped model's recipe (``kgnlu.config.NLI_RECIPE``), MiniLM's first
@@ -191,6 +220,8 @@ def train(kg_dir: str | Path, data_dir: str | Path, out_dir: str | Path, *, seed
         loss_options: keyword arguments of ``kgnlu.neural.fused.fused_loss``.
         command: the command line that ran this training (recorded in the model's metadata with
             every option above, so that the run can be repeated).
+        extra: human-written pair files trained on beside the generated pairs (``read_extra``: a
+            dev part of each joins the generated dev set); ``max_extra`` caps each file.
 
     Returns a summary: best epoch and dev metrics, epochs run, pairs/s, seconds, paths.
     """
@@ -206,13 +237,15 @@ def train(kg_dir: str | Path, data_dir: str | Path, out_dir: str | Path, *, seed
     train_recs, dev_recs = read_jsonl(train_path, max_train), read_jsonl(dev_path, max_dev)
     if not train_recs or not dev_recs:
         raise ValueError(f"{data_dir}: empty {TRAIN_FILE} or {DEV_FILE}")
+    extra_train, extra_dev, extra_recipe = read_extra(extra, seed, max_extra)
+    train_recs, dev_recs = train_recs + extra_train, dev_recs + extra_dev
     out_dir.mkdir(parents=True, exist_ok=True)
     model_options = {"num_layers": NLI_RECIPE["num_layers"], **(model_options or {})}
     options = {"kg_dir": str(kg_dir), "data_dir": str(data_dir), "seed": seed, "epochs": epochs,
                "batch_size": batch_size, "lr": lr, "patience": patience, "max_train": max_train, "max_dev": max_dev,
                "use_gnn": use_gnn, "weight_decay": weight_decay, "device": device, "num_threads": num_threads,
                "eval_batch_size": eval_batch_size, "model_options": model_options or {},
-               "loss_options": loss_options or {}, "command": command}
+               "loss_options": loss_options or {}, "command": command, "extra": extra_recipe, "max_extra": max_extra}
     with deterministic(seed, num_threads):
         session = open_session(kg_dir, device=device)
         tables, linker, rules = session.tables, session.linker(), session.rules()
