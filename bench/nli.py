@@ -613,7 +613,10 @@ def render(args, acc: dict | None, speed: dict | None, seconds: float, real: dic
     elif acc:
         tr = acc["manifest"].get("training", {})
         opts = tr.get("options", {})
-        lines += [f"Model: trained on {tr.get('n_train')} generated pairs, epoch {tr.get('epoch')}/{tr.get('epochs')}, "
+        extra = opts.get("extra") or []
+        human = sum(e["train"] for e in extra)
+        made = f"{tr.get('n_train') - human} generated and {human} human-written pairs ({', '.join(e['spec'].rsplit('/', 1)[-1] + ': ' + str(e['train']) for e in extra)}; their sources' held-out dev parts below were not among them)" if extra else f"{tr.get('n_train')} generated pairs"
+        lines += [f"Model: trained on {made}, epoch {tr.get('epoch')}/{tr.get('epochs')}, "
                   f"seed {tr.get('seed')}; command `{opts.get('command')}`.",
                   f"Generated sets from `{args.data}` (`python -m kgnlu.training.nli_data --kg KG --out DIR --seed 0`); "
                   f"its dev.jsonl is {'the one' if acc.get('dev_sha256') == tr.get('dev_sha256') else '**not** the one'} "

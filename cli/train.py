@@ -8,7 +8,7 @@ import typer
 
 from kgnlu.cli._common import KG_OPTION, TYPER_SETTINGS, StageProgress, handle_errors, print_json
 
-from kgnlu.training.jobs import NLI_RECIPE
+from kgnlu.training.jobs import NLI_RECIPE, NLI_RECIPE_EXTRA
 
 app = typer.Typer(help="Train kgnlu's models on supervision generated from the KG.", **TYPER_SETTINGS)
 
@@ -89,7 +89,9 @@ def train_nli_cli(
     extra: list[str] = typer.Option([], "--extra", metavar="FILE[#SOURCE]", help="Human-written pairs (JSONL, 3-way labels) to train on too; "
                                     "FILE#SOURCE keeps the records whose 'source' starts with SOURCE. Repeatable; "
                                     "a tenth of each joins the dev set."),
-    max_extra: int | None = typer.Option(None, "--max-extra", min=1, help="At most N pairs of each --extra file (a seeded sample)."),
+    real: Path | None = typer.Option(None, "--real", help="The shared real-data NLI folder: train on the shipped model's "
+                                     f"human-written pairs there ({', '.join(NLI_RECIPE_EXTRA)}) unless --extra names others."),
+    max_extra: int = typer.Option(NLI_RECIPE["max_extra"], "--max-extra", min=1, help="At most N pairs of each --extra file (a seeded sample)."),
     json_out: bool = typer.Option(False, "--json", help="Print the training summary as JSON."),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
@@ -103,6 +105,8 @@ def train_nli_cli(
     import sys
 
     command = " ".join(["kgnlu", *map(shlex.quote, sys.argv[1:])])
+    if real is not None and not extra:
+        extra = [f"{real / name.split('#')[0]}{'#' + name.split('#')[1] if '#' in name else ''}" for name in NLI_RECIPE_EXTRA]
     with StageProgress(enabled=not (quiet or json_out)) as progress:
         report = train_nli(kg, data, out, seed, regenerate, progress, command=command, epochs=epochs,
                            max_train=max_train, max_dev=max_dev, batch_size=batch_size, lr=lr, patience=patience,

@@ -130,6 +130,6 @@ def test_train_nli_with_human_written_pairs(trained, demo_kg, tmp_path):
     summary = json.loads(r.stdout)
     assert summary["n_train"] == 16 + 18 and summary["n_dev"] == 8 + 2
     recipe = json.loads((model / "manifest.json").read_text())["training"]["options"]["extra"]
-    assert recipe == [{"spec": str(extra), "sha256": recipe[0]["sha256"], "train": 18, "dev": 2}]
+    assert recipe == [{"spec": str(extra.resolve()), "sha256": recipe[0]["sha256"], "train": 18, "dev": 2}]
     r = run_cli("train", "nli", "--kg", demo_kg, "--data", data, "--out", model, "--extra", tmp_path / "none.jsonl")
     assert r.returncode != 0 and len(r.stderr_lines) == 1 and "none.jsonl" in r.stderr

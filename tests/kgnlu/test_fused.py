@@ -274,7 +274,7 @@ def test_the_shipped_model_was_trained_with_the_recipe_every_entry_point_default
     import inspect
     from pathlib import Path
 
-    from kgnlu.config import NLI_RECIPE, nli_model_dir
+    from kgnlu.config import NLI_RECIPE, NLI_RECIPE_EXTRA, nli_model_dir
     from kgnlu.training.nli_train import train
 
     defaults = inspect.signature(train).parameters
@@ -285,3 +285,5 @@ def test_the_shipped_model_was_trained_with_the_recipe_every_entry_point_default
     assert {k: options[k] for k in NLI_RECIPE if k != "num_layers"} == {k: v for k, v in NLI_RECIPE.items()
                                                                       if k != "num_layers"}
     assert options["model_options"] == {"num_layers": NLI_RECIPE["num_layers"]} and options["seed"] == 0
+    # the human-written files of `--real DIR`: the recipe's names, whatever folder held them
+    assert [e["spec"].rsplit("/", 1)[-1] for e in options["extra"]] == list(NLI_RECIPE_EXTRA)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kgnlu.config import NLI_RECIPE, nli_model_dir  # noqa: F401 (NLI_RECIPE: the CLI's defaults)
+from kgnlu.config import NLI_RECIPE, NLI_RECIPE_EXTRA, nli_model_dir  # noqa: F401 (the CLI's defaults)
 from kgnlu.progress import StageCallback, no_progress
 from kgnlu.runtime import Runtime
 from kgnlu.types import InputError

@@ -77,6 +77,8 @@ def read_extra(specs: Sequence[str], seed: int, max_per_file: int | None = None)
         path, _, source = str(spec).partition("#")
         if not Path(path).is_file():
             raise FileNotFoundError(f"--extra {spec}: no file {path}")
+        # the sample is seeded by the absolute path: the same files give the same pairs from any working dir
+        spec = str(Path(path).resolve()) + (f"#{source}" if source else "")
         recs = [r for r in read_jsonl(path) if not source or str(r.get("source", "")).startswith(source)]
         if not recs:
             raise ValueError(f"--extra {spec}: no pairs" + (f" whose source starts with {source!r}" if source else ""))
@@ -198,7 +200,7 @@ def train(kg_dir: str | Path, data_dir: str | Path, out_dir: str | Path, *, seed
           node_vectors: Callable | None = None, device: str = "cpu", progress: bool = True,
           eval_batch_size: int = 64, num_threads: int | None = NLI_RECIPE["num_threads"],
           model_options: dict | None = None, loss_options: dict | None = None, command: str | None = None,
-          extra: Sequence[str] = (), max_extra: int | None = None) -> dict:
+          extra: Sequence[str] = (), max_extra: int | None = NLI_RECIPE["max_extra"]) -> dict:
     """Train the fused model and save the best epoch (by dev macro-F1) to ``out_dir``.
 
     The defaults are the shipped model's recipe (``kgnlu.config.NLI_RECIPE``), MiniLM's first
