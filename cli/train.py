@@ -106,7 +106,7 @@ def train_nli_cli(
 
     command = " ".join(["kgnlu", *map(shlex.quote, sys.argv[1:])])
     if real is not None and not extra:
-        extra = [f"{real / name.split('#')[0]}{'#' + name.split('#')[1] if '#' in name else ''}" for name in NLI_RECIPE_EXTRA]
+        extra = [str(real / name) for name in NLI_RECIPE_EXTRA]  # FILE#SOURCE: the folder goes before it
     with StageProgress(enabled=not (quiet or json_out)) as progress:
         report = train_nli(kg, data, out, seed, regenerate, progress, command=command, epochs=epochs,
                            max_train=max_train, max_dev=max_dev, batch_size=batch_size, lr=lr, patience=patience,
