@@ -1,9 +1,11 @@
 """A real Oxigraph SPARQL server for the tests of ``kg.sparql_store``: one per test session, on a
 free local port, killed at the end. Tests that need it are skipped (with the reason) where the
-``oxigraph`` binary is not installed (``pip install oxigraph``, in the dev extra)."""
+``oxigraph`` binary is not installed (``pip install oxigraph``, in the dev extra). And Brick, the
+real ontology several KG tests read."""
 
 from __future__ import annotations
 
+import importlib.resources
 import shutil
 import socket
 import subprocess
@@ -13,6 +15,15 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+
+def brick_ttl() -> Path:
+    """Brick 1.4's Turtle file from the ``brickschema`` package (skips the test without it)."""
+    pytest.importorskip("brickschema")
+    p = importlib.resources.files("brickschema") / "ontologies" / "1.4" / "Brick.ttl"
+    if not p.is_file():
+        pytest.skip("Brick.ttl not found in brickschema")
+    return Path(str(p))
 
 
 def oxigraph_binary() -> str | None:

@@ -5,7 +5,6 @@ Slow: owlrl's OWL 2 RL closure of Brick takes 80-120 s in pure Python. Run with 
 
 from __future__ import annotations
 
-import importlib.resources
 from pathlib import Path
 
 import pytest
@@ -14,17 +13,14 @@ from kgnlu.kg.ingest import ingest
 from kgnlu.kg.kgdir import KGDir
 from kgnlu.kg.tables import ClosureTables
 from kgnlu.kg.vocab import is_builtin
+from tests.kg.conftest import brick_ttl
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def brick() -> Path:
-    pytest.importorskip("brickschema")
-    p = importlib.resources.files("brickschema") / "ontologies" / "1.4" / "Brick.ttl"
-    if not p.is_file():
-        pytest.skip("Brick.ttl not found in brickschema")
-    return Path(str(p))
+    return brick_ttl()
 
 
 def test_brick_closure_contains_owlrl_closure(brick, tmp_path, no_network):

@@ -8,7 +8,6 @@ answers ``link``, ``infer`` and ``extract`` exactly as the embedded KG does.
 
 from __future__ import annotations
 
-import importlib.resources
 import socket
 import sqlite3
 from pathlib import Path
@@ -22,6 +21,7 @@ from kgnlu.kg.owlready_store import OwlreadyStore
 from kgnlu.kg.reasoner import java_exe
 from kgnlu.kg.sparql_store import SPARQLStore
 from kgnlu.kg.store import Literal
+from tests.kg.conftest import brick_ttl
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "ontologies" / "demo" / "food.ttl"
@@ -294,14 +294,6 @@ PAIRS = {
 }
 
 
-def _brick() -> Path:
-    pytest.importorskip("brickschema")
-    p = importlib.resources.files("brickschema") / "ontologies" / "1.4" / "Brick.ttl"
-    if not p.is_file():
-        pytest.skip("Brick.ttl not found in brickschema")
-    return Path(str(p))
-
-
 def _answers(kg: Path, name: str) -> dict:
     from kgnlu.api import Engine
 
@@ -322,7 +314,7 @@ def _tables_dump(kg: Path) -> list[str]:
 @pytest.mark.parametrize("name", ["demo", pytest.param("brick", marks=needs_java)])
 def test_answers_exactly_as_the_embedded_kg(name, oxigraph_url, tmp_path):
     """Demo: HermiT; Brick 1.4 (a real ontology, ~60k triples): auto, which picks OWL 2 RL."""
-    path = DEMO if name == "demo" else _brick()
+    path = DEMO if name == "demo" else brick_ttl()
     embedded, remote = tmp_path / "embedded", tmp_path / "remote"
     a = ingest([path], embedded)
     b = ingest([path], remote, store_url=oxigraph_url)
