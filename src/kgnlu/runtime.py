@@ -114,7 +114,8 @@ class KGSession:
 
     def sparql(self, query: str):
         """``query`` answered by the generation's embedded SPARQL copy (``kg.sparql_copy``), or by
-        the store itself where the generation has none (written before there was one)."""
+        the store itself where the generation has none: a KG kept in a SPARQL server, or one
+        written before there were copies."""
         from kgnlu.kg import sparql_copy
 
         copy = self._part("sparql", lambda: sparql_copy.SparqlCopy(self.path) if sparql_copy.exists(self.path) else None)
