@@ -18,11 +18,9 @@ from pathlib import Path
 
 from .errors import ParseError, StoreError
 from .store import Literal, SparqlResult, Term, TripleStore, result_from_rdflib
+from .vocab import ONTOLOGY as OWL_ONTOLOGY, RDF_TYPE, XSD_STRING
 
 SOURCE_BASE = "kgnlu-source:"
-OWL_ONTOLOGY = "http://www.w3.org/2002/07/owl#Ontology"
-RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
-XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
 
 
 @functools.cache

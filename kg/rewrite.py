@@ -40,7 +40,7 @@ import threading
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 from kgnlu.kg.kgdir import publish
@@ -248,25 +248,25 @@ class RewriteIndex:
     def __len__(self) -> int:
         return len(self.rewriter)
 
-    @property
+    @cached_property
+    def keys(self) -> frozenset[str]:
+        """The targets' bag keys: a phrase or variant with another key names nothing, so SQLite is
+        asked only for these."""
+        with self._lock:
+            return frozenset(k for (k,) in self._db.execute("SELECT DISTINCT key FROM targets"))
+
+    @cached_property
     def words(self) -> frozenset[str]:
         """Every word a rewrite can keep or consume: the targets' words and the rules' left-hand
         sides. A phrase with another word names no target whatever the rules do (a word leaves
         a phrase only through a rule), so ``lookup`` need not search its rewrites."""
-        words = self.__dict__.get("_words")
-        if words is None:
-            with self._lock:
-                keys = [k for (k,) in self._db.execute("SELECT DISTINCT key FROM targets")]
-            words = frozenset(" ".join(keys).split()) | {w for lhs in self.rewriter._rules for w in lhs}
-            self.__dict__["_keys"] = frozenset(keys)  # ``named`` asks SQLite only for a key that exists
-            self.__dict__["_words"] = words
-        return words
+        return frozenset(" ".join(self.keys).split()) | {w for lhs in self.rewriter._rules for w in lhs}
 
     def named(self, text: str) -> list[Hit]:
         """The concepts one of whose names or exact synonyms has the words of ``text`` in some
         order (fillers aside, cost 0): no rule applied, so no search."""
         start = key_tokens(text)
-        if not start or not all(w in self.words for w in start) or bag_key(start) not in self.__dict__["_keys"]:
+        if not start or not all(w in self.words for w in start) or bag_key(start) not in self.keys:
             return []
         with self._lock:
             rows = self._db.execute("SELECT iri, text, kind FROM targets WHERE key = ?", (bag_key(start),)).fetchall()
@@ -279,7 +279,7 @@ class RewriteIndex:
         if not all(w in words for w in start):
             return []
         costs = self.rewriter.variants(text, start)
-        keys = sorted(k for k in costs if k in self.__dict__["_keys"])  # most variants name nothing: skip SQLite for them
+        keys = sorted(k for k in costs if k in self.keys)  # most variants name nothing: skip SQLite for them
         best: dict[str, Hit] = {}
         for i in range(0, len(keys), 500):  # SQLite's default limit on bound parameters is 999
             chunk = keys[i:i + 500]

@@ -20,9 +20,9 @@ from .errors import InputError, StoreError
 from .ntriples import write_triples
 from .store import SparqlResult, TripleStore
 from .terms import Literal, Term
+from .vocab import XSD_STRING
 
 DIRNAME = "sparql"
-XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
 
 
 def build(store: TripleStore, generation_dir: Path) -> int:

@@ -35,10 +35,8 @@ from .errors import InputError, StoreError
 from .ntriples import parse_line, term
 from .store import SparqlResult, TripleStore
 from .terms import Literal, Term, Triple
+from .vocab import ONTOLOGY as OWL_ONTOLOGY, RDF_TYPE, XSD_STRING
 
-XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
-OWL_ONTOLOGY = "http://www.w3.org/2002/07/owl#Ontology"
-RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 RESULTS_JSON = "application/sparql-results+json"
 NTRIPLES = "application/n-triples"
 DEFAULT_TIMEOUT = 300.0

@@ -9,6 +9,7 @@ OBOINOWL = "http://www.geneontology.org/formats/oboInOwl#"
 OBO = "http://purl.obolibrary.org/obo/"
 
 RDF_TYPE = RDF + "type"
+XSD_STRING = XSD + "string"
 FIRST, REST, NIL = RDF + "first", RDF + "rest", RDF + "nil"
 SUBCLASS_OF = RDFS + "subClassOf"
 SUBPROPERTY_OF = RDFS + "subPropertyOf"
