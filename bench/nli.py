@@ -20,7 +20,8 @@ seeded sample of ``--max-real`` pairs (default 1000). Rows: the four above (``fu
 mode, the rules' verdict from the fused results), the naive peer (MiniLM cosine plus a negation cue,
 ``peer_predict``) and the majority class. Every temperature and the peer's thresholds are fitted on
 a *tuning* part of the same source, disjoint from the reported one (``REAL_TUNING``: SNLI test,
-MNLI's train part, Citation-Integrity train; ``--max-tune`` pairs). An analysis closes the report:
+MNLI's train part, Citation-Integrity train, less the pairs the model trained on: ``trained_pairs``;
+``--max-tune`` pairs). An analysis closes the report:
 each set against the peer and the majority class, the fused errors where the rules decided wrongly
 (or said unknown) under a gate > 0.5, and five wrong pairs.
 
@@ -162,8 +163,32 @@ def _sample(rows: list[dict], n: int | None, seed: str) -> list[dict]:
     return [rows[i] for i in sorted(random.Random(seed).sample(range(len(rows)), n))]
 
 
-def real_parts(real_dir, max_report: int | None, max_tune: int | None, seed: int = 0) -> dict:
-    """The reported parts and the tuning parts of the real sets under ``real_dir``.
+def trained_pairs(model_dir) -> tuple[set[tuple[str, str]], str]:
+    """The human-written (premise, hypothesis) pairs the model at ``model_dir`` trained on, rebuilt
+    from its manifest's recipe (``read_extra`` with the same specs, seed and cap), and a note on them.
+
+    The tuning parts leave these out, so a temperature or the peer's thresholds are never fitted on
+    pairs the model learned from (what is left is the held-out dev part ``read_extra`` set aside)."""
+    from kgnlu.training.nli_train import file_sha256, read_extra
+
+    options = json.loads((Path(model_dir) / "manifest.json").read_text()).get("training", {}).get("options", {})
+    recipe = options.get("extra") or []
+    if not recipe:
+        return set(), "the model trained on no human-written pairs"
+    for r in recipe:
+        path = r["spec"].partition("#")[0]
+        if not Path(path).is_file() or file_sha256(path) != r["sha256"]:
+            raise SystemExit(f"the model trained on {r['spec']} (sha256 {r['sha256'][:12]}...), which is not on this "
+                             "machine as it was: its trained pairs cannot be left out of the tuning parts")
+    train, _, _ = read_extra([r["spec"] for r in recipe], options.get("seed", 0), options.get("max_extra"))
+    return ({(r["premise"], r["hypothesis"]) for r in train},
+            f"{len(train)} pairs the model trained on ({', '.join(Path(r['spec']).name for r in recipe)}) left out")
+
+
+def real_parts(real_dir, max_report: int | None, max_tune: int | None, seed: int = 0,
+               exclude: set[tuple[str, str]] = frozenset()) -> dict:
+    """The reported parts and the tuning parts of the real sets under ``real_dir``; the tuning parts
+    leave out the pairs in ``exclude`` (those the model trained on: :func:`trained_pairs`).
 
     ``{"report": {name: {"rows", "total", "tuning", "what"}}, "tune": {source: {"rows", "total", "what"}}}``,
     or ``{"missing": reason}`` when the folder or a file is absent. Samples are seeded per set name,
@@ -181,7 +206,7 @@ def real_parts(real_dir, max_report: int | None, max_tune: int | None, seed: int
         out["report"][name] = {"rows": _sample(rows, max_report, f"{seed}:{name}"), "total": len(rows),
                                "tuning": tuning, "what": f + (f" (source {prefix}*)" if prefix else "")}
     for source, (f, prefix) in REAL_TUNING.items():
-        rows = _read_part(real_dir / f, prefix)
+        rows = [r for r in _read_part(real_dir / f, prefix) if (r["premise"], r["hypothesis"]) not in exclude]
         out["tune"][source] = {"rows": _sample(rows, max_tune, f"{seed}:tune:{source}"), "total": len(rows),
                                "what": f + (f" (source {prefix}*)" if prefix else "")}
     return out
@@ -315,7 +340,9 @@ def real_bench(args, log) -> dict:
     from kgnlu.tasks.nli_fused import FusedNLIPredictor
     from kgnlu.training.nli_metrics import fit_temperature, logits_of
 
-    parts = real_parts(args.real, args.max_real, args.max_tune, args.seed)
+    exclude, excluded = trained_pairs(args.model)
+    log(f"tuning parts: {excluded}")
+    parts = real_parts(args.real, args.max_real, args.max_tune, args.seed, exclude)
     if "missing" in parts:
         log(f"real sets skipped: {parts['missing']}")
         return {"skipped": parts["missing"]}
@@ -359,7 +386,7 @@ def real_bench(args, log) -> dict:
             "sets": {n: {"pairs": len(p["rows"]), "of": p["total"], "file": p["what"], "tuning": p["tuning"]}
                      for n, p in parts["report"].items()},
             "tuning": {s: {"pairs": len(p["rows"]), "of": p["total"], "file": p["what"]}
-                       for s, p in parts["tune"].items()}}
+                       for s, p in parts["tune"].items()}, "tuning_excluded": excluded}
 
 
 def _wrong_pairs(rows, y, out, name) -> dict:
@@ -492,7 +519,9 @@ def render_real(real: dict) -> list[str]:
              "Each reported set is a held-out dev part, whole or (`--max-real N`) a seeded sample of N pairs; "
              "each row's temperature and the peer's thresholds come from a *tuning* part of the same source, disjoint from "
              "what is reported (`--max-tune` pairs, seeded): " + "; ".join(
-                 f"{s}: {t['pairs']} of {t['of']} pairs of `{t['file']}`" for s, t in real["tuning"].items()) + ".",
+                 f"{s}: {t['pairs']} of {t['of']} pairs of `{t['file']}`" for s, t in real["tuning"].items())
+             + (f" ({real['tuning_excluded']}: the tuning parts hold none of them)" if real.get("tuning_excluded") else "")
+             + ".",
              "kgnlu is untouched: `Engine(kg).infer_many` as shipped for *fused*, the same predictor (model, "
              "linker, rules, node vectors) in `neural` and `no-gnn` modes for the ablations, and the rules' "
              "verdict from the fused results (unknown = neutral). The naive peer: the packaged all-MiniLM-L6-v2 "

@@ -91,7 +91,8 @@ def train_nli_cli(
                                     "a tenth of each joins the dev set."),
     real: Path | None = typer.Option(None, "--real", help="The shared real-data NLI folder: train on the shipped model's "
                                      f"human-written pairs there ({', '.join(NLI_RECIPE_EXTRA)}) unless --extra names others."),
-    max_extra: int = typer.Option(NLI_RECIPE["max_extra"], "--max-extra", min=1, help="At most N pairs of each --extra file (a seeded sample)."),
+    max_extra: int = typer.Option(NLI_RECIPE["max_extra"], "--max-extra", min=0,
+                                  help="At most N pairs of each --extra file (a seeded sample); 0: all."),
     json_out: bool = typer.Option(False, "--json", help="Print the training summary as JSON."),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:

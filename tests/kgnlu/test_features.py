@@ -151,6 +151,25 @@ def test_nothing_linked(engine):
     assert s["subgraph_nodes"] == 0
 
 
+def test_gate_mask_closes_on_an_unknown_with_one_side_unlinked(engine):
+    """The rules cannot reason from a side that links nothing: their unknown is then no evidence of
+    neutral, and the "decidable" mask leaves the pair to the neural side. A decided verdict, or an
+    unknown with both sides linked, keeps the gate open; nothing linked closes it under either mask."""
+    cases = {("I like eating apples", "The weather is nice"): ("unknown", True, False, True),
+             ("I like eating apples", "I like eating fruit"): ("entailment", True, True, True),
+             ("I like eating fruit", "I like eating apples"): ("unknown", True, True, True),
+             ("The weather is nice", "It is sunny"): ("unknown", False, False, False)}
+    for (p, h), (label, linked, decidable, old) in cases.items():
+        pm, hm, verdict = pair(engine, p, h)
+        assert verdict.label == label, (p, h)
+        f = featurize(pm, hm, verdict, engine.tables, fixed_vectors)
+        assert (f.has_linked, f.gate_open) == (linked, decidable), (p, h)
+        assert featurize(pm, hm, verdict, engine.tables, fixed_vectors, gate_mask="linked").gate_open == old
+    assert nli_features.feature_spec()["gate_mask"] == nli_features.GATE_MASK == "decidable"
+    with pytest.raises(ValueError, match="gate mask"):
+        nli_features.gate_open(pm, hm, "unknown", "sometimes")
+
+
 def test_collate_stacks_graphs(engine):
     from transformers import AutoTokenizer
 
@@ -168,7 +187,7 @@ def test_collate_stacks_graphs(engine):
     e0 = feats[0].graph.edge_index.shape[1]
     assert batch["edge_index"][:, :e0].max() < n0 and batch["edge_index"][:, e0:].min() >= n0
     assert batch["labels"].tolist() == [0, 1, 2] and batch["verdict"].tolist() == [0, 2, 1]
-    assert batch["has_linked"].tolist() == [1.0, 0.0, 1.0]
+    assert batch["has_linked"].tolist() == [1.0, 0.0, 1.0] and batch["gate_open"].tolist() == [1.0, 0.0, 1.0]
     assert batch["symbolic"].shape == (3, len(SYMBOLIC_FEATURES))
     assert batch["input_ids"].shape[0] == 3 and (batch["token_type_ids"] == 1).any()
     empty = collate([feats[1]], tok, [texts[1][0]], [texts[1][1]], node_dim=384)

@@ -87,8 +87,8 @@ def test_forward_contract(model, features):
 
 def test_nothing_linked_gate_below_0_2(model, features):
     """When neither text links a concept the gate is closed, even if the MLP wants it open."""
-    unlinked = [i for i, f in enumerate(features) if not f.has_linked]
-    assert unlinked == [3, 4]
+    unlinked = [i for i, f in enumerate(features) if not f.gate_open]
+    assert unlinked == [3, 4] and not any(features[i].has_linked for i in unlinked)
     gate_bias = model.gate.mlp[3].bias
     saved = gate_bias.detach().clone()
     try:
@@ -266,6 +266,19 @@ def test_predictor_result_contract_and_threads(trained, engine):
 
     results = in_threads(lambda: [r.to_dict() for r in predictor.predict(premises, hypotheses)], 8)
     assert all(r == [x.to_dict() for x in reference] for r in results)
+
+
+def test_the_predictor_reads_the_gate_mask_the_model_was_trained_with(engine):
+    """A model saved before the mask had a name was trained with the "linked" one and keeps it."""
+    from kgnlu.tasks.nli_fused import FusedNLIPredictor
+
+    new, old = new_model(), new_model()
+    del old.config["features"]["gate_mask"]
+    p_new, p_old = (FusedNLIPredictor(m, engine.linker(), engine.rules(), fixed_vectors) for m in (new, old))
+    assert p_new._opts["gate_mask"] == "decidable" and p_old._opts["gate_mask"] == "linked"
+    # premise linked, hypothesis not, the rules undecided: closed for the new model only
+    r_new, r_old = (p.predict(["I like eating apples"], ["The weather is nice"])[0] for p in (p_new, p_old))
+    assert r_new.gate == 0.0 and r_old.gate > 0.0
 
 
 def test_the_shipped_model_was_trained_with_the_recipe_every_entry_point_defaults_to():

@@ -33,7 +33,8 @@ def nli_batch(tok) -> dict:
     enc.update(x=torch.randn(5, 384, generator=g), role=torch.rand(5, 3, generator=g).round(),
                edge_index=torch.tensor([[0, 1, 3], [1, 2, 4]]), edge_type=torch.tensor([0, 1, 2]),
                node_batch=torch.tensor([0, 0, 0, 1, 1]), symbolic=torch.rand(2, 15, generator=g),
-               verdict=torch.tensor([0, 2]), has_linked=torch.tensor([1.0, 0.0]))
+               verdict=torch.tensor([0, 2]), has_linked=torch.tensor([1.0, 0.0]),
+               gate_open=torch.tensor([1.0, 0.0]))
     return enc
 
 

@@ -37,3 +37,29 @@ def test_missing_file_and_empty_selection(tmp_path):
     with pytest.raises(ValueError, match="no pairs whose source starts with 'y'"):
         read_extra([f"{f}#y"], seed=0)
     assert len(read_extra([str(f)], seed=0)[1]) == 1  # a one-pair file still gives its dev part
+
+
+@pytest.mark.skipif(not REAL.is_dir(), reason="../shared/realdata is absent")
+def test_bucketed_batches_are_a_seeded_permutation_of_similar_lengths():
+    """Batches of similar length: a Citation-Integrity pair (~130 tokens) no longer pads a batch of
+    SNLI pairs (~30); every pair still comes once an epoch, in a seeded order."""
+    import random
+    import statistics
+
+    from kgnlu.training.nli_train import PairSet, bucketed_order
+
+    recs = read_extra([str(REAL / "snli_test.jsonl"), str(REAL / "citint_train.jsonl")], seed=0, max_per_file=800)[0]
+    random.Random(0).shuffle(recs)
+    pairs = PairSet([r["premise"] for r in recs], [r["hypothesis"] for r in recs], [r["label"] for r in recs],
+                    [None] * len(recs))
+    order = bucketed_order(pairs, 32, random.Random(0), pool=10)
+    assert sorted(order) == list(range(len(recs)))
+    assert order == bucketed_order(pairs, 32, random.Random(0), pool=10) != bucketed_order(pairs, 32, random.Random(1), pool=10)
+    length = [len(p) + len(h) for p, h in zip(pairs.premises, pairs.hypotheses)]
+
+    def mean_padded(o):  # what a batch costs: its longest pair, times its size
+        return statistics.mean(max(length[j] for j in o[i:i + 32]) for i in range(0, len(o), 32))
+
+    assert mean_padded(order) < 0.7 * mean_padded(list(range(len(recs))))
+    full = [order[i:i + 32] for i in range(0, len(order) - len(order) % 32, 32)]
+    assert all(len(b) == 32 for b in full)  # the one short batch is the last

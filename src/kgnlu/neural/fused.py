@@ -6,7 +6,7 @@ Data flow for one batch (tensors from ``kgnlu.tasks.nli_features.collate``)::
     [CLS] premise [SEP] hypothesis [SEP] --MiniLM+LoRA--> pooled c ----------> text head --> z_text
     subgraph (x, role, edges)          --RGCNEncoder-----> readout r --> graph head (+) --> z_neural
     verdict v                          --SymbolicHead----------------------------------> p_symbolic
-    [c; r; symbolic features s], linked mask m --EvidenceGate--> g;   p = g p_symbolic + (1-g) p_neural
+    [c; r; symbolic features s], gate mask m --EvidenceGate--> g;   p = g p_symbolic + (1-g) p_neural
 
 Modes (for ablations and the bench; one trained model serves them all):
 
@@ -61,7 +61,7 @@ class FusedNLI(nn.Module):
 
     ``forward(batch, mode)`` returns a dict of ``(B, 3)`` tensors ``probs``, ``logits_neural``,
     ``p_neural``, ``logits_text``, ``p_text``, ``logits_symbolic``, ``p_symbolic``, ``(B,)``
-    tensors ``gate`` and ``gate_raw`` (before the linked mask), and ``pooled`` ``(B, 384)`` and
+    tensors ``gate`` and ``gate_raw`` (before the gate's mask), and ``pooled`` ``(B, 384)`` and
     ``graph`` ``(B, D_r)``. Class columns follow ``kgnlu.labels.ID2LABEL``.
     """
 
@@ -156,7 +156,7 @@ class FusedNLI(nn.Module):
                                                                  batch["verdict"])
         p_neural, p_text = logits_neural.softmax(-1), logits_text.softmax(-1)
         p_symbolic = logits_symbolic.softmax(-1)
-        probs, gate, gate_raw = self.gate(pooled, graph, batch["symbolic"], batch["has_linked"], p_symbolic, p_neural)
+        probs, gate, gate_raw = self.gate(pooled, graph, batch["symbolic"], batch["gate_open"], p_symbolic, p_neural)
         if mode == "neural":
             probs, gate = p_text, torch.zeros_like(gate)
         elif mode == "symbolic":
@@ -219,24 +219,25 @@ def read_manifest(directory: str | Path) -> dict:
     return _read_manifest(directory, expect=FORMAT)
 
 
-def fused_loss(out: dict[str, Tensor], labels: Tensor, has_linked: Tensor, *, aux_weight: float = 0.5,
+def fused_loss(out: dict[str, Tensor], labels: Tensor, gate_open: Tensor, *, aux_weight: float = 0.5,
                text_weight: float = 0.5, gate_weight: float = 1.0, gate_cap: float = 0.1) -> tuple[Tensor, dict]:
     r"""The training objective, and its parts (floats) for the log.
 
     .. math::
         L = \mathrm{NLL}(\mathbf{p}) + \lambda_{aux} \mathrm{NLL}(\mathbf{p}_{\mathrm{neural}})
           + \lambda_{text} \mathrm{NLL}(\mathbf{p}_{\mathrm{text}})
-          + \lambda_{gate} \, \mathrm{mean}_{\text{unlinked}} \max(0, g_{raw} - \text{cap})^2
+          + \lambda_{gate} \, \mathrm{mean}_{\text{masked}} \max(0, g_{raw} - \text{cap})^2
 
     The first term teaches the gate (through :math:`\mathbf{p}`) when to trust which side; the
     auxiliary terms make the neural path, and the cross-encoder alone, good predictors by
-    themselves; the last teaches the unmasked gate the rule the mask already enforces.
+    themselves; the last teaches the unmasked gate the rule the mask already enforces
+    (``gate_open`` is the mask, ``kgnlu.tasks.nli_features.gate_open``).
     """
     nll = F.nll_loss(out["probs"].clamp(min=1e-8).log(), labels)
     aux = F.cross_entropy(out["logits_neural"], labels)
     text = F.cross_entropy(out["logits_text"], labels) if out["logits_text"] is not out["logits_neural"] else aux * 0
-    unlinked = 1.0 - has_linked.to(out["gate_raw"].dtype)
-    penalty = ((out["gate_raw"] - gate_cap).clamp(min=0) ** 2 * unlinked).sum() / unlinked.sum().clamp(min=1.0)
+    closed = 1.0 - gate_open.to(out["gate_raw"].dtype)
+    penalty = ((out["gate_raw"] - gate_cap).clamp(min=0) ** 2 * closed).sum() / closed.sum().clamp(min=1.0)
     loss = nll + aux_weight * aux + text_weight * text + gate_weight * penalty
     parts = {"nll": nll, "aux": aux, "text": text, "gate_penalty": penalty}
     return loss, {k: float(v.detach()) for k, v in parts.items()}

@@ -18,8 +18,9 @@ class EvidenceGate(Component):
 
     where :math:`\mathbf{c}` is the cross-encoder's pooled vector, :math:`\mathbf{r}` the graph
     readout (empty without a GNN), :math:`\mathbf{s}` the symbolic features of
-    ``kgnlu.tasks.nli_features`` and :math:`m \in \{0, 1\}` says whether either text links any KG
-    concept. The mask makes the rule "no linked concept, no weight on the (empty) symbolic
+    ``kgnlu.tasks.nli_features`` and :math:`m \in \{0, 1\}` is the mask of
+    ``kgnlu.tasks.nli_features.gate_open`` (whether either text links any KG concept and, on an
+    unknown verdict, both do). The mask makes the rule "no linked concept, no weight on the (empty) symbolic
     evidence" structural: then :math:`g = 0` whatever the MLP says. :math:`\mathbf{p}` is a
     convex combination of two distributions, so it is one too. The MLP is
     ``Linear(in, hidden) - ReLU - Dropout - Linear(hidden, 1)``.
@@ -34,7 +35,7 @@ class EvidenceGate(Component):
           symbolic features :math:`(B, D_s)`, mask :math:`(B)`, :math:`\mathbf{p}_{\mathrm{symbolic}}`
           and :math:`\mathbf{p}_{\mathrm{neural}}` :math:`(B, C)`
         - **output:** :math:`\mathbf{p}` :math:`(B, C)`, :math:`g` :math:`(B)` and the unmasked
-          gate :math:`(B)` (what the training penalty for unlinked pairs looks at)
+          gate :math:`(B)` (what the training penalty for masked pairs looks at)
     """
 
     config_keys = ("in_dim", "hidden", "dropout")

@@ -8,7 +8,8 @@ tables and a ``node_vectors`` function, and returns :class:`PairFeatures`:
   length, the share of hypothesis assertions decided, the mean linking confidence per side,
   negation flags, "nothing linked" flags and mention counts, the subgraph size;
 - **the subgraph** as :class:`GraphTensors` (``x``, ``role``, ``edge_index``, ``edge_type``): the
-  ``hops``-hop neighbourhood of the linked concepts, at most ``max_nodes`` nodes.
+  ``hops``-hop neighbourhood of the linked concepts, at most ``max_nodes`` nodes;
+- **the gate's mask** (``gate_open``, :func:`gate_open`): whether the symbolic side may count at all.
 
 The subgraph and its node vectors come from ``tasks.subgraph``; everything is ordered, so the
 same pair always gives the same tensors.
@@ -46,16 +47,37 @@ class PairFeatures:
 
     symbolic: np.ndarray  # (len(SYMBOLIC_FEATURES),) float32
     verdict: int  # index in kgnlu.labels.VERDICTS
-    has_linked: bool  # either side links a concept: the gate's mask
+    has_linked: bool  # either side links a concept
     graph: GraphTensors
     nodes: list[str]
+    gate_open: bool = True  # the gate's mask: False forces the gate to 0 (the neural answer stands)
+
+
+# How the gate's mask is read. "linked": open when either side links a concept (models saved before
+# the mask had a name). "decidable": also closed on an unknown verdict when one side links nothing:
+# the rules then had nothing to reason from on that side, and their "unknown" says nothing about
+# neutral (on the real dev sets such pairs are neutral about a third of the time, on the
+# hand-checked clinical set never; the generated pairs have none).
+GATE_MASKS = ("linked", "decidable")
+GATE_MASK = "decidable"
+
+
+def gate_open(premise: Sequence[Mention], hypothesis: Sequence[Mention], verdict_label: str,
+              mask: str = GATE_MASK) -> bool:
+    """Whether the gate may weigh the symbolic side of a pair (``GATE_MASKS``)."""
+    if mask not in GATE_MASKS:
+        raise ValueError(f"gate mask must be one of {GATE_MASKS}, not {mask!r}")
+    if not (premise or hypothesis):
+        return False
+    return mask == "linked" or verdict_label != "unknown" or bool(premise and hypothesis)
 
 
 def feature_spec(hops: int = HOPS, max_nodes: int = MAX_NODES, max_fanout: int = MAX_FANOUT,
-                 node_vectors: str = "unspecified") -> dict:
+                 node_vectors: str = "unspecified", gate_mask: str = GATE_MASK) -> dict:
     """What a model trained on these features must be fed again (stored in its manifest)."""
     return {"edge_types": list(EDGE_TYPES), "symbolic_features": list(SYMBOLIC_FEATURES), "verdicts": list(VERDICTS),
-            "hops": hops, "max_nodes": max_nodes, "max_fanout": max_fanout, "node_vectors": node_vectors}
+            "hops": hops, "max_nodes": max_nodes, "max_fanout": max_fanout, "node_vectors": node_vectors,
+            "gate_mask": gate_mask}
 
 
 def _mean_score(mentions: Sequence[Mention]) -> float:
@@ -83,7 +105,7 @@ def symbolic_features(premise: Sequence[Mention], hypothesis: Sequence[Mention],
 def featurize(premise: Sequence[Mention], hypothesis: Sequence[Mention], verdict, tables,
               node_vectors: NodeVectors, *, hops: int = HOPS, max_nodes: int = MAX_NODES,
               max_fanout: int = MAX_FANOUT, subgraph: Subgraph | None = None,
-              neighbours: NeighbourCache | None = None) -> PairFeatures:
+              neighbours: NeighbourCache | None = None, gate_mask: str = GATE_MASK) -> PairFeatures:
     """Symbolic features and subgraph of one pair.
 
     Args:
@@ -93,6 +115,7 @@ def featurize(premise: Sequence[Mention], hypothesis: Sequence[Mention], verdict
         node_vectors: maps IRIs to a ``(n, d)`` float array (the concepts' label embeddings).
         subgraph: one already extracted (by :func:`extract_subgraph`, same options), to skip that.
         neighbours: a :class:`NeighbourCache` shared across pairs.
+        gate_mask: how the gate's mask is read (:func:`gate_open`; the model's ``feature_spec`` says).
     """
     import torch
 
@@ -109,7 +132,8 @@ def featurize(premise: Sequence[Mention], hypothesis: Sequence[Mention], verdict
                          edge_type=torch.from_numpy(e[:, 2].copy()), num_nodes=n)
     return PairFeatures(symbolic=symbolic_features(premise, hypothesis, verdict, n, max_nodes),
                         verdict=VERDICTS.index(verdict.label), has_linked=bool(premise or hypothesis),
-                        graph=graph, nodes=list(subgraph.nodes))
+                        graph=graph, nodes=list(subgraph.nodes),
+                        gate_open=gate_open(premise, hypothesis, verdict.label, gate_mask))
 
 
 def collate(features: Sequence[PairFeatures], tokenizer, premises: Sequence[str], hypotheses: Sequence[str], *,
@@ -150,6 +174,7 @@ def collate(features: Sequence[PairFeatures], tokenizer, premises: Sequence[str]
         symbolic=torch.from_numpy(np.stack([f.symbolic for f in features])) if features else torch.zeros(0, 0),
         verdict=torch.tensor([f.verdict for f in features], dtype=torch.long),
         has_linked=torch.tensor([float(f.has_linked) for f in features]),
+        gate_open=torch.tensor([float(f.gate_open) for f in features]),
     )
     if labels is not None:
         batch["labels"] = torch.tensor([LABEL2ID[y] if isinstance(y, str) else int(y) for y in labels],
@@ -157,4 +182,5 @@ def collate(features: Sequence[PairFeatures], tokenizer, premises: Sequence[str]
     return batch
 
 
-__all__ = ["SYMBOLIC_FEATURES", "PairFeatures", "collate", "feature_spec", "featurize", "symbolic_features"]
+__all__ = ["GATE_MASK", "GATE_MASKS", "SYMBOLIC_FEATURES", "PairFeatures", "collate", "feature_spec", "featurize",
+           "gate_open", "symbolic_features"]

@@ -58,6 +58,8 @@ class FusedNLIPredictor:
         spec = model.config.get("features") or {}
         self.spec = spec
         self._opts = {k: spec[k] for k in ("hops", "max_nodes", "max_fanout") if k in spec}
+        # a model saved before the mask had a name was trained with the "linked" one
+        self._opts["gate_mask"] = spec.get("gate_mask", "linked")
         if spec.get("edge_types", list(EDGE_TYPES)) != list(EDGE_TYPES) or \
                 spec.get("symbolic_features", list(SYMBOLIC_FEATURES)) != list(SYMBOLIC_FEATURES):
             raise ValueError("the model was trained on other edge types or symbolic features than this version of kgnlu builds")

@@ -129,7 +129,9 @@ def precompute(records: Sequence[dict], linker, rules, tables, node_vectors, *, 
         staged.append((pm, hm, verdict, extract_subgraph(tables, [m.iri for m in pm], [m.iri for m in hm], **opts)))
     if hasattr(node_vectors, "prefetch"):
         node_vectors.prefetch([iri for *_, sg in staged for iri in sg.nodes])
-    features = [featurize(pm, hm, v, tables, node_vectors, subgraph=sg, **opts) for pm, hm, v, sg in staged]
+    gate_mask = spec.get("gate_mask", "linked")
+    features = [featurize(pm, hm, v, tables, node_vectors, subgraph=sg, gate_mask=gate_mask, **opts)
+                for pm, hm, v, sg in staged]
     return PairSet(premises, hypotheses, [r.get("label") for r in records], features)
 
 
@@ -145,6 +147,28 @@ def batches(pairs: PairSet, tokenizer, batch_size: int, order: Sequence[int] | N
                            [pairs.hypotheses[j] for j in idx],
                            labels=[pairs.labels[j] for j in idx] if with_labels else None,
                            max_length=max_length, node_dim=node_dim)
+
+
+BUCKET_POOL = 50
+
+
+def bucketed_order(pairs: PairSet, batch_size: int, rng: random.Random, pool: int = BUCKET_POOL) -> list[int]:
+    """A shuffled epoch order whose batches hold pairs of similar length.
+
+    A batch is padded to its longest pair, and one long biomedical pair (~130 tokens) among short
+    SNLI ones (~30) quadruples the batch's cost. So the shuffled order is cut into pools of
+    ``pool`` batches, each pool sorted by length (characters) and cut into batches, and the batches
+    are shuffled: every batch is still a random draw of its pool, in a random place in the epoch."""
+    order = list(range(len(pairs)))
+    rng.shuffle(order)
+    chunks = []
+    for i in range(0, len(order), batch_size * pool):
+        part = sorted(order[i:i + batch_size * pool], key=lambda j: len(pairs.premises[j]) + len(pairs.hypotheses[j]))
+        chunks += [part[k:k + batch_size] for k in range(0, len(part), batch_size)]
+    # ``batches`` re-slices the flat order by batch_size: the one short chunk (the last pool's) goes last
+    full, short = [c for c in chunks if len(c) == batch_size], [c for c in chunks if len(c) < batch_size]
+    rng.shuffle(full)
+    return [j for chunk in full + short for j in chunk]
 
 
 def run_model(model, pairs: PairSet, *, batch_size: int = 64, mode: str = "fused", progress: bool = False,
@@ -309,8 +333,7 @@ def _fit(train_set: PairSet, dev_set: PairSet, out_dir: Path, meta: dict, *, see
     for epoch in range(1, epochs + 1):
         t_epoch = time.perf_counter()
         model.train()
-        order = list(range(len(train_set)))
-        order_rng.shuffle(order)
+        order = bucketed_order(train_set, batch_size, order_rng)
         sums: dict[str, float] = {}
         n_steps = 0
         steps = progress_bar(batches(train_set, model.tokenizer, batch_size, order,
@@ -319,7 +342,7 @@ def _fit(train_set: PairSet, dev_set: PairSet, out_dir: Path, meta: dict, *, see
         for idx, batch in steps:
             batch = batch_to(batch, device)
             out = model(batch)
-            loss, parts = fused_loss(out, batch["labels"], batch["has_linked"], **(loss_options or {}))
+            loss, parts = fused_loss(out, batch["labels"], batch["gate_open"], **(loss_options or {}))
             optim.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -369,4 +392,4 @@ def _metadata(*, summary: dict, spec: dict, train_path: Path, dev_path: Path, se
             "dev": {k: dev[k] for k in ("accuracy", "macro_f1")}, "features": spec, "options": options or {}}
 
 
-__all__ = ["PairSet", "batches", "deterministic", "precompute", "read_jsonl", "run_model", "train"]
+__all__ = ["PairSet", "batches", "bucketed_order", "deterministic", "precompute", "read_jsonl", "run_model", "train"]
