@@ -710,13 +710,7 @@ def main(argv=None) -> None:
     ap.add_argument("--skip-speed", action="store_true")
     ap.add_argument("--out", default=str(REPO / "bench" / "results" / "nli.md"))
     ap.add_argument("--json", default=None, help="also write the raw numbers here")
-    ap.add_argument("--guard", action="store_true",
-                    help="the rules' alignment guard on (kgnlu.tasks.nli.GUARD, issue 21; off by default)")
-    args = ap.parse_args(argv)
-    if args.guard:
-        import kgnlu.tasks.nli
-
-        kgnlu.tasks.nli.GUARD = True
+    args = ap.parse_args(argv)  # the rules' alignment guard is the model's (its feature spec's "guard")
 
     def log(msg):
         print(f"[{time.perf_counter() - t0:7.1f}s] {msg}", file=sys.stderr, flush=True)

@@ -93,6 +93,8 @@ def train_nli_cli(
                                      f"human-written pairs there ({', '.join(NLI_RECIPE_EXTRA)}) unless --extra names others."),
     max_extra: int = typer.Option(NLI_RECIPE["max_extra"], "--max-extra", min=0,
                                   help="At most N pairs of each --extra file (a seeded sample); 0: all."),
+    guard: bool = typer.Option(False, "--guard", help="Train on the rules' verdicts with the alignment guard "
+                               "(every hypothesis word accounted for); the model then applies it at inference."),
     json_out: bool = typer.Option(False, "--json", help="Print the training summary as JSON."),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
@@ -112,7 +114,8 @@ def train_nli_cli(
         report = train_nli(kg, data, out, seed, regenerate, progress, command=command, epochs=epochs,
                            max_train=max_train, max_dev=max_dev, batch_size=batch_size, lr=lr, patience=patience,
                            num_threads=threads, use_gnn=not no_gnn, device=device, bars=not (quiet or json_out),
-                           model_options={"num_layers": layers}, extra=list(extra), max_extra=max_extra)
+                           model_options={"num_layers": layers}, extra=list(extra), max_extra=max_extra,
+                           guard=guard or None)
     if json_out:
         print_json(report)
     else:

@@ -58,8 +58,8 @@ def linker_adapter_dir() -> Path:
 # How the shipped NLI model was trained (`kgnlu train nli --seed 0 --real ../shared/realdata/nli`): the defaults of
 # kgnlu.training.nli_train.train and of the CLI alike, so that Engine.train_nli and the command
 # train the same model.
-NLI_RECIPE = {"epochs": 1, "max_train": 6000, "max_dev": 300, "batch_size": 32, "lr": 3e-3, "patience": 1,
-              "num_threads": 1, "num_layers": 4, "max_extra": 2000}
+NLI_RECIPE = {"epochs": 3, "max_train": 6000, "max_dev": 300, "batch_size": 32, "lr": 1e-3, "patience": 1,
+              "num_threads": 2, "num_layers": 4, "max_extra": 0}
 # The human-written pairs the shipped NLI model trained on besides the generated ones, as files of
 # the shared real-data folder (`kgnlu train nli --real DIR`); their held-out dev parts are not here.
 NLI_RECIPE_EXTRA = ("snli_test.jsonl", "mnli_taxinli.jsonl#MNLI_train", "citint_train.jsonl")

@@ -88,7 +88,7 @@ def test_infer_one_pair_and_a_list(client, engine):
     one = client.post("/v1/infer", json={"premise": PAIRS[0][0], "hypothesis": PAIRS[0][1]})
     assert one.status_code == 200
     assert one.json() == engine.infer_many([PAIRS[0]])[0].to_dict()
-    assert one.json()["label"] == "entailment" and one.json()["symbolic"]["rules"] == ["mono-up"]
+    assert one.json()["symbolic"]["verdict"] == "entailment" and one.json()["symbolic"]["rules"] == ["mono-up"]
     models.InferResult.model_validate(one.json())
 
     many = client.post("/v1/infer", json=[{"premise": p, "hypothesis": h} for p, h in PAIRS[:6]])

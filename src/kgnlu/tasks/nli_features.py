@@ -73,11 +73,14 @@ def gate_open(premise: Sequence[Mention], hypothesis: Sequence[Mention], verdict
 
 
 def feature_spec(hops: int = HOPS, max_nodes: int = MAX_NODES, max_fanout: int = MAX_FANOUT,
-                 node_vectors: str = "unspecified", gate_mask: str = GATE_MASK) -> dict:
-    """What a model trained on these features must be fed again (stored in its manifest)."""
+                 node_vectors: str = "unspecified", gate_mask: str = GATE_MASK, guard: bool | None = None) -> dict:
+    """What a model trained on these features must be fed again (stored in its manifest); ``guard``:
+    the rules' alignment guard (``kgnlu.tasks.nli.decide``; None: its default ``GUARD``)."""
+    from kgnlu.tasks import nli
+
     return {"edge_types": list(EDGE_TYPES), "symbolic_features": list(SYMBOLIC_FEATURES), "verdicts": list(VERDICTS),
             "hops": hops, "max_nodes": max_nodes, "max_fanout": max_fanout, "node_vectors": node_vectors,
-            "gate_mask": gate_mask}
+            "gate_mask": gate_mask, "guard": nli.GUARD if guard is None else bool(guard)}
 
 
 def _mean_score(mentions: Sequence[Mention]) -> float:

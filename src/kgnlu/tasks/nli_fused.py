@@ -36,7 +36,8 @@ class FusedNLIPredictor:
         device: where the model runs when ``model`` is a directory.
         batch_size: pairs per forward pass.
         mode: ``fused``, ``neural``, ``symbolic`` or ``no-gnn`` (ablations; see ``kgnlu.neural.fused``).
-        guard: the alignment guard on the rules' verdict (``kgnlu.tasks.nli.decide``); None: its default.
+        guard: the alignment guard on the rules' verdict (``kgnlu.tasks.nli.decide``); None: what the
+            model was trained with (its feature spec's ``guard``; off for a model saved without one).
     """
 
     def __init__(self, model, linker, rules, node_vectors: Callable, *, device: str = "cpu", batch_size: int = 32,
@@ -60,6 +61,8 @@ class FusedNLIPredictor:
         self._opts = {k: spec[k] for k in ("hops", "max_nodes", "max_fanout") if k in spec}
         # a model saved before the mask had a name was trained with the "linked" one
         self._opts["gate_mask"] = spec.get("gate_mask", "linked")
+        if self.guard is None:
+            self.guard = bool(spec.get("guard", False))
         if spec.get("edge_types", list(EDGE_TYPES)) != list(EDGE_TYPES) or \
                 spec.get("symbolic_features", list(SYMBOLIC_FEATURES)) != list(SYMBOLIC_FEATURES):
             raise ValueError("the model was trained on other edge types or symbolic features than this version of kgnlu builds")

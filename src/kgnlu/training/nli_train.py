@@ -108,11 +108,13 @@ class PairSet:
 def precompute(records: Sequence[dict], linker, rules, tables, node_vectors, *, spec: dict,
                progress: bool = False, desc: str = "features", guard: bool | None = None) -> PairSet:
     """Link both sides, decide with the rules (``kgnlu.tasks.nli.decide``, as inference does), extract
-    subgraphs, embed their nodes: once per pair."""
+    subgraphs, embed their nodes: once per pair. The verdicts follow ``spec``'s guard (the model's:
+    off for a spec without one) unless ``guard`` is given."""
     from kgnlu.tasks.nli import decide
     from kgnlu.tasks.nli_features import featurize
     from kgnlu.tasks.subgraph import HOPS, MAX_FANOUT, MAX_NODES, extract_subgraph
 
+    guard = bool(spec.get("guard", False)) if guard is None else guard
     premises = [r["premise"] for r in records]
     hypotheses = [r["hypothesis"] for r in records]
     texts = list(dict.fromkeys(premises + hypotheses))
@@ -224,7 +226,8 @@ def train(kg_dir: str | Path, data_dir: str | Path, out_dir: str | Path, *, seed
           node_vectors: Callable | None = None, device: str = "cpu", progress: bool = True,
           eval_batch_size: int = 64, num_threads: int | None = NLI_RECIPE["num_threads"],
           model_options: dict | None = None, loss_options: dict | None = None, command: str | None = None,
-          extra: Sequence[str] = (), max_extra: int | None = NLI_RECIPE["max_extra"]) -> dict:
+          extra: Sequence[str] = (), max_extra: int | None = NLI_RECIPE["max_extra"],
+          guard: bool | None = None) -> dict:
     """Train the fused model and save the best epoch (by dev macro-F1) to ``out_dir``.
 
     The defaults are the shipped model's recipe (``kgnlu.config.NLI_RECIPE``), MiniLM's first
@@ -247,7 +250,9 @@ def train(kg_dir: str | Path, data_dir: str | Path, out_dir: str | Path, *, seed
         command: the command line that ran this training (recorded in the model's metadata with
             every option above, so that the run can be repeated).
         extra: human-written pair files trained on beside the generated pairs (``read_extra``: a
-            dev part of each joins the generated dev set); ``max_extra`` caps each file.
+            dev part of each joins the generated dev set); ``max_extra`` caps each file (0 or None: all).
+        guard: train on the rules' verdicts with the alignment guard (``kgnlu.tasks.nli.decide``;
+            None: its default ``GUARD``); the feature spec records it and inference follows it.
 
     Returns a summary: best epoch and dev metrics, epochs run, pairs/s, seconds, paths.
     """
@@ -277,7 +282,7 @@ def train(kg_dir: str | Path, data_dir: str | Path, out_dir: str | Path, *, seed
         tables, linker, rules = session.tables, session.linker(), session.rules()
         if node_vectors is None:
             node_vectors = default_node_vectors(tables, device, cache_dir=session.kg_dir / "cache")
-        spec = feature_spec(node_vectors=getattr(node_vectors, "name", "unspecified"))
+        spec = feature_spec(node_vectors=getattr(node_vectors, "name", "unspecified"), guard=guard)
         train_set = precompute(train_recs, linker, rules, tables, node_vectors, spec=spec, progress=progress,
                                desc="train")
         dev_set = precompute(dev_recs, linker, rules, tables, node_vectors, spec=spec, progress=progress, desc="dev")
