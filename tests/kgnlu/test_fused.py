@@ -269,13 +269,20 @@ def test_predictor_result_contract_and_threads(trained, engine):
 
 
 def test_the_predictor_reads_the_gate_mask_the_model_was_trained_with(engine):
-    """A model saved before the mask had a name was trained with the "linked" one and keeps it."""
+    """A model saved before the mask had a name was trained with the "linked" one and keeps it;
+    likewise the rules' guard (off for a model saved without one)."""
     from kgnlu.tasks.nli_fused import FusedNLIPredictor
 
     new, old = new_model(), new_model()
     del old.config["features"]["gate_mask"]
     p_new, p_old = (FusedNLIPredictor(m, engine.linker(), engine.rules(), fixed_vectors) for m in (new, old))
     assert p_new._opts["gate_mask"] == "decidable" and p_old._opts["gate_mask"] == "linked"
+    # the rules' verdicts too: a model's spec says whether it was trained on guarded ones
+    assert p_old.guard is False and "guard" in new.config["features"]
+    guarded = new_model()
+    guarded.config["features"]["guard"] = True
+    assert FusedNLIPredictor(guarded, engine.linker(), engine.rules(), fixed_vectors).guard is True
+    assert FusedNLIPredictor(guarded, engine.linker(), engine.rules(), fixed_vectors, guard=False).guard is False
     # premise linked, hypothesis not, the rules undecided: closed for the new model only
     r_new, r_old = (p.predict(["I like eating apples"], ["The weather is nice"])[0] for p in (p_new, p_old))
     assert r_new.gate == 0.0 and r_old.gate > 0.0
