@@ -186,12 +186,12 @@ def trained_pairs(model_dir) -> tuple[set[tuple[str, str]], str]:
 
 
 def real_parts(real_dir, max_report: int | None, max_tune: int | None, seed: int = 0,
-               exclude: set[tuple[str, str]] = frozenset()) -> dict:
-    """The reported parts and the tuning parts of the real sets under ``real_dir``; the tuning parts
-    leave out the pairs in ``exclude`` (those the model trained on: :func:`trained_pairs`).
+               model_dir=None) -> dict:
+    """The reported parts and the tuning parts of the real sets under ``real_dir``; with
+    ``model_dir``, the tuning parts leave out the pairs that model trained on (:func:`trained_pairs`).
 
-    ``{"report": {name: {"rows", "total", "tuning", "what"}}, "tune": {source: {"rows", "total", "what"}}}``,
-    or ``{"missing": reason}`` when the folder or a file is absent. Samples are seeded per set name,
+    ``{"report": {name: {"rows", "total", "tuning", "what"}}, "tune": {source: {"rows", "total", "what"}},
+    "tuning_excluded": note}``, or ``{"missing": reason}`` when the folder or a file is absent. Samples are seeded per set name,
     so one set's sample does not depend on the others (shared with ``bench/symbolic.py``).
     """
     real_dir = Path(real_dir)
@@ -200,7 +200,8 @@ def real_parts(real_dir, max_report: int | None, max_tune: int | None, seed: int
     if absent:
         return {"missing": f"{real_dir}: {', '.join(absent)} not found (the real data lives in "
                            f"../shared/realdata/nli/, see its README; pass --real DIR)"}
-    out = {"report": {}, "tune": {}}
+    exclude, excluded = trained_pairs(model_dir) if model_dir is not None else (set(), "")
+    out = {"report": {}, "tune": {}, "tuning_excluded": excluded}
     for name, f, prefix, tuning in REAL_SETS:
         rows = _read_part(real_dir / f, prefix)
         out["report"][name] = {"rows": _sample(rows, max_report, f"{seed}:{name}"), "total": len(rows),
@@ -340,12 +341,11 @@ def real_bench(args, log) -> dict:
     from kgnlu.tasks.nli_fused import FusedNLIPredictor
     from kgnlu.training.nli_metrics import fit_temperature, logits_of
 
-    exclude, excluded = trained_pairs(args.model)
-    log(f"tuning parts: {excluded}")
-    parts = real_parts(args.real, args.max_real, args.max_tune, args.seed, exclude)
+    parts = real_parts(args.real, args.max_real, args.max_tune, args.seed, model_dir=args.model)
     if "missing" in parts:
         log(f"real sets skipped: {parts['missing']}")
         return {"skipped": parts["missing"]}
+    log(f"tuning parts: {parts['tuning_excluded']}")
     torch.set_num_threads(args.threads)
     engine = Engine(args.kg, model=args.model, device="cpu")
     fused_predictor = engine.nli_predictor()
@@ -386,7 +386,7 @@ def real_bench(args, log) -> dict:
             "sets": {n: {"pairs": len(p["rows"]), "of": p["total"], "file": p["what"], "tuning": p["tuning"]}
                      for n, p in parts["report"].items()},
             "tuning": {s: {"pairs": len(p["rows"]), "of": p["total"], "file": p["what"]}
-                       for s, p in parts["tune"].items()}, "tuning_excluded": excluded}
+                       for s, p in parts["tune"].items()}, "tuning_excluded": parts["tuning_excluded"]}
 
 
 def _wrong_pairs(rows, y, out, name) -> dict:

@@ -22,7 +22,6 @@ Usage: ``python bench/nli_long.py --kg /tmp/kg-default [--model DIR] [--real DIR
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import re
 import sys
@@ -34,13 +33,6 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\[])")
 POLICIES = ("longest_first", "premise_only", "nearest_sentences")
-
-
-def _bench_nli():
-    spec = importlib.util.spec_from_file_location("bench_nli", REPO / "bench" / "nli.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def fit_premise(tokenizer, premise: str, hypothesis: str, budget: int) -> str:
@@ -91,12 +83,14 @@ def main(argv=None) -> None:
     from kgnlu.training.nli_metrics import classification_metrics
 
     torch.set_num_threads(args.threads)
+    from symbolic import _bench_nli  # bench/ is this script's folder, first on sys.path
+
     bn = _bench_nli()
     t0 = time.perf_counter()
-    exclude, excluded = bn.trained_pairs(args.model)
-    parts = bn.real_parts(args.real, None, None, 0, exclude)
+    parts = bn.real_parts(args.real, None, None, 0, model_dir=args.model)
     if "missing" in parts:
         sys.exit(parts["missing"])
+    excluded = parts["tuning_excluded"]
     sets = {"Citation-Integrity dev": parts["report"]["Citation-Integrity dev"]["rows"],
             "Citation-Integrity, not trained on": parts["tune"]["Citation-Integrity"]["rows"]}
     engine = Engine(args.kg, model=args.model, device="cpu")
