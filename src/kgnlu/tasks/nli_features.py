@@ -72,6 +72,12 @@ def gate_open(premise: Sequence[Mention], hypothesis: Sequence[Mention], verdict
     return mask == "linked" or verdict_label != "unknown" or bool(premise and hypothesis)
 
 
+def trained_reading(spec: dict) -> tuple[str, bool]:
+    """The gate mask and the rules' guard a model with this feature spec was trained with; a spec
+    saved before either had a name means the "linked" mask and no guard."""
+    return spec.get("gate_mask", "linked"), bool(spec.get("guard", False))
+
+
 def feature_spec(hops: int = HOPS, max_nodes: int = MAX_NODES, max_fanout: int = MAX_FANOUT,
                  node_vectors: str = "unspecified", gate_mask: str = GATE_MASK, guard: bool | None = None) -> dict:
     """What a model trained on these features must be fed again (stored in its manifest); ``guard``:
@@ -186,4 +192,4 @@ def collate(features: Sequence[PairFeatures], tokenizer, premises: Sequence[str]
 
 
 __all__ = ["GATE_MASK", "GATE_MASKS", "SYMBOLIC_FEATURES", "PairFeatures", "collate", "feature_spec", "featurize",
-           "gate_open", "symbolic_features"]
+           "gate_open", "symbolic_features", "trained_reading"]

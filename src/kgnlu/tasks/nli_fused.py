@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from kgnlu.labels import LABELS
-from kgnlu.tasks.nli_features import SYMBOLIC_FEATURES, collate, featurize
+from kgnlu.tasks.nli_features import SYMBOLIC_FEATURES, collate, featurize, trained_reading
 from kgnlu.tasks.subgraph import EDGE_TYPES, MAX_FANOUT, NeighbourCache
 from kgnlu.tasks.nli import decide, entities, symbolic_result
 from kgnlu.types import InferResult, InputError
@@ -59,10 +59,9 @@ class FusedNLIPredictor:
         spec = model.config.get("features") or {}
         self.spec = spec
         self._opts = {k: spec[k] for k in ("hops", "max_nodes", "max_fanout") if k in spec}
-        # a model saved before the mask had a name was trained with the "linked" one
-        self._opts["gate_mask"] = spec.get("gate_mask", "linked")
+        self._opts["gate_mask"], trained_guard = trained_reading(spec)
         if self.guard is None:
-            self.guard = bool(spec.get("guard", False))
+            self.guard = trained_guard
         if spec.get("edge_types", list(EDGE_TYPES)) != list(EDGE_TYPES) or \
                 spec.get("symbolic_features", list(SYMBOLIC_FEATURES)) != list(SYMBOLIC_FEATURES):
             raise ValueError("the model was trained on other edge types or symbolic features than this version of kgnlu builds")

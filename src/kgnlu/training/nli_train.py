@@ -111,10 +111,11 @@ def precompute(records: Sequence[dict], linker, rules, tables, node_vectors, *, 
     subgraphs, embed their nodes: once per pair. The verdicts follow ``spec``'s guard (the model's:
     off for a spec without one) unless ``guard`` is given."""
     from kgnlu.tasks.nli import decide
-    from kgnlu.tasks.nli_features import featurize
+    from kgnlu.tasks.nli_features import featurize, trained_reading
     from kgnlu.tasks.subgraph import HOPS, MAX_FANOUT, MAX_NODES, extract_subgraph
 
-    guard = bool(spec.get("guard", False)) if guard is None else guard
+    gate_mask, trained_guard = trained_reading(spec)
+    guard = trained_guard if guard is None else guard
     premises = [r["premise"] for r in records]
     hypotheses = [r["hypothesis"] for r in records]
     texts = list(dict.fromkeys(premises + hypotheses))
@@ -131,7 +132,6 @@ def precompute(records: Sequence[dict], linker, rules, tables, node_vectors, *, 
         staged.append((pm, hm, verdict, extract_subgraph(tables, [m.iri for m in pm], [m.iri for m in hm], **opts)))
     if hasattr(node_vectors, "prefetch"):
         node_vectors.prefetch([iri for *_, sg in staged for iri in sg.nodes])
-    gate_mask = spec.get("gate_mask", "linked")
     features = [featurize(pm, hm, v, tables, node_vectors, subgraph=sg, gate_mask=gate_mask, **opts)
                 for pm, hm, v, sg in staged]
     return PairSet(premises, hypotheses, [r.get("label") for r in records], features)
