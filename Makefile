@@ -10,12 +10,22 @@ MPNET_DIR ?= $(CURDIR)/.models
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install demo test test-slow bench mpnet clean
+.PHONY: install wordnet demo test test-slow bench mpnet clean
 
-install:
+install: wordnet
 	# torch first and pinned: the CPU wheel is on local disk; an unpinned torch pulls a CUDA build.
 	$(PIP) install --quiet torch==2.13.0
 	$(PIP) install --quiet -e '.[dev,scale]'
+
+wordnet:
+	# WordNet 3.0, the default KG's general-English source, is Debian's wordnet-base. Optional: without
+	# it (no root, no apt) the default KG is built without it and the NLI rules know only equal words.
+	@if [ -f /usr/share/wordnet/data.noun ] || [ -n "$$KGNLU_WORDNET_DIR" ]; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		apt-get install -y -q wordnet-base >/dev/null 2>&1 || \
+		(apt-get update -q >/dev/null 2>&1 && apt-get install -y -q wordnet-base >/dev/null 2>&1) || \
+		echo "warning: could not install wordnet-base; the default KG will be built without WordNet"; \
+	else echo "note: WordNet not found; run 'sudo apt-get install wordnet-base' (or set KGNLU_WORDNET_DIR) for the lexical KG"; fi
 
 demo: install
 	# --no-embed: infer links through the lexicon; `kgnlu link` embeds the lexicon on first use

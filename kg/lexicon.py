@@ -21,6 +21,15 @@ ANNOTATED_SOURCE, ANNOTATED_PROPERTY, ANNOTATED_TARGET = (
 KIND_RANK = {"label": 0, "pref": 1, "exact": 2, "alt": 3, "related": 4, "narrow": 5, "broad": 6}
 # The entity kinds a mention may name: properties have labels too, but a mention names a thing.
 LINKABLE = ("class", "individual")
+# Word senses of a lexical KG (WordNet's synsets, ``kg.sources.wordnet``): words for the natural-logic
+# rules to compare ("apple" ⊑ "fruit"), never linked as concepts ("man", "water", "playing" would be
+# mentions in every sentence).
+WORD_SENSE_PREFIXES = ("http://wordnet-rdf.princeton.edu/",)
+_NOT_A_WORD_SENSE = " AND ".join(f"iri NOT LIKE '{p}%'" for p in WORD_SENSE_PREFIXES)
+
+
+def is_word_sense(iri: str) -> bool:
+    return iri.startswith(WORD_SENSE_PREFIXES)
 
 
 @dataclass(frozen=True)
@@ -114,8 +123,9 @@ class Lexicon:
         self._cols = "iri, text, kind, lang, source" + (", type" if "type" in columns else "")  # older KGs lack it
 
     def entries(self, iri: str | None = None) -> list[Entry]:
+        """Every entry of one IRI, or of every entity the linker may link (word senses left out)."""
         if iri is None:
-            rows = self._db.execute(f"SELECT {self._cols} FROM lexicon ORDER BY id").fetchall()
+            rows = self._db.execute(f"SELECT {self._cols} FROM lexicon WHERE {_NOT_A_WORD_SENSE} ORDER BY id").fetchall()
         else:
             rows = self._db.execute(f"SELECT {self._cols} FROM lexicon WHERE iri=? ORDER BY id", (iri,)).fetchall()
         return [Entry(*r) for r in rows]
@@ -124,8 +134,15 @@ class Lexicon:
         row = self._db.execute("SELECT text FROM definitions WHERE iri=?", (iri,)).fetchone()
         return row[0] if row else None
 
+    def word_senses(self) -> list[tuple[str, str, str]]:
+        """(word, synset IRI, kind) of the lexical KG's synonyms: kind "exact" where the synset is the
+        word's first sense, "related" otherwise (``kg.sources.wordnet``)."""
+        like = " OR ".join(f"iri LIKE '{p}%'" for p in WORD_SENSE_PREFIXES)
+        return self._db.execute(f"SELECT text, iri, kind FROM lexicon WHERE ({like}) AND kind IN ('exact', 'related') "
+                                "ORDER BY id").fetchall()
+
     def __len__(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM lexicon").fetchone()[0]
 
 
-__all__ = ["Entry", "Lexicon", "extract", "write", "LABEL"]
+__all__ = ["Entry", "Lexicon", "extract", "is_word_sense", "write", "LABEL"]

@@ -106,6 +106,8 @@ class Verdict:
     # Set by the alignment guard (``kgnlu.tasks.nli_align``) when it blocked the rules' verdict: the
     # hypothesis words nothing accounts for, and the modal cues one side lacks. The proofs stay.
     unaccounted: list[str] = field(default_factory=list)
+    # The natural-logic rules' edit sequence (``kgnlu.tasks.natlog.Edit``), when they gave the verdict.
+    edits: list = field(default_factory=list)
 
     @property
     def proof_length(self) -> int:
@@ -120,10 +122,12 @@ class Verdict:
 
 
 class RuleEngine:
-    """Applies the rules over one KG's closure tables."""
+    """Applies the rules over one KG's closure tables; ``words`` relates words through the KG's
+    lexical source for the natural-logic rules (``kgnlu.tasks.natlog``; None: only equal words)."""
 
-    def __init__(self, tables: ClosureTables):
+    def __init__(self, tables: ClosureTables, words=None):
         self.tables = tables
+        self.words = words
 
     def label(self, iri: str) -> str | None:
         return self.tables.label(iri)

@@ -29,7 +29,9 @@ from kgnlu.progress import StageCallback
 from ..errors import InputError
 from ..ntriples import atomic_text
 
-SOURCES = ("hpo", "mondo", "hpoa", "drugs")
+SOURCES = ("hpo", "mondo", "hpoa", "drugs", "wordnet")
+# Sources the default KG is built without when their data is not on the machine (a Debian package).
+OPTIONAL = ("wordnet",)
 STAMP_FORMAT = 1
 
 
@@ -132,7 +134,14 @@ def build_source(name: str, out_dir: Path, progress: StageCallback = noop, force
 
 
 def build_all(out_dir: Path, progress: StageCallback = noop, force: bool = False) -> list[Path]:
-    """Build every source in ``SOURCES`` (skipping up-to-date ones); returns the .nt paths in order."""
+    """Build every source in ``SOURCES`` (skipping up-to-date ones, and the ``OPTIONAL`` ones whose
+    data is missing); returns the .nt paths in order."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    return [build_source(name, out_dir, progress, force) for name in SOURCES]
+    paths = []
+    for name in SOURCES:
+        if name in OPTIONAL and not _module(name).available():
+            progress(f"{name}: not found, left out ({_module(name).MISSING})")
+            continue
+        paths.append(build_source(name, out_dir, progress, force))
+    return paths

@@ -128,8 +128,9 @@ class KGSession:
 
     def rules(self):
         from kgnlu.kg.rules import RuleEngine
+        from kgnlu.kg.words import WordRelations
 
-        return self._part("rules", lambda: RuleEngine(self.tables))
+        return self._part("rules", lambda: RuleEngine(self.tables, words=WordRelations(self.tables, self.lexicon())))
 
     def relation_kb(self):
         from kgnlu.kg.relations import RelationKB

@@ -93,12 +93,13 @@ def demo_engine(demo_kg):
     return engine.linker(), engine.rules()
 
 
-def _decide(demo_engine, premise: str, hypothesis: str, guard: bool | None = True):
+def _decide(demo_engine, premise: str, hypothesis: str, guard: bool | None = True, logic: str = "bag"):
+    """The concept-bag rules under the guard (``logic="natlog"``: natural logic after them)."""
     from kgnlu.tasks.nli import decide
 
     linker, rules = demo_engine
     pm, hm = linker.link_many([premise, hypothesis])
-    return decide(rules, premise, hypothesis, pm, hm, guard=guard)
+    return decide(rules, premise, hypothesis, pm, hm, guard=guard, logic=logic)
 
 
 def test_the_seed_example_on_the_demo_kg(demo_engine):
@@ -115,6 +116,8 @@ def test_a_blocked_verdict_says_why(demo_engine):
     v = _decide(demo_engine, "I like eating apples", "I hate eating fruit")
     assert v.label == "unknown" and v.unaccounted == ["hate"]
     assert _decide(demo_engine, "I like eating apples", "I hate eating fruit", guard=False).label == "entailment"
+    # Natural logic reads the sentence: "hate" is a word the premise lacks, so no verdict either.
+    assert _decide(demo_engine, "I like eating apples", "I hate eating fruit", logic="natlog").label == "unknown"
     _, rules = demo_engine
     result = symbolic_result(rules, v)
     assert any(u["text"] == "hate" and u["iri"] == "" for u in result.undecided)

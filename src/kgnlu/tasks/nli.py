@@ -4,9 +4,15 @@
 read as "neutral", and the gate is 1 (all weight on symbolic evidence).
 
 ``decide`` is the one place a pair's verdict is computed from its texts and mentions (symbolic
-inference, the fused predictor, training's features and the benchmarks call it): the rules'
-verdict, set aside, when the alignment guard is on (``GUARD``, or ``guard=True``;
-``kgnlu.tasks.nli_align``), if some hypothesis word is accounted for by neither the premise nor a proof.
+inference, the fused predictor, training's features and the benchmarks call it). Two readings
+(``logic``):
+
+- ``"natlog"`` (``LOGIC``, the default): the concept rules' verdict when the alignment guard
+  (``kgnlu.tasks.nli_align``) accounts for every hypothesis word, else the natural-logic verdict
+  read from the two sentences (``kgnlu.tasks.natlog``);
+- ``"bag"``: the concept rules alone, as before issue 21, set aside when the guard is on (``GUARD``,
+  or ``guard=True``) and some hypothesis word is accounted for by neither the premise nor a proof.
+  A fused model saved without a ``logic`` in its feature spec was trained on these.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from collections.abc import Sequence
 
 from kgnlu.kg.rules import UNKNOWN, Assertion, RuleEngine, Verdict
 from kgnlu.labels import ID2LABEL, LABEL2ID, VERDICT_TO_LABEL  # noqa: F401 - re-exported
+from kgnlu.tasks.natlog import explain as natlog_explain
 from kgnlu.types import InferResult, Mention, SymbolicResult
 
 
@@ -31,21 +38,43 @@ def assertions(mentions: Sequence[Mention], side: str) -> list[Assertion]:
 # on guarded verdicts loses 1.8 points on the clinical set and gains nothing on the real sets
 # (bench/results/nli_guarded_model.md).
 GUARD = False
+LOGICS = ("natlog", "bag")
+LOGIC = "natlog"
 
 
 def decide(rules: RuleEngine, premise: str, hypothesis: str, premise_mentions: Sequence[Mention],
-           hypothesis_mentions: Sequence[Mention], *, guard: bool | None = None) -> Verdict:
-    """The verdict for one pair. ``guard=False``: the concept-bag rules alone (the verdict before
-    issue 21); default ``GUARD``."""
+           hypothesis_mentions: Sequence[Mention], *, guard: bool | None = None, logic: str | None = None) -> Verdict:
+    """The verdict for one pair under ``logic`` (default ``LOGIC``); ``guard`` applies to ``"bag"``
+    (default ``GUARD``; ``"natlog"`` always guards the concept rules)."""
     from kgnlu.tasks.nli_align import unaccounted
 
+    logic = LOGIC if logic is None else logic
+    if logic not in LOGICS:
+        raise ValueError(f"unknown NLI rule logic {logic!r}; known: {', '.join(LOGICS)}")
     verdict = rules.decide(assertions(premise_mentions, "premise"), assertions(hypothesis_mentions, "hypothesis"))
-    if not (GUARD if guard is None else guard) or verdict.label == UNKNOWN:
+    natlog = logic == "natlog"
+    if not (natlog or (GUARD if guard is None else guard)):
         return verdict
-    spans = [(p.hypothesis.start, p.hypothesis.end) for p in verdict.proofs]
-    why = unaccounted(premise, hypothesis, premise_mentions, hypothesis_mentions, spans)
-    if not why:
-        return verdict
+    from kgnlu.tasks import natlog as nl
+
+    why: list[str] = []
+    if verdict.label != UNKNOWN:
+        spans = [(p.hypothesis.start, p.hypothesis.end) for p in verdict.proofs]
+        why = unaccounted(premise, hypothesis, premise_mentions, hypothesis_mentions, spans)
+        if natlog and not why:
+            # Questions, quantifiers, possessives ... the concept rules do not read either.
+            surface = nl.surface_check(premise, hypothesis, premise_mentions, hypothesis_mentions, concepts=True)
+            why = [surface] if surface else []
+        if not why:
+            return verdict
+    if natlog:
+        from kgnlu.kg.words import WordRelations
+
+        words = rules.words if rules.words is not None else WordRelations(rules.tables, None)
+        text_verdict = nl.verdict(words, premise, hypothesis, premise_mentions, hypothesis_mentions)
+        if text_verdict.label != UNKNOWN:
+            return text_verdict
+        why = why or text_verdict.unaccounted
     return Verdict(UNKNOWN, proofs=verdict.proofs, undecided=verdict.undecided, decided=verdict.decided,
                    unaccounted=why)
 
@@ -73,12 +102,13 @@ def symbolic_result(rules: RuleEngine, verdict: Verdict, premise: Sequence[Menti
     d = verdict.to_dict()
     return SymbolicResult(verdict=d["verdict"], proofs=d["proofs"], rules=d["rules"], undecided=d["undecided"],
                           decided=round(d["decided"], 4),
-                          explanation=rules.explain(verdict) + hedge_notes(premise, hypothesis))
+                          explanation=rules.explain(verdict) + natlog_explain(verdict) + hedge_notes(premise, hypothesis))
 
 
-def symbolic_infer(linker, rules: RuleEngine, premise: str, hypothesis: str, *, guard: bool | None = None) -> InferResult:
+def symbolic_infer(linker, rules: RuleEngine, premise: str, hypothesis: str, *, guard: bool | None = None,
+                   logic: str | None = None) -> InferResult:
     p_m, h_m = linker.link_many([premise, hypothesis])
-    verdict = decide(rules, premise, hypothesis, p_m, h_m, guard=guard)
+    verdict = decide(rules, premise, hypothesis, p_m, h_m, guard=guard, logic=logic)
     label = VERDICT_TO_LABEL[verdict.label]
     probs = {name: (1.0 if name == label else 0.0) for name in ID2LABEL.values()}
     return InferResult(label=label, probabilities=probs, gate=1.0, neural={},

@@ -72,21 +72,24 @@ def gate_open(premise: Sequence[Mention], hypothesis: Sequence[Mention], verdict
     return mask == "linked" or verdict_label != "unknown" or bool(premise and hypothesis)
 
 
-def trained_reading(spec: dict) -> tuple[str, bool]:
-    """The gate mask and the rules' guard a model with this feature spec was trained with; a spec
-    saved before either had a name means the "linked" mask and no guard."""
-    return spec.get("gate_mask", "linked"), bool(spec.get("guard", False))
+def trained_reading(spec: dict) -> tuple[str, bool, str]:
+    """The gate mask, the rules' guard and the rules' logic (``kgnlu.tasks.nli.decide``) a model with
+    this feature spec was trained with; a spec saved before one had a name means the "linked" mask,
+    no guard and the concept-bag rules ("bag")."""
+    return spec.get("gate_mask", "linked"), bool(spec.get("guard", False)), spec.get("logic", "bag")
 
 
 def feature_spec(hops: int = HOPS, max_nodes: int = MAX_NODES, max_fanout: int = MAX_FANOUT,
-                 node_vectors: str = "unspecified", gate_mask: str = GATE_MASK, guard: bool | None = None) -> dict:
-    """What a model trained on these features must be fed again (stored in its manifest); ``guard``:
-    the rules' alignment guard (``kgnlu.tasks.nli.decide``; None: its default ``GUARD``)."""
+                 node_vectors: str = "unspecified", gate_mask: str = GATE_MASK, guard: bool | None = None,
+                 logic: str | None = None) -> dict:
+    """What a model trained on these features must be fed again (stored in its manifest); ``guard``
+    and ``logic``: how the rules read the pair (``kgnlu.tasks.nli.decide``; None: its defaults)."""
     from kgnlu.tasks import nli
 
     return {"edge_types": list(EDGE_TYPES), "symbolic_features": list(SYMBOLIC_FEATURES), "verdicts": list(VERDICTS),
             "hops": hops, "max_nodes": max_nodes, "max_fanout": max_fanout, "node_vectors": node_vectors,
-            "gate_mask": gate_mask, "guard": nli.GUARD if guard is None else bool(guard)}
+            "gate_mask": gate_mask, "guard": nli.GUARD if guard is None else bool(guard),
+            "logic": nli.LOGIC if logic is None else logic}
 
 
 def _mean_score(mentions: Sequence[Mention]) -> float:

@@ -38,6 +38,7 @@ class FusedNLIPredictor:
         mode: ``fused``, ``neural``, ``symbolic`` or ``no-gnn`` (ablations; see ``kgnlu.neural.fused``).
         guard: the alignment guard on the rules' verdict (``kgnlu.tasks.nli.decide``); None: what the
             model was trained with (its feature spec's ``guard``; off for a model saved without one).
+            The rules' ``logic`` is always the model's (``trained_reading``).
     """
 
     def __init__(self, model, linker, rules, node_vectors: Callable, *, device: str = "cpu", batch_size: int = 32,
@@ -59,7 +60,7 @@ class FusedNLIPredictor:
         spec = model.config.get("features") or {}
         self.spec = spec
         self._opts = {k: spec[k] for k in ("hops", "max_nodes", "max_fanout") if k in spec}
-        self._opts["gate_mask"], trained_guard = trained_reading(spec)
+        self._opts["gate_mask"], trained_guard, self.logic = trained_reading(spec)
         if self.guard is None:
             self.guard = trained_guard
         if spec.get("edge_types", list(EDGE_TYPES)) != list(EDGE_TYPES) or \
@@ -87,7 +88,7 @@ class FusedNLIPredictor:
             return []
         linked = self.linker.link_many(premises + hypotheses)
         p_ms, h_ms = linked[:len(premises)], linked[len(premises):]
-        verdicts = [decide(self.rules, p, h, pm, hm, guard=self.guard)
+        verdicts = [decide(self.rules, p, h, pm, hm, guard=self.guard, logic=self.logic)
                     for p, h, pm, hm in zip(premises, hypotheses, p_ms, h_ms)]
         feats = [featurize(pm, hm, v, self.tables, self.node_vectors, neighbours=self._neighbours, **self._opts)
                  for pm, hm, v in zip(p_ms, h_ms, verdicts)]

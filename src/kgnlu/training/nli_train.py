@@ -114,7 +114,7 @@ def precompute(records: Sequence[dict], linker, rules, tables, node_vectors, *, 
     from kgnlu.tasks.nli_features import featurize, trained_reading
     from kgnlu.tasks.subgraph import HOPS, MAX_FANOUT, MAX_NODES, extract_subgraph
 
-    gate_mask, trained_guard = trained_reading(spec)
+    gate_mask, trained_guard, logic = trained_reading(spec)
     guard = trained_guard if guard is None else guard
     premises = [r["premise"] for r in records]
     hypotheses = [r["hypothesis"] for r in records]
@@ -128,7 +128,7 @@ def precompute(records: Sequence[dict], linker, rules, tables, node_vectors, *, 
     staged = []
     for p, h in progress_bar(list(zip(premises, hypotheses)), f"{desc}: rules+subgraphs", progress):
         pm, hm = mentions[p], mentions[h]
-        verdict = decide(rules, p, h, pm, hm, guard=guard)
+        verdict = decide(rules, p, h, pm, hm, guard=guard, logic=logic)
         staged.append((pm, hm, verdict, extract_subgraph(tables, [m.iri for m in pm], [m.iri for m in hm], **opts)))
     if hasattr(node_vectors, "prefetch"):
         node_vectors.prefetch([iri for *_, sg in staged for iri in sg.nodes])

@@ -1,0 +1,109 @@
+"""Reading the WordNet 3.0 database files (Debian's ``wordnet-base``: ``/usr/share/wordnet``).
+
+Only what the lexical KG needs: each synset's lemmas (in sense order of the index), its
+hypernyms (``@``, and ``@i`` for instances), its antonyms (``!``, a lexical pointer between two
+word senses, read here as between their synsets), and the morphological exception lists
+(``noun.exc``: "men man"). The format is the one of ``wndb(5WN)``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import InputError
+
+POS = {"noun": "n", "verb": "v", "adj": "a", "adv": "r"}
+DEFAULT_DIRS = ("/usr/share/wordnet", "/usr/local/share/wordnet", "/usr/share/wordnet/dict")
+ENV_DIR = "KGNLU_WORDNET_DIR"
+
+
+@dataclass
+class Synset:
+    id: str  # "02084071-n": offset and part of speech (satellite adjectives "s" read as "a")
+    lemmas: list[str]
+    hypernyms: list[str] = field(default_factory=list)
+    instance_of: list[str] = field(default_factory=list)
+    antonyms: list[str] = field(default_factory=list)
+    gloss: str = ""
+
+
+@dataclass
+class WordNet:
+    synsets: dict[str, Synset]
+    senses: dict[tuple[str, str], list[str]]  # (lemma, pos) -> synset ids, most frequent sense first
+    exceptions: dict[str, dict[str, list[str]]]  # pos -> inflected form -> base forms
+
+
+def find_dir(explicit: str | os.PathLike | None = None) -> Path | None:
+    """The WordNet database directory: ``explicit``, ``$KGNLU_WORDNET_DIR``, or a Debian default."""
+    candidates = [explicit] if explicit else [os.environ.get(ENV_DIR), *DEFAULT_DIRS]
+    for c in candidates:
+        if c and (Path(c) / "data.noun").is_file():
+            return Path(c)
+    if explicit:
+        raise InputError(f"{explicit}: no WordNet database there (expected data.noun, index.noun ...)")
+    return None
+
+
+def _sid(offset: str, pos: str) -> str:
+    return f"{offset}-{'a' if pos == 's' else pos}"
+
+
+def _lemma(word: str) -> str:
+    if word.endswith(")") and "(" in word:  # adjective position markers: "galore(ip)"
+        word = word[: word.index("(")]
+    return word.replace("_", " ")
+
+
+def _parse_data(line: str) -> Synset:
+    head, _, gloss = line.partition(" | ")
+    f = head.split()
+    offset, pos = f[0], f[2]
+    n = int(f[3], 16)
+    words = [_lemma(f[4 + 2 * i]) for i in range(n)]
+    at = 4 + 2 * n
+    syn = Synset(_sid(offset, pos), words, gloss=gloss.strip())
+    for i in range(int(f[at])):
+        sym, target, tpos, st = f[at + 1 + 4 * i: at + 5 + 4 * i]
+        tid = _sid(target, tpos)
+        if sym == "@":
+            syn.hypernyms.append(tid)
+        elif sym == "@i":
+            syn.instance_of.append(tid)
+        elif sym == "!":
+            syn.antonyms.append(tid)
+    return syn
+
+
+def read(directory: str | os.PathLike) -> WordNet:
+    root = Path(directory)
+    synsets: dict[str, Synset] = {}
+    senses: dict[tuple[str, str], list[str]] = {}
+    exceptions: dict[str, dict[str, list[str]]] = {}
+    for name, pos in POS.items():
+        try:
+            with open(root / f"data.{name}", encoding="utf-8") as fh:
+                for line in fh:
+                    if not line.startswith("  "):  # the licence header lines start with two spaces
+                        s = _parse_data(line)
+                        synsets[s.id] = s
+            with open(root / f"index.{name}", encoding="utf-8") as fh:
+                for line in fh:
+                    if line.startswith("  "):
+                        continue
+                    f = line.split()
+                    n_senses = int(f[2])
+                    senses[(f[0].replace("_", " "), pos)] = [_sid(o, pos) for o in f[len(f) - n_senses:]]
+            exc: dict[str, list[str]] = {}
+            exc_path = root / f"{name}.exc"
+            if exc_path.is_file():
+                for line in exc_path.read_text(encoding="utf-8").splitlines():
+                    f = line.split()
+                    if len(f) >= 2:
+                        exc[f[0].replace("_", " ")] = [b.replace("_", " ") for b in f[1:]]
+            exceptions[pos] = exc
+        except (OSError, UnicodeDecodeError, IndexError, ValueError) as e:
+            raise InputError(f"{root}: not a readable WordNet database ({name}: {e})") from None
+    return WordNet(synsets, senses, exceptions)
