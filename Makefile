@@ -30,6 +30,8 @@ wordnet:
 demo: install
 	# --no-embed: infer links through the lexicon; `kgnlu link` embeds the lexicon on first use
 	$(KGNLU) kg init --no-embed
+	# on the default KG, WordNet proves it (when wordnet-base is installed)
+	$(KGNLU) infer --premise "I like eating apples" --hypothesis "I like eating fruit" --explain
 	$(KGNLU) ingest ontologies/demo/food.ttl --kg $(DEMO_KG)
 	$(KGNLU) kg stats --kg $(DEMO_KG)
 	$(KGNLU) infer --kg $(DEMO_KG) --premise "I like eating apples" --hypothesis "I like eating fruit" --explain

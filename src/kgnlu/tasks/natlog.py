@@ -108,6 +108,7 @@ class Edit:
     relation: str  # the lexical relation, premise to hypothesis
     projected: str  # the relation after projection through its context
     axioms: tuple[Step, ...] = ()
+    concepts: tuple[str, str] | None = None  # (premise, hypothesis) IRIs of a concept the concept rules proved
 
     def render(self) -> str:
         p = self.premise.text if self.premise else "∅"
@@ -236,14 +237,42 @@ def _inside(t: Token, mentions: Sequence) -> bool:
     return any(m.start <= t.start and t.end <= m.end for m in mentions)
 
 
+def _concept_units(pt: list[Token], ht: list[Token], proofs: Sequence[Proof]) -> dict[int, tuple[list[int], list[int], str, Proof]]:
+    """Hypothesis token index -> (its span's hypothesis tokens, the premise span's tokens, relation, proof)
+    for the affirmed concepts the concept rules proved: "myocardial infarction" ≡ "heart attack"
+    (``syn-eq``), "focal seizure" ⊏ "seizure" (``mono-up``). The alignment takes each as one unit."""
+    units = {}
+    for pr in proofs:
+        if pr.rule not in ("syn-eq", "mono-up") or pr.premise.negated or pr.hypothesis.negated:
+            continue
+        hs = [i for i, t in enumerate(ht) if pr.hypothesis.start <= t.start and t.end <= pr.hypothesis.end]
+        ps = [j for j, t in enumerate(pt) if pr.premise.start <= t.start and t.end <= pr.premise.end]
+        if hs and ps:
+            units[hs[0]] = (hs, ps, EQ if pr.rule == "syn-eq" else FORWARD, pr)
+    return units
+
+
 def _align(words: WordRelations, pt: list[Token], ht: list[Token], pc: list[int], hc: list[int],
-           premise_mentions: Sequence = (), hypothesis_mentions: Sequence = ()):
+           premise_mentions: Sequence = (), hypothesis_mentions: Sequence = (), proofs: Sequence[Proof] = ()):
     """Greedy in-order alignment: each hypothesis content word to the first premise content word after
-    the previous one that stands to it as ≡, else ⊏, else ⊐, else |. Returns the edits of the
-    hypothesis words (in order) and the aligned premise indices, or the reason for unknown."""
+    the previous one that stands to it as ≡, else ⊏, else ⊐, else |; a concept the concept rules
+    proved, as one unit. Returns the edits of the hypothesis words (in order) and the aligned premise
+    indices, or the reason for unknown."""
     edits: list[tuple[int | None, int, str, tuple[Step, ...]]] = []
+    units = _concept_units(pt, ht, proofs)
+    covered: set[int] = set()
     cursor, used = 0, []
     for i in hc:
+        if i in covered:
+            continue
+        if i in units:
+            hs, ps, rel, proof = units[i]
+            if ps[0] >= cursor:
+                covered.update(hs)
+                used.extend(j for j in ps if j in set(pc))
+                cursor = ps[-1] + 1
+                edits.append((ps[-1], i, rel, proof))
+                continue
         h = ht[i]
         found = None
         h_linked = _inside(h, hypothesis_mentions)
@@ -266,9 +295,10 @@ def _align(words: WordRelations, pt: list[Token], ht: list[Token], pc: list[int]
 
 
 def verdict(words: WordRelations, premise: str, hypothesis: str, premise_mentions: Sequence = (),
-            hypothesis_mentions: Sequence = ()) -> Verdict:
+            hypothesis_mentions: Sequence = (), concept_proofs: Sequence[Proof] = ()) -> Verdict:
     """The natural-logic verdict for one pair: entailment or contradiction with the edit sequence as
-    proof, or unknown with the reason in ``unaccounted``."""
+    proof, or unknown with the reason in ``unaccounted``. ``concept_proofs``: the concept rules'
+    proofs for some hypothesis mentions, whose spans then align as units."""
     pt, ht = tokens(premise), tokens(hypothesis)
     why = _surface_check(premise, hypothesis, pt, ht, premise_mentions, hypothesis_mentions)
     if why:
@@ -277,7 +307,7 @@ def verdict(words: WordRelations, premise: str, hypothesis: str, premise_mention
     hc = [i for i, t in enumerate(ht) if is_content(t)]
     if not hc:
         return _unknown("no content word in the hypothesis")
-    aligned, why = _align(words, pt, ht, pc, hc, premise_mentions, hypothesis_mentions)
+    aligned, why = _align(words, pt, ht, pc, hc, premise_mentions, hypothesis_mentions, concept_proofs)
     if why:
         return _unknown(why)
     h_edits, used = aligned
@@ -297,6 +327,12 @@ def verdict(words: WordRelations, premise: str, hypothesis: str, premise_mention
     edits: list[Edit] = []
     for j, i, rel, axioms in h_edits:
         d = down[j] if j is not None and h_cue is not None and p_cue is not None else False
+        if isinstance(axioms, Proof):  # a concept the concept rules proved, as one unit
+            pr = axioms
+            edits.append(Edit("substitute", Token(pr.premise.text, pr.premise.start, pr.premise.end),
+                              Token(pr.hypothesis.text, pr.hypothesis.start, pr.hypothesis.end), rel,
+                              project(rel, d), pr.axioms, (pr.premise.iri, pr.hypothesis.iri)))
+            continue
         kind = "insert" if j is None else ("match" if rel == EQ and not axioms else "substitute")
         edits.append(Edit(kind, pt[j] if j is not None else None, ht[i], rel, project(rel, d), axioms))
     used_set = set(used)
@@ -356,7 +392,7 @@ def _proofs(edits: list[Edit], label: str, p_cue: Token | None, h_cue: Token | N
         first = e.axioms[0].subject if e.axioms else ""
         last = first if e.relation == EQ else (e.axioms[-1].object if e.axioms else "")
         rule = {EQ: "syn-eq", ALTERNATION: "clash-disjoint", FORWARD: "mono-up"}.get(e.relation, "mono-down-neg")
-        p_iri, h_iri = (last, first) if e.relation == REVERSE else (first, last)
+        p_iri, h_iri = e.concepts or ((last, first) if e.relation == REVERSE else (first, last))
         down = both and e.projected != e.relation
         out.append(Proof(rule, _assertion(e.premise, "premise", p_iri, down), _assertion(e.hypothesis, "hypothesis", h_iri, down),
                          e.axioms, CONTRADICTION if e.relation == ALTERNATION else ENTAILMENT))

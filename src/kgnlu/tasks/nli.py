@@ -71,7 +71,8 @@ def decide(rules: RuleEngine, premise: str, hypothesis: str, premise_mentions: S
         from kgnlu.kg.words import WordRelations
 
         words = rules.words if rules.words is not None else WordRelations(rules.tables, None)
-        text_verdict = nl.verdict(words, premise, hypothesis, premise_mentions, hypothesis_mentions)
+        text_verdict = nl.verdict(words, premise, hypothesis, premise_mentions, hypothesis_mentions,
+                                  [p for p in verdict.proofs if p.conclusion == "entailment"])
         if text_verdict.label != UNKNOWN:
             return text_verdict
         why = why or text_verdict.unaccounted
