@@ -262,7 +262,7 @@ def main(argv=None) -> None:
     Path(args.out).write_text(text, encoding="utf-8")
     Path(args.out).with_suffix(".json").write_text(json.dumps(
         {"date": time.strftime("%Y-%m-%d"), "command": sys.argv, "kg": args.kg, "skipped": skipped, "results": results,
-         "results_without_guard": {name: {k: v for k, v in r.items() if k != "errors"} for name, r in old.items()}},
+         "results_concept_bag": {name: {k: v for k, v in r.items() if k != "errors"} for name, r in old.items()}},
         indent=1), encoding="utf-8")
     print(text)
 

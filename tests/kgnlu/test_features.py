@@ -153,19 +153,25 @@ def test_nothing_linked(engine):
 
 def test_gate_mask_closes_on_an_unknown_with_one_side_unlinked(engine):
     """The rules cannot reason from a side that links nothing: their unknown is then no evidence of
-    neutral, and the "decidable" mask leaves the pair to the neural side. A decided verdict, or an
-    unknown with both sides linked, keeps the gate open; nothing linked closes it under either mask."""
-    cases = {("I like eating apples", "The weather is nice"): ("unknown", True, False, True),
-             ("I like eating apples", "I like eating fruit"): ("entailment", True, True, True),
-             ("I like eating fruit", "I like eating apples"): ("unknown", True, True, True),
-             ("The weather is nice", "It is sunny"): ("unknown", False, False, False)}
-    for (p, h), (label, linked, decidable, old) in cases.items():
-        pm, hm, verdict = pair(engine, p, h)
+    neutral, and the "decidable" and "decided" masks leave the pair to the neural side. A decided
+    verdict, or an unknown with both sides linked, keeps the gate open. Nothing linked closes it,
+    unless ("decided") natural logic decided from the words alone."""
+    cases = {("I like eating apples", "The weather is nice"): ("unknown", True, False, False, True),
+             ("I like eating apples", "I like eating fruit"): ("entailment", True, True, True, True),
+             ("I like eating fruit", "I like eating apples"): ("unknown", True, True, True, True),
+             ("The weather is nice", "It is sunny"): ("unknown", False, False, False, False),
+             ("The weather is nice today", "The weather is nice"): ("entailment", False, True, False, False)}
+    from kgnlu.tasks.nli import decide
+
+    for (p, h), (label, linked, decided, decidable, old) in cases.items():
+        pm, hm = engine.link_many([p, h])
+        verdict = decide(engine.rules(), p, h, pm, hm)
         assert verdict.label == label, (p, h)
         f = featurize(pm, hm, verdict, engine.tables, fixed_vectors)
-        assert (f.has_linked, f.gate_open) == (linked, decidable), (p, h)
+        assert (f.has_linked, f.gate_open) == (linked, decided), (p, h)
+        assert featurize(pm, hm, verdict, engine.tables, fixed_vectors, gate_mask="decidable").gate_open == decidable
         assert featurize(pm, hm, verdict, engine.tables, fixed_vectors, gate_mask="linked").gate_open == old
-    assert nli_features.feature_spec()["gate_mask"] == nli_features.GATE_MASK == "decidable"
+    assert nli_features.feature_spec()["gate_mask"] == nli_features.GATE_MASK == "decided"
     with pytest.raises(ValueError, match="gate mask"):
         nli_features.gate_open(pm, hm, "unknown", "sometimes")
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from kgnlu.kg.rules import UNKNOWN, Assertion, RuleEngine, Verdict
+from kgnlu.kg.rules import CONTRADICTION, UNKNOWN, Assertion, RuleEngine, Verdict
 from kgnlu.labels import ID2LABEL, LABEL2ID, VERDICT_TO_LABEL  # noqa: F401 - re-exported
 from kgnlu.tasks.natlog import explain as natlog_explain
 from kgnlu.types import InferResult, Mention, SymbolicResult
@@ -42,6 +42,22 @@ LOGICS = ("natlog", "bag")
 LOGIC = "natlog"
 
 
+# A hypothesis that says a little more than the clash ("I use an inhaler for my asthma" against "I don't
+# have asthma") still contradicts: H ⊏ X and P ⊏ ¬X. One that says much more is another sentence, whose
+# negation scopes the linker may misread ("... had no idea that he had diabetes before ..."): on the
+# real dev sets every such contradiction with more than two unaccounted words was wrong but one.
+MAX_EXTRA_WORDS = 2
+
+
+def _still_blocks_a_contradiction(why: str) -> bool:
+    """Whether a reason of the alignment guard still sets a concept clash aside: a modal or an unread
+    negation, or someone else ("the patient" when the premise is not about them)."""
+    from kgnlu.tasks.nli_align import PERSON_WORDS, _is_negation, lemma
+
+    return (why.startswith(("modal:", "premise negation:")) or _is_negation(why) or lemma(why) == "patient"
+            or why.lower() in PERSON_WORDS)
+
+
 def decide(rules: RuleEngine, premise: str, hypothesis: str, premise_mentions: Sequence[Mention],
            hypothesis_mentions: Sequence[Mention], *, guard: bool | None = None, logic: str | None = None) -> Verdict:
     """The verdict for one pair under ``logic`` (default ``LOGIC``); ``guard`` applies to ``"bag"``
@@ -61,6 +77,8 @@ def decide(rules: RuleEngine, premise: str, hypothesis: str, premise_mentions: S
     if verdict.label != UNKNOWN:
         spans = [(p.hypothesis.start, p.hypothesis.end) for p in verdict.proofs]
         why = unaccounted(premise, hypothesis, premise_mentions, hypothesis_mentions, spans)
+        if natlog and verdict.label == CONTRADICTION and len(why) <= MAX_EXTRA_WORDS:
+            why = [w for w in why if _still_blocks_a_contradiction(w)]
         if natlog and not why:
             # Questions, quantifiers, possessives ... the concept rules do not read either.
             surface = nl.surface_check(premise, hypothesis, premise_mentions, hypothesis_mentions, concepts=True)

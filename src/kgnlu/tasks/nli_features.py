@@ -58,8 +58,11 @@ class PairFeatures:
 # the rules then had nothing to reason from on that side, and their "unknown" says nothing about
 # neutral (on the real dev sets such pairs are neutral about a third of the time, on the
 # hand-checked clinical set never; the generated pairs have none).
-GATE_MASKS = ("linked", "decidable")
-GATE_MASK = "decidable"
+# "decided": as "decidable", and also open on a decided verdict when nothing links: natural logic
+# decides from the words alone (``kgnlu.tasks.natlog``), so a pair need not link a concept for its
+# rules to have a say.
+GATE_MASKS = ("linked", "decidable", "decided")
+GATE_MASK = "decided"
 
 
 def gate_open(premise: Sequence[Mention], hypothesis: Sequence[Mention], verdict_label: str,
@@ -67,6 +70,8 @@ def gate_open(premise: Sequence[Mention], hypothesis: Sequence[Mention], verdict
     """Whether the gate may weigh the symbolic side of a pair (``GATE_MASKS``)."""
     if mask not in GATE_MASKS:
         raise ValueError(f"gate mask must be one of {GATE_MASKS}, not {mask!r}")
+    if mask == "decided" and verdict_label != "unknown":
+        return True
     if not (premise or hypothesis):
         return False
     return mask == "linked" or verdict_label != "unknown" or bool(premise and hypothesis)

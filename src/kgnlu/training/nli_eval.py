@@ -78,12 +78,14 @@ def evaluate(model_dir: str | Path, kg_dir: str | Path, file: str | Path, *, mod
     z = logits_of(probs) / t
     calibrated = reliability(np.exp(log_softmax(z)), labels)
     linked = np.array([f.has_linked for f in pairs.features], dtype=bool)
+    closed = ~np.array([f.gate_open for f in pairs.features], dtype=bool)
     report.update(
         ece=raw["ece"], temperature=t, temperature_fitted_on=fitted_on, ece_calibrated=calibrated["ece"],
         reliability={"bins": ECE_BINS, "raw": raw["bins"], "calibrated": calibrated["bins"]},
         gate={"mean": float(out["gate"].mean()) if len(labels) else 0.0,
               "mean_linked": float(out["gate"][linked].mean()) if linked.any() else None,
-              "mean_unlinked": float(out["gate"][~linked].mean()) if (~linked).any() else None},
+              "mean_unlinked": float(out["gate"][~linked].mean()) if (~linked).any() else None,
+              "mean_closed": float(out["gate"][closed].mean()) if closed.any() else None},
         seconds={"features": round(t_feat, 2), "model": round(t_model, 2), "total": round(time.perf_counter() - t0, 2)},
         pairs_per_s=round(len(labels) / t_model, 1) if t_model else None,
     )
