@@ -32,6 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from .tables import ClosureTables, Step
+from .words import WordRelations
 
 ENTAILMENT, CONTRADICTION, UNKNOWN = "entailment", "contradiction", "unknown"
 VERDICTS = (ENTAILMENT, CONTRADICTION, UNKNOWN)
@@ -123,11 +124,12 @@ class Verdict:
 
 class RuleEngine:
     """Applies the rules over one KG's closure tables; ``words`` relates words through the KG's
-    lexical source for the natural-logic rules (``kgnlu.tasks.natlog``; None: only equal words)."""
+    lexical source for the natural-logic rules (``kgnlu.tasks.natlog``; None: no lexical source, only
+    equal words relate)."""
 
-    def __init__(self, tables: ClosureTables, words=None):
+    def __init__(self, tables: ClosureTables, words: WordRelations | None = None):
         self.tables = tables
-        self.words = words
+        self.words = words if words is not None else WordRelations(tables, None)
 
     def label(self, iri: str) -> str | None:
         return self.tables.label(iri)

@@ -60,10 +60,6 @@ class WordRelations:
             self._index = index
         return self._index
 
-    @property
-    def available(self) -> bool:
-        return bool(self._senses())
-
     def bases(self, word: str, pos: str) -> list[str]:
         w = word.lower()
         index = self._senses()

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from kgnlu.kg.rules import CONTRADICTION, UNKNOWN, Assertion, RuleEngine, Verdict
+from kgnlu.kg.rules import CONTRADICTION, ENTAILMENT, UNKNOWN, Assertion, RuleEngine, Verdict
 from kgnlu.labels import ID2LABEL, LABEL2ID, VERDICT_TO_LABEL  # noqa: F401 - re-exported
-from kgnlu.tasks.natlog import explain as natlog_explain
+from kgnlu.tasks import natlog
 from kgnlu.types import InferResult, Mention, SymbolicResult
 
 
@@ -68,29 +68,24 @@ def decide(rules: RuleEngine, premise: str, hypothesis: str, premise_mentions: S
     if logic not in LOGICS:
         raise ValueError(f"unknown NLI rule logic {logic!r}; known: {', '.join(LOGICS)}")
     verdict = rules.decide(assertions(premise_mentions, "premise"), assertions(hypothesis_mentions, "hypothesis"))
-    natlog = logic == "natlog"
-    if not (natlog or (GUARD if guard is None else guard)):
+    by_text = logic == "natlog"
+    if not (by_text or (GUARD if guard is None else guard)):
         return verdict
-    from kgnlu.tasks import natlog as nl
-
     why: list[str] = []
     if verdict.label != UNKNOWN:
         spans = [(p.hypothesis.start, p.hypothesis.end) for p in verdict.proofs]
         why = unaccounted(premise, hypothesis, premise_mentions, hypothesis_mentions, spans)
-        if natlog and verdict.label == CONTRADICTION and len(why) <= MAX_EXTRA_WORDS:
+        if by_text and verdict.label == CONTRADICTION and len(why) <= MAX_EXTRA_WORDS:
             why = [w for w in why if _still_blocks_a_contradiction(w)]
-        if natlog and not why:
+        if by_text and not why:
             # Questions, quantifiers, possessives ... the concept rules do not read either.
-            surface = nl.surface_check(premise, hypothesis, premise_mentions, hypothesis_mentions, concepts=True)
+            surface = natlog.surface_check(premise, hypothesis, premise_mentions, hypothesis_mentions, concepts=True)
             why = [surface] if surface else []
         if not why:
             return verdict
-    if natlog:
-        from kgnlu.kg.words import WordRelations
-
-        words = rules.words if rules.words is not None else WordRelations(rules.tables, None)
-        text_verdict = nl.verdict(words, premise, hypothesis, premise_mentions, hypothesis_mentions,
-                                  [p for p in verdict.proofs if p.conclusion == "entailment"])
+    if by_text:
+        text_verdict = natlog.verdict(rules.words, premise, hypothesis, premise_mentions, hypothesis_mentions,
+                                      [p for p in verdict.proofs if p.conclusion == ENTAILMENT])
         if text_verdict.label != UNKNOWN:
             return text_verdict
         why = why or text_verdict.unaccounted
@@ -121,7 +116,7 @@ def symbolic_result(rules: RuleEngine, verdict: Verdict, premise: Sequence[Menti
     d = verdict.to_dict()
     return SymbolicResult(verdict=d["verdict"], proofs=d["proofs"], rules=d["rules"], undecided=d["undecided"],
                           decided=round(d["decided"], 4),
-                          explanation=rules.explain(verdict) + natlog_explain(verdict) + hedge_notes(premise, hypothesis))
+                          explanation=rules.explain(verdict) + natlog.explain(verdict) + hedge_notes(premise, hypothesis))
 
 
 def symbolic_infer(linker, rules: RuleEngine, premise: str, hypothesis: str, *, guard: bool | None = None,
