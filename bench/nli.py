@@ -61,13 +61,14 @@ SYSTEMS = (("neural only", "neural"), ("symbolic only (unknown = neutral)", "rul
 
 def _metrics(gold, probs, t: float) -> dict:
     from kgnlu.labels import LABEL2ID
-    from kgnlu.training.nli_metrics import classification_metrics, log_softmax, logits_of, reliability
+    from kgnlu.training.nli_metrics import classification_metrics, ece_floor, log_softmax, logits_of, reliability
 
     y = [LABEL2ID[g] for g in gold]
     m = classification_metrics(gold, probs)
     cal = np.exp(log_softmax(logits_of(probs) / t))
     return {"macro_f1": m["macro_f1"], "accuracy": m["accuracy"], "n": m["n"],
             "ece": reliability(probs, y)["ece"], "ece_t": reliability(cal, y)["ece"], "t": t,
+            "ece_floor": ece_floor(cal)["mean"],
             "per_class_f1": {k: v["f1"] for k, v in m["per_class"].items()}, "confusion": m["confusion"]["matrix"]}
 
 
@@ -533,7 +534,9 @@ def render_real(real: dict) -> list[str]:
                  f"{p['tuning_accuracy']:.3f}" for s, p in real["peer"].items()) + ".",
              "Rules, peer and majority class answer one-hot (no temperature; their ECE is their error rate). "
              "The majority class is the reported set's own most frequent label (a ceiling for any constant "
-             "answer).", ""]
+             "answer). *ECE floor*: the mean ECE that a perfectly calibrated model giving the row's T-scaled "
+             "probabilities would show on this many pairs (labels drawn from those probabilities, 200 seeded "
+             "draws; `nli_metrics.ece_floor`): on a few hundred pairs, 15-bin ECE cannot be read below it.", ""]
     for name, rows in real["results"].items():
         meta = real["sets"][name]
         t = real["temperatures"][meta["tuning"]]
@@ -542,15 +545,16 @@ def render_real(real: dict) -> list[str]:
                   + ", ".join(f"{m} {t[m]:.2f}" for m in ("neural", "no-gnn", "fused")) + "."
                   + (" (20.00 is the fit's upper bound: scaled, those answers are nearly uniform.)"
                      if any(t[m] >= 19.99 for m in ("neural", "no-gnn", "fused")) else ""), "",
-                  "| system | macro-F1 | accuracy | ECE (raw) | ECE (T-scaled) | F1 ent / neu / con |",
-                  "|---|---|---|---|---|---|"]
+                  "| system | macro-F1 | accuracy | ECE (raw) | ECE (T-scaled) | ECE floor | F1 ent / neu / con |",
+                  "|---|---|---|---|---|---|---|"]
         for label, mode in REAL_ROWS:
             r = rows[mode]
             f1 = " / ".join(f"{v:.3f}" for v in r["per_class_f1"].values())
             if mode == "majority":
                 label = f"{label}: {r['label']}"
+            floor = "–" if mode in ONE_HOT else f"{r['ece_floor']:.4f}"
             lines.append(f"| {label} | {r['macro_f1']:.4f} | {r['accuracy']:.4f} | {r['ece']:.4f} | "
-                         f"{r['ece_t']:.4f} | {f1} |")
+                         f"{r['ece_t']:.4f} | {floor} | {f1} |")
         lines.append("")
     lines += ["### Speed on the real sets", "",
               "| set | pairs | mean characters per pair | fused `Engine.infer_many` pairs/s |", "|---|---:|---:|---:|"]

@@ -74,7 +74,8 @@ def render_nli(report: dict) -> str:
         lines.append(f"{name:15}" + "".join(f"{v:14d}" for v in row))
     fitted = report.get("temperature_fitted_on")
     lines += ["", f"ECE {report['ece']:.4f} raw, {report['ece_calibrated']:.4f} at T={report['temperature']:.3f}"
-              + (f" (fitted on {fitted})" if fitted else " (no dev file to fit T on)"),
+              + (f" (fitted on {fitted})" if fitted else " (no dev file to fit T on)")
+              + f"; a calibrated model would show {report['ece_floor']:.4f} on {report['n']} pairs",
               f"gate mean {report['gate']['mean']:.3f}"
               + (f", linked {report['gate']['mean_linked']:.3f}" if report["gate"]["mean_linked"] is not None else "")
               + (f", unlinked {report['gate']['mean_unlinked']:.3f}" if report["gate"]["mean_unlinked"] is not None else "")]

@@ -224,8 +224,9 @@ class RuleEngine:
         for a in verdict.undecided:
             lines.append(f"undecided: hypothesis {a.sign()}{a.text} follows from no premise assertion")
         if verdict.unaccounted:
-            lines.append("undecided: the rules' verdict is set aside, these hypothesis words are accounted for by "
-                         "neither the premise nor a proof: " + ", ".join(repr(w) for w in verdict.unaccounted))
+            # Hypothesis words that neither the premise nor a proof accounts for, or the context
+            # (a modal, a question, an edit natural logic cannot project) that stops a verdict.
+            lines.append("undecided, blocked by: " + ", ".join(repr(w) for w in verdict.unaccounted))
         return lines
 
 

@@ -136,6 +136,30 @@ def test_symbolic_features_of_an_entailment(engine):
     assert g.role.shape == (len(f.nodes), 3)
 
 
+def test_reading_features_say_how_much_of_each_side_the_rules_read(engine):
+    """A content word is read when a linked mention covers it or the other side has its lemma; the
+    features are 0 without the texts, and a model's spec picks which features it is fed."""
+    names = SYMBOLIC_FEATURES + nli_features.READING_FEATURES
+    p, h = "I like eating apples", "I like eating fruit"
+    pm, hm, verdict = pair(engine, p, h)
+    f = featurize(pm, hm, verdict, engine.tables, fixed_vectors, texts=(p, h), names=names)
+    s = dict(zip(names, f.symbolic.tolist()))
+    assert s["hypothesis_unread"] == s["premise_unread"] == 0  # like, eat(ing) shared; apples, fruit linked
+    assert s["hypothesis_words"] == pytest.approx(3 / nli_features.MAX_WORDS)
+    p2, h2 = "I like eating apples", "My neighbour sells old bicycles"
+    unread = nli_features.reading(p2, h2, *engine.link_many([p2, h2]))
+    # neighbour sells old bicycles: nothing links, nothing shared; of the premise only "apples" links
+    assert unread == (1.0, pytest.approx(2 / 3), 4)
+    blind = featurize(pm, hm, verdict, engine.tables, fixed_vectors, names=names).symbolic
+    assert blind[names.index("hypothesis_words")] == 0
+    default = featurize(pm, hm, verdict, engine.tables, fixed_vectors, texts=(p, h))
+    np.testing.assert_array_equal(default.symbolic, f.symbolic[:len(SYMBOLIC_FEATURES)])
+    assert nli_features.feature_spec(reading=True)["symbolic_features"] == list(names)
+    assert nli_features.spec_features({}) == list(SYMBOLIC_FEATURES)
+    with pytest.raises(ValueError, match="does not build"):
+        nli_features.spec_features({"symbolic_features": ["verdict_unknown", "sentiment"]})
+
+
 def test_negation_and_contradiction_features(engine):
     pm, hm, verdict = pair(engine, "I ate an orange", "I did not eat any fruit")
     s = dict(zip(SYMBOLIC_FEATURES, featurize(pm, hm, verdict, engine.tables, fixed_vectors).symbolic.tolist()))

@@ -308,3 +308,25 @@ def test_the_shipped_model_was_trained_with_the_recipe_every_entry_point_default
     assert options["model_options"] == {"num_layers": NLI_RECIPE["num_layers"]} and options["seed"] == 0
     # the human-written files of `--real DIR`: the recipe's names, whatever folder held them
     assert [e["spec"].rsplit("/", 1)[-1] for e in options["extra"]] == list(NLI_RECIPE_EXTRA)
+
+
+def test_a_model_with_the_reading_features_and_a_symbolic_gate_is_fed_as_it_was_trained(engine, tmp_path):
+    """The opt-in variant (READING_FEATURES, a gate over the symbolic features alone) saves, loads
+    and predicts: the predictor builds the features its spec names; the default model reads all."""
+    from kgnlu.tasks.nli_features import READING_FEATURES
+    from kgnlu.tasks.nli_fused import FusedNLIPredictor
+
+    torch.manual_seed(0)
+    spec = feature_spec(node_vectors="fixed-random", reading=True)
+    dim = len(SYMBOLIC_FEATURES) + len(READING_FEATURES)
+    variant = FusedNLI.create(sym_dim=dim, num_relations=len(EDGE_TYPES), features=spec, gate_inputs="symbolic",
+                              **SMALL)
+    variant.save(tmp_path / "variant")
+    again = FusedNLI.load(tmp_path / "variant")
+    assert again.gate.inputs == "symbolic" and again.gate.in_dim == dim
+    predictor = FusedNLIPredictor(again, engine.linker(), engine.rules(), fixed_vectors)
+    assert predictor._opts["names"] == list(SYMBOLIC_FEATURES + READING_FEATURES)
+    r = predictor.predict_one("I like eating apples", "I like eating fruit")
+    assert r.symbolic.verdict == "entailment" and 0.0 < r.gate <= 1.0
+    default = new_model()
+    assert default.gate.inputs == "all" and default.gate.in_dim == 384 + default.gnn.out_channels + len(SYMBOLIC_FEATURES)

@@ -50,8 +50,29 @@ def test_gate_without_graph_readout_and_repr():
     pooled, _, sym, mask, p_sym, p_neu = _inputs()
     p, g, _ = gate(pooled, torch.zeros(5, 0), sym, mask, p_sym, p_neu)
     assert p.shape == (5, 3)
-    assert repr(gate) == "EvidenceGate(in_dim=11, hidden=4)"
-    assert gate.get_config() == {"in_dim": 11, "hidden": 4, "dropout": 0.1}
+    assert repr(gate) == "EvidenceGate(in_dim=11, hidden=4, inputs='all')"
+    assert gate.get_config() == {"in_dim": 11, "hidden": 4, "dropout": 0.1, "inputs": "all"}
+
+
+def test_a_symbolic_gate_reads_the_symbolic_features_alone(tmp_path):
+    """With inputs="symbolic" the text and graph vectors do not move the gate; a gate saved before
+    the option existed (no "inputs" in its config) loads as one that reads them all."""
+    gate = EvidenceGate(3, hidden=8, inputs="symbolic").eval()
+    pooled, graph, sym, mask, p_sym, p_neu = _inputs()
+    _, g, raw = gate(pooled, graph, sym, mask, p_sym, p_neu)
+    _, g2, _ = gate(torch.randn_like(pooled), torch.randn_like(graph), sym, mask, p_sym, p_neu)
+    torch.testing.assert_close(g, g2)
+    torch.testing.assert_close(raw, torch.sigmoid(gate.mlp(sym)).squeeze(-1))
+    _, g3, _ = gate(pooled, graph, torch.rand(5, 3), mask, p_sym, p_neu)
+    assert not torch.equal(g, g3)
+    with pytest.raises(ValueError, match="gate inputs"):
+        EvidenceGate(3, inputs="text")
+    legacy = EvidenceGate(8 + 4 + 3, hidden=4)
+    legacy.save(tmp_path / "gate")
+    config = tmp_path / "gate" / "config.json"
+    config.write_text(config.read_text().replace('"inputs": "all",', "").replace(',\n  "inputs": "all"', ""))
+    assert "inputs" not in config.read_text()
+    assert EvidenceGate.load(tmp_path / "gate").inputs == "all"
 
 
 def test_gate_save_load(tmp_path):

@@ -23,3 +23,20 @@ def test_to_binary_sums_neutral_and_contradiction():
 def test_binary_gold():
     assert binary_gold(["entailment", "neutral", "contradiction", "not_entailment"]) == [
         "entailment", "not_entailment", "not_entailment", "not_entailment"]
+
+
+def test_ece_floor_is_what_a_calibrated_model_shows_on_that_many_pairs():
+    """Labels drawn from the probabilities themselves: the floor shrinks with the number of pairs,
+    is 0 for certain answers, and an actually calibrated sample lands near it."""
+    from kgnlu.training.nli_metrics import ece_floor, reliability
+
+    rng = np.random.default_rng(1)
+    small = rng.dirichlet([2.0, 1.0, 1.0], size=300)
+    large = rng.dirichlet([2.0, 1.0, 1.0], size=30000)
+    f_small, f_large = ece_floor(small), ece_floor(large, draws=20)
+    assert 0.02 < f_small["mean"] < 0.12 and f_small["p90"] >= f_small["mean"]
+    assert f_large["mean"] < f_small["mean"] / 4
+    assert ece_floor(np.eye(3)[[0, 1, 2, 2]]) == {"mean": 0.0, "p90": 0.0}
+    assert ece_floor(small) == f_small  # seeded
+    y = (rng.random(len(small))[:, None] > np.cumsum(small, -1)).sum(-1)
+    assert reliability(small, y)["ece"] < f_small["p90"] * 1.5

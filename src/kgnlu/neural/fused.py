@@ -85,12 +85,14 @@ class FusedNLI(nn.Module):
                base_model: str | Path | None = None, lora_r: int = 8, lora_alpha: int = 16,
                lora_dropout: float = 0.1, pooling: str = "mean", max_length: int = 128, gnn_hidden: int = 128,
                gnn_layers: int = 2, gnn_bases: int | None = 4, gate_hidden: int = 64, dropout: float = 0.1,
-               features: dict | None = None, num_layers: int | None = None) -> FusedNLI:
+               features: dict | None = None, num_layers: int | None = None, gate_inputs: str = "all") -> FusedNLI:
         """A fresh model: the packaged MiniLM with new LoRA adapters, new GNN, heads and gate.
 
         ``features`` (``tasks.nli_features.feature_spec()``) is stored in the manifest untouched, so a
         predictor can check that it builds the inputs this model was trained on. ``num_layers``
-        keeps only MiniLM's first layers (default: all).
+        keeps only MiniLM's first layers (default: all). ``gate_inputs``: what the gate reads
+        (``EvidenceGate``: ``"all"``, the text and graph vectors and the symbolic features, or
+        ``"symbolic"``, the symbolic features alone).
         """
         from peft import LoraConfig, get_peft_model
 
@@ -105,7 +107,8 @@ class FusedNLI(nn.Module):
         gnn = RGCNEncoder(node_dim, gnn_hidden, num_relations, gnn_layers, gnn_bases, dropout) if use_gnn else None
         graph_dim = gnn.out_channels if gnn is not None else 0
         heads = NLIHeads(hidden, graph_dim, len(ID2LABEL), dropout)
-        gate = EvidenceGate(hidden + graph_dim + sym_dim, gate_hidden, dropout)
+        gate_dim = sym_dim if gate_inputs == "symbolic" else hidden + graph_dim + sym_dim
+        gate = EvidenceGate(gate_dim, gate_hidden, dropout, gate_inputs)
         config = {
             "base_model": {"name": base_path.parent.name if base_path.name == "model" else base_path.name,
                            "fingerprint": base_fingerprint(base_path, max_length), "hidden_size": hidden},

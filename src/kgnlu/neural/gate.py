@@ -25,10 +25,19 @@ class EvidenceGate(Component):
     convex combination of two distributions, so it is one too. The MLP is
     ``Linear(in, hidden) - ReLU - Dropout - Linear(hidden, 1)``.
 
+    With ``inputs="symbolic"`` the MLP reads :math:`\mathbf{s}` alone. The pooled vector lets the
+    gate tell generated text from real text, and on its training pairs the cross-encoder is right
+    wherever the rules are (it has learned those pairs), so a gate that reads it learns to shut on
+    real text even where the rules decide and the cross-encoder errs on unseen pairs. Without it,
+    what the gate learns on generated pairs carries to real ones, for better (Citation-Integrity)
+    and worse (the generated pairs): measured, not shipped (bench/results/nli.md).
+
     Args:
-        in_dim: size of :math:`[\mathbf{c}; \mathbf{r}; \mathbf{s}]`.
+        in_dim: size of the MLP's input: :math:`[\mathbf{c}; \mathbf{r}; \mathbf{s}]`, or
+            :math:`\mathbf{s}` with ``inputs="symbolic"``.
         hidden: hidden size of the MLP.
         dropout: dropout inside the MLP.
+        inputs: ``"all"`` (the models saved before the choice existed) or ``"symbolic"``.
 
     Shapes:
         - **input:** pooled :math:`(B, D_c)`, readout :math:`(B, D_r)` (:math:`D_r` may be 0),
@@ -38,11 +47,14 @@ class EvidenceGate(Component):
           gate :math:`(B)` (what the training penalty for masked pairs looks at)
     """
 
-    config_keys = ("in_dim", "hidden", "dropout")
+    config_keys = ("in_dim", "hidden", "dropout", "inputs")
+    INPUTS = ("all", "symbolic")
 
-    def __init__(self, in_dim: int, hidden: int = 64, dropout: float = 0.1):
+    def __init__(self, in_dim: int, hidden: int = 64, dropout: float = 0.1, inputs: str = "all"):
         super().__init__()
-        self.in_dim, self.hidden, self.dropout = in_dim, hidden, dropout
+        if inputs not in self.INPUTS:
+            raise ValueError(f"gate inputs must be one of {self.INPUTS}, not {inputs!r}")
+        self.in_dim, self.hidden, self.dropout, self.inputs = in_dim, hidden, dropout, inputs
         self.mlp = nn.Sequential(nn.Linear(in_dim, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, 1))
         self.reset_parameters()
 
@@ -53,13 +65,14 @@ class EvidenceGate(Component):
 
     def forward(self, pooled: Tensor, graph: Tensor, symbolic: Tensor, mask: Tensor, p_symbolic: Tensor,
                 p_neural: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        raw = torch.sigmoid(self.mlp(torch.cat([pooled, graph, symbolic], dim=-1))).squeeze(-1)
+        x = symbolic if self.inputs == "symbolic" else torch.cat([pooled, graph, symbolic], dim=-1)
+        raw = torch.sigmoid(self.mlp(x)).squeeze(-1)
         g = raw * mask.to(raw.dtype)
         p = g.unsqueeze(-1) * p_symbolic + (1 - g).unsqueeze(-1) * p_neural
         return p, g, raw
 
     def __repr__(self) -> str:
-        return f"{self.__class__.__name__}(in_dim={self.in_dim}, hidden={self.hidden})"
+        return f"{self.__class__.__name__}(in_dim={self.in_dim}, hidden={self.hidden}, inputs={self.inputs!r})"
 
 
 __all__ = ["EvidenceGate"]

@@ -6,7 +6,8 @@ tables and a ``node_vectors`` function, and returns :class:`PairFeatures`:
 
 - **symbolic features** (``SYMBOLIC_FEATURES``, all in [0, 1]): the verdict one-hot, the proof
   length, the share of hypothesis assertions decided, the mean linking confidence per side,
-  negation flags, "nothing linked" flags and mention counts, the subgraph size;
+  negation flags, "nothing linked" flags and mention counts, the subgraph size; optionally
+  (``READING_FEATURES``) how much of each side the rules read and whether natural logic decided;
 - **the subgraph** as :class:`GraphTensors` (``x``, ``role``, ``edge_index``, ``edge_type``): the
   ``hops``-hop neighbourhood of the linked concepts, at most ``max_nodes`` nodes;
 - **the gate's mask** (``gate_open``, :func:`gate_open`): whether the symbolic side may count at all.
@@ -24,6 +25,8 @@ import numpy as np
 
 from kgnlu.kg import rules as _rules
 from kgnlu.labels import LABEL2ID, VERDICTS
+from kgnlu.tasks import natlog
+from kgnlu.tasks.nli_align import lemma
 from kgnlu.tasks.subgraph import (
     EDGE_TYPES, HOPS, MAX_FANOUT, MAX_NODES, GraphTensors, NeighbourCache, NodeVectors, Subgraph, extract_subgraph,
 )
@@ -38,7 +41,13 @@ SYMBOLIC_FEATURES = (
     "nothing_linked", "premise_unlinked", "hypothesis_unlinked", "premise_mentions", "hypothesis_mentions",
     "subgraph_nodes",
 )
-MAX_PROOF, MAX_MENTIONS = 8, 8
+# How much of each side the rules read (``reading``), and whether natural logic gave the verdict:
+# a pair made from KG concepts is read whole, open text mostly is not, and an unknown verdict on a
+# pair read whole is evidence of neutral that it is not on a pair read in part. Opt-in
+# (``feature_spec(reading=True)``): models trained with them, and with a gate that reads the
+# symbolic features alone, were measured and not shipped (bench/results/nli.md).
+READING_FEATURES = ("hypothesis_unread", "premise_unread", "hypothesis_words", "verdict_natlog")
+MAX_PROOF, MAX_MENTIONS, MAX_WORDS = 8, 8, 32
 
 
 @dataclass
@@ -84,17 +93,46 @@ def trained_reading(spec: dict) -> tuple[str, bool, str]:
     return spec.get("gate_mask", "linked"), bool(spec.get("guard", False)), spec.get("logic", "bag")
 
 
+def spec_features(spec: dict) -> list[str]:
+    """The symbolic features a model with this feature spec reads, in order (checked against this version's)."""
+    names = list(spec.get("symbolic_features", SYMBOLIC_FEATURES))
+    unknown = [n for n in names if n not in SYMBOLIC_FEATURES + READING_FEATURES]
+    if unknown:
+        raise ValueError(f"the model was trained on symbolic features this version of kgnlu does not build: {unknown}")
+    return names
+
+
 def feature_spec(hops: int = HOPS, max_nodes: int = MAX_NODES, max_fanout: int = MAX_FANOUT,
                  node_vectors: str = "unspecified", gate_mask: str = GATE_MASK, guard: bool | None = None,
-                 logic: str | None = None) -> dict:
+                 logic: str | None = None, reading: bool = False) -> dict:
     """What a model trained on these features must be fed again (stored in its manifest); ``guard``
-    and ``logic``: how the rules read the pair (``kgnlu.tasks.nli.decide``; None: its defaults)."""
+    and ``logic``: how the rules read the pair (``kgnlu.tasks.nli.decide``; None: its defaults);
+    ``reading``: the ``READING_FEATURES`` too."""
     from kgnlu.tasks import nli
 
-    return {"edge_types": list(EDGE_TYPES), "symbolic_features": list(SYMBOLIC_FEATURES), "verdicts": list(VERDICTS),
+    names = SYMBOLIC_FEATURES + (READING_FEATURES if reading else ())
+    return {"edge_types": list(EDGE_TYPES), "symbolic_features": list(names), "verdicts": list(VERDICTS),
             "hops": hops, "max_nodes": max_nodes, "max_fanout": max_fanout, "node_vectors": node_vectors,
             "gate_mask": gate_mask, "guard": nli.GUARD if guard is None else bool(guard),
             "logic": nli.LOGIC if logic is None else logic}
+
+
+def reading(premise: str, hypothesis: str, premise_mentions: Sequence[Mention],
+            hypothesis_mentions: Sequence[Mention]) -> tuple[float, float, int]:
+    """(hypothesis unread, premise unread, hypothesis content words): a side's unread share is the
+    share of its content words that lie in no linked mention and whose lemma the other side lacks
+    (0 for a side without content words)."""
+    sides = [[t for t in natlog.tokens(text) if natlog.is_content(t)] for text in (premise, hypothesis)]
+    lemmas = [{lemma(t.text) for t in ts} for ts in sides]
+
+    def unread(ts, mentions, other) -> float:
+        if not ts:
+            return 0.0
+        return sum(not any(m.start <= t.start and t.end <= m.end for m in mentions) and lemma(t.text) not in other
+                   for t in ts) / len(ts)
+
+    return (unread(sides[1], hypothesis_mentions, lemmas[0]), unread(sides[0], premise_mentions, lemmas[1]),
+            len(sides[1]))
 
 
 def _mean_score(mentions: Sequence[Mention]) -> float:
@@ -102,9 +140,11 @@ def _mean_score(mentions: Sequence[Mention]) -> float:
 
 
 def symbolic_features(premise: Sequence[Mention], hypothesis: Sequence[Mention], verdict,
-                      n_nodes: int = 0, max_nodes: int = MAX_NODES) -> np.ndarray:
-    """The ``SYMBOLIC_FEATURES`` vector of a pair (float32, every value in [0, 1])."""
-    f = dict.fromkeys(SYMBOLIC_FEATURES, 0.0)
+                      n_nodes: int = 0, max_nodes: int = MAX_NODES, *, texts: tuple[str, str] | None = None,
+                      names: Sequence[str] = SYMBOLIC_FEATURES) -> np.ndarray:
+    """The vector of features ``names`` (default ``SYMBOLIC_FEATURES``) of a pair (float32, every
+    value in [0, 1]); ``texts`` (premise, hypothesis) gives the reading features, which are 0 without."""
+    f = dict.fromkeys(SYMBOLIC_FEATURES + READING_FEATURES, 0.0)
     f[f"verdict_{verdict.label}"] = 1.0
     f["proof_length"] = min(verdict.proof_length, MAX_PROOF) / MAX_PROOF
     f["decided"] = float(verdict.decided)
@@ -116,13 +156,18 @@ def symbolic_features(premise: Sequence[Mention], hypothesis: Sequence[Mention],
     f["premise_mentions"] = min(len(premise), MAX_MENTIONS) / MAX_MENTIONS
     f["hypothesis_mentions"] = min(len(hypothesis), MAX_MENTIONS) / MAX_MENTIONS
     f["subgraph_nodes"] = min(n_nodes, max_nodes) / max_nodes
-    return np.array([f[k] for k in SYMBOLIC_FEATURES], dtype=np.float32)
+    if texts is not None and any(n in READING_FEATURES for n in names):
+        f["hypothesis_unread"], f["premise_unread"], words = reading(*texts, premise, hypothesis)
+        f["hypothesis_words"] = min(words, MAX_WORDS) / MAX_WORDS
+    f["verdict_natlog"] = float(bool(verdict.edits))
+    return np.array([f[k] for k in names], dtype=np.float32)
 
 
 def featurize(premise: Sequence[Mention], hypothesis: Sequence[Mention], verdict, tables,
               node_vectors: NodeVectors, *, hops: int = HOPS, max_nodes: int = MAX_NODES,
               max_fanout: int = MAX_FANOUT, subgraph: Subgraph | None = None,
-              neighbours: NeighbourCache | None = None, gate_mask: str = GATE_MASK) -> PairFeatures:
+              neighbours: NeighbourCache | None = None, gate_mask: str = GATE_MASK,
+              texts: tuple[str, str] | None = None, names: Sequence[str] = SYMBOLIC_FEATURES) -> PairFeatures:
     """Symbolic features and subgraph of one pair.
 
     Args:
@@ -133,6 +178,8 @@ def featurize(premise: Sequence[Mention], hypothesis: Sequence[Mention], verdict
         subgraph: one already extracted (by :func:`extract_subgraph`, same options), to skip that.
         neighbours: a :class:`NeighbourCache` shared across pairs.
         gate_mask: how the gate's mask is read (:func:`gate_open`; the model's ``feature_spec`` says).
+        texts: the pair's (premise, hypothesis) text, for the reading features (0 without).
+        names: the symbolic features to build, in order (the model's ``feature_spec`` says).
     """
     import torch
 
@@ -147,7 +194,8 @@ def featurize(premise: Sequence[Mention], hypothesis: Sequence[Mention], verdict
     graph = GraphTensors(x=torch.from_numpy(x) if x is not None else torch.zeros(0, 0),
                          role=torch.from_numpy(subgraph.role), edge_index=torch.from_numpy(e[:, :2].T.copy()),
                          edge_type=torch.from_numpy(e[:, 2].copy()), num_nodes=n)
-    return PairFeatures(symbolic=symbolic_features(premise, hypothesis, verdict, n, max_nodes),
+    return PairFeatures(symbolic=symbolic_features(premise, hypothesis, verdict, n, max_nodes, texts=texts,
+                                                   names=names),
                         verdict=VERDICTS.index(verdict.label), has_linked=bool(premise or hypothesis),
                         graph=graph, nodes=list(subgraph.nodes),
                         gate_open=gate_open(premise, hypothesis, verdict.label, gate_mask))
@@ -199,5 +247,5 @@ def collate(features: Sequence[PairFeatures], tokenizer, premises: Sequence[str]
     return batch
 
 
-__all__ = ["GATE_MASK", "GATE_MASKS", "SYMBOLIC_FEATURES", "PairFeatures", "collate", "feature_spec", "featurize",
-           "gate_open", "symbolic_features", "trained_reading"]
+__all__ = ["GATE_MASK", "GATE_MASKS", "READING_FEATURES", "SYMBOLIC_FEATURES", "PairFeatures", "collate",
+           "feature_spec", "featurize", "gate_open", "reading", "spec_features", "symbolic_features", "trained_reading"]

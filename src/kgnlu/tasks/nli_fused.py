@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from kgnlu.labels import LABELS
-from kgnlu.tasks.nli_features import SYMBOLIC_FEATURES, collate, featurize, trained_reading
+from kgnlu.tasks.nli_features import collate, featurize, spec_features, trained_reading
 from kgnlu.tasks.subgraph import EDGE_TYPES, MAX_FANOUT, NeighbourCache
 from kgnlu.tasks.nli import decide, entities, symbolic_result
 from kgnlu.types import InferResult, InputError
@@ -63,9 +63,9 @@ class FusedNLIPredictor:
         self._opts["gate_mask"], trained_guard, self.logic = trained_reading(spec)
         if self.guard is None:
             self.guard = trained_guard
-        if spec.get("edge_types", list(EDGE_TYPES)) != list(EDGE_TYPES) or \
-                spec.get("symbolic_features", list(SYMBOLIC_FEATURES)) != list(SYMBOLIC_FEATURES):
-            raise ValueError("the model was trained on other edge types or symbolic features than this version of kgnlu builds")
+        if spec.get("edge_types", list(EDGE_TYPES)) != list(EDGE_TYPES):
+            raise ValueError("the model was trained on other edge types than this version of kgnlu builds")
+        self._opts["names"] = spec_features(spec)
         name, trained = getattr(node_vectors, "name", None), spec.get("node_vectors", "unspecified")
         if name and trained != "unspecified" and name != trained:
             warnings.warn(f"node vectors {name!r} differ from the ones the model was trained on ({trained!r})",
@@ -90,8 +90,8 @@ class FusedNLIPredictor:
         p_ms, h_ms = linked[:len(premises)], linked[len(premises):]
         verdicts = [decide(self.rules, p, h, pm, hm, guard=self.guard, logic=self.logic)
                     for p, h, pm, hm in zip(premises, hypotheses, p_ms, h_ms)]
-        feats = [featurize(pm, hm, v, self.tables, self.node_vectors, neighbours=self._neighbours, **self._opts)
-                 for pm, hm, v in zip(p_ms, h_ms, verdicts)]
+        feats = [featurize(pm, hm, v, self.tables, self.node_vectors, neighbours=self._neighbours, texts=(p, h),
+                           **self._opts) for p, h, pm, hm, v in zip(premises, hypotheses, p_ms, h_ms, verdicts)]
         # Batches of similar length pad little: the encoder's cost is batch size x longest pair.
         order = sorted(range(len(feats)), key=lambda i: len(premises[i]) + len(hypotheses[i]))
         rows: list = [None] * len(feats)

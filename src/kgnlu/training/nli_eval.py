@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from kgnlu.labels import BINARY_LABELS, LABELS
-from kgnlu.training.nli_metrics import (ECE_BINS, binary_gold, classification_metrics, fit_temperature, log_softmax,
-                                        logits_of, reliability, to_binary)
+from kgnlu.training.nli_metrics import (ECE_BINS, binary_gold, classification_metrics, ece_floor, fit_temperature,
+                                        log_softmax, logits_of, reliability, to_binary)
 
 
 def evaluate(model_dir: str | Path, kg_dir: str | Path, file: str | Path, *, mode: str = "fused",
@@ -30,7 +30,8 @@ def evaluate(model_dir: str | Path, kg_dir: str | Path, file: str | Path, *, mod
 
     Returns ``accuracy``, ``macro_f1``, ``per_class`` (precision, recall, F1, support),
     ``confusion`` (explicit label order), ``ece`` (raw), ``temperature`` (fitted on the dev file)
-    and ``ece_calibrated``, the ``reliability`` bins of both, the mean gate, and timings.
+    and ``ece_calibrated``, ``ece_floor`` (``nli_metrics.ece_floor`` of the calibrated answers: what a
+    calibrated model would show on this many pairs), the ``reliability`` bins of both, the mean gate, and timings.
     """
     from kgnlu.neural.fused import MODES, FusedNLI
     from kgnlu.runtime import default_node_vectors, open_session
@@ -77,10 +78,11 @@ def evaluate(model_dir: str | Path, kg_dir: str | Path, file: str | Path, *, mod
     raw = reliability(probs, labels)
     z = logits_of(probs) / t
     calibrated = reliability(np.exp(log_softmax(z)), labels)
+    floor = ece_floor(np.exp(log_softmax(z)))["mean"]
     linked = np.array([f.has_linked for f in pairs.features], dtype=bool)
     closed = ~np.array([f.gate_open for f in pairs.features], dtype=bool)
     report.update(
-        ece=raw["ece"], temperature=t, temperature_fitted_on=fitted_on, ece_calibrated=calibrated["ece"],
+        ece=raw["ece"], temperature=t, temperature_fitted_on=fitted_on, ece_calibrated=calibrated["ece"], ece_floor=floor,
         reliability={"bins": ECE_BINS, "raw": raw["bins"], "calibrated": calibrated["bins"]},
         gate={"mean": float(out["gate"].mean()) if len(labels) else 0.0,
               "mean_linked": float(out["gate"][linked].mean()) if linked.any() else None,

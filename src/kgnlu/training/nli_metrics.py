@@ -98,5 +98,21 @@ def reliability(probs: np.ndarray, labels: Sequence[int] | np.ndarray, bins: int
     return {"ece": float(ece), "bins": rows}
 
 
+def ece_floor(probs: np.ndarray, bins: int = ECE_BINS, draws: int = 200, seed: int = 0) -> dict:
+    """The ECE a perfectly calibrated model with these answers would show on this many pairs: labels
+    drawn from ``probs`` themselves, ``draws`` times (seeded). ECE is a biased estimate on small
+    sets; an ECE near this floor is all a calibrated model can reach there.
+
+    Returns ``{"mean", "p90"}`` over the draws."""
+    probs = np.asarray(probs, dtype=np.float64)
+    if not len(probs):
+        return {"mean": 0.0, "p90": 0.0}
+    cum = np.cumsum(probs / probs.sum(-1, keepdims=True), axis=-1)
+    u = np.random.default_rng(seed).random((draws, len(probs)))
+    labels = np.minimum((u[:, :, None] > cum[None]).sum(-1), probs.shape[-1] - 1)
+    eces = [reliability(probs, y, bins)["ece"] for y in labels]
+    return {"mean": float(np.mean(eces)), "p90": float(np.percentile(eces, 90))}
+
+
 def logits_of(probs: np.ndarray) -> np.ndarray:
     return np.log(np.clip(np.asarray(probs, dtype=np.float64), 1e-12, 1.0))

@@ -111,7 +111,7 @@ def precompute(records: Sequence[dict], linker, rules, tables, node_vectors, *, 
     subgraphs, embed their nodes: once per pair. The verdicts follow ``spec``'s guard (the model's:
     off for a spec without one) unless ``guard`` is given."""
     from kgnlu.tasks.nli import decide
-    from kgnlu.tasks.nli_features import featurize, trained_reading
+    from kgnlu.tasks.nli_features import featurize, spec_features, trained_reading
     from kgnlu.tasks.subgraph import HOPS, MAX_FANOUT, MAX_NODES, extract_subgraph
 
     gate_mask, trained_guard, logic = trained_reading(spec)
@@ -132,8 +132,9 @@ def precompute(records: Sequence[dict], linker, rules, tables, node_vectors, *, 
         staged.append((pm, hm, verdict, extract_subgraph(tables, [m.iri for m in pm], [m.iri for m in hm], **opts)))
     if hasattr(node_vectors, "prefetch"):
         node_vectors.prefetch([iri for *_, sg in staged for iri in sg.nodes])
-    features = [featurize(pm, hm, v, tables, node_vectors, subgraph=sg, gate_mask=gate_mask, **opts)
-                for pm, hm, v, sg in staged]
+    names = spec_features(spec)
+    features = [featurize(pm, hm, v, tables, node_vectors, subgraph=sg, gate_mask=gate_mask, texts=(p, h), names=names,
+                          **opts) for p, h, (pm, hm, v, sg) in zip(premises, hypotheses, staged)]
     return PairSet(premises, hypotheses, [r.get("label") for r in records], features)
 
 
@@ -227,7 +228,7 @@ def train(kg_dir: str | Path, data_dir: str | Path, out_dir: str | Path, *, seed
           eval_batch_size: int = 64, num_threads: int | None = NLI_RECIPE["num_threads"],
           model_options: dict | None = None, loss_options: dict | None = None, command: str | None = None,
           extra: Sequence[str] = (), max_extra: int | None = NLI_RECIPE["max_extra"],
-          guard: bool | None = None) -> dict:
+          guard: bool | None = None, reading: bool = False) -> dict:
     """Train the fused model and save the best epoch (by dev macro-F1) to ``out_dir``.
 
     The defaults are the shipped model's recipe (``kgnlu.config.NLI_RECIPE``), MiniLM's first
@@ -253,6 +254,8 @@ def train(kg_dir: str | Path, data_dir: str | Path, out_dir: str | Path, *, seed
             dev part of each joins the generated dev set); ``max_extra`` caps each file (0 or None: all).
         guard: train on the rules' verdicts with the alignment guard (``kgnlu.tasks.nli.decide``;
             None: its default ``GUARD``); the feature spec records it and inference follows it.
+        reading: also feed the model ``tasks.nli_features.READING_FEATURES`` (with
+            ``model_options={"gate_inputs": "symbolic"}``, the gate reads nothing else).
 
     Returns a summary: best epoch and dev metrics, epochs run, pairs/s, seconds, paths.
     """
@@ -276,13 +279,14 @@ def train(kg_dir: str | Path, data_dir: str | Path, out_dir: str | Path, *, seed
                "batch_size": batch_size, "lr": lr, "patience": patience, "max_train": max_train, "max_dev": max_dev,
                "use_gnn": use_gnn, "weight_decay": weight_decay, "device": device, "num_threads": num_threads,
                "eval_batch_size": eval_batch_size, "model_options": model_options or {},
-               "loss_options": loss_options or {}, "command": command, "extra": extra_recipe, "max_extra": max_extra}
+               "loss_options": loss_options or {}, "command": command, "extra": extra_recipe, "max_extra": max_extra,
+               "reading": reading}
     with deterministic(seed, num_threads):
         session = open_session(kg_dir, device=device)
         tables, linker, rules = session.tables, session.linker(), session.rules()
         if node_vectors is None:
             node_vectors = default_node_vectors(tables, device, cache_dir=session.kg_dir / "cache")
-        spec = feature_spec(node_vectors=getattr(node_vectors, "name", "unspecified"), guard=guard)
+        spec = feature_spec(node_vectors=getattr(node_vectors, "name", "unspecified"), guard=guard, reading=reading)
         train_set = precompute(train_recs, linker, rules, tables, node_vectors, spec=spec, progress=progress,
                                desc="train")
         dev_set = precompute(dev_recs, linker, rules, tables, node_vectors, spec=spec, progress=progress, desc="dev")
@@ -317,13 +321,12 @@ def _fit(train_set: PairSet, dev_set: PairSet, out_dir: Path, meta: dict, *, see
     import torch
 
     from kgnlu.neural.fused import FusedNLI, batch_to, fused_loss
-    from kgnlu.tasks.nli_features import SYMBOLIC_FEATURES
     from kgnlu.tasks.subgraph import EDGE_TYPES
     from kgnlu.training.nli_metrics import classification_metrics
 
     log_path = out_dir / LOG_FILE
     log_path.write_text("", encoding="utf-8")
-    model = FusedNLI.create(sym_dim=len(SYMBOLIC_FEATURES), num_relations=len(EDGE_TYPES), use_gnn=use_gnn,
+    model = FusedNLI.create(sym_dim=len(meta["spec"]["symbolic_features"]), num_relations=len(EDGE_TYPES), use_gnn=use_gnn,
                             features=meta["spec"], **(model_options or {})).to(device)
     params = model.trainable_parameters()
     optim = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
