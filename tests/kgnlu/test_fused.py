@@ -329,4 +329,5 @@ def test_a_model_with_the_reading_features_and_a_symbolic_gate_is_fed_as_it_was_
     r = predictor.predict_one("I like eating apples", "I like eating fruit")
     assert r.symbolic.verdict == "entailment" and 0.0 < r.gate <= 1.0
     default = new_model()
-    assert default.gate.inputs == "all" and default.gate.in_dim == 384 + default.gnn.out_channels + len(SYMBOLIC_FEATURES)
+    assert default.gate.inputs == "all"
+    assert default.gate.in_dim == 384 + default.gnn.out_channels + len(SYMBOLIC_FEATURES)

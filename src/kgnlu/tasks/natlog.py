@@ -233,7 +233,8 @@ def relate(words: WordRelations, p: str, h: str, lexical: bool = True) -> tuple[
     return words.relation(p, h) if lexical else (INDEPENDENT, ())
 
 
-def _inside(t: Token, mentions: Sequence) -> bool:
+def inside(t: Token, mentions: Sequence) -> bool:
+    """Whether a mention covers the whole token."""
     return any(m.start <= t.start and t.end <= m.end for m in mentions)
 
 
@@ -275,8 +276,8 @@ def _align(words: WordRelations, pt: list[Token], ht: list[Token], pc: list[int]
                 continue
         h = ht[i]
         found = None
-        h_linked = _inside(h, hypothesis_mentions)
-        rels = {j: relate(words, pt[j].text, h.text, not (h_linked and _inside(pt[j], premise_mentions)))
+        h_linked = inside(h, hypothesis_mentions)
+        rels = {j: relate(words, pt[j].text, h.text, not (h_linked and inside(pt[j], premise_mentions)))
                 for j in pc if j >= cursor}
         for want in (EQ, FORWARD, REVERSE, ALTERNATION):
             found = next(((j, rel) for j, rel in rels.items() if rel[0] == want), None)

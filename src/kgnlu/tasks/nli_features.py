@@ -128,8 +128,7 @@ def reading(premise: str, hypothesis: str, premise_mentions: Sequence[Mention],
     def unread(ts, mentions, other) -> float:
         if not ts:
             return 0.0
-        return sum(not any(m.start <= t.start and t.end <= m.end for m in mentions) and lemma(t.text) not in other
-                   for t in ts) / len(ts)
+        return sum(not natlog.inside(t, mentions) and lemma(t.text) not in other for t in ts) / len(ts)
 
     return (unread(sides[1], hypothesis_mentions, lemmas[0]), unread(sides[0], premise_mentions, lemmas[1]),
             len(sides[1]))

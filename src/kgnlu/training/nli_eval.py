@@ -76,13 +76,13 @@ def evaluate(model_dir: str | Path, kg_dir: str | Path, file: str | Path, *, mod
     else:
         t, fitted_on = 1.0, None  # nothing held out to fit on: report the raw calibration only
     raw = reliability(probs, labels)
-    z = logits_of(probs) / t
-    calibrated = reliability(np.exp(log_softmax(z)), labels)
-    floor = ece_floor(np.exp(log_softmax(z)))["mean"]
+    scaled = np.exp(log_softmax(logits_of(probs) / t))
+    calibrated = reliability(scaled, labels)
     linked = np.array([f.has_linked for f in pairs.features], dtype=bool)
     closed = ~np.array([f.gate_open for f in pairs.features], dtype=bool)
     report.update(
-        ece=raw["ece"], temperature=t, temperature_fitted_on=fitted_on, ece_calibrated=calibrated["ece"], ece_floor=floor,
+        ece=raw["ece"], temperature=t, temperature_fitted_on=fitted_on, ece_calibrated=calibrated["ece"],
+        ece_floor=ece_floor(scaled)["mean"],
         reliability={"bins": ECE_BINS, "raw": raw["bins"], "calibrated": calibrated["bins"]},
         gate={"mean": float(out["gate"].mean()) if len(labels) else 0.0,
               "mean_linked": float(out["gate"][linked].mean()) if linked.any() else None,

@@ -326,8 +326,8 @@ def _fit(train_set: PairSet, dev_set: PairSet, out_dir: Path, meta: dict, *, see
 
     log_path = out_dir / LOG_FILE
     log_path.write_text("", encoding="utf-8")
-    model = FusedNLI.create(sym_dim=len(meta["spec"]["symbolic_features"]), num_relations=len(EDGE_TYPES), use_gnn=use_gnn,
-                            features=meta["spec"], **(model_options or {})).to(device)
+    model = FusedNLI.create(sym_dim=len(meta["spec"]["symbolic_features"]), num_relations=len(EDGE_TYPES),
+                            use_gnn=use_gnn, features=meta["spec"], **(model_options or {})).to(device)
     params = model.trainable_parameters()
     optim = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
     steps_per_epoch = -(-len(train_set) // batch_size)
