@@ -48,7 +48,8 @@ def _render_step(step: dict, labels: dict[str, str]) -> str:
     pred = pred.lstrip("¬")
     short = {"rdfs:subClassOf": "⊑", "owl:equivalentClass": "≡", "owl:disjointWith": "disjoint with",
              "rdf:type": "∈", "rdfs:range": "has range", "rdfs:domain": "has domain"}.get(pred, name(pred))
-    return f"{name(subj)} {'NOT ' if neg else ''}{short} {name(obj)} ({step['source']})"
+    cited = f"{step['source']}: {step['note']}" if step.get("note") else step["source"]
+    return f"{name(subj)} {'NOT ' if neg else ''}{short} {name(obj)} ({cited})"
 
 
 @handle_errors

@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .store import Literal, TripleStore
-from .vocab import COMMENT, DEFINITION_PROPERTIES, LABEL, LEXICAL_PROPERTIES, OBOINOWL, OWL
+from .vocab import (
+    ANNOTATED_PROPERTY, ANNOTATED_SOURCE, ANNOTATED_TARGET, COMMENT, DEFINITION_PROPERTIES, LABEL, LEXICAL_PROPERTIES,
+    OBOINOWL,
+)
 
 SYNONYM_TYPE = OBOINOWL + "hasSynonymType"
-ANNOTATED_SOURCE, ANNOTATED_PROPERTY, ANNOTATED_TARGET = (
-    OWL + "annotatedSource", OWL + "annotatedProperty", OWL + "annotatedTarget")
 
 KIND_RANK = {"label": 0, "pref": 1, "exact": 2, "alt": 3, "related": 4, "narrow": 5, "broad": 6}
 # The entity kinds a mention may name: properties have labels too, but a mention names a thing.

@@ -366,7 +366,7 @@ def render_standing(s: Standing, label=lambda iri: None) -> str:
         pred = pred[len(NEG):] if neg else pred
         short = {"rdfs:subClassOf": "⊑", "owl:equivalentClass": "≡", "owl:disjointWith": "⊓⊥", "rdf:type": "∈",
                  "rdfs:range": "range", "rdfs:domain": "domain"}.get(pred, name(pred) if "://" in pred else pred)
-        parts.append(f"{name(subj)} {'NOT ' if neg else ''}{short} {name(obj)} ({st.source})")
+        parts.append(f"{name(subj)} {'NOT ' if neg else ''}{short} {name(obj)} ({st.cited()})")
     return f"{', '.join(parts) or 'no axiom'} [{s.rule}: {s.status}]"
 
 

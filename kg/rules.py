@@ -95,7 +95,7 @@ def _render_step(s: Step, label) -> str:
     pred = s.predicate
     if pred.startswith("^"):  # an inverse step, read from the object's side
         subject, obj, pred = obj, subject, pred[1:]
-    return f"{subject} {_SHORT.get(pred, pred)} {obj} ({s.source})"
+    return f"{subject} {_SHORT.get(pred, pred)} {obj} ({s.cited()})"
 
 
 @dataclass

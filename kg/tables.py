@@ -24,15 +24,24 @@ from .tables_schema import MMAP_BYTES
 
 @dataclass
 class Step:
-    """One axiom in a proof: ``subject predicate object``, and the source it came from."""
+    """One axiom in a proof: ``subject predicate object``, the source it came from, and how that
+    source derived it when it says (``note``: the ``rdfs:comment`` on the axiom's ``owl:Axiom``)."""
 
     subject: str
     predicate: str
     object: str
     source: str
+    note: str = ""
 
     def as_dict(self) -> dict:
-        return {"subject": self.subject, "predicate": self.predicate, "object": self.object, "source": self.source}
+        out = {"subject": self.subject, "predicate": self.predicate, "object": self.object, "source": self.source}
+        if self.note:
+            out["note"] = self.note
+        return out
+
+    def cited(self) -> str:
+        """The source, and its derivation when there is one: ``opposites: 'Decreased size …'``."""
+        return f"{self.source}: {self.note}" if self.note else self.source
 
 
 _LINK_KINDS = ("parent", "type", "child", "equivalent", "disjoint", "relation", "relation_to")
@@ -200,11 +209,9 @@ class ClosureTables:
         for via, other in self._q("SELECT via, other FROM disjoint_with WHERE cls=?", (ia,)):
             o_iri = self.iri(other)
             if other == ib or self.is_subclass(b, o_iri):
-                v_iri = self.iri(via)
-                src = self._q("SELECT source FROM disjoint_decl WHERE a=? AND b=? LIMIT 1", (via, other))
                 return (
-                    self.chain(a, v_iri)
-                    + [Step(v_iri, "owl:disjointWith", o_iri, self.source_name(src[0][0]) if src else "?")]
+                    self.chain(a, self.iri(via))
+                    + [self._disjoint_step(via, other)]
                     + [Step(s.object, "^" + s.predicate, s.subject, s.source) for s in reversed(self.chain(b, o_iri))]
                 )
         return None
@@ -218,10 +225,18 @@ class ClosureTables:
         row = self._q("SELECT via, other FROM unsatisfiable WHERE cls=?", (i,)) if i else []
         if not row or row[0][0] is None:
             return []
-        via, other = self.iri(row[0][0]), self.iri(row[0][1])
-        src = self._q("SELECT source FROM disjoint_decl WHERE a=? AND b=? LIMIT 1", row[0])
-        decl = Step(via, "owl:disjointWith", other, self.source_name(src[0][0]) if src else "?")
-        return self.chain(cls, via) + self.chain(cls, other) + [decl]
+        decl = self._disjoint_step(*row[0])
+        return self.chain(cls, decl.subject) + self.chain(cls, decl.object) + [decl]
+
+    def _disjoint_step(self, a: int, b: int) -> Step:
+        """The declaration ``a owl:disjointWith b`` with its source and derivation note."""
+        src = self._q("SELECT source FROM disjoint_decl WHERE a=? AND b=? LIMIT 1", (a, b))
+        try:
+            note = self._q("SELECT note FROM disjoint_notes WHERE a=? AND b=?", (a, b))
+        except sqlite3.OperationalError:  # tables built before notes were kept
+            note = []
+        return Step(self.iri(a), "owl:disjointWith", self.iri(b), self.source_name(src[0][0]) if src else "?",
+                    note[0][0] if note else "")
 
     def replacements(self) -> dict[str, str | None]:
         """Every deprecated entity (``owl:deprecated true``; OBO's ``is_obsolete``) -> the one that

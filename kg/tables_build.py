@@ -25,7 +25,7 @@ from pathlib import Path
 from .store import Literal, TripleStore
 from .tables_schema import INDEXES, SCHEMA
 from .vocab import (
-    ALL_DISJOINT, ANNOTATION_PROPERTY, CLASS, COMPLEMENT_OF, DATATYPE_PROPERTY, DEPRECATED, DISJOINT_UNION,
+    ALL_DISJOINT, ANNOTATED_PROPERTY, ANNOTATED_SOURCE, ANNOTATED_TARGET, ANNOTATION_PROPERTY, CLASS, COMMENT, COMPLEMENT_OF, DATATYPE_PROPERTY, DEPRECATED, DISJOINT_UNION,
     DISJOINT_WITH, DOMAIN, EQUIVALENT_CLASS, FIRST, FUNCTIONAL_PROPERTY, IAO_REPLACED_BY, INTERSECTION_OF, INVERSE_OF,
     MEMBERS, NAMED_INDIVIDUAL, NIL, NOTHING, OBJECT_PROPERTY, ON_PROPERTY, RANGE, RDF_TYPE, RDFS_CLASS, REST,
     SOME_VALUES_FROM, SUBCLASS_OF, SUBPROPERTY_OF, SYMMETRIC_PROPERTY, THING, TRANSITIVE_PROPERTY, is_builtin,
@@ -70,6 +70,7 @@ class _Axioms:
     edges: set[tuple[int, int, int]] = field(default_factory=set)  # (sub, sup, source)
     equiv: set[tuple[int, int, int]] = field(default_factory=set)
     disjoint: set[tuple[int, int, int]] = field(default_factory=set)
+    disjoint_notes: dict[tuple[int, int], str] = field(default_factory=dict)
     domains: set[tuple[int, int, int]] = field(default_factory=set)
     ranges: set[tuple[int, int, int]] = field(default_factory=set)
     inverses: set[tuple[int, int]] = field(default_factory=set)
@@ -119,10 +120,13 @@ class _SourceReader:
     def __init__(self, store: TripleStore, source: str, s_id: int, ent: _Interner, ax: _Axioms):
         self.source, self.s_id, self.ent, self.ax = source, s_id, ent, ax
         by_pred: dict[str, list] = defaultdict(list)
+        self.comments: dict[str, str] = {}  # blank node (an owl:Axiom) -> its rdfs:comment
         for s, p, o in store.triples(source=source):
             if p == DEPRECATED and isinstance(o, Literal) and o.value.strip().lower() in ("true", "1"):
                 ax.deprecated.add(s)
             if isinstance(o, Literal):
+                if p == COMMENT and s.startswith("_:"):
+                    self.comments[s] = min(o.value, self.comments.get(s, o.value))
                 continue
             by_pred[p].append((s, o))
         _canonical_order(by_pred)
@@ -200,7 +204,23 @@ class _SourceReader:
             if _named(s) and _named(o):
                 a, b = ent(s, "class", source), ent(o, "class", source)
                 ax.disjoint.update({(a, b, s_id), (b, a, s_id)})
+        self._disjoint_notes()
         self._disjoint_groups()
+
+    def _disjoint_notes(self) -> None:
+        """The ``rdfs:comment`` of an ``owl:Axiom`` annotating ``A owl:disjointWith B``: how the
+        source derived the pair (``kg.sources.opposites`` writes one on each)."""
+        by_pred = self.by_pred
+        notes = {s: self.comments[s] for s, o in by_pred[ANNOTATED_PROPERTY] if o == DISJOINT_WITH and s in self.comments}
+        if not notes:
+            return
+        subj, obj = dict(by_pred[ANNOTATED_SOURCE]), dict(by_pred[ANNOTATED_TARGET])
+        for ax_node, note in notes.items():
+            s, o = subj.get(ax_node), obj.get(ax_node)
+            if s and o and _named(s) and _named(o):
+                a, b = self.ent(s, "class", self.source), self.ent(o, "class", self.source)
+                self.ax.disjoint_notes.setdefault((a, b), note)
+                self.ax.disjoint_notes.setdefault((b, a), note)
 
     def _disjoint_groups(self) -> None:
         """``owl:AllDisjointClasses`` members and ``owl:disjointUnionOf`` parts: pairwise disjoint."""
@@ -348,6 +368,7 @@ def _write(path: Path, ent: _Interner, src_ids: dict[str, int], ax: _Axioms, row
     db.executemany("INSERT INTO ancestors VALUES (?,?,?,?)", rows["ancestors"])
     db.executemany("INSERT INTO equivalents VALUES (?,?,?)", sorted(ax.equiv))
     db.executemany("INSERT INTO disjoint_decl VALUES (?,?,?)", sorted(ax.disjoint))
+    db.executemany("INSERT INTO disjoint_notes VALUES (?,?,?)", ((a, b, n) for (a, b), n in sorted(ax.disjoint_notes.items())))
     db.executemany("INSERT OR IGNORE INTO disjoint_with VALUES (?,?,?)", rows["disjoint_with"])
     db.executemany("INSERT INTO unsatisfiable VALUES (?,?,?,?)", ((c, *v) for c, v in sorted(unsat.items())))
     props = {i for i, k in ent.kind.items() if k and k.endswith("property")}

@@ -7,7 +7,8 @@ table holds ids. A row's ``source`` is the source (or ``reasoner:<name>``) that 
 - ``ancestors``: the transitive closure of ``edges`` and ``equivalents``, with the distance and
   the predecessor on one shortest path, from which a proof chain is read back.
 - ``disjoint_decl``: declared disjoint pairs, both ways; ``disjoint_with(cls, via, other)``: ``cls``
-  is under ``via`` (or is it) and ``via`` is declared disjoint with ``other``.
+  is under ``via`` (or is it) and ``via`` is declared disjoint with ``other``; ``disjoint_notes``:
+  how a source derived a declared pair (the ``rdfs:comment`` on its ``owl:Axiom``), both ways.
 - ``unsatisfiable``: classes under both sides of a disjoint pair, or proved empty by a reasoner.
 - ``relations``: class-level ``C ⊑ ∃p.D`` (``negated``: ``C ⊑ ¬∃p.D``); ``assertions``:
   individual-level ``a p b``.
@@ -26,6 +27,7 @@ CREATE TABLE edges (sub INTEGER, sup INTEGER, source INTEGER, PRIMARY KEY (sub, 
 CREATE TABLE ancestors (cls INTEGER, anc INTEGER, dist INTEGER, pred INTEGER, PRIMARY KEY (cls, anc)) WITHOUT ROWID;
 CREATE TABLE equivalents (a INTEGER, b INTEGER, source INTEGER, PRIMARY KEY (a, b, source));
 CREATE TABLE disjoint_decl (a INTEGER, b INTEGER, source INTEGER, PRIMARY KEY (a, b, source));
+CREATE TABLE disjoint_notes (a INTEGER, b INTEGER, note TEXT, PRIMARY KEY (a, b));
 CREATE TABLE disjoint_with (cls INTEGER, via INTEGER, other INTEGER, PRIMARY KEY (cls, via, other)) WITHOUT ROWID;
 CREATE TABLE unsatisfiable (cls INTEGER PRIMARY KEY, via INTEGER, other INTEGER, reason TEXT);
 CREATE TABLE properties (id INTEGER PRIMARY KEY, kind TEXT, transitive INTEGER, symmetric INTEGER, functional INTEGER);

@@ -31,6 +31,8 @@ DISJOINT_WITH = OWL + "disjointWith"
 ALL_DISJOINT = OWL + "AllDisjointClasses"
 DISJOINT_UNION = OWL + "disjointUnionOf"
 MEMBERS = OWL + "members"
+ANNOTATED_SOURCE, ANNOTATED_PROPERTY, ANNOTATED_TARGET = (
+    OWL + "annotatedSource", OWL + "annotatedProperty", OWL + "annotatedTarget")
 INVERSE_OF = OWL + "inverseOf"
 ON_PROPERTY = OWL + "onProperty"
 SOME_VALUES_FROM = OWL + "someValuesFrom"

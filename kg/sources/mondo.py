@@ -38,29 +38,34 @@ def data_dir() -> Path:
     return package_dir("cellxgene_ontology_guide") / "data"
 
 
-def mondo_file() -> Path:
-    """The MONDO release the package calls latest, else the newest file present."""
+def cellxgene_file(name: str) -> Path:
+    """The release of ontology ``name`` ("MONDO", "PATO") the package calls latest, else the newest
+    file present."""
     data = data_dir()
     try:
         info = json.loads((data / "latest_ontology_info.json").read_text(encoding="utf-8"))
-        version = info["ontologies"]["MONDO"]["version"]
-        path = data / f"MONDO-ontology-{version}.json.zst"
+        version = info["ontologies"][name]["version"]
+        path = data / f"{name}-ontology-{version}.json.zst"
         if path.is_file():
             return path
     except (OSError, ValueError, KeyError, TypeError):
         pass
-    found = sorted(data.glob("MONDO-ontology-*.json.zst"))
+    found = sorted(data.glob(f"{name}-ontology-*.json.zst"))
     if not found:
-        raise InputError(f"{data}: no MONDO-ontology-*.json.zst in the installed cellxgene-ontology-guide")
+        raise InputError(f"{data}: no {name}-ontology-*.json.zst in the installed cellxgene-ontology-guide")
     return found[-1]
 
 
+def mondo_file() -> Path:
+    return cellxgene_file("MONDO")
+
+
 def release(path: Path) -> str:
-    return path.name.removeprefix("MONDO-ontology-").removesuffix(".json.zst")
+    return path.name.partition("-ontology-")[2].removesuffix(".json.zst")
 
 
 def load(path: Path | None = None) -> dict[str, dict]:
-    """The MONDO JSON object (CURIE -> term record)."""
+    """A cellxgene ontology's JSON object (CURIE -> term record); MONDO's by default."""
     import zstandard
 
     path = path or mondo_file()
@@ -69,9 +74,9 @@ def load(path: Path | None = None) -> dict[str, dict]:
             raw = zstandard.ZstdDecompressor().stream_reader(f).read()
         data = json.loads(raw)
     except (OSError, ValueError, zstandard.ZstdError) as e:
-        raise InputError(f"{path}: cannot read MONDO data ({e})") from None
+        raise InputError(f"{path}: cannot read ontology data ({e})") from None
     if not isinstance(data, dict):
-        raise InputError(f"{path}: expected a JSON object keyed by MONDO id")
+        raise InputError(f"{path}: expected a JSON object keyed by term id")
     return data
 
 
