@@ -54,9 +54,10 @@ def test_a_frequency_the_premise_does_not_state_blocks():
     premise = "An entrance conference is generally held with applicable central agencies."
     why = _check(premise, "An entrance conference is held with central agencies each year.", [("central",)], [("central",)])
     assert why == ["frequency: each year"]
-    assert _check("She takes aspirin daily.", "She takes a salicylate daily.", [("aspirin",)], [("salicylate",)]) == []
-    assert _check("She takes aspirin.", "She takes a salicylate daily.", [("aspirin",)], [("salicylate",)]) == \
-        ["frequency: daily"]
+    assert _check("The review is held with agencies each year.", "The review is held with agencies each year.",
+                  [("agencies",)], [("agencies",)]) == []
+    # in a clinical frame the frequency is the frame's: "takes X daily" reads "is on X"
+    assert _check("She takes aspirin.", "She takes a salicylate daily.", [("aspirin",)], [("salicylate",)]) == []
     # a time frame is still read as the frame of the finding
     assert _check("She has asthma.", "She has had asthma since childhood.", [("asthma",)], [("asthma",)]) == []
 

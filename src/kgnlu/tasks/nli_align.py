@@ -14,8 +14,8 @@ of the rules stand only when **every content word of the hypothesis is accounted
   "near", "over", "behind", is a content word), a word of the clinical assertion frame
   (:data:`FRAME_WORDS`: "presents with", "history of", "exam notable for", "takes" a drug, "the
   doctor told us": the assertion's polarity stands for them), a time word (:data:`TIME_WORDS`: the
-  rules do not model time, a known hole; but a frequency, "each year", "daily", the premise does
-  not state is a claim, unaccounted: :func:`frequencies`), or a negation cue (:data:`NEGATION_CUES`) on a side where
+  rules do not model time, a known hole; but a frequency the premise does not state, "each year",
+  is a claim, unaccounted, outside a clinical frame such as "takes X daily": :func:`frequencies`), or a negation cue (:data:`NEGATION_CUES`) on a side where
   some assertion is negated (the polarity is already in the assertions; a cue with no negated
   assertion behind it is unaccounted, and so is a premise's).
 
@@ -106,8 +106,9 @@ def lemma(word: str) -> str:
 
 FRAME_LEMMAS = frozenset(lemma(w) for w in FRAME_WORDS | TIME_WORDS)
 
-# A frequency is a claim, not a frame: "held each year", "takes it daily" say more than "held", "takes
-# it", so a hypothesis's frequency the premise does not state leaves an entailment unproved.
+# A frequency is a claim ("held each year" says more than "held"), so a hypothesis's frequency the premise
+# does not state leaves an entailment unproved; but in a clinical frame ("takes X daily", "gets migraines
+# every month") it is part of the frame, read as the generated set's labels read it ("is on X").
 _EVERY = frozenset("each every per".split())
 _UNITS = frozenset("day week month year morning night evening hour".split())
 _FREQUENCY_WORDS = frozenset("daily nightly weekly monthly yearly annually hourly".split())
@@ -208,8 +209,10 @@ def unaccounted(premise: str, hypothesis: str, premise_mentions: Sequence, hypot
                    and not (w.lower() == "not" and words[i + 1:i + 2] in (["only"], ["just"])))
     p_modal, h_modal = _modals(premise, premise_mentions), _modals(hypothesis, hypothesis_mentions)
     why.extend(f"modal: {c}" for c in sorted(p_modal ^ h_modal))
-    stated = set(frequencies([w for w, _, _ in p_tokens]))
-    why.extend(f"frequency: {f}" for f in frequencies([w for w, _, _ in tokens(hypothesis)]) if f not in stated)
+    h_words = [w for w, _, _ in tokens(hypothesis)]
+    if not any(w.lower() in FRAME_WORDS for w in h_words):
+        stated = set(frequencies([w for w, _, _ in p_tokens]))
+        why.extend(f"frequency: {f}" for f in frequencies(h_words) if f not in stated)
     return list(dict.fromkeys(why))
 
 
