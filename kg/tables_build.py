@@ -25,7 +25,8 @@ from pathlib import Path
 from .store import Literal, TripleStore
 from .tables_schema import INDEXES, SCHEMA
 from .vocab import (
-    ALL_DISJOINT, ANNOTATED_PROPERTY, ANNOTATED_SOURCE, ANNOTATED_TARGET, ANNOTATION_PROPERTY, CLASS, COMMENT, COMPLEMENT_OF, DATATYPE_PROPERTY, DEPRECATED, DISJOINT_UNION,
+    ALL_DISJOINT, ANNOTATED_PROPERTY, ANNOTATED_SOURCE, ANNOTATED_TARGET, ANNOTATION_PROPERTY, CLASS, COMMENT,
+    COMPLEMENT_OF, DATATYPE_PROPERTY, DEPRECATED, DISJOINT_UNION,
     DISJOINT_WITH, DOMAIN, EQUIVALENT_CLASS, FIRST, FUNCTIONAL_PROPERTY, IAO_REPLACED_BY, INTERSECTION_OF, INVERSE_OF,
     MEMBERS, NAMED_INDIVIDUAL, NIL, NOTHING, OBJECT_PROPERTY, ON_PROPERTY, RANGE, RDF_TYPE, RDFS_CLASS, REST,
     SOME_VALUES_FROM, SUBCLASS_OF, SUBPROPERTY_OF, SYMMETRIC_PROPERTY, THING, TRANSITIVE_PROPERTY, is_builtin,
@@ -211,7 +212,8 @@ class _SourceReader:
         """The ``rdfs:comment`` of an ``owl:Axiom`` annotating ``A owl:disjointWith B``: how the
         source derived the pair (``kg.sources.opposites`` writes one on each)."""
         by_pred = self.by_pred
-        notes = {s: self.comments[s] for s, o in by_pred[ANNOTATED_PROPERTY] if o == DISJOINT_WITH and s in self.comments}
+        notes = {s: self.comments[s] for s, o in by_pred[ANNOTATED_PROPERTY]
+                 if o == DISJOINT_WITH and s in self.comments}
         if not notes:
             return
         subj, obj = dict(by_pred[ANNOTATED_SOURCE]), dict(by_pred[ANNOTATED_TARGET])
@@ -368,7 +370,8 @@ def _write(path: Path, ent: _Interner, src_ids: dict[str, int], ax: _Axioms, row
     db.executemany("INSERT INTO ancestors VALUES (?,?,?,?)", rows["ancestors"])
     db.executemany("INSERT INTO equivalents VALUES (?,?,?)", sorted(ax.equiv))
     db.executemany("INSERT INTO disjoint_decl VALUES (?,?,?)", sorted(ax.disjoint))
-    db.executemany("INSERT INTO disjoint_notes VALUES (?,?,?)", ((a, b, n) for (a, b), n in sorted(ax.disjoint_notes.items())))
+    db.executemany("INSERT INTO disjoint_notes VALUES (?,?,?)",
+                   ((a, b, n) for (a, b), n in sorted(ax.disjoint_notes.items())))
     db.executemany("INSERT OR IGNORE INTO disjoint_with VALUES (?,?,?)", rows["disjoint_with"])
     db.executemany("INSERT INTO unsatisfiable VALUES (?,?,?,?)", ((c, *v) for c, v in sorted(unsat.items())))
     props = {i for i, k in ent.kind.items() if k and k.endswith("property")}

@@ -207,7 +207,7 @@ def anatomy_names(uberon: dict[str, dict], vocab: Iterable[str]) -> set[tuple[st
 
 def derive(terms: dict[str, _Term], pairs: dict[tuple[str, str], Why],
            anatomy: set[tuple[str, ...]] = frozenset()) -> tuple[list[Opposite], int]:
-    """Steps 2 and 3: the opposite term pairs (sorted, each once) and how many were left out.
+    """Steps 2 to 4: the opposite term pairs (sorted, each once) and how many were left out.
     A word that starts an ``anatomy`` name ("Small intestine tumor") names a part, not a quality."""
     up: dict[str, set[str]] = {}
 
@@ -238,6 +238,7 @@ def derive(terms: dict[str, _Term], pairs: dict[tuple[str, str], Why],
             for b, wb, nb in items:
                 if a < b and (wa, wb) in pairs and (a, b) not in found:
                     found[(a, b)] = Opposite(a, b, na, nb, pairs[(wa, wb)])
+
     def named_after(x: str, a: str) -> bool:  # a name of x holds a name of a: "Primary microcephaly"
         return any(_holds(words(nx), words(na)) for nx in terms[x].names for na in terms[a].names)
 

@@ -15,9 +15,10 @@ of the rules stand only when **every content word of the hypothesis is accounted
   (:data:`FRAME_WORDS`: "presents with", "history of", "exam notable for", "takes" a drug, "the
   doctor told us": the assertion's polarity stands for them), a time word (:data:`TIME_WORDS`: the
   rules do not model time, a known hole; but a frequency the premise does not state, "each year",
-  is a claim, unaccounted, outside a clinical frame such as "takes X daily": :func:`frequencies`), or a negation cue (:data:`NEGATION_CUES`) on a side where
-  some assertion is negated (the polarity is already in the assertions; a cue with no negated
-  assertion behind it is unaccounted, and so is a premise's).
+  is a claim, unaccounted, outside a clinical frame such as "takes X daily": :func:`frequencies`),
+  or a negation cue (:data:`NEGATION_CUES`) on a side where some assertion is negated (the polarity
+  is already in the assertions; a cue with no negated assertion behind it is unaccounted, and so is
+  a premise's).
 
 "Patient" is a content word: it must be in the premise ("Pt" counts), unless the premise is about
 the patient without saying so ("she", or a note's nominal sentence that names no one else:
@@ -216,4 +217,5 @@ def unaccounted(premise: str, hypothesis: str, premise_mentions: Sequence, hypot
     return list(dict.fromkeys(why))
 
 
-__all__ = ["FRAME_WORDS", "FUNCTION_WORDS", "MODAL_CUES", "NEGATION_CUES", "TIME_WORDS", "lemma", "tokens", "unaccounted"]
+__all__ = ["FRAME_WORDS", "FUNCTION_WORDS", "MODAL_CUES", "NEGATION_CUES", "TIME_WORDS", "frequencies", "lemma",
+           "tokens", "unaccounted"]
