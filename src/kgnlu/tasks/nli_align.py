@@ -173,7 +173,8 @@ def unaccounted(premise: str, hypothesis: str, premise_mentions: Sequence, hypot
     patient_ok = _premise_is_about_the_patient(p_tokens)
     why: list[str] = []
     matched: list[tuple[str, set[str]]] = []
-    for word, start, end in tokens(hypothesis):
+    h_tokens = tokens(hypothesis)
+    for word, start, end in h_tokens:
         low = word.lower()
         if "'" in low and not low.endswith("n't"):  # I've, I'm, she's: the clitic is an auxiliary
             low = low.split("'")[0]
@@ -210,7 +211,7 @@ def unaccounted(premise: str, hypothesis: str, premise_mentions: Sequence, hypot
                    and not (w.lower() == "not" and words[i + 1:i + 2] in (["only"], ["just"])))
     p_modal, h_modal = _modals(premise, premise_mentions), _modals(hypothesis, hypothesis_mentions)
     why.extend(f"modal: {c}" for c in sorted(p_modal ^ h_modal))
-    h_words = [w for w, _, _ in tokens(hypothesis)]
+    h_words = [w for w, _, _ in h_tokens]
     if not any(w.lower() in FRAME_WORDS for w in h_words):
         stated = set(frequencies([w for w, _, _ in p_tokens]))
         why.extend(f"frequency: {f}" for f in frequencies(h_words) if f not in stated)
