@@ -151,7 +151,8 @@ class Rewriter:
                                 step[new] = c
             if not step:
                 break
-            frontier = dict(sorted(step.items(), key=lambda kv: (kv[1], kv[0]))[:BEAM])
+            # The beam keeps the cheapest (ties: the smaller variant); a step within it is kept whole.
+            frontier = step if len(step) <= BEAM else dict(sorted(step.items(), key=lambda kv: (kv[1], kv[0]))[:BEAM])
             best.update(frontier)
         out: dict[str, float] = {}
         words = set(start)
