@@ -95,6 +95,8 @@ def train_nli_cli(
                                   help="At most N pairs of each --extra file (a seeded sample); 0: all."),
     guard: bool = typer.Option(False, "--guard", help="Train on the rules' verdicts with the alignment guard "
                                "(every hypothesis word accounted for); the model then applies it at inference."),
+    gate_fit: bool = typer.Option(True, "--gate-fit/--no-gate-fit", help="End by fitting the gate's weight on proved "
+                                  "verdicts on the dev set (as `kgnlu train nli-gate` does)."),
     json_out: bool = typer.Option(False, "--json", help="Print the training summary as JSON."),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
@@ -115,13 +117,47 @@ def train_nli_cli(
                            max_train=max_train, max_dev=max_dev, batch_size=batch_size, lr=lr, patience=patience,
                            num_threads=threads, use_gnn=not no_gnn, device=device, bars=not (quiet or json_out),
                            model_options={"num_layers": layers}, extra=list(extra), max_extra=max_extra,
-                           guard=guard or None)
+                           guard=guard or None, gate_fit=gate_fit)
     if json_out:
         print_json(report)
     else:
         typer.echo(f"saved {out}: best epoch {report['best_epoch']}, dev macro-F1 {report['best_dev_macro_f1']:.4f} "
                    f"({report['n_train']} train pairs, {report['train_pairs_per_s']} pairs/s, {report['seconds']} s); "
                    f"log {report['log']}")
+
+
+@app.command("nli-gate")
+@handle_errors
+def train_nli_gate_cli(
+    model: Path = typer.Option(..., "--model", help="A trained fused NLI model directory."),
+    kg: Path | None = KG_OPTION,
+    data: Path = typer.Option(Path("data/generated/nli"), "--data",
+                              help="The generated pairs the model was trained with (its dev.jsonl is checked)."),
+    real: Path | None = typer.Option(None, "--real", help="Where the human-written files it trained on are now, "
+                                     "if not at the paths its manifest records."),
+    out: Path | None = typer.Option(None, "--out", help="Write the model here (default: rewrite the gate in --model)."),
+    device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
+    json_out: bool = typer.Option(False, "--json", help="Print the fit's record as JSON."),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Fit a trained NLI model's gate weight on proved verdicts on its dev set (pairs it never trained
+    on), the rest of the model frozen: a proof then weighs what it is worth on the dev set, whatever
+    the text looks like. Only the gate and the manifest are rewritten."""
+    import shlex
+    import sys
+
+    import kgnlu.training.jobs as jobs
+
+    command = " ".join(["kgnlu", *map(shlex.quote, sys.argv[1:])])
+    with StageProgress(enabled=not (quiet or json_out)) as progress:
+        report = jobs.refit_nli_gate(model, kg, data, out, real_dir=real, device=device, progress=progress,
+                                     command=command)
+    if json_out:
+        print_json(report)
+    else:
+        typer.echo(f"saved {out or model}: gate on proved verdicts {report['decided_gate_before']:.2f} -> "
+                   f"{report['decided_gate_after']:.2f} over {report['decided_pairs']} of {report['pairs']} dev pairs; "
+                   f"dev NLL {report['dev_nll_before']:.4f} -> {report['dev_nll_after']:.4f}")
 
 
 def train_linker(kg: Path | None, out: Path, progress=None, **options) -> dict:

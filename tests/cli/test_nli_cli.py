@@ -133,3 +133,50 @@ def test_train_nli_with_human_written_pairs(trained, demo_kg, tmp_path):
     assert recipe == [{"spec": str(extra.resolve()), "sha256": recipe[0]["sha256"], "train": 18, "dev": 2}]
     r = run_cli("train", "nli", "--kg", demo_kg, "--data", data, "--out", model, "--extra", tmp_path / "none.jsonl")
     assert r.returncode != 0 and len(r.stderr_lines) == 1 and "none.jsonl" in r.stderr
+
+
+def test_train_nli_ends_by_fitting_the_gate_on_proved_verdicts(trained):
+    """The last stage of `kgnlu train nli`: the gate's decided-verdict head, fitted on the dev set."""
+    _, model, summary = trained
+    fit = summary["gate_fit"]
+    assert fit["pairs"] == 16 and 0 < fit["decided_pairs"] <= 16 and fit["dev_nll_after"] <= fit["dev_nll_before"]
+    manifest = json.loads((model / "manifest.json").read_text())
+    assert manifest["training"]["gate_fit"] == {**fit, "command": manifest["training"]["options"]["command"]}
+    gate = json.loads((model / "gate" / "config.json").read_text())
+    assert gate["decided_dim"] == len(manifest["config"]["features"]["symbolic_features"])
+
+
+def test_train_nli_gate_refits_a_saved_model_as_training_did(trained, demo_kg, tmp_path):
+    """`kgnlu train nli-gate` rebuilds the dev set the manifest records and fits the same head the
+    training run fitted; only the gate and the manifest differ from the model it read."""
+    import torch
+    from safetensors.torch import load_file
+
+    data, model, _ = trained
+    out = tmp_path / "refit"
+    r = run_cli("train", "nli-gate", "--model", model, "--kg", demo_kg, "--data", data, "--out", out, "--json",
+                timeout=600)
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
+    assert report["pairs"] == 16 and report["command"].startswith("kgnlu train nli-gate --model ")
+    for part in ("adapter/adapter_model.safetensors", "heads/model.safetensors", "gnn/model.safetensors"):
+        assert (out / part).read_bytes() == (model / part).read_bytes()
+    a, b = load_file(str(model / "gate" / "model.safetensors")), load_file(str(out / "gate" / "model.safetensors"))
+    assert a.keys() == b.keys() and {"decided.weight", "decided.bias"} <= a.keys()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], atol=1e-5, rtol=1e-4)
+    assert json.loads((out / "manifest.json").read_text())["training"]["gate_fit"]["command"] == report["command"]
+
+
+def test_train_nli_gate_refuses_a_dev_set_the_model_was_not_trained_against(trained, demo_kg, tmp_path, hash_tree):
+    data, model, _ = trained
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "dev.jsonl").write_text((data / "dev.jsonl").read_text().replace("\n", "\n\n", 1))
+    before = hash_tree(model)
+    r = run_cli("train", "nli-gate", "--model", model, "--kg", demo_kg, "--data", other)
+    assert r.returncode == 2 and len(r.stderr_lines) == 1
+    assert "not the dev set this model was trained against" in r.stderr
+    r = run_cli("train", "nli-gate", "--model", model, "--kg", demo_kg, "--data", tmp_path / "nothing")
+    assert r.returncode == 2 and len(r.stderr_lines) == 1 and "dev.jsonl: not found" in r.stderr
+    assert hash_tree(model) == before

@@ -53,7 +53,7 @@ def test_gate_without_graph_readout_and_repr():
     p, g, _ = gate(pooled, torch.zeros(5, 0), sym, mask, p_sym, p_neu)
     assert p.shape == (5, 3)
     assert repr(gate) == "EvidenceGate(in_dim=11, hidden=4, inputs='all')"
-    assert gate.get_config() == {"in_dim": 11, "hidden": 4, "dropout": 0.1, "inputs": "all"}
+    assert gate.get_config() == {"in_dim": 11, "hidden": 4, "dropout": 0.1, "inputs": "all", "decided_dim": 0}
 
 
 def test_a_symbolic_gate_reads_the_symbolic_features_alone(tmp_path):
@@ -138,3 +138,37 @@ def test_loss_terms():
     third = float(torch.log(torch.tensor(3.0)))
     assert parts["nll"] == pytest.approx(third, rel=1e-5) and parts["aux"] == pytest.approx(third, rel=1e-5)
     assert float(loss) == pytest.approx(2 * third, rel=1e-5)
+
+
+def test_a_decided_verdict_head_weighs_proved_pairs_by_the_symbolic_features_alone(tmp_path):
+    """With a decided-verdict head, a pair the rules decided gets g = m * sigmoid(w.s + b) whatever
+    its text and graph vectors; an undecided pair keeps the MLP's weight; the head saves and loads,
+    and a gate saved before the head existed loads without one."""
+    gate = EvidenceGate(8 + 4 + 3, hidden=16).eval()
+    pooled, graph, sym, _, p_sym, p_neu = _inputs(linked=[1, 1, 1, 1, 0])
+    mask = torch.tensor([1.0, 1.0, 1.0, 1.0, 0.0])
+    decided = torch.tensor([True, False, True, False, True])
+    _, g_mlp, _ = gate(pooled, graph, sym, mask, p_sym, p_neu)
+    gate.add_decided_head(3)
+    with torch.no_grad():
+        gate.decided.weight.copy_(torch.tensor([[2.0, -1.0, 0.5]]))
+        gate.decided.bias.fill_(0.3)
+    p, g, raw = gate(pooled, graph, sym, mask, p_sym, p_neu, decided)
+    head = torch.sigmoid(sym @ torch.tensor([2.0, -1.0, 0.5]) + 0.3)
+    torch.testing.assert_close(g, torch.where(decided, head * mask, g_mlp))
+    torch.testing.assert_close(g[[1, 3]], g_mlp[[1, 3]])
+    assert g[4] == 0  # the mask still closes it
+    torch.testing.assert_close(p, g[:, None] * p_sym + (1 - g[:, None]) * p_neu)
+    _, g2, _ = gate(torch.randn_like(pooled), torch.randn_like(graph), sym, mask, p_sym, p_neu, decided)
+    torch.testing.assert_close(g2[decided], g[decided])
+    assert not torch.allclose(g2[~decided & (mask > 0)], g[~decided & (mask > 0)])
+    with pytest.raises(ValueError, match="pass `decided`"):
+        gate(pooled, graph, sym, mask, p_sym, p_neu)
+    assert repr(gate) == "EvidenceGate(in_dim=15, hidden=16, inputs='all', decided_dim=3)"
+    gate.save(tmp_path / "gate")
+    loaded = EvidenceGate.load(tmp_path / "gate").eval()
+    torch.testing.assert_close(loaded(pooled, graph, sym, mask, p_sym, p_neu, decided)[1], g)
+    legacy = json.loads((tmp_path / "gate" / "config.json").read_text())
+    del legacy["decided_dim"]
+    plain = EvidenceGate(**legacy)
+    assert plain.decided is None and plain.decided_dim == 0

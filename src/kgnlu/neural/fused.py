@@ -35,13 +35,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from kgnlu.labels import ID2LABEL, LABELS
+from kgnlu.labels import ID2LABEL, LABELS, VERDICTS
 from kgnlu.neural.component import load_model, save_model
 from kgnlu.neural.component import read_manifest as _read_manifest
 from kgnlu.neural.gate import EvidenceGate
 from kgnlu.neural.gnn.rgcn_encoder import RGCNEncoder
 from kgnlu.neural.heads import NLIHeads
 from kgnlu.neural.lora import base_fingerprint, load_base
+
+UNKNOWN_VERDICT = VERDICTS.index("unknown")
 
 FORMAT = "kgnlu-fused-nli"
 MODES = ("fused", "neural", "symbolic", "no-gnn")
@@ -159,7 +161,9 @@ class FusedNLI(nn.Module):
                                                                  batch["verdict"])
         p_neural, p_text = logits_neural.softmax(-1), logits_text.softmax(-1)
         p_symbolic = logits_symbolic.softmax(-1)
-        probs, gate, gate_raw = self.gate(pooled, graph, batch["symbolic"], batch["gate_open"], p_symbolic, p_neural)
+        decided = batch["verdict"] != UNKNOWN_VERDICT
+        probs, gate, gate_raw = self.gate(pooled, graph, batch["symbolic"], batch["gate_open"], p_symbolic, p_neural,
+                                          decided)
         if mode == "neural":
             probs, gate = p_text, torch.zeros_like(gate)
         elif mode == "symbolic":

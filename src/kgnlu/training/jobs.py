@@ -23,10 +23,11 @@ def _kg(kg: str | Path | None, progress: StageCallback) -> Runtime:
 
 def train_nli(kg: str | Path | None, data_dir: str | Path, out_dir: str | Path, *, seed: int = 0,
               regenerate: bool = False, progress: StageCallback = no_progress, bars: bool = True,
-              data_options: dict | None = None, **options) -> dict:
+              data_options: dict | None = None, gate_fit: bool = True, **options) -> dict:
     """Train the fused NLI model on pairs generated from the KG (``kgnlu.training.nli_data``,
     made first when ``data_dir`` has none); see ``kgnlu.training.nli_train.train``. Pairs
-    kgnlu generated from other templates than the shipped ones are refused."""
+    kgnlu generated from other templates than the shipped ones are refused. ``gate_fit``: end
+    with :func:`refit_nli_gate` on the saved model (its report is the summary's ``gate_fit``)."""
     from kgnlu.training.nli_data import generate, stale_data
     from kgnlu.training.nli_train import train
 
@@ -39,7 +40,27 @@ def train_nli(kg: str | Path | None, data_dir: str | Path, out_dir: str | Path, 
         progress(f"generating NLI pairs into {data_dir}")
         generate(runtime.kg_dir, data_dir, seed=seed, **(data_options or {}))
     progress("training")
-    return train(runtime.kg_dir, data_dir, out_dir, seed=seed, progress=bars, **options)
+    summary = train(runtime.kg_dir, data_dir, out_dir, seed=seed, progress=bars, **options)
+    if gate_fit:
+        summary["gate_fit"] = refit_nli_gate(out_dir, runtime.kg_dir, data_dir, progress=progress,
+                                             device=options.get("device", "cpu"), command=options.get("command"))
+    return summary
+
+
+def refit_nli_gate(model: str | Path, kg: str | Path | None, data_dir: str | Path, out_dir: str | Path | None = None,
+                   *, real_dir: str | Path | None = None, device: str = "cpu", progress: StageCallback = no_progress,
+                   command: str | None = None) -> dict:
+    """Fit a saved fused NLI model's weight on proved verdicts on its recorded dev set
+    (``kgnlu.training.nli_gate.refit_gate``); ``out_dir`` defaults to ``model`` (the gate and the
+    manifest rewritten in place)."""
+    from kgnlu.training.nli_gate import refit_gate
+
+    model = Path(model)
+    if not (model / "manifest.json").is_file():
+        raise InputError(f"{model}: no trained NLI model there (run `kgnlu train nli`)")
+    runtime = _kg(kg, progress)
+    return refit_gate(model, runtime.kg_dir, data_dir, out_dir or model, real_dir=real_dir, device=device,
+                      progress=progress, command=command)
 
 
 def evaluate_nli(kg: str | Path | None, path: str | Path, model: str | Path | None = None, mode: str = "fused",

@@ -65,20 +65,26 @@ def file_sha256(path: str | Path) -> str:
 EXTRA_DEV_FRACTION = 0.1
 
 
-def read_extra(specs: Sequence[str], seed: int, max_per_file: int | None = None) -> tuple[list[dict], list[dict], list[dict]]:
+def read_extra(specs: Sequence[str], seed: int, max_per_file: int | None = None,
+               where: dict[str, str] | None = None) -> tuple[list[dict], list[dict], list[dict]]:
     """Human-written pairs to train on beside the generated ones: ``PATH`` or ``PATH#SOURCE`` (only
     the records whose ``source`` starts with SOURCE, e.g. ``mnli_taxinli.jsonl#MNLI_train``).
 
     Each file's records (at most ``max_per_file``, a seeded sample) are split, seeded, into train and
     a dev part (``EXTRA_DEV_FRACTION``) that joins early stopping. Returns (train, dev, recipe): the
-    recipe names each file with its sha256 and counts, for the model's manifest."""
+    recipe names each file with its sha256 and counts, for the model's manifest.
+
+    ``where`` maps a path in ``specs`` to where that file is now: the split stays the one drawn
+    for the path given (a manifest's recorded path), so a moved file gives the same pairs."""
     train_recs, dev_recs, recipe = [], [], []
     for spec in specs:
         path, _, source = str(spec).partition("#")
-        if not Path(path).is_file():
-            raise FileNotFoundError(f"--extra {spec}: no file {path}")
+        read_from = (where or {}).get(path, path)
+        if not Path(read_from).is_file():
+            raise FileNotFoundError(f"--extra {spec}: no file {read_from}")
         # the sample is seeded by the absolute path: the same files give the same pairs from any working dir
         spec = str(Path(path).resolve()) + (f"#{source}" if source else "")
+        path = read_from
         recs = [r for r in read_jsonl(path) if not source or str(r.get("source", "")).startswith(source)]
         if not recs:
             raise ValueError(f"--extra {spec}: no pairs" + (f" whose source starts with {source!r}" if source else ""))
