@@ -307,6 +307,28 @@ def test_namesakes_are_readings_not_work_for_the_context_scorer(engine):
     assert m.readings == [] and scorer.calls == [["ex:AppleInc", "ex:AppleFruit"]]
 
 
+def test_an_exact_synonym_in_another_ontology_is_a_reading(engine):
+    """MONDO's disease labelled "glioblastoma" and HPO's phenotype "Glioblastoma multiforme", whose
+    exact synonym is "Glioblastoma": one condition seen by two ontologies, so the phenotype is a
+    reading (the rules then reach HPO's glioma). Within one ontology a label and another term's
+    exact synonym are two things to tell apart; a related synonym is no reading at all."""
+    obo = "http://purl.obolibrary.org/obo/"
+    linker = engine.linker()
+    text = "MRI showed a glioblastoma."
+
+    def link(*cands):
+        (m,) = linker._finish(text, [Span(13, 25, "glioblastoma", list(cands), "lexicon")], [[0.0] * len(cands)], 0)
+        return m.iri, m.readings
+
+    disease = Candidate(obo + "MONDO_0018177", "glioblastoma", 1.0, "lexicon", "glioblastoma", "label")
+    phenotype = Candidate(obo + "HP_0012174", "Glioblastoma multiforme", 0.98, "lexicon", "Glioblastoma", "exact")
+    assert link(disease, phenotype) == (disease.iri, [phenotype.iri])
+    sibling = Candidate(obo + "MONDO_0000001", "astrocytoma", 0.98, "lexicon", "Glioblastoma", "exact")
+    assert link(disease, sibling) == (disease.iri, [])
+    related = Candidate(obo + "HP_0012174", "Glioblastoma multiforme", 0.9, "lexicon", "Glioblastoma", "related")
+    assert link(disease, related) == (disease.iri, [])
+
+
 def test_scorers_are_prepared_once_with_the_spans_they_will_score(engine):
     base = engine.linker()
     scorer = RecordingScorer({}, bound=0.05)

@@ -87,10 +87,24 @@ def _namesake_key(c: Candidate) -> str | None:
     return " ".join(normalize_token(w) for w in c.label.split())
 
 
+def _ontology(iri: str) -> str:
+    """The namespace an IRI's ontology mints terms in: ``.../obo/MONDO_`` for ``.../obo/MONDO_0018177``."""
+    local = iri.rsplit("/", 1)[-1].rsplit("#", 1)[-1]
+    return iri[: len(iri) - len(local)] + (local.split("_", 1)[0] + "_" if "_" in local else "")
+
+
 def _reads_as(c: Candidate, best: Candidate) -> bool:
-    """``c`` is another reading of the words ``best`` matched: a namesake of it."""
+    """``c`` is another reading of the words ``best`` matched: a namesake of it, or the term of
+    another ontology that has those words as an exact synonym while ``best`` has them as its label
+    (or the other way round): MONDO's disease "glioblastoma" and HPO's phenotype "Glioblastoma
+    multiforme", exact synonym "Glioblastoma". Within one ontology an exact synonym shared with a
+    label is a homonym to tell apart, not a second view of one condition."""
     key = _namesake_key(best)
-    return key is not None and _namesake_key(c) == key
+    if key is not None and _namesake_key(c) == key:
+        return True
+    kinds = {best.kind, c.kind}
+    return (best.via == c.via == "lexicon" and kinds <= {"label", "pref", "exact"} and kinds & {"label", "pref"}
+            and _ontology(best.iri) != _ontology(c.iri))
 
 
 @dataclass
