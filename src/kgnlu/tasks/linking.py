@@ -46,6 +46,7 @@ from kgnlu.kg.rewrite import FILLERS as _FILLERS
 from kgnlu.kg.rewrite import MAX_QUERY_TOKENS as MAX_PHRASE_TOKENS
 from kgnlu.tasks.expand import abbreviations, coordinated, extensions, occurrences
 from kgnlu.tasks.expand import nested as expand_nested
+from kgnlu.tasks.readings import namesake_key, reads_as
 from kgnlu.tasks.scope import DEFAULT_MODIFIER_ROOTS, Scope, Scopes, attach_modifiers
 from kgnlu.types import Candidate, InputError, Mention
 
@@ -73,38 +74,6 @@ Scorer = Callable[[str, "Span", list[Candidate], list["Span"]], list[float]]
 
 
 _normalized = lru_cache(maxsize=1 << 16)(normalize_token)
-
-
-def _namesake_key(c: Candidate) -> str | None:
-    """The normalised label when the text matched the concept's own label, else None.
-
-    Concepts of curated ontologies whose primary labels coincide are namesakes, one notion seen
-    by two ontologies (MONDO's disease and HPO's phenotype "diabetes mellitus"); homonyms
-    ("Apple" the company, "apple" the fruit) show up through synonyms and abbreviations instead.
-    """
-    if c.via != "lexicon" or c.kind not in ("label", "pref") or not c.label:
-        return None
-    return " ".join(normalize_token(w) for w in c.label.split())
-
-
-def _ontology(iri: str) -> str:
-    """The namespace an IRI's ontology mints terms in: ``.../obo/MONDO_`` for ``.../obo/MONDO_0018177``."""
-    local = iri.rsplit("/", 1)[-1].rsplit("#", 1)[-1]
-    return iri[: len(iri) - len(local)] + (local.split("_", 1)[0] + "_" if "_" in local else "")
-
-
-def _reads_as(c: Candidate, best: Candidate) -> bool:
-    """``c`` is another reading of the words ``best`` matched: a namesake of it, or the term of
-    another ontology that has those words as an exact synonym while ``best`` has them as its label
-    (or the other way round): MONDO's disease "glioblastoma" and HPO's phenotype "Glioblastoma
-    multiforme", exact synonym "Glioblastoma". Within one ontology an exact synonym shared with a
-    label is a homonym to tell apart, not a second view of one condition."""
-    key = _namesake_key(best)
-    if key is not None and _namesake_key(c) == key:
-        return True
-    kinds = {best.kind, c.kind}
-    return (best.via == c.via == "lexicon" and kinds <= {"label", "pref", "exact"} and kinds & {"label", "pref"}
-            and _ontology(best.iri) != _ontology(c.iri))
 
 
 @dataclass
@@ -532,7 +501,7 @@ class Linker:
         # Namesakes (MONDO's disease and HPO's phenotype "diabetes mellitus") are one condition
         # to a definition; the mention keeps the others as ``readings`` instead. This was the
         # commonest tie in the link bench, each costing a sentence and definitions to embed.
-        keys = {_namesake_key(span.candidates[i]) for i in near}
+        keys = {namesake_key(span.candidates[i]) for i in near}
         if len(keys) == 1 and None not in keys:
             return []
         return near if len(near) > 1 else []
@@ -591,7 +560,7 @@ class Linker:
                 if not ranked:
                     continue
             best = ranked[0]
-            readings = [c.iri for c in span.candidates if c.iri != best.iri and _reads_as(c, best)
+            readings = [c.iri for c in span.candidates if c.iri != best.iri and reads_as(c, best)
                         and (allowed is None or allowed(c.iri))]
             qualifier.append(modifiers and scope.is_modifier(best.iri))
             out.append(Mention(
