@@ -172,3 +172,21 @@ def test_a_decided_verdict_head_weighs_proved_pairs_by_the_symbolic_features_alo
     del legacy["decided_dim"]
     plain = EvidenceGate(**legacy)
     assert plain.decided is None and plain.decided_dim == 0
+
+
+def test_the_decided_verdict_head_reads_only_the_leading_proof_features():
+    """decided_dim = k: the head reads s[:, :k] (the verdict and its proof); the features after
+    them (how much linked, how confidently) move only the MLP's weight on undecided pairs."""
+    gate = EvidenceGate(8 + 4 + 3, hidden=16).eval()
+    gate.add_decided_head(2)
+    with torch.no_grad():
+        gate.decided.weight.fill_(1.0)
+    pooled, graph, sym, mask, p_sym, p_neu = _inputs()
+    decided = torch.tensor([True, True, True, False, False])
+    _, g, _ = gate(pooled, graph, sym, mask, p_sym, p_neu, decided)
+    other = sym.clone()
+    other[:, 2] = 1.0 - other[:, 2]
+    _, g2, _ = gate(pooled, graph, other, mask, p_sym, p_neu, decided)
+    torch.testing.assert_close(g2[decided], g[decided])
+    torch.testing.assert_close(g[decided], torch.sigmoid(sym[decided, :2].sum(-1)))
+    assert not torch.allclose(g2[~decided], g[~decided])

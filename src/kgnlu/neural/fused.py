@@ -7,7 +7,7 @@ Data flow for one batch (tensors from ``kgnlu.tasks.nli_features.collate``)::
     subgraph (x, role, edges)          --RGCNEncoder-----> readout r --> graph head (+) --> z_neural
     verdict v                          --SymbolicHead----------------------------------> p_symbolic
     [c; r; symbolic features s], gate mask m --EvidenceGate--> g;   p = g p_symbolic + (1-g) p_neural
-    (on a decided verdict, with a decided-verdict head: g from s alone, ``EvidenceGate.decided``)
+    (on a decided verdict, with a decided-verdict head: g from the proof's features alone, ``EvidenceGate.decided``)
 
 Modes (for ablations and the bench; one trained model serves them all):
 

@@ -26,14 +26,17 @@ class EvidenceGate(Component):
     ``Linear(in, hidden) - ReLU - Dropout - Linear(hidden, 1)``.
 
     With ``decided_dim`` > 0, a pair whose rules *decided* (entailment or contradiction) is weighed
-    by a second head that reads the symbolic features alone, :math:`g = m \cdot \sigma(\mathbf{w}^\top
-    \mathbf{s} + b)`, fitted after training on pairs the encoder never took a step on
+    by a second head that reads the first ``decided_dim`` symbolic features, the verdict and its
+    proof (``kgnlu.tasks.nli_features.PROOF_FEATURES``): :math:`g = m \cdot \sigma(\mathbf{w}^\top
+    \mathbf{s}_{:k} + b)`, fitted after training on pairs the encoder never took a step on
     (``kgnlu.training.nli_gate``). The MLP tells generated text from real text by the pooled
     vector, and it learned on generated pairs that a proof is always right and on real training
     pairs (which the cross-encoder has learned) that it is never needed: it gave a proof weight 0.1
-    on real text, where the rules are 96-99% precise. A head that cannot see the text weighs a proof
-    by what the proof is, wherever the text comes from. Unknown verdicts keep the MLP: there, what
-    "unknown" means does depend on the text (a generated pair's unknown is neutral by construction).
+    on real text, where the rules are 96-99% precise. A head that sees neither the text nor how
+    much of it linked (mention counts and confidences tell generated pairs apart too) weighs a
+    proof by what the proof is, wherever the text comes from. Unknown verdicts keep the MLP:
+    there, what "unknown" means does depend on the text (a generated pair's unknown is neutral by
+    construction).
 
     With ``inputs="symbolic"`` the MLP reads :math:`\mathbf{s}` alone. The pooled vector lets the
     gate tell generated text from real text, and on its training pairs the cross-encoder is right
@@ -48,8 +51,8 @@ class EvidenceGate(Component):
         hidden: hidden size of the MLP.
         dropout: dropout inside the MLP.
         inputs: ``"all"`` (the models saved before the choice existed) or ``"symbolic"``.
-        decided_dim: width of the symbolic features the decided-verdict head reads (0: no such head,
-            the MLP weighs every pair, as in models saved before it existed).
+        decided_dim: how many leading symbolic features the decided-verdict head reads (0: no such
+            head, the MLP weighs every pair, as in models saved before it existed).
 
     Shapes:
         - **input:** pooled :math:`(B, D_c)`, readout :math:`(B, D_r)` (:math:`D_r` may be 0),
@@ -86,10 +89,10 @@ class EvidenceGate(Component):
         nn.init.zeros_(self.decided.weight)
         nn.init.zeros_(self.decided.bias)
 
-    def add_decided_head(self, symbolic_dim: int) -> None:
-        """Give this gate a (fresh) decided-verdict head reading ``symbolic_dim`` features."""
-        self.decided_dim = symbolic_dim
-        self.decided = nn.Linear(symbolic_dim, 1).to(self.mlp[0].weight.device)
+    def add_decided_head(self, features: int) -> None:
+        """Give this gate a (fresh) decided-verdict head reading the first ``features`` symbolic features."""
+        self.decided_dim = features
+        self.decided = nn.Linear(features, 1).to(self.mlp[0].weight.device)
         self.reset_decided()
 
     def forward(self, pooled: Tensor, graph: Tensor, symbolic: Tensor, mask: Tensor, p_symbolic: Tensor,
@@ -99,7 +102,7 @@ class EvidenceGate(Component):
         if self.decided is not None:
             if decided is None:
                 raise ValueError("this gate weighs decided verdicts by their own head: pass `decided`")
-            raw = torch.where(decided.bool(), torch.sigmoid(self.decided(symbolic)).squeeze(-1), raw)
+            raw = torch.where(decided.bool(), torch.sigmoid(self.decided(symbolic[..., :self.decided_dim])).squeeze(-1), raw)
         g = raw * mask.to(raw.dtype)
         p = g.unsqueeze(-1) * p_symbolic + (1 - g).unsqueeze(-1) * p_neural
         return p, g, raw

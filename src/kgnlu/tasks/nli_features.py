@@ -41,6 +41,8 @@ SYMBOLIC_FEATURES = (
     "nothing_linked", "premise_unlinked", "hypothesis_unlinked", "premise_mentions", "hypothesis_mentions",
     "subgraph_nodes",
 )
+# The verdict and its proof: what the gate's decided-verdict head reads (``EvidenceGate.decided_dim``).
+PROOF_FEATURES = SYMBOLIC_FEATURES[:5]
 # How much of each side the rules read (``reading``), and whether natural logic gave the verdict:
 # a pair made from KG concepts is read whole, open text mostly is not, and an unknown verdict on a
 # pair read whole is evidence of neutral that it is not on a pair read in part. Opt-in
@@ -246,5 +248,5 @@ def collate(features: Sequence[PairFeatures], tokenizer, premises: Sequence[str]
     return batch
 
 
-__all__ = ["GATE_MASK", "GATE_MASKS", "READING_FEATURES", "SYMBOLIC_FEATURES", "PairFeatures", "collate",
+__all__ = ["GATE_MASK", "GATE_MASKS", "PROOF_FEATURES", "READING_FEATURES", "SYMBOLIC_FEATURES", "PairFeatures", "collate",
            "feature_spec", "featurize", "gate_open", "reading", "spec_features", "symbolic_features", "trained_reading"]

@@ -4,7 +4,8 @@ A trained fused model's gate weighs a proved verdict from what the text looks li
 generated pairs that a proof is always right, and on human-written training pairs (which the
 cross-encoder has learned by heart) that a proof is never needed, so on unseen real text it gave
 proofs a weight of about 0.1 where they are 96-99% precise. The decided-verdict head reads the
-symbolic features alone and is fitted on pairs the model never took a gradient step on: the
+verdict and its proof alone (``PROOF_FEATURES``) and is fitted on pairs the model never took a
+gradient step on: the
 training run's dev set (the generated dev pairs and the dev part of each human-written file),
 so it learns how far a proof is right, not how far the cross-encoder remembers the pair.
 
@@ -67,8 +68,12 @@ def fit_decided_head(model, pairs, *, steps: int = STEPS, lr: float = LR, weight
                      seed: int = 0) -> dict:
     """Give ``model.gate`` a fresh decided-verdict head and fit it on ``pairs`` (labelled; nothing
     else moves). Returns what the manifest records: pairs, decided pairs, the dev NLL of the fused
-    answer before and after, and the mean gate on decided pairs before and after."""
+    answer before, with the fresh head (g = 1/2 on decided pairs) and after, and the mean gate on
+    decided pairs before and after. The NLL after may exceed the one before: the head that is
+    replaced could tell generated pairs from real ones, this one cannot by design."""
     import torch
+
+    from kgnlu.tasks.nli_features import PROOF_FEATURES, spec_features
 
     x = frozen_outputs(model, pairs)
     gate = model.gate
@@ -83,8 +88,13 @@ def fit_decided_head(model, pairs, *, steps: int = STEPS, lr: float = LR, weight
 
     with torch.no_grad():
         before, gate_before = float(_nll(gate, x)), decided_gate()
+    names = spec_features(model.config["features"])
+    if tuple(names[:len(PROOF_FEATURES)]) != PROOF_FEATURES:
+        raise ValueError(f"the model's symbolic features do not start with the proof's {PROOF_FEATURES}: {names}")
     torch.manual_seed(seed)
-    gate.add_decided_head(x["symbolic"].shape[1])
+    gate.add_decided_head(len(PROOF_FEATURES))
+    with torch.no_grad():
+        start = float(_nll(gate, x))
     opt = torch.optim.AdamW(gate.decided.parameters(), lr=lr, weight_decay=weight_decay)
     for _ in range(steps):
         opt.zero_grad()
@@ -95,7 +105,7 @@ def fit_decided_head(model, pairs, *, steps: int = STEPS, lr: float = LR, weight
         after = float(_nll(gate, x))
     return {"pairs": int(len(x["labels"])), "decided_pairs": int(x["decided"].sum()), "steps": steps, "lr": lr,
             "weight_decay": weight_decay, "seed": seed, "dev_nll_before": round(before, 6),
-            "dev_nll_after": round(after, 6), "decided_gate_before": gate_before, "decided_gate_after": decided_gate()}
+            "dev_nll_fresh_head": round(start, 6), "dev_nll_after": round(after, 6), "decided_gate_before": gate_before, "decided_gate_after": decided_gate()}
 
 
 def save_gate(model, model_dir: str | Path, gate_fit: dict) -> None:
