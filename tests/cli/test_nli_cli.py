@@ -167,6 +167,7 @@ def test_train_nli_gate_refits_a_saved_model_as_training_did(trained, demo_kg, t
     for k in a:
         torch.testing.assert_close(a[k], b[k], atol=1e-5, rtol=1e-4)
     assert json.loads((out / "manifest.json").read_text())["training"]["gate_fit"]["command"] == report["command"]
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in model.iterdir())  # nothing staged left
 
 
 def test_train_nli_gate_refuses_a_dev_set_the_model_was_not_trained_against(trained, demo_kg, tmp_path, hash_tree):

@@ -102,7 +102,8 @@ class EvidenceGate(Component):
         if self.decided is not None:
             if decided is None:
                 raise ValueError("this gate weighs decided verdicts by their own head: pass `decided`")
-            raw = torch.where(decided.bool(), torch.sigmoid(self.decided(symbolic[..., :self.decided_dim])).squeeze(-1), raw)
+            proof = torch.sigmoid(self.decided(symbolic[..., :self.decided_dim])).squeeze(-1)
+            raw = torch.where(decided.bool(), proof, raw)
         g = raw * mask.to(raw.dtype)
         p = g.unsqueeze(-1) * p_symbolic + (1 - g).unsqueeze(-1) * p_neural
         return p, g, raw

@@ -248,5 +248,6 @@ def collate(features: Sequence[PairFeatures], tokenizer, premises: Sequence[str]
     return batch
 
 
-__all__ = ["GATE_MASK", "GATE_MASKS", "PROOF_FEATURES", "READING_FEATURES", "SYMBOLIC_FEATURES", "PairFeatures", "collate",
-           "feature_spec", "featurize", "gate_open", "reading", "spec_features", "symbolic_features", "trained_reading"]
+__all__ = ["GATE_MASK", "GATE_MASKS", "PROOF_FEATURES", "READING_FEATURES", "SYMBOLIC_FEATURES", "PairFeatures",
+           "collate", "feature_spec", "featurize", "gate_open", "reading", "spec_features", "symbolic_features",
+           "trained_reading"]

@@ -5,9 +5,9 @@ generated pairs that a proof is always right, and on human-written training pair
 cross-encoder has learned by heart) that a proof is never needed, so on unseen real text it gave
 proofs a weight of about 0.1 where they are 96-99% precise. The decided-verdict head reads the
 verdict and its proof alone (``PROOF_FEATURES``) and is fitted on pairs the model never took a
-gradient step on: the
-training run's dev set (the generated dev pairs and the dev part of each human-written file),
-so it learns how far a proof is right, not how far the cross-encoder remembers the pair.
+gradient step on: the training run's dev set (the generated dev pairs and the dev part of each
+human-written file), so it learns how far a proof is right, not how far the cross-encoder
+remembers the pair.
 
 ``fit_decided_head`` fits it in place (full batch, seeded, the rest of the model frozen);
 ``refit_gate`` does it for a saved model, rebuilding the dev set its manifest records, and writes
@@ -105,18 +105,29 @@ def fit_decided_head(model, pairs, *, steps: int = STEPS, lr: float = LR, weight
         after = float(_nll(gate, x))
     return {"pairs": int(len(x["labels"])), "decided_pairs": int(x["decided"].sum()), "steps": steps, "lr": lr,
             "weight_decay": weight_decay, "seed": seed, "dev_nll_before": round(before, 6),
-            "dev_nll_fresh_head": round(start, 6), "dev_nll_after": round(after, 6), "decided_gate_before": gate_before, "decided_gate_after": decided_gate()}
+            "dev_nll_fresh_head": round(start, 6), "dev_nll_after": round(after, 6),
+            "decided_gate_before": gate_before, "decided_gate_after": decided_gate()}
 
 
 def save_gate(model, model_dir: str | Path, gate_fit: dict) -> None:
-    """Write ``model``'s gate over ``model_dir``'s and record ``gate_fit`` in its manifest."""
+    """Write ``model``'s gate over ``model_dir``'s and record ``gate_fit`` in its manifest. Each is
+    written beside its target and renamed over it, so an interrupted save leaves whole files (a
+    new gate under an old manifest still loads: the gate's config says what it holds)."""
     from kgnlu.neural.manifest import MANIFEST_NAME
 
     model_dir = Path(model_dir)
     manifest = json.loads((model_dir / MANIFEST_NAME).read_text(encoding="utf-8"))
-    model.gate.save(model_dir / "gate")
     manifest.setdefault("training", {})["gate_fit"] = gate_fit
-    (model_dir / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    staged, old = model_dir / "gate.new", model_dir / "gate.old"
+    for leftover in (staged, old):
+        shutil.rmtree(leftover, ignore_errors=True)
+    model.gate.save(staged)
+    (model_dir / "gate").rename(old)
+    staged.rename(model_dir / "gate")
+    shutil.rmtree(old)
+    text = model_dir / (MANIFEST_NAME + ".new")
+    text.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    text.replace(model_dir / MANIFEST_NAME)
 
 
 def _sha256(path: Path) -> str:
@@ -165,6 +176,9 @@ def refit_gate(model_dir: str | Path, kg_dir: str | Path | None, data_dir: str |
     from kgnlu.training.nli_train import deterministic, precompute
 
     model_dir, out_dir = Path(model_dir), Path(out_dir)
+    in_place = out_dir.resolve() == model_dir.resolve()
+    if not in_place and out_dir.exists() and any(out_dir.iterdir()):
+        raise InputError(f"{out_dir} exists and is not empty")
     manifest = read_manifest(model_dir, FusedNLI.TYPE)
     records = recorded_dev_set(manifest, data_dir, real_dir)
     seed = (manifest.get("training") or {}).get("seed", 0)
@@ -180,9 +194,7 @@ def refit_gate(model_dir: str | Path, kg_dir: str | Path | None, data_dir: str |
         stats = fit_decided_head(model, pairs, seed=seed)
     stats.update(command=command, kg_manifest_hash=session.manifest.get("hash"),
                  labels=dict(sorted(Counter(pairs.labels).items())))
-    if out_dir.resolve() != model_dir.resolve():
-        if out_dir.exists() and any(out_dir.iterdir()):
-            raise InputError(f"{out_dir} exists and is not empty")
+    if not in_place:
         shutil.copytree(model_dir, out_dir, dirs_exist_ok=True)
     save_gate(model, out_dir, stats)
     return stats
