@@ -170,18 +170,17 @@ def trained_pairs(model_dir) -> tuple[set[tuple[str, str]], str]:
 
     The tuning parts leave these out, so a temperature or the peer's thresholds are never fitted on
     pairs the model learned from (what is left is the held-out dev part ``read_extra`` set aside)."""
-    from kgnlu.training.nli_train import file_sha256, read_extra
+    from kgnlu.training.nli_gate import recorded_extra
+    from kgnlu.types import InputError
 
-    options = json.loads((Path(model_dir) / "manifest.json").read_text()).get("training", {}).get("options", {})
-    recipe = options.get("extra") or []
+    manifest = json.loads((Path(model_dir) / "manifest.json").read_text())
+    recipe = (manifest.get("training", {}).get("options", {})).get("extra") or []
     if not recipe:
         return set(), "the model trained on no human-written pairs"
-    for r in recipe:
-        path = r["spec"].partition("#")[0]
-        if not Path(path).is_file() or file_sha256(path) != r["sha256"]:
-            raise SystemExit(f"the model trained on {r['spec']} (sha256 {r['sha256'][:12]}...), which is not on this "
-                             "machine as it was: its trained pairs cannot be left out of the tuning parts")
-    train, _, _ = read_extra([r["spec"] for r in recipe], options.get("seed", 0), options.get("max_extra"))
+    try:
+        train, _ = recorded_extra(manifest)
+    except InputError as e:
+        raise SystemExit(f"{e}: the pairs the model trained on cannot be left out of the tuning parts") from None
     return ({(r["premise"], r["hypothesis"]) for r in train},
             f"{len(train)} pairs the model trained on ({', '.join(Path(r['spec']).name for r in recipe)}) left out")
 

@@ -16,7 +16,6 @@ the gate and the manifest only (``kgnlu train nli-gate``). ``kgnlu train nli`` e
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from collections import Counter
@@ -31,30 +30,23 @@ WEIGHT_DECAY = 0.01
 
 
 def frozen_outputs(model, pairs, batch_size: int = 64) -> dict:
-    """What the gate reads, over ``pairs`` (a ``nli_train.PairSet``), with the model in eval mode."""
+    """What the gate reads, over ``pairs`` (a ``nli_train.PairSet``), as tensors: the model's
+    outputs in eval mode (``nli_train.run_model``) and the pairs' own features, mask and labels."""
+    import numpy as np
     import torch
 
-    from kgnlu.neural.fused import UNKNOWN_VERDICT, batch_to
-    from kgnlu.training.nli_train import batches
+    from kgnlu.labels import LABEL2ID
+    from kgnlu.neural.fused import UNKNOWN_VERDICT
+    from kgnlu.training.nli_train import run_model
 
-    keys = ("pooled", "graph", "p_symbolic", "p_neural")
-    cols: dict[str, list] = {k: [] for k in (*keys, "symbolic", "mask", "decided", "labels")}
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.inference_mode():
-            for _, batch in batches(pairs, model.tokenizer, batch_size, max_length=model.config["max_length"],
-                                    node_dim=model.config["node_dim"]):
-                out = model(batch_to(batch, model.device), mode="fused")
-                for k in keys:
-                    cols[k].append(out[k].float().cpu())
-                cols["symbolic"].append(batch["symbolic"].float())
-                cols["mask"].append(batch["gate_open"].float())
-                cols["decided"].append(batch["verdict"] != UNKNOWN_VERDICT)
-                cols["labels"].append(batch["labels"])
-    finally:
-        model.train(was_training)
-    return {k: torch.cat(v) for k, v in cols.items()}
+    out = run_model(model, pairs, batch_size=batch_size, keys=("pooled", "graph", "p_symbolic", "p_neural"))
+    x = {k: torch.from_numpy(v) for k, v in out.items()}
+    features = pairs.features
+    x["symbolic"] = torch.from_numpy(np.stack([f.symbolic for f in features])).float()
+    x["mask"] = torch.tensor([float(f.gate_open) for f in features])
+    x["decided"] = torch.tensor([f.verdict != UNKNOWN_VERDICT for f in features])
+    x["labels"] = torch.tensor([LABEL2ID[y] if isinstance(y, str) else int(y) for y in pairs.labels])
+    return x
 
 
 def _nll(gate, x: dict):
@@ -75,9 +67,11 @@ def fit_decided_head(model, pairs, *, steps: int = STEPS, lr: float = LR, weight
 
     from kgnlu.tasks.nli_features import PROOF_FEATURES, spec_features
 
-    x = frozen_outputs(model, pairs)
+    names = spec_features(model.config["features"])
+    if tuple(names[:len(PROOF_FEATURES)]) != PROOF_FEATURES:
+        raise ValueError(f"the model's symbolic features do not start with the proof's {PROOF_FEATURES}: {names}")
     gate = model.gate
-    x = {k: v.to(gate.mlp[0].weight.device) for k, v in x.items()}
+    x = {k: v.to(gate.mlp[0].weight.device) for k, v in frozen_outputs(model, pairs).items()}
     gate.eval()  # no dropout: the MLP's answer on unknown verdicts is a constant of the fit
 
     def decided_gate() -> float:
@@ -88,9 +82,6 @@ def fit_decided_head(model, pairs, *, steps: int = STEPS, lr: float = LR, weight
 
     with torch.no_grad():
         before, gate_before = float(_nll(gate, x)), decided_gate()
-    names = spec_features(model.config["features"])
-    if tuple(names[:len(PROOF_FEATURES)]) != PROOF_FEATURES:
-        raise ValueError(f"the model's symbolic features do not start with the proof's {PROOF_FEATURES}: {names}")
     torch.manual_seed(seed)
     gate.add_decided_head(len(PROOF_FEATURES))
     with torch.no_grad():
@@ -130,38 +121,43 @@ def save_gate(model, model_dir: str | Path, gate_fit: dict) -> None:
     text.replace(model_dir / MANIFEST_NAME)
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def recorded_extra(manifest: dict, real_dir: str | Path | None = None) -> tuple[list[dict], list[dict]]:
+    """The human-written pairs a model's training run trained on and validated on, rebuilt from its
+    manifest's recipe (``read_extra`` with the recorded specs, seed and cap). A file that moved is
+    looked for in ``real_dir``; a file whose content differs from the one trained on is refused
+    (its parts would not be the ones training drew)."""
+    from kgnlu.training.nli_train import file_sha256, read_extra
+
+    options = (manifest.get("training") or {}).get("options") or {}
+    where: dict[str, str] = {}
+    for item in options.get("extra") or []:
+        recorded = Path(item["spec"].partition("#")[0])
+        found = recorded if recorded.is_file() or real_dir is None else Path(real_dir) / recorded.name
+        if not found.is_file():
+            raise InputError(f"{recorded.name}: not found at {recorded}" + (f" nor in {real_dir}" if real_dir else
+                                                                            "; pass the folder that holds it"))
+        if file_sha256(found) != item["sha256"]:
+            raise InputError(f"{found}: not the file this model was trained on (sha256 differs)")
+        where[str(recorded)] = str(found)
+    specs = [item["spec"] for item in options.get("extra") or []]
+    train, dev, _ = read_extra(specs, options.get("seed", 0), options.get("max_extra"), where=where)
+    return train, dev
 
 
 def recorded_dev_set(manifest: dict, data_dir: str | Path, real_dir: str | Path | None = None) -> list[dict]:
     """The dev pairs a model's training run validated on, rebuilt from its manifest: the first
-    ``max_dev`` pairs of ``data_dir/dev.jsonl`` and the dev part of each human-written file, drawn
-    as training drew it. A file that moved is looked for in ``real_dir``; a file whose content
-    differs from the one trained on is refused (its dev part would not be the held-out one)."""
-    from kgnlu.training.nli_train import DEV_FILE, read_extra, read_jsonl
+    ``max_dev`` pairs of ``data_dir/dev.jsonl`` and the dev part of each human-written file
+    (:func:`recorded_extra`)."""
+    from kgnlu.training.nli_train import DEV_FILE, file_sha256, read_jsonl
 
     training = manifest.get("training") or {}
-    options = training.get("options") or {}
     dev_path = Path(data_dir) / DEV_FILE
     if not dev_path.is_file():
         raise InputError(f"{dev_path}: not found (the generated pairs the model was trained with)")
-    if training.get("dev_sha256") and _sha256(dev_path) != training["dev_sha256"]:
+    if training.get("dev_sha256") and file_sha256(dev_path) != training["dev_sha256"]:
         raise InputError(f"{dev_path} is not the dev set this model was trained against (sha256 differs)")
-    records = read_jsonl(dev_path, options.get("max_dev"))
-    where: dict[str, str] = {}
-    for item in options.get("extra") or []:
-        recorded = Path(item["spec"].partition("#")[0])
-        found = recorded if recorded.is_file() else Path(real_dir or "") / recorded.name
-        if not found.is_file():
-            raise InputError(f"{recorded.name}: not found at {recorded}" + (f" nor in {real_dir}" if real_dir else
-                                                                            "; pass the folder that holds it"))
-        if _sha256(found) != item["sha256"]:
-            raise InputError(f"{found}: not the file this model was trained on (sha256 differs)")
-        where[str(recorded)] = str(found)
-    specs = [item["spec"] for item in options.get("extra") or []]
-    _, extra_dev, _ = read_extra(specs, options.get("seed", 0), options.get("max_extra"), where=where)
-    return records + extra_dev
+    records = read_jsonl(dev_path, (training.get("options") or {}).get("max_dev"))
+    return records + recorded_extra(manifest, real_dir)[1]
 
 
 def refit_gate(model_dir: str | Path, kg_dir: str | Path | None, data_dir: str | Path, out_dir: str | Path,
@@ -200,4 +196,4 @@ def refit_gate(model_dir: str | Path, kg_dir: str | Path | None, data_dir: str |
     return stats
 
 
-__all__ = ["fit_decided_head", "frozen_outputs", "recorded_dev_set", "refit_gate", "save_gate"]
+__all__ = ["fit_decided_head", "frozen_outputs", "recorded_dev_set", "recorded_extra", "refit_gate", "save_gate"]

@@ -181,14 +181,15 @@ def bucketed_order(pairs: PairSet, batch_size: int, rng: random.Random, pool: in
 
 
 def run_model(model, pairs: PairSet, *, batch_size: int = 64, mode: str = "fused", progress: bool = False,
-              desc: str = "predict") -> dict[str, np.ndarray]:
-    """The model's outputs over ``pairs`` in eval mode: ``probs``, ``p_neural``, ``p_text``,
-    ``p_symbolic`` ``(n, 3)`` and ``gate`` ``(n,)``, as numpy, in input order."""
+              desc: str = "predict", keys: Sequence[str] = ("probs", "p_neural", "p_text", "p_symbolic", "gate"),
+              ) -> dict[str, np.ndarray]:
+    """The model's outputs over ``pairs`` in eval mode, as numpy, in input order: by default
+    ``probs``, ``p_neural``, ``p_text``, ``p_symbolic`` ``(n, 3)`` and ``gate`` ``(n,)``; ``keys``
+    names others of ``FusedNLI.forward``'s outputs (``pooled``, ``graph``)."""
     import torch
 
     from kgnlu.neural.fused import batch_to
 
-    keys = ("probs", "p_neural", "p_text", "p_symbolic", "gate")
     out: dict[str, list] = {k: [] for k in keys}
     was_training = model.training
     model.eval()
