@@ -274,7 +274,7 @@ def _timed(fn, texts: list[str], min_time: float, warm: int = 5):
 
 
 def run_kgnlu(kg: Path, texts: list[str], dense: bool | None, min_time: float, ids: HpoIds,
-              branches: list[str] | None = None, nested: bool = False) -> dict:
+              branches: list[str] | None = None, nested: bool = False, forms: bool = True) -> dict:
     from kgnlu.api import Engine
 
     la = os.getloadavg()[0]
@@ -282,6 +282,8 @@ def run_kgnlu(kg: Path, texts: list[str], dense: bool | None, min_time: float, i
     engine = Engine(kg) if dense is None else Engine(kg, dense=dense)
 
     def link(batch):
+        if not forms:  # what Engine.link does, less word forms and typos (Linker.forms)
+            return engine.linker().link_many(batch, branches=branches, modifiers=True, nested=nested, forms=False)
         if branches or nested:
             return engine.link_many(batch, branches=branches, nested=nested)
         return engine.link_many(batch)
@@ -706,6 +708,8 @@ def main(argv=None) -> None:
     kg_rows["f"] = (add("(f) (a) with `nested=True`", f["preds"], f), f["preds"])
     f2 = run_kgnlu(args.kg, texts, None, args.min_time, ids, branches=["hpo:phenotype"], nested=True)
     kg_rows["f'"] = (add("(f') (a) with `branches=['hpo:phenotype'], nested=True`", f2["preds"], f2), f2["preds"])
+    g = run_kgnlu(args.kg, texts, None, args.min_time, ids, forms=False)
+    add("(g) (a) without other word forms and typos (`forms=False`, as the shipped NLI model links)", g["preds"], g)
     e = run_fasthpocr(index, texts, args.min_time, ids, longest=False)
     add(f"(e) FastHPOCR {res['fasthpocr_version']}, defaults", e["preds"], e)
     e2 = run_fasthpocr(index, texts, args.min_time, ids, longest=True)

@@ -46,6 +46,7 @@ from pathlib import Path
 from kgnlu.kg.kgdir import publish
 from kgnlu.kg.lexicon import KIND_RANK
 from kgnlu.kg.matcher import WORDS, normalize_token
+from kgnlu.kg.morph import stem
 
 FORMAT = 1
 MIN_SUPPORT = 2
@@ -58,6 +59,13 @@ MAX_NAMES_PER_CONCEPT = 12  # a drug with 80 brand names would add 6,000 pairs o
 MAX_QUERY_TOKENS = 12
 MIN_QUERY_TOKENS = 2
 ANCHORED = True  # a variant keeps at least one word of the phrase
+# A word of the text within one edit of a name's word ("polydatyly") is read as that word, at
+# this cost per word, when it has at least TYPO_MIN_LETTERS letters and no other such neighbour.
+TYPO_COST = 1.0
+TYPO_MIN_LETTERS = 5
+# What a match through word stems costs (``RewriteIndex.named``): "patellar dysplasia" for
+# "Dysplastic patella" is surer than any rule, less than the same words.
+MORPH_COST = 0.5
 # Words whose presence or absence never changes what a phrase names ("abnormality of the ear").
 # Deliberately short: "without", "no" and "with" do change it.
 FILLERS = frozenset("a an the of in to".split())
@@ -67,17 +75,39 @@ TARGET_KINDS = ("label", "pref", "exact", "alt")  # related, broad and narrow na
 Rule = tuple[tuple[str, ...], tuple[str, ...], float, int]  # (lhs, rhs, cost, support)
 
 
-_normalized = lru_cache(maxsize=1 << 16)(normalize_token)  # every linked run's words go through it
+normalized = lru_cache(maxsize=1 << 16)(normalize_token)  # every linked run's words go through it
 
 
 def key_tokens(text: str) -> tuple[str, ...]:
     """The words that decide what ``text`` names: normalised as the matcher does, fillers dropped."""
-    return tuple(t for t in (_normalized(w) for w in WORDS.findall(text)) if t and t not in FILLERS)
+    return tuple(t for t in (normalized(w) for w in WORDS.findall(text)) if t and t not in FILLERS)
 
 
 def bag_key(tokens: Iterable[str]) -> str:
     """Order-free key: "hearing loss, conductive" and "conductive hearing loss" share one."""
     return " ".join(sorted(tokens))
+
+
+def morph_key(tokens: Iterable[str]) -> str:
+    """Order-free key of the words' stems (``kg.morph``): "patellar dysplasia" meets "Dysplastic patella"."""
+    return bag_key(stem(t) for t in tokens)
+
+
+def _half(length: int) -> int:
+    """Letters at either end of a word that one edit leaves intact at one end or the other."""
+    return max(1, length // 2 - 1)
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """Whether ``a`` and ``b`` differ by exactly one insertion, deletion, substitution or swap."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    i = 0
+    while i < min(len(a), len(b)) and a[i] == b[i]:
+        i += 1
+    if len(a) == len(b):
+        return a[i + 1:] == b[i + 1:] or (a[i + 2:] == b[i + 2:] and a[i:i + 2] == b[i:i + 2][::-1])
+    return a[i + 1:] == b[i:] if len(a) > len(b) else a[i:] == b[i + 1:]
 
 
 def mine_rules(names: Mapping[str, Sequence[str]], min_support: int = MIN_SUPPORT) -> list[Rule]:
@@ -183,7 +213,7 @@ def settings() -> dict:
     """What decides the rules and targets; a saved index built under other settings is rebuilt."""
     return {"format": FORMAT, "min_support": MIN_SUPPORT, "max_segment": MAX_SEGMENT, "max_delete": MAX_DELETE,
             "delete_penalty": DELETE_PENALTY, "names_per_concept": MAX_NAMES_PER_CONCEPT,
-            "kinds": list(TARGET_KINDS), "fillers": sorted(FILLERS)}
+            "kinds": list(TARGET_KINDS), "fillers": sorted(FILLERS), "stems": 1}
 
 
 @dataclass(frozen=True)
@@ -236,13 +266,16 @@ class RewriteIndex:
             db.executescript(
                 "CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);"
                 "CREATE TABLE rules (lhs TEXT NOT NULL, rhs TEXT NOT NULL, cost REAL NOT NULL, support INTEGER NOT NULL);"
-                "CREATE TABLE targets (key TEXT NOT NULL, iri TEXT NOT NULL, text TEXT NOT NULL, kind TEXT NOT NULL);")
+                "CREATE TABLE targets (key TEXT NOT NULL, iri TEXT NOT NULL, text TEXT NOT NULL, kind TEXT NOT NULL,"
+                " stems TEXT NOT NULL);")
             db.executemany("INSERT INTO meta VALUES (?, ?)", [("settings", json.dumps(settings())), ("digest", digest),
                                                               ("rules", str(len(rules))), ("targets", str(len(found)))])
             db.executemany("INSERT INTO rules VALUES (?,?,?,?)", ((" ".join(a), " ".join(b), c, n) for a, b, c, n in rules))
-            db.executemany("INSERT INTO targets VALUES (?,?,?,?)",
-                           ((bag_key(key_tokens(text)), iri, text, kind) for iri, text, kind in found))
+            rows = ((key_tokens(text), iri, text, kind) for iri, text, kind in found)
+            db.executemany("INSERT INTO targets VALUES (?,?,?,?,?)",
+                           ((bag_key(k), iri, text, kind, morph_key(k)) for k, iri, text, kind in rows))
             db.execute("CREATE INDEX targets_key ON targets (key)")
+            db.execute("CREATE INDEX targets_stems ON targets (stems)")
             db.commit()
         return RewriteIndex(path)
 
@@ -263,15 +296,72 @@ class RewriteIndex:
         a phrase only through a rule), so ``lookup`` need not search its rewrites."""
         return frozenset(" ".join(self.keys).split()) | {w for lhs in self.rewriter._rules for w in lhs}
 
-    def named(self, text: str) -> list[Hit]:
-        """The concepts one of whose names or exact synonyms has the words of ``text`` in some
-        order (fillers aside, cost 0): no rule applied, so no search."""
-        start = key_tokens(text)
-        if not start or not all(w in self.words for w in start) or bag_key(start) not in self.keys:
-            return []
+    @cached_property
+    def stem_keys(self) -> frozenset[str]:
+        """The targets' keys over word stems (``morph_key``)."""
         with self._lock:
-            rows = self._db.execute("SELECT iri, text, kind FROM targets WHERE key = ?", (bag_key(start),)).fetchall()
-        return sorted((Hit(iri, name, kind, 0.0) for iri, name, kind in rows), key=lambda h: (KIND_RANK[h.kind], h.iri))
+            return frozenset(k for (k,) in self._db.execute("SELECT DISTINCT stems FROM targets"))
+
+    @cached_property
+    def stem_words(self) -> frozenset[str]:
+        return frozenset(" ".join(self.stem_keys).split())
+
+    def named(self, text: str, stems: bool = True) -> list[Hit]:
+        """The concepts one of whose names or exact synonyms has the words of ``text`` in some
+        order (fillers aside, cost 0): no rule applied, so no search. Failing that, with ``stems``,
+        those whose name has the same word stems (``morph_key``, cost ``MORPH_COST``)."""
+        return self.named_tokens(key_tokens(text), stems)
+
+    def known(self, token: str) -> bool:
+        """Whether a phrase with this key token can name anything through ``named``."""
+        return token in self.words or stem(token) in self.stem_words
+
+    @cached_property
+    def _spelling(self) -> dict[tuple[int, str], list[str]]:
+        """Target words by (length, first or last ``half(length)`` letters, marked by side): a
+        word within one edit of another shares one of those with it (``correct``)."""
+        index: dict[tuple[int, str], list[str]] = defaultdict(list)
+        for w in sorted(" ".join(self.keys).split()):
+            if len(w) >= TYPO_MIN_LETTERS and w.isalpha():
+                k = _half(len(w))
+                index[(len(w), "<" + w[:k])].append(w)
+                index[(len(w), ">" + w[-k:])].append(w)
+        return dict(index)
+
+    def correct(self, token: str) -> str | None:
+        """The one target word within one edit (insertion, deletion, substitution or swap of
+        neighbours) of ``token``, a word no target has; None when there is none or more than one."""
+        if len(token) < TYPO_MIN_LETTERS or not token.isalpha() or token in self.words:
+            return None
+        fixed = self._corrections.get(token, "")
+        if fixed == "":
+            found = set()
+            for m in (len(token) - 1, len(token), len(token) + 1):
+                k = _half(m)
+                for key in ((m, "<" + token[:k]), (m, ">" + token[-k:])):
+                    found.update(w for w in self._spelling.get(key, ()) if _one_edit(token, w))
+            fixed = self._corrections[token] = found.pop() if len(found) == 1 else None
+        return fixed
+
+    @cached_property
+    def _corrections(self) -> dict[str, str | None]:
+        return {}  # token -> its correction; running text repeats its words
+
+    def named_tokens(self, start: Sequence[str], stems: bool = True) -> list[Hit]:
+        """``named`` for a phrase's ``key_tokens``."""
+        if not start:
+            return []
+        column, key, cost = "key", bag_key(start), 0.0
+        if not all(w in self.words for w in start) or key not in self.keys:
+            if not stems:
+                return []
+            column, key, cost = "stems", morph_key(start), MORPH_COST
+            if not all(w in self.stem_words for w in key.split(" ")) or key not in self.stem_keys:
+                return []
+        with self._lock:
+            rows = self._db.execute(f"SELECT iri, text, kind FROM targets WHERE {column} = ?", (key,)).fetchall()
+        hits = (Hit(iri, name, kind, cost) for iri, name, kind in rows)
+        return sorted(hits, key=lambda h: (KIND_RANK[h.kind], h.iri))
 
     def lookup(self, text: str, k: int = 10) -> list[Hit]:
         """Up to ``k`` concepts that a rewrite of ``text`` names, one per IRI, cheapest first

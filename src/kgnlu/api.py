@@ -59,7 +59,8 @@ class Engine:
         linking = model_linking(resolve_nli_model(model))
         if dense is None:
             dense = encoder is not None or linking["dense"]
-        self.runtime = Runtime(kg, dense=dense, rewrite=linking["rewrite"], encoder=encoder, device=device)
+        self.runtime = Runtime(kg, dense=dense, rewrite=linking["rewrite"], forms=linking["forms"], encoder=encoder,
+                               device=device)
 
     @property
     def kg_dir(self) -> Path:
@@ -194,12 +195,13 @@ class Engine:
         >>> [(m.text, m.negated) for m in engine.link("Denies chest pain.")]  # doctest: +SKIP
         [('chest pain', True)]
         """
-        return self.linker().link(text, top_k=top_k, branches=branches, modifiers=True, nested=nested)
+        return self.linker().link(text, top_k=top_k, branches=branches, modifiers=True, nested=nested, forms=True)
 
     def link_many(self, texts: Sequence[str], top_k: int = 0, branches: Sequence[str] | None = None,
                   nested: bool = False) -> list[list[Mention]]:
         """``link`` over many texts, batched; results in input order."""
-        return self.linker().link_many(texts, top_k=top_k, branches=branches, modifiers=True, nested=nested)
+        return self.linker().link_many(texts, top_k=top_k, branches=branches, modifiers=True, nested=nested,
+                                       forms=True)
 
     # -- NLI ---------------------------------------------------------------------------------
 

@@ -75,11 +75,12 @@ class KGSession:
         generation: the generation to open (``KGDir.current()``).
         dense: link through the faiss index of lexicon embeddings too.
         rewrite: rewrite wordings the lexicon lacks into names it has (``kg.rewrite``).
+        forms: the linker also reads other word forms and typos by default (``Linker.forms``).
         encoder: returns the linker's text encoder (called only when ``dense``).
         device: where the neural parts run (``auto``: CUDA when present).
     """
 
-    def __init__(self, kg_dir: Path, generation, *, dense: bool = False, rewrite: bool = True,
+    def __init__(self, kg_dir: Path, generation, *, dense: bool = False, rewrite: bool = True, forms: bool = True,
                  encoder: Callable[[], object] | None = None, device: str = "auto"):
         from kgnlu.kg.tables import ClosureTables
 
@@ -87,7 +88,7 @@ class KGSession:
         self.path = generation.path
         self.manifest = generation.manifest()
         self.hash = self.manifest.get("hash") or self.path.name
-        self.dense, self.rewrite, self.device = dense, rewrite, device
+        self.dense, self.rewrite, self.forms, self.device = dense, rewrite, forms, device
         self._encoder = encoder
         self.tables = ClosureTables(self.path / "tables.sqlite3")
         self._lock = threading.RLock()
@@ -202,7 +203,7 @@ class KGSession:
                 vectors = VectorCache(self.kg_dir / CACHE_DIR, encoder.fingerprint, encoder.dim)
                 scorers.append(DefinitionContext(encoder, self.lexicon().definition, cache=vectors))
             return Linker(self.matcher(), self.tables, index, nil_threshold=nil, extra_scorers=scorers,
-                          rewriter=self.rewriter() if self.rewrite else None)
+                          rewriter=self.rewriter() if self.rewrite else None, forms=self.forms)
 
         return self._part("linker", build)
 
@@ -257,18 +258,19 @@ class Runtime:
         kg: the KG directory (None: ``$KGNLU_HOME``, else the user data dir).
         dense: link through the faiss index of lexicon embeddings too.
         rewrite: rewrite wordings the lexicon lacks into names it has.
+        forms: the linker also reads other word forms and typos by default (``Linker.forms``).
         encoder: None (MiniLM with the shipped adapter), a sentence-transformers folder, or a
             ``kgnlu.neural.encoder.TextEncoder``.
         device: where the neural parts run.
     """
 
-    def __init__(self, kg: str | Path | None = None, *, dense: bool = False, rewrite: bool = True, encoder=None,
-                 device: str = "auto"):
+    def __init__(self, kg: str | Path | None = None, *, dense: bool = False, rewrite: bool = True, forms: bool = True,
+                 encoder=None, device: str = "auto"):
         from kgnlu.kg.kgdir import KGDir
 
         self.kg_dir = resolve_kg_dir(kg)
         self.kgdir = KGDir(self.kg_dir)
-        self.dense, self.rewrite, self.encoder_spec, self.device = dense, rewrite, encoder, device
+        self.dense, self.rewrite, self.forms, self.encoder_spec, self.device = dense, rewrite, forms, encoder, device
         self._lock = threading.RLock()
         self._session: KGSession | None = None
         self._encoder = None
@@ -286,7 +288,7 @@ class Runtime:
                 if self._session is not None:
                     self._session.close()
                 self._session = KGSession(self.kg_dir, current, dense=self.dense, rewrite=self.rewrite,
-                                          encoder=self.encoder, device=self.device)
+                                          forms=self.forms, encoder=self.encoder, device=self.device)
             return self._session
 
     def encoder(self):

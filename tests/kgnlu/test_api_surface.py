@@ -82,7 +82,7 @@ def test_engine_links_as_the_nli_model_was_trained(demo_kg, tmp_path):
     dense_model.mkdir()
     (dense_model / "manifest.json").write_text(json.dumps({"type": "kgnlu-fused-nli", "version": 2,
                                                           "linking": {"dense": True, "rewrite": True}}))
-    assert model_linking(dense_model) == {"dense": True, "rewrite": True}
+    assert model_linking(dense_model) == {"dense": True, "rewrite": True, "forms": False}
     assert Engine(demo_kg, model=dense_model).dense is True
 
 

@@ -243,3 +243,41 @@ def test_a_source_branch_reaches_its_namespace(engine):
     assert tables.source_namespaces("mondo") == ["http://purl.obolibrary.org/obo/MONDO_"]
     scope = engine.linker().scope(["mondo"])
     assert scope.in_branches(MONDO + "9999999") and not scope.in_branches(HP + "0001250")
+
+
+def test_other_word_forms_word_orders_and_typos(engine):
+    """Words the lexicon left that name a concept in another form ("patellar dysplasia": Dysplastic
+    patella), with an article the name lacks, or with a typo, as concept recognisers read them."""
+    assert _found(engine.link("Bilateral patellar dysplasia.")) == [("patellar dysplasia", "HP_0006446")]
+    assert _found(engine.link("Calcification of the falx cerebri was seen.")) == [
+        ("Calcification of the falx cerebri", "HP_0005462")]
+    assert _found(engine.link("She had occult spina bifida at L5.")) == [("occult spina bifida", "HP_0003298")]
+    assert _found(engine.link("A boy with preaxial polydatyly.")) == [("preaxial polydatyly", "HP_0100258")]
+    (m,) = engine.link("A boy with preaxial polydatyly.")
+    assert m.via == "rewrite" and m.score < engine.link("A boy with preaxial polydactyly.")[0].score
+    # One derived word alone is no mention: on GSC+ such words were mostly qualifiers or unannotated.
+    assert engine.link("All patients were ataxic.") == []
+
+
+def test_infer_links_as_its_model_was_trained(engine):
+    """The shipped NLI model was trained before ``forms``: its pairs are linked without them, while
+    ``link`` reads them."""
+    linker = engine.linker()
+    assert linker.forms is False and linker.mode["forms"] is False
+    # (The linker keeps qualifiers as mentions: NLI and RE read them.)
+    assert _found(linker.link("Bilateral patellar dysplasia.")) == [("Bilateral", "HP_0012832")]
+    assert _found(linker.link("Bilateral patellar dysplasia.", forms=True)) == [("Bilateral", "HP_0012832"),
+                                                                                 ("patellar dysplasia", "HP_0006446")]
+
+
+@pytest.mark.slow
+def test_real_hpo_word_forms_and_typos(hpo_engine):
+    """Sentences of GSC+ abstracts whose curated mentions need another word form or a typo read."""
+    cases = {"Our proband had bilateral patellar dysplasia.": ("patellar dysplasia", "Dysplastic patella"),
+             "Both are mildly mentally retarded.": ("mildly mentally retarded", "Intellectual disability, mild"),
+             "Features include bridging of sella turcica.": ("bridging of sella turcica", "Bridged sella turcica"),
+             "A syndrome with preaxial polydatyly.": ("preaxial polydatyly", "Preaxial polydactyly"),
+             "He had increasing intracranial pressure.": ("increasing intracranial pressure",
+                                                          "Increased intracranial pressure")}
+    for text, want in cases.items():
+        assert want in [(m.text, m.label) for m in hpo_engine.link(text, branches=["hpo:phenotype"])], text

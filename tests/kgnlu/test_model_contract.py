@@ -110,7 +110,8 @@ def test_manifest_records_what_inference_repeats(nli_dir, re_dir):
     assert nli["type"] == "kgnlu-fused-nli" and re["type"] == "kgnlu-relation-extractor"
     assert nli["id2label"] == {"0": "entailment", "1": "neutral", "2": "contradiction"}
     assert re["id2label"] == {"0": "none", "1": "is_a", "2": "contains_nutrient"}
-    assert nli["linking"] == LEXICON_LINKING and re["linking"] == {"dense": False, "rewrite": False}
+    # A record written without "forms" reads as trained without them.
+    assert nli["linking"] == LEXICON_LINKING and re["linking"] == {"dense": False, "rewrite": False, "forms": False}
     for m in (nli, re):
         assert m["config"]["num_layers"] == 1 and m["config"]["max_length"] > 0
         assert len(m["config"]["base_model"]["fingerprint"]) == 16
@@ -199,7 +200,7 @@ def test_shipped_manifests_record_lexicon_only_linking(name):
         pytest.skip(f"no shipped {name} model")
     manifest = read_manifest(ASSETS / name)
     assert manifest["version"] == 2 and "format" not in json.loads((ASSETS / name / MANIFEST_NAME).read_text())
-    assert model_linking(ASSETS / name) == {"dense": False, "rewrite": True}
+    assert model_linking(ASSETS / name) == {"dense": False, "rewrite": True, "forms": False}
     assert manifest["config"]["num_layers"] == 4
     if name == "re":
         assert [manifest["id2label"][str(i)] for i in range(5)] == manifest["config"]["labels"]
@@ -237,8 +238,9 @@ def test_linker_mode():
     from kgnlu.tasks.linking import Linker
 
     tables = SimpleNamespace(replacements=lambda: {})
-    assert Linker(None, tables).mode == {"dense": False, "rewrite": False}
-    assert Linker(None, tables, rewriter=object()).mode == {"dense": False, "rewrite": True}
+    assert Linker(None, tables).mode == {"dense": False, "rewrite": False, "forms": True}
+    assert Linker(None, tables, rewriter=object(), forms=False).mode == {"dense": False, "rewrite": True,
+                                                                          "forms": False}
     index = SimpleNamespace(encoder=SimpleNamespace(fingerprint="abc"))
-    assert Linker(None, tables, index, nil_threshold=0.6).mode == {"dense": True, "rewrite": False, "encoder": "abc",
-                                                                  "nil_threshold": 0.6}
+    assert Linker(None, tables, index, nil_threshold=0.6).mode == {"dense": True, "rewrite": False, "forms": True,
+                                                                  "encoder": "abc", "nil_threshold": 0.6}

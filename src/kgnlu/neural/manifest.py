@@ -30,7 +30,7 @@ MODEL_TYPES = {
 }
 # How every kgnlu training run has linked its data (``Engine(kg, dense=False)``: the lexicon,
 # with phrase rewriting). A version-1 manifest did not record it; this is what those runs did.
-LEXICON_LINKING = {"dense": False, "rewrite": True}
+LEXICON_LINKING = {"dense": False, "rewrite": True, "forms": False}
 
 
 class ModelFormatError(ValueError):
@@ -50,11 +50,13 @@ def model_class(type_name: str, where: str | Path = "") -> type:
 
 
 def check_linking(linking, where: str | Path = "") -> dict:
-    """``linking`` as a plain dict with a boolean ``dense`` and ``rewrite``, or a ModelFormatError."""
+    """``linking`` as a plain dict with a boolean ``dense``, ``rewrite`` and ``forms``, or a
+    ModelFormatError. A manifest written before ``forms`` (other word forms and typos, see
+    ``tasks.linking.Linker``) was trained without them."""
     if not isinstance(linking, dict) or not isinstance(linking.get("dense"), bool) or \
-            not isinstance(linking.get("rewrite", True), bool):
+            not isinstance(linking.get("rewrite", True), bool) or not isinstance(linking.get("forms", False), bool):
         raise ModelFormatError(f"{where}: 'linking' must be an object with a boolean 'dense', not {linking!r}")
-    return {"rewrite": True, **linking}
+    return {"rewrite": True, "forms": False, **linking}
 
 
 def read_manifest(directory: str | Path, expect: str | None = None) -> dict:

@@ -38,13 +38,14 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from functools import lru_cache
+from functools import lru_cache, partial
 
 from kgnlu.kg.lexicon import LINKABLE
 from kgnlu.kg.matcher import normalize_token
+from kgnlu.kg.morph import stem
 from kgnlu.kg.rewrite import FILLERS as _FILLERS
 from kgnlu.kg.rewrite import MAX_QUERY_TOKENS as MAX_PHRASE_TOKENS
-from kgnlu.tasks.expand import abbreviations, coordinated, extensions, occurrences
+from kgnlu.tasks.expand import abbreviations, coordinated, extensions, named_parts, occurrences
 from kgnlu.tasks.expand import nested as expand_nested
 from kgnlu.tasks.readings import namesake_key, reads_as
 from kgnlu.tasks.scope import DEFAULT_MODIFIER_ROOTS, Scope, Scopes, attach_modifiers
@@ -224,7 +225,8 @@ class Linker:
 
     def __init__(self, matcher, tables, index=None, nil_threshold: float = DEFAULT_NIL,
                  extra_scorers: Sequence[Scorer] = (), rewriter=None,
-                 modifier_roots: Sequence[str] = DEFAULT_MODIFIER_ROOTS, abbreviations: bool = False):
+                 modifier_roots: Sequence[str] = DEFAULT_MODIFIER_ROOTS, abbreviations: bool = False,
+                 forms: bool = True):
         self.matcher = matcher
         self.tables = tables
         self.index = index  # a tasks.lexindex.LexiconIndex, or None for lexicon-only linking
@@ -240,6 +242,9 @@ class Linker:
         # default: GSC+'s curators do not annotate short forms, so on that corpus every link
         # of one counted as a false positive (bench/results/concepts.md).
         self.abbreviations = abbreviations
+        # Other word forms, word orders and typos inside what the lexicon left (``_named_parts``);
+        # a model trained before them links without (its manifest's ``linking``).
+        self.forms = forms
         self._scopes = Scopes(tables, self.modifier_roots)
 
     # -- public ------------------------------------------------------------------------------
@@ -248,17 +253,17 @@ class Linker:
     def mode(self) -> dict:
         """How this linker finds mentions, as a model's manifest records it (``linking``): a model
         trained on its mentions is answered with a linker of the same mode."""
-        mode = {"dense": self.index is not None, "rewrite": self.rewriter is not None}
+        mode = {"dense": self.index is not None, "rewrite": self.rewriter is not None, "forms": self.forms}
         if self.index is not None:
             mode.update(encoder=self.index.encoder.fingerprint, nil_threshold=self.nil_threshold)
         return mode
 
     def link(self, text: str, top_k: int = 0, branches: Sequence[str] | None = None,
-             modifiers: bool = False, nested: bool = False) -> list[Mention]:
-        return self.link_many([text], top_k, branches, modifiers, nested)[0]
+             modifiers: bool = False, nested: bool = False, forms: bool | None = None) -> list[Mention]:
+        return self.link_many([text], top_k, branches, modifiers, nested, forms)[0]
 
     def link_many(self, texts: Sequence[str], top_k: int = 0, branches: Sequence[str] | None = None,
-                  modifiers: bool = False, nested: bool = False) -> list[list[Mention]]:
+                  modifiers: bool = False, nested: bool = False, forms: bool | None = None) -> list[list[Mention]]:
         """The mentions of each text, in text order.
 
         ``branches``: link only to concepts in these sources or subtrees (``tasks.scope``); a span
@@ -268,15 +273,17 @@ class Linker:
         model and RE read qualifiers as mentions (an RE object: a disease's inheritance).
         ``nested``: also the terms inside each match ("schwannoma" in "vestibular schwannoma"),
         ``via="nested"``; off by default: the NLI rules would count a finding twice.
+        ``forms``: other word forms and typos (``_named_parts``); None: the linker's ``forms``.
         """
         texts = [check_text(t) for t in texts]
+        forms = self.forms if forms is None else forms
         scope = self.scope(branches)
         allowed = None if scope.branches is None else scope.allowed(modifiers, self._replaced)
-        spans = [self._lexicon_spans(t, allowed) for t in texts]
+        spans = [self._lexicon_spans(t, allowed, forms) for t in texts]
         if self.rewriter is not None:
             self._rewrite_terms(texts, spans, allowed)
         if self.index is not None or self.rewriter is not None:
-            self._add_unmatched_spans(texts, spans, allowed)
+            self._add_unmatched_spans(texts, spans, allowed, forms)
         if nested:
             for text, ss in zip(texts, spans):
                 ss += [Span(a, b, text[a:b], cands, "nested") for a, b, cands in
@@ -307,13 +314,14 @@ class Linker:
             cands.append(Candidate(iri, self._label(iri), KIND_SCORE.get(kind, 0.7), "lexicon", entry, kind))
         return self._current(cands)
 
-    def _lexicon_spans(self, text: str, allowed: Callable[[str], bool] | None = None) -> list[Span]:
+    def _lexicon_spans(self, text: str, allowed: Callable[[str], bool] | None = None,
+                       forms: bool = False) -> list[Span]:
         out = []
         for m in self._find(text, allowed):
             if cands := self._match_candidates(m):
                 out.append(Span(m.start, m.end, text[m.start:m.end], cands, "lexicon"))
         if out:
-            self._expand(text, out, allowed)
+            self._expand(text, out, allowed, forms)
         return out
 
     def _phrase(self, phrase: str, allowed: Callable[[str], bool] | None) -> list[Candidate]:
@@ -322,17 +330,18 @@ class Linker:
         whole = len(ms) == 1 and ms[0].start == 0 and ms[0].end == len(phrase)
         return self._match_candidates(ms[0]) if whole else []
 
-    def _extend(self, text: str, spans: list[Span], allowed: Callable[[str], bool] | None) -> None:
+    def _extend(self, text: str, spans: list[Span], allowed: Callable[[str], bool] | None, forms: bool) -> None:
         """A match grows over the words beside it that name a concept in another order
         ("brachydactyly type C"; ``tasks.expand.extensions``), scored as the entry it names."""
-        for i, a, b, hits in extensions(text, [(s.start, s.end) for s in spans], self.rewriter.named):
+        named = partial(self.rewriter.named, stems=forms)
+        for i, a, b, hits in extensions(text, [(s.start, s.end) for s in spans], named, forms=forms):
             if cands := self._candidates(hits, "lexicon", allowed):
                 spans[i] = Span(a, b, text[a:b], [replace(c, score=KIND_SCORE.get(c.kind, 0.7)) for c in cands], "lexicon")
 
-    def _expand(self, text: str, spans: list[Span], allowed: Callable[[str], bool] | None) -> None:
+    def _expand(self, text: str, spans: list[Span], allowed: Callable[[str], bool] | None, forms: bool) -> None:
         """Coordinated terms and abbreviations the text defines (``tasks.expand``), added to ``spans``."""
         if getattr(self.rewriter, "named", None) is not None:  # a kg.rewrite.RewriteIndex
-            self._extend(text, spans, allowed)
+            self._extend(text, spans, allowed, forms)
         spans += [Span(a, b, text[a:b], cands, "coordination") for a, b, cands in
                   coordinated(text, [(s.start, s.end) for s in spans], lambda p: self._phrase(p, allowed))]
         defined = abbreviations(text, [(s.start, s.end, s) for s in spans if s.via == "lexicon"]) if self.abbreviations else ()
@@ -342,7 +351,7 @@ class Linker:
             spans += [Span(a, b, short, list(long_form.candidates), "abbreviation") for a, b in where]
         spans.sort(key=lambda s: (s.start, -s.end))
 
-    def _runs(self, text: str, covered: list[Span]) -> list[tuple[int, int]]:
+    def _runs(self, text: str, covered: list[Span], forms: bool = False) -> list[tuple[int, int]]:
         """Runs of content words outside lexicon matches: the dense linker's candidate spans."""
         runs, cur = [], []
         # Covered stretches merged and in order, walked with one pointer: linear in the text.
@@ -354,13 +363,17 @@ class Linker:
                 taken.append([a, b])
         t = 0
 
+        # A word the lexicon lacks may be a derived form of one it has ("chalazia", "ataxic").
+        stems = (getattr(self.rewriter, "stem_words", None) if forms else None) or frozenset()
+        correct = (getattr(self.rewriter, "correct", None) if forms else None) or (lambda w: None)
+
         def close():
             while cur and cur[-1][2] in STOPWORDS:
                 cur.pop()
             while cur and cur[0][2] in STOPWORDS:
                 cur.pop(0)
             if cur and any(len(w) > 2 and not w.isdigit() and w not in STOPWORDS for _, _, w in cur):
-                if self._vocab is None or any(w in self._vocab for _, _, w in cur):
+                if self._vocab is None or any(w in self._vocab or stem(w) in stems or correct(w) for _, _, w in cur):
                     runs.append((cur[0][0], cur[-1][1]))
             cur.clear()
 
@@ -438,19 +451,22 @@ class Linker:
             out.append(c if iri == c.iri else replace(c, iri=iri, label=self._label(iri)))
         return out
 
-    def _add_unmatched_spans(self, texts: Sequence[str], spans: list[list[Span]], allowed=None) -> None:
-        """Runs the lexicon missed: rewritten into a name if a rewrite names one, else dense."""
-        runs = [self._runs(t, s) for t, s in zip(texts, spans)]
+    def _add_unmatched_spans(self, texts: Sequence[str], spans: list[list[Span]], allowed=None, forms=False) -> None:
+        """Runs the lexicon missed: rewritten into a name if a rewrite names one; else, with
+        ``forms``, their parts in other word forms or with typos (``tasks.expand.named_parts``);
+        else dense."""
+        runs = [self._runs(t, s, forms) for t, s in zip(texts, spans)]
         queries = sorted({t[a:b] for t, rs in zip(texts, runs) for a, b in rs})
-        if not queries:
-            return
         found: dict[str, list[Candidate]] = {}
-        if self.rewriter is not None:
-            for q in queries:
-                # A rewrite naming only properties names no thing: the run goes to dense retrieval.
-                if cands := self._candidates(self.rewriter.lookup(q, k=5), "rewrite", allowed):
-                    found[q] = cands
-        rest = [q for q in queries if q not in found]
+        parts: dict[str, list[tuple[int, int, list[Candidate]]]] = {}
+        accept = partial(self._candidates, via="rewrite", allowed=allowed)
+        for q in queries if self.rewriter is not None else ():
+            # A rewrite naming only properties names no thing: the run goes to dense retrieval.
+            if cands := self._candidates(self.rewriter.lookup(q, k=5), "rewrite", allowed):
+                found[q] = cands
+            elif forms and hasattr(self.rewriter, "named_tokens"):
+                parts[q] = named_parts(q, self.rewriter, accept, STOPWORDS, MAX_RUN_TOKENS)
+        rest = [q for q in queries if q not in found and not parts.get(q)]
         if self.index is not None and rest:
             for q, hits in zip(rest, self.index.search(rest, k=5)):
                 # The NIL threshold is calibrated on cosines; a rewrite hit is lexical evidence.
@@ -459,6 +475,7 @@ class Linker:
             for a, b in rs:
                 if cands := found.get(text[a:b]):
                     ss.append(Span(a, b, text[a:b], list(cands), cands[0].via))
+                ss += [Span(a + x, a + y, text[a + x:a + y], c, "rewrite") for x, y, c in parts.get(text[a:b], ())]
             ss.sort(key=lambda s: s.start)
 
     def _coherence(self, span: Span, others: list[Span]) -> list[float]:

@@ -1,0 +1,65 @@
+"""Derived word forms and typos (issue 18): ``kg.morph.stem`` and ``RewriteIndex.correct``."""
+
+from __future__ import annotations
+
+import pytest
+
+from kgnlu.kg.matcher import normalize_token
+from kgnlu.kg.morph import stem
+from kgnlu.kg.rewrite import RewriteIndex, _one_edit
+
+
+@pytest.mark.parametrize("a, b", [
+    ("dysplasia", "dysplastic"), ("patella", "patellar"), ("chalazia", "chalazion"), ("acrochordons", "acrochorda"),
+    ("carcinomata", "carcinoma"), ("absence", "absent"), ("paroxysms", "paroxysmal"), ("increasing", "increased"),
+    ("bridging", "bridged"), ("hypopigmented", "hypopigmentation"), ("atresia", "atretic"), ("occulta", "occult"),
+    ("sclerosis", "sclerotic"), ("mentally", "mental"), ("severely", "severe"), ("retarded", "retardation"),
+])
+def test_derived_forms_meet(a, b):
+    assert stem(normalize_token(a)) == stem(normalize_token(b))
+
+
+@pytest.mark.parametrize("a, b", [("renal", "kidney"), ("positive", "position"), ("lesion", "legion"),
+                                  ("fever", "fevers_")])
+def test_other_words_stay_apart(a, b):
+    assert stem(normalize_token(a)) != stem(normalize_token(b))
+
+
+def test_short_and_non_alphabetic_words_are_kept():
+    assert [stem(w) for w in ("renal", "ear", "x-ray", "21st", "lesion")] == ["renal", "ear", "x-ray", "21st", "lesi"]
+
+
+def test_one_edit():
+    assert _one_edit("polydatyly", "polydactyly") and _one_edit("polydactyly", "polydatyly")
+    assert _one_edit("hypotonai", "hypotonia") and _one_edit("seizura", "seizure")
+    assert not _one_edit("seizure", "seizure") and not _one_edit("abcd", "badc") and not _one_edit("ab", "abcd")
+
+
+class _E:
+    def __init__(self, iri, text, kind="label", lang=None):
+        self.iri, self.text, self.kind, self.lang = iri, text, kind, lang
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory):
+    entries = [_E("ex:dp", "Dysplastic patella"), _E("ex:pp", "Preaxial polydactyly"), _E("ex:seizure", "Seizure"),
+               _E("ex:seizures", "Seizures of the cat"), _E("ex:fever", "Fever"), _E("ex:lever", "Lever arm")]
+    rw = RewriteIndex.build(tmp_path_factory.mktemp("rw") / "rewrite.sqlite3", entries)
+    yield rw
+    rw.close()
+
+
+def test_named_through_stems_costs_more_than_the_same_words(index):
+    (hit,) = index.named("patellar dysplasia")
+    assert (hit.iri, hit.cost) == ("ex:dp", 0.5)
+    assert index.named("patellar dysplasia", stems=False) == []
+    assert [(h.iri, h.cost) for h in index.named("patella dysplasia")] == [("ex:dp", 0.5)]
+    assert [(h.iri, h.cost) for h in index.named("polydactyly, preaxial")] == [("ex:pp", 0.0)]  # word order only
+
+
+def test_a_typo_is_read_only_when_one_word_is_that_close(index):
+    assert index.correct("polydatyly") == "polydactyly"
+    assert index.correct("seizrue") == "seizure"
+    assert index.correct("seizure") is None  # a word the names have
+    assert index.correct("hnad") is None  # under five letters
+    assert index.correct("flever") is None and index.correct("feverr") == "fever"  # "flever": fever or lever
