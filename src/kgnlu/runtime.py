@@ -245,10 +245,17 @@ class KGSession:
                 parts[key].close()
 
 
-def open_session(kg: str | Path | None = None, *, dense: bool = False, device: str = "auto") -> KGSession:
+def open_session(kg: str | Path | None = None, *, dense: bool = False, device: str = "auto",
+                 linking: dict | None = None) -> KGSession:
     """A session on the current generation of ``kg`` (resolved as everywhere: ``--kg``, then
-    ``$KGNLU_HOME``, then the user data dir), linking lexicon-only unless ``dense``."""
-    return Runtime(kg, dense=dense, device=device).session()
+    ``$KGNLU_HOME``, then the user data dir), linking lexicon-only unless ``dense``; or, given a
+    model's ``linking`` (``model_linking``), linking as that model was trained."""
+    return (Runtime(kg, dense=dense, device=device) if linking is None else linked_as(kg, linking, device)).session()
+
+
+def linked_as(kg: str | Path | None, linking: dict, device: str = "auto") -> Runtime:
+    """A runtime whose linker links as a model's manifest says (``model_linking``)."""
+    return Runtime(kg, dense=linking["dense"], rewrite=linking["rewrite"], forms=linking["forms"], device=device)
 
 
 class Runtime:

@@ -86,6 +86,18 @@ def test_engine_links_as_the_nli_model_was_trained(demo_kg, tmp_path):
     assert Engine(demo_kg, model=dense_model).dense is True
 
 
+def test_evaluation_and_training_sessions_link_as_they_should(demo_kg):
+    """``kgnlu eval nli`` and the gate fit link as the evaluated model was trained (``infer`` does
+    the same); a training session reads everything the linker can, and records it."""
+    from kgnlu import Engine
+    from kgnlu.runtime import model_linking, open_session, resolve_nli_model
+
+    shipped = model_linking(resolve_nli_model(None))
+    assert shipped["forms"] is False
+    assert open_session(demo_kg, linking=shipped).linker().mode == Engine(demo_kg).linker().mode
+    assert open_session(demo_kg).linker().mode["forms"] is True
+
+
 def test_a_model_directory_without_a_manifest_is_an_input_error(demo_kg, tmp_path):
     from kgnlu import Engine, InputError
 

@@ -11,12 +11,12 @@ from pathlib import Path
 
 from kgnlu.config import NLI_RECIPE, NLI_RECIPE_EXTRA, nli_model_dir  # noqa: F401 (the CLI's defaults)
 from kgnlu.progress import StageCallback, no_progress
-from kgnlu.runtime import Runtime
+from kgnlu.runtime import Runtime, linked_as
 from kgnlu.types import InputError
 
 
-def _kg(kg: str | Path | None, progress: StageCallback) -> Runtime:
-    runtime = Runtime(kg, dense=False)
+def _kg(kg: str | Path | None, progress: StageCallback, linking: dict | None = None) -> Runtime:
+    runtime = Runtime(kg, dense=False) if linking is None else linked_as(kg, linking)
     runtime.ensure_kg(progress)
     return runtime
 
@@ -121,8 +121,12 @@ def evaluate_relations(kg: str | Path | None, path: str | Path, model: str | Pat
     """Micro/macro-F1 per relation and the confusion matrix on a gold JSONL file (``training.re_eval``)."""
     from kgnlu.training.re_eval import evaluate, read_records, render
 
+    from kgnlu.runtime import model_linking, resolve_nli_model
+
     records = read_records(path)
-    extractor = _kg(kg, progress).session(progress).relation_extractor(model, progress, untrained)
+    # Linked as `kgnlu extract` links: the engine's linking is its NLI model's.
+    runtime = _kg(kg, progress, model_linking(resolve_nli_model(None)))
+    extractor = runtime.session(progress).relation_extractor(model, progress, untrained)
     report = evaluate(extractor, records, progress=progress)
     report["text"] = render(report)
     return report

@@ -34,7 +34,7 @@ def evaluate(model_dir: str | Path, kg_dir: str | Path, file: str | Path, *, mod
     calibrated model would show on this many pairs), the ``reliability`` bins of both, the mean gate, and timings.
     """
     from kgnlu.neural.fused import MODES, FusedNLI
-    from kgnlu.runtime import default_node_vectors, open_session
+    from kgnlu.runtime import default_node_vectors, model_linking, open_session
     from kgnlu.training.nli_train import precompute, read_jsonl, run_model
 
     if mode not in MODES:
@@ -43,7 +43,7 @@ def evaluate(model_dir: str | Path, kg_dir: str | Path, file: str | Path, *, mod
     file = Path(file)
     dev_file = Path(dev_file) if dev_file is not None else file.with_name("dev.jsonl")
     model = FusedNLI.load(model_dir, device, merge=True)
-    session = open_session(kg_dir, device=device)
+    session = open_session(kg_dir, device=device, linking=model_linking(model_dir))  # as `infer` links
     tables = session.tables
     if node_vectors is None:
         node_vectors = default_node_vectors(tables, device, cache_dir=session.kg_dir / "cache")

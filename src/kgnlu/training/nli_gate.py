@@ -181,7 +181,7 @@ def refit_gate(model_dir: str | Path, kg_dir: str | Path | None, data_dir: str |
     with deterministic(seed, (manifest.get("training") or {}).get("options", {}).get("num_threads")):
         progress(f"loading {model_dir}")
         model = FusedNLI.load(model_dir, device)
-        session = open_session(kg_dir, device=device)
+        session = open_session(kg_dir, device=device, linking=manifest["linking"])  # as the model was trained
         vectors = default_node_vectors(session.tables, device, cache_dir=session.kg_dir / "cache")
         spec = model.config["features"]
         progress(f"features of {len(records)} dev pairs")
