@@ -248,6 +248,7 @@ class RewriteIndex:
             self._db.close()
             raise ValueError(f"{self.path} was built with other rewrite settings")
         self.digest = meta.get("digest", "")
+        self._corrections: dict[str, str | None] = {}  # token -> ``correct(token)``: running text repeats its words
         self.rewriter = Rewriter((tuple(lhs.split()), tuple(rhs.split()), cost, n)
                                  for lhs, rhs, cost, n in self._db.execute("SELECT lhs, rhs, cost, support FROM rules"))
 
@@ -340,12 +341,10 @@ class RewriteIndex:
                 k = _half(m)
                 for key in ((m, "<" + token[:k]), (m, ">" + token[-k:])):
                     found.update(w for w in self._spelling.get(key, ()) if _one_edit(token, w))
+            if len(self._corrections) > 200_000:  # a cache, not state: a long-running service reads much text
+                self._corrections.clear()
             fixed = self._corrections[token] = found.pop() if len(found) == 1 else None
         return fixed
-
-    @cached_property
-    def _corrections(self) -> dict[str, str | None]:
-        return {}  # token -> its correction; running text repeats its words
 
     def named_tokens(self, start: Sequence[str], stems: bool = True) -> list[Hit]:
         """``named`` for a phrase's ``key_tokens``."""

@@ -160,17 +160,17 @@ def coordinated(text: str, spans: Sequence[tuple[int, int]], lookup: Lookup) -> 
 
 _LOOSE = frozenset("the of in to an".split())  # words a name may have that the text leaves out ("skin" / "the skin")
 _IN_NAMES = frozenset("of the a an".split())  # function words a span may grow over
+_CLAUSE_MARK = re.compile(r"[.;:,!?()\[\]]")
 
 
-def _within(words: list, max_words: int, joins: frozenset = frozenset()) -> list:
-    """The leading ``words`` up to the ``max_words``-th that is not one of ``joins``."""
+def _within(words: list, max_words: int, uncounted: frozenset = frozenset()) -> list:
+    """The leading ``words`` up to the ``max_words``-th that is not one of ``uncounted``."""
     n = 0
     for k, m in enumerate(words):
-        n += m.group().lower() not in joins
+        n += m.group().lower() not in uncounted
         if n > max_words:
             return words[:k]
     return words
-_CLAUSE_MARK = re.compile(r"[.;:,!?()\[\]]")
 
 
 def extensions(text: str, spans: Sequence[tuple[int, int]], named: Callable[[str], list],
@@ -189,13 +189,14 @@ def extensions(text: str, spans: Sequence[tuple[int, int]], named: Callable[[str
         return {stem(t) if forms else t for t in (normalize_token(w) for w in WORDS.findall(phrase))}
 
     joins = _IN_NAMES if forms else frozenset({"of"})
+    uncounted = _IN_NAMES if forms else frozenset()  # words that do not count against max_words
 
     out = []
     for i, (start, end) in enumerate(spans):  # in text order, not overlapping
         nxt = spans[i + 1][0] if i + 1 < len(spans) else len(text)
         prv = spans[i - 1][1] if i else 0
-        right = _within(list(_WORD.finditer(text, end, nxt)), max_words, joins)
-        left = _within(list(_WORD.finditer(text, prv, start))[::-1], max_words, joins)[::-1]
+        right = _within(list(_WORD.finditer(text, end, nxt)), max_words, uncounted)
+        left = _within(list(_WORD.finditer(text, prv, start))[::-1], max_words, uncounted)[::-1]
         options = [(start, m.end()) for m in right]
         options += [(m.start(), end) for m in reversed(left)]
         best = None

@@ -242,8 +242,9 @@ class Linker:
         # default: GSC+'s curators do not annotate short forms, so on that corpus every link
         # of one counted as a false positive (bench/results/concepts.md).
         self.abbreviations = abbreviations
-        # Other word forms, word orders and typos inside what the lexicon left (``_named_parts``);
-        # a model trained before them links without (its manifest's ``linking``).
+        # Other word forms, word orders and typos inside what the lexicon left (``tasks.expand``:
+        # ``named_parts``, ``extensions``); a model trained before them links without (its
+        # manifest's ``linking``).
         self.forms = forms
         self._scopes = Scopes(tables, self.modifier_roots)
 
@@ -273,7 +274,7 @@ class Linker:
         model and RE read qualifiers as mentions (an RE object: a disease's inheritance).
         ``nested``: also the terms inside each match ("schwannoma" in "vestibular schwannoma"),
         ``via="nested"``; off by default: the NLI rules would count a finding twice.
-        ``forms``: other word forms and typos (``_named_parts``); None: the linker's ``forms``.
+        ``forms``: other word forms and typos (``tasks.expand.named_parts``); None: the linker's ``forms``.
         """
         texts = [check_text(t) for t in texts]
         forms = self.forms if forms is None else forms
