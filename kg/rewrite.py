@@ -291,11 +291,16 @@ class RewriteIndex:
             return frozenset(k for (k,) in self._db.execute("SELECT DISTINCT key FROM targets"))
 
     @cached_property
+    def target_words(self) -> frozenset[str]:
+        """The words of the targets' keys."""
+        return frozenset(" ".join(self.keys).split())
+
+    @cached_property
     def words(self) -> frozenset[str]:
         """Every word a rewrite can keep or consume: the targets' words and the rules' left-hand
         sides. A phrase with another word names no target whatever the rules do (a word leaves
         a phrase only through a rule), so ``lookup`` need not search its rewrites."""
-        return frozenset(" ".join(self.keys).split()) | {w for lhs in self.rewriter._rules for w in lhs}
+        return self.target_words | {w for lhs in self.rewriter._rules for w in lhs}
 
     @cached_property
     def stem_keys(self) -> frozenset[str]:
@@ -322,7 +327,7 @@ class RewriteIndex:
         """Target words by (length, first or last ``half(length)`` letters, marked by side): a
         word within one edit of another shares one of those with it (``correct``)."""
         index: dict[tuple[int, str], list[str]] = defaultdict(list)
-        for w in sorted(" ".join(self.keys).split()):
+        for w in sorted(self.target_words):
             if len(w) >= TYPO_MIN_LETTERS and w.isalpha():
                 k = _half(len(w))
                 index[(len(w), "<" + w[:k])].append(w)
@@ -355,7 +360,7 @@ class RewriteIndex:
             if not stems:
                 return []
             column, key, cost = "stems", morph_key(start), MORPH_COST
-            if not all(w in self.stem_words for w in key.split(" ")) or key not in self.stem_keys:
+            if key not in self.stem_keys:
                 return []
         with self._lock:
             rows = self._db.execute(f"SELECT iri, text, kind FROM targets WHERE {column} = ?", (key,)).fetchall()

@@ -364,9 +364,9 @@ class Linker:
                 taken.append([a, b])
         t = 0
 
-        # A word the lexicon lacks may be a derived form of one it has ("chalazia", "ataxic").
-        stems = (getattr(self.rewriter, "stem_words", None) if forms else None) or frozenset()
-        correct = (getattr(self.rewriter, "correct", None) if forms else None) or (lambda w: None)
+        # With ``forms``, a word the lexicon lacks may be a derived form or a typo of one it has
+        # ("chalazia", "polydatyly"); without, no word is stemmed here: infer's hot path.
+        rw = self.rewriter if forms and hasattr(self.rewriter, "correct") else None
 
         def close():
             while cur and cur[-1][2] in STOPWORDS:
@@ -374,7 +374,8 @@ class Linker:
             while cur and cur[0][2] in STOPWORDS:
                 cur.pop(0)
             if cur and any(len(w) > 2 and not w.isdigit() and w not in STOPWORDS for _, _, w in cur):
-                if self._vocab is None or any(w in self._vocab or stem(w) in stems or correct(w) for _, _, w in cur):
+                if self._vocab is None or any(w in self._vocab or rw is not None and (
+                        stem(w) in rw.stem_words or rw.correct(w) is not None) for _, _, w in cur):
                     runs.append((cur[0][0], cur[-1][1]))
             cur.clear()
 
