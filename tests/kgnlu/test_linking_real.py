@@ -61,12 +61,20 @@ def test_a_modifier_goes_to_the_nearest_finding_of_its_own_sentence(engine):
     assert [[q["label"] for q in m.modifiers] for m in ms] == [[], ["Autosomal dominant inheritance"], ["Severe"]]
 
 
-def test_a_qualifier_alone_in_its_sentence_stays_a_mention(engine):
+def test_a_qualifier_is_a_mention_only_in_a_text_that_names_no_finding(engine):
     ms = engine.link("Autosomal dominant inheritance.")
     assert _found(ms) == [("Autosomal dominant inheritance", "HP_0000006")]
     assert ms[0].modifiers == []
+    # Its sentence names no finding: it qualifies the finding named last before it, else the next one.
+    ms = engine.link("Her cough began in May. It was severe. Inheritance was autosomal dominant.")
+    assert _found(ms) == [("cough", "HP_0012735")]
+    assert [q["text"] for q in ms[0].modifiers] == ["severe", "autosomal dominant"]
     ms = engine.link("Inheritance was autosomal dominant. She had ptosis.")
-    assert _found(ms) == [("autosomal dominant", "HP_0000006"), ("ptosis", "HP_0000508")]
+    assert _found(ms) == [("ptosis", "HP_0000508")]
+    assert [q["label"] for q in ms[0].modifiers] == ["Autosomal dominant inheritance"]
+    # Asked for by a branch, a qualifier is a mention wherever it is.
+    ms = engine.link("Inheritance was autosomal dominant. She had ptosis.", branches=["hpo:inheritance"])
+    assert _found(ms) == [("autosomal dominant", "HP_0000006")]
 
 
 def test_modifier_roots_come_from_the_ontology_and_are_configurable(engine, small_kg):
@@ -96,6 +104,11 @@ def test_attach_modifiers_on_hand_made_mentions():
     ms = [m("headache", 0, "f1"), m("severe", 10, "q1"), m("mild", 18, "q2"), m("rash", 23, "f2")]
     out = attach_modifiers(text, ms, [False, True, True, False])
     assert [(x.text, [q["text"] for q in x.modifiers]) for x in out] == [("headache", ["severe"]), ("rash", ["mild"])]
+    text = "Mild. Severe rash. Bilateral."  # no finding in the first and last sentences
+    ms = [m("Mild", 0, "q1"), m("Severe", 6, "q2"), m("rash", 13, "f1"), m("Bilateral", 19, "q3")]
+    out = attach_modifiers(text, ms, [True, True, False, True])
+    assert [(x.text, [q["text"] for q in x.modifiers]) for x in out] == [("rash", ["Mild", "Severe", "Bilateral"])]
+    assert attach_modifiers("Mild. Severe.", ms[:2], [True, True]) == ms[:2]
     assert sentences("A b. C d; e\nf 2.5 g") == [(0, 4), (4, 9), (9, 12), (12, 19)]
 
 
@@ -281,3 +294,26 @@ def test_real_hpo_word_forms_and_typos(hpo_engine):
                                                           "Increased intracranial pressure")}
     for text, want in cases.items():
         assert want in [(m.text, m.label) for m in hpo_engine.link(text, branches=["hpo:phenotype"])], text
+
+
+GSC_DEV = Path(__file__).resolve().parents[3] / "shared" / "realdata" / "hpo" / "gsc_plus_dev.tsv"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not GSC_DEV.exists(), reason="no ../shared/realdata (GSC+ dev)")
+def test_real_abstracts_name_qualifiers_only_as_modifiers(hpo_engine):
+    """On curated PubMed abstracts (GSC+ dev), "sporadic", "affected", "autosomal dominant" are
+    attributes of findings wherever an abstract names one, never mentions of their own."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+    from concepts import read_gsc
+
+    scope = hpo_engine.linker().scope()
+    texts = [d.text for d in read_gsc(GSC_DEV)]
+    attached = set()
+    for ms in hpo_engine.link_many(texts):
+        qualifiers = [m for m in ms if scope.is_modifier(m.iri)]
+        assert not qualifiers or len(qualifiers) == len(ms)  # only where the text names no finding
+        attached.update(q["label"] for m in ms for q in m.modifiers)
+    assert {"Sporadic", "Autosomal dominant inheritance", "Severe"} <= attached

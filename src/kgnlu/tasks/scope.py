@@ -179,8 +179,12 @@ def attach_modifiers(text: str, mentions: list[Mention], qualifier: list[bool]) 
 
     Nearest: the fewest characters between the two spans; on a tie the finding that follows
     (English puts most qualifiers first: "severe headache", "bilateral cataract"). A qualifier
-    in a sentence that names no finding ("Inheritance is autosomal dominant.") stays a mention.
-    Modifiers are kept in text order, as ``{"iri", "label", "text"}``.
+    whose sentence names no finding qualifies the finding the text named last before it ("Her
+    cough began in May. It was severe."), else the first one after it. Only in a text that names
+    no finding at all ("Inheritance is autosomal dominant.") does a qualifier stay a mention:
+    "sporadic", "affected" and "autosomal dominant" are no findings of their own in an abstract
+    (GSC+ curators annotate none of them). Modifiers are kept in text order, as
+    ``{"iri", "label", "text"}``.
     """
     if not any(qualifier):
         return mentions
@@ -195,10 +199,15 @@ def attach_modifiers(text: str, mentions: list[Mention], qualifier: list[bool]) 
     for j, k in enumerate(sentence_of):
         if not qualifier[j]:
             findings.setdefault(k, []).append(j)
+    following: list[int | None] = [None] * len(mentions)  # the first finding after each mention
+    for j in range(len(mentions) - 2, -1, -1):
+        following[j] = j + 1 if not qualifier[j + 1] else following[j + 1]
     attached: dict[int, list[int]] = {}
     keep = [True] * len(mentions)
+    previous = None  # the last finding before the current mention (mentions are in text order)
     for i, m in enumerate(mentions):
         if not qualifier[i]:
+            previous = i
             continue
         best, best_key = None, None
         for j in findings.get(sentence_of[i], ()):
@@ -207,6 +216,8 @@ def attach_modifiers(text: str, mentions: list[Mention], qualifier: list[bool]) 
             key = (max(gap, 0), f.start < m.start)
             if best_key is None or key < best_key:
                 best, best_key = j, key
+        if best is None:
+            best = previous if previous is not None else following[i]
         if best is not None:
             attached.setdefault(best, []).append(i)
             keep[i] = False
