@@ -193,7 +193,8 @@ class KGSession:
             if self.dense:
                 from kgnlu.kg.index import VectorCache
                 from kgnlu.tasks.lexindex import CACHE_DIR, load_lexicon_index
-                from kgnlu.tasks.linking import DefinitionContext, calibrated_nil
+                from kgnlu.tasks.context import DefinitionContext
+                from kgnlu.tasks.linking import calibrated_nil
 
                 encoder = self._encoder()
                 index = load_lexicon_index(self.kg_dir, encoder, progress=counting(progress, "embedding lexicon"),

@@ -270,6 +270,11 @@ def test_other_word_forms_word_orders_and_typos(engine):
     assert m.via == "rewrite" and m.score < engine.link("A boy with preaxial polydactyly.")[0].score
     # One derived word alone is no mention: on GSC+ such words were mostly qualifiers or unannotated.
     assert engine.link("All patients were ataxic.") == []
+    # Runs are cut every six words for the rewriter; word forms are read across the cut (GSC+).
+    text = "Important radiological signs included calcification of the falx cerebri in 65%."
+    assert _found(engine.link(text)) == [("calcification of the falx cerebri", "HP_0005462")]
+    # Numbers alone name nothing, whatever a name's words ("2 to 3" is no "2',3'-...").
+    assert engine.link("Titres rose at 2 to 3 weeks.") == []
 
 
 def test_infer_links_as_its_model_was_trained(engine):

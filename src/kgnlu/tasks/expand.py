@@ -258,8 +258,8 @@ def named_parts(run: str, rewriter, accept: Callable[[list], list], stopwords: f
                     or (j < len(words) and norms[j] not in stopwords):
                 continue
             typos = sum(typo[i:j])
-            if j - i == 1 and not typos:
-                continue
+            if j - i == 1 and not typos or not any(len(n) > 2 and n.isalpha() for n in norms[i:j]):
+                continue  # one word needs a typo to be read here; numbers alone ("2 to 3") name nothing
             hits = rewriter.named_tokens([n for n in norms[i:j] if n not in FILLERS], stems=j - i > 1)
             if cands := accept([replace(h, cost=h.cost + TYPO_COST * typos) for h in hits]):
                 out.append((words[i].start(), words[j - 1].end(), cands))
@@ -267,6 +267,22 @@ def named_parts(run: str, rewriter, accept: Callable[[list], list], stopwords: f
                 break
         else:
             i += 1
+    return out
+
+
+def unresolved(runs: Sequence[tuple[int, int, int]], resolved: Callable[[int, int], bool]) -> list[tuple[int, int]]:
+    """``(start, end)`` of each stretch of consecutive ``runs`` (``(start, end, stretch)``, in
+    text order) that share a stretch and of which none is ``resolved``."""
+    out: list[tuple[int, int]] = []
+    last = None
+    for a, b, stretch in runs:
+        if resolved(a, b):
+            last = None
+        elif last == stretch:
+            out[-1] = (out[-1][0], b)
+        else:
+            out.append((a, b))
+            last = stretch
     return out
 
 
@@ -338,4 +354,4 @@ def occurrences(text: str, short: str) -> list[tuple[int, int]]:
     return [(m.start(), m.end()) for m in re.finditer(rf"(?<![\w-]){re.escape(short)}(?![\w-])", text)]
 
 
-__all__ = ["abbreviations", "coordinated", "extensions", "nested", "occurrences"]
+__all__ = ["abbreviations", "coordinated", "extensions", "named_parts", "nested", "occurrences", "unresolved"]

@@ -13,7 +13,7 @@
 3. **Disambiguation** of spans with several candidate concepts: each candidate's score (the kind
    of entry matched) plus small bonuses for KG coherence (related by subsumption to another
    mention's only concept) and from ``extra_scorers``: with dense linking on, the Engine adds
-   ``DefinitionContext`` (the words around the mention against each candidate's definition;
+   ``tasks.context.DefinitionContext`` (the words around the mention against each candidate's definition;
    namesakes, concepts whose own labels coincide, are not its business: the mention keeps the
    others as ``readings``). The same hook is
    where a GNN score would plug in. Scorers see only the spans and candidates whose outcome they
@@ -34,8 +34,6 @@
 from __future__ import annotations
 
 import re
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache, partial
@@ -45,7 +43,8 @@ from kgnlu.kg.matcher import normalize_token
 from kgnlu.kg.morph import stem
 from kgnlu.kg.rewrite import FILLERS as _FILLERS
 from kgnlu.kg.rewrite import MAX_QUERY_TOKENS as MAX_PHRASE_TOKENS
-from kgnlu.tasks.expand import abbreviations, coordinated, extensions, named_parts, occurrences
+from kgnlu.tasks.context import DefinitionContext  # noqa: F401  (its home was here)
+from kgnlu.tasks.expand import abbreviations, coordinated, extensions, named_parts, occurrences, unresolved
 from kgnlu.tasks.expand import nested as expand_nested
 from kgnlu.tasks.readings import namesake_key, reads_as
 from kgnlu.tasks.scope import DEFAULT_MODIFIER_ROOTS, Scope, Scopes, attach_modifiers
@@ -59,6 +58,7 @@ MAX_RUN_TOKENS = 6
 _SENTENCE_END = re.compile(r"[.;:!?]\s*\S")  # a second clause or sentence follows
 _TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
 _BOUNDARY = re.compile(r"[.;:!?()\[\]\n]|,")
+_RUN_BREAKS = frozenset(("and", "or", "but", "with", "without", "no", "not"))
 STOPWORDS = frozenset(
     """a an the and or nor but of in on at to for from by with without within into onto over under about
     as is are was were be been being has have had do does did not no non this that these those it its he she
@@ -121,103 +121,6 @@ def calibrated_nil(adapter_dir, fingerprint: str | None = None) -> float:
     if fingerprint is not None and doc.get("encoder") not in (None, fingerprint):
         return DEFAULT_NIL
     return value if 0.0 < value < 1.0 else DEFAULT_NIL
-
-
-class DefinitionContext:
-    """Context scorer (a ``Scorer`` for ``Linker.extra_scorers``): the text against each candidate's definition.
-
-    Adds ``weight`` times the cosine between the mention's context (``window`` words either side,
-    within the text) and each candidate's definition, so it reorders near-ties between candidates
-    (the kinds of entry matched differ by 0.02-0.2) and leaves clear winners alone. Candidates
-    without a definition get 0. Context and definition vectors are cached (LRU). A window, not
-    the whole sentence: the encoder's cost grows with length, embedding contexts was most of
-    dense linking's time, and the words around a mention are what tells its senses apart.
-
-    ``bound`` (= ``weight``: a cosine is at most 1 in size) tells the Linker the most this scorer
-    can add to or take from one candidate, scored on its own, so it can skip candidates and spans
-    whose outcome no bonus could change (``Linker._contenders``). ``prepare``
-    embeds everything a batch of spans will ask for in one encoder call: each call has a fixed
-    cost, which one call per text and definition would pay again and again.
-    """
-
-    def __init__(self, encoder, definition: Callable[[str], str | None], weight: float = 0.05, cache_size: int = 8192,
-                 cache=None, window: int = 6):
-        from functools import lru_cache
-
-        self.encoder = encoder
-        # An on-disk ``kg.index.VectorCache`` for ``encoder``: definitions (two thirds of what a
-        # link batch embeds) then cost one encoding per KG, not one per process.
-        self.cache = cache
-        self.weight = weight
-        self.window = window
-        self.bound = abs(weight)
-        self._definition = lru_cache(maxsize=cache_size)(definition)
-        self._vectors: OrderedDict[str, object] = OrderedDict()
-        self._cache_size = cache_size
-        self._lock = threading.Lock()  # the Linker is shared between threads
-
-    def context(self, text: str, span: "Span | None") -> str:
-        """The words around ``span`` (all of ``text`` without a span)."""
-        if span is None:
-            return text
-        before = [m.start() for m in _TOKEN.finditer(text, 0, span.start)][-self.window:]
-        after = [m.end() for m in _TOKEN.finditer(text, span.end)][:self.window]
-        return text[before[0] if before else span.start:after[-1] if after else span.end]
-
-    def prepare(self, items: Sequence[tuple[str, "Span | None", list[Candidate]]]) -> None:
-        """Embed, in one batch, the contexts and definitions that ``(text, span, candidates)`` calls will need."""
-        wanted, definitions = [], set()
-        for text, span, candidates in items:
-            defs = [d for d in (self._definition(c.iri) for c in candidates) if d]
-            if defs:
-                wanted += [self.context(text, span), *defs]
-                definitions.update(defs)
-        with self._lock:
-            missing = [t for t in dict.fromkeys(wanted) if t not in self._vectors]
-            stored = [t for t in missing if t in definitions] if self.cache is not None else []
-            if stored:  # the user's texts are not kept on disk, only the KG's definitions
-                vectors, absent = self.cache.get_many(stored)
-                gone = {stored[i] for i in absent}
-                self._remember_locked([t for t in stored if t not in gone],
-                                      [v for t, v in zip(stored, vectors) if t not in gone])
-                missing = [t for t in missing if t not in definitions or t in gone]
-        if missing:
-            vectors = self.encoder.encode(missing)
-            self._remember(missing, vectors)
-            new = [i for i, t in enumerate(missing) if t in definitions]
-            if self.cache is not None and new:
-                with self._lock:
-                    self.cache.put_many([missing[i] for i in new], vectors[new])
-
-    def _remember(self, texts: Sequence[str], vectors) -> None:
-        with self._lock:
-            self._remember_locked(texts, vectors)
-
-    def _remember_locked(self, texts: Sequence[str], vectors) -> None:
-        for t, v in zip(texts, vectors):
-            self._vectors[t] = v
-            self._vectors.move_to_end(t)
-        while len(self._vectors) > self._cache_size:
-            self._vectors.popitem(last=False)
-
-    def _vector(self, text: str):
-        with self._lock:
-            v = self._vectors.get(text)
-            if v is not None:
-                self._vectors.move_to_end(text)
-                return v
-        v = self.encoder.encode([text])[0]
-        self._remember([text], [v])
-        return v
-
-    def __call__(self, text: str, span: "Span", candidates: list[Candidate], others: list["Span"]) -> list[float]:
-        defs = [self._definition(c.iri) for c in candidates]
-        if not any(defs):
-            return [0.0] * len(candidates)
-        import numpy as np
-
-        context = self._vector(self.context(text, span))
-        return [self.weight * float(np.dot(context, self._vector(d))) if d else 0.0 for d in defs]
 
 
 class Linker:
@@ -352,9 +255,10 @@ class Linker:
             spans += [Span(a, b, short, list(long_form.candidates), "abbreviation") for a, b in where]
         spans.sort(key=lambda s: (s.start, -s.end))
 
-    def _runs(self, text: str, covered: list[Span], forms: bool = False) -> list[tuple[int, int]]:
-        """Runs of content words outside lexicon matches: the dense linker's candidate spans."""
-        runs, cur = [], []
+    def _runs(self, text: str, covered: list[Span], forms: bool = False) -> list[tuple[int, int, int]]:
+        """Runs of content words outside lexicon matches, the dense linker's candidate spans, as
+        ``(start, end, stretch)``: runs cut only for length (``MAX_RUN_TOKENS``) share a stretch."""
+        runs, cur, stretch = [], [], 0
         # Covered stretches merged and in order, walked with one pointer: linear in the text.
         taken: list[list[int]] = []
         for a, b in sorted((s.start, s.end) for s in covered):
@@ -368,7 +272,8 @@ class Linker:
         # ("chalazia", "polydatyly"); without, no word is stemmed here: infer's hot path.
         rw = self.rewriter if forms and hasattr(self.rewriter, "correct") else None
 
-        def close():
+        def close() -> bool:
+            kept = False
             while cur and cur[-1][2] in STOPWORDS:
                 cur.pop()
             while cur and cur[0][2] in STOPWORDS:
@@ -376,8 +281,10 @@ class Linker:
             if cur and any(len(w) > 2 and not w.isdigit() and w not in STOPWORDS for _, _, w in cur):
                 if self._vocab is None or any(w in self._vocab or rw is not None and (
                         stem(w) in rw.stem_words or rw.correct(w) is not None) for _, _, w in cur):
-                    runs.append((cur[0][0], cur[-1][1]))
+                    runs.append((cur[0][0], cur[-1][1], stretch))
+                    kept = True
             cur.clear()
+            return kept
 
         last_end = 0
         for m in _TOKEN.finditer(text):
@@ -386,9 +293,11 @@ class Linker:
                 t += 1
             inside = t < len(taken) and taken[t][0] < end
             word = _normalized(m.group())
-            if inside or _BOUNDARY.search(text, last_end, start) \
-                    or len(cur) >= MAX_RUN_TOKENS or word in ("and", "or", "but", "with", "without", "no", "not"):
+            if inside or _BOUNDARY.search(text, last_end, start) or word in _RUN_BREAKS:
                 close()
+                stretch += 1
+            elif len(cur) >= MAX_RUN_TOKENS and not close():
+                stretch += 1  # a stretch is runs of content words one after the other
             if not inside and word not in ("and", "or", "but"):
                 cur.append((start, end, word))
             last_end = end
@@ -458,26 +367,35 @@ class Linker:
         ``forms``, their parts in other word forms or with typos (``tasks.expand.named_parts``);
         else dense."""
         runs = [self._runs(t, s, forms) for t, s in zip(texts, spans)]
-        queries = sorted({t[a:b] for t, rs in zip(texts, runs) for a, b in rs})
+        queries = sorted({t[a:b] for t, rs in zip(texts, runs) for a, b, _ in rs})
         found: dict[str, list[Candidate]] = {}
-        parts: dict[str, list[tuple[int, int, list[Candidate]]]] = {}
-        accept = partial(self._candidates, via="rewrite", allowed=allowed)
         for q in queries if self.rewriter is not None else ():
             # A rewrite naming only properties names no thing: the run goes to dense retrieval.
             if cands := self._candidates(self.rewriter.lookup(q, k=5), "rewrite", allowed):
                 found[q] = cands
-            elif forms and hasattr(self.rewriter, "named_tokens"):
-                parts[q] = named_parts(q, self.rewriter, accept, STOPWORDS, MAX_RUN_TOKENS)
-        rest = [q for q in queries if q not in found and not parts.get(q)]
+        # Word forms are read over the words between breaks, whatever the length cut did to the
+        # runs ("These include calcification of the falx cerebri"), where no rewrite named a run.
+        parts: list[list[tuple[int, int, list[Candidate]]]] = [[] for _ in texts]
+        if forms and hasattr(self.rewriter, "named_tokens"):
+            accept = partial(self._candidates, via="rewrite", allowed=allowed)
+            read: dict[str, list] = {}
+            for text, rs, out in zip(texts, runs, parts):
+                for a, b in unresolved(rs, lambda a, b: text[a:b] in found):
+                    q = text[a:b]
+                    if q not in read:
+                        read[q] = named_parts(q, self.rewriter, accept, STOPWORDS, MAX_RUN_TOKENS)
+                    out += [(a + x, a + y, c) for x, y, c in read[q]]
+        rest = [q for q in queries if q not in found]
         if self.index is not None and rest:
             for q, hits in zip(rest, self.index.search(rest, k=5)):
                 # The NIL threshold is calibrated on cosines; a rewrite hit is lexical evidence.
                 found[q] = self._candidates([h for h in hits if h.score >= self.nil_threshold], "dense", allowed)
-        for text, rs, ss in zip(texts, runs, spans):
-            for a, b in rs:
-                if cands := found.get(text[a:b]):
+        for text, rs, ps, ss in zip(texts, runs, parts, spans):
+            for a, b, _ in rs:
+                cands = found.get(text[a:b])
+                if cands and not (cands[0].via == "dense" and any(x < b and a < y for x, y, _ in ps)):
                     ss.append(Span(a, b, text[a:b], list(cands), cands[0].via))
-                ss += [Span(a + x, a + y, text[a + x:a + y], c, "rewrite") for x, y, c in parts.get(text[a:b], ())]
+            ss += [Span(x, y, text[x:y], c, "rewrite") for x, y, c in ps]
             ss.sort(key=lambda s: s.start)
 
     def _coherence(self, span: Span, others: list[Span]) -> list[float]:
