@@ -339,7 +339,7 @@ def real_bench(args, log) -> dict:
     from kgnlu.api import Engine
     from kgnlu.labels import ID2LABEL, LABEL2ID
     from kgnlu.tasks.nli_fused import FusedNLIPredictor
-    from kgnlu.training.nli_metrics import fit_temperature, logits_of
+    from kgnlu.training.nli_metrics import fit_temperature, logits_of, paired
 
     parts = real_parts(args.real, args.max_real, args.max_tune, args.seed, model_dir=args.model)
     if "missing" in parts:
@@ -377,6 +377,8 @@ def real_bench(args, log) -> dict:
         out["majority"] = _one_hot([LABEL2ID[majority]] * len(rows))
         results[name] = {mode: _metrics(gold, out[mode], temps[source][mode]) for _, mode in REAL_ROWS}
         results[name]["majority"]["label"] = majority
+        fused = out["fused"].argmax(-1)
+        results[name]["paired"] = {other: paired(y, fused, out[other].argmax(-1)) for other in ("neural", "peer")}
         analysis[name] = _gate_analysis(y, out)
         speed[name] = {"pairs": len(rows), "fused_pairs_per_s": len(rows) / out["seconds"]["fused"],
                        "mean_chars": float(np.mean([len(r["premise"]) + len(r["hypothesis"]) for r in rows]))}
@@ -555,6 +557,11 @@ def render_real(real: dict) -> list[str]:
             lines.append(f"| {label} | {r['macro_f1']:.4f} | {r['accuracy']:.4f} | {r['ece']:.4f} | "
                          f"{r['ece_t']:.4f} | {floor} | {f1} |")
         lines.append("")
+        if "paired" in rows:  # runs before the paired comparison have none
+            lines += ["Fused against " + "; against ".join(
+                f"{who}, pair by pair: {c['differ']} answers differ, fused alone right on {c['a_only']}, "
+                f"{who} alone on {c['b_only']} (exact McNemar p = {c['p']:.3f})"
+                for who, c in (("neural only", rows["paired"]["neural"]), ("the peer", rows["paired"]["peer"]))) + ".", ""]
     lines += ["### Speed on the real sets", "",
               "| set | pairs | mean characters per pair | fused `Engine.infer_many` pairs/s |", "|---|---:|---:|---:|"]
     for name, sp in real["speed"].items():

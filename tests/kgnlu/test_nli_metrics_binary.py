@@ -40,3 +40,17 @@ def test_ece_floor_is_what_a_calibrated_model_shows_on_that_many_pairs():
     assert ece_floor(small) == f_small  # seeded
     y = (rng.random(len(small))[:, None] > np.cumsum(small, -1)).sum(-1)
     assert reliability(small, y)["ece"] < f_small["p90"] * 1.5
+
+
+def test_paired_comparison_counts_the_pairs_one_system_alone_gets_right():
+    from kgnlu.training.nli_metrics import paired
+
+    gold = [0] * 10
+    a = [0, 0, 0, 0, 0, 0, 0, 0, 1, 2]  # right on 8
+    b = [0, 0, 1, 1, 1, 1, 1, 1, 2, 2]  # right on 2, both of them where a is right too
+    c = paired(gold, a, b)
+    assert (c["differ"], c["a_only"], c["b_only"]) == (7, 6, 0)
+    assert abs(c["p"] - 2 / 2 ** 6) < 1e-12  # exact two-sided binomial: both tails of 6 of 6
+    assert paired(gold, b, a)["p"] == c["p"]
+    assert paired(gold, a, a) == {"differ": 0, "a_only": 0, "b_only": 0, "p": 1.0}
+    assert paired([0, 0], [0, 1], [1, 0])["p"] == 1.0  # one each way: no evidence either way
