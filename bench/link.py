@@ -292,7 +292,8 @@ def speed(kg: Path, n_sentences: int) -> dict:
     one_s = (time.perf_counter() - t) / len(singles)
 
     # The same sentences without DefinitionContext (dense retrieval only), and lexicon-only.
-    from kgnlu.tasks.linking import DefinitionContext, Linker
+    from kgnlu.tasks.context import DefinitionContext
+    from kgnlu.tasks.linking import Linker
 
     # ... and as on a KG's first use: definition vectors not yet in the KG's on-disk cache.
     context = next(s for s in linker.extra_scorers if isinstance(s, DefinitionContext))

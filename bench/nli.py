@@ -560,7 +560,8 @@ def render_real(real: dict) -> list[str]:
         if "paired" in rows:  # runs before the paired comparison have none
             lines += ["Fused against " + "; against ".join(
                 f"{who}, pair by pair: {c['differ']} answers differ, fused alone right on {c['a_only']}, "
-                f"{who} alone on {c['b_only']} (exact McNemar p = {c['p']:.3f})"
+                f"{who} alone on {c['b_only']} (exact McNemar p "
+                f"{'< 0.001' if c['p'] < 0.001 else '= ' + format(c['p'], '.3f')})"
                 for who, c in (("neural only", rows["paired"]["neural"]), ("the peer", rows["paired"]["peer"]))) + ".", ""]
     lines += ["### Speed on the real sets", "",
               "| set | pairs | mean characters per pair | fused `Engine.infer_many` pairs/s |", "|---|---:|---:|---:|"]

@@ -13,7 +13,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from kgnlu.api import Engine  # noqa: E402
 from kgnlu.kg.rewrite import Hit  # noqa: E402
 from kgnlu.tasks.lexindex import DenseHit  # noqa: E402
-from kgnlu.tasks.linking import DEFAULT_NIL, NIL_FILE, DefinitionContext, Linker, Span, calibrated_nil  # noqa: E402
+from kgnlu.tasks.context import DefinitionContext  # noqa: E402
+from kgnlu.tasks.linking import DEFAULT_NIL, NIL_FILE, Linker, Span, calibrated_nil  # noqa: E402
 from kgnlu.types import Candidate  # noqa: E402
 from kgnlu.types import InputError  # noqa: E402
 from tests.conftest import copy_kg  # noqa: E402

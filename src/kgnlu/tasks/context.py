@@ -3,18 +3,16 @@ candidate's definition (``Linker.extra_scorers``)."""
 
 from __future__ import annotations
 
-import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from kgnlu.tasks.expand import WORD as _TOKEN
 from kgnlu.types import Candidate
 
 if TYPE_CHECKING:
     from kgnlu.tasks.linking import Span
-
-_TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)  # tasks.linking's words
 
 
 class DefinitionContext:

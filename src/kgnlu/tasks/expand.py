@@ -38,7 +38,7 @@ _NOT_CONJUNCT = frozenset("""a an the of in on at to for with without by from as
     but than that which who this these those both either neither""".split())
 MAX_CONJUNCT = 3  # words
 MAX_CONJUNCTS = 6  # per list
-_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
+WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")  # a word of the linker's runs and windows
 _SHORT_FORM = re.compile(r"\(\s*([^()\s][^()]{0,9}?)\s*\)")
 
 Lookup = Callable[[str], list]  # a phrase -> its candidates when it is a whole lexicon entry, else []
@@ -195,8 +195,8 @@ def extensions(text: str, spans: Sequence[tuple[int, int]], named: Callable[[str
     for i, (start, end) in enumerate(spans):  # in text order, not overlapping
         nxt = spans[i + 1][0] if i + 1 < len(spans) else len(text)
         prv = spans[i - 1][1] if i else 0
-        right = _within(list(_WORD.finditer(text, end, nxt)), max_words, uncounted)
-        left = _within(list(_WORD.finditer(text, prv, start))[::-1], max_words, uncounted)[::-1]
+        right = _within(list(WORD.finditer(text, end, nxt)), max_words, uncounted)
+        left = _within(list(WORD.finditer(text, prv, start))[::-1], max_words, uncounted)[::-1]
         options = [(start, m.end()) for m in right]
         options += [(m.start(), end) for m in reversed(left)]
         best = None
@@ -204,7 +204,7 @@ def extensions(text: str, spans: Sequence[tuple[int, int]], named: Callable[[str
             gap = text[end:b] if b > end else text[a:start]
             if _CLAUSE_MARK.search(gap):
                 continue
-            extra = [w.lower() for w in _WORD.findall(gap)]
+            extra = [w.lower() for w in WORD.findall(gap)]
             # Content words, and "of" or an article as in names ("calcification of the falx
             # cerebri"); another function word relates two things: "X secondary to microcephaly"
             # is no Secondary microcephaly.
@@ -237,7 +237,7 @@ def named_parts(run: str, rewriter, accept: Callable[[list], list], stopwords: f
 
     from kgnlu.kg.rewrite import FILLERS, TYPO_COST, normalized
 
-    words = list(_WORD.finditer(run))
+    words = list(WORD.finditer(run))
     norms = [normalized(w.group()) for w in words]
     typo = [False] * len(norms)
     # A word no name has, in any form, ends every part that could hold it: reach[i] is where
@@ -292,7 +292,7 @@ def nested(text: str, spans: Sequence[tuple[int, int]], lookup: Lookup, max_word
     "posterior subcapsular or capsular cataract"), the span itself left out."""
     out, seen = [], set()
     for start, end in spans:
-        words = [(m.start(), m.end()) for m in _WORD.finditer(text, start, end)]
+        words = [(m.start(), m.end()) for m in WORD.finditer(text, start, end)]
         if not 2 <= len(words) <= max_words:
             continue
         for i in range(len(words)):
@@ -354,4 +354,4 @@ def occurrences(text: str, short: str) -> list[tuple[int, int]]:
     return [(m.start(), m.end()) for m in re.finditer(rf"(?<![\w-]){re.escape(short)}(?![\w-])", text)]
 
 
-__all__ = ["abbreviations", "coordinated", "extensions", "named_parts", "nested", "occurrences", "unresolved"]
+__all__ = ["WORD", "abbreviations", "coordinated", "extensions", "named_parts", "nested", "occurrences", "unresolved"]

@@ -43,8 +43,7 @@ from kgnlu.kg.matcher import normalize_token
 from kgnlu.kg.morph import stem
 from kgnlu.kg.rewrite import FILLERS as _FILLERS
 from kgnlu.kg.rewrite import MAX_QUERY_TOKENS as MAX_PHRASE_TOKENS
-from kgnlu.tasks.context import DefinitionContext  # noqa: F401  (its home was here)
-from kgnlu.tasks.expand import abbreviations, coordinated, extensions, named_parts, occurrences, unresolved
+from kgnlu.tasks.expand import WORD, abbreviations, coordinated, extensions, named_parts, occurrences, unresolved
 from kgnlu.tasks.expand import nested as expand_nested
 from kgnlu.tasks.readings import namesake_key, reads_as
 from kgnlu.tasks.scope import DEFAULT_MODIFIER_ROOTS, Scope, Scopes, attach_modifiers
@@ -56,7 +55,7 @@ DEFAULT_NIL = 0.80  # for an encoder without a calibrated threshold (see ``calib
 NIL_FILE = "linker.json"
 MAX_RUN_TOKENS = 6
 _SENTENCE_END = re.compile(r"[.;:!?]\s*\S")  # a second clause or sentence follows
-_TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
+_TOKEN = WORD
 _BOUNDARY = re.compile(r"[.;:!?()\[\]\n]|,")
 _RUN_BREAKS = frozenset(("and", "or", "but", "with", "without", "no", "not"))
 STOPWORDS = frozenset(
