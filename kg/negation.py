@@ -351,6 +351,26 @@ def polarity_cues(text: str, spans: Sequence[tuple[int, int]]) -> tuple[list[Cue
     return _cues(text, spans)
 
 
+def _mentions_at(toks: Sequence[_Token], spans: Sequence[tuple[int, int]]) -> list[list[int]]:
+    """For each token, the spans that overlap it (found by bisection)."""
+    mentions_at: list[list[int]] = [[] for _ in toks]
+    ends = [t.end for t in toks]
+    for m, (s, e) in enumerate(spans):
+        k = bisect_right(ends, s)
+        while k < len(toks) and toks[k].start < e:
+            mentions_at[k].append(m)
+            k += 1
+    return mentions_at
+
+
+def cue_spans(text: str, spans: Sequence[tuple[int, int]] = ()) -> list[tuple[int, int]]:
+    """``(start, end)`` of every trigger, pseudo-trigger, conjunction and hedge phrase of ``text``
+    outside ``spans`` (the mentions): words that say how a finding is meant, never a finding."""
+    toks = _tokens(text)
+    events = _events(toks, [bool(ms) for ms in _mentions_at(toks, spans)])
+    return [(toks[ev.first].start, toks[ev.last].end) for ev in events]
+
+
 def _cues(text: str, spans: Sequence[tuple[int, int]]) -> tuple[list[Cue | None], list[Cue | None]]:
     spans = [(int(s), int(e)) for s, e in spans]
     for s, e in spans:
@@ -359,15 +379,8 @@ def _cues(text: str, spans: Sequence[tuple[int, int]]) -> tuple[list[Cue | None]
     if not spans:
         return [], []
     toks = _tokens(text)
-    mentions_at: list[list[int]] = [[] for _ in toks]
-    ends = [t.end for t in toks]
-    for m, (s, e) in enumerate(spans):  # tokens overlapping the span, found by bisection
-        k = bisect_right(ends, s)
-        while k < len(toks) and toks[k].start < e:
-            mentions_at[k].append(m)
-            k += 1
-    in_mention = [bool(ms) for ms in mentions_at]
-    events = _events(toks, in_mention)
+    mentions_at = _mentions_at(toks, spans)
+    events = _events(toks, [bool(ms) for ms in mentions_at])
     stop = _boundaries(text, toks)
     for ev in events:  # every trigger, pseudo-trigger and conjunction closes the other scopes
         for k in range(ev.first, ev.last + 1):
@@ -415,4 +428,4 @@ def negated(text: str, spans: Sequence[tuple[int, int]]) -> list[bool]:
     return [cue is not None for cue in negation_cues(text, spans)]
 
 
-__all__ = ["experiencers", "Cue", "MAX_GAP", "hedge_cues", "negated", "negation_cues", "polarity_cues"]
+__all__ = ["experiencers", "Cue", "MAX_GAP", "cue_spans", "hedge_cues", "negated", "negation_cues", "polarity_cues"]

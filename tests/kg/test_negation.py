@@ -238,3 +238,14 @@ def test_a_relative_inside_a_name_is_no_person_but_inside_a_guess_is():
     spans = [(3, 14), (15, 20)]  # a dense guess "father eats", and "fruit"
     assert experiencers(text, spans) == [None, None]  # both taken as names: no person named
     assert experiencers(text, spans, names=[(15, 20)]) == [None, "father"]
+
+
+def test_cue_spans_are_the_cues_outside_the_mentions():
+    from kgnlu.kg.negation import cue_spans
+
+    text = "Negative for headache; possible pneumonia, but no fever. Family history of asthma."
+    found = [text[a:b] for a, b in cue_spans(text)]
+    assert found == ["Negative for", "possible", "but", "no", "Family history of"]
+    # A cue word inside a mention is the mention's ("No" in a name), not a cue.
+    at = text.index("no fever")
+    assert "no" not in [text[a:b] for a, b in cue_spans(text, [(at, at + 8)])]

@@ -454,3 +454,26 @@ def test_an_encoder_folder_that_is_not_a_model_is_an_input_error(demo_kg, tmp_pa
         '[{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"}]')
     with pytest.raises(InputError, match="not loadable as a sentence-transformers model .ValueError: Unrecognized model"):
         Engine(kg, device="cpu", encoder=folder).link("an apple")
+
+
+class EveryIndex(FakeIndex):
+    """Apple at 0.9 for any query: as if dense retrieval found a concept for any words."""
+
+    def search(self, texts, k=5):
+        self.searched += texts
+        return [[DenseHit(FOOD + "Apple", "apple", "label", 0.9)] for _ in texts]
+
+
+def test_dense_retrieval_reads_no_negation_or_hedge_cue(engine):
+    """Issue 18: dense linking took "denies" and "Negative" (for headache) for findings, and a cue
+    inside a mention negates nothing."""
+    base = engine.linker()
+    index = EveryIndex()
+    linker = Linker(base.matcher, base.tables, index, nil_threshold=0.8)
+    # "denies" is a stopword in the form runs compare ("deny"): the run is the words after it.
+    (m,) = linker.link("The patient denies vitamin snack.")
+    assert (m.text, m.via, m.negated, m.negation_cue) == ("vitamin snack", "dense", True, "denies")
+    # A run that holds a cue is not embedded at all.
+    for text in ("Negative vitamin snack.", "Possible vitamin snack?"):
+        assert linker.link(text) == [], text
+    assert index.searched == ["vitamin snack"]

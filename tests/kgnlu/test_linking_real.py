@@ -322,3 +322,16 @@ def test_real_abstracts_name_qualifiers_only_as_modifiers(hpo_engine):
         assert not qualifiers or len(qualifiers) == len(ms)  # only where the text names no finding
         attached.update(q["label"] for m in ms for q in m.modifiers)
     assert {"Sporadic", "Autosomal dominant inheritance", "Severe"} <= attached
+
+
+@pytest.mark.slow
+def test_real_hpo_dense_linking_leaves_the_cues_alone(hpo_engine):
+    """The issue's sentences in dense mode: "denies" and "Negative" stay cues, never mentions."""
+    dense = Engine(hpo_engine.kg_dir, device="cpu", dense=True)
+    try:
+        ms = dense.link(CHEST)
+        assert [(m.text, m.negated) for m in ms] == [("chest pain", True), ("focal seizure", False), ("fever", True),
+                                                     ("cough", True), ("rash", True)]
+        assert [(m.text, m.negated) for m in dense.link("Negative for headache.")] == [("headache", True)]
+    finally:
+        dense.close()

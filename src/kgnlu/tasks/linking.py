@@ -8,7 +8,7 @@
    encoder, so lexicon-only linking does it too). With dense linking on, a run that no rewrite
    names is embedded and looked up in the faiss index over the lexicon (``tasks.lexindex``), and
    links only if its best cosine clears the NIL threshold, which is calibrated on held-out
-   synonyms (``kgnlu train linker``). A text that is a single term is also rewritten whole, and
+   synonyms (``kgnlu train linker``); a run that holds a negation or hedge cue is not embedded. A text that is a single term is also rewritten whole, and
    replaces the lexicon's fragments of it when it names another concept (``_rewrite_terms``).
 3. **Disambiguation** of spans with several candidate concepts: each candidate's score (the kind
    of entry matched) plus small bonuses for KG coherence (related by subsumption to another
@@ -41,6 +41,7 @@ from functools import lru_cache, partial
 from kgnlu.kg.lexicon import LINKABLE
 from kgnlu.kg.matcher import normalize_token
 from kgnlu.kg.morph import stem
+from kgnlu.kg.negation import cue_spans, experiencers, polarity_cues
 from kgnlu.kg.rewrite import FILLERS as _FILLERS
 from kgnlu.kg.rewrite import MAX_QUERY_TOKENS as MAX_PHRASE_TOKENS
 from kgnlu.tasks.expand import WORD, abbreviations, coordinated, extensions, named_parts, occurrences, unresolved
@@ -58,13 +59,16 @@ _SENTENCE_END = re.compile(r"[.;:!?]\s*\S")  # a second clause or sentence follo
 _TOKEN = WORD
 _BOUNDARY = re.compile(r"[.;:!?()\[\]\n]|,")
 _RUN_BREAKS = frozenset(("and", "or", "but", "with", "without", "no", "not"))
-STOPWORDS = frozenset(
+_STOPWORDS = (
     """a an the and or nor but of in on at to for from by with without within into onto over under about
     as is are was were be been being has have had do does did not no non this that these those it its he she
     they them his her their our we you i me my your patient patients history of showed shows reports reported
     denies denied there here which who whom whose what when where while than then also very some any all each
     per via s mr mrs ms dr year years old day days week weeks month months today yesterday""".split()
 )
+# Runs compare normalised words ("denies" is "deny"): a stopword counts in both forms, or "denies"
+# would open a run for dense retrieval to link (to HPO's Excluded) and hide the negation it cues.
+STOPWORDS = frozenset(_STOPWORDS) | {normalize_token(w) for w in _STOPWORDS}
 
 # (text, span, candidates, other spans) -> one bonus per candidate. Optional attributes: ``bound``,
 # the largest bonus in size, when each candidate is scored on its own (lets the Linker skip
@@ -384,15 +388,23 @@ class Linker:
                     if q not in read:
                         read[q] = named_parts(q, self.rewriter, accept, STOPWORDS, MAX_RUN_TOKENS)
                     out += [(a + x, a + y, c) for x, y, c in read[q]]
-        rest = [q for q in queries if q not in found]
+        # Dense retrieval reads no run that holds a negation or hedge cue: it linked "Negative" (for
+        # headache) to Negativism, and a cue inside a mention negates nothing. (The rewriter and
+        # word forms may: "absence of speech" is Absent speech.)
+        cued: list[set[tuple[int, int]]] = [set() for _ in texts]
+        for t, rs, ss, cs in zip(texts, runs, spans, cued) if self.index is not None else ():
+            cues = cue_spans(t, [(s.start, s.end) for s in ss])
+            cs.update((a, b) for a, b, _ in rs if any(x < b and a < y for x, y in cues))
+        uncued = {t[a:b] for t, rs, cs in zip(texts, runs, cued) for a, b, _ in rs if (a, b) not in cs}
+        rest = [q for q in queries if q not in found and q in uncued]
         if self.index is not None and rest:
             for q, hits in zip(rest, self.index.search(rest, k=5)):
                 # The NIL threshold is calibrated on cosines; a rewrite hit is lexical evidence.
                 found[q] = self._candidates([h for h in hits if h.score >= self.nil_threshold], "dense", allowed)
-        for text, rs, ps, ss in zip(texts, runs, parts, spans):
+        for text, rs, ps, cs, ss in zip(texts, runs, parts, cued, spans):
             for a, b, _ in rs:
                 cands = found.get(text[a:b])
-                if cands and not (cands[0].via == "dense" and any(x < b and a < y for x, y, _ in ps)):
+                if cands and not (cands[0].via == "dense" and ((a, b) in cs or any(x < b and a < y for x, y, _ in ps))):
                     ss.append(Span(a, b, text[a:b], list(cands), cands[0].via))
             ss += [Span(x, y, text[x:y], c, "rewrite") for x, y, c in ps]
             ss.sort(key=lambda s: s.start)
@@ -477,8 +489,6 @@ class Linker:
 
     def _finish(self, text: str, spans: list[Span], coherence: list[list[float]], top_k: int, scope: Scope | None = None,
                 allowed: Callable[[str], bool] | None = None, modifiers: bool = False) -> list[Mention]:
-        from kgnlu.kg.negation import experiencers, polarity_cues
-
         if not spans:
             return []
         bounds = [(s.start, s.end) for s in spans]
