@@ -42,7 +42,8 @@ def infer_cli(
     input_file: Path | None = typer.Option(None, "--input", "-i", help="Batch: JSONL with {\"premise\", \"hypothesis\"} per line."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Batch: write one JSON result per line here (default stdout)."),
     model: Path | None = typer.Option(None, "--model", help="A trained NLI model directory (default: the shipped one)."),
-    dense: bool = typer.Option(False, "--dense", help="Also link through the faiss index of lexicon embeddings (built on first use). By default, infer links as its model "
+    dense: bool = typer.Option(False, "--dense", help="Also link through the faiss index of lexicon embeddings (built on first use) a premise or "
+                               "hypothesis that is one term. By default, infer links as its model "
                                "was trained (the shipped model: lexicon and phrase rewriting)."),
     encoder: Path | None = typer.Option(None, "--encoder", help="With --dense: a sentence-transformers model folder (e.g. all-mpnet-base-v2) "
                                         "for dense linking instead of MiniLM + the shipped adapter."),

@@ -38,7 +38,8 @@ def link_cli(
     input_file: Path | None = TEXTS_INPUT_OPTION,
     top_k: int = typer.Option(0, "--top-k", "-k", min=0, max=50, help="Also list the top K candidates per mention."),
     dense: bool = typer.Option(False, "--dense", help="Also retrieve through the faiss index of lexicon embeddings (MiniLM + the shipped "
-                               "adapter, a calibrated NIL threshold; built on first use)."),
+                               "adapter, a calibrated NIL threshold; built on first use) a text that is one term, "
+                               "such as a query; never words inside running text."),
     lexicon_only: bool = typer.Option(False, "--lexicon-only", help="No dense retrieval: lexicon matches and phrase rewriting only (the default)."),
     encoder: Path | None = typer.Option(None, "--encoder", help="A sentence-transformers model folder (e.g. all-mpnet-base-v2) "
                                         "for dense retrieval instead of MiniLM + the shipped adapter (the lexicon is embedded with it on first use)."),
