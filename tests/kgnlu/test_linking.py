@@ -473,8 +473,10 @@ def test_dense_retrieval_reads_whole_terms_and_no_cue(engine):
     for text in ("vitamin snack", "The vitamin snack.", "a vitamin snack of the"):
         (m,) = linker.link(text)
         assert (m.text, m.via) == ("vitamin snack", "dense"), text
+    # A term may hold prepositions ("limited extension at elbows"): its run is embedded whole.
+    assert [m.via for m in linker.link("vitamin snack at night")] == ["dense"]
     # In a sentence, or with a cue in the run, nothing is embedded.
     for text in ("The patient denies vitamin snack.", "She had a vitamin snack.", "Negative vitamin snack.",
                  "Possible vitamin snack?"):
         assert linker.link(text) == [], text
-    assert set(index.searched) == {"vitamin snack"}  # the sentences were never embedded
+    assert set(index.searched) == {"vitamin snack", "vitamin snack at night"}  # the sentences were never embedded

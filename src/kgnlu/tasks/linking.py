@@ -8,8 +8,8 @@
    encoder, so lexicon-only linking does it too). With dense linking on, a run that no rewrite
    names is embedded and looked up in the faiss index over the lexicon (``tasks.lexindex``), and
    links only if its best cosine clears the NIL threshold, which is calibrated on held-out
-   synonyms (``kgnlu train linker``). Only a text that is one term is embedded, never a run
-   inside running text nor one that holds a negation or hedge cue (``Linker._embeddable``). A text that is a single term is also rewritten whole, and
+   synonyms (``kgnlu train linker``). Only the runs of a text that is one term are embedded,
+   never running text nor a negation or hedge cue (``Linker._embeddable``). A text that is a single term is also rewritten whole, and
    replaces the lexicon's fragments of it when it names another concept (``_rewrite_terms``).
 3. **Disambiguation** of spans with several candidate concepts: each candidate's score (the kind
    of entry matched) plus small bonuses for KG coherence (related by subsumption to another
@@ -38,7 +38,6 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache, partial
-from itertools import chain
 
 from kgnlu.kg.lexicon import LINKABLE
 from kgnlu.kg.matcher import normalize_token
@@ -68,6 +67,11 @@ _STOPWORDS = (
     denies denied there here which who whom whose what when where while than then also very some any all each
     per via s mr mrs ms dr year years old day days week weeks month months today yesterday""".split()
 )
+# Words of a clause, not of a term's name: a text with one is running text ("She was febrile").
+_CLAUSE_WORDS = frozenset(normalize_token(w) for w in """is are was were be been being has have had do does did
+    it he she they them his her their our we you me my your patient patients showed shows reports reported denies
+    denied there here which who whom whose what when while then also today yesterday""".split())
+_CLAUSE_END = re.compile(r"[.;!?]\s*\S")  # another clause or sentence follows
 # Runs compare normalised words ("denies" is "deny"): a stopword counts in both forms, or "denies"
 # would open a run for dense retrieval to link (to HPO's Excluded) and hide the negation it cues.
 STOPWORDS = frozenset(_STOPWORDS) | {normalize_token(w) for w in _STOPWORDS}
@@ -407,21 +411,20 @@ class Linker:
             ss.sort(key=lambda s: s.start)
 
     def _embeddable(self, text: str, runs: list[tuple[int, int, int]], spans: list[Span]) -> set[tuple[int, int]]:
-        """The runs dense retrieval may read: a run that holds every word of its text but fillers
-        (the text is one term: a query, a list item, "outermost bone of the pinkie toe") and no
+        """The runs dense retrieval may read: those of a text that is one term (a query, a list
+        item: at most ``MAX_PHRASE_TOKENS`` words, one clause with no pronoun or verb of a
+        sentence, "limited extension at elbows", "EEG: spike and multispike waves") that hold no
         negation or hedge cue (``kg.negation.cue_spans``).
 
         Inside running text dense retrieval linked 17 right mentions of 517 on GSC+ dev (3%; the
-        most precise cosine band with more than one link, >= 0.80, was 5 of 49), and it took cues for
-        findings: "Negative" (for headache) became Negativism, and a cue inside a mention negates
-        nothing. The rewriter and word forms still read every run ("absence of speech")."""
+        most precise cosine band with more than one link, >= 0.80, was 5 of 49), and it took cues
+        for findings: "Negative" (for headache) became Negativism, and a cue inside a mention
+        negates nothing. The rewriter and word forms still read every run ("absence of speech")."""
+        words = [_normalized(m.group()) for m in _TOKEN.finditer(text)]
+        if len(words) > MAX_PHRASE_TOKENS or _CLAUSE_END.search(text.strip()) or any(w in _CLAUSE_WORDS for w in words):
+            return set()
         cues = cue_spans(text, [(s.start, s.end) for s in spans])
-        out = set()
-        for a, b, _ in runs:
-            outside = chain(_TOKEN.finditer(text, 0, a), _TOKEN.finditer(text, b))
-            if all(_normalized(m.group()) in _FILLERS for m in outside) and not any(x < b and a < y for x, y in cues):
-                out.add((a, b))
-        return out
+        return {(a, b) for a, b, _ in runs if not any(x < b and a < y for x, y in cues)}
 
     def _coherence(self, span: Span, others: list[Span]) -> list[float]:
         """Per candidate: 0.05 for each other mention's only concept it is related to by subsumption (2 at most)."""
