@@ -9,7 +9,8 @@
    names is embedded and looked up in the faiss index over the lexicon (``tasks.lexindex``), and
    links only if its best cosine clears the NIL threshold, which is calibrated on held-out
    synonyms (``kgnlu train linker``). Only the runs of a text that is one term are embedded,
-   never running text nor a negation or hedge cue (``Linker._embeddable``). A text that is a single term is also rewritten whole, and
+   never running text nor a negation or hedge cue (``Linker._embeddable``). A text that is a
+   single term is also rewritten whole, and
    replaces the lexicon's fragments of it when it names another concept (``_rewrite_terms``).
 3. **Disambiguation** of spans with several candidate concepts: each candidate's score (the kind
    of entry matched) plus small bonuses for KG coherence (related by subsumption to another
@@ -57,7 +58,6 @@ DEFAULT_NIL = 0.80  # for an encoder without a calibrated threshold (see ``calib
 NIL_FILE = "linker.json"
 MAX_RUN_TOKENS = 6
 _SENTENCE_END = re.compile(r"[.;:!?]\s*\S")  # a second clause or sentence follows
-_TOKEN = WORD
 _BOUNDARY = re.compile(r"[.;:!?()\[\]\n]|,")
 _RUN_BREAKS = frozenset(("and", "or", "but", "with", "without", "no", "not"))
 _STOPWORDS = (
@@ -71,7 +71,7 @@ _STOPWORDS = (
 _CLAUSE_WORDS = frozenset(normalize_token(w) for w in """is are was were be been being has have had do does did
     it he she they them his her their our we you me my your patient patients showed shows reports reported denies
     denied there here which who whom whose what when while then also today yesterday""".split())
-_CLAUSE_END = re.compile(r"[.;!?]\s*\S")  # another clause or sentence follows
+_CLAUSE_END = re.compile(r"[.;!?]\s*\S")  # as _SENTENCE_END, less the colon of "EEG: spike and wave"
 # Runs compare normalised words ("denies" is "deny"): a stopword counts in both forms, or "denies"
 # would open a run for dense retrieval to link (to HPO's Excluded) and hide the negation it cues.
 STOPWORDS = frozenset(_STOPWORDS) | {normalize_token(w) for w in _STOPWORDS}
@@ -296,7 +296,7 @@ class Linker:
             return kept
 
         last_end = 0
-        for m in _TOKEN.finditer(text):
+        for m in WORD.finditer(text):
             start, end = m.span()
             while t < len(taken) and taken[t][1] <= start:
                 t += 1
@@ -325,7 +325,7 @@ class Linker:
         the NLI or RE sets.
         """
         for text, ss in zip(texts, spans):
-            words = list(_TOKEN.finditer(text))
+            words = list(WORD.finditer(text))
             if not words or len(words) > MAX_PHRASE_TOKENS or _SENTENCE_END.search(text.strip()) \
                     or any((w := normalize_token(m.group())) in STOPWORDS and w not in _FILLERS for m in words):
                 continue
@@ -405,7 +405,8 @@ class Linker:
         for text, rs, ps, es, ss in zip(texts, runs, parts, embeddable, spans):
             for a, b, _ in rs:
                 cands = found.get(text[a:b])
-                if cands and not (cands[0].via == "dense" and ((a, b) not in es or any(x < b and a < y for x, y, _ in ps))):
+                dense_refused = (a, b) not in es or any(x < b and a < y for x, y, _ in ps)
+                if cands and not (cands[0].via == "dense" and dense_refused):
                     ss.append(Span(a, b, text[a:b], list(cands), cands[0].via))
             ss += [Span(x, y, text[x:y], c, "rewrite") for x, y, c in ps]
             ss.sort(key=lambda s: s.start)
@@ -420,7 +421,7 @@ class Linker:
         most precise cosine band with more than one link, >= 0.80, was 5 of 49), and it took cues
         for findings: "Negative" (for headache) became Negativism, and a cue inside a mention
         negates nothing. The rewriter and word forms still read every run ("absence of speech")."""
-        words = [_normalized(m.group()) for m in _TOKEN.finditer(text)]
+        words = [_normalized(m.group()) for m in WORD.finditer(text)]
         if len(words) > MAX_PHRASE_TOKENS or _CLAUSE_END.search(text.strip()) or any(w in _CLAUSE_WORDS for w in words):
             return set()
         cues = cue_spans(text, [(s.start, s.end) for s in spans])
