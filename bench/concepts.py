@@ -62,6 +62,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from results_file import write_results  # bench/: run as a script, or imported with bench/ on sys.path
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
@@ -70,7 +72,6 @@ DEFAULT_GSC = REPO.parent / "shared" / "realdata" / "hpo" / "gsc_plus_dev.tsv"
 DEFAULT_KG = Path("/tmp/kg-hpo")
 HP_IRI = "http://purl.obolibrary.org/obo/HP_"
 PHENOTYPE_ROOT = "HP:0000118"
-HAND_MARK = "<!-- hand-written -->"
 # HPO's top-level branches, to sort errors by the kind of concept predicted.
 BRANCHES = {
     "HP:0000118": "Phenotypic abnormality",
@@ -738,11 +739,7 @@ def main(argv=None) -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(res, indent=1) + "\n", encoding="utf-8")
     md = render(res)
-    if args.out.exists():
-        old = args.out.read_text(encoding="utf-8")
-        if HAND_MARK in old:
-            md += "\n" + HAND_MARK + old.split(HAND_MARK, 1)[1]
-    args.out.write_text(md, encoding="utf-8")
+    write_results(args.out, md)
     print(md)
 
 

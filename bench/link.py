@@ -55,6 +55,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from results_file import write_results  # bench/: run as a script, or imported with bench/ on sys.path
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
@@ -487,7 +489,7 @@ def speed_only(args) -> int:
     res["speed_seconds"] = round(time.perf_counter() - t0, 1)
     res["speed_date"] = time.strftime("%Y-%m-%d %H:%M")
     text = render(res)
-    args.out.write_text(text)
+    write_results(args.out, text)
     out_json.write_text(json.dumps(res, indent=2, sort_keys=True) + "\n")
     print(text)
     return 0
@@ -624,7 +626,7 @@ def main(argv: list[str] | None = None) -> int:
     res.pop("speed_seconds", None)
     text = render(res)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
+    write_results(args.out, text)
     args.out.with_suffix(".json").write_text(json.dumps(res, indent=2, sort_keys=True) + "\n")
     print(text)
     return 0

@@ -53,6 +53,8 @@ from pathlib import Path
 
 import numpy as np
 
+from results_file import write_results  # bench/: run as a script, or imported with bench/ on sys.path
+
 REPO = Path(__file__).resolve().parents[1]
 LOAD_AT_START = os.getloadavg()[0]  # other work on the machine slows every timing below
 SYSTEMS = (("neural only", "neural"), ("symbolic only (unknown = neutral)", "rules"),
@@ -740,7 +742,7 @@ def main(argv=None) -> None:
     speed = None if args.skip_speed else speed_bench(args, log)
     text = render(args, acc, speed, time.perf_counter() - t0, real)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(text + "\n", encoding="utf-8")
+    write_results(args.out, text + "\n")
     if args.json:
         Path(args.json).write_text(json.dumps({"date": time.strftime("%Y-%m-%d"), "command": sys.argv,
                                                "accuracy": acc and {k: v for k, v in acc.items() if k != "manifest"},

@@ -123,3 +123,14 @@ def test_real_gsc_dev_file():
         for s, e, m, h in d.mentions:
             assert d.text[s:e] == m, (d.pmid, s, e, m)
             assert h.startswith("HP:")
+
+
+def test_a_results_file_keeps_its_hand_written_part(tmp_path):
+    from results_file import HAND_MARK, write_results
+
+    out = tmp_path / "results" / "x.md"
+    write_results(out, "# run 1\n")
+    assert out.read_text() == "# run 1\n"
+    out.write_text(out.read_text() + "\n" + HAND_MARK + "\n\nnotes written by hand\n")
+    write_results(out, "# run 2\n")
+    assert out.read_text() == "# run 2\n\n" + HAND_MARK + "\n\nnotes written by hand\n"
