@@ -182,11 +182,12 @@ def extensions(text: str, spans: Sequence[tuple[int, int]], named: Callable[[str
     not "Type A brachydactyly". ``forms``: a name may have other forms of the words ("occult
     spina bifida" / "Spina bifida occulta"), and articles do not count among the words taken in
     ("calcification of the falx cerebri"); without it, only "of" may join them."""
-    from kgnlu.kg.matcher import WORDS, normalize_token
+    from kgnlu.kg.matcher import WORDS
     from kgnlu.kg.morph import stem
+    from kgnlu.kg.rewrite import normalized
 
     def stems(phrase: str) -> set[str]:
-        return {stem(t) if forms else t for t in (normalize_token(w) for w in WORDS.findall(phrase))}
+        return {stem(t) if forms else t for t in (normalized(w) for w in WORDS.findall(phrase))}
 
     joins = _IN_NAMES if forms else frozenset({"of"})
     uncounted = _IN_NAMES if forms else frozenset()  # words that do not count against max_words

@@ -46,6 +46,7 @@ from kgnlu.kg.morph import stem
 from kgnlu.kg.negation import cue_spans, experiencers, polarity_cues
 from kgnlu.kg.rewrite import FILLERS as _FILLERS
 from kgnlu.kg.rewrite import MAX_QUERY_TOKENS as MAX_PHRASE_TOKENS
+from kgnlu.kg.rewrite import normalized
 from kgnlu.tasks.expand import WORD, abbreviations, coordinated, extensions, named_parts, occurrences, unresolved
 from kgnlu.tasks.expand import nested as expand_nested
 from kgnlu.tasks.readings import namesake_key, reads_as
@@ -81,9 +82,6 @@ STOPWORDS = frozenset(_STOPWORDS) | {normalize_token(w) for w in _STOPWORDS}
 # candidates that cannot win, so ``candidates`` may be a subset of the span's); ``prepare(items)``,
 # called once per ``link_many`` with every (text, span, candidates) it will score, to batch the work.
 Scorer = Callable[[str, "Span", list[Candidate], list["Span"]], list[float]]
-
-
-_normalized = lru_cache(maxsize=1 << 16)(normalize_token)
 
 
 @dataclass
@@ -301,7 +299,7 @@ class Linker:
             while t < len(taken) and taken[t][1] <= start:
                 t += 1
             inside = t < len(taken) and taken[t][0] < end
-            word = _normalized(m.group())
+            word = normalized(m.group())
             if inside or _BOUNDARY.search(text, last_end, start) or word in _RUN_BREAKS:
                 close()
                 stretch += 1
@@ -327,11 +325,11 @@ class Linker:
         for text, ss in zip(texts, spans):
             words = list(WORD.finditer(text))
             if not words or len(words) > MAX_PHRASE_TOKENS or _SENTENCE_END.search(text.strip()) \
-                    or any((w := normalize_token(m.group())) in STOPWORDS and w not in _FILLERS for m in words):
+                    or any((w := normalized(m.group())) in STOPWORDS and w not in _FILLERS for m in words):
                 continue
-            while words and normalize_token(words[0].group()) in _FILLERS:  # "the C of vitamins"
+            while words and normalized(words[0].group()) in _FILLERS:  # "the C of vitamins"
                 words.pop(0)
-            while words and normalize_token(words[-1].group()) in _FILLERS:
+            while words and normalized(words[-1].group()) in _FILLERS:
                 words.pop()
             if not words:
                 continue
@@ -421,7 +419,7 @@ class Linker:
         most precise cosine band with more than one link, >= 0.80, was 5 of 49), and it took cues
         for findings: "Negative" (for headache) became Negativism, and a cue inside a mention
         negates nothing. The rewriter and word forms still read every run ("absence of speech")."""
-        words = [_normalized(m.group()) for m in WORD.finditer(text)]
+        words = [normalized(m.group()) for m in WORD.finditer(text)]
         if len(words) > MAX_PHRASE_TOKENS or _CLAUSE_END.search(text.strip()) or any(w in _CLAUSE_WORDS for w in words):
             return set()
         cues = cue_spans(text, [(s.start, s.end) for s in spans])
