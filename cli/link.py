@@ -13,20 +13,22 @@ from kgnlu.cli._common import (KG_OPTION, RAY_OPTION, TEXTS_INPUT_OPTION, StageP
 
 
 def link(texts: list[str], kg: Path | None = None, top_k: int = 0, dense: bool | None = None, progress=None,
-         encoder: Path | None = None, branches: list[str] | None = None, nested: bool = False, ray: str | None = None):
+         encoder: Path | None = None, branches: list[str] | None = None, nested: bool = False, ray: str | None = None,
+         curation: str | Path | None = "auto"):
     """Plain function behind the command: one list of ``Mention`` per text. ``dense`` None links
-    as ``Engine`` does by default (as the NLI model was trained); ``branches`` as ``Engine.link``;
-    ``ray``: on the Ray cluster at that address ("": the local one)."""
+    as ``Engine`` does by default (as the NLI model was trained); ``branches`` and ``curation`` as
+    ``Engine``; ``ray``: on the Ray cluster at that address ("": the local one)."""
     from kgnlu.api import Engine
 
     progress = progress or (lambda _: None)
-    engine = Engine(kg, dense=dense, encoder=encoder)
+    engine = Engine(kg, dense=dense, encoder=encoder, curation=curation)
     engine.linker(progress).scope(branches)  # a bad branch fails before any text is linked
     if ray is not None:
         from kgnlu.scale import ray_map
 
         engine.close()
-        options = {"kg": engine.kg_dir, "dense": dense, "encoder": encoder, "top_k": top_k, "branches": branches, "nested": nested}
+        options = {"kg": engine.kg_dir, "dense": dense, "encoder": encoder, "top_k": top_k, "branches": branches, "nested": nested,
+                   "curation": curation}
         return ray_map("link", texts, options, ray or None, progress)
     return in_batches(texts, lambda batch: engine.link_many(batch, top_k=top_k, branches=branches, nested=nested), progress, "linking")
 
@@ -46,6 +48,9 @@ def link_cli(
     only: str | None = typer.Option(None, "--only", help="Link only to these branches, comma-separated: source names "
                                     "(hpo, mondo), shortcuts (hpo:phenotype) or subtree roots as CURIE/IRI (HP:0000118)."),
     nested: bool = typer.Option(False, "--nested", help="Also the terms inside longer ones (\"schwannoma\" in \"vestibular schwannoma\")."),
+    curation: str = typer.Option("auto", "--curation", help="Which candidates to keep: auto (the shipped model, learned "
+                                 "from curated PubMed abstracts, where the KG holds HPO), none, or a model directory "
+                                 "(kgnlu train curation)."),
     json_out: bool = typer.Option(False, "--json", help="One JSON object per text."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
     ray: str | None = RAY_OPTION,
@@ -59,7 +64,8 @@ def link_cli(
         fail("give --dense or --lexicon-only, not both")
     with StageProgress(enabled=not quiet and (input_file is not None or not json_out)) as progress:
         branches = [b.strip() for b in only.split(",") if b.strip()] if only is not None else None
-        results = link(texts, kg, top_k, True if dense else (False if lexicon_only else None), progress, encoder, branches, nested, ray)
+        results = link(texts, kg, top_k, True if dense else (False if lexicon_only else None), progress, encoder, branches, nested, ray,
+                       None if curation == "none" else curation)
     for t, mentions in zip(texts, results):
         if json_out:
             print_json({"text": t, "mentions": [m.to_dict() if top_k else _drop_candidates(m.to_dict()) for m in mentions]})

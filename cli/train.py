@@ -160,6 +160,45 @@ def train_nli_gate_cli(
                    f"dev NLL {report['dev_nll_before']:.4f} -> {report['dev_nll_after']:.4f}")
 
 
+@app.command("curation")
+@handle_errors
+def train_curation_cli(
+    data: Path = typer.Option(..., "--data", help="Annotated documents in GSC+'s format (blocks of id, text and "
+                              "start/end/mention/concept lines), e.g. ../shared/realdata/hpo/gsc_plus_dev.tsv."),
+    kg: Path | None = KG_OPTION,
+    out: Path | None = typer.Option(None, "--out", help="Where the model is saved (the shipped one: "
+                                    "src/kgnlu/assets/curation); without it, only cross-validate."),
+    folds: int = typer.Option(5, "--folds", min=2, help="Cross-validation folds, by document."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the fold shuffle."),
+    min_alias_rate: float = typer.Option(0.3, "--min-alias-rate", min=0.0, max=1.0,
+                                         help="Propose an annotated surface as an alias where it is annotated at least "
+                                              "this often where it occurs."),
+    json_out: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Learn which of the linker's candidate mentions curators annotate (nested terms, grouping
+    classes, aliases no ontology lists) from annotated documents; report cross-validated P/R/F1."""
+    import shlex
+    import sys
+
+    import kgnlu.training.jobs as jobs
+
+    command = " ".join(["kgnlu", *map(shlex.quote, sys.argv[1:])])
+    with StageProgress(enabled=not (quiet or json_out)) as progress:
+        report = jobs.train_curation(kg, data, out, progress=progress, folds=folds, seed=seed,
+                                     min_alias_rate=min_alias_rate, command=command)
+    report = {k: v for k, v in report.items() if k not in ("curator", "predictions", "predictions_flat")}
+    if json_out:
+        print_json(report)
+        return
+    c, cv, flat = report["candidates"], report["cv"], report["cv_flat"]
+    typer.echo(f"{folds}-fold cross-validation by document, threshold {report['threshold']}:")
+    for name, r in (("candidates (all kept)", c), ("curated, nested terms kept", cv), ("curated, no nested terms", flat)):
+        typer.echo(f"  {name:28} P {r['p']:.3f}  R {r['r']:.3f}  F1 {r['f1']:.3f}")
+    if out is not None:
+        typer.echo(f"saved {out} (fitted on every document, {report['rows']} candidate rows)")
+
+
 def train_linker(kg: Path | None, out: Path, progress=None, **options) -> dict:
     """Plain function behind ``kgnlu train linker``: train the adapter and save it in ``out``."""
     import kgnlu.training.jobs as jobs

@@ -51,11 +51,17 @@ class Engine:
             shipped model), dense when ``encoder`` is given.
         encoder: the dense linker's text encoder: None (MiniLM with the shipped adapter), a local
             sentence-transformers folder, or a ``kgnlu.neural.encoder.TextEncoder``.
+        curation: the curation model ``link`` applies (``tasks.curation``: which candidate mentions
+            curators annotate, learned from annotated abstracts): "auto" (the default) the shipped
+            one, learned on GSC+, where the KG holds HPO; a model directory (``kgnlu train
+            curation``) applied whatever the KG holds; None: none. NLI and RE link as their models
+            were trained, never through it.
     """
 
     def __init__(self, kg: str | Path | None = None, model: str | Path | None = None, device: str = "auto",
-                 dense: bool | None = None, encoder=None):
+                 dense: bool | None = None, encoder=None, curation: str | Path | None = "auto"):
         self.model = model
+        self.curation = curation
         linking = model_linking(resolve_nli_model(model))
         if dense is None:
             dense = encoder is not None or linking["dense"]
@@ -77,9 +83,9 @@ class Engine:
 
     @classmethod
     def load(cls, kg: str | Path | None = None, model: str | Path | None = None, device: str = "auto",
-             dense: bool | None = None, encoder=None) -> Engine:
+             dense: bool | None = None, encoder=None, curation: str | Path | None = "auto") -> Engine:
         """An Engine over ``kg`` (see the class); use it as a context manager to close it."""
-        return cls(kg, model, device, dense, encoder)
+        return cls(kg, model, device, dense, encoder, curation)
 
     def __enter__(self) -> Engine:
         return self
@@ -192,16 +198,28 @@ class Engine:
         (sources, ``hpo:phenotype``, CURIEs/IRIs of subtree roots) limits what they may name;
         ``nested`` adds the terms inside longer ones ("schwannoma" in "vestibular schwannoma").
 
+        The engine's curation model (``curation``) chooses among the candidates.
+
         >>> [(m.text, m.negated) for m in engine.link("Denies chest pain.")]  # doctest: +SKIP
         [('chest pain', True)]
         """
-        return self.linker().link(text, top_k=top_k, branches=branches, modifiers=True, nested=nested, forms=True)
+        return self.link_many([text], top_k=top_k, branches=branches, nested=nested)[0]
 
     def link_many(self, texts: Sequence[str], top_k: int = 0, branches: Sequence[str] | None = None,
                   nested: bool = False) -> list[list[Mention]]:
         """``link`` over many texts, batched; results in input order."""
         return self.linker().link_many(texts, top_k=top_k, branches=branches, modifiers=True, nested=nested,
-                                       forms=True)
+                                       forms=True, curator=self.curator())
+
+    def curator(self, progress: StageCallback = no_progress):
+        """The curation model ``link`` applies (``tasks.curation.Curator``), None when there is none."""
+        if self.curation is None:
+            return None
+        from kgnlu.tasks.curation import default_curator_path
+
+        auto = str(self.curation) == "auto"
+        path = default_curator_path() if auto else Path(self.curation)
+        return self.session(progress).curator(path, required=not auto)
 
     # -- NLI ---------------------------------------------------------------------------------
 

@@ -208,6 +208,18 @@ class KGSession:
 
         return self._part("linker", build)
 
+    def curator(self, path: Path, required: bool = False):
+        """The curation model at ``path`` (``tasks.curation``) when it applies to this KG's
+        concepts, else None; ``required``: applied whatever concepts the KG holds."""
+
+        def build():
+            from kgnlu.tasks.curation import load_curator
+
+            curator = load_curator(path)
+            return curator if required or curator.applies(lambda iri: self.tables.kind(iri) is not None) else None
+
+        return self._part(("curator", str(path), required), build)
+
     def node_vectors(self):
         """The GNN's node vectors, as in training (``default_node_vectors``)."""
         return self._part("node_vectors", lambda: default_node_vectors(

@@ -70,7 +70,7 @@ def answerer(task: str, options: dict) -> Callable[[list], list]:
             engine.nli_predictor()
         return lambda pairs: engine.infer_many(pairs, symbolic_only=bool(o.get("symbolic_only")))
     if task == "link":
-        engine = Engine(o.get("kg"), dense=o.get("dense"), encoder=o.get("encoder"))
+        engine = Engine(o.get("kg"), dense=o.get("dense"), encoder=o.get("encoder"), curation=o.get("curation", "auto"))
         engine.linker().scope(o.get("branches"))
         return lambda texts: engine.link_many(texts, top_k=o.get("top_k", 0), branches=o.get("branches"),
                                               nested=bool(o.get("nested")))

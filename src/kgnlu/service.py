@@ -92,6 +92,7 @@ def load_engine(settings: ServeSettings, engine=None, progress: Callable[[str], 
         engine = Engine.load(kg=settings.kg, model=settings.model, device=settings.device, dense=settings.dense)
     engine.kg_manifest()  # no KG: a clear error here, rather than building the default one
     engine.linker(progress)
+    engine.curator(progress)
     engine.nli_predictor(progress)
     engine.relation_extractor(progress=progress)
     progress("warming up")

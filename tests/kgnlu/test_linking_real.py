@@ -335,3 +335,25 @@ def test_real_hpo_dense_linking_leaves_the_cues_alone(hpo_engine):
         assert [(m.text, m.negated) for m in dense.link("Negative for headache.")] == [("headache", True)]
     finally:
         dense.close()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not GSC_DEV.exists(), reason="no ../shared/realdata (GSC+ dev)")
+def test_real_gsc_curation_reproduces_and_beats_the_linker_alone(hpo_engine):
+    """``kgnlu train curation`` on GSC+ dev and the real HPO: its cross-validated figures are the
+    shipped model's record (the run reproduces), and curating beats the linker alone."""
+    from kgnlu.training.curation_train import curie_iri, read_annotated, train_curation
+
+    shipped = hpo_engine.curator()
+    assert shipped is not None  # "auto" applies the shipped model to a KG holding HPO
+    report = train_curation(hpo_engine.linker(), GSC_DEV)
+    record = shipped.config["training"]["cross_validation"]
+    assert (report["threshold"], report["cv"], report["cv_flat"]) == (record["threshold"], record["cv"],
+                                                                       record["cv_flat"])
+    docs = read_annotated(GSC_DEV)
+    gold = [{(s, e, curie_iri(c)) for s, e, _, c in d.mentions} for d in docs]
+    with Engine(hpo_engine.kg_dir, device="cpu", dense=False, curation=None) as plain:
+        found = [{(m.start, m.end, m.iri) for m in ms} for ms in plain.link_many([d.text for d in docs])]
+    tp, pred, n = sum(len(f & g) for f, g in zip(found, gold)), sum(map(len, found)), sum(map(len, gold))
+    plain_f1 = 2 * tp / (pred + n)
+    assert report["cv_flat"]["f1"] > plain_f1 + 0.03 and report["cv"]["f1"] > 0.70

@@ -47,10 +47,22 @@ def dicts(results):
     return [r.to_dict() if hasattr(r, "to_dict") else [m.to_dict() for m in r] for r in results]
 
 
+def same(a, b) -> bool:
+    """Equal answers; probabilities may differ in their last printed digit (1e-6), as a worker
+    runs torch on another number of threads than this process."""
+    if isinstance(a, float) and isinstance(b, float):
+        return abs(a - b) <= 2e-6
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    return a == b
+
+
 def test_batch_infer_on_ray_answers_as_in_process_and_in_input_order(cluster, demo_kg, engine):
     progress: list[str] = []
     got = ray_map("infer", PAIRS, {"kg": demo_kg}, progress=progress.append, workers=2, chunk=CHUNK)
-    assert dicts(got) == dicts(in_chunks(engine.infer_many, PAIRS))
+    assert same(dicts(got), dicts(in_chunks(engine.infer_many, PAIRS)))
     assert len({r.label for r in got}) == 3  # the pairs ask all three questions
     assert progress[0].startswith("inferring on Ray: 8 chunks") and progress[-1] == f"inferring {len(PAIRS)}/{len(PAIRS)}"
 
@@ -89,7 +101,7 @@ def test_a_worker_killed_mid_run_is_replaced_and_the_output_is_whole_and_ordered
     got = ray_map("infer", pairs, {"kg": demo_kg}, progress=kill_a_worker, workers=2, chunk=CHUNK)
     assert killed, "no pipeline worker was found to kill"
     assert lines[1] == f"inferring {CHUNK}/{len(pairs)}" and len(lines) == 1 + len(pairs) // CHUNK  # mid-run
-    assert dicts(got) == dicts(in_chunks(engine.infer_many, pairs))
+    assert same(dicts(got), dicts(in_chunks(engine.infer_many, pairs)))
 
 
 @pytest.mark.slow

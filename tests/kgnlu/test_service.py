@@ -283,6 +283,9 @@ class FakeEngine:
             progress("loading the lexicon")
             self.gate.wait(30)
 
+    def curator(self, progress=None):
+        return None
+
     def nli_predictor(self, progress=None):
         pass
 

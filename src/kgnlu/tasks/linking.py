@@ -147,6 +147,7 @@ class Linker:
         self._replaced = tables.replacements()
         self._label = lru_cache(maxsize=1 << 16)(lambda iri: tables.label(iri))  # one SQL query per candidate otherwise
         self._ancestors = lru_cache(maxsize=1 << 15)(lambda iri: frozenset(tables.ancestors(iri)))
+        self._n_descendants = lru_cache(maxsize=1 << 15)(lambda iri: len(tables.descendants(iri)))
         self.modifier_roots = tuple(modifier_roots)
         # Short forms the text defines ("cafe au lait spots (CLS)") link throughout it. Off by
         # default: GSC+'s curators do not annotate short forms, so on that corpus every link
@@ -170,11 +171,12 @@ class Linker:
         return mode
 
     def link(self, text: str, top_k: int = 0, branches: Sequence[str] | None = None,
-             modifiers: bool = False, nested: bool = False, forms: bool | None = None) -> list[Mention]:
-        return self.link_many([text], top_k, branches, modifiers, nested, forms)[0]
+             modifiers: bool = False, nested: bool = False, forms: bool | None = None, curator=None) -> list[Mention]:
+        return self.link_many([text], top_k, branches, modifiers, nested, forms, curator)[0]
 
     def link_many(self, texts: Sequence[str], top_k: int = 0, branches: Sequence[str] | None = None,
-                  modifiers: bool = False, nested: bool = False, forms: bool | None = None) -> list[list[Mention]]:
+                  modifiers: bool = False, nested: bool = False, forms: bool | None = None,
+                  curator=None) -> list[list[Mention]]:
         """The mentions of each text, in text order.
 
         ``branches``: link only to concepts in these sources or subtrees (``tasks.scope``); a span
@@ -185,6 +187,8 @@ class Linker:
         ``nested``: also the terms inside each match ("schwannoma" in "vestibular schwannoma"),
         ``via="nested"``; off by default: the NLI rules would count a finding twice.
         ``forms``: other word forms and typos (``tasks.expand.named_parts``); None: the linker's ``forms``.
+        ``curator``: a ``tasks.curation.Curator``: its aliases and the nested terms join the
+        candidates, and it keeps those a curator would annotate (nested ones only with ``nested``).
         """
         texts = [check_text(t) for t in texts]
         forms = self.forms if forms is None else forms
@@ -195,15 +199,18 @@ class Linker:
             self._rewrite_terms(texts, spans, allowed)
         if self.index is not None or self.rewriter is not None:
             self._add_unmatched_spans(texts, spans, allowed, forms)
-        if nested:
+        if nested or curator is not None:  # a curator chooses among the nested terms too
             for text, ss in zip(texts, spans):
                 ss += [Span(a, b, text[a:b], cands, "nested") for a, b, cands in
                        expand_nested(text, [(s.start, s.end) for s in ss if s.via != "dense"],
                                      lambda p: self._phrase(p, allowed))]
+                if curator is not None:
+                    ss += self._curated_spans(text, ss, curator, allowed)
                 ss.sort(key=lambda s: (s.start, -s.end))
         coherence = [[self._coherence(s, ss) for s in ss] for ss in spans]
         self._prepare_scorers(texts, spans, coherence, top_k)
-        return [self._finish(t, s, c, top_k, scope, allowed, modifiers) for t, s, c in zip(texts, spans, coherence)]
+        out = [self._finish(t, s, c, top_k, scope, allowed, modifiers) for t, s, c in zip(texts, spans, coherence)]
+        return out if curator is None else [self._curate(ms, curator, nested) for ms in out]
 
     def scope(self, branches: Sequence[str] | None = None) -> Scope:
         """The ``Scope`` of ``branches`` over this linker's KG; ``InputError`` for a bad branch."""
@@ -339,6 +346,29 @@ class Linker:
             cands = self._candidates(self.rewriter.lookup(text[a:b], k=5), "rewrite", allowed)
             if cands and cands[0].iri not in {c.iri for s in ss for c in s.candidates}:
                 ss[:] = [Span(a, b, text[a:b], cands, "rewrite")]
+
+    def _curated_spans(self, text: str, spans: list[Span], curator, allowed) -> list[Span]:
+        """The curator's aliases in ``text``, where no span of the same bounds already offers the concept."""
+        offered = {(s.start, s.end, c.iri) for s in spans for c in s.candidates}
+        out = []
+        for a, b, iri in curator.alias_spans(text):
+            cands = self._current([Candidate(iri, self._label(iri), 1.0, "curated", text[a:b].lower(), "curated")])
+            cands = [c for c in cands if allowed is None or allowed(c.iri)]
+            if cands and (a, b, cands[0].iri) not in offered and self.tables.kind(cands[0].iri) in LINKABLE:
+                out.append(Span(a, b, text[a:b], cands, "curated"))
+        return out
+
+    def curation_features(self, curator):
+        from kgnlu.tasks.curation import Features
+
+        return Features(curator.roots, self._ancestors, self._n_descendants)
+
+    def _curate(self, mentions: list[Mention], curator, nested: bool) -> list[Mention]:
+        from kgnlu.tasks.curation import Candidate as Proposed
+
+        cands = [Proposed(m.start, m.end, m.text, m.iri, m.via, m.score) for m in mentions]
+        keep = curator.keep(cands, self.curation_features(curator), nested)
+        return [m for m, k in zip(mentions, keep) if k]
 
     def _candidates(self, hits, via: str, allowed: Callable[[str], bool] | None = None) -> list[Candidate]:
         """Rewrite or dense hits (``iri, text, kind, score``) as mention candidates: linkable ones,

@@ -94,6 +94,18 @@ def train_linker(kg: str | Path | None, out_dir: str | Path, progress: StageCall
     return train(runtime.kg_dir, out_dir, progress=bar, **options)
 
 
+def train_curation(kg: str | Path | None, data: str | Path, out_dir: str | Path | None,
+                   progress: StageCallback = no_progress, **options) -> dict:
+    """Learn which linked candidates curators annotate from annotated documents, cross-validated
+    by document (``kgnlu.training.curation_train``); linked as ``Engine.link`` links (lexicon-only)."""
+    from kgnlu.runtime import model_linking, resolve_nli_model
+    from kgnlu.training.curation_train import train_curation as train
+
+    runtime = _kg(kg, progress, {**model_linking(resolve_nli_model(None)), "dense": False})
+    return train(runtime.session(progress).linker(progress), Path(data), Path(out_dir) if out_dir else None,
+                 progress=progress, **options)
+
+
 def generate_relation_data(kg: str | Path | None, out_dir: str | Path, seed: int = 13, sizes: dict | None = None,
                            progress: StageCallback = no_progress) -> dict:
     """Distant-supervision RE data from the KG (``kgnlu.training.re_data``); returns its meta."""

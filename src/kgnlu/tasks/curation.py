@@ -1,0 +1,304 @@
+"""Curation: which of the linker's candidate mentions a curator would annotate, learned from
+annotated documents (``kgnlu train curation``; the shipped model learned GSC+'s PubMed abstracts).
+
+The linker proposes more than curators mark: the terms inside longer ones ("brachydactyly" in
+"brachydactyly type C"), grouping classes ("Abnormality of the skin"), concepts a corpus's
+curators never use. And curators name findings in words no ontology lists ("jaw cysts",
+"happy puppet"). A curation model holds:
+
+- **aliases**: surfaces the training documents annotate, each with its concept and how often the
+  surface is annotated where it occurs; the frequent ones are proposed as ``via="curated"``
+  candidates (``Curator.alias_spans``);
+- **priors**: how often each concept, and each normalised span text, that the linker proposed in
+  the training documents was annotated there;
+- **a logistic regression** over those priors and the candidate's own features (nesting, length,
+  how it was found, the ontology branch it is in, how general the concept is), kept when its
+  probability clears a threshold chosen by cross-validation.
+
+A model applies only to the concepts it learned about: a mention of a concept outside its
+branches, or on a KG that holds none of them, passes untouched (``Curator.applies``). Linking
+for the NLI and RE models never goes through it (their manifests' ``linking``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from kgnlu.kg.rewrite import normalized
+
+CONFIG_FILE = "curation.json"
+WEIGHTS_FILE = "curation.safetensors"
+FORMAT = 1
+VIAS = ("lexicon", "rewrite", "coordination", "nested", "curated", "dense", "abbreviation")
+_WORD = re.compile(r"\w+")
+_PROPOSED = frozenset(("nested", "curated"))  # what curation adds to the linker's own mentions
+
+
+def norm_text(text: str) -> str:
+    """A span's words, lower-cased and normalised as the lexicon compares them ("Cysts" -> "cyst")."""
+    return " ".join(normalized(w.lower()) for w in _WORD.findall(text))
+
+
+@dataclass
+class Stats:
+    """Counts over training documents: the priors and aliases a model reads its features from."""
+
+    concept_pred: Counter = field(default_factory=Counter)  # iri -> candidates proposed
+    concept_gold: Counter = field(default_factory=Counter)  # iri -> of them annotated
+    text_pred: Counter = field(default_factory=Counter)  # norm_text -> candidates proposed
+    text_gold: Counter = field(default_factory=Counter)
+    alias: dict[str, Counter] = field(default_factory=dict)  # lower-cased surface -> iri -> annotations
+    alias_seen: Counter = field(default_factory=Counter)  # surface -> occurrences in the documents
+
+    def add(self, other: Stats, sign: int = 1) -> None:
+        for name in ("concept_pred", "concept_gold", "text_pred", "text_gold", "alias_seen"):
+            mine, theirs = getattr(self, name), getattr(other, name)
+            for k, v in theirs.items():
+                mine[k] += sign * v
+        for surface, iris in other.alias.items():
+            mine = self.alias.setdefault(surface, Counter())
+            for k, v in iris.items():
+                mine[k] += sign * v
+
+    def annotated_rate(self, surface: str) -> float:
+        """How often ``surface``, where it occurs in the documents, is annotated."""
+        seen = self.alias_seen.get(surface, 0)
+        return sum(self.alias.get(surface, {}).values()) / seen if seen > 0 else 0.0
+
+    def aliases(self, min_rate: float) -> dict[str, str]:
+        """Surface -> its most annotated concept, for the surfaces annotated at least ``min_rate``
+        of the times they occur."""
+        out = {}
+        for surface, iris in self.alias.items():
+            iris = {k: v for k, v in iris.items() if v > 0}
+            if iris and self.annotated_rate(surface) >= min_rate:
+                out[surface] = min(iris, key=lambda k: (-iris[k], k))
+        return out
+
+    def to_json(self) -> dict:
+        return {"concept_pred": dict(self.concept_pred), "concept_gold": dict(self.concept_gold),
+                "text_pred": dict(self.text_pred), "text_gold": dict(self.text_gold),
+                "alias": {k: dict(v) for k, v in self.alias.items()}, "alias_seen": dict(self.alias_seen)}
+
+    @classmethod
+    def from_json(cls, d: dict) -> Stats:
+        return cls(Counter(d["concept_pred"]), Counter(d["concept_gold"]), Counter(d["text_pred"]),
+                   Counter(d["text_gold"]), {k: Counter(v) for k, v in d["alias"].items()}, Counter(d["alias_seen"]))
+
+
+def _logit_prior(hits: int, n: int) -> float:
+    p = (hits + 1) / (n + 2)  # Laplace: an unseen concept sits at even odds
+    return math.log(p / (1 - p))
+
+
+class AliasIndex:
+    """Whole-word, case-insensitive occurrences of surfaces, the longest at each word first and
+    never overlapping, as one left-to-right pass over the words (a regex alternation of hundreds
+    of surfaces tries each at every character)."""
+
+    def __init__(self, aliases: dict[str, str]):
+        self.aliases = aliases
+        self._by_words: dict[tuple[str, ...], list[str]] = {}
+        for surface in sorted(aliases, key=lambda s: (-len(s), s)):
+            if words := tuple(_WORD.findall(surface)):
+                self._by_words.setdefault(words, []).append(surface)
+        self._longest = max((len(w) for w in self._by_words), default=0)
+
+    def _at(self, low: str, start: int, surfaces: list[str]) -> int | None:
+        for surface in surfaces:  # longest first; the punctuation must be the surface's own
+            end = start + len(surface)
+            if low.startswith(surface, start) and (end == len(low) or not _WORD.match(low, end)):
+                return end
+        return None
+
+    def spans(self, text: str) -> list[tuple[int, int, str]]:
+        if not self._by_words:
+            return []
+        low = text.lower()
+        words = [(m.start(), m.group(0)) for m in _WORD.finditer(low)]
+        out, i, free = [], 0, 0
+        while i < len(words):
+            start = words[i][0]
+            for n in range(min(self._longest, len(words) - i), 0, -1) if start >= free else ():
+                surfaces = self._by_words.get(tuple(w for _, w in words[i:i + n]))
+                if surfaces and (end := self._at(low, start, surfaces)) is not None:
+                    out.append((start, end, self.aliases[low[start:end]]))
+                    free = end
+                    break
+            i += 1
+        return out
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A linked mention as the curation features see it."""
+
+    start: int
+    end: int
+    text: str
+    iri: str
+    via: str
+    score: float
+
+
+class Features:
+    """The feature vector of a candidate: one definition for training and for inference."""
+
+    def __init__(self, roots: Sequence[str], ancestors: Callable[[str], Iterable[str]],
+                 n_descendants: Callable[[str], int]):
+        self.roots = list(roots)
+        self.ancestors = ancestors
+        self.n_descendants = n_descendants
+
+    @property
+    def names(self) -> list[str]:
+        return (["concept_prior", "concept_seen", "text_prior", "text_seen", "inside", "contains", "words",
+                 "all_caps", "log_descendants", "score", "alias_rate", "alias_agrees", "alias_disagrees"]
+                + [f"via:{v}" for v in VIAS] + [f"root:{r}" for r in self.roots])
+
+    def root(self, iri: str) -> str | None:
+        """The branch root ``iri`` is under (itself included), None when under none of them."""
+        if iri in self.roots:
+            return iri
+        up = set(self.ancestors(iri))
+        return next((r for r in self.roots if r in up), None)
+
+    def rows(self, cands: Sequence[Candidate], stats: Stats) -> np.ndarray:
+        bounds = [(c.start, c.end) for c in cands]
+        out = np.zeros((len(cands), len(self.names)), dtype=np.float64)
+        for i, c in enumerate(cands):
+            t = norm_text(c.text)
+            surface = c.text.lower()
+            # Counts can be zero where a training row's own document was subtracted: not an alias.
+            iris = {k: v for k, v in stats.alias.get(surface, {}).items() if v > 0}
+            inside = any(a <= c.start and c.end <= b and (a, b) != (c.start, c.end) for a, b in bounds)
+            contains = any(c.start <= a and b <= c.end and (a, b) != (c.start, c.end) for a, b in bounds)
+            root = self.root(c.iri)
+            row = [_logit_prior(stats.concept_gold[c.iri], stats.concept_pred[c.iri]),
+                   math.log1p(stats.concept_pred[c.iri]),
+                   _logit_prior(stats.text_gold[t], stats.text_pred[t]), math.log1p(stats.text_pred[t]),
+                   inside, contains, len(_WORD.findall(c.text)), c.text.isupper(),
+                   math.log1p(self.n_descendants(c.iri)), c.score, stats.annotated_rate(surface),
+                   c.iri in iris, bool(iris) and c.iri not in iris]
+            row += [c.via == v for v in VIAS] + [root == r for r in self.roots]
+            out[i] = row
+        return out
+
+
+def has_evidence(c: Candidate, stats: Stats) -> bool:
+    """Whether the training documents said anything about the candidate's concept or words."""
+    return (stats.concept_pred.get(c.iri, 0) > 0 or stats.text_pred.get(norm_text(c.text), 0) > 0
+            or sum(stats.alias.get(c.text.lower(), {}).values()) > 0)
+
+
+def keep_scored(cands: Sequence[Candidate], p: Sequence[float], threshold: float, stats: Stats, features: Features,
+                nested: bool = True) -> list[bool]:
+    """A candidate is kept when its probability clears ``threshold``, and also, whatever its
+    probability, when it is the plain linker's own mention (not a nested term nor an alias) of a
+    concept and words the training documents never showed: with no evidence about it, the
+    linker's answer stands (GSC+'s curators never met "rash" in a clinical note). A concept outside
+    the model's branches is always kept. ``nested`` False: nested terms, and aliases inside another
+    kept mention, are dropped (what ``Linker.link_many(nested=False)`` promises)."""
+    keep = [bool(q >= threshold) or features.root(c.iri) is None
+            or (c.via not in _PROPOSED and not has_evidence(c, stats)) for c, q in zip(cands, p)]
+    if nested:
+        return keep
+    kept = [(c.start, c.end) for c, k in zip(cands, keep) if k]
+    return [k and c.via != "nested" and not (c.via == "curated" and any(
+        a <= c.start and c.end <= b and (a, b) != (c.start, c.end) for a, b in kept)) for c, k in zip(cands, keep)]
+
+
+@dataclass
+class Regression:
+    """Logistic regression on standardised features, fitted by full-batch gradient descent from
+    zero: deterministic, and small enough for numpy."""
+
+    weight: np.ndarray
+    bias: float
+    mean: np.ndarray
+    scale: np.ndarray
+
+    @classmethod
+    def fit(cls, x: np.ndarray, y: np.ndarray, l2: float = 0.01, steps: int = 3000, lr: float = 0.2) -> Regression:
+        mean, scale = x.mean(0), x.std(0) + 1e-3
+        xn = (x - mean) / scale
+        w, b = np.zeros(x.shape[1]), 0.0
+        for _ in range(steps):
+            g = 1 / (1 + np.exp(-(xn @ w + b))) - y
+            w -= lr * (xn.T @ g / len(y) + l2 * w)
+            b -= lr * float(g.mean())
+        return cls(w, b, mean, scale)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return 1 / (1 + np.exp(-(((x - self.mean) / self.scale) @ self.weight + self.bias)))
+
+
+class Curator:
+    """A trained curation model (``load_curator``), applied by ``Linker.link_many(curator=...)``."""
+
+    def __init__(self, config: dict, regression: Regression, path: Path | None = None):
+        self.config = config
+        self.path = path
+        self.regression = regression
+        self.stats = Stats.from_json(config["stats"])
+        self.threshold = float(config["threshold"])
+        self.roots = list(config["roots"])
+        self.aliases = self.stats.aliases(float(config["min_alias_rate"]))
+        self._index = AliasIndex(self.aliases)
+        self._known = frozenset(self.stats.concept_pred) | frozenset(self.aliases.values())
+
+    def applies(self, known: Callable[[str], bool], sample: int = 200) -> bool:
+        """Whether the KG holds the concepts this model learned about (most of a fixed sample)."""
+        iris = sorted(self._known)[:sample]
+        return bool(iris) and sum(map(known, iris)) >= len(iris) / 2
+
+    def alias_spans(self, text: str) -> list[tuple[int, int, str]]:
+        return self._index.spans(text)
+
+    def keep(self, cands: Sequence[Candidate], features: Features, nested: bool = True) -> list[bool]:
+        """Which candidates a curator would annotate (``keep_scored``)."""
+        if not cands:
+            return []
+        return keep_scored(cands, self.regression.predict(features.rows(cands, self.stats)), self.threshold,
+                           self.stats, features, nested)
+
+    def save(self, out: Path) -> None:
+        from safetensors.numpy import save_file
+
+        out.mkdir(parents=True, exist_ok=True)
+        r = self.regression
+        save_file({"weight": r.weight, "bias": np.array([r.bias]), "mean": r.mean, "scale": r.scale},
+                  str(out / WEIGHTS_FILE))
+        (out / CONFIG_FILE).write_text(json.dumps(self.config, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def load_curator(path: str | Path) -> Curator:
+    """The curation model in ``path`` (``curation.json`` + ``curation.safetensors``)."""
+    from safetensors.numpy import load_file
+
+    path = Path(path)
+    if not (path / CONFIG_FILE).is_file() or not (path / WEIGHTS_FILE).is_file():
+        raise FileNotFoundError(f"no curation model in {path}: it needs {CONFIG_FILE} and {WEIGHTS_FILE} "
+                                "(kgnlu train curation)")
+    config = json.loads((path / CONFIG_FILE).read_text(encoding="utf-8"))
+    if config.get("format") != FORMAT:
+        raise ValueError(f"{path}: curation model format {config.get('format')!r}, this kgnlu reads {FORMAT}")
+    t = load_file(str(path / WEIGHTS_FILE))
+    regression = Regression(t["weight"], float(t["bias"][0]), t["mean"], t["scale"])
+    if len(regression.weight) != len(config["features"]):
+        raise ValueError(f"{path}: {len(regression.weight)} weights for {len(config['features'])} features")
+    return Curator(config, regression, path)
+
+
+def default_curator_path() -> Path:
+    from importlib import resources
+
+    return Path(str(resources.files("kgnlu") / "assets" / "curation"))

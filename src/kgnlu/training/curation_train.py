@@ -1,0 +1,236 @@
+"""``kgnlu train curation``: learn which of the linker's candidates curators annotate
+(``tasks.curation``) from documents annotated with concept mentions, in GSC+'s format.
+
+Every figure it reports is cross-validated by document: a fold's documents are linked and scored
+with statistics and weights learned from the other folds only. Inside the training folds, each
+document's feature rows read priors and aliases from the *other* training documents (its own
+counts subtracted), so that a row never sees its own labels, as a new document's never will.
+The threshold is the one with the best cross-validated F1 over a fixed grid; the saved model is
+fitted on every document with it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from kgnlu.tasks.curation import FORMAT, AliasIndex, Candidate, Curator, Regression, Stats, keep_scored
+from kgnlu.tasks.curation import norm_text
+
+THRESHOLDS = (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6)
+# HPO's top-level branches: the shipped model's roots (its concepts are HPO's).
+HPO_ROOTS = tuple(f"http://purl.obolibrary.org/obo/HP_{n}" for n in
+                  ("0000118", "0012823", "0000005", "0040279", "0031797", "0032443", "0032223"))
+
+
+@dataclass
+class AnnotatedDoc:
+    pmid: str
+    text: str
+    mentions: list[tuple[int, int, str, str]] = field(default_factory=list)  # start, end, text, concept id
+
+
+def read_annotated(path: str | Path) -> list[AnnotatedDoc]:
+    """Blocks separated by a blank line: a document id line, the text on one line, then
+    ``start<TAB>end<TAB>mention<TAB>concept id`` lines (GSC+ as PhenoTagger distributes it)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"annotated documents not found: {path}")
+    docs, block = [], []
+    for line in path.read_text(encoding="utf-8").split("\n") + [""]:
+        line = line.rstrip("\r")
+        if line.strip():
+            block.append(line)
+            continue
+        if block:
+            docs.append(_block(block, path, len(docs)))
+            block = []
+    if not docs:
+        raise ValueError(f"{path}: no documents (expected blocks of id, text and mention lines)")
+    return docs
+
+
+def _block(block: list[str], path: Path, i: int) -> AnnotatedDoc:
+    if len(block) < 2:
+        raise ValueError(f"{path}: block {i + 1} has no text line")
+    doc = AnnotatedDoc(block[0].strip(), block[1])
+    for line in block[2:]:
+        parts = line.split("\t")
+        if len(parts) != 4 or not parts[0].isdigit() or not parts[1].isdigit():
+            raise ValueError(f"{path}: block {i + 1} ({doc.pmid}): bad mention line {line!r} "
+                             "(expected start, end, mention, concept id, tab-separated)")
+        doc.mentions.append((int(parts[0]), int(parts[1]), parts[2], parts[3].strip()))
+    return doc
+
+
+def curie_iri(cid: str) -> str:
+    """An OBO CURIE ("HP:0001250") as its PURL; an IRI as it is."""
+    if "://" in cid:
+        return cid
+    prefix, _, local = cid.partition(":")
+    return f"http://purl.obolibrary.org/obo/{prefix}_{local}"
+
+
+class _Proposer:
+    """What ``Linker.link_many`` needs of a curator to propose candidates: aliases, and keep all."""
+
+    def __init__(self, stats: Stats, min_rate: float, roots: Sequence[str]):
+        self._index = AliasIndex(stats.aliases(min_rate))
+        self.roots = list(roots)
+
+    def alias_spans(self, text: str) -> list[tuple[int, int, str]]:
+        return self._index.spans(text)
+
+    def keep(self, cands, features, nested: bool = True) -> list[bool]:
+        return [True] * len(cands)
+
+
+def _occurrences(text: str, surfaces: Sequence[str]) -> Counter:
+    low = text.lower()
+    out = Counter()
+    for s in surfaces:
+        if s in low:
+            out[s] = len(re.findall(r"(?<!\w)" + re.escape(s) + r"(?!\w)", low))
+    return out
+
+
+class CurationData:
+    """The documents, their gold, the linker's plain proposals and each document's counts."""
+
+    def __init__(self, linker, docs: list[AnnotatedDoc], roots: Sequence[str], min_rate: float):
+        self.linker, self.docs, self.roots, self.min_rate = linker, docs, list(roots), min_rate
+        replaced = linker.tables.replacements()
+
+        def current(iri):
+            hops = 0
+            while iri in replaced and replaced[iri] is not None and hops < 8:
+                iri, hops = replaced[iri], hops + 1
+            return iri
+
+        self.gold = [{(s, e, current(curie_iri(c))) for s, e, _, c in d.mentions} for d in docs]
+        plain = linker.link_many([d.text for d in docs], modifiers=True, nested=True, forms=True)
+        surfaces = sorted({d.text[s:e].lower() for d in docs for s, e, _, _ in d.mentions})
+        self.doc_stats = []
+        for d, gold, ms in zip(docs, self.gold, plain):
+            st = Stats()
+            for key in {(m.start, m.end, m.iri): m for m in ms}.items():
+                (s, e, iri), m = key
+                hit = (s, e, iri) in gold
+                st.concept_pred[iri] += 1
+                st.concept_gold[iri] += hit
+                t = norm_text(m.text)
+                st.text_pred[t] += 1
+                st.text_gold[t] += hit
+            for s, e, iri in gold:
+                st.alias.setdefault(d.text[s:e].lower(), Counter())[iri] += 1
+            st.alias_seen = _occurrences(d.text, surfaces)
+            self.doc_stats.append(st)
+        self.features = linker.curation_features(_Proposer(Stats(), min_rate, self.roots))
+
+    def pooled(self, idx: Sequence[int]) -> Stats:
+        out = Stats()
+        for i in idx:
+            out.add(self.doc_stats[i])
+        return out
+
+    def candidates(self, i: int, stats: Stats) -> list[Candidate]:
+        ms = self.linker.link_many([self.docs[i].text], modifiers=True, forms=True,
+                                   curator=_Proposer(stats, self.min_rate, self.roots))[0]
+        seen, out = set(), []
+        for m in ms:
+            if (m.start, m.end, m.iri) not in seen:
+                seen.add((m.start, m.end, m.iri))
+                out.append(Candidate(m.start, m.end, m.text, m.iri, m.via, m.score))
+        return out
+
+    def training_rows(self, idx: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        pooled = self.pooled(idx)
+        xs, ys = [], []
+        for i in idx:
+            own = Stats()
+            own.add(pooled)
+            own.add(self.doc_stats[i], -1)  # the document's own labels never reach its rows
+            cands = self.candidates(i, own)
+            if cands:
+                xs.append(self.features.rows(cands, own))
+                ys += [(c.start, c.end, c.iri) in self.gold[i] for c in cands]
+        return np.vstack(xs), np.array(ys, dtype=np.float64)
+
+
+def _prf(tp: int, pred: int, gold: int) -> dict:
+    p = tp / pred if pred else 0.0
+    r = tp / gold if gold else 0.0
+    return {"p": round(p, 4), "r": round(r, 4), "f1": round(2 * p * r / (p + r), 4) if p + r else 0.0,
+            "tp": tp, "pred": pred, "gold": gold}
+
+
+def cross_validate(data: CurationData, folds: int = 5, seed: int = 0, l2: float = 0.01,
+                   progress: Callable[[str], None] = lambda _: None) -> dict:
+    """Document folds (seeded shuffle): each fold scored by a model of the others. Returns P/R/F1
+    at every threshold of ``THRESHOLDS`` (nested terms kept, as ``nested=True`` links), the
+    candidates' own, the best threshold's with nested terms dropped (``flat``: as plain linking
+    answers) and each document's kept ``(start, end, iri)`` at the best threshold, both ways."""
+    n = len(data.docs)
+    if n < folds or folds < 2:
+        raise ValueError(f"{n} documents cannot make {folds} folds (need at least 2 folds and a document each)")
+    order = list(range(n))
+    random.Random(seed).shuffle(order)
+    fold_of = {d: k % folds for k, d in enumerate(order)}
+    scored: list[tuple[list[Candidate], np.ndarray, Stats]] = [([], np.zeros(0), Stats()) for _ in range(n)]
+    for k in range(folds):
+        progress(f"cross-validation fold {k + 1}/{folds}")
+        train = [i for i in range(n) if fold_of[i] != k]
+        x, y = data.training_rows(train)
+        reg = Regression.fit(x, y, l2=l2)
+        pooled = data.pooled(train)
+        for i in (i for i in range(n) if fold_of[i] == k):
+            if cands := data.candidates(i, pooled):
+                scored[i] = (cands, reg.predict(data.features.rows(cands, pooled)), pooled)
+
+    def kept(t: float, nested: bool = True) -> list[list[tuple[int, int, str]]]:
+        return [sorted((c.start, c.end, c.iri) for c, k in
+                       zip(cands, keep_scored(cands, p, t, st, data.features, nested)) if k)
+                for cands, p, st in scored]
+
+    def prf(rows) -> dict:
+        tp = sum(len(set(r) & g) for r, g in zip(rows, data.gold))
+        return _prf(tp, sum(map(len, rows)), sum(len(g) for g in data.gold))
+
+    by_t = {t: prf(kept(t)) for t in THRESHOLDS}
+    best = max(THRESHOLDS, key=lambda t: (by_t[t]["f1"], -t))
+    every = [sorted({(c.start, c.end, c.iri) for c in cands}) for cands, _, _ in scored]
+    return {"folds": folds, "seed": seed, "by_threshold": {str(t): v for t, v in by_t.items()},
+            "threshold": best, "candidates": prf(every), "cv": by_t[best], "cv_flat": prf(kept(best, False)),
+            "predictions": kept(best), "predictions_flat": kept(best, False)}
+
+
+def train_curation(linker, path: Path, out: Path | None = None, folds: int = 5, seed: int = 0,
+                   min_alias_rate: float = 0.3, l2: float = 0.01, roots: Sequence[str] = HPO_ROOTS,
+                   command: str | None = None, progress: Callable[[str], None] = lambda _: None) -> dict:
+    """Cross-validate, then fit on every document and save in ``out`` (when given)."""
+    docs = read_annotated(path)
+    progress(f"linking {len(docs)} documents")
+    data = CurationData(linker, docs, roots, min_alias_rate)
+    report = cross_validate(data, folds, seed, l2, progress)
+    progress("fitting on every document")
+    x, y = data.training_rows(range(len(docs)))
+    reg = Regression.fit(x, y, l2=l2)
+    config = {
+        "format": FORMAT, "features": data.features.names, "roots": list(roots), "threshold": report["threshold"],
+        "min_alias_rate": min_alias_rate, "l2": l2, "stats": data.pooled(range(len(docs))).to_json(),
+        "training": {"data": str(path), "sha256": hashlib.sha256(Path(path).read_bytes()).hexdigest(),
+                     "documents": len(docs), "mentions": sum(len(g) for g in data.gold), "rows": len(y),
+                     "linking": {**linker.mode, "forms": True, "nested": True}, "command": command,
+                     "cross_validation": {k: v for k, v in report.items() if not k.startswith("predictions")}},
+    }
+    curator = Curator(config, reg)
+    if out is not None:
+        curator.save(Path(out))
+    return {**report, "curator": curator, "rows": len(y)}
