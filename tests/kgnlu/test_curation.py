@@ -123,7 +123,11 @@ def test_the_rule_over_the_probabilities():
     assert keep_scored(cands, p, 0.5, seen, f, nested=True) == [True, True, False, True, True]
     assert keep_scored(cands, p, 0.5, seen, f, nested=False) == [True, False, False, True, False]
     # the same candidate is dropped once the training documents showed its concept
-    assert keep_scored(cands[:1], [0.1], 0.5, Stats(concept_pred=Counter({HP + "1": 1})), f) == [False]
+    shown = Stats(concept_pred=Counter({HP + "1": 1}))
+    assert keep_scored(cands[:1], [0.1], 0.5, shown, f) == [False]
+    # unless it is a qualifier the text left a mention ("Autosomal dominant inheritance.")
+    lone = Candidate(0, 10, "chest pain", HP + "1", "lexicon", 1.0, qualifier=True)
+    assert keep_scored([lone], [0.1], 0.5, shown, f) == [True]
 
 
 def test_regression_is_deterministic_and_learns():

@@ -147,6 +147,7 @@ class Candidate:
     iri: str
     via: str
     score: float
+    qualifier: bool = False  # a qualifier left as a mention: the text names no finding it could qualify
 
 
 class Features:
@@ -205,9 +206,10 @@ def keep_scored(cands: Sequence[Candidate], p: Sequence[float], threshold: float
     probability, when it is the plain linker's own mention (not a nested term nor an alias) of a
     concept and words the training documents never showed: with no evidence about it, the
     linker's answer stands (GSC+'s curators never met "rash" in a clinical note). A concept outside
-    the model's branches is always kept. ``nested`` False: nested terms, and aliases inside another
+    the model's branches is always kept, and so is a qualifier that the text left a mention (the
+    linking contract: a qualifier is a mention where the text names no finding). ``nested`` False: nested terms, and aliases inside another
     kept mention, are dropped (what ``Linker.link_many(nested=False)`` promises)."""
-    keep = [bool(q >= threshold) or features.root(c.iri) is None
+    keep = [bool(q >= threshold) or features.root(c.iri) is None or c.qualifier
             or (c.via not in _PROPOSED and not has_evidence(c, stats)) for c, q in zip(cands, p)]
     if nested:
         return keep

@@ -201,16 +201,19 @@ class Linker:
             self._add_unmatched_spans(texts, spans, allowed, forms)
         if nested or curator is not None:  # a curator chooses among the nested terms too
             for text, ss in zip(texts, spans):
-                ss += [Span(a, b, text[a:b], cands, "nested") for a, b, cands in
-                       expand_nested(text, [(s.start, s.end) for s in ss if s.via != "dense"],
-                                     lambda p: self._phrase(p, allowed))]
+                inner = [Span(a, b, text[a:b], cands, "nested") for a, b, cands in
+                         expand_nested(text, [(s.start, s.end) for s in ss if s.via != "dense"],
+                                       lambda p: self._phrase(p, allowed))]
+                if not nested:  # asked by the curator only: "Progressive" in "progressive hearing loss"
+                    inner = [s for s in inner if not all(scope.is_modifier(c.iri) for c in s.candidates)]
+                ss += inner
                 if curator is not None:
                     ss += self._curated_spans(text, ss, curator, allowed)
                 ss.sort(key=lambda s: (s.start, -s.end))
         coherence = [[self._coherence(s, ss) for s in ss] for ss in spans]
         self._prepare_scorers(texts, spans, coherence, top_k)
         out = [self._finish(t, s, c, top_k, scope, allowed, modifiers) for t, s, c in zip(texts, spans, coherence)]
-        return out if curator is None else [self._curate(ms, curator, nested) for ms in out]
+        return out if curator is None else [self._curate(ms, curator, nested, scope) for ms in out]
 
     def scope(self, branches: Sequence[str] | None = None) -> Scope:
         """The ``Scope`` of ``branches`` over this linker's KG; ``InputError`` for a bad branch."""
@@ -358,15 +361,20 @@ class Linker:
                 out.append(Span(a, b, text[a:b], cands, "curated"))
         return out
 
+    @staticmethod
+    def curation_candidates(mentions: list[Mention], scope: Scope) -> list:
+        """Mentions as the curation model reads them (``tasks.curation.Candidate``)."""
+        from kgnlu.tasks.curation import Candidate as Proposed
+
+        return [Proposed(m.start, m.end, m.text, m.iri, m.via, m.score, scope.is_modifier(m.iri)) for m in mentions]
+
     def curation_features(self, curator):
         from kgnlu.tasks.curation import Features
 
         return Features(curator.roots, self._ancestors, self._n_descendants)
 
-    def _curate(self, mentions: list[Mention], curator, nested: bool) -> list[Mention]:
-        from kgnlu.tasks.curation import Candidate as Proposed
-
-        cands = [Proposed(m.start, m.end, m.text, m.iri, m.via, m.score) for m in mentions]
+    def _curate(self, mentions: list[Mention], curator, nested: bool, scope: Scope) -> list[Mention]:
+        cands = self.curation_candidates(mentions, scope)
         keep = curator.keep(cands, self.curation_features(curator), nested)
         return [m for m, k in zip(mentions, keep) if k]
 

@@ -144,10 +144,10 @@ class CurationData:
         ms = self.linker.link_many([self.docs[i].text], modifiers=True, forms=True,
                                    curator=_Proposer(stats, self.min_rate, self.roots))[0]
         seen, out = set(), []
-        for m in ms:
-            if (m.start, m.end, m.iri) not in seen:
-                seen.add((m.start, m.end, m.iri))
-                out.append(Candidate(m.start, m.end, m.text, m.iri, m.via, m.score))
+        for c in self.linker.curation_candidates(ms, self.linker.scope()):
+            if (c.start, c.end, c.iri) not in seen:
+                seen.add((c.start, c.end, c.iri))
+                out.append(c)
         return out
 
     def training_rows(self, idx: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
