@@ -645,9 +645,11 @@ def main(argv=None) -> None:
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "concepts.md")
     args = ap.parse_args(argv)
 
+    from kgnlu.types import InputError
+
     try:
         docs = read_gsc(args.gsc)
-    except FileNotFoundError as e:
+    except (FileNotFoundError, InputError) as e:
         sys.exit(str(e))
     if args.obo is None:
         from importlib import resources

@@ -21,6 +21,7 @@ from kgnlu.api import Engine  # noqa: E402
 from kgnlu.tasks.curation import (Candidate, Features, Regression, Stats, default_curator_path,  # noqa: E402
                                   keep_scored, load_curator, norm_text)
 from kgnlu.training.curation_train import THRESHOLDS, curie_iri, read_annotated, train_curation  # noqa: E402
+from kgnlu.types import InputError  # noqa: E402
 from tests.conftest import run_cli  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "linking"
@@ -60,16 +61,19 @@ def test_read_annotated_and_its_errors(tmp_path):
     assert all(d.text[s:e] == m for d in docs for s, e, m, _ in d.mentions)
     assert curie_iri("HP:0009588") == HP + "0009588" and curie_iri(HP + "1") == HP + "1"
     (tmp_path / "bad.tsv").write_text("1\nSome text.\n0\t4\tSome\n")
-    with pytest.raises(ValueError, match=r"bad.tsv: block 1 \(1\): bad mention line"):
+    with pytest.raises(InputError, match=r"bad.tsv: block 1 \(1\): bad mention line"):
         read_annotated(tmp_path / "bad.tsv")
     (tmp_path / "short.tsv").write_text("1\n\n2\nText.\n")
-    with pytest.raises(ValueError, match="block 1 has no text line"):
+    with pytest.raises(InputError, match="block 1 has no text line"):
         read_annotated(tmp_path / "short.tsv")
     (tmp_path / "empty.tsv").write_text("\n\n")
-    with pytest.raises(ValueError, match="no documents"):
+    with pytest.raises(InputError, match="no documents"):
         read_annotated(tmp_path / "empty.tsv")
-    with pytest.raises(FileNotFoundError, match="absent.tsv"):
+    with pytest.raises(InputError, match="absent.tsv"):
         read_annotated(tmp_path / "absent.tsv")
+    (tmp_path / "binary.tsv").write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(InputError, match="not UTF-8"):
+        read_annotated(tmp_path / "binary.tsv")
 
 
 # -- statistics, features, the rule ----------------------------------------------------------
@@ -165,7 +169,7 @@ def test_train_save_load_and_link_through_an_alias(small_kg, tmp_path):
 
 
 def test_model_files_and_their_errors(tmp_path):
-    with pytest.raises(FileNotFoundError, match="no curation model in"):
+    with pytest.raises(InputError, match="no curation model in"):
         load_curator(tmp_path)
     src = default_curator_path()
     for name in ("curation.json", "curation.safetensors"):
@@ -173,7 +177,10 @@ def test_model_files_and_their_errors(tmp_path):
     config = json.loads((tmp_path / "curation.json").read_text())
     config["format"] = 99
     (tmp_path / "curation.json").write_text(json.dumps(config))
-    with pytest.raises(ValueError, match="format 99"):
+    with pytest.raises(InputError, match="format 99"):
+        load_curator(tmp_path)
+    (tmp_path / "curation.json").write_text("{")
+    with pytest.raises(InputError, match="not a readable curation model"):
         load_curator(tmp_path)
 
 
@@ -196,8 +203,8 @@ def test_auto_curation_stays_off_a_kg_without_its_concepts(small_kg):
 
 def test_cli_train_curation_errors_and_link_without_curation(small_kg, tmp_path):
     res = run_cli("train", "curation", "--kg", small_kg, "--data", tmp_path / "absent.tsv")
-    assert res.returncode != 0 and "Traceback" not in res.stderr
-    assert len(res.stderr.strip().splitlines()) == 1 and "absent.tsv" in res.stderr
+    assert res.returncode == 2 and res.stderr.strip().splitlines() == [
+        f"error: annotated documents not found: {tmp_path / 'absent.tsv'}"]
     res = run_cli("train", "curation", "--kg", small_kg, "--data", _write(tmp_path / "d.tsv"), "--folds", "2",
                   "--out", tmp_path / "m", "-q")
     assert res.returncode == 0, res.stderr
@@ -208,3 +215,7 @@ def test_cli_train_curation_errors_and_link_without_curation(small_kg, tmp_path)
     assert (m["text"], m["via"], m["negated"]) == ("jaw cysts", "curated", True)
     res = run_cli("link", "--kg", small_kg, "--curation", "none", "--json", "No jaw cysts.")
     assert res.returncode == 0 and json.loads(res.stdout)["mentions"] == []
+    res = run_cli("link", "--kg", small_kg, "--curation", str(tmp_path / "absent"), "No jaw cysts.")
+    assert res.returncode == 2 and res.stderr.strip().splitlines() == [
+        f"error: no curation model in {tmp_path / 'absent'}: it needs curation.json and curation.safetensors "
+        "(kgnlu train curation)"]

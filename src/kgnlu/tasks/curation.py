@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from kgnlu.kg.rewrite import normalized
+from kgnlu.types import InputError
 
 CONFIG_FILE = "curation.json"
 WEIGHTS_FILE = "curation.safetensors"
@@ -283,20 +284,25 @@ class Curator:
 
 
 def load_curator(path: str | Path) -> Curator:
-    """The curation model in ``path`` (``curation.json`` + ``curation.safetensors``)."""
+    """The curation model in ``path`` (``curation.json`` + ``curation.safetensors``); ``InputError``
+    when it is missing, unreadable or of another format."""
     from safetensors.numpy import load_file
 
     path = Path(path)
     if not (path / CONFIG_FILE).is_file() or not (path / WEIGHTS_FILE).is_file():
-        raise FileNotFoundError(f"no curation model in {path}: it needs {CONFIG_FILE} and {WEIGHTS_FILE} "
-                                "(kgnlu train curation)")
-    config = json.loads((path / CONFIG_FILE).read_text(encoding="utf-8"))
-    if config.get("format") != FORMAT:
-        raise ValueError(f"{path}: curation model format {config.get('format')!r}, this kgnlu reads {FORMAT}")
-    t = load_file(str(path / WEIGHTS_FILE))
-    regression = Regression(t["weight"], float(t["bias"][0]), t["mean"], t["scale"])
-    if len(regression.weight) != len(config["features"]):
-        raise ValueError(f"{path}: {len(regression.weight)} weights for {len(config['features'])} features")
+        raise InputError(f"no curation model in {path}: it needs {CONFIG_FILE} and {WEIGHTS_FILE} "
+                         "(kgnlu train curation)")
+    try:
+        config = json.loads((path / CONFIG_FILE).read_text(encoding="utf-8"))
+        t = load_file(str(path / WEIGHTS_FILE))
+        regression = Regression(t["weight"], float(t["bias"][0]), t["mean"], t["scale"])
+    except (OSError, ValueError, KeyError, IndexError) as e:  # JSON and safetensors errors are ValueErrors
+        raise InputError(f"{path}: not a readable curation model ({type(e).__name__}: {e})") from None
+    if not isinstance(config, dict) or config.get("format") != FORMAT:
+        raise InputError(f"{path}: curation model format {config.get('format') if isinstance(config, dict) else None!r}, "
+                         f"this kgnlu reads {FORMAT}")
+    if len(regression.weight) != len(config.get("features", ())):
+        raise InputError(f"{path}: {len(regression.weight)} weights for {len(config.get('features', ()))} features")
     return Curator(config, regression, path)
 
 

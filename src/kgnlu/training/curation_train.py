@@ -23,6 +23,7 @@ import numpy as np
 
 from kgnlu.tasks.curation import FORMAT, AliasIndex, Candidate, Curator, Regression, Stats, keep_scored
 from kgnlu.tasks.curation import norm_text
+from kgnlu.types import InputError
 
 THRESHOLDS = (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6)
 # HPO's top-level branches: the shipped model's roots (its concepts are HPO's).
@@ -42,9 +43,13 @@ def read_annotated(path: str | Path) -> list[AnnotatedDoc]:
     ``start<TAB>end<TAB>mention<TAB>concept id`` lines (GSC+ as PhenoTagger distributes it)."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"annotated documents not found: {path}")
+        raise InputError(f"annotated documents not found: {path}")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise InputError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
     docs, block = [], []
-    for line in path.read_text(encoding="utf-8").split("\n") + [""]:
+    for line in text.split("\n") + [""]:
         line = line.rstrip("\r")
         if line.strip():
             block.append(line)
@@ -53,18 +58,18 @@ def read_annotated(path: str | Path) -> list[AnnotatedDoc]:
             docs.append(_block(block, path, len(docs)))
             block = []
     if not docs:
-        raise ValueError(f"{path}: no documents (expected blocks of id, text and mention lines)")
+        raise InputError(f"{path}: no documents (expected blocks of id, text and mention lines)")
     return docs
 
 
 def _block(block: list[str], path: Path, i: int) -> AnnotatedDoc:
     if len(block) < 2:
-        raise ValueError(f"{path}: block {i + 1} has no text line")
+        raise InputError(f"{path}: block {i + 1} has no text line")
     doc = AnnotatedDoc(block[0].strip(), block[1])
     for line in block[2:]:
         parts = line.split("\t")
         if len(parts) != 4 or not parts[0].isdigit() or not parts[1].isdigit():
-            raise ValueError(f"{path}: block {i + 1} ({doc.pmid}): bad mention line {line!r} "
+            raise InputError(f"{path}: block {i + 1} ({doc.pmid}): bad mention line {line!r} "
                              "(expected start, end, mention, concept id, tab-separated)")
         doc.mentions.append((int(parts[0]), int(parts[1]), parts[2], parts[3].strip()))
     return doc
@@ -179,7 +184,7 @@ def cross_validate(data: CurationData, folds: int = 5, seed: int = 0, l2: float 
     answers) and each document's kept ``(start, end, iri)`` at the best threshold, both ways."""
     n = len(data.docs)
     if n < folds or folds < 2:
-        raise ValueError(f"{n} documents cannot make {folds} folds (need at least 2 folds and a document each)")
+        raise InputError(f"{n} documents cannot make {folds} folds (need at least 2 folds and a document each)")
     order = list(range(n))
     random.Random(seed).shuffle(order)
     fold_of = {d: k % folds for k, d in enumerate(order)}
