@@ -193,7 +193,8 @@ def train_curation_cli(
         return
     c, cv, flat = report["candidates"], report["cv"], report["cv_flat"]
     typer.echo(f"{folds}-fold cross-validation by document, threshold {report['threshold']}:")
-    for name, r in (("candidates (all kept)", c), ("curated, nested terms kept", cv), ("curated, no nested terms", flat)):
+    rows = (("candidates (all kept)", c), ("curated, nested terms kept", cv), ("curated, no nested terms", flat))
+    for name, r in rows:
         typer.echo(f"  {name:28} P {r['p']:.3f}  R {r['r']:.3f}  F1 {r['f1']:.3f}")
     if out is not None:
         typer.echo(f"saved {out} (fitted on every document, {report['rows']} candidate rows)")

@@ -63,6 +63,9 @@ def test_read_annotated_and_its_errors(tmp_path):
     (tmp_path / "bad.tsv").write_text("1\nSome text.\n0\t4\tSome\n")
     with pytest.raises(InputError, match=r"bad.tsv: block 1 \(1\): bad mention line"):
         read_annotated(tmp_path / "bad.tsv")
+    (tmp_path / "far.tsv").write_text("1\nSome text.\n0\t40\tSome\tHP:1\n")
+    with pytest.raises(InputError, match="mention 0-40 is outside the 10-character text"):
+        read_annotated(tmp_path / "far.tsv")
     (tmp_path / "short.tsv").write_text("1\n\n2\nText.\n")
     with pytest.raises(InputError, match="block 1 has no text line"):
         read_annotated(tmp_path / "short.tsv")
@@ -181,6 +184,15 @@ def test_model_files_and_their_errors(tmp_path):
         load_curator(tmp_path)
     (tmp_path / "curation.json").write_text("{")
     with pytest.raises(InputError, match="not a readable curation model"):
+        load_curator(tmp_path)
+    config["format"], config["features"] = 1, config["features"][:-1]
+    (tmp_path / "curation.json").write_text(json.dumps(config))
+    with pytest.raises(InputError, match="retrain it"):
+        load_curator(tmp_path)
+    del config["stats"]
+    config["features"] = json.loads((src / "curation.json").read_text())["features"]
+    (tmp_path / "curation.json").write_text(json.dumps(config))
+    with pytest.raises(InputError, match="KeyError"):
         load_curator(tmp_path)
 
 

@@ -208,8 +208,9 @@ def keep_scored(cands: Sequence[Candidate], p: Sequence[float], threshold: float
     concept and words the training documents never showed: with no evidence about it, the
     linker's answer stands (GSC+'s curators never met "rash" in a clinical note). A concept outside
     the model's branches is always kept, and so is a qualifier that the text left a mention (the
-    linking contract: a qualifier is a mention where the text names no finding). ``nested`` False: nested terms, and aliases inside another
-    kept mention, are dropped (what ``Linker.link_many(nested=False)`` promises)."""
+    linking contract: a qualifier is a mention where the text names no finding). ``nested``
+    False: nested terms, and aliases inside another kept mention, are dropped (what
+    ``Linker.link_many(nested=False)`` promises)."""
     keep = [bool(q >= threshold) or features.root(c.iri) is None or c.qualifier
             or (c.via not in _PROPOSED and not has_evidence(c, stats)) for c, q in zip(cands, p)]
     if nested:
@@ -298,12 +299,17 @@ def load_curator(path: str | Path) -> Curator:
         regression = Regression(t["weight"], float(t["bias"][0]), t["mean"], t["scale"])
     except (OSError, ValueError, KeyError, IndexError) as e:  # JSON and safetensors errors are ValueErrors
         raise InputError(f"{path}: not a readable curation model ({type(e).__name__}: {e})") from None
-    if not isinstance(config, dict) or config.get("format") != FORMAT:
-        raise InputError(f"{path}: curation model format {config.get('format') if isinstance(config, dict) else None!r}, "
-                         f"this kgnlu reads {FORMAT}")
-    if len(regression.weight) != len(config.get("features", ())):
-        raise InputError(f"{path}: {len(regression.weight)} weights for {len(config.get('features', ()))} features")
-    return Curator(config, regression, path)
+    version = config.get("format") if isinstance(config, dict) else None
+    if version != FORMAT:
+        raise InputError(f"{path}: curation model format {version!r}, this kgnlu reads {FORMAT}")
+    try:
+        names = Features(config["roots"], lambda iri: (), lambda iri: 0).names
+        if config["features"] != names or len(regression.weight) != len(names):
+            raise InputError(f"{path}: the model's {len(regression.weight)} weights and features are not the "
+                             f"{len(names)} this kgnlu computes: retrain it (kgnlu train curation)")
+        return Curator(config, regression, path)
+    except (KeyError, TypeError, ValueError) as e:
+        raise InputError(f"{path}: not a readable curation model ({type(e).__name__}: {e})") from None
 
 
 def default_curator_path() -> Path:

@@ -71,7 +71,11 @@ def _block(block: list[str], path: Path, i: int) -> AnnotatedDoc:
         if len(parts) != 4 or not parts[0].isdigit() or not parts[1].isdigit():
             raise InputError(f"{path}: block {i + 1} ({doc.pmid}): bad mention line {line!r} "
                              "(expected start, end, mention, concept id, tab-separated)")
-        doc.mentions.append((int(parts[0]), int(parts[1]), parts[2], parts[3].strip()))
+        start, end = int(parts[0]), int(parts[1])
+        if not 0 <= start < end <= len(doc.text):
+            raise InputError(f"{path}: block {i + 1} ({doc.pmid}): mention {start}-{end} is outside the "
+                             f"{len(doc.text)}-character text")
+        doc.mentions.append((start, end, parts[2], parts[3].strip()))
     return doc
 
 
@@ -125,8 +129,7 @@ class CurationData:
         self.doc_stats = []
         for d, gold, ms in zip(docs, self.gold, plain):
             st = Stats()
-            for key in {(m.start, m.end, m.iri): m for m in ms}.items():
-                (s, e, iri), m = key
+            for (s, e, iri), m in {(m.start, m.end, m.iri): m for m in ms}.items():
                 hit = (s, e, iri) in gold
                 st.concept_pred[iri] += 1
                 st.concept_gold[iri] += hit
@@ -166,6 +169,9 @@ class CurationData:
             if cands:
                 xs.append(self.features.rows(cands, own))
                 ys += [(c.start, c.end, c.iri) in self.gold[i] for c in cands]
+        if not xs:
+            raise InputError("the linker found no candidate mention in the training documents: nothing to learn "
+                             "(does the KG hold the ontology they are annotated with?)")
         return np.vstack(xs), np.array(ys, dtype=np.float64)
 
 
