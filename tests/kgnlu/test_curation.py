@@ -101,6 +101,17 @@ def test_stats_subtract_a_documents_own_counts():
     assert norm_text("Jaw Cysts,") == norm_text("jaw cyst")
 
 
+def test_alias_index_finds_whole_words_longest_first():
+    from kgnlu.tasks.curation import AliasIndex
+
+    index = AliasIndex({"jaw cysts": "a", "jaw": "b", "basal-cell carcinoma": "c", "lacking speech.": "d",
+                        "cysts": "e"})
+    text = "Jaw cysts, jawbone cysts; a basal cell carcinoma and a basal-cell carcinoma; lacking speech."
+    assert [(text[a:b], iri) for a, b, iri in index.spans(text)] == [
+        ("Jaw cysts", "a"), ("cysts", "e"), ("basal-cell carcinoma", "c"), ("lacking speech.", "d")]
+    assert AliasIndex({}).spans(text) == []
+
+
 def _features() -> Features:
     return Features([PHENOTYPE], ancestors=lambda iri: [PHENOTYPE] if iri.startswith(HP) else [],
                     n_descendants=lambda iri: 0)

@@ -102,39 +102,35 @@ def _logit_prior(hits: int, n: int) -> float:
 
 class AliasIndex:
     """Whole-word, case-insensitive occurrences of surfaces, the longest at each word first and
-    never overlapping, as one left-to-right pass over the words (a regex alternation of hundreds
-    of surfaces tries each at every character)."""
+    never overlapping, as one left-to-right pass over the words, trying at each word only the
+    surfaces that begin with it (a regex alternation of hundreds of surfaces tries each at every
+    character)."""
 
     def __init__(self, aliases: dict[str, str]):
         self.aliases = aliases
-        self._by_words: dict[tuple[str, ...], list[str]] = {}
-        for surface in sorted(aliases, key=lambda s: (-len(s), s)):
+        self._by_first: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+        for surface in sorted(aliases, key=lambda s: (-len(_WORD.findall(s)), -len(s), s)):
             if words := tuple(_WORD.findall(surface)):
-                self._by_words.setdefault(words, []).append(surface)
-        self._longest = max((len(w) for w in self._by_words), default=0)
-
-    def _at(self, low: str, start: int, surfaces: list[str]) -> int | None:
-        for surface in surfaces:  # longest first; the punctuation must be the surface's own
-            end = start + len(surface)
-            if low.startswith(surface, start) and (end == len(low) or not _WORD.match(low, end)):
-                return end
-        return None
+                self._by_first.setdefault(words[0], []).append((words, surface))
 
     def spans(self, text: str) -> list[tuple[int, int, str]]:
-        if not self._by_words:
+        if not self._by_first:
             return []
         low = text.lower()
         words = [(m.start(), m.group(0)) for m in _WORD.finditer(low)]
-        out, i, free = [], 0, 0
-        while i < len(words):
-            start = words[i][0]
-            for n in range(min(self._longest, len(words) - i), 0, -1) if start >= free else ():
-                surfaces = self._by_words.get(tuple(w for _, w in words[i:i + n]))
-                if surfaces and (end := self._at(low, start, surfaces)) is not None:
-                    out.append((start, end, self.aliases[low[start:end]]))
+        out, free = [], 0
+        for i, (start, word) in enumerate(words):
+            if start < free or word not in self._by_first:
+                continue
+            for alias_words, surface in self._by_first[word]:  # most words first, then longest
+                end = start + len(surface)
+                if (len(alias_words) <= len(words) - i
+                        and all(words[i + k][1] == w for k, w in enumerate(alias_words))
+                        and low.startswith(surface, start)  # the surface's own punctuation between
+                        and (end == len(low) or not _WORD.match(low, end))):
+                    out.append((start, end, self.aliases[surface]))
                     free = end
                     break
-            i += 1
         return out
 
 
