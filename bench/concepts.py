@@ -288,9 +288,9 @@ def run_kgnlu(kg: Path, texts: list[str], dense: bool | None, min_time: float, i
             row.append(p)
         preds.append(row)
     cur = engine.curator()
-    out = {"dense": engine.dense, "curation": cur.config["training"] if cur is not None else None, "load_s": load_s, "rate": rate, "passes": passes, "timed_s": dt,
-           "loadavg": la, "preds": preds, "non_hp_dropped": non_hp,
-           "branch_of": branch_of,
+    out = {"dense": engine.dense, "curation": cur.config["training"] if cur is not None else None,
+           "load_s": load_s, "rate": rate, "passes": passes, "timed_s": dt, "loadavg": la, "preds": preds,
+           "non_hp_dropped": non_hp, "branch_of": branch_of,
            "negated": sum(p.negated for row in preds for p in row),
            "via": dict(Counter(p.via for row in preds for p in row))}
     engine.close()
@@ -680,8 +680,8 @@ def main(argv=None) -> None:
 
     def add(name, preds, extra):
         sets = [{(p.start, p.end, p.hp) for p in row} for row in preds]
-        row = {"name": name, **score(gold, sets), **{k: v for k, v in extra.items()
-                                                   if k in ("load_s", "rate", "passes", "timed_s", "loadavg", "dense", "speed_as")}}
+        kept = ("load_s", "rate", "passes", "timed_s", "loadavg", "dense", "speed_as")
+        row = {"name": name, **score(gold, sets), **{k: v for k, v in extra.items() if k in kept}}
         res["rows"].append(row)
         m = row["mention_exact"]
         print(f"{name}: mention F1 {m['f1']:.3f} (P {m['p']:.3f} R {m['r']:.3f}), "
