@@ -112,6 +112,21 @@ def test_alias_index_finds_whole_words_longest_first():
     assert AliasIndex({}).spans(text) == []
 
 
+def test_nesting_is_the_pairwise_reading():
+    """The sorted sweeps give what comparing every pair of spans gives."""
+    import random
+
+    from kgnlu.tasks.curation import nesting
+
+    rng = random.Random(0)
+    for _ in range(2000):
+        bounds = [(a, a + rng.randint(1, 8)) for a in (rng.randint(0, 20) for _ in range(rng.randint(0, 12)))]
+        bounds += bounds[:rng.randint(0, 2)]  # repeated bounds are not nested in each other
+        inside = [any(a <= s and e <= b and (a, b) != (s, e) for a, b in bounds) for s, e in bounds]
+        contains = [any(s <= a and b <= e and (a, b) != (s, e) for a, b in bounds) for s, e in bounds]
+        assert nesting(bounds) == (inside, contains), bounds
+
+
 def _features() -> Features:
     return Features([PHENOTYPE], ancestors=lambda iri: [PHENOTYPE] if iri.startswith(HP) else [],
                     n_descendants=lambda iri: 0)

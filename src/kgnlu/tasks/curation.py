@@ -147,6 +147,21 @@ class Candidate:
     qualifier: bool = False  # a qualifier left as a mention: the text names no finding it could qualify
 
 
+def nesting(bounds: Sequence[tuple[int, int]]) -> tuple[list[bool], list[bool]]:
+    """For each ``(start, end)``: whether another span (other bounds) contains it, and whether it
+    contains another; sorted sweeps, so a long document costs ``n log n``, not ``n**2``."""
+    distinct = sorted(set(bounds), key=lambda b: (b[0], -b[1]))
+    inside, reach = {}, -1
+    for a, b in distinct:  # every earlier span starts no later and, if at the same start, ends later
+        inside[(a, b)] = reach >= b
+        reach = max(reach, b)
+    contains, lowest = {}, None
+    for a, b in sorted(distinct, key=lambda b: (b[1], -b[0])):  # earlier: ends no later, starts later at a tie
+        contains[(a, b)] = lowest is not None and lowest >= a
+        lowest = a if lowest is None else max(lowest, a)
+    return [inside[b] for b in bounds], [contains[b] for b in bounds]
+
+
 class Features:
     """The feature vector of a candidate: one definition for training and for inference."""
 
@@ -170,20 +185,18 @@ class Features:
         return next((r for r in self.roots if r in up), None)
 
     def rows(self, cands: Sequence[Candidate], stats: Stats) -> np.ndarray:
-        bounds = [(c.start, c.end) for c in cands]
+        inside, contains = nesting([(c.start, c.end) for c in cands])
         out = np.zeros((len(cands), len(self.names)), dtype=np.float64)
         for i, c in enumerate(cands):
             t = norm_text(c.text)
             surface = c.text.lower()
             # Counts can be zero where a training row's own document was subtracted: not an alias.
             iris = {k: v for k, v in stats.alias.get(surface, {}).items() if v > 0}
-            inside = any(a <= c.start and c.end <= b and (a, b) != (c.start, c.end) for a, b in bounds)
-            contains = any(c.start <= a and b <= c.end and (a, b) != (c.start, c.end) for a, b in bounds)
             root = self.root(c.iri)
             row = [_logit_prior(stats.concept_gold[c.iri], stats.concept_pred[c.iri]),
                    math.log1p(stats.concept_pred[c.iri]),
                    _logit_prior(stats.text_gold[t], stats.text_pred[t]), math.log1p(stats.text_pred[t]),
-                   inside, contains, len(_WORD.findall(c.text)), c.text.isupper(),
+                   inside[i], contains[i], len(_WORD.findall(c.text)), c.text.isupper(),
                    math.log1p(self.n_descendants(c.iri)), c.score, stats.annotated_rate(surface),
                    c.iri in iris, bool(iris) and c.iri not in iris]
             row += [c.via == v for v in VIAS] + [root == r for r in self.roots]
@@ -211,9 +224,10 @@ def keep_scored(cands: Sequence[Candidate], p: Sequence[float], threshold: float
             or (c.via not in _PROPOSED and not has_evidence(c, stats)) for c, q in zip(cands, p)]
     if nested:
         return keep
-    kept = [(c.start, c.end) for c, k in zip(cands, keep) if k]
-    return [k and c.via != "nested" and not (c.via == "curated" and any(
-        a <= c.start and c.end <= b and (a, b) != (c.start, c.end) for a, b in kept)) for c, k in zip(cands, keep)]
+    kept = [i for i, k in enumerate(keep) if k]
+    within = dict(zip(kept, nesting([(cands[i].start, cands[i].end) for i in kept])[0]))
+    return [k and c.via != "nested" and not (c.via == "curated" and within[i])
+            for i, (c, k) in enumerate(zip(cands, keep))]
 
 
 @dataclass
