@@ -197,6 +197,22 @@ def test_train_save_load_and_link_through_an_alias(small_kg, tmp_path):
         assert [x.text for x in engine.link("Chest pain and ptosis.")] == ["Chest pain", "ptosis"]
 
 
+def test_an_alias_on_a_disease_span_is_its_other_reading(small_kg, tmp_path):
+    """Curators named the disease's span with a phenotype: on a KG that also holds the disease,
+    the phenotype joins the disease mention's readings rather than standing as a second mention."""
+    docs = [(str(i), f"A vestibular schwannoma and {w}.", [(2, 23, "vestibular schwannoma", "HP:0009588"),
+                                                        (28, 28 + len(w), w, c)])
+            for i, (w, c) in enumerate([("fever", "HP:0001945"), ("cough", "HP:0012735"), ("ptosis", "HP:0000508"),
+                                        ("fever", "HP:0001945")])]
+    with Engine(small_kg, device="cpu", dense=False, curation=None) as plain:
+        train_curation(plain.linker(), _write(tmp_path / "docs.tsv", docs), tmp_path / "m", folds=2, roots=[PHENOTYPE])
+        (disease,) = [m for m in plain.link("A vestibular schwannoma.") if m.text == "vestibular schwannoma"]
+    assert disease.iri.endswith("MONDO_0016219") and HP + "0009588" not in disease.readings
+    with Engine(small_kg, device="cpu", dense=False, curation=tmp_path / "m") as engine:
+        ms = [m for m in engine.link("A vestibular schwannoma.") if m.text == "vestibular schwannoma"]
+    assert len(ms) == 1 and ms[0].iri == disease.iri and HP + "0009588" in ms[0].readings
+
+
 def test_model_files_and_their_errors(tmp_path):
     with pytest.raises(InputError, match="no curation model in"):
         load_curator(tmp_path)

@@ -351,13 +351,13 @@ class Linker:
                 ss[:] = [Span(a, b, text[a:b], cands, "rewrite")]
 
     def _curated_spans(self, text: str, spans: list[Span], curator, allowed) -> list[Span]:
-        """The curator's aliases in ``text``, where no span of the same bounds already offers the concept."""
-        offered = {(s.start, s.end, c.iri) for s in spans for c in s.candidates}
+        """The curator's aliases in ``text`` as spans of their own: one whose concept a span of the
+        same bounds also links to is dropped after disambiguation (``_curate``)."""
         out = []
         for a, b, iri in curator.alias_spans(text):
             cands = self._current([Candidate(iri, self._label(iri), 1.0, "curated", text[a:b].lower(), "curated")])
             cands = [c for c in cands if allowed is None or allowed(c.iri)]
-            if cands and (a, b, cands[0].iri) not in offered and self.tables.kind(cands[0].iri) in LINKABLE:
+            if cands and self.tables.kind(cands[0].iri) in LINKABLE:
                 out.append(Span(a, b, text[a:b], cands, "curated"))
         return out
 
@@ -374,9 +374,21 @@ class Linker:
         return Features(curator.roots, self._ancestors, self._n_descendants)
 
     def _curate(self, mentions: list[Mention], curator, nested: bool, scope: Scope) -> list[Mention]:
-        cands = self.curation_candidates(mentions, scope)
-        keep = curator.keep(cands, self.curation_features(curator), nested)
-        return [m for m, k in zip(mentions, keep) if k]
+        linked = {(m.start, m.end, m.iri) for m in mentions if m.via != "curated"}
+        features = self.curation_features(curator)
+        # An alias on the very span of a concept outside the model's branches (a MONDO disease
+        # that the curators named with an HPO phenotype) is another reading of that mention, which
+        # the model keeps whatever it scores.
+        hosts = {(m.start, m.end): m for m in mentions if m.via != "curated" and features.root(m.iri) is None}
+        rest = []
+        for m in mentions:
+            host = hosts.get((m.start, m.end)) if m.via == "curated" else None
+            if host is not None and m.iri != host.iri and m.iri not in host.readings:
+                host.readings.append(m.iri)
+            elif host is None and (m.via != "curated" or (m.start, m.end, m.iri) not in linked):
+                rest.append(m)
+        keep = curator.keep(self.curation_candidates(rest, scope), features, nested)
+        return [m for m, k in zip(rest, keep) if k]
 
     def _candidates(self, hits, via: str, allowed: Callable[[str], bool] | None = None) -> list[Candidate]:
         """Rewrite or dense hits (``iri, text, kind, score``) as mention candidates: linkable ones,
