@@ -181,7 +181,7 @@ class Features:
         """The branch root ``iri`` is under (itself included), None when under none of them."""
         if iri in self.roots:
             return iri
-        up = set(self.ancestors(iri))
+        up = self.ancestors(iri)  # the linker's: a cached frozenset
         return next((r for r in self.roots if r in up), None)
 
     def rows(self, cands: Sequence[Candidate], stats: Stats) -> np.ndarray:

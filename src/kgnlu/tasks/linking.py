@@ -410,14 +410,20 @@ class Linker:
             return cands
         out, seen = [], set()
         for c in cands:
-            iri, hops = c.iri, 0
-            while iri in self._replaced and hops < 8:  # replaced by a term since made obsolete itself
-                iri, hops = self._replaced[iri], hops + 1
-            if iri is None or iri in self._replaced or iri in seen or self.tables.kind(iri) not in LINKABLE:
+            iri = self.current_iri(c.iri)
+            if iri is None or iri in seen or self.tables.kind(iri) not in LINKABLE:
                 continue
             seen.add(iri)
             out.append(c if iri == c.iri else replace(c, iri=iri, label=self._label(iri)))
         return out
+
+    def current_iri(self, iri: str) -> str | None:
+        """``iri``, or the concept that replaces it now; None for a deprecated concept that nothing
+        replaces (or a chain of replacements longer than 8)."""
+        hops = 0
+        while iri in self._replaced and hops < 8:  # replaced by a term since made obsolete itself
+            iri, hops = self._replaced[iri], hops + 1
+        return None if iri is None or iri in self._replaced else iri
 
     def _add_unmatched_spans(self, texts: Sequence[str], spans: list[list[Span]], allowed=None, forms=False) -> None:
         """Runs the lexicon missed: rewritten into a name if a rewrite names one; else, with

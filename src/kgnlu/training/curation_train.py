@@ -21,13 +21,14 @@ from pathlib import Path
 
 import numpy as np
 
+from kgnlu.kg.ntriples import obo_iri
 from kgnlu.tasks.curation import FORMAT, AliasIndex, Candidate, Curator, Regression, Stats, keep_scored
 from kgnlu.tasks.curation import norm_text
 from kgnlu.types import InputError
 
 THRESHOLDS = (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6)
 # HPO's top-level branches: the shipped model's roots (its concepts are HPO's).
-HPO_ROOTS = tuple(f"http://purl.obolibrary.org/obo/HP_{n}" for n in
+HPO_ROOTS = tuple(obo_iri(f"HP:{n}") for n in
                   ("0000118", "0012823", "0000005", "0040279", "0031797", "0032443", "0032223"))
 
 
@@ -81,10 +82,7 @@ def _block(block: list[str], path: Path, i: int) -> AnnotatedDoc:
 
 def curie_iri(cid: str) -> str:
     """An OBO CURIE ("HP:0001250") as its PURL; an IRI as it is."""
-    if "://" in cid:
-        return cid
-    prefix, _, local = cid.partition(":")
-    return f"http://purl.obolibrary.org/obo/{prefix}_{local}"
+    return cid if "://" in cid else obo_iri(cid)
 
 
 class _Proposer:
@@ -115,15 +113,10 @@ class CurationData:
 
     def __init__(self, linker, docs: list[AnnotatedDoc], roots: Sequence[str], min_rate: float):
         self.linker, self.docs, self.roots, self.min_rate = linker, docs, list(roots), min_rate
-        replaced = linker.tables.replacements()
-
-        def current(iri):
-            hops = 0
-            while iri in replaced and replaced[iri] is not None and hops < 8:
-                iri, hops = replaced[iri], hops + 1
-            return iri
-
-        self.gold = [{(s, e, current(curie_iri(c))) for s, e, _, c in d.mentions} for d in docs]
+        # A gold concept deprecated since is the one that replaces it (one that nothing replaces
+        # stays as it is: no candidate can match it).
+        self.gold = [{(s, e, linker.current_iri(iri) or iri) for s, e, iri in
+                      ((s, e, curie_iri(c)) for s, e, _, c in d.mentions)} for d in docs]
         plain = linker.link_many([d.text for d in docs], modifiers=True, nested=True, forms=True)
         surfaces = sorted({d.text[s:e].lower() for d in docs for s, e, _, _ in d.mentions})
         self.doc_stats = []
