@@ -137,12 +137,18 @@ def train_nli_gate_cli(
                                      "if not at the paths its manifest records."),
     out: Path | None = typer.Option(None, "--out", help="Write the model here (default: rewrite the gate in --model)."),
     device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
+    gate_mask: str = typer.Option("undecided", "--gate-mask", help="When the neural answer stands alone: "
+                                  "undecided (also on an unknown verdict that proved part of the hypothesis) or "
+                                  "decided (as trained)."),
+    graph: str = typer.Option("both", "--graph", help="Which pairs the GNN reads: both (both sides link a "
+                              "concept) or all (as trained)."),
     json_out: bool = typer.Option(False, "--json", help="Print the fit's record as JSON."),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
     """Fit a trained NLI model's gate weight on proved verdicts on its dev set (pairs it never trained
     on), the rest of the model frozen: a proof then weighs what it is worth on the dev set, whatever
-    the text looks like. Only the gate and the manifest are rewritten."""
+    the text looks like. It also sets which undecided pairs the neural side answers alone
+    (--gate-mask, --graph). Only the gate and the manifest are rewritten."""
     import shlex
     import sys
 
@@ -151,7 +157,7 @@ def train_nli_gate_cli(
     command = " ".join(["kgnlu", *map(shlex.quote, sys.argv[1:])])
     with StageProgress(enabled=not (quiet or json_out)) as progress:
         report = jobs.refit_nli_gate(model, kg, data, out, real_dir=real, device=device, progress=progress,
-                                     command=command)
+                                     command=command, reading={"gate_mask": gate_mask, "graph": graph})
     if json_out:
         print_json(report)
     else:

@@ -166,8 +166,29 @@ def test_train_nli_gate_refits_a_saved_model_as_training_did(trained, demo_kg, t
     assert a.keys() == b.keys() and {"decided.weight", "decided.bias"} <= a.keys()
     for k in a:
         torch.testing.assert_close(a[k], b[k], atol=1e-5, rtol=1e-4)
-    assert json.loads((out / "manifest.json").read_text())["training"]["gate_fit"]["command"] == report["command"]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["training"]["gate_fit"]["command"] == report["command"]
     assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in model.iterdir())  # nothing staged left
+    # The reading the refit sets, recorded where the predictor reads it; training itself kept its own.
+    assert report["reading"] == {"gate_mask": "undecided", "graph": "both"}
+    assert {k: manifest["config"]["features"][k] for k in ("gate_mask", "graph")} == report["reading"]
+    assert manifest["training"]["features"]["gate_mask"] == "decided"
+
+
+def test_train_nli_gate_sets_the_reading_it_is_asked_for(trained, demo_kg, tmp_path, hash_tree):
+    """--gate-mask and --graph choose how the refitted model reads undecided pairs; the trained
+    reading ("decided", "all") gives it back. A reading kgnlu does not know is a one-line error."""
+    data, model, _ = trained
+    out = tmp_path / "as-trained"
+    r = run_cli("train", "nli-gate", "--model", model, "--kg", demo_kg, "--data", data, "--out", out, "--json",
+                "--gate-mask", "decided", "--graph", "all", timeout=600)
+    assert r.returncode == 0, r.stderr
+    features = json.loads((out / "manifest.json").read_text())["config"]["features"]
+    assert (features["gate_mask"], features["graph"]) == ("decided", "all")
+    before = hash_tree(model)
+    r = run_cli("train", "nli-gate", "--model", model, "--kg", demo_kg, "--data", data, "--graph", "some")
+    assert r.returncode == 2 and len(r.stderr_lines) == 1 and "graph to one of" in r.stderr
+    assert hash_tree(model) == before
 
 
 def test_train_nli_gate_refuses_a_dev_set_the_model_was_not_trained_against(trained, demo_kg, tmp_path, hash_tree):

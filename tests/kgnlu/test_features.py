@@ -200,6 +200,47 @@ def test_gate_mask_closes_on_an_unknown_with_one_side_unlinked(engine):
         nli_features.gate_open(pm, hm, "unknown", "sometimes")
 
 
+def test_undecided_mask_closes_on_an_unknown_that_proved_part_of_the_hypothesis(engine):
+    """The rules match "apples" on both sides and stop at words they cannot read ("in the park"):
+    their unknown proved part of the hypothesis and says nothing of neutral, so the "undecided" mask
+    leaves the pair to the neural side. An unknown that proved nothing (unrelated concepts) and a
+    decided verdict read as under "decided"."""
+    from kgnlu.tasks.nli import decide
+
+    cases = {("I like eating apples", "I like eating apples in the park"): ("unknown", 1.0, True, False),
+             ("I like eating apples", "Yesterday I hated eating apples"): ("unknown", 1.0, True, False),
+             ("I like eating fruit", "I like eating apples"): ("unknown", 0.0, True, True),
+             ("I like eating apples", "I like eating fruit"): ("entailment", 1.0, True, True),
+             ("The weather is nice today", "The weather is nice"): ("entailment", 1.0, True, True),
+             ("I like eating apples", "The weather is nice"): ("unknown", 0.0, False, False)}
+    for (p, h), (label, decided, under_decided, under_undecided) in cases.items():
+        pm, hm = engine.link_many([p, h])
+        verdict = decide(engine.rules(), p, h, pm, hm)
+        assert (verdict.label, verdict.decided) == (label, decided), (p, h)
+        f = featurize(pm, hm, verdict, engine.tables, fixed_vectors, gate_mask="undecided")
+        assert f.gate_open == under_undecided, (p, h)
+        assert featurize(pm, hm, verdict, engine.tables, fixed_vectors).gate_open == under_decided, (p, h)
+
+
+def test_graph_both_reads_a_subgraph_only_when_both_sides_link(engine):
+    """With graph="both" a pair whose one side links nothing gets an empty subgraph (its readout is
+    zero: the neural answer is the cross-encoder's); a pair linked on both sides gets the subgraph
+    "all" gives it, tensor for tensor."""
+    one_sided = pair(engine, "I like eating apples", "The weather is nice")
+    both = pair(engine, "I like eating apples", "I like eating fruit")
+    assert featurize(*one_sided, engine.tables, fixed_vectors).graph.num_nodes > 0
+    f = featurize(*one_sided, engine.tables, fixed_vectors, graph="both")
+    assert f.graph.num_nodes == 0 and f.nodes == [] and f.graph.edge_index.shape == (2, 0)
+    assert dict(zip(SYMBOLIC_FEATURES, f.symbolic.tolist()))["subgraph_nodes"] == 0
+    a = featurize(*both, engine.tables, fixed_vectors)
+    b = featurize(*both, engine.tables, fixed_vectors, graph="both")
+    assert a.nodes == b.nodes and len(a.nodes) > 1
+    assert np.array_equal(a.graph.x.numpy(), b.graph.x.numpy()) and np.array_equal(a.symbolic, b.symbolic)
+    with pytest.raises(ValueError, match="graph must be one of"):
+        featurize(*both, engine.tables, fixed_vectors, graph="some")
+    assert nli_features.graph_sides({}) == "all" and nli_features.feature_spec(graph="both")["graph"] == "both"
+
+
 def test_collate_stacks_graphs(engine):
     from transformers import AutoTokenizer
 

@@ -289,6 +289,28 @@ def test_the_predictor_reads_the_gate_mask_the_model_was_trained_with(engine):
     assert r_new.gate == 0.0 and r_old.gate > 0.0
 
 
+def test_the_predictor_reads_the_subgraph_sides_and_mask_a_refit_set(engine):
+    """A model whose spec says graph="both" and gate_mask="undecided" (what `kgnlu train nli-gate`
+    sets) answers a one-sided pair and an unknown that proved part of the hypothesis with the
+    neural side alone: gate 0, and for the one-sided pair the cross-encoder's own probabilities."""
+    import torch
+
+    from kgnlu.tasks.nli_fused import FusedNLIPredictor
+
+    model = new_model()
+    with torch.no_grad():  # a graph term that matters, so that reading no subgraph shows
+        model.heads.graph.weight.normal_(0, 1, generator=torch.Generator().manual_seed(0))
+    pairs = (["I like eating apples"] * 2, ["The weather is nice", "I like eating apples in the park"])
+    before = FusedNLIPredictor(model, engine.linker(), engine.rules(), fixed_vectors).predict(*pairs)
+    assert before[1].gate > 0.0
+    model.config["features"] = {**model.config["features"], "gate_mask": "undecided", "graph": "both"}
+    after = FusedNLIPredictor(model, engine.linker(), engine.rules(), fixed_vectors).predict(*pairs)
+    assert [r.gate for r in after] == [0.0, 0.0]
+    text = FusedNLIPredictor(model, engine.linker(), engine.rules(), fixed_vectors, mode="neural").predict(*pairs)
+    assert after[0].probabilities == text[0].probabilities != before[0].probabilities
+    assert after[1].probabilities == after[1].neural["probabilities"] == before[1].neural["probabilities"]
+
+
 def test_the_shipped_model_was_trained_with_the_recipe_every_entry_point_defaults_to():
     """training.jobs.train_nli, nli_train.train and `kgnlu train nli` default to NLI_RECIPE, and the
     shipped model's manifest shows it was trained with exactly that."""

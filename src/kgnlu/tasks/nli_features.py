@@ -72,20 +72,39 @@ class PairFeatures:
 # "decided": as "decidable", and also open on a decided verdict when nothing links: natural logic
 # decides from the words alone (``kgnlu.tasks.natlog``), so a pair need not link a concept for its
 # rules to have a say.
-GATE_MASKS = ("linked", "decidable", "decided")
-GATE_MASK = "decided"
+# "undecided": as "decided", and also closed on an unknown verdict whose rules proved part of the
+# hypothesis (``Verdict.decided`` > 0): they matched what they could read ("diabetes" on both sides)
+# and stopped at words they cannot ("it became harder to control"), so their "unknown" is undecided,
+# not evidence of neutral. Generated and hand-checked clinical pairs have no such verdict; on
+# human-written dev pairs they are neutral a fifth of the time (bench/results/nli_gate_undecided.md).
+GATE_MASKS = ("linked", "decidable", "decided", "undecided")
+GATE_MASK = "decided"  # what training reads; ``kgnlu.training.nli_gate`` sets the reading a model ships with
+# Which pairs the GNN reads a subgraph for: "all", or "both" (only when both sides link a concept).
+# The readout compares the premise's concepts with the hypothesis's; with one side empty it is a
+# prior over the other side's concepts, no evidence of how the two relate.
+GRAPH_SIDES = ("all", "both")
 
 
 def gate_open(premise: Sequence[Mention], hypothesis: Sequence[Mention], verdict_label: str,
-              mask: str = GATE_MASK) -> bool:
-    """Whether the gate may weigh the symbolic side of a pair (``GATE_MASKS``)."""
+              mask: str = GATE_MASK, decided: float = 0.0) -> bool:
+    """Whether the gate may weigh the symbolic side of a pair (``GATE_MASKS``); ``decided``: the
+    share of the hypothesis the rules proved (``Verdict.decided``, read by the "undecided" mask)."""
     if mask not in GATE_MASKS:
         raise ValueError(f"gate mask must be one of {GATE_MASKS}, not {mask!r}")
-    if mask == "decided" and verdict_label != "unknown":
+    if verdict_label == "unknown" and mask == "undecided" and decided > 0:
+        return False
+    if mask in ("decided", "undecided") and verdict_label != "unknown":
         return True
     if not (premise or hypothesis):
         return False
     return mask == "linked" or verdict_label != "unknown" or bool(premise and hypothesis)
+
+
+def reads_graph(premise: Sequence[Mention], hypothesis: Sequence[Mention], graph: str = "all") -> bool:
+    """Whether the GNN reads a subgraph for this pair (``GRAPH_SIDES``)."""
+    if graph not in GRAPH_SIDES:
+        raise ValueError(f"graph must be one of {GRAPH_SIDES}, not {graph!r}")
+    return graph == "all" or bool(premise and hypothesis)
 
 
 def trained_reading(spec: dict) -> tuple[str, bool, str]:
@@ -93,6 +112,11 @@ def trained_reading(spec: dict) -> tuple[str, bool, str]:
     this feature spec was trained with; a spec saved before one had a name means the "linked" mask,
     no guard and the concept-bag rules ("bag")."""
     return spec.get("gate_mask", "linked"), bool(spec.get("guard", False)), spec.get("logic", "bag")
+
+
+def graph_sides(spec: dict) -> str:
+    """Which pairs a model with this feature spec reads a subgraph for ("all" for a spec saved before the choice)."""
+    return spec.get("graph", "all")
 
 
 def spec_features(spec: dict) -> list[str]:
@@ -106,17 +130,17 @@ def spec_features(spec: dict) -> list[str]:
 
 def feature_spec(hops: int = HOPS, max_nodes: int = MAX_NODES, max_fanout: int = MAX_FANOUT,
                  node_vectors: str = "unspecified", gate_mask: str = GATE_MASK, guard: bool | None = None,
-                 logic: str | None = None, reading: bool = False) -> dict:
+                 logic: str | None = None, reading: bool = False, graph: str = "all") -> dict:
     """What a model trained on these features must be fed again (stored in its manifest); ``guard``
     and ``logic``: how the rules read the pair (``kgnlu.tasks.nli.decide``; None: its defaults);
-    ``reading``: the ``READING_FEATURES`` too."""
+    ``reading``: the ``READING_FEATURES`` too; ``graph``: which pairs get a subgraph (``GRAPH_SIDES``)."""
     from kgnlu.tasks import nli
 
     names = SYMBOLIC_FEATURES + (READING_FEATURES if reading else ())
     return {"edge_types": list(EDGE_TYPES), "symbolic_features": list(names), "verdicts": list(VERDICTS),
             "hops": hops, "max_nodes": max_nodes, "max_fanout": max_fanout, "node_vectors": node_vectors,
             "gate_mask": gate_mask, "guard": nli.GUARD if guard is None else bool(guard),
-            "logic": nli.LOGIC if logic is None else logic}
+            "logic": nli.LOGIC if logic is None else logic, "graph": graph}
 
 
 def reading(premise: str, hypothesis: str, premise_mentions: Sequence[Mention],
@@ -167,7 +191,7 @@ def symbolic_features(premise: Sequence[Mention], hypothesis: Sequence[Mention],
 def featurize(premise: Sequence[Mention], hypothesis: Sequence[Mention], verdict, tables,
               node_vectors: NodeVectors, *, hops: int = HOPS, max_nodes: int = MAX_NODES,
               max_fanout: int = MAX_FANOUT, subgraph: Subgraph | None = None,
-              neighbours: NeighbourCache | None = None, gate_mask: str = GATE_MASK,
+              neighbours: NeighbourCache | None = None, gate_mask: str = GATE_MASK, graph: str = "all",
               texts: tuple[str, str] | None = None, names: Sequence[str] = SYMBOLIC_FEATURES) -> PairFeatures:
     """Symbolic features and subgraph of one pair.
 
@@ -179,12 +203,16 @@ def featurize(premise: Sequence[Mention], hypothesis: Sequence[Mention], verdict
         subgraph: one already extracted (by :func:`extract_subgraph`, same options), to skip that.
         neighbours: a :class:`NeighbourCache` shared across pairs.
         gate_mask: how the gate's mask is read (:func:`gate_open`; the model's ``feature_spec`` says).
+        graph: which pairs get a subgraph (:func:`reads_graph`); the others get an empty one, whose
+            readout is zero, so their neural answer is the cross-encoder's.
         texts: the pair's (premise, hypothesis) text, for the reading features (0 without).
         names: the symbolic features to build, in order (the model's ``feature_spec`` says).
     """
     import torch
 
-    if subgraph is None:
+    if not reads_graph(premise, hypothesis, graph):
+        subgraph = Subgraph([], [], np.zeros((0, 3), np.float32))
+    elif subgraph is None:
         subgraph = extract_subgraph(tables, [m.iri for m in premise], [m.iri for m in hypothesis], hops=hops,
                                     max_nodes=max_nodes, max_fanout=max_fanout, neighbours=neighbours)
     n = len(subgraph.nodes)
@@ -199,7 +227,7 @@ def featurize(premise: Sequence[Mention], hypothesis: Sequence[Mention], verdict
                                                    names=names),
                         verdict=VERDICTS.index(verdict.label), has_linked=bool(premise or hypothesis),
                         graph=graph, nodes=list(subgraph.nodes),
-                        gate_open=gate_open(premise, hypothesis, verdict.label, gate_mask))
+                        gate_open=gate_open(premise, hypothesis, verdict.label, gate_mask, verdict.decided))
 
 
 def collate(features: Sequence[PairFeatures], tokenizer, premises: Sequence[str], hypotheses: Sequence[str], *,
@@ -248,6 +276,6 @@ def collate(features: Sequence[PairFeatures], tokenizer, premises: Sequence[str]
     return batch
 
 
-__all__ = ["GATE_MASK", "GATE_MASKS", "PROOF_FEATURES", "READING_FEATURES", "SYMBOLIC_FEATURES", "PairFeatures",
-           "collate", "feature_spec", "featurize", "gate_open", "reading", "spec_features", "symbolic_features",
-           "trained_reading"]
+__all__ = ["GATE_MASK", "GATE_MASKS", "GRAPH_SIDES", "PROOF_FEATURES", "READING_FEATURES", "SYMBOLIC_FEATURES",
+           "PairFeatures", "collate", "feature_spec", "featurize", "gate_open", "graph_sides", "reading", "reads_graph",
+           "spec_features", "symbolic_features", "trained_reading"]

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from kgnlu.labels import LABELS
-from kgnlu.tasks.nli_features import collate, featurize, spec_features, trained_reading
+from kgnlu.tasks.nli_features import collate, featurize, graph_sides, spec_features, trained_reading
 from kgnlu.tasks.subgraph import EDGE_TYPES, MAX_FANOUT, NeighbourCache
 from kgnlu.tasks.nli import decide, entities, symbolic_result
 from kgnlu.types import InferResult, InputError
@@ -61,6 +61,7 @@ class FusedNLIPredictor:
         self.spec = spec
         self._opts = {k: spec[k] for k in ("hops", "max_nodes", "max_fanout") if k in spec}
         self._opts["gate_mask"], trained_guard, self.logic = trained_reading(spec)
+        self._opts["graph"] = graph_sides(spec)
         if self.guard is None:
             self.guard = trained_guard
         if spec.get("edge_types", list(EDGE_TYPES)) != list(EDGE_TYPES):

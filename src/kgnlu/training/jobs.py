@@ -49,10 +49,10 @@ def train_nli(kg: str | Path | None, data_dir: str | Path, out_dir: str | Path, 
 
 def refit_nli_gate(model: str | Path, kg: str | Path | None, data_dir: str | Path, out_dir: str | Path | None = None,
                    *, real_dir: str | Path | None = None, device: str = "cpu", progress: StageCallback = no_progress,
-                   command: str | None = None) -> dict:
-    """Fit a saved fused NLI model's weight on proved verdicts on its recorded dev set
-    (``kgnlu.training.nli_gate.refit_gate``); ``out_dir`` defaults to ``model`` (the gate and the
-    manifest rewritten in place)."""
+                   command: str | None = None, reading: dict | None = None) -> dict:
+    """Fit a saved fused NLI model's weight on proved verdicts on its recorded dev set and set how
+    it reads undecided pairs (``kgnlu.training.nli_gate.refit_gate``); ``out_dir`` defaults to
+    ``model`` (the gate and the manifest rewritten in place)."""
     from kgnlu.training.nli_gate import refit_gate
 
     model = Path(model)
@@ -60,7 +60,7 @@ def refit_nli_gate(model: str | Path, kg: str | Path | None, data_dir: str | Pat
         raise InputError(f"{model}: no trained NLI model there (run `kgnlu train nli`)")
     runtime = _kg(kg, progress)
     return refit_gate(model, runtime.kg_dir, data_dir, out_dir or model, real_dir=real_dir, device=device,
-                      progress=progress, command=command)
+                      progress=progress, command=command, reading=reading)
 
 
 def evaluate_nli(kg: str | Path | None, path: str | Path, model: str | Path | None = None, mode: str = "fused",

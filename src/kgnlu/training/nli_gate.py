@@ -12,6 +12,12 @@ remembers the pair.
 ``fit_decided_head`` fits it in place (full batch, seeded, the rest of the model frozen);
 ``refit_gate`` does it for a saved model, rebuilding the dev set its manifest records, and writes
 the gate and the manifest only (``kgnlu train nli-gate``). ``kgnlu train nli`` ends with the fit.
+
+The refit also sets how the model reads undecided pairs from then on (``READING``): the gate mask
+"undecided" (an unknown verdict that proved part of the hypothesis leaves the pair to the neural
+side) and a subgraph only for pairs whose both sides link a concept. Training keeps the mask it was
+given, so retraining reproduces a shipped model; the gate's MLP learned nothing from the pairs the
+new reading closes that the cross-encoder would need (measured in bench/results/nli_gate_undecided.md).
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from kgnlu.types import InputError
 STEPS = 300
 LR = 0.05
 WEIGHT_DECAY = 0.01
+READING = {"gate_mask": "undecided", "graph": "both"}  # what a refitted model reads at inference
 
 
 def frozen_outputs(model, pairs, batch_size: int = 64) -> dict:
@@ -101,14 +108,15 @@ def fit_decided_head(model, pairs, *, steps: int = STEPS, lr: float = LR, weight
 
 
 def save_gate(model, model_dir: str | Path, gate_fit: dict) -> None:
-    """Write ``model``'s gate over ``model_dir``'s and record ``gate_fit`` in its manifest. Each is
-    written beside its target and renamed over it, so an interrupted save leaves whole files (a
-    new gate under an old manifest still loads: the gate's config says what it holds)."""
+    """Write ``model``'s gate over ``model_dir``'s, and its feature spec and ``gate_fit`` into the
+    manifest. Each is written beside its target and renamed over it, so an interrupted save leaves
+    whole files (a new gate under an old manifest still loads: the gate's config says what it holds)."""
     from kgnlu.neural.manifest import MANIFEST_NAME
 
     model_dir = Path(model_dir)
     manifest = json.loads((model_dir / MANIFEST_NAME).read_text(encoding="utf-8"))
     manifest.setdefault("training", {})["gate_fit"] = gate_fit
+    manifest.setdefault("config", {})["features"] = model.config["features"]
     staged, old = model_dir / "gate.new", model_dir / "gate.old"
     for leftover in (staged, old):
         shutil.rmtree(leftover, ignore_errors=True)
@@ -162,10 +170,14 @@ def recorded_dev_set(manifest: dict, data_dir: str | Path, real_dir: str | Path 
 
 def refit_gate(model_dir: str | Path, kg_dir: str | Path | None, data_dir: str | Path, out_dir: str | Path,
                *, real_dir: str | Path | None = None, device: str = "cpu",
-               progress: Callable[[str], None] = lambda _: None, command: str | None = None) -> dict:
+               progress: Callable[[str], None] = lambda _: None, command: str | None = None,
+               reading: dict | None = None) -> dict:
     """Fit the decided-verdict head of the model saved in ``model_dir`` on its recorded dev set
-    (:func:`recorded_dev_set`), linked and decided over ``kg_dir``; the model with the new gate goes
-    to ``out_dir`` (``model_dir`` itself: only the gate and the manifest are rewritten)."""
+    (:func:`recorded_dev_set`), linked and decided over ``kg_dir``, with the model reading pairs as
+    ``reading`` says (``gate_mask`` and ``graph`` of its feature spec; default ``READING``); the
+    model with the new gate goes to ``out_dir`` (``model_dir`` itself: only the gate and the
+    manifest are rewritten)."""
+    from kgnlu.tasks.nli_features import GATE_MASKS, GRAPH_SIDES
     from kgnlu.neural.fused import FusedNLI
     from kgnlu.neural.manifest import read_manifest
     from kgnlu.runtime import default_node_vectors, open_session
@@ -175,6 +187,10 @@ def refit_gate(model_dir: str | Path, kg_dir: str | Path | None, data_dir: str |
     in_place = out_dir.resolve() == model_dir.resolve()
     if not in_place and out_dir.exists() and any(out_dir.iterdir()):
         raise InputError(f"{out_dir} exists and is not empty")
+    reading = {**READING, **(reading or {})}
+    if reading["gate_mask"] not in GATE_MASKS or reading["graph"] not in GRAPH_SIDES or set(reading) != set(READING):
+        raise InputError(f"reading must set gate_mask to one of {GATE_MASKS} and graph to one of {GRAPH_SIDES}, "
+                         f"not {reading}")
     manifest = read_manifest(model_dir, FusedNLI.TYPE)
     records = recorded_dev_set(manifest, data_dir, real_dir)
     seed = (manifest.get("training") or {}).get("seed", 0)
@@ -183,12 +199,12 @@ def refit_gate(model_dir: str | Path, kg_dir: str | Path | None, data_dir: str |
         model = FusedNLI.load(model_dir, device)
         session = open_session(kg_dir, device=device, linking=manifest["linking"])  # as the model was trained
         vectors = default_node_vectors(session.tables, device, cache_dir=session.kg_dir / "cache")
-        spec = model.config["features"]
+        spec = model.config["features"] = {**model.config["features"], **reading}
         progress(f"features of {len(records)} dev pairs")
         pairs = precompute(records, session.linker(), session.rules(), session.tables, vectors, spec=spec)
         progress("fitting the decided-verdict head")
         stats = fit_decided_head(model, pairs, seed=seed)
-    stats.update(command=command, kg_manifest_hash=session.manifest.get("hash"),
+    stats.update(command=command, kg_manifest_hash=session.manifest.get("hash"), reading=reading,
                  labels=dict(sorted(Counter(pairs.labels).items())))
     if not in_place:
         shutil.copytree(model_dir, out_dir, dirs_exist_ok=True)
@@ -196,4 +212,5 @@ def refit_gate(model_dir: str | Path, kg_dir: str | Path | None, data_dir: str |
     return stats
 
 
-__all__ = ["fit_decided_head", "frozen_outputs", "recorded_dev_set", "recorded_extra", "refit_gate", "save_gate"]
+__all__ = ["READING", "fit_decided_head", "frozen_outputs", "recorded_dev_set", "recorded_extra", "refit_gate",
+           "save_gate"]

@@ -117,7 +117,7 @@ def precompute(records: Sequence[dict], linker, rules, tables, node_vectors, *, 
     subgraphs, embed their nodes: once per pair. The verdicts follow ``spec``'s guard (the model's:
     off for a spec without one) unless ``guard`` is given."""
     from kgnlu.tasks.nli import decide
-    from kgnlu.tasks.nli_features import featurize, spec_features, trained_reading
+    from kgnlu.tasks.nli_features import featurize, graph_sides, reads_graph, spec_features, trained_reading
     from kgnlu.tasks.subgraph import HOPS, MAX_FANOUT, MAX_NODES, extract_subgraph
 
     gate_mask, trained_guard, logic = trained_reading(spec)
@@ -131,16 +131,19 @@ def precompute(records: Sequence[dict], linker, rules, tables, node_vectors, *, 
         mentions.update(zip(chunk, linker.link_many(chunk)))
     opts = {"hops": spec.get("hops", HOPS), "max_nodes": spec.get("max_nodes", MAX_NODES),
             "max_fanout": spec.get("max_fanout", MAX_FANOUT)}
+    graph = graph_sides(spec)
     staged = []
     for p, h in progress_bar(list(zip(premises, hypotheses)), f"{desc}: rules+subgraphs", progress):
         pm, hm = mentions[p], mentions[h]
         verdict = decide(rules, p, h, pm, hm, guard=guard, logic=logic)
-        staged.append((pm, hm, verdict, extract_subgraph(tables, [m.iri for m in pm], [m.iri for m in hm], **opts)))
+        sg = extract_subgraph(tables, [m.iri for m in pm], [m.iri for m in hm], **opts) \
+            if reads_graph(pm, hm, graph) else None
+        staged.append((pm, hm, verdict, sg))
     if hasattr(node_vectors, "prefetch"):
-        node_vectors.prefetch([iri for *_, sg in staged for iri in sg.nodes])
+        node_vectors.prefetch([iri for *_, sg in staged if sg is not None for iri in sg.nodes])
     names = spec_features(spec)
-    features = [featurize(pm, hm, v, tables, node_vectors, subgraph=sg, gate_mask=gate_mask, texts=(p, h), names=names,
-                          **opts) for p, h, (pm, hm, v, sg) in zip(premises, hypotheses, staged)]
+    features = [featurize(pm, hm, v, tables, node_vectors, subgraph=sg, gate_mask=gate_mask, graph=graph, texts=(p, h),
+                          names=names, **opts) for p, h, (pm, hm, v, sg) in zip(premises, hypotheses, staged)]
     return PairSet(premises, hypotheses, [r.get("label") for r in records], features)
 
 
