@@ -15,9 +15,10 @@ the gate and the manifest only (``kgnlu train nli-gate``). ``kgnlu train nli`` e
 
 The refit also sets how the model reads undecided pairs from then on (``READING``): the gate mask
 "undecided" (an unknown verdict that proved part of the hypothesis leaves the pair to the neural
-side) and a subgraph only for pairs whose both sides link a concept. Training keeps the mask it was
-given, so retraining reproduces a shipped model; the gate's MLP learned nothing from the pairs the
-new reading closes that the cross-encoder would need (measured in bench/results/nli_gate_undecided.md).
+side) and a subgraph only for pairs both of whose sides link a concept. The reading adds no weight:
+the pairs it closes get the neural answer the model already computes. Training
+keeps the mask it was given, so the same commands reproduce a shipped model. Measured on the frozen
+outputs of pairs the model never trained on: bench/results/nli_gate_undecided.md.
 """
 
 from __future__ import annotations
