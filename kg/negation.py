@@ -44,6 +44,7 @@ import re
 from bisect import bisect_right
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import accumulate
 from typing import NamedTuple, Sequence
 
 # Words of padding a scope tolerates between the trigger (or a list connector) and a mention.
@@ -154,7 +155,12 @@ _CONNECTORS = frozenset({",", "and", "or", "nor", "/", "&"})
 # "history of MS." and "fever, chills, etc." end sentences more often than they abbreviate.
 _ABBREVIATIONS = frozenset("dr mr mrs vs approx e.g i.e".split())
 
-_TOKEN = re.compile(r"(?:[^\W_]|[\u0300-\u036f])+(?:['’](?:[^\W_])+)*|\n|[^\w\s]|_")
+# Words, newlines and single punctuation marks; the group makes ``split`` keep the tokens. The first
+# branch is only a faster path through the second, for an ASCII word that nothing joins on to.
+_TOKEN = re.compile(r"([a-zA-Z0-9]+(?![^\W_]|[\u0300-\u036f'’])"
+                    r"|(?:[a-zA-Z0-9]+|[^\W_]|[\u0300-\u036f])+(?:['’][^\W_]+)*|\n|[^\w\s]|_)")
+
+_SENTENCE_ENDS = frozenset({".", "!", ";", "?", "\n"})
 
 
 @dataclass(frozen=True)
@@ -167,14 +173,15 @@ class Cue:
     kind: str  # "pre" | "post"
 
 
-class _Token(NamedTuple):  # a tuple: every token of every linked text is one
-    start: int
-    end: int
-    low: str
+class _Tokens(NamedTuple):
+    """A text's tokens as columns: the scans below read one column across many tokens."""
+
+    starts: tuple[int, ...]
+    ends: tuple[int, ...]
+    lows: tuple[str, ...]  # casefolded, "’" as "'"
 
 
-@dataclass(frozen=True)
-class _Event:
+class _Event(NamedTuple):
     role: str
     first: int  # token index of the first trigger token
     last: int  # token index of the last trigger token
@@ -182,19 +189,29 @@ class _Event:
 
 
 @lru_cache(maxsize=4)  # polarity_cues and experiencers read the same text one after the other
-def _tokens(text: str) -> tuple[_Token, ...]:
-    return tuple(_Token(m.start(), m.end(), m.group().casefold().replace("’", "'")) for m in _TOKEN.finditer(text))
+def _tokens(text: str) -> _Tokens:
+    parts = _TOKEN.split(text)  # gap, token, gap, ..., token, gap
+    offsets = list(accumulate(map(len, parts)))
+    words = parts[1::2]
+    # No token holds a space and casefold maps each character on its own, so one call folds them all.
+    lows = " ".join(words).casefold().replace("’", "'").split(" ") if words else ()
+    return _Tokens(tuple(offsets[0:-1:2]), tuple(offsets[1::2]), tuple(lows))
 
 
-def _phrase_table() -> dict[str, list[tuple[tuple[str, ...], str]]]:
-    """First token -> [(phrase tokens, role)], longest first."""
-    table: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+def _experiencer(phrase: tuple[str, ...]) -> bool:
+    """"(no) family history of": the condition is a relative's, whatever the polarity."""
+    return "family" in phrase or phrase[:1] == ("fh",)
+
+
+def _phrase_table() -> dict[str, list[tuple[tuple[str, ...], str, bool]]]:
+    """First token -> [(phrase tokens, role, experiencer)], longest first."""
+    table: dict[str, list[tuple[tuple[str, ...], str, bool]]] = {}
     for role, block in ((PRE, _PRE), (POST, _POST), (EITHER, _EITHER), (PSEUDO, _PSEUDO), (CONJ, _CONJ),
                         (HEDGE, _HEDGE)):
         for phrase in block.split("|"):
-            toks = tuple(t.low for t in _tokens(phrase.strip()))
+            toks = _tokens(phrase.strip()).lows
             if toks:
-                table.setdefault(toks[0], []).append((toks, role))
+                table.setdefault(toks[0], []).append((toks, role, _experiencer(toks)))
     for options in table.values():
         options.sort(key=lambda o: -len(o[0]))
     return table
@@ -203,22 +220,25 @@ def _phrase_table() -> dict[str, list[tuple[tuple[str, ...], str]]]:
 _PHRASES = _phrase_table()  # read-only after import: a constant, like the tables it is built from
 
 
-def _boundaries(text: str, toks: list[_Token]) -> list[bool]:
+@lru_cache(maxsize=4)  # as _tokens: both polarity_cues and experiencers need them
+def _boundaries(text: str) -> tuple[bool, ...]:
     """Which tokens end a sentence (and therefore every scope that reaches them)."""
-    out = [False] * len(toks)
-    for i, t in enumerate(toks):
-        prev = toks[i - 1].low if i else ""
-        if t.low in (";", "?", "!"):
+    _, ends, lows = _tokens(text)
+    out = [False] * len(lows)
+    for i in [i for i, low in enumerate(lows) if low in _SENTENCE_ENDS]:
+        low, prev = lows[i], lows[i - 1] if i else ""
+        if low in (";", "?", "!"):
             out[i] = True
-        elif t.low == ".":
+        elif low == ".":
             # "3.5 mg" and "Dr. Smith" are not sentence ends; ". " and a final "." are.
-            followed_by_space = t.end == len(text) or text[t.end].isspace() or text[t.end] in "\"')]"
-            prev3 = "".join(x.low for x in toks[max(0, i - 3):i])  # "e.g." / "i.e."
+            end = ends[i]
+            followed_by_space = end == len(text) or text[end].isspace() or text[end] in "\"')]"
+            prev3 = "".join(lows[max(0, i - 3):i])  # "e.g." / "i.e."
             out[i] = followed_by_space and prev not in _ABBREVIATIONS and prev3 not in _ABBREVIATIONS
-        elif t.low == "\n":
+        else:
             # A wrapped list ("denies fever,\nchills") continues; anything else, or a blank line, ends.
             out[i] = prev not in _CONNECTORS
-    return out
+    return tuple(out)
 
 
 def experiencers(text: str, spans: Sequence[tuple[int, int]],
@@ -231,101 +251,94 @@ def experiencers(text: str, spans: Sequence[tuple[int, int]],
     ``names``: the spans that are names of concepts (default: ``spans``); a relative's word inside
     one ("Parent-of-origin effect") names no person. Dense guesses that swallowed a "father" are
     better left out of them."""
-    toks = _tokens(text)
-    stop = _boundaries(text, toks)
-    marks: list[tuple[int, str | None]] = []  # (char offset, the experiencer from there on)
-    current = None
-
+    starts, ends, lows = _tokens(text)
     named = spans if names is None else names
-
-    def relative(t: _Token) -> bool:
-        return t.low in _RELATIVES and not any(s <= t.start < e for s, e in named)
-
-    for i, t in enumerate(toks):
-        if relative(t):
-            current = _CANONICAL_RELATIVE.get(t.low, t.low)
-            marks.append((t.end, current))
-        elif current is not None and (stop[i] or t.low in _BACK_TO_PATIENT):
+    relatives = {i for i, low in enumerate(lows)
+                 if low in _RELATIVES and not any(s <= starts[i] < e for s, e in named)}
+    # Most texts name no relative: then there are no marks and nothing to claim.
+    stop = _boundaries(text) if relatives else ()
+    mark_at: list[int] = []  # char offsets, ascending
+    mark_who: list[str | None] = []  # the experiencer from mark_at[k] on
+    current = None
+    for i in range(min(relatives, default=len(lows)), len(lows)):
+        if i in relatives:
+            current = _CANONICAL_RELATIVE.get(lows[i], lows[i])
+            mark_at.append(ends[i])
+            mark_who.append(current)
+        elif current is not None and (stop[i] or lows[i] in _BACK_TO_PATIENT):
             current = None
-            marks.append((t.start, None))
+            mark_at.append(starts[i])
+            mark_who.append(None)
     out = []
     for start, _ in spans:
-        who = None
-        for at, w in marks:
-            if at > start:
-                break
-            who = w
-        out.append(who)
+        k = bisect_right(mark_at, start)
+        out.append(mark_who[k - 1] if k else None)
     # "... ruled out X for my grandfather": a closing "for/in [my] RELATIVE" claims its sentence.
     sentence_start = 0
-    for i, t in enumerate(toks):
+    for i in range(len(lows)) if relatives else ():
         if stop[i]:
-            sentence_start = t.end
-        elif relative(t):
-            j = i - 1 - (i >= 1 and toks[i - 1].low in _DETERMINERS)
-            if j >= 0 and toks[j].low in ("for", "in"):
-                rel = _CANONICAL_RELATIVE.get(t.low, t.low)
-                out = [rel if w is None and sentence_start <= s < toks[j].start else w
+            sentence_start = ends[i]
+        elif i in relatives:
+            j = i - 1 - (i >= 1 and lows[i - 1] in _DETERMINERS)
+            if j >= 0 and lows[j] in ("for", "in"):
+                rel = _CANONICAL_RELATIVE.get(lows[i], lows[i])
+                out = [rel if w is None and sentence_start <= s < starts[j] else w
                        for (s, _), w in zip(spans, out)]
     return out
 
 
-def _experiencer(phrase: tuple[str, ...]) -> bool:
-    """"(no) family history of": the condition is a relative's, whatever the polarity."""
-    return "family" in phrase or phrase[:1] == ("fh",)
-
-
-def _events(toks: list[_Token], in_mention: list[bool]) -> list[_Event]:
+def _events(toks: _Tokens, mentions_at: dict[int, list[int]]) -> list[_Event]:
     """Trigger, pseudo-trigger and conjunction phrases, leftmost-longest, outside mentions
     (experiencer phrases excepted: HPO has a concept named "Family history")."""
+    lows = toks.lows
+    n = len(lows)
     events: list[_Event] = []
-    i, n = 0, len(toks)
-    while i < n:
-        hit = None
-        for phrase, role in _PHRASES.get(toks[i].low, ()):
+    free = 0  # the first token not inside an earlier phrase
+    for i in [i for i, low in enumerate(lows) if low in _PHRASES]:  # most tokens start no phrase
+        if i < free:
+            continue
+        for phrase, role, experiencer in _PHRASES[lows[i]]:
             j = i + len(phrase)
-            if (j <= n and all(toks[i + k].low == w for k, w in enumerate(phrase))
-                    and (_experiencer(phrase) or not any(in_mention[i:j]))):
-                hit = _Event(role, i, j - 1, _experiencer(phrase))
+            # The last word first: it rejects most of the 40 phrases that start with "no" or "not" cheaply.
+            if (j <= n and lows[j - 1] == phrase[-1] and lows[i:j] == phrase
+                    and (experiencer or not any(k in mentions_at for k in range(i, j)))):
+                events.append(_Event(role, i, j - 1, experiencer))
+                free = j
                 break
-        if hit:
-            events.append(hit)
-            i = hit.last + 1
-        else:
-            i += 1
     return events
 
 
-def _resolve(event: _Event, toks: list[_Token], stop: list[bool]) -> str:
+def _resolve(event: _Event, lows: tuple[str, ...], stop: list[bool]) -> str:
     """Direction of a trigger: EITHER becomes pre or post from what follows it."""
     if event.role not in (EITHER, HEDGE):
         return event.role
     nxt = event.last + 1
-    if nxt >= len(toks) or stop[nxt] or toks[nxt].low in _CONNECTORS or toks[nxt].low in _POST_FOLLOWERS:
+    if nxt >= len(lows) or stop[nxt] or lows[nxt] in _CONNECTORS or lows[nxt] in _POST_FOLLOWERS:
         return POST
-    if not toks[nxt].low[0].isalnum():  # "Fever: absent." / "absent)" — punctuation closes the phrase
+    if not lows[nxt][0].isalnum():  # "Fever: absent." / "absent)" — punctuation closes the phrase
         return POST
     return PRE
 
 
-def _scope(start: int, step: int, toks: list[_Token], stop: list[bool], mentions_at: list[list[int]]) -> set[int]:
+def _scope(start: int, step: int, lows: tuple[str, ...], stop: list[bool],
+           mentions_at: dict[int, list[int]]) -> set[int]:
     """Mentions reached walking from token ``start`` by ``step`` (+1 forward, -1 backward)."""
     covered: set[int] = set()
     gap, after_mention, in_list = 0, False, False
-    k, n = start, len(toks)
+    k, n = start, len(lows)
     while 0 <= k < n and not stop[k]:
-        if mentions_at[k]:
+        if k in mentions_at:
             covered.update(mentions_at[k])
             after_mention = True
-        elif toks[k].low in _CONNECTORS:
+        elif lows[k] in _CONNECTORS:
             # Walking back, a comma outside an "X, Y and Z" list closes a fronted clause:
             # "Given the normal lactate, sepsis is unlikely" negates sepsis only.
-            if step < 0 and toks[k].low == "," and not in_list:
+            if step < 0 and lows[k] == "," and not in_list:
                 break
             if after_mention:  # the list goes on: the next item gets a fresh window
                 gap = 0
-                in_list = in_list or toks[k].low != ","
-        elif toks[k].low[0].isalnum():
+                in_list = in_list or lows[k] != ","
+        elif lows[k][0].isalnum():
             gap += 1
             after_mention = False
             if gap > MAX_GAP:
@@ -351,14 +364,14 @@ def polarity_cues(text: str, spans: Sequence[tuple[int, int]]) -> tuple[list[Cue
     return _cues(text, spans)
 
 
-def _mentions_at(toks: Sequence[_Token], spans: Sequence[tuple[int, int]]) -> list[list[int]]:
-    """For each token, the spans that overlap it (found by bisection)."""
-    mentions_at: list[list[int]] = [[] for _ in toks]
-    ends = [t.end for t in toks]
+def _mentions_at(toks: _Tokens, spans: Sequence[tuple[int, int]]) -> dict[int, list[int]]:
+    """Token index -> the spans that overlap it (found by bisection); tokens of no mention are left out."""
+    mentions_at: dict[int, list[int]] = {}
+    starts, ends = toks.starts, toks.ends
     for m, (s, e) in enumerate(spans):
         k = bisect_right(ends, s)
-        while k < len(toks) and toks[k].start < e:
-            mentions_at[k].append(m)
+        while k < len(starts) and starts[k] < e:
+            mentions_at.setdefault(k, []).append(m)
             k += 1
     return mentions_at
 
@@ -367,8 +380,7 @@ def cue_spans(text: str, spans: Sequence[tuple[int, int]] = ()) -> list[tuple[in
     """``(start, end)`` of every trigger, pseudo-trigger, conjunction and hedge phrase of ``text``
     outside ``spans`` (the mentions): words that say how a finding is meant, never a finding."""
     toks = _tokens(text)
-    events = _events(toks, [bool(ms) for ms in _mentions_at(toks, spans)])
-    return [(toks[ev.first].start, toks[ev.last].end) for ev in events]
+    return [(toks.starts[ev.first], toks.ends[ev.last]) for ev in _events(toks, _mentions_at(toks, spans))]
 
 
 def _cues(text: str, spans: Sequence[tuple[int, int]]) -> tuple[list[Cue | None], list[Cue | None]]:
@@ -379,9 +391,10 @@ def _cues(text: str, spans: Sequence[tuple[int, int]]) -> tuple[list[Cue | None]
     if not spans:
         return [], []
     toks = _tokens(text)
+    starts, ends, lows = toks
     mentions_at = _mentions_at(toks, spans)
-    events = _events(toks, [bool(ms) for ms in mentions_at])
-    stop = _boundaries(text, toks)
+    events = _events(toks, mentions_at)
+    stop = list(_boundaries(text))
     for ev in events:  # every trigger, pseudo-trigger and conjunction closes the other scopes
         for k in range(ev.first, ev.last + 1):
             stop[k] = True
@@ -391,13 +404,13 @@ def _cues(text: str, spans: Sequence[tuple[int, int]]) -> tuple[list[Cue | None]
     for ev in events:
         if ev.role in (PSEUDO, CONJ):
             continue
-        kind = _resolve(ev, toks, stop)
-        start, end = toks[ev.first].start, toks[ev.last].end
+        kind = _resolve(ev, lows, stop)
+        start, end = starts[ev.first], ends[ev.last]
         cue = Cue(text[start:end], start, end, kind)
         if kind == PRE:
-            covered = _scope(ev.last + 1, 1, toks, stop, mentions_at)
+            covered = _scope(ev.last + 1, 1, lows, stop, mentions_at)
         else:
-            covered = _scope(ev.first - 1, -1, toks, stop, mentions_at)
+            covered = _scope(ev.first - 1, -1, lows, stop, mentions_at)
         tables = [hedge] if ev.role == HEDGE else [best, hedge] if ev.experiencer else [best]
         for m in covered:
             s, e = spans[m]
@@ -405,22 +418,24 @@ def _cues(text: str, spans: Sequence[tuple[int, int]]) -> tuple[list[Cue | None]
             for table in tables:
                 if table[m] is None or distance < table[m][0]:
                     table[m] = (distance, cue)
-    _questions(toks, stop, mentions_at, hedge)
+    if "?" in text:  # the only character that folds to "?"
+        _questions(toks, stop, mentions_at, hedge)
     return [b[1] if b else None for b in best], [h[1] if h else None for h in hedge]
 
 
-def _questions(toks: list[_Token], stop: list[bool], mentions_at: list[list[int]],
+def _questions(toks: _Tokens, stop: list[bool], mentions_at: dict[int, list[int]],
                hedge: list[tuple[int, Cue] | None]) -> None:
     """Mentions in a sentence that ends with "?" are hedged by it (unless a hedge word already is)."""
-    sentence: list[int] = []
-    for k, t in enumerate(toks):
-        sentence.extend(mentions_at[k])
-        if t.low in (".", "!", ";", "?", "\n") and (stop[k] or t.low == "?"):
-            if t.low == "?":
-                for m in sentence:
+    first = 0  # the sentence's first token
+    for k in [k for k, low in enumerate(toks.lows) if low in _SENTENCE_ENDS]:
+        question = toks.lows[k] == "?"
+        if question or stop[k]:
+            if question:
+                cue = Cue("?", toks.starts[k], toks.ends[k], POST)
+                for m in [m for i in range(first, k + 1) for m in mentions_at.get(i, ())]:
                     if hedge[m] is None:
-                        hedge[m] = (0, Cue("?", t.start, t.end, POST))
-            sentence = []
+                        hedge[m] = (0, cue)
+            first = k + 1
 
 
 def negated(text: str, spans: Sequence[tuple[int, int]]) -> list[bool]:

@@ -80,7 +80,7 @@ normalized = lru_cache(maxsize=1 << 16)(normalize_token)  # every linked run's w
 
 def key_tokens(text: str) -> tuple[str, ...]:
     """The words that decide what ``text`` names: normalised as the matcher does, fillers dropped."""
-    return tuple(t for t in (normalized(w) for w in WORDS.findall(text)) if t and t not in FILLERS)
+    return tuple([t for t in map(normalized, WORDS.findall(text)) if t and t not in FILLERS])
 
 
 def bag_key(tokens: Iterable[str]) -> str:
@@ -166,18 +166,24 @@ class Rewriter:
             return {}
         best = {start: 0.0}
         frontier = best
+        rules, reach, inf = self._rules, self._reach, math.inf
         for _ in range(MAX_STEPS):
             step: dict[tuple[str, ...], float] = {}
-            rules, reach = self._rules, self._reach
             for variant, cost in frontier.items():
-                for i in range(len(variant)):
-                    longest = reach.get(variant[i])
+                size = len(variant)
+                for i, word in enumerate(variant):
+                    longest = reach.get(word)
                     if longest is None:
                         continue
-                    for n in range(1, min(longest, len(variant) - i) + 1):
-                        for rhs, extra in rules.get(variant[i:i + n], ()):
-                            new, c = variant[:i] + rhs + variant[i + n:], cost + extra
-                            if new and c < best.get(new, math.inf) and c < step.get(new, math.inf):
+                    head = variant[:i]
+                    for n in range(1, min(longest, size - i) + 1):
+                        alternatives = rules.get(variant[i:i + n])
+                        if alternatives is None:
+                            continue
+                        tail = variant[i + n:]
+                        for rhs, extra in alternatives:
+                            new, c = head + rhs + tail, cost + extra
+                            if new and c < best.get(new, inf) and c < step.get(new, inf):
                                 step[new] = c
             if not step:
                 break
@@ -355,8 +361,9 @@ class RewriteIndex:
         """``named`` for a phrase's ``key_tokens``."""
         if not start:
             return []
-        column, key, cost = "key", bag_key(start), 0.0
-        if not all(w in self.words for w in start) or key not in self.keys:
+        # A phrase with a word no target has names nothing as it stands: no key to sort.
+        column, key, cost = "key", bag_key(start) if self.words.issuperset(start) else None, 0.0
+        if key is None or key not in self.keys:
             if not stems:
                 return []
             column, key, cost = "stems", morph_key(start), MORPH_COST
@@ -370,11 +377,11 @@ class RewriteIndex:
     def lookup(self, text: str, k: int = 10) -> list[Hit]:
         """Up to ``k`` concepts that a rewrite of ``text`` names, one per IRI, cheapest first
         (then by kind of name, then IRI); [] when none does."""
-        words, start = self.words, key_tokens(text)
-        if not all(w in words for w in start):
+        start = key_tokens(text)
+        if not self.words.issuperset(start):
             return []
         costs = self.rewriter.variants(text, start)
-        keys = sorted(k for k in costs if k in self.keys)  # most variants name nothing: skip SQLite for them
+        keys = sorted(self.keys.intersection(costs))  # most variants name nothing: skip SQLite for them
         best: dict[str, Hit] = {}
         for i in range(0, len(keys), 500):  # SQLite's default limit on bound parameters is 999
             chunk = keys[i:i + 500]

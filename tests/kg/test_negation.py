@@ -2,6 +2,8 @@
 mention, whether it is negated (True) or affirmed/hedged (False)."""
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kgnlu.kg.negation import Cue, hedge_cues, negated, negation_cues, polarity_cues
 
@@ -249,3 +251,23 @@ def test_cue_spans_are_the_cues_outside_the_mentions():
     # A cue word inside a mention is the mention's ("No" in a name), not a cue.
     at = text.index("no fever")
     assert "no" not in [text[a:b] for a, b in cue_spans(text, [(at, at + 8)])]
+
+
+# Letters that fold to more than one letter ("ß", "İ", "ﬁ"), a final sigma, combining accents,
+# both apostrophes, digits, underscores, newlines and punctuation: where a fast tokenizer can slip.
+_TRICKY = "aZ9 ß İﬁΣς é\u0301'’_-.,;:?!\n\t()µ"
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=_TRICKY, max_size=60) | st.text(max_size=40))
+def test_tokens_are_the_plain_regex_tokens_casefolded(text):
+    """``_tokens`` (columns, one split and one casefold per text) says exactly what the plain
+    definition says: each token of this pattern, casefolded, with "’" read as "'"."""
+    import re
+
+    from kgnlu.kg.negation import _tokens
+
+    plain = re.compile(r"(?:[^\W_]|[\u0300-\u036f])+(?:['’](?:[^\W_])+)*|\n|[^\w\s]|_")
+    want = [(m.start(), m.end(), m.group().casefold().replace("’", "'")) for m in plain.finditer(text)]
+    toks = _tokens(text)
+    assert list(zip(toks.starts, toks.ends, toks.lows)) == want

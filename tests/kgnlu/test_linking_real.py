@@ -11,6 +11,8 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -202,6 +204,45 @@ def test_schwartz_hearst_long_form_check():
     assert abbreviations(text, [(0, 14, "ra"), (24, 29, "fever")]) == [("RA", "ra")]
 
 
+def test_descendant_counts_are_the_descendants(engine):
+    """The curation feature ``log_descendants`` counts in SQLite (``n_descendants``), where it read
+    every descendant's IRI: the same number for every concept, 0 for an IRI the KG lacks."""
+    tables = engine.tables
+    iris = [iri for (iri,) in tables._q("SELECT iri FROM entities WHERE kind='class'")]
+    assert len(iris) > 20
+    assert [tables.n_descendants(i) for i in iris] == [len(tables.descendants(i)) for i in iris]
+    assert max(map(tables.n_descendants, iris)) > 5 and tables.n_descendants(HP + "9999999") == 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["ab", "of", "the", "x" * 70, "long" * 30, "-", ",", " ", "  ", "\u0301", "’s"]),
+                max_size=40),
+       st.integers(0, 4))
+def test_the_words_before_a_mention_are_read_from_a_window(pieces, max_words):
+    """``extensions`` reads the last few words before a mention from a window that grows until
+    its first word is whole: what reading the whole stretch backwards gives, however long the
+    stretch and its words."""
+    from kgnlu.tasks.expand import WORD, _IN_NAMES, _last_words, _within
+
+    text = "".join(pieces)
+    for start in range(0, len(text) + 1, 7):
+        plain = _within(list(WORD.finditer(text, start, len(text)))[::-1], max_words, _IN_NAMES)[::-1]
+        got = _last_words(text, start, len(text), max_words, _IN_NAMES)
+        assert [m.span() for m in got] == [m.span() for m in plain]
+
+
+def test_a_batch_links_each_text_as_it_would_alone(engine):
+    """``link_many`` shares its phrase lookups across the batch's texts: each text's mentions are
+    still the ones it gets alone."""
+    texts = [CHEST, "Renal agenesis or dysgenesis, and vestibular schwannoma.", "Café au lait spots (CLS). CLS grew.",
+             "Renal agenesis or dysgenesis.", "No fever, cough or rash; vestibular schwannoma."]
+    for kw in ({}, {"nested": True}):
+        batch = engine.link_many(texts, **kw)
+        alone = [engine.link(t, **kw) for t in texts]
+        assert [[m.to_dict() for m in ms] for ms in batch] == [[m.to_dict() for m in ms] for ms in alone]
+        assert sum(map(len, batch)) > 10
+
+
 # -- the real HPO ---------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -357,3 +398,19 @@ def test_real_gsc_curation_reproduces_and_beats_the_linker_alone(hpo_engine):
     tp, pred, n = sum(len(f & g) for f, g in zip(found, gold)), sum(map(len, found)), sum(map(len, gold))
     plain_f1 = 2 * tp / (pred + n)
     assert report["cv_flat"]["f1"] > plain_f1 + 0.03 and report["cv"]["f1"] > 0.70
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not GSC_DEV.exists(), reason="no ../shared/realdata (GSC+ dev)")
+def test_real_abstracts_link_in_a_batch_as_they_do_alone(hpo_engine):
+    """On curated PubMed abstracts (GSC+ dev), curated as ``Engine`` ships: a batch shares its
+    phrase lookups, and each abstract still gets the mentions it gets alone."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+    from concepts import read_gsc
+
+    texts = [d.text for d in read_gsc(GSC_DEV)]
+    batch = hpo_engine.link_many(texts)
+    assert [[m.to_dict() for m in ms] for ms in batch] == [[m.to_dict() for m in hpo_engine.link(t)] for t in texts]
+    assert sum(map(len, batch)) > 500

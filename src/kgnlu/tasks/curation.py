@@ -41,11 +41,19 @@ FORMAT = 1
 VIAS = ("lexicon", "rewrite", "coordination", "nested", "curated", "dense", "abbreviation")
 _WORD = re.compile(r"\w+")
 _PROPOSED = frozenset(("nested", "curated"))  # what curation adds to the linker's own mentions
+_HEAD = ("concept_prior", "concept_seen", "text_prior", "text_seen", "inside", "contains", "words", "all_caps",
+         "log_descendants", "score", "alias_rate", "alias_agrees", "alias_disagrees")
+_VIA_HOT = {v: tuple(v == w for w in VIAS) for v in VIAS}
+_NO_VIA = (False,) * len(VIAS)
 
 
 def norm_text(text: str) -> str:
     """A span's words, lower-cased and normalised as the lexicon compares them ("Cysts" -> "cyst")."""
-    return " ".join(normalized(w.lower()) for w in _WORD.findall(text))
+    return _norm_words(_WORD.findall(text))
+
+
+def _norm_words(words: list[str]) -> str:
+    return " ".join([normalized(w.lower()) for w in words])
 
 
 @dataclass
@@ -100,34 +108,55 @@ def _logit_prior(hits: int, n: int) -> float:
     return math.log(p / (1 - p))
 
 
+def _word_pattern(words: Iterable[str]) -> str:
+    """A regex of exactly ``words`` as a trie of alternations (``re`` tries a flat alternation's
+    branches one after the other at every position)."""
+    trie: dict = {}
+    for w in words:
+        node = trie
+        for ch in w:
+            node = node.setdefault(ch, {})
+        node[""] = {}  # a word ends here
+
+    def pattern(node: dict) -> str:
+        branches = [re.escape(ch) + pattern(sub) for ch, sub in sorted(node.items()) if ch]
+        if not branches:
+            return ""
+        if len(branches) == 1 and "" not in node:
+            return branches[0]
+        return "(?:" + "|".join(branches) + ")" + ("?" if "" in node else "")
+
+    return pattern(trie)
+
+
 class AliasIndex:
     """Whole-word, case-insensitive occurrences of surfaces, the longest at each word first and
-    never overlapping, as one left-to-right pass over the words, trying at each word only the
-    surfaces that begin with it (a regex alternation of hundreds of surfaces tries each at every
-    character)."""
+    never overlapping, as one left-to-right pass over the words that begin a surface (found by one
+    regex, a trie of those words), trying at each only the surfaces that begin with it (a regex
+    alternation of hundreds of surfaces tries each at every character)."""
 
     def __init__(self, aliases: dict[str, str]):
         self.aliases = aliases
-        self._by_first: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+        self._by_first: dict[str, list[str]] = {}
         for surface in sorted(aliases, key=lambda s: (-len(_WORD.findall(s)), -len(s), s)):
-            if words := tuple(_WORD.findall(surface)):
-                self._by_first.setdefault(words[0], []).append((words, surface))
+            if words := _WORD.findall(surface):
+                self._by_first.setdefault(words[0], []).append(surface)
+        self._first = re.compile(r"(?<!\w)" + _word_pattern(self._by_first) + r"(?!\w)")  # whole words only
 
     def spans(self, text: str) -> list[tuple[int, int, str]]:
         if not self._by_first:
             return []
         low = text.lower()
-        words = [(m.start(), m.group(0)) for m in _WORD.finditer(low)]
         out, free = [], 0
-        for i, (start, word) in enumerate(words):
-            if start < free or word not in self._by_first:
+        for m in self._first.finditer(low):
+            start = m.start()
+            if start < free:
                 continue
-            for alias_words, surface in self._by_first[word]:  # most words first, then longest
+            for surface in self._by_first[m.group()]:  # most words first, then longest
+                # A word starts at ``start`` and none goes on at ``end``: the text's words there
+                # are the surface's own, and so is the punctuation between them.
                 end = start + len(surface)
-                if (len(alias_words) <= len(words) - i
-                        and all(words[i + k][1] == w for k, w in enumerate(alias_words))
-                        and low.startswith(surface, start)  # the surface's own punctuation between
-                        and (end == len(low) or not _WORD.match(low, end))):
+                if low.startswith(surface, start) and (end == len(low) or not _WORD.match(low, end)):
                     out.append((start, end, self.aliases[surface]))
                     free = end
                     break
@@ -170,38 +199,61 @@ class Features:
         self.roots = list(roots)
         self.ancestors = ancestors
         self.n_descendants = n_descendants
+        self._root: dict[str, str | None] = {}  # iri (not a root) -> root()
 
     @property
     def names(self) -> list[str]:
-        return (["concept_prior", "concept_seen", "text_prior", "text_seen", "inside", "contains", "words",
-                 "all_caps", "log_descendants", "score", "alias_rate", "alias_agrees", "alias_disagrees"]
-                + [f"via:{v}" for v in VIAS] + [f"root:{r}" for r in self.roots])
+        return list(_HEAD) + [f"via:{v}" for v in VIAS] + [f"root:{r}" for r in self.roots]
 
     def root(self, iri: str) -> str | None:
         """The branch root ``iri`` is under (itself included), None when under none of them."""
         if iri in self.roots:
             return iri
-        up = self.ancestors(iri)  # the linker's: a cached frozenset
-        return next((r for r in self.roots if r in up), None)
+        if iri not in self._root:  # asked for every mention of a document's concepts
+            up = self.ancestors(iri)  # the linker's: a cached frozenset
+            self._root[iri] = next((r for r in self.roots if r in up), None)
+        return self._root[iri]
 
     def rows(self, cands: Sequence[Candidate], stats: Stats) -> np.ndarray:
+        return self.table(cands, stats)[0]
+
+    def table(self, cands: Sequence[Candidate], stats: Stats) -> tuple[np.ndarray, list[bool]]:
+        """``rows``, and each candidate's ``has_evidence`` from the same counts; what depends on the
+        text or on the concept alone is read once per call (a document repeats both)."""
+        if not cands:
+            return np.zeros((0, len(self.names)), dtype=np.float64), []
         inside, contains = nesting([(c.start, c.end) for c in cands])
-        out = np.zeros((len(cands), len(self.names)), dtype=np.float64)
-        for i, c in enumerate(cands):
-            t = norm_text(c.text)
-            surface = c.text.lower()
-            # Counts can be zero where a training row's own document was subtracted: not an alias.
-            iris = {k: v for k, v in stats.alias.get(surface, {}).items() if v > 0}
-            root = self.root(c.iri)
-            row = [_logit_prior(stats.concept_gold[c.iri], stats.concept_pred[c.iri]),
-                   math.log1p(stats.concept_pred[c.iri]),
-                   _logit_prior(stats.text_gold[t], stats.text_pred[t]), math.log1p(stats.text_pred[t]),
-                   inside[i], contains[i], len(_WORD.findall(c.text)), c.text.isupper(),
-                   math.log1p(self.n_descendants(c.iri)), c.score, stats.annotated_rate(surface),
-                   c.iri in iris, bool(iris) and c.iri not in iris]
-            row += [c.via == v for v in VIAS] + [root == r for r in self.roots]
-            out[i] = row
-        return out
+        texts, concepts, rows, evidence = {}, {}, [], []
+        for c, ins, con in zip(cands, inside, contains):
+            if (tf := texts.get(c.text)) is None:
+                tf = texts[c.text] = _text_features(c.text, stats)
+            if (cf := concepts.get(c.iri)) is None:
+                cf = concepts[c.iri] = self._concept_features(c.iri, stats)
+            text_prior, text_seen, words, caps, rate, iris, text_evidence = tf
+            concept_prior, concept_seen, log_descendants, root_hot, concept_evidence = cf
+            rows.append((concept_prior, concept_seen, text_prior, text_seen, ins, con, words, caps, log_descendants,
+                         c.score, rate, c.iri in iris, bool(iris) and c.iri not in iris)
+                        + _VIA_HOT.get(c.via, _NO_VIA) + root_hot)
+            evidence.append(concept_evidence or text_evidence)
+        return np.array(rows, dtype=np.float64), evidence
+
+    def _concept_features(self, iri: str, stats: Stats) -> tuple:
+        pred = stats.concept_pred[iri]
+        root = self.root(iri)
+        return (_logit_prior(stats.concept_gold[iri], pred), math.log1p(pred), math.log1p(self.n_descendants(iri)),
+                tuple([root == r for r in self.roots]), pred > 0)
+
+
+def _text_features(text: str, stats: Stats) -> tuple:
+    words = _WORD.findall(text)
+    t = _norm_words(words)
+    surface = text.lower()
+    alias = stats.alias.get(surface, {})
+    # Counts can be zero where a training row's own document was subtracted: not an alias.
+    iris = {k: v for k, v in alias.items() if v > 0}
+    pred = stats.text_pred[t]
+    return (_logit_prior(stats.text_gold[t], pred), math.log1p(pred), len(words), text.isupper(),
+            stats.annotated_rate(surface), iris, pred > 0 or sum(alias.values()) > 0)
 
 
 def has_evidence(c: Candidate, stats: Stats) -> bool:
@@ -211,7 +263,7 @@ def has_evidence(c: Candidate, stats: Stats) -> bool:
 
 
 def keep_scored(cands: Sequence[Candidate], p: Sequence[float], threshold: float, stats: Stats, features: Features,
-                nested: bool = True) -> list[bool]:
+                nested: bool = True, evidence: Sequence[bool] | None = None) -> list[bool]:
     """A candidate is kept when its probability clears ``threshold``, and also, whatever its
     probability, when it is the plain linker's own mention (not a nested term nor an alias) of a
     concept and words the training documents never showed: with no evidence about it, the
@@ -219,9 +271,11 @@ def keep_scored(cands: Sequence[Candidate], p: Sequence[float], threshold: float
     the model's branches is always kept, and so is a qualifier that the text left a mention (the
     linking contract: a qualifier is a mention where the text names no finding). ``nested``
     False: nested terms, and aliases inside another kept mention, are dropped (what
-    ``Linker.link_many(nested=False)`` promises)."""
+    ``Linker.link_many(nested=False)`` promises). ``evidence``: each candidate's ``has_evidence``,
+    when the caller has it already (``Features.table``)."""
     keep = [bool(q >= threshold) or features.root(c.iri) is None or c.qualifier
-            or (c.via not in _PROPOSED and not has_evidence(c, stats)) for c, q in zip(cands, p)]
+            or (c.via not in _PROPOSED and not (has_evidence(c, stats) if evidence is None else evidence[i]))
+            for i, (c, q) in enumerate(zip(cands, p))]
     if nested:
         return keep
     kept = [i for i, k in enumerate(keep) if k]
@@ -281,8 +335,8 @@ class Curator:
         """Which candidates a curator would annotate (``keep_scored``)."""
         if not cands:
             return []
-        return keep_scored(cands, self.regression.predict(features.rows(cands, self.stats)), self.threshold,
-                           self.stats, features, nested)
+        x, evidence = features.table(cands, self.stats)
+        return keep_scored(cands, self.regression.predict(x), self.threshold, self.stats, features, nested, evidence)
 
     def save(self, out: Path) -> None:
         from safetensors.numpy import save_file

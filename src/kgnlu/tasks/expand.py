@@ -30,6 +30,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import replace
+
+from kgnlu.kg.matcher import WORDS
+from kgnlu.kg.morph import stem
+from kgnlu.kg.rewrite import FILLERS, TYPO_COST, normalized
 
 # Words and the punctuation that can join conjuncts; anything else ends a conjunct.
 _PIECE = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*|[,/()]|\S")
@@ -163,14 +168,29 @@ _IN_NAMES = frozenset("of the a an".split())  # function words a span may grow o
 _CLAUSE_MARK = re.compile(r"[.;:,!?()\[\]]")
 
 
-def _within(words: list, max_words: int, uncounted: frozenset = frozenset()) -> list:
-    """The leading ``words`` up to the ``max_words``-th that is not one of ``uncounted``."""
-    n = 0
-    for k, m in enumerate(words):
+def _within(words, max_words: int, uncounted: frozenset = frozenset()) -> list:
+    """The leading ``words`` (matches, or an iterator of them) up to the ``max_words``-th that is
+    not one of ``uncounted``."""
+    out, n = [], 0
+    for m in words:
         n += m.group().lower() not in uncounted
         if n > max_words:
-            return words[:k]
-    return words
+            break
+        out.append(m)
+    return out
+
+
+def _last_words(text: str, start: int, end: int, max_words: int, uncounted: frozenset) -> list:
+    """``_within`` over the words of ``text[start:end]`` read backwards, in text order. A window
+    before ``end`` is read first: scanning a whole stretch between two far-apart mentions for
+    its last few words made ``extensions`` linear in the text per mention."""
+    window = max(start, end - 24 * (max_words + 1))
+    while True:
+        words = _within(reversed(list(WORD.finditer(text, window, end))), max_words, uncounted)
+        # The window's first word may be the tail of a longer one: read further back if it counts.
+        if window == start or (words and words[-1].start() > window):
+            return words[::-1]
+        window = max(start, window - 24 * (max_words + 1))
 
 
 def extensions(text: str, spans: Sequence[tuple[int, int]], named: Callable[[str], list],
@@ -182,10 +202,6 @@ def extensions(text: str, spans: Sequence[tuple[int, int]], named: Callable[[str
     not "Type A brachydactyly". ``forms``: a name may have other forms of the words ("occult
     spina bifida" / "Spina bifida occulta"), and articles do not count among the words taken in
     ("calcification of the falx cerebri"); without it, only "of" may join them."""
-    from kgnlu.kg.matcher import WORDS
-    from kgnlu.kg.morph import stem
-    from kgnlu.kg.rewrite import normalized
-
     def stems(phrase: str) -> set[str]:
         return {stem(t) if forms else t for t in (normalized(w) for w in WORDS.findall(phrase))}
 
@@ -196,8 +212,8 @@ def extensions(text: str, spans: Sequence[tuple[int, int]], named: Callable[[str
     for i, (start, end) in enumerate(spans):  # in text order, not overlapping
         nxt = spans[i + 1][0] if i + 1 < len(spans) else len(text)
         prv = spans[i - 1][1] if i else 0
-        right = _within(list(WORD.finditer(text, end, nxt)), max_words, uncounted)
-        left = _within(list(WORD.finditer(text, prv, start))[::-1], max_words, uncounted)[::-1]
+        right = _within(WORD.finditer(text, end, nxt), max_words, uncounted)
+        left = _last_words(text, prv, start, max_words, uncounted)
         options = [(start, m.end()) for m in right]
         options += [(m.start(), end) for m in reversed(left)]
         best = None
@@ -234,10 +250,6 @@ def named_parts(run: str, rewriter, accept: Callable[[list], list], stopwords: f
     "recurrence") gained 4 mentions and cost 38 false ones on GSC+ dev. A part ends where the run
     does or before a stopword: English noun phrases end in their head, and "hyperplasia of the
     mandibular [coronoid processes]" is no mandibular hyperplasia."""
-    from dataclasses import replace
-
-    from kgnlu.kg.rewrite import FILLERS, TYPO_COST, normalized
-
     words = list(WORD.finditer(run))
     norms = [normalized(w.group()) for w in words]
     typo = [False] * len(norms)

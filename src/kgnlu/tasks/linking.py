@@ -39,6 +39,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache, partial
+from itertools import islice
 
 from kgnlu.kg.lexicon import LINKABLE
 from kgnlu.kg.matcher import normalize_token
@@ -147,7 +148,7 @@ class Linker:
         self._replaced = tables.replacements()
         self._label = lru_cache(maxsize=1 << 16)(lambda iri: tables.label(iri))  # one SQL query per candidate otherwise
         self._ancestors = lru_cache(maxsize=1 << 15)(lambda iri: frozenset(tables.ancestors(iri)))
-        self._n_descendants = lru_cache(maxsize=1 << 15)(lambda iri: len(tables.descendants(iri)))
+        self._n_descendants = lru_cache(maxsize=1 << 15)(tables.n_descendants)
         self.modifier_roots = tuple(modifier_roots)
         # Short forms the text defines ("cafe au lait spots (CLS)") link throughout it. Off by
         # default: GSC+'s curators do not annotate short forms, so on that corpus every link
@@ -194,7 +195,8 @@ class Linker:
         forms = self.forms if forms is None else forms
         scope = self.scope(branches)
         allowed = None if scope.branches is None else scope.allowed(modifiers, self._replaced)
-        spans = [self._lexicon_spans(t, allowed, forms) for t in texts]
+        phrase = lru_cache(maxsize=None)(partial(self._phrase, allowed=allowed))  # a batch's texts share phrases
+        spans = [self._lexicon_spans(t, allowed, forms, phrase) for t in texts]
         if self.rewriter is not None:
             self._rewrite_terms(texts, spans, allowed)
         if self.index is not None or self.rewriter is not None:
@@ -202,8 +204,7 @@ class Linker:
         if nested or curator is not None:  # a curator chooses among the nested terms too
             for text, ss in zip(texts, spans):
                 inner = [Span(a, b, text[a:b], cands, "nested") for a, b, cands in
-                         expand_nested(text, [(s.start, s.end) for s in ss if s.via != "dense"],
-                                       lambda p: self._phrase(p, allowed))]
+                         expand_nested(text, [(s.start, s.end) for s in ss if s.via != "dense"], phrase)]
                 if not nested:  # asked by the curator only: "Progressive" in "progressive hearing loss"
                     inner = [s for s in inner if not all(scope.is_modifier(c.iri) for c in s.candidates)]
                 ss += inner
@@ -236,13 +237,13 @@ class Linker:
         return self._current(cands)
 
     def _lexicon_spans(self, text: str, allowed: Callable[[str], bool] | None = None,
-                       forms: bool = False) -> list[Span]:
+                       forms: bool = False, phrase: Callable[[str], list] | None = None) -> list[Span]:
         out = []
         for m in self._find(text, allowed):
             if cands := self._match_candidates(m):
                 out.append(Span(m.start, m.end, text[m.start:m.end], cands, "lexicon"))
         if out:
-            self._expand(text, out, allowed, forms)
+            self._expand(text, out, allowed, forms, phrase or partial(self._phrase, allowed=allowed))
         return out
 
     def _phrase(self, phrase: str, allowed: Callable[[str], bool] | None) -> list[Candidate]:
@@ -259,12 +260,13 @@ class Linker:
             if cands := self._candidates(hits, "lexicon", allowed):
                 spans[i] = Span(a, b, text[a:b], [replace(c, score=KIND_SCORE.get(c.kind, 0.7)) for c in cands], "lexicon")
 
-    def _expand(self, text: str, spans: list[Span], allowed: Callable[[str], bool] | None, forms: bool) -> None:
+    def _expand(self, text: str, spans: list[Span], allowed: Callable[[str], bool] | None, forms: bool,
+                phrase: Callable[[str], list]) -> None:
         """Coordinated terms and abbreviations the text defines (``tasks.expand``), added to ``spans``."""
         if getattr(self.rewriter, "named", None) is not None:  # a kg.rewrite.RewriteIndex
             self._extend(text, spans, allowed, forms)
         spans += [Span(a, b, text[a:b], cands, "coordination") for a, b, cands in
-                  coordinated(text, [(s.start, s.end) for s in spans], lambda p: self._phrase(p, allowed))]
+                  coordinated(text, [(s.start, s.end) for s in spans], phrase)]
         defined = abbreviations(text, [(s.start, s.end, s) for s in spans if s.via == "lexicon"]) if self.abbreviations else ()
         for short, long_form in defined:
             where = occurrences(text, short)
@@ -303,14 +305,16 @@ class Linker:
             cur.clear()
             return kept
 
-        last_end = 0
+        last_end, marks, k = 0, [m.start() for m in _BOUNDARY.finditer(text)], 0
         for m in WORD.finditer(text):
             start, end = m.span()
             while t < len(taken) and taken[t][1] <= start:
                 t += 1
             inside = t < len(taken) and taken[t][0] < end
             word = normalized(m.group())
-            if inside or _BOUNDARY.search(text, last_end, start) or word in _RUN_BREAKS:
+            while k < len(marks) and marks[k] < last_end:
+                k += 1
+            if inside or k < len(marks) and marks[k] < start or word in _RUN_BREAKS:
                 close()
                 stretch += 1
             elif len(cur) >= MAX_RUN_TOKENS and not close():
@@ -333,7 +337,7 @@ class Linker:
         the NLI or RE sets.
         """
         for text, ss in zip(texts, spans):
-            words = list(WORD.finditer(text))
+            words = list(islice(WORD.finditer(text), MAX_PHRASE_TOKENS + 1))  # a document is no term
             if not words or len(words) > MAX_PHRASE_TOKENS or _SENTENCE_END.search(text.strip()) \
                     or any((w := normalized(m.group())) in STOPWORDS and w not in _FILLERS for m in words):
                 continue
@@ -475,7 +479,7 @@ class Linker:
         most precise cosine band with more than one link, >= 0.80, was 5 of 49), and it took cues
         for findings: "Negative" (for headache) became Negativism, and a cue inside a mention
         negates nothing. The rewriter and word forms still read every run ("absence of speech")."""
-        words = [normalized(m.group()) for m in WORD.finditer(text)]
+        words = [normalized(m.group()) for m in islice(WORD.finditer(text), MAX_PHRASE_TOKENS + 1)]
         if len(words) > MAX_PHRASE_TOKENS or _CLAUSE_END.search(text.strip()) or any(w in _CLAUSE_WORDS for w in words):
             return set()
         cues = cue_spans(text, [(s.start, s.end) for s in spans])
