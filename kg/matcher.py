@@ -31,6 +31,7 @@ import json
 import re
 import unicodedata
 from dataclasses import dataclass
+from itertools import compress, count
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -43,10 +44,16 @@ MAX_ABBREVIATION = 6  # characters
 
 # A word: a decimal number, or a run of letters/digits (combining accents included) with inner
 # apostrophes. Hard breaks are the clause marks and blank lines. Whatever else (spaces, hyphens,
-# slashes, underscores, other symbols) only separates words.
-WORD_PATTERN = r"\d+(?:[.,]\d+)+|[^\W_]+(?:[\u0300-\u036f]+[^\W_]*)*(?:['’][^\W_]+(?:[\u0300-\u036f]+[^\W_]*)*)*"
+# slashes, underscores, other symbols) only separates words. The possessive quantifiers match
+# what greedy ones would (nothing follows that could need a character back) with less bookkeeping.
+WORD_PATTERN = (r"\d+(?:[.,]\d+)++|[^\W_]++(?:[\u0300-\u036f]++[^\W_]*+)*+"
+                r"(?:['’][^\W_]++(?:[\u0300-\u036f]++[^\W_]*+)*+)*+")
 WORDS = re.compile(WORD_PATTERN)
-_TOKEN = re.compile(rf"({WORD_PATTERN})|[.,;:!?()\[\]{{}}\"“”<>|]|\n\s*\n")
+_BREAK = r"[.,;:!?()\[\]{}\"“”<>|]|\n\s*\n"
+_TOKEN = re.compile(f"({WORD_PATTERN})|{_BREAK}")
+# split() by one group around words and breaks alike gives separator, token, separator, ..., token,
+# separator: the tokens without a match object each, and their offsets from the lengths.
+_PIECES = re.compile(f"({WORD_PATTERN}|{_BREAK})")
 _ABBREVIATION = re.compile(r"[A-Z0-9]{1,5}")
 _ALPHA = re.compile(r"[^\W\d_]").search
 # A trailing qualifier such as "(finding)" or "(within the age range of 3 months to 6 years)"
@@ -168,7 +175,7 @@ def tokenize(text: str) -> list[Token]:
 
 def normalize(text: str) -> str:
     """The normal form of a whole phrase: normalised tokens joined by single spaces."""
-    return " ".join(normalize_token(w) for w in _words(text))
+    return " ".join(map(normalize_token, _words(text)))
 
 
 def is_abbreviation(text: str) -> bool:
@@ -209,7 +216,7 @@ class LexiconMatcher:
     [('febrile seizures', 'ex:fs')]
     """
 
-    # Raw tokens normalised per matcher; cleared when it grows past this (a cache, not state).
+    # Raw tokens normalised, candidates of a form: per matcher, cleared past this (caches, not state).
     _CACHE_LIMIT = 200_000
 
     def __init__(self, forms: list[str], abbreviations: list[str], offsets: list[int],
@@ -228,6 +235,7 @@ class LexiconMatcher:
             lengths.setdefault(first, set()).add(form.count(" ") + 1)
         self._lengths = {k: tuple(sorted(v, reverse=True)) for k, v in lengths.items()}
         self._norm_cache: dict[str, str] = {}
+        self._candidate_cache: dict[int, tuple[FormEntry, ...]] = {}
 
     @property
     def vocabulary(self) -> frozenset[str]:
@@ -282,8 +290,14 @@ class LexiconMatcher:
     # -- matching -------------------------------------------------------------------------------
 
     def _candidates(self, group: int) -> tuple[FormEntry, ...]:
-        iris, kinds, iri, kind, text = self._iris, self._kinds, self._iri, self._kind, self._text
-        return tuple((iris[iri[j]], kinds[kind[j]], text[j]) for j in range(self._offsets[group], self._offsets[group + 1]))
+        cands = self._candidate_cache.get(group)
+        if cands is None:
+            if len(self._candidate_cache) > self._CACHE_LIMIT:
+                self._candidate_cache.clear()
+            iris, kinds, iri, kind, text = self._iris, self._kinds, self._iri, self._kind, self._text
+            cands = self._candidate_cache[group] = tuple(
+                (iris[iri[j]], kinds[kind[j]], text[j]) for j in range(self._offsets[group], self._offsets[group + 1]))
+        return cands
 
     def find(self, text: str, keep: Callable[[tuple[FormEntry, ...]], bool] | None = None) -> list[Match]:
         """Leftmost-longest, non-overlapping matches in ``text``, in order.
@@ -292,46 +306,58 @@ class LexiconMatcher:
         position (or a match further on) can be taken: restricting linking to some branches of
         the KG must not lose "schwannoma" to an out-of-branch "vestibular schwannoma".
         """
-        starts, ends, raws, segments = _scan(text)
+        # Breaks stay among the tokens: no word of any script normalises to punctuation or newlines,
+        # so no form holds a break and a match cannot run across one. Only matches need offsets:
+        # they are summed from the lengths of the pieces.
+        pieces = _PIECES.split(text)
+        raws = pieces[1::2]
+        n = len(raws)
         cache = self._norm_cache
         if len(cache) > self._CACHE_LIMIT:
             cache.clear()
-        norms = []
-        for r in raws:
-            n = cache.get(r)
-            if n is None:
-                n = cache[r] = normalize_token(r)
-            norms.append(n)
-        n = len(norms)
-        # room[i]: how many tokens from i on share i's segment, i.e. the longest match allowed.
-        room = [1] * n
-        for i in range(n - 2, -1, -1):
-            if segments[i + 1] == segments[i]:
-                room[i] = room[i + 1] + 1
+        norms = list(map(cache.get, raws))
+        if None in norms:
+            for k, r in enumerate(raws):
+                if norms[k] is None:
+                    norms[k] = cache[r] = normalize_token(r)
+        group, abbreviations = self._group, self._abbreviations
+        tries = list(map(self._lengths.get, norms))  # the lengths to try at each token: None at most
+        if abbreviations.keys().isdisjoint(raws):
+            abbrs, positions = None, compress(count(), tries)
+        else:
+            abbrs = list(map(abbreviations.get, raws))
+            positions = (i for i in range(n) if tries[i] or abbrs[i] is not None)
+        candidates = self._candidates
+        at = consumed = 0  # pieces[:consumed] span text[:at]
         out: list[Match] = []
-        group, lengths, abbreviations = self._group, self._lengths, self._abbreviations
-        i = 0
-        while i < n:
+        done = 0  # the tokens before it are in a match already
+        for i in positions:
+            if i < done:
+                continue
             size, found = 0, None
-            for length in lengths.get(norms[i], ()):
-                if length <= room[i]:
-                    found = group.get(" ".join(norms[i:i + length]) if length > 1 else norms[i])
-                    if found is not None and (keep is None or keep(self._candidates(found))):
-                        size = length
-                        break
-                    found = None
-            abbr = abbreviations.get(raws[i]) if size <= 1 and abbreviations else None
-            if abbr is not None and keep is not None and not keep(self._candidates(abbr)):
+            for length in tries[i] or ():
+                if length == 1:
+                    found = group.get(norms[i])
+                elif i + length <= n:
+                    found = group.get(" ".join(norms[i:i + length]))
+                else:
+                    continue
+                if found is not None and (keep is None or keep(candidates(found))):
+                    size = length
+                    break
+                found = None
+            abbr = abbrs[i] if size <= 1 and abbrs else None
+            if abbr is not None and keep is not None and not keep(candidates(abbr)):
                 abbr = None
             if size or abbr is not None:
                 size = size or 1
-                cands = self._candidates(found) if found is not None else ()
+                cands = candidates(found) if found is not None else ()
                 if abbr is not None:
-                    cands = tuple(sorted(set(cands) | set(self._candidates(abbr)), key=_rank))
-                out.append(Match(starts[i], ends[i + size - 1], text[starts[i]:ends[i + size - 1]], cands))
-                i += size
-            else:
-                i += 1
+                    cands = tuple(sorted(set(cands) | set(candidates(abbr)), key=_rank))
+                done = i + size
+                start = at + sum(map(len, pieces[consumed:2 * i + 1]))
+                at, consumed = start + sum(map(len, pieces[2 * i + 1:2 * done])), 2 * done
+                out.append(Match(start, at, text[start:at], cands))
         return out
 
     def __len__(self) -> int:

@@ -29,8 +29,10 @@ there: the author's definition says what it stands for in this text.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from itertools import accumulate
 
 from kgnlu.kg.matcher import WORDS
 from kgnlu.kg.morph import stem
@@ -38,6 +40,10 @@ from kgnlu.kg.rewrite import FILLERS, TYPO_COST, normalized
 
 # Words and the punctuation that can join conjuncts; anything else ends a conjunct.
 _PIECE = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*|[,/()]|\S")
+# A joiner piece ending at a position / starting at one (a word joiner is no part of a longer word).
+_JOINER_BEFORE = re.compile(r"(?:,|(?<![^\W_])(?:and|or))\Z", re.IGNORECASE)
+_JOINER_AFTER = re.compile(r",|(?:and|or)(?![^\W_])", re.IGNORECASE)
+_STOP = re.compile(r"[.;:!?()\[\]]")  # always a piece of its own, and neither a word nor a joiner
 _JOINERS = frozenset({"and", "or", ","})
 _NOT_CONJUNCT = frozenset("""a an the of in on at to for with without by from as is are was were be been not no nor
     but than that which who this these those both either neither""".split())
@@ -47,10 +53,6 @@ WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")  # a word of the linker's runs a
 _SHORT_FORM = re.compile(r"\(\s*([^()\s][^()]{0,9}?)\s*\)")
 
 Lookup = Callable[[str], list]  # a phrase -> its candidates when it is a whole lexicon entry, else []
-
-
-def _pieces(text: str) -> list[tuple[int, int, str]]:
-    return [(m.start(), m.end(), m.group()) for m in _PIECE.finditer(text)]
 
 
 def _is_word(p: str) -> bool:
@@ -111,15 +113,16 @@ def coordinated(text: str, spans: Sequence[tuple[int, int]], lookup: Lookup) -> 
     subcapsular cataract"); after it (a shared modifier), its longest head. A conjunct that
     composes nothing is passed over, and the list goes on: "branchial, otic and renal anomalies".
     """
-    pieces = _pieces(text)
-    if not pieces or not any(p[2].lower() in ("and", "or") or p[2] == "," for p in pieces):
-        return []
-    first = {s: k for k, (s, _, _) in enumerate(pieces)}
-    last = {e: k for k, (_, e, _) in enumerate(pieces)}
     taken = sorted(spans)
+    n = len(text)
+    stops: list[int] | None = None
+    clauses: dict[tuple[int, int], tuple] = {}
+    starts, reach = [s for s, _ in taken], list(accumulate((e for _, e in taken), max))
 
     def covered(a: int, b: int) -> bool:
-        return any(s < b and a < e for s, e in taken)
+        # Some span starts before b and ends after a: the spans starting before b reach past a.
+        k = bisect_left(starts, b)
+        return k > 0 and reach[k - 1] > a
 
     def compose(words: list[str], part: list[str], before: bool) -> list:
         for drop in range(1, len(words)):
@@ -136,6 +139,27 @@ def coordinated(text: str, spans: Sequence[tuple[int, int]], lookup: Lookup) -> 
             out.append((a, b, cands))
 
     for start, end in taken:
+        # A list needs a joiner piece (",", "and", "or") right before or after the span: most
+        # spans have none, and are passed over before any tokenising.
+        lo, hi = start, end
+        while lo > 0 and text[lo - 1].isspace():
+            lo -= 1
+        while hi < n and text[hi].isspace():
+            hi += 1
+        if not (_JOINER_BEFORE.search(text, max(0, lo - 3), lo) or _JOINER_AFTER.match(text, hi)):
+            continue
+        # The pieces of the span's clause only: a stop mark is a piece of its own that no joiner
+        # or conjunct reads past, and tokenising from it (or to just after it) splits the text
+        # as tokenising the whole text does.
+        if stops is None:
+            stops = [m.start() for m in _STOP.finditer(text)]
+        x, y = bisect_left(stops, start) - 1, bisect_left(stops, end)
+        window = (stops[x] if x >= 0 else 0, stops[y] + 1 if y < len(stops) else n)
+        if window not in clauses:
+            pieces = [(m.start(), m.end(), m.group()) for m in _PIECE.finditer(text, *window)]
+            clauses[window] = (pieces, {s: k for k, (s, _, _) in enumerate(pieces)},
+                               {e: k for k, (_, e, _) in enumerate(pieces)})
+        pieces, first, last = clauses[window]
         i, j = first.get(start), last.get(end)
         if i is None or j is None or j <= i:
             continue
@@ -186,9 +210,13 @@ def _last_words(text: str, start: int, end: int, max_words: int, uncounted: froz
     its last few words made ``extensions`` linear in the text per mention."""
     window = max(start, end - 24 * (max_words + 1))
     while True:
-        words = _within(reversed(list(WORD.finditer(text, window, end))), max_words, uncounted)
-        # The window's first word may be the tail of a longer one: read further back if it counts.
-        if window == start or (words and words[-1].start() > window):
+        found = list(WORD.finditer(text, window, end))
+        if window == start:
+            return _within(reversed(found), max_words, uncounted)[::-1]
+        # The window's first word may be the tail of a longer one ("ab’s" read from "’s"), but
+        # the words after it are the text's own: enough of those, and the window did.
+        words = _within(reversed(found[1:]), max_words, uncounted)
+        if len(words) < len(found) - 1:
             return words[::-1]
         window = max(start, window - 24 * (max_words + 1))
 
@@ -212,28 +240,42 @@ def extensions(text: str, spans: Sequence[tuple[int, int]], named: Callable[[str
     for i, (start, end) in enumerate(spans):  # in text order, not overlapping
         nxt = spans[i + 1][0] if i + 1 < len(spans) else len(text)
         prv = spans[i - 1][1] if i else 0
-        right = _within(WORD.finditer(text, end, nxt), max_words, uncounted)
-        left = _last_words(text, prv, start, max_words, uncounted)
-        options = [(start, m.end()) for m in right]
-        options += [(m.start(), end) for m in reversed(left)]
+        # A clause mark next to the span is in every gap on that side: no options there.
+        lo, hi = start, end
+        while lo > 0 and text[lo - 1].isspace():
+            lo -= 1
+        while hi < len(text) and text[hi].isspace():
+            hi += 1
+        right = [] if _CLAUSE_MARK.match(text, hi) else _within(WORD.finditer(text, end, nxt), max_words, uncounted)
+        left = [] if lo and _CLAUSE_MARK.match(text, lo - 1) else _last_words(text, prv, start, max_words, uncounted)
         best = None
-        for a, b in options:
-            gap = text[end:b] if b > end else text[a:start]
-            if _CLAUSE_MARK.search(gap):
-                continue
-            extra = [w.lower() for w in WORD.findall(gap)]
-            # Content words, and "of" or an article as in names ("calcification of the falx
-            # cerebri"); another function word relates two things: "X secondary to microcephaly"
-            # is no Secondary microcephaly.
-            if not any(w not in _NOT_CONJUNCT for w in extra) or any(w in _NOT_CONJUNCT and w not in joins
-                                                                     for w in extra):
-                continue
-            hits = named(text[a:b])
-            if hits:
-                mine = stems(text[a:b])
-                hits = [h for h in hits if stems(h.text) - mine <= _LOOSE]
-            if hits and (best is None or b - a > best[2] - best[1]):
-                best = (i, a, b, hits)
+        # Words after the span, then before it, nearest first: each option's gap is the previous
+        # one's and one more word, so a clause mark or a relating word in it ends that side.
+        for after, side in ((True, right), (False, left[::-1])):
+            edge, content = end if after else start, False
+            for m in side:
+                a, b = (start, m.end()) if after else (m.start(), end)
+                if _CLAUSE_MARK.search(text, edge, b) if after else _CLAUSE_MARK.search(text, a, edge):
+                    break
+                edge = b if after else a
+                # Content words, and "of" or an article as in names ("calcification of the falx
+                # cerebri"); another function word relates two things: "X secondary to
+                # microcephaly" is no Secondary microcephaly.
+                w = m.group().lower()
+                if w in _NOT_CONJUNCT:
+                    if w not in joins:
+                        break
+                else:
+                    content = True
+                # An option no longer than the best so far could not replace it: no need to name it.
+                if not content or best is not None and b - a <= best[2] - best[1]:
+                    continue
+                hits = named(text[a:b])
+                if hits:
+                    mine = stems(text[a:b])
+                    hits = [h for h in hits if stems(h.text) - mine <= _LOOSE]
+                if hits:
+                    best = (i, a, b, hits)
         if best:
             out.append(best)
     return out
@@ -250,36 +292,43 @@ def named_parts(run: str, rewriter, accept: Callable[[list], list], stopwords: f
     "recurrence") gained 4 mentions and cost 38 false ones on GSC+ dev. A part ends where the run
     does or before a stopword: English noun phrases end in their head, and "hyperplasia of the
     mandibular [coronoid processes]" is no mandibular hyperplasia."""
-    words = list(WORD.finditer(run))
-    norms = [normalized(w.group()) for w in words]
-    typo = [False] * len(norms)
+    norms = [normalized(w) for w in WORD.findall(run)]
+    size = len(norms)
+    typo = [0] * size
     # A word no name has, in any form, ends every part that could hold it: reach[i] is where
     # the known words from i on stop.
-    reach = [len(norms)] * (len(norms) + 1)
-    for k in range(len(norms) - 1, -1, -1):
+    reach = [size] * (size + 1)
+    for k in range(size - 1, -1, -1):
         n = norms[k]
         if n in FILLERS or rewriter.known(n):
             reach[k] = reach[k + 1]
         elif fixed := rewriter.correct(n):
-            norms[k], typo[k], reach[k] = fixed, True, reach[k + 1]
+            norms[k], typo[k], reach[k] = fixed, 1, reach[k + 1]
         else:
             reach[k] = k
-    out, i = [], 0
-    while i < len(words):
-        for j in range(min(reach[i], i + max_words), i, -1):
-            if norms[i] in stopwords or norms[j - 1] in stopwords or norms[j - 1].endswith("ing") \
-                    or (j < len(words) and norms[j] not in stopwords):
-                continue
-            typos = sum(typo[i:j])
-            if j - i == 1 and not typos or not any(len(n) > 2 and n.isalpha() for n in norms[i:j]):
-                continue  # one word needs a typo to be read here; numbers alone ("2 to 3") name nothing
-            hits = rewriter.named_tokens([n for n in norms[i:j] if n not in FILLERS], stems=j - i > 1)
-            if cands := accept([replace(h, cost=h.cost + TYPO_COST * typos) for h in hits]):
-                out.append((words[i].start(), words[j - 1].end(), cands))
-                i = j
-                break
-        else:
-            i += 1
+    # Where a part may end (before word j), last first: most runs have few such places, or none.
+    ends = [j for j in range(size, 0, -1) if (j == size or norms[j] in stopwords)
+            and norms[j - 1] not in stopwords and not norms[j - 1].endswith("ing")]
+    out, i, words = [], 0, None
+    while ends and i < ends[0]:  # a part could still start at i
+        top, nxt = min(reach[i], i + max_words), i + 1
+        if top > i and norms[i] not in stopwords:
+            for j in ends:
+                if j <= i:
+                    break
+                if j > top:
+                    continue
+                typos = sum(typo[i:j])
+                if j - i == 1 and not typos or not any(len(n) > 2 and n.isalpha() for n in norms[i:j]):
+                    continue  # one word needs a typo to be read here; numbers alone ("2 to 3") name nothing
+                hits = rewriter.named_tokens([n for n in norms[i:j] if n not in FILLERS], stems=j - i > 1)
+                # ``accept`` keeps some of the hits it is given: of none, none, without asking.
+                if hits and (cands := accept([replace(h, cost=h.cost + TYPO_COST * typos) for h in hits])):
+                    words = list(WORD.finditer(run)) if words is None else words
+                    out.append((words[i].start(), words[j - 1].end(), cands))
+                    nxt = j
+                    break
+        i = nxt
     return out
 
 
@@ -306,16 +355,19 @@ def nested(text: str, spans: Sequence[tuple[int, int]], lookup: Lookup, max_word
     out, seen = [], set()
     for start, end in spans:
         words = [(m.start(), m.end()) for m in WORD.finditer(text, start, end)]
-        if not 2 <= len(words) <= max_words:
+        size = len(words)
+        if not 2 <= size <= max_words:
             continue
-        for i in range(len(words)):
-            for j in range(len(words), i, -1):
-                if (i, j) == (0, len(words)):
+        for i, (a, _) in enumerate(words):
+            for j in range(size - 1 if i == 0 else size, i, -1):
+                b = words[j - 1][1]
+                if (a, b) in seen:
                     continue
-                a, b = words[i][0], words[j - 1][1]
-                if (a, b) in seen or text[a:b].lower() in _NOT_CONJUNCT:
+                phrase = text[a:b]
+                # Two words are never one function word: a mark or space parts them.
+                if j - i == 1 and phrase.lower() in _NOT_CONJUNCT:
                     continue
-                if cands := lookup(text[a:b]):
+                if cands := lookup(phrase):
                     seen.add((a, b))
                     out.append((a, b, cands))
     return out
