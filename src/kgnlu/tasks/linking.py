@@ -148,7 +148,7 @@ class Linker:
         self._replaced = tables.replacements()
         self._label = lru_cache(maxsize=1 << 16)(lambda iri: tables.label(iri))  # one SQL query per candidate otherwise
         self._ancestors = lru_cache(maxsize=1 << 15)(lambda iri: frozenset(tables.ancestors(iri)))
-        self._n_descendants = lru_cache(maxsize=1 << 15)(tables.n_descendants)
+        self._n_descendants = lru_cache(maxsize=1 << 15)(lambda iri: tables.n_descendants(iri))
         self.modifier_roots = tuple(modifier_roots)
         # Short forms the text defines ("cafe au lait spots (CLS)") link throughout it. Off by
         # default: GSC+'s curators do not annotate short forms, so on that corpus every link
