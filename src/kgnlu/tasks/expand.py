@@ -55,6 +55,16 @@ _SHORT_FORM = re.compile(r"\(\s*([^()\s][^()]{0,9}?)\s*\)")
 Lookup = Callable[[str], list]  # a phrase -> its candidates when it is a whole lexicon entry, else []
 
 
+def _beside(text: str, start: int, end: int) -> tuple[int, int]:
+    """``(start, end)`` of a span widened over the whitespace on each side: where the text's next
+    mark or word before it ends and after it begins."""
+    while start > 0 and text[start - 1].isspace():
+        start -= 1
+    while end < len(text) and text[end].isspace():
+        end += 1
+    return start, end
+
+
 def _is_word(p: str) -> bool:
     return p[0].isalnum() and p.lower() not in _JOINERS and p.lower() not in _NOT_CONJUNCT
 
@@ -141,11 +151,7 @@ def coordinated(text: str, spans: Sequence[tuple[int, int]], lookup: Lookup) -> 
     for start, end in taken:
         # A list needs a joiner piece (",", "and", "or") right before or after the span: most
         # spans have none, and are passed over before any tokenising.
-        lo, hi = start, end
-        while lo > 0 and text[lo - 1].isspace():
-            lo -= 1
-        while hi < n and text[hi].isspace():
-            hi += 1
+        lo, hi = _beside(text, start, end)
         if not (_JOINER_BEFORE.search(text, max(0, lo - 3), lo) or _JOINER_AFTER.match(text, hi)):
             continue
         # The pieces of the span's clause only: a stop mark is a piece of its own that no joiner
@@ -241,11 +247,7 @@ def extensions(text: str, spans: Sequence[tuple[int, int]], named: Callable[[str
         nxt = spans[i + 1][0] if i + 1 < len(spans) else len(text)
         prv = spans[i - 1][1] if i else 0
         # A clause mark next to the span is in every gap on that side: no options there.
-        lo, hi = start, end
-        while lo > 0 and text[lo - 1].isspace():
-            lo -= 1
-        while hi < len(text) and text[hi].isspace():
-            hi += 1
+        lo, hi = _beside(text, start, end)
         right = [] if _CLAUSE_MARK.match(text, hi) else _within(WORD.finditer(text, end, nxt), max_words, uncounted)
         left = [] if lo and _CLAUSE_MARK.match(text, lo - 1) else _last_words(text, prv, start, max_words, uncounted)
         best = None

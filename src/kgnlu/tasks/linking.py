@@ -236,14 +236,14 @@ class Linker:
             cands.append(Candidate(iri, self._label(iri), KIND_SCORE.get(kind, 0.7), "lexicon", entry, kind))
         return self._current(cands)
 
-    def _lexicon_spans(self, text: str, allowed: Callable[[str], bool] | None = None,
-                       forms: bool = False, phrase: Callable[[str], list] | None = None) -> list[Span]:
+    def _lexicon_spans(self, text: str, allowed: Callable[[str], bool] | None, forms: bool,
+                       phrase: Callable[[str], list]) -> list[Span]:
         out = []
         for m in self._find(text, allowed):
             if cands := self._match_candidates(m):
                 out.append(Span(m.start, m.end, text[m.start:m.end], cands, "lexicon"))
         if out:
-            self._expand(text, out, allowed, forms, phrase or partial(self._phrase, allowed=allowed))
+            self._expand(text, out, allowed, forms, phrase)
         return out
 
     def _phrase(self, phrase: str, allowed: Callable[[str], bool] | None) -> list[Candidate]:
