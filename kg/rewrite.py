@@ -41,6 +41,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
+from itertools import chain
 from pathlib import Path
 
 from kgnlu.kg.kgdir import publish
@@ -138,6 +139,32 @@ def mine_rules(names: Mapping[str, Sequence[str]], min_support: int = MIN_SUPPOR
     return rules
 
 
+def fingerprint(tokens: Iterable[str]) -> int:
+    """An order-free number for a bag of words that a rewrite updates by adding the rule's
+    difference: equal bags have equal fingerprints, so a variant whose fingerprint no target key
+    has names nothing, and its bag key need not be built (``Rewriter.variants``). Sound only for
+    words without spaces, which a key joins with spaces."""
+    return sum(map(hash, tokens))
+
+
+class KeySet:
+    """Bag keys, with their ``fingerprint``s, for ``Rewriter.variants`` to keep."""
+
+    def __init__(self, keys: Iterable[str]):
+        self.keys = frozenset(keys)
+        self.fingerprints = frozenset(fingerprint(k.split(" ")) for k in self.keys)
+
+
+def _cheapest(step: dict[tuple[str, ...], float]) -> Iterable[tuple[tuple[str, ...], float]]:
+    """The entries of ``step`` that the beam keeps (``Rewriter.variants``: the ``BEAM`` cheapest,
+    ties to the smaller variant), in no order: ordering them all costs more than finding them."""
+    if len(step) <= BEAM:
+        return step.items()
+    cut = sorted(step.values())[BEAM - 1]
+    kept = [(v, c) for v, c in step.items() if c < cut]
+    return kept + sorted((v, c) for v, c in step.items() if c == cut)[:BEAM - len(kept)]
+
+
 class Rewriter:
     """Applies rules to phrases; thread-safe (read-only after construction)."""
 
@@ -148,6 +175,12 @@ class Rewriter:
         for alternatives in by_lhs.values():
             alternatives.sort(key=lambda r: (r[1], r[0]))
         self._rules = dict(by_lhs)
+        # What each alternative adds to a variant's fingerprint. A word with a space (a rare
+        # Unicode compatibility form) would make fingerprints unsound: then none are used.
+        self._shifts = {lhs: tuple(fingerprint(rhs) - fingerprint(lhs) for rhs, _ in alternatives)
+                        for lhs, alternatives in self._rules.items()}
+        self._spaced = any(" " in w for lhs, alternatives in self._rules.items()
+                           for words in [lhs, *(rhs for rhs, _ in alternatives)] for w in words)
         self._longest = max((len(lhs) for lhs in self._rules), default=0)
         # The longest left-hand side starting with each word: most words of a phrase start none,
         # and the search below probes every slice of every variant.
@@ -158,46 +191,99 @@ class Rewriter:
     def __len__(self) -> int:
         return sum(len(r) for r in self._rules.values())
 
-    def variants(self, text: str, start: tuple[str, ...] | None = None) -> dict[str, float]:
+    def variants(self, text: str, start: tuple[str, ...] | None = None,
+                 keys: KeySet | None = None) -> dict[str, float]:
         """Bag key -> cost of the cheapest rewrite of ``text`` into it (``text`` itself at 0);
-        ``start``: ``key_tokens(text)`` when the caller has them."""
+        ``start``: ``key_tokens(text)`` when the caller has them. With ``keys``, only the bag keys
+        among ``keys.keys``, at the same costs (in another order), for less work."""
         start = key_tokens(text) if start is None else start
         if not MIN_QUERY_TOKENS <= len(start) <= MAX_QUERY_TOKENS:
             return {}
+        prints = None if keys is None or self._spaced or " " in "".join(start) else keys.fingerprints
         best = {start: 0.0}
         frontier = best
-        rules, reach, inf = self._rules, self._reach, math.inf
-        for _ in range(MAX_STEPS):
-            step: dict[tuple[str, ...], float] = {}
-            for variant, cost in frontier.items():
-                size = len(variant)
-                for i, word in enumerate(variant):
-                    longest = reach.get(word)
-                    if longest is None:
-                        continue
-                    head = variant[:i]
-                    for n in range(1, min(longest, size - i) + 1):
-                        alternatives = rules.get(variant[i:i + n])
-                        if alternatives is None:
-                            continue
-                        tail = variant[i + n:]
-                        for rhs, extra in alternatives:
-                            new, c = head + rhs + tail, cost + extra
-                            if new and c < best.get(new, inf) and c < step.get(new, inf):
-                                step[new] = c
+        last: Iterable[tuple[tuple[str, ...], float]] = ()
+        for steps_left in range(MAX_STEPS, 0, -1):
+            if steps_left == 1 and prints is not None:
+                # What the last step reaches only counts where it names a key, unless the beam
+                # could cut the step: then which variants it keeps depends on all of them.
+                last = self._named_step(frontier, prints)
+                if last is None:
+                    last = _cheapest(self._step(frontier, best))
+                break
+            step = self._step(frontier, best)
             if not step:
                 break
             # The beam keeps the cheapest (ties: the smaller variant); a step within it is kept whole.
-            frontier = step if len(step) <= BEAM else dict(sorted(step.items(), key=lambda kv: (kv[1], kv[0]))[:BEAM])
+            frontier = step if len(step) <= BEAM else {v: c for c, v in sorted(zip(step.values(), step))[:BEAM]}
             best.update(frontier)
         out: dict[str, float] = {}
         words = set(start)
-        for variant, cost in best.items():
+        for variant, cost in chain(best.items(), last):
+            if prints is not None and sum(map(hash, variant)) not in prints:  # fingerprint(variant)
+                continue
             if ANCHORED and words.isdisjoint(variant):
                 continue
             key = bag_key(variant)
-            out[key] = min(cost, out.get(key, math.inf))
+            if keys is not None and key not in keys.keys:
+                continue
+            old = out.get(key)
+            if old is None or cost < old:
+                out[key] = cost
         return out
+
+    def _step(self, frontier: dict[tuple[str, ...], float],
+              best: dict[tuple[str, ...], float]) -> dict[tuple[str, ...], float]:
+        """One rule applied anywhere to each variant of ``frontier``: each new variant, or one
+        cheaper than in ``best``, at its cheapest."""
+        step: dict[tuple[str, ...], float] = {}
+        rules, reach, inf = self._rules, self._reach, math.inf
+        for variant, cost in frontier.items():
+            size = len(variant)
+            for i, word in enumerate(variant):
+                longest = reach.get(word)
+                if longest is None:
+                    continue
+                head = variant[:i]
+                for n in range(1, min(longest, size - i) + 1):
+                    alternatives = rules.get(variant[i:i + n])
+                    if alternatives is None:
+                        continue
+                    tail = variant[i + n:]
+                    for rhs, extra in alternatives:
+                        new, c = head + rhs + tail, cost + extra
+                        if new and c < best.get(new, inf) and c < step.get(new, inf):
+                            step[new] = c
+        return step
+
+    def _named_step(self, frontier: dict[tuple[str, ...], float],
+                    prints: frozenset[int]) -> list[tuple[tuple[str, ...], float]] | None:
+        """``_step``'s rewrites whose fingerprint is in ``prints`` (repeats and dearer ones
+        included), or None when the step may outgrow the beam."""
+        found: list[tuple[tuple[str, ...], float]] = []
+        rules, shifts, reach = self._rules, self._shifts, self._reach
+        count = 0
+        for variant, cost in frontier.items():
+            size, own = len(variant), fingerprint(variant)
+            for i, word in enumerate(variant):
+                longest = reach.get(word)
+                if longest is None:
+                    continue
+                for n in range(1, min(longest, size - i) + 1):
+                    lhs = variant[i:i + n]
+                    alternatives = rules.get(lhs)
+                    if alternatives is None:
+                        continue
+                    count += len(alternatives)
+                    if count > BEAM:  # new variants are at most as many as rewrites
+                        return None
+                    moved = shifts[lhs]
+                    if prints.isdisjoint(map(own.__add__, moved)):  # the usual case, tested in C
+                        continue
+                    for (rhs, extra), shift in zip(alternatives, moved):
+                        if own + shift in prints and (new := variant[:i] + rhs + variant[i + n:]):
+                            found.append((new, cost + extra))
+        return found
 
 
 def targets(entries: Iterable) -> list[tuple[str, str, str]]:
@@ -297,6 +383,11 @@ class RewriteIndex:
             return frozenset(k for (k,) in self._db.execute("SELECT DISTINCT key FROM targets"))
 
     @cached_property
+    def key_set(self) -> KeySet:
+        """``keys`` for ``Rewriter.variants``."""
+        return KeySet(self.keys)
+
+    @cached_property
     def target_words(self) -> frozenset[str]:
         """The words of the targets' keys."""
         return frozenset(" ".join(self.keys).split())
@@ -380,8 +471,8 @@ class RewriteIndex:
         start = key_tokens(text)
         if not self.words.issuperset(start):
             return []
-        costs = self.rewriter.variants(text, start)
-        keys = sorted(self.keys.intersection(costs))  # most variants name nothing: skip SQLite for them
+        costs = self.rewriter.variants(text, start, self.key_set)  # most variants name nothing: skip them
+        keys = sorted(costs)
         best: dict[str, Hit] = {}
         for i in range(0, len(keys), 500):  # SQLite's default limit on bound parameters is 999
             chunk = keys[i:i + 500]

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from unittest import mock
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kgnlu.kg import rewrite
 from kgnlu.kg.lexicon import Entry
-from kgnlu.kg.rewrite import DELETE_PENALTY, Hit, RewriteIndex, bag_key, key_tokens, mine_rules
+from kgnlu.kg.rewrite import DELETE_PENALTY, Hit, KeySet, RewriteIndex, Rewriter, bag_key, key_tokens, mine_rules
 
 # Three concepts name their small part "underdeveloped"; one calls a bone "outermost".
 NAMES = {
@@ -88,6 +91,28 @@ def test_two_rules_chain(tmp_path):
     two = rw.lookup("Underdeveloped outermost bone of toe")
     assert concepts(one) == concepts(two) == {"t"}
     assert two[0].cost > one[0].cost > 0
+
+
+_WORD = st.sampled_from(["ab", "cd", "ef", "gh", "ij", "cd ef"])  # a word may hold a space (NFKD)
+_RULE = st.tuples(st.lists(_WORD, min_size=1, max_size=2), st.lists(_WORD, max_size=2),
+                  st.sampled_from([1.0, 1.5, 2.0, 5.0]), st.just(2))  # few costs: the beam sees ties
+
+
+@settings(max_examples=500, deadline=None)
+@given(rules=st.lists(_RULE, max_size=25), phrase=st.lists(_WORD, min_size=2, max_size=5),
+       other=st.lists(st.lists(_WORD, min_size=1, max_size=5), max_size=5), beam=st.integers(1, 6),
+       anchored=st.booleans(), data=st.data())
+def test_variants_among_keys_are_the_plain_variants_among_them(rules, phrase, other, beam, anchored, data):
+    """The search that skips variants naming no key (and orders none of a last step the beam cuts)
+    finds exactly the plain search's costs for the keys."""
+    rw = Rewriter(rules)
+    with mock.patch.object(rewrite, "ANCHORED", anchored):
+        reachable = sorted(rw.variants("", tuple(phrase)))  # keys the beam may cut too
+        with mock.patch.object(rewrite, "BEAM", beam):
+            plain = rw.variants("", tuple(phrase))
+            named = data.draw(st.lists(st.sampled_from(reachable), unique=True)) if reachable else []
+            keys = KeySet(named + [bag_key(k) for k in other])
+            assert rw.variants("", tuple(phrase), keys) == {k: c for k, c in plain.items() if k in keys.keys}
 
 
 # -- real data: HPO ------------------------------------------------------------------------------

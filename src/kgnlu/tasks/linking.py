@@ -285,7 +285,7 @@ class Linker:
                 taken[-1][1] = max(taken[-1][1], b)
             else:
                 taken.append([a, b])
-        t = 0
+        taken.append([len(text), len(text)])  # past every word: the pointers below need no bounds checks
 
         # With ``forms``, a word the lexicon lacks may be a derived form or a typo of one it has
         # ("chalazia", "polydatyly"); without, no word is stemmed here: infer's hot path.
@@ -305,23 +305,22 @@ class Linker:
             cur.clear()
             return kept
 
-        last_end, marks, k = 0, [m.start() for m in _BOUNDARY.finditer(text)], 0
+        last_end, marks, k, t = 0, [m.start() for m in _BOUNDARY.finditer(text)] + [len(text)], 0, 0
         for m in WORD.finditer(text):
             start, end = m.span()
-            while t < len(taken) and taken[t][1] <= start:
+            while taken[t][1] <= start:
                 t += 1
-            inside = t < len(taken) and taken[t][0] < end
-            word = normalized(m.group())
-            while k < len(marks) and marks[k] < last_end:
+            while marks[k] < last_end:
                 k += 1
-            if inside or k < len(marks) and marks[k] < start or word in _RUN_BREAKS:
+            last_end, inside = end, taken[t][0] < end
+            word = "" if inside else normalized(m.group())  # a matched word is not read
+            if inside or marks[k] < start or word in _RUN_BREAKS:
                 close()
                 stretch += 1
             elif len(cur) >= MAX_RUN_TOKENS and not close():
                 stretch += 1  # a stretch is runs of content words one after the other
             if not inside and word not in ("and", "or", "but"):
                 cur.append((start, end, word))
-            last_end = end
         close()
         return runs
 
