@@ -155,7 +155,9 @@ class ClosureTables:
         i = self.id(iri)
         if i is None:
             return {}
-        return {self.iri(a): d for a, d in self._q("SELECT anc, dist FROM ancestors WHERE cls=?", (i,))}
+        # One query, not one per ancestor's IRI: a document's new concepts each ask for theirs.
+        return dict(self._q("SELECT e.iri, a.dist FROM ancestors a JOIN entities e ON e.id = a.anc WHERE a.cls=?",
+                            (i,)))
 
     def descendants(self, iri: str) -> dict[str, int]:
         i = self.id(iri)
@@ -167,6 +169,16 @@ class ClosureTables:
         """``len(descendants(iri))``, counted in SQLite: a branch root has thousands of IRIs to read."""
         i = self.id(iri)
         return 0 if i is None else self._q("SELECT COUNT(*) FROM ancestors WHERE anc=?", (i,))[0][0]
+
+    def is_under(self, iri: str, roots: Sequence[str]) -> bool:
+        """Whether ``iri`` is one of ``roots`` or a subclass of one (``is_subclass``), in one query."""
+        if iri in roots:
+            return True
+        i, ids = self.id(iri), [r for r in map(self.id, roots) if r is not None]
+        if i is None or not ids:
+            return False
+        return bool(self._q(f"SELECT 1 FROM ancestors WHERE cls=? AND anc IN ({','.join('?' * len(ids))}) LIMIT 1",
+                            (i, *ids)))
 
     def is_subclass(self, sub: str, sup: str) -> bool:
         a, b = self.id(sub), self.id(sup)

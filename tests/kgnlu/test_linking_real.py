@@ -214,6 +214,23 @@ def test_descendant_counts_are_the_descendants(engine):
     assert max(map(tables.n_descendants, iris)) > 5 and tables.n_descendants(HP + "9999999") == 0
 
 
+def test_ancestor_and_branch_lookups_match_the_plain_queries(engine):
+    """``ancestors`` reads the ancestors' IRIs in one joined query and ``is_under`` tests a concept
+    against several roots in one: the same answers as an IRI lookup per ancestor and one
+    ``is_subclass`` per root, for every concept (the modifier roots, a branch, an absent IRI)."""
+    tables = engine.tables
+    iris = [iri for (iri,) in tables._q("SELECT iri FROM entities WHERE kind='class'")]
+    roots = [HP + "0012823", HP + "0040279", HP + "0000005", HP + "0000118", HP + "9999999"]
+    for iri in iris + [HP + "9999999"]:
+        i = tables.id(iri)
+        plain = [] if i is None else [(tables.iri(a), d) for a, d in
+                                      tables._q("SELECT anc, dist FROM ancestors WHERE cls=?", (i,))]
+        assert list(tables.ancestors(iri).items()) == plain
+        for rs in (roots, roots[:1], roots[-1:], [iri], []):
+            assert tables.is_under(iri, rs) == any(iri == r or tables.is_subclass(iri, r) for r in rs)
+    assert sum(tables.is_under(iri, roots[:4]) for iri in iris) > 5
+
+
 @settings(max_examples=300, deadline=None)
 # A window that starts inside "ab’sxx...": its tail "sxx..." is no word of its own.
 @example(["ab", "’s", "x" * 70], 2)

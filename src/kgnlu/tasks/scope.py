@@ -71,7 +71,7 @@ class Scope:
         self.roots: list[str] = []
         self.branches = None if branches is None else self._resolve(branches)
         # Roots the caller asked for inside a modifier subtree: their concepts are mentions.
-        self._wanted_modifiers = [r for r in self.roots if self._under(r, self.modifier_roots)]
+        self._wanted_modifiers = [r for r in self.roots if self.tables.is_under(r, self.modifier_roots)]
         self._modifier: dict[str, bool] = {}
         self._in: dict[str, bool] = {}
         self._lock = threading.Lock()
@@ -105,14 +105,12 @@ class Scope:
             raise InputError("no branch given: name at least one source, shortcut or concept")
         return out
 
-    def _under(self, iri: str, roots: Sequence[str]) -> bool:
-        return any(iri == r or self.tables.is_subclass(iri, r) for r in roots)
-
     def is_modifier(self, iri: str) -> bool:
         """A concept that qualifies a finding: under a modifier root and not asked for by a branch."""
         hit = self._modifier.get(iri)
         if hit is None:
-            hit = self._under(iri, self.modifier_roots) and not self._under(iri, self._wanted_modifiers)
+            under = self.tables.is_under
+            hit = under(iri, self.modifier_roots) and not under(iri, self._wanted_modifiers)
             self._modifier[iri] = hit
         return hit
 
@@ -124,7 +122,7 @@ class Scope:
         if hit is None:
             hit = (any(iri.startswith(p) for p in self.prefixes)
                    or bool(self.sources) and self.tables.entity_source(iri) in self.sources
-                   or self._under(iri, self.roots))
+                   or self.tables.is_under(iri, self.roots))
             self._in[iri] = hit
         return hit
 
