@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kgnlu.kg.matcher import normalize_token
 from kgnlu.kg.morph import stem
-from kgnlu.kg.rewrite import RewriteIndex, _one_edit
+from kgnlu.kg.rewrite import RewriteIndex, _letters, _one_edit
 
 
 @pytest.mark.parametrize("a, b", [
@@ -33,6 +35,23 @@ def test_one_edit():
     assert _one_edit("polydatyly", "polydactyly") and _one_edit("polydactyly", "polydatyly")
     assert _one_edit("hypotonai", "hypotonia") and _one_edit("seizura", "seizure")
     assert not _one_edit("seizure", "seizure") and not _one_edit("abcd", "badc") and not _one_edit("ab", "abcd")
+
+
+_LETTER = st.characters(whitelist_categories=("Ll", "Lu", "Lo"))  # beyond a-z, letters fold onto shared bits
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(_LETTER, min_size=1, max_size=12), st.text(_LETTER, min_size=1, max_size=12),
+       st.integers(0, 12), st.integers(0, 3), _LETTER)
+def test_the_letters_filter_keeps_every_word_within_one_edit(a, b, at, op, c):
+    """``correct`` skips a word whose letter bits differ from the token's in more than two: never
+    one within one edit (an edit of ``a`` here, or any ``b`` that ``_one_edit`` accepts)."""
+    i = at % (len(a) + 1)
+    edited = [a[:i] + c + a[i:], a[:i] + a[i + 1:], a[:i] + c + a[i + 1:],  # insert, delete, substitute
+              a[:i] + a[i + 1:i + 2] + a[i:i + 1] + a[i + 2:]]  # swap neighbours
+    for w in [edited[op], b]:
+        if _one_edit(a, w):
+            assert (_letters(a) ^ _letters(w)).bit_count() <= 2
 
 
 class _E:
