@@ -200,11 +200,22 @@ class EngineHost:
         self.engine = engine
         self.in_process = engine is None and settings.engine_process
         self.stage = "starting"
-        self.error: str | None = None
-        self.ready = False
+        self._error: str | None = None
+        self._loaded = False
         self.runner = EngineProcess() if self.in_process else EngineThread()
         wait, size = settings.batch_wait_ms / 1000, settings.batch_size
         self.batchers = {op: MicroBatcher(self._runner(op), self.runner, size, wait) for op in OPERATIONS}
+
+    @property
+    def ready(self) -> bool:
+        """Loaded, and its engine process (if any) still there."""
+        return self._loaded and not getattr(self.runner, "ended", False)
+
+    @property
+    def error(self) -> str | None:
+        if self._error is None and getattr(self.runner, "ended", False):
+            return "the engine process ended (the server log has why); restart the server"
+        return self._error
 
     def _runner(self, op: str) -> Callable[[list], list]:
         if self.in_process:
@@ -224,10 +235,10 @@ class EngineHost:
             else:
                 self.engine = await self.runner.call(load_engine, self.settings, self.engine, self._progress)
         except Exception as e:  # noqa: BLE001 - /readyz reports it; the process stays up for the probes
-            self.error = " ".join(str(e).split())[:300] or type(e).__name__
+            self._error = "engine failed to load: " + (" ".join(str(e).split())[:300] or type(e).__name__)
             log.error("kgnlu serve: the engine failed to load", exc_info=e)
             return
-        self.ready = True
+        self._loaded = True
         log.info("kgnlu serve: ready")
 
     async def stop(self) -> None:
@@ -281,20 +292,35 @@ def _one_line(errors: Sequence[dict], body: Any) -> tuple[int, str]:
 
 
 class _BodyLimit:
-    """413 for a declared body over ``max_body`` bytes, before it is read. Plain ASGI: Starlette's
-    ``BaseHTTPMiddleware`` runs every request through a task group and a streamed response."""
+    """413 for a body over ``max_body`` bytes: a declared one before it is read, a streamed one
+    (``Transfer-Encoding: chunked``, no length) as soon as it passes the limit, so that neither is
+    held in memory. Plain ASGI: Starlette's ``BaseHTTPMiddleware`` runs every request through a
+    task group and a streamed response."""
 
     def __init__(self, app, max_body: int):
         self.app, self.max_body = app, max_body
 
     async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] == "http":
-            size = next((v for k, v in scope["headers"] if k == b"content-length"), None)
-            if size is not None and size.isdigit() and int(size) > self.max_body:
-                await _problem(413, f"request body of {size.decode()} bytes; the limit is {self.max_body}")(
-                    scope, receive, send)
-                return
-        await self.app(scope, receive, send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        size = next((v for k, v in scope["headers"] if k == b"content-length"), None)
+        if size is not None and size.isdigit() and int(size) > self.max_body:
+            await _problem(413, f"request body of {size.decode()} bytes; the limit is {self.max_body}")(
+                scope, receive, send)
+            return
+        read = 0
+
+        async def counted() -> dict:
+            nonlocal read
+            message = await receive()
+            read += len(message.get("body", b""))
+            if read > self.max_body:  # FastAPI reads the body before the API key is checked
+                raise HTTPException(413, f"request body of more than {self.max_body} bytes; "
+                                         f"the limit is {self.max_body}")
+            return message
+
+        await self.app(scope, counted, send)
 
 
 def create_app(settings: ServeSettings | None = None, engine=None, host=None) -> FastAPI:
@@ -348,7 +374,7 @@ def create_app(settings: ServeSettings | None = None, engine=None, host=None) ->
         return _problem(500, f"internal error ({type(exc).__name__}); the server log has the details")
 
     def not_ready() -> JSONResponse:
-        why = f"engine failed to load: {host.error}" if host.error else f"the engine is loading ({host.stage})"
+        why = host.error or f"the engine is loading ({host.stage})"
         return _problem(503, why, {"Retry-After": "5"})
 
     async def answer(op: str, items: list[tuple[Any, Any]], many: bool):

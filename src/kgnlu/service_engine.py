@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import pickle
+import struct
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -71,15 +73,33 @@ def _engine_process_main(requests, answers) -> None:
         answers.send_bytes(data)
 
 
+def _frame(buffer: bytearray) -> tuple[bytes, int] | None:
+    """The first whole message in ``buffer`` as ``multiprocessing.Connection.send_bytes`` frames it
+    (a signed 4-byte big-endian length, or -1 and an 8-byte one), with the bytes it takes; None
+    until it is all there."""
+    if len(buffer) < 4:
+        return None
+    (size,), head = struct.unpack_from("!i", buffer), 4
+    if size == -1:
+        if len(buffer) < 12:
+            return None
+        (size,), head = struct.unpack_from("!Q", buffer, 4), 12
+    if len(buffer) < head + size:
+        return None
+    return bytes(buffer[head:head + size]), head + size
+
+
 class EngineProcess(EngineThread):
     """An engine in a spawned process of its own, behind two pipes: the event loop writes a call
     and reads its answer when the pipe has it (``add_reader``). No thread in this process: one would
     take turns with the event loop on the GIL. One call at a time, so that the two sides never both
-    block writing to a full pipe."""
+    block writing to a full pipe. ``ended``: the engine process is gone; every call fails at once."""
 
     def __init__(self):
         self.lock, self.process, self._calls = asyncio.Lock(), None, 0
         self._waiting: tuple[int, asyncio.Future] | None = None
+        self._buffer = bytearray()
+        self.ended = False
 
     def _spawn(self) -> None:
         import multiprocessing
@@ -98,6 +118,8 @@ class EngineProcess(EngineThread):
     async def run(self, fn: Callable, *args) -> Any:
         if self.process is None:
             self._spawn()
+        if self.ended:
+            raise RuntimeError("the engine process ended")
         self._calls += 1
         self._waiting = (self._calls, self._loop.create_future())
         self._requests.send_bytes(pickle.dumps((self._calls, fn, args), protocol=pickle.HIGHEST_PROTOCOL))
@@ -107,11 +129,27 @@ class EngineProcess(EngineThread):
         return value
 
     def _on_answer(self) -> None:
+        # The event loop may have made the pipe non-blocking (uvloop does): an answer larger than
+        # the pipe's buffer arrives in pieces, read here as they come, never with recv_bytes.
         try:
-            n, ok, value = pickle.loads(self._answers.recv_bytes())
-        except (EOFError, OSError):
+            chunk = os.read(self._answers.fileno(), 1 << 20)
+        except BlockingIOError:
+            return
+        except OSError:
+            chunk = b""
+        if not chunk:
             self._loop.remove_reader(self._answers.fileno())
-            n, ok, value = None, False, RuntimeError("the engine process ended")
+            self.ended = True
+            log.error("kgnlu serve: the engine process ended")
+            self._deliver(None, False, RuntimeError("the engine process ended"))
+            return
+        self._buffer += chunk
+        while (frame := _frame(self._buffer)) is not None:
+            payload, used = frame
+            del self._buffer[:used]
+            self._deliver(*pickle.loads(payload))
+
+    def _deliver(self, n: int | None, ok: bool, value: Any) -> None:
         if self._waiting is not None:
             m, future = self._waiting
             if (n is None or n == m) and not future.done():  # the answer to a cancelled call is dropped

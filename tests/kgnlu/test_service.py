@@ -224,6 +224,28 @@ def test_bad_requests_get_a_one_line_reason(strict_client, route, request_kw, st
     assert reason in one_line_error(strict_client.post(route, **request_kw), status)
 
 
+def test_a_streamed_body_over_the_limit_is_refused_as_it_comes(engine):
+    """A chunked upload declares no length: it is counted as it arrives and refused once over the
+    limit, before the API key is checked (it was read whole first, 1 GiB held in memory)."""
+    c = serving(engine, max_items=3, max_chars=40, api_key="k")
+    try:
+        def chunks(n):
+            yield b'[{"text": "'
+            for _ in range(n):
+                yield b"a" * 1000
+            yield b'"}]'
+
+        for headers in ({}, {"Authorization": "Bearer k"}):
+            r = c.post("/v1/link", content=chunks(1000), headers={"content-type": "application/json", **headers})
+            assert "content-length" not in r.request.headers
+            assert "the limit is" in one_line_error(r, 413)
+        r = c.post("/v1/link", content=iter([b'{"text": ', b'"apples"}']),
+                   headers={"content-type": "application/json", "Authorization": "Bearer k"})
+        assert r.status_code == 200 and r.json()["mentions"] is not None
+    finally:
+        c.__exit__(None, None, None)
+
+
 def test_wrong_method_and_unknown_route(client):
     assert one_line_error(client.get("/v1/infer"), 405) == "Method Not Allowed"
     assert one_line_error(client.delete("/readyz"), 405) == "Method Not Allowed"
