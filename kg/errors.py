@@ -34,3 +34,10 @@ class StoreError(KgnluError):
 
 class ReasonerError(KgnluError):
     """A reasoner could not run (no Java, wrong Java version, out of budget)."""
+
+
+class InterruptedAfterWrite(KgnluError):
+    """Interrupted (Ctrl-C, SIGTERM) after a write was committed, while deriving caches from it:
+    the KG holds the write, and the caches are rebuilt on first use."""
+
+    exit_code = 130

@@ -13,7 +13,7 @@ generation of the KG. Every method is safe to call from several threads at once.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from kgnlu.config import debug_enabled  # noqa: F401 (the CLI's --debug reads it from here)
@@ -208,7 +208,7 @@ class Engine:
     def link_many(self, texts: Sequence[str], top_k: int = 0, branches: Sequence[str] | None = None,
                   nested: bool = False) -> list[list[Mention]]:
         """``link`` over many texts, batched; results in input order."""
-        return self.linker().link_many(texts, top_k=top_k, branches=branches, modifiers=True, nested=nested,
+        return self.linker().link_many(_texts(texts), top_k=top_k, branches=branches, modifiers=True, nested=nested,
                                        forms=True, curator=self.curator())
 
     def curator(self, progress: StageCallback = no_progress):
@@ -253,17 +253,23 @@ class Engine:
         """
         return self.infer_many([(premise, hypothesis)], symbolic_only=symbolic_only)[0]
 
-    def infer_many(self, pairs: Sequence[tuple[str, str]], symbolic_only: bool = False) -> list[InferResult]:
-        """``infer`` over many pairs, batched through the model; results in input order."""
+    def infer_many(self, pairs: Sequence[tuple[str, str]] | Sequence[Mapping[str, str]],
+                   symbolic_only: bool = False) -> list[InferResult]:
+        """``infer`` over many pairs, batched through the model; results in input order. A pair is
+        ``(premise, hypothesis)`` or a record with those two keys (a JSONL line, a service item)."""
         from kgnlu.tasks.nli import symbolic_infer
 
+        pairs = list(_texts(pairs, "pairs"))
         checked = []
         for n, pair in enumerate(pairs):
-            try:
-                p, h = pair
-            except (TypeError, ValueError):
-                raise InputError(f"pair {n + 1}: expected (premise, hypothesis)") from None
-            checked.append(self.check_pair(p, h, f"pair {n + 1}: " if len(pairs) > 1 else ""))
+            if isinstance(pair, Mapping):
+                if "premise" not in pair or "hypothesis" not in pair:
+                    raise InputError(f"pair {n + 1}: a record needs 'premise' and 'hypothesis'")
+                pair = (pair["premise"], pair["hypothesis"])
+            # A string of two characters unpacks into two too: "ab" is no pair.
+            if isinstance(pair, str | bytes) or not isinstance(pair, Sequence) or len(pair) != 2:
+                raise InputError(f"pair {n + 1}: expected (premise, hypothesis)")
+            checked.append(self.check_pair(*pair, f"pair {n + 1}: " if len(pairs) > 1 else ""))
         if not checked:
             return []
         predictor = None if symbolic_only else self.nli_predictor()
@@ -300,7 +306,7 @@ class Engine:
     def extract_many(self, texts: Sequence[str], threshold: float | None = None, model: str | Path | None = None,
                      untrained: bool = False) -> list[ExtractResult]:
         """``extract`` over many texts, batched; results in input order."""
-        return self.relation_extractor(model, untrained=untrained).extract_many(texts, threshold)
+        return self.relation_extractor(model, untrained=untrained).extract_many(_texts(texts), threshold)
 
     def add_extracted(self, relations, min_score: float, model_name: str = "",
                       progress: StageCallback = no_progress):
@@ -313,3 +319,11 @@ class Engine:
     def close(self) -> None:
         """Release the KG's files and the loaded models; the Engine reopens them if used again."""
         self.runtime.close()
+
+
+def _texts(items, what: str = "texts"):
+    """``items`` when it is a collection, not one text: a string iterates as its characters, and
+    ``link_many("seizure")`` answered seven empty lists."""
+    if isinstance(items, str | bytes):
+        raise InputError(f"{what}: expected a list, not one {type(items).__name__} (the single form takes one)")
+    return items

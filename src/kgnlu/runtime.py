@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from kgnlu.config import build_dir, nli_model_dir, resolve_device, resolve_kg_dir
+from kgnlu.kg.errors import InterruptedAfterWrite
 from kgnlu.progress import StageProgress, counting, no_progress
 from kgnlu.types import InputError
 
@@ -330,11 +331,16 @@ class Runtime:
         from kgnlu.kg.ingest import ingest
 
         report = ingest([Path(p) for p in paths], self.kg_dir, progress=progress, **options)
-        if report["changed"]:
-            progress("mining phrase-rewrite rules from the KG's synonyms")
-            self.session().rewriter()
-        if self.dense and (report["changed"] or not self.index_fresh()):
-            self.build_index(progress)
+        try:
+            if report["changed"]:
+                progress("mining phrase-rewrite rules from the KG's synonyms")
+                self.session().rewriter()
+            if self.dense and (report["changed"] or not self.index_fresh()):
+                self.build_index(progress)
+        except KeyboardInterrupt:
+            # Each cache is published whole or not at all; the KG itself is already written.
+            raise InterruptedAfterWrite("interrupted after the KG was updated: the sources are in; the phrase-rewrite "
+                                        "rules (and the dense index) are built on first use") from None
         return report
 
     def init_default_kg(self, progress=no_progress) -> dict:

@@ -144,3 +144,19 @@ def test_failed_write_after_a_kill_still_leaves_one_generation(kg_copy, tmp_path
     assert names == [".lock", "current", KGDir(kg_copy).current().path.name]
     assert {k: v for k, v in hash_tree(kg_copy).items()} == {
         k: v for k, v in before.items() if not k.startswith(("gen-000099", ".current-"))}
+
+
+def test_an_interrupt_after_the_write_says_the_kg_was_updated(kg_copy, monkeypatch):
+    """Ctrl-C while the rewrite rules are mined from a new generation: the generation is already
+    published, so the error must not say that nothing changed (it did), and it keeps exit code 130."""
+    from kgnlu.kg.errors import InterruptedAfterWrite
+    from kgnlu.runtime import KGSession, Runtime
+
+    def interrupted(self):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(KGSession, "rewriter", interrupted)
+    with pytest.raises(InterruptedAfterWrite, match="after the KG was updated") as e:
+        Runtime(kg_copy).ingest([DATA / "tst.ttl"], reasoner_name="structural")
+    assert e.value.exit_code == 130
+    assert sorted(KGDir(kg_copy).current().manifest()["sources"]) == ["food", "tst"]

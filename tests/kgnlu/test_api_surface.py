@@ -5,6 +5,7 @@ same answers from the CLI and from ``Engine``."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -51,6 +52,29 @@ def test_engine_as_context_manager_closes_and_reopens(demo_kg):
     assert engine.link("an apple")[0].label == "apple"  # and usable again
     assert engine.session() is not first
     engine.close()
+
+
+def test_batch_calls_take_records_and_refuse_what_would_be_misread(demo_kg):
+    """A string where a list belongs iterated as its characters ("ab" was read as the pair a / b,
+    ``link_many("seizure")`` gave seven empty answers) and a record {"premise", "hypothesis"} was
+    read as its two keys: the words "premise" and "hypothesis". Records are pairs now, the rest a
+    one-line error."""
+    from kgnlu import Engine
+    from kgnlu.types import InputError
+
+    with Engine.load(demo_kg) as engine:
+        pair = ("I eat an apple", "I eat a fruit")
+        record = {"premise": pair[0], "hypothesis": pair[1], "label": "entailment"}
+        assert engine.infer_many([record])[0].to_dict() == engine.infer(*pair).to_dict()
+        assert engine.infer_many(iter([pair, list(pair)]))[1].to_dict() == engine.infer(*pair).to_dict()
+        for bad, why in [(["ab"], "pair 1: expected (premise, hypothesis)"), ("ab", "pairs: expected a list"),
+                         ([pair, ("a", "b", "c")], "pair 2: expected"), ([{"premise": "a"}], "needs 'premise' and"),
+                         ([3], "pair 1: expected")]:
+            with pytest.raises(InputError, match=re.escape(why)):
+                engine.infer_many(bad)
+        for many in (engine.link_many, engine.extract_many):
+            with pytest.raises(InputError, match="texts: expected a list, not one str"):
+                many("an apple")
 
 
 def test_a_new_generation_opens_a_new_session(kg_copy, tmp_path):
