@@ -58,6 +58,10 @@ def infer_cli(
     if encoder is not None and not dense:
         fail("--encoder is the dense linker's: add --dense")
     check_ray(ray, input_file)
+    if output is not None and output.is_dir():
+        fail(f"--output {output}: is a directory; give a file")
+    if output is not None and not output.parent.is_dir():
+        fail(f"--output {output}: its folder does not exist")
     if input_file is not None:
         if premise is not None or hypothesis is not None:
             fail("give --premise/--hypothesis or --input, not both")

@@ -68,7 +68,7 @@ def link_cli(
                        None if curation == "none" else curation)
     for t, mentions in zip(texts, results):
         if json_out:
-            print_json({"text": t, "mentions": [m.to_dict() if top_k else _drop_candidates(m.to_dict()) for m in mentions]})
+            print_json({"text": t, "mentions": [m.to_dict() for m in mentions]})  # as Engine and the service give it
             continue
         if len(texts) > 1:
             typer.echo(f"# {t}")
@@ -83,11 +83,6 @@ def link_cli(
                 typer.echo(f"            + {q['label'] or q['iri']}  <{q['iri']}>  ({q['text']!r})")
             for c in m.candidates:
                 typer.echo(f"            {c.score:.3f} {c.label or c.iri}  <{c.iri}>  ({c.via}: {c.matched!r}, {c.kind})")
-
-
-def _drop_candidates(d: dict) -> dict:
-    d.pop("candidates", None)
-    return d
 
 
 __all__ = ["link", "link_cli", "json"]

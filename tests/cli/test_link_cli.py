@@ -44,3 +44,27 @@ def test_bad_encoder_folder_is_a_one_line_error(demo_kg, tmp_path):
     assert res.stderr.strip().splitlines() == [f"error: encoder: {tmp_path}: not a sentence-transformers model folder (no modules.json)"]
     res = run_cli("link", "--kg", demo_kg, "--encoder", tmp_path, "--lexicon-only", "an apple")
     assert res.returncode == 2 and res.stderr.strip().splitlines() == ["error: --encoder needs dense retrieval: drop --lexicon-only"]
+
+
+def test_json_is_the_python_apis(demo_kg):
+    """``kgnlu link --json`` prints what ``Mention.to_dict()`` gives (it dropped the empty
+    ``candidates`` list that the API and the service keep)."""
+    from kgnlu import Engine
+
+    text = "I ate no apples, maybe a banana; my father eats carrots."
+    res = run_cli("link", "--kg", demo_kg, "--lexicon-only", "--json", text)
+    assert res.returncode == 0, res.stderr
+    with Engine.load(demo_kg, dense=False) as engine:
+        assert json.loads(res.stdout)["mentions"] == [m.to_dict() for m in engine.link(text)]
+
+
+def test_a_kg_path_that_is_a_file_and_an_output_that_is_a_folder_are_one_line_errors(tmp_path):
+    afile = tmp_path / "notes.txt"
+    afile.write_text("not a KG")
+    res = run_cli("link", "--kg", afile, "apples")
+    assert res.returncode == 2 and res.stderr_lines == [f"error: {afile} is a file, not a KG directory"]
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text(json.dumps({"premise": "I eat apples", "hypothesis": "I eat fruit"}) + "\n")
+    res = run_cli("infer", "--input", pairs, "--output", tmp_path, "--kg", tmp_path / "kg")
+    assert res.returncode == 2 and res.stderr_lines == [f"error: --output {tmp_path}: is a directory; give a file"]
+    assert not (tmp_path / "kg").exists()

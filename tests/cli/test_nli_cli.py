@@ -111,11 +111,20 @@ def test_eval_nli_binary_set(trained, demo_kg, tmp_path):
     assert 0.0 <= b["ece"] <= 1.0
 
 
-def test_eval_nli_unknown_label_is_one_line(demo_kg, tmp_path):
+@pytest.mark.parametrize("content, why", [
+    (json.dumps({"premise": "I eat apples", "hypothesis": "I eat fruit", "label": "maybe"}), "gold.jsonl:1: label 'maybe'"),
+    ('{"premise": "a", "hypothesis": "b", "label": "neutral"}\n{"premise": "a" "hypothesis"}', "gold.jsonl:2: not JSON"),
+    ('{"premise": "a", "hyp": "b", "label": "neutral"}', "gold.jsonl:1: a record needs string 'premise'"),
+    ("[1, 2]", "gold.jsonl:1: a record needs"),
+    (b'{"premise": "a\xff", "hypothesis": "b", "label": "neutral"}', "gold.jsonl: not UTF-8 text"),
+], ids=["label", "json", "fields", "array", "utf8"])
+def test_eval_nli_bad_file_is_one_line_before_any_kg_work(tmp_path, content, why):
+    """Checked before the KG is opened (or, with none, built: minutes): here --kg names nothing."""
     gold = tmp_path / "gold.jsonl"
-    gold.write_text(json.dumps({"premise": "I eat apples", "hypothesis": "I eat fruit", "label": "maybe"}) + "\n")
-    r = run_cli("eval", "nli", gold, "--kg", demo_kg)
-    assert r.returncode != 0 and len(r.stderr_lines) == 1 and "label 'maybe'" in r.stderr
+    gold.write_bytes(content if isinstance(content, bytes) else content.encode() + b"\n")
+    r = run_cli("eval", "nli", gold, "--kg", tmp_path / "no-kg-here")
+    assert r.returncode == 2 and len(r.stderr_lines) == 1 and why in r.stderr and "internal" not in r.stderr
+    assert not (tmp_path / "no-kg-here").exists()
 
 
 @pytest.mark.skipif(not SNLI.is_file(), reason="../shared/realdata is absent")

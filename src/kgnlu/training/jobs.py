@@ -69,10 +69,12 @@ def evaluate_nli(kg: str | Path | None, path: str | Path, model: str | Path | No
     """Classification report, confusion matrix and ECE (temperature fitted on dev) of a fused
     model on a JSONL file (``kgnlu.training.nli_eval``); PNG plots under ``plots``."""
     from kgnlu.training.nli_eval import evaluate, write_plots
+    from kgnlu.training.nli_train import read_jsonl
 
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
+    read_jsonl(path, max_pairs, binary_ok=True)  # a bad file is reported before the KG is built or opened
     model_dir = Path(model) if model else nli_model_dir()
     if not (model_dir / "manifest.json").is_file():
         raise InputError(f"{model_dir}: no trained NLI model there (run `kgnlu train nli`)")
