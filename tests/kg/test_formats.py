@@ -7,6 +7,7 @@ OBO (tst.obo); RDF/XML, N-Triples and JSON-LD are serialised from the Turtle by 
 from __future__ import annotations
 
 import gzip
+import random
 import shutil
 from pathlib import Path
 
@@ -177,6 +178,23 @@ def test_multi_member_gzip_is_read_whole(tmp_path):
     assert formats.read_bytes(p) == text.encode()
     _, tables = _ingest(p, tmp_path / "kg")
     assert _named_pairs(tables) == EXPECTED_CLOSURE
+
+
+def test_a_gzip_bomb_is_refused_at_a_hundred_times_its_size(tmp_path, monkeypatch):
+    """A 3 MB file of gzip that held 3 GB of spaces took 22 GB of memory before the parser gave up.
+    Past ``RATIO_FREE`` (lowered here) it may grow ``MAX_RATIO`` times its size; text grows 5-20x."""
+    monkeypatch.setattr(formats, "RATIO_FREE", 1 << 20)
+    bomb = tmp_path / "bomb.ttl.gz"
+    bomb.write_bytes(gzip.compress(b"@prefix : <http://x#> .\n#" + b" " * (40 << 20)))
+    assert len(bomb.read_bytes()) < 100_000
+    with pytest.raises(InputError, match="likely gzip bomb"):
+        formats.read_bytes(bomb)
+    rng = random.Random(0)  # N-Triples of random IRIs: text as compressible as an ontology's
+    text = "".join(f"<http://x.org/{rng.getrandbits(64):x}> <http://x.org/p> \"{rng.random()}\" .\n"
+                   for _ in range(30_000)).encode()
+    plain = tmp_path / "big.ttl.gz"
+    plain.write_bytes(gzip.compress(text))
+    assert len(text) > (1 << 20) and formats.read_bytes(plain) == text
 
 
 def test_truncated_gzip_is_refused(tmp_path):
