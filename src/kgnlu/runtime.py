@@ -15,6 +15,7 @@ here imports ``kgnlu.training``.
 from __future__ import annotations
 
 import sqlite3
+import re
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -23,6 +24,12 @@ from kgnlu.config import build_dir, nli_model_dir, resolve_device, resolve_kg_di
 from kgnlu.kg.errors import InterruptedAfterWrite
 from kgnlu.progress import StageProgress, counting, no_progress
 from kgnlu.types import InputError
+
+
+# A SPARQL update after its prologue (comments, PREFIX and BASE declarations): the parser would
+# only say it expected a query form at that place.
+_UPDATE = re.compile(r"(?:\s+|#[^\n]*|PREFIX\s+[^\s:]*:\s*<[^>]*>|BASE\s+<[^>]*>)*"
+                     r"(INSERT|DELETE|LOAD|CLEAR|CREATE|DROP|COPY|MOVE|ADD|WITH)\b", re.IGNORECASE)
 
 
 def model_linking(model_dir: Path | None) -> dict:
@@ -120,6 +127,9 @@ class KGSession:
         written before there were copies."""
         from kgnlu.kg import sparql_copy
 
+        if isinstance(query, str) and (update := _UPDATE.match(query)):
+            raise InputError(f"a SPARQL update ({update.group(1).upper()}) is not a query: the KG changes through "
+                             "`kgnlu ingest` and `kgnlu kg remove`; ask with SELECT, ASK, CONSTRUCT or DESCRIBE")
         copy = self._part("sparql", lambda: sparql_copy.SparqlCopy(self.path) if sparql_copy.exists(self.path) else None)
         return (copy or self.store).sparql(query)
 

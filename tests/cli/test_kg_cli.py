@@ -166,6 +166,18 @@ def test_query_json(runner, demo_kg):
     assert json.loads(r.stdout) == {"variables": ["c"], "rows": [[FOOD + "Apple"], [FOOD + "Banana"], [FOOD + "Citrus"]]}
 
 
+@pytest.mark.parametrize("update", ["INSERT DATA { <http://a> <http://b> <http://c> }",
+                                    "PREFIX x: <http://x#>\n# a comment\nclear all", "LOAD <http://example.org/x.ttl>"])
+def test_a_sparql_update_is_refused_by_name(runner, demo_kg, update, hash_tree):
+    """The store refuses updates anyway; the error says why, not "expected CONSTRUCT" at a column."""
+    before = hash_tree(demo_kg)
+    r = invoke(runner, "kg", "query", update, "--kg", demo_kg)
+    assert r.exit_code == 2 and "SPARQL update" in r.stderr and "kgnlu ingest" in r.stderr
+    assert hash_tree(demo_kg) == before
+    r = invoke(runner, "kg", "query", "PREFIX insert: <http://x#> ASK { ?s a insert:A }", "--kg", demo_kg)
+    assert r.exit_code == 0, r.stderr
+
+
 def test_query_literals_and_aggregates(runner, demo_kg):
     q = (f"SELECT ?label (COUNT(?x) AS ?n) WHERE {{ <{FOOD}Dairy> <http://www.w3.org/2004/02/skos/core#altLabel> "
          "?label . OPTIONAL { ?x ?p ?label } } GROUP BY ?label")
