@@ -14,8 +14,8 @@ here imports ``kgnlu.training``.
 
 from __future__ import annotations
 
-import sqlite3
 import re
+import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
