@@ -12,19 +12,15 @@ __all__ = ["resolve_kg_dir", "resolve_device", "debug_enabled"]
 
 
 def resolve_kg_dir(explicit: str | os.PathLike | None = None) -> Path:
-    """``--kg DIR``, else ``$KGNLU_HOME``, else the user data dir; a ``StoreError`` when that is a file."""
+    """``--kg DIR``, else ``$KGNLU_HOME``, else the user data dir."""
+    if explicit:
+        return Path(explicit).expanduser().resolve()
     env = os.environ.get("KGNLU_HOME")
-    if explicit or env:
-        path = Path(explicit or env).expanduser().resolve()
-    else:
-        import platformdirs
+    if env:
+        return Path(env).expanduser().resolve()
+    import platformdirs
 
-        path = Path(platformdirs.user_data_dir("kgnlu")) / "kg"
-    if path.exists() and not path.is_dir():
-        from kgnlu.kg.errors import StoreError
-
-        raise StoreError(f"{path} is a file, not a KG directory")
-    return path
+    return Path(platformdirs.user_data_dir("kgnlu")) / "kg"
 
 
 def resolve_device(device: str = "auto") -> str:

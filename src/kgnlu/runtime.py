@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from kgnlu.config import build_dir, nli_model_dir, resolve_device, resolve_kg_dir
-from kgnlu.kg.errors import InterruptedAfterWrite
+from kgnlu.kg.errors import InterruptedAfterWrite, StoreError
 from kgnlu.progress import StageProgress, counting, no_progress
 from kgnlu.types import InputError
 
@@ -300,6 +300,8 @@ class Runtime:
         from kgnlu.kg.kgdir import KGDir
 
         self.kg_dir = resolve_kg_dir(kg)
+        if self.kg_dir.exists() and not self.kg_dir.is_dir():
+            raise StoreError(f"{self.kg_dir} is a file, not a KG directory")
         self.kgdir = KGDir(self.kg_dir)
         self.dense, self.rewrite, self.forms, self.encoder_spec, self.device = dense, rewrite, forms, encoder, device
         self._lock = threading.RLock()

@@ -115,7 +115,7 @@ def test_eval_nli_binary_set(trained, demo_kg, tmp_path):
     (json.dumps({"premise": "I eat apples", "hypothesis": "I eat fruit", "label": "maybe"}), "gold.jsonl:1: label 'maybe'"),
     ('{"premise": "a", "hypothesis": "b", "label": "neutral"}\n{"premise": "a" "hypothesis"}', "gold.jsonl:2: not JSON"),
     ('{"premise": "a", "hyp": "b", "label": "neutral"}', "gold.jsonl:1: a record needs string 'premise'"),
-    ("[1, 2]", "gold.jsonl:1: a record needs"),
+    ("[1, 2]", "gold.jsonl:1: not a JSON object"),
     (b'{"premise": "a\xff", "hypothesis": "b", "label": "neutral"}', "gold.jsonl: not UTF-8 text"),
 ], ids=["label", "json", "fields", "array", "utf8"])
 def test_eval_nli_bad_file_is_one_line_before_any_kg_work(tmp_path, content, why):

@@ -32,7 +32,7 @@ import numpy as np
 from kgnlu.config import NLI_RECIPE
 from kgnlu.labels import LABEL2ID, NOT_ENTAILMENT
 from kgnlu.progress import bar as progress_bar
-from kgnlu.types import InputError
+from kgnlu.training.records import json_records
 
 TRAIN_FILE, DEV_FILE, LOG_FILE = "train.jsonl", "dev.jsonl", "train_log.jsonl"
 
@@ -40,32 +40,17 @@ TRAIN_FILE, DEV_FILE, LOG_FILE = "train.jsonl", "dev.jsonl", "train_log.jsonl"
 def read_jsonl(path: str | Path, limit: int | None = None, *, binary_ok: bool = False) -> list[dict]:
     """Records with ``premise``, ``hypothesis`` and a ``label`` among ``kgnlu.labels.LABELS``;
     with ``binary_ok``, also ``not_entailment`` (its spellings in ``NOT_ENTAILMENT`` read as that)."""
-    out = []
-    try:
-        with open(path, encoding="utf-8") as f:
-            for n, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    rec = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise InputError(f"{path}:{n}: not JSON ({e.msg} at column {e.colno})") from None
-                if not isinstance(rec, dict) or not isinstance(rec.get("premise"), str) \
-                        or not isinstance(rec.get("hypothesis"), str):
-                    raise InputError(f"{path}:{n}: a record needs string 'premise' and 'hypothesis'")
-                if binary_ok and isinstance(rec.get("label"), str) and rec["label"].strip().lower() in NOT_ENTAILMENT:
-                    rec["label"] = "not_entailment"
-                elif rec.get("label") not in LABEL2ID:
-                    known = sorted(LABEL2ID) + (["not_entailment"] if binary_ok else [])
-                    raise InputError(f"{path}:{n}: label {rec.get('label')!r} is not one of {known}")
-                out.append(rec)
-                if limit is not None and len(out) >= limit:
-                    break
-    except UnicodeDecodeError as e:
-        raise InputError(f"{path}: not UTF-8 text ({e.reason})") from None
-    except OSError as e:
-        raise InputError(f"{path}: {e.strerror or e}") from None
-    return out
+    def check(rec: dict) -> str | None:
+        if not isinstance(rec.get("premise"), str) or not isinstance(rec.get("hypothesis"), str):
+            return "a record needs string 'premise' and 'hypothesis'"
+        if binary_ok and isinstance(rec.get("label"), str) and rec["label"].strip().lower() in NOT_ENTAILMENT:
+            rec["label"] = "not_entailment"
+        elif rec.get("label") not in LABEL2ID:
+            known = sorted(LABEL2ID) + (["not_entailment"] if binary_ok else [])
+            return f"label {rec.get('label')!r} is not one of {known}"
+        return None
+
+    return json_records(path, limit, check)
 
 
 def file_sha256(path: str | Path) -> str:

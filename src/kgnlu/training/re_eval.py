@@ -16,7 +16,6 @@ so a missed negation counts as an error of both classes.
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter, defaultdict
 from collections.abc import Sequence
@@ -27,29 +26,19 @@ NONE = "none"
 
 def read_records(path: str | Path) -> list[dict]:
     """Evaluation records; a malformed line is an error naming the file and line."""
+    from kgnlu.training.records import json_records
     from kgnlu.types import InputError
 
-    path = Path(path)
-    try:
-        lines = path.read_bytes().splitlines()
-    except OSError as e:
-        raise InputError(f"{path}: {e.strerror or e}") from None
-    out = []
-    for n, raw in enumerate(lines, 1):
-        if not raw.strip():
-            continue
-        try:
-            rec = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise InputError(f"{path}:{n}: not a JSON object ({type(e).__name__})") from None
-        gold = rec.get("gold") if isinstance(rec, dict) else None
-        if not isinstance(rec, dict) or not isinstance(rec.get("text"), str) or not isinstance(gold, list):
-            raise InputError(f"{path}:{n}: a record needs a string 'text' and a list 'gold'")
-        for g in gold:
-            if not (isinstance(g, dict) and _span(g.get("subject")) and _span(g.get("object"))
-                    and isinstance(g.get("relation"), str)):
-                raise InputError(f"{path}:{n}: a gold relation needs 'subject' and 'object' spans and a 'relation'")
-        out.append(rec)
+    def check(rec: dict) -> str | None:
+        gold = rec.get("gold")
+        if not isinstance(rec.get("text"), str) or not isinstance(gold, list):
+            return "a record needs a string 'text' and a list 'gold'"
+        if not all(isinstance(g, dict) and _span(g.get("subject")) and _span(g.get("object"))
+                   and isinstance(g.get("relation"), str) for g in gold):
+            return "a gold relation needs 'subject' and 'object' spans and a 'relation'"
+        return None
+
+    out = json_records(path, check=check)
     if not out:
         raise InputError(f"{path}: no records")
     return out

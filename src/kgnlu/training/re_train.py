@@ -30,6 +30,7 @@ import numpy as np
 
 from kgnlu.kg.relations import IS_A, NOVEL, RelationKB, Standing
 from kgnlu.tasks.re_candidates import CandidatePair, candidates, fill_standings
+from kgnlu.training.records import json_records
 
 TRAIN_FILE, DEV_FILE, TEST_FILE = "train.jsonl", "dev.jsonl", "test.jsonl"
 LOG_FILE, META_FILE = "train_log.jsonl", "meta.json"
@@ -37,21 +38,12 @@ LOG_FILE, META_FILE = "train_log.jsonl", "meta.json"
 
 def read_records(path: str | Path, limit: int | None = None) -> list[dict]:
     """RE records (``text`` and ``gold``); a bad line is an error naming it."""
-    out = []
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{path}:{n}: malformed JSON ({e.msg})") from None
-            if not isinstance(rec, dict) or not isinstance(rec.get("text"), str) or not isinstance(rec.get("gold"), list):
-                raise ValueError(f"{path}:{n}: a record needs a string 'text' and a list 'gold'")
-            out.append(rec)
-            if limit is not None and len(out) >= limit:
-                break
-    return out
+    def check(rec: dict) -> str | None:
+        if not isinstance(rec.get("text"), str) or not isinstance(rec.get("gold"), list):
+            return "a record needs a string 'text' and a list 'gold'"
+        return None
+
+    return json_records(path, limit, check)
 
 
 def label_set(data_dir: str | Path) -> tuple[list[str], list[str]]:
