@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+import math
+import os
 from pathlib import Path
 
 import typer
 
-from kgnlu.cli._common import KG_OPTION, TYPER_SETTINGS, StageProgress, handle_errors, print_json
+from kgnlu.cli._common import KG_OPTION, TYPER_SETTINGS, StageProgress, fail, handle_errors, print_json
 
 from kgnlu.training.jobs import NLI_RECIPE, NLI_RECIPE_EXTRA
+
+
+def _check(device: str, lr: float | None = None, threads: int | None = None) -> None:
+    """Options a training run would otherwise trip on minutes in, as an internal error."""
+    from kgnlu.training.jobs import check_device
+
+    check_device(device)
+    if lr is not None and not (math.isfinite(lr) and lr > 0):
+        fail(f"--lr {lr}: give a learning rate above 0")
+    # The recipe's own count always passes: it reproduces the shipped model on any machine, slowly on one core.
+    if threads is not None and threads > max(os.cpu_count() or 1, NLI_RECIPE["num_threads"]):
+        fail(f"--threads {threads}: this machine has {os.cpu_count()} cores; more threads only contend")
+
 
 app = typer.Typer(help="Train kgnlu's models on supervision generated from the KG.", **TYPER_SETTINGS)
 
@@ -46,6 +61,7 @@ def train_re_cli(
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
     """Train the relation extractor (LoRA on MiniLM, heads, gate) on distant supervision from the KG."""
+    _check(device)
     with StageProgress(enabled=not (quiet or json_out)) as progress:
         report = train_re(kg, data, out, seed, regenerate, progress, epochs=epochs, max_train=max_train,
                           time_budget_s=time_budget, num_layers=layers, device=device)
@@ -109,6 +125,7 @@ def train_nli_cli(
     import shlex
     import sys
 
+    _check(device, lr, threads)
     command = " ".join(["kgnlu", *map(shlex.quote, sys.argv[1:])])
     if real is not None and not extra:
         extra = [str(real / name) for name in NLI_RECIPE_EXTRA]  # FILE#SOURCE: the folder goes before it
@@ -154,6 +171,7 @@ def train_nli_gate_cli(
 
     import kgnlu.training.jobs as jobs
 
+    _check(device)
     command = " ".join(["kgnlu", *map(shlex.quote, sys.argv[1:])])
     with StageProgress(enabled=not (quiet or json_out)) as progress:
         report = jobs.refit_nli_gate(model, kg, data, out, real_dir=real, device=device, progress=progress,
@@ -189,6 +207,8 @@ def train_curation_cli(
 
     import kgnlu.training.jobs as jobs
 
+    if out is not None and (out.exists() and not out.is_dir() or any(p.is_file() for p in out.parents)):
+        fail(f"--out {out}: a file is in the way; give a folder")  # found before the cross-validation, not after
     command = " ".join(["kgnlu", *map(shlex.quote, sys.argv[1:])])
     with StageProgress(enabled=not (quiet or json_out)) as progress:
         report = jobs.train_curation(kg, data, out, progress=progress, folds=folds, seed=seed,
@@ -240,9 +260,8 @@ def train_linker_cli(
 ) -> None:
     """Train the linker encoder's LoRA adapter on the KG's synonym groups (SapBERT-style self-alignment),
     then calibrate its NIL threshold (linker.json beside it) on held-out HPO synonyms and --nil-phrases."""
+    _check("cpu", lr)
     if no_calibrate and calibrate_only:
-        from kgnlu.cli._common import fail
-
         fail("--no-calibrate and --calibrate-only contradict each other: drop one")
     with StageProgress(enabled=not (quiet or json_out)) as progress:
         report = train_linker(kg, out, progress, seed=seed, epochs=epochs, max_pairs=max_pairs, batch_size=batch_size,

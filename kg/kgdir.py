@@ -21,6 +21,7 @@ by one atomic rename.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import json
@@ -96,11 +97,13 @@ class KGDir:
 
         Any exception (KeyboardInterrupt included) discards the staging directory.
         """
-        self.root.mkdir(parents=True, exist_ok=True)
+        with self._writable():
+            self.root.mkdir(parents=True, exist_ok=True)
         with self._lock():
             self._clean_stale()
             staging = self.root / f"staging-{os.getpid()}-{time.monotonic_ns()}"
-            staging.mkdir()
+            with self._writable():
+                staging.mkdir()
             try:
                 old = self.current_or_none()
                 if old is not None:
@@ -129,8 +132,19 @@ class KGDir:
                 p.unlink(missing_ok=True)
 
     @contextlib.contextmanager
+    def _writable(self):
+        """A KG directory this process may not write to is the user's to fix, not a crash."""
+        try:
+            yield
+        except OSError as e:
+            if isinstance(e, PermissionError) or e.errno == errno.EROFS:
+                raise StoreError(f"cannot write the KG at {self.root}: {e.strerror.lower()}") from None
+            raise
+
+    @contextlib.contextmanager
     def _lock(self):
-        fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        with self._writable():
+            fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

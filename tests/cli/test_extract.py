@@ -67,3 +67,10 @@ def test_eval_re(demo_kg, tmp_path):
     gold.write_text('{"text": "x", "gold": []}\nnot json\n', encoding="utf-8")
     r = run_cli("eval", "re", gold, "--kg", demo_kg, "--untrained")
     assert r.returncode == 2 and len(r.stderr_lines) == 1 and f"{gold}:2:" in r.stderr
+
+
+def test_train_re_on_a_kg_without_relations_is_a_one_line_error(demo_kg, tmp_path):
+    """The generator drew from an empty list of facts: an IndexError after the data folder was made."""
+    r = run_cli("train", "re", "--kg", demo_kg, "--data", tmp_path / "data", "--out", tmp_path / "out", "-q")
+    assert r.returncode == 2 and len(r.stderr_lines) == 1 and "relation extraction trains on a KG with both" in r.stderr
+    assert not (tmp_path / "data").exists() and not (tmp_path / "out").exists()

@@ -212,3 +212,19 @@ def test_train_nli_gate_refuses_a_dev_set_the_model_was_not_trained_against(trai
     r = run_cli("train", "nli-gate", "--model", model, "--kg", demo_kg, "--data", tmp_path / "nothing")
     assert r.returncode == 2 and len(r.stderr_lines) == 1 and "dev.jsonl: not found" in r.stderr
     assert hash_tree(model) == before
+
+
+@pytest.mark.parametrize("argv, why", [
+    (["nli", "--device", "foo"], "--device foo: give cpu or cuda"),
+    (["nli", "--lr", "nan"], "--lr nan: give a learning rate above 0"),
+    (["nli", "--lr", "-1"], "--lr -1.0: give a learning rate above 0"),
+    (["nli", "--threads", "9999"], "--threads 9999: this machine has"),
+    (["re", "--device", "cuda:x"], "--device cuda:x: give cpu or cuda"),
+    (["nli-gate", "--model", "m", "--device", "gpu"], "--device gpu: give cpu or cuda"),
+], ids=["device", "lr-nan", "lr-negative", "threads", "re-device", "gate-device"])
+def test_training_options_are_checked_before_any_work(tmp_path, argv, why):
+    """They were internal errors from torch, some only after the model had loaded."""
+    r = run_cli("train", *argv, "--kg", tmp_path / "kg", "--data", tmp_path / "data", "-q",
+                *([] if argv[0] == "nli-gate" else ["--out", tmp_path / "out"]))
+    assert r.returncode == 2 and len(r.stderr_lines) == 1 and why in r.stderr
+    assert not any(tmp_path.iterdir())  # no KG built, no data generated, no model folder

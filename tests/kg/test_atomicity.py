@@ -160,3 +160,23 @@ def test_an_interrupt_after_the_write_says_the_kg_was_updated(kg_copy, monkeypat
         Runtime(kg_copy).ingest([DATA / "tst.ttl"], reasoner_name="structural")
     assert e.value.exit_code == 130
     assert sorted(KGDir(kg_copy).current().manifest()["sources"]) == ["food", "tst"]
+
+
+def test_a_kg_this_process_may_not_write_is_a_one_line_error(kg_copy, monkeypatch, hash_tree):
+    """As a user without write permission meets it (root, which these tests run as, has it always):
+    the staging directory cannot be made."""
+    from kgnlu.kg.errors import StoreError
+    from kgnlu.kg.ingest import ingest
+
+    before = hash_tree(kg_copy)
+    mkdir = Path.mkdir
+
+    def denied(self, *args, **kwargs):
+        if self.name.startswith("staging-"):
+            raise PermissionError(13, "Permission denied", str(self))
+        return mkdir(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", denied)
+    with pytest.raises(StoreError, match="cannot write the KG at .*: permission denied"):
+        ingest([DATA / "tst.ttl"], kg_copy)
+    assert hash_tree(kg_copy) == before

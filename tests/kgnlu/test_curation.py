@@ -259,6 +259,10 @@ def test_cli_train_curation_errors_and_link_without_curation(small_kg, tmp_path)
     res = run_cli("train", "curation", "--kg", small_kg, "--data", tmp_path / "absent.tsv")
     assert res.returncode == 2 and res.stderr.strip().splitlines() == [
         f"error: annotated documents not found: {tmp_path / 'absent.tsv'}"]
+    (tmp_path / "afile").write_text("")
+    for out in (tmp_path / "afile", tmp_path / "afile" / "m"):  # refused before the cross-validation runs
+        res = run_cli("train", "curation", "--kg", small_kg, "--data", _write(tmp_path / "d.tsv"), "--out", out, "-q")
+        assert res.returncode == 2 and res.stderr_lines == [f"error: --out {out}: a file is in the way; give a folder"]
     res = run_cli("train", "curation", "--kg", small_kg, "--data", _write(tmp_path / "d.tsv"), "--folds", "2",
                   "--out", tmp_path / "m", "-q")
     assert res.returncode == 0, res.stderr

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from kgnlu.training.nli_train import EXTRA_DEV_FRACTION, read_extra
+from kgnlu.types import InputError
 
 REAL = Path(__file__).resolve().parents[3] / "shared" / "realdata" / "nli"
 MNLI = REAL / "mnli_taxinli.jsonl"
@@ -30,11 +31,11 @@ def test_source_selection_split_and_recipe():
 
 
 def test_missing_file_and_empty_selection(tmp_path):
-    with pytest.raises(FileNotFoundError, match="no file"):
+    with pytest.raises(InputError, match="no file"):
         read_extra([str(tmp_path / "none.jsonl")], seed=0)
     f = tmp_path / "pairs.jsonl"
     f.write_text(json.dumps({"premise": "a b", "hypothesis": "a", "label": "entailment", "source": "x"}) + "\n")
-    with pytest.raises(ValueError, match="no pairs whose source starts with 'y'"):
+    with pytest.raises(InputError, match="no pairs whose source starts with 'y'"):
         read_extra([f"{f}#y"], seed=0)
     assert len(read_extra([str(f)], seed=0)[1]) == 1  # a one-pair file still gives its dev part
 

@@ -4,6 +4,7 @@ generator's filling and the evaluation metrics. The KG is the demo food ontology
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -368,6 +369,22 @@ def test_dev_set_is_well_formed():
             assert r["text"][slice(*g["subject"])] == g["subject_text"]
             assert r["text"][slice(*g["object"])] == g["object_text"]
     assert json.dumps(recs[0])
+
+
+@pytest.mark.parametrize("line, why", [
+    ('{"text": "He has seizures.", "gold": [{"subject": [7, 15], "object": [0, 2], "relation": "is_a", '
+     '"negated": "false"}]}', "g.jsonl:1: a gold relation's 'negated' must be true or false"),
+    ('{"text": "He has seizures.", "gold": [{"subject": [7, 15], "relation": "is_a"}]}', "g.jsonl:1: a gold relation"),
+    ('{"text": "a", "gold": []}\n[1]', "g.jsonl:2: not a JSON object"),
+    ('{"text": 3, "gold": []}', "g.jsonl:1: a record needs a string 'text'"),
+])
+def test_gold_records_are_checked_line_by_line(tmp_path, line, why):
+    """A string "false" was read by truthiness: the relation counted as negated."""
+    from kgnlu.training.re_eval import read_records
+
+    (tmp_path / "g.jsonl").write_text(line + "\n")
+    with pytest.raises(InputError, match=re.escape(why)):
+        read_records(tmp_path / "g.jsonl")
 
 
 def test_evaluate_reports_the_mean_gate(engine):

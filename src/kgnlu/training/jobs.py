@@ -7,12 +7,24 @@ They sit beside the runtime, never under it: the answering path imports nothing 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from kgnlu.config import NLI_RECIPE, NLI_RECIPE_EXTRA, nli_model_dir  # noqa: F401 (the CLI's defaults)
 from kgnlu.progress import StageCallback, no_progress
 from kgnlu.runtime import Runtime, linked_as
 from kgnlu.types import InputError
+
+
+def check_device(device: str) -> None:
+    """``cpu``, or ``cuda`` / ``cuda:N`` where torch sees a GPU; else an ``InputError`` (torch's own
+    error comes only once the model is loaded)."""
+    from kgnlu.config import resolve_device
+
+    if not re.fullmatch(r"cpu|cuda(:\d+)?", device):
+        raise InputError(f"--device {device}: give cpu or cuda (cuda:N)")
+    if device != "cpu" and resolve_device("auto") != "cuda":
+        raise InputError(f"--device {device}: torch sees no CUDA GPU here; use --device cpu")
 
 
 def _kg(kg: str | Path | None, progress: StageCallback, linking: dict | None = None) -> Runtime:

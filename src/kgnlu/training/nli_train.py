@@ -33,6 +33,7 @@ from kgnlu.config import NLI_RECIPE
 from kgnlu.labels import LABEL2ID, NOT_ENTAILMENT
 from kgnlu.progress import bar as progress_bar
 from kgnlu.training.records import json_records
+from kgnlu.types import InputError
 
 TRAIN_FILE, DEV_FILE, LOG_FILE = "train.jsonl", "dev.jsonl", "train_log.jsonl"
 
@@ -76,13 +77,14 @@ def read_extra(specs: Sequence[str], seed: int, max_per_file: int | None = None,
         path, _, source = str(spec).partition("#")
         read_from = (where or {}).get(path, path)
         if not Path(read_from).is_file():
-            raise FileNotFoundError(f"--extra {spec}: no file {read_from}")
+            raise InputError(f"human-written pairs {spec}: no file {read_from}")
         # the sample is seeded by the absolute path: the same files give the same pairs from any working dir
         spec = str(Path(path).resolve()) + (f"#{source}" if source else "")
         path = read_from
         recs = [r for r in read_jsonl(path) if not source or str(r.get("source", "")).startswith(source)]
         if not recs:
-            raise ValueError(f"--extra {spec}: no pairs" + (f" whose source starts with {source!r}" if source else ""))
+            where = f" whose source starts with {source!r}" if source else ""
+            raise InputError(f"human-written pairs {spec}: no pairs{where}")
         rng = random.Random(f"{seed}:{spec}")
         rng.shuffle(recs)
         recs = recs[:max_per_file] if max_per_file else recs
@@ -272,10 +274,10 @@ def train(kg_dir: str | Path, data_dir: str | Path, out_dir: str | Path, *, seed
     train_path, dev_path = data_dir / TRAIN_FILE, data_dir / DEV_FILE
     for p in (train_path, dev_path):
         if not p.is_file():
-            raise FileNotFoundError(f"{p} is missing: train() needs {TRAIN_FILE} and {DEV_FILE} in {data_dir}")
+            raise InputError(f"{p} is missing: training needs {TRAIN_FILE} and {DEV_FILE} in {data_dir}")
     train_recs, dev_recs = read_jsonl(train_path, max_train), read_jsonl(dev_path, max_dev)
     if not train_recs or not dev_recs:
-        raise ValueError(f"{data_dir}: empty {TRAIN_FILE} or {DEV_FILE}")
+        raise InputError(f"{data_dir}: empty {TRAIN_FILE} or {DEV_FILE}")
     extra_train, extra_dev, extra_recipe = read_extra(extra, seed, max_extra)
     train_recs, dev_recs = train_recs + extra_train, dev_recs + extra_dev
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -54,6 +54,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from kgnlu.kg.relations import IS_A, NOVEL, RelationKB
+from kgnlu.types import InputError
 
 DEFAULT_TEMPLATES = Path(__file__).resolve().parents[3] / "data" / "templates" / "re.json"
 OBO = "http://purl.obolibrary.org/obo/"
@@ -473,6 +474,10 @@ def generate(kg_dir: str | Path, out_dir: str | Path, *, seed: int = 13, sizes: 
     kb = RelationKB(tables)
     tpl_path = Path(templates or DEFAULT_TEMPLATES)
     gen = Generator(gen_dir / "tables.sqlite3", kb, load_templates(tpl_path), seed, progress=progress)
+    if not gen.relations or not gen.isa:
+        # Found before any file is written: sentences need facts of both kinds to state and to contrast.
+        raise InputError(f"the KG at {kg_dir} has {len(gen.relations)} relation(s) with facts and {len(gen.isa)} "
+                         "is_a facts to state: relation extraction trains on a KG with both (the default KG has them)")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     counts = {}

@@ -36,6 +36,8 @@ def read_records(path: str | Path) -> list[dict]:
         if not all(isinstance(g, dict) and _span(g.get("subject")) and _span(g.get("object"))
                    and isinstance(g.get("relation"), str) for g in gold):
             return "a gold relation needs 'subject' and 'object' spans and a 'relation'"
+        if not all(isinstance(g.get("negated", False), bool) for g in gold):  # "false" is a true string
+            return "a gold relation's 'negated' must be true or false"
         return None
 
     out = json_records(path, check=check)
