@@ -13,11 +13,12 @@ from kgnlu.cli._common import KG_OPTION, TYPER_SETTINGS, StageProgress, fail, ha
 from kgnlu.training.jobs import NLI_RECIPE, NLI_RECIPE_EXTRA
 
 
-def _check(device: str, lr: float | None = None, threads: int | None = None) -> None:
+def _check(device: str | None = None, lr: float | None = None, threads: int | None = None) -> None:
     """Options a training run would otherwise trip on minutes in, as an internal error."""
-    from kgnlu.training.jobs import check_device
+    if device is not None:
+        from kgnlu.training.jobs import check_device
 
-    check_device(device)
+        check_device(device)
     if lr is not None and not (math.isfinite(lr) and lr > 0):
         fail(f"--lr {lr}: give a learning rate above 0")
     # The recipe's own count always passes: it reproduces the shipped model on any machine, slowly on one core.
@@ -260,7 +261,7 @@ def train_linker_cli(
 ) -> None:
     """Train the linker encoder's LoRA adapter on the KG's synonym groups (SapBERT-style self-alignment),
     then calibrate its NIL threshold (linker.json beside it) on held-out HPO synonyms and --nil-phrases."""
-    _check("cpu", lr)
+    _check(lr=lr)
     if no_calibrate and calibrate_only:
         fail("--no-calibrate and --calibrate-only contradict each other: drop one")
     with StageProgress(enabled=not (quiet or json_out)) as progress:

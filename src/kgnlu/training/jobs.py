@@ -86,13 +86,13 @@ def evaluate_nli(kg: str | Path | None, path: str | Path, model: str | Path | No
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
-    read_jsonl(path, max_pairs, binary_ok=True)  # a bad file is reported before the KG is built or opened
+    records = read_jsonl(path, max_pairs, binary_ok=True)  # a bad file is reported before the KG is built or opened
     model_dir = Path(model) if model else nli_model_dir()
     if not (model_dir / "manifest.json").is_file():
         raise InputError(f"{model_dir}: no trained NLI model there (run `kgnlu train nli`)")
     runtime = _kg(kg, no_progress)
     report = evaluate(model_dir, runtime.kg_dir, path, mode=mode, dev_file=dev_file, max_pairs=max_pairs,
-                      progress=progress)
+                      progress=progress, records=records)
     if plots is not None:
         report["plots"] = [str(p) for p in write_plots(report, plots)]
     return report

@@ -25,8 +25,10 @@ from kgnlu.training.nli_metrics import (ECE_BINS, binary_gold, classification_me
 
 def evaluate(model_dir: str | Path, kg_dir: str | Path, file: str | Path, *, mode: str = "fused",
              dev_file: str | Path | None = None, batch_size: int = 64, node_vectors: Callable | None = None,
-             device: str = "cpu", max_pairs: int | None = None, progress: bool = False) -> dict:
-    """Scores of the model in ``model_dir`` on the pairs of ``file`` (JSONL), in ``mode``.
+             device: str = "cpu", max_pairs: int | None = None, progress: bool = False,
+             records: list[dict] | None = None) -> dict:
+    """Scores of the model in ``model_dir`` on the pairs of ``file`` (JSONL), in ``mode``;
+    ``records``: the file's pairs when the caller has read them already.
 
     Returns ``accuracy``, ``macro_f1``, ``per_class`` (precision, recall, F1, support),
     ``confusion`` (explicit label order), ``ece`` (raw), ``temperature`` (fitted on the dev file)
@@ -48,7 +50,7 @@ def evaluate(model_dir: str | Path, kg_dir: str | Path, file: str | Path, *, mod
     if node_vectors is None:
         node_vectors = default_node_vectors(tables, device, cache_dir=session.kg_dir / "cache")
     spec = model.config["features"]
-    recs = read_jsonl(file, max_pairs, binary_ok=True)
+    recs = records if records is not None else read_jsonl(file, max_pairs, binary_ok=True)
     binary = any(r["label"] == "not_entailment" for r in recs)
     names = BINARY_LABELS if binary else LABELS
 
