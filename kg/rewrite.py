@@ -44,6 +44,8 @@ from functools import cached_property, lru_cache
 from itertools import chain
 from pathlib import Path
 
+import numpy as np
+
 from kgnlu.kg.kgdir import publish
 from kgnlu.kg.lexicon import KIND_RANK
 from kgnlu.kg.matcher import WORDS, normalize_token
@@ -94,19 +96,12 @@ def morph_key(tokens: Iterable[str]) -> str:
     return bag_key(stem(t) for t in tokens)
 
 
-def _half(length: int) -> int:
-    """Letters at either end of a word that one edit leaves intact at one end or the other."""
-    return max(1, length // 2 - 1)
-
-
-def _letters(word: str) -> int:
-    """The set of ``word``'s letters as bits (folded mod 64). One edit changes the set by at most
-    two letters, and folding can only hide differences, so ``(_letters(a) ^ _letters(b)).bit_count()
-    <= 2`` holds for any two words within one edit: a test far cheaper than ``_one_edit``."""
-    bits = 0
-    for c in word:
-        bits |= 1 << (ord(c) & 63)
-    return bits
+def _deletions(word: str) -> list[str]:
+    """``word`` and each string one letter shorter. Two words within one edit share one of these
+    (an insertion or deletion: one word is the other's deletion; a substitution at i: both words
+    less their letter i; a swap of neighbours: the first less one letter of the pair, the second
+    less the other), so ``correct`` asks an index of them instead of comparing words."""
+    return [word] + [word[:i] + word[i + 1:] for i in range(len(word))]
 
 
 def _one_edit(a: str, b: str) -> bool:
@@ -430,17 +425,16 @@ class RewriteIndex:
         return token in self.words or stem(token) in self.stem_words
 
     @cached_property
-    def _spelling(self) -> dict[tuple[int, str], list[tuple[str, int]]]:
-        """Target words, with their ``_letters``, by (length, first or last ``half(length)``
-        letters, marked by side): a word within one edit of another shares one of those with it
-        (``correct``)."""
-        index: dict[tuple[int, str], list[tuple[str, int]]] = defaultdict(list)
-        for w in sorted(self.target_words):
-            if len(w) >= TYPO_MIN_LETTERS and w.isalpha():
-                k, entry = _half(len(w)), (w, _letters(w))
-                index[(len(w), "<" + w[:k])].append(entry)
-                index[(len(w), ">" + w[-k:])].append(entry)
-        return dict(index)
+    def _spelling(self) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """The target words ``correct`` may return, and the hashes of their ``_deletions``, sorted,
+        each with its word's position. Hashes, not strings: 600k keys on the default KG take 7 MB
+        this way. They are this process's string hashes, never stored; a collision only costs an
+        ``_one_edit`` test."""
+        words = sorted(w for w in self.target_words if len(w) >= TYPO_MIN_LETTERS and w.isalpha())
+        keys = np.array([hash(d) for w in words for d in _deletions(w)], np.int64)
+        at = np.repeat(np.arange(len(words)), [len(w) + 1 for w in words])
+        order = keys.argsort(kind="stable")
+        return words, keys[order], at[order]
 
     def correct(self, token: str) -> str | None:
         """The one target word within one edit (insertion, deletion, substitution or swap of
@@ -449,13 +443,16 @@ class RewriteIndex:
             return None
         fixed = self._corrections.get(token, "")
         if fixed == "":
-            found, letters = set(), _letters(token)
-            for m in (len(token) - 1, len(token), len(token) + 1):
-                k = _half(m)
-                for key in ((m, "<" + token[:k]), (m, ">" + token[-k:])):
-                    # A bucket shares a prefix or suffix ("-ing"): the letters sort out most of it.
-                    found.update(w for w, bits in self._spelling.get(key, ())
-                                 if (bits ^ letters).bit_count() <= 2 and _one_edit(token, w))
+            words, keys, at = self._spelling
+            probes = np.array([hash(d) for d in _deletions(token)], np.int64)
+            where = keys.searchsorted(probes)
+            found = set()
+            for j in np.flatnonzero(keys.take(where, mode="clip") == probes).tolist() if len(keys) else ():
+                i, h = int(where[j]), probes[j]
+                while i < len(keys) and keys[i] == h:  # the words that share this deletion
+                    if _one_edit(token, w := words[at[i]]):
+                        found.add(w)
+                    i += 1
             if len(self._corrections) > 200_000:  # a cache, not state: a long-running service reads much text
                 self._corrections.clear()
             fixed = self._corrections[token] = found.pop() if len(found) == 1 else None

@@ -16,7 +16,7 @@ import sqlite3
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 
 from .tables_schema import MMAP_BYTES
@@ -72,9 +72,13 @@ class ClosureTables:
         self._local = threading.local()
         self.meta = dict(self._q("SELECT key, value FROM meta"))
         self._sources = dict(self._q("SELECT id, name FROM sources"))
-        self.id = lru_cache(maxsize=1 << 16)(self._id)
+        # id, kind and label of an IRI in one query: a document's new concepts are each asked all
+        # three. ``id`` and ``kind`` keep caches of their own: they are asked per candidate, and a
+        # hit there costs no Python call.
+        self._entity = lru_cache(maxsize=1 << 16)(self._entity_row)
+        self.id = lru_cache(maxsize=1 << 16)(partial(self._column, 0))
+        self.kind = lru_cache(maxsize=1 << 16)(partial(self._column, 1))
         self.iri = lru_cache(maxsize=1 << 16)(self._iri)
-        self.kind = lru_cache(maxsize=1 << 16)(self._kind)
         self._replacements: dict[str, str | None] | None = None
 
     def _db(self) -> sqlite3.Connection:
@@ -87,16 +91,20 @@ class ClosureTables:
     def _q(self, sql: str, params: tuple | dict = ()) -> list[tuple]:
         return self._db().execute(sql, params).fetchall()
 
-    def _id(self, iri: str) -> int | None:
-        row = self._q("SELECT id FROM entities WHERE iri=?", (iri,))
-        return row[0][0] if row else None
+    def _entity_row(self, iri: str) -> tuple[int, str, str] | None:
+        row = self._q("SELECT id, kind, label FROM entities WHERE iri=?", (iri,))
+        return row[0] if row else None
+
+    def _column(self, i: int, iri: str):
+        row = self._entity(iri)
+        return None if row is None else row[i]
 
     def _iri(self, i: int) -> str:
         return self._q("SELECT iri FROM entities WHERE id=?", (i,))[0][0]
 
     def label(self, iri: str) -> str | None:
-        row = self._q("SELECT label FROM entities WHERE iri=?", (iri,))
-        return row[0][0] if row and row[0][0] else None
+        row = self._entity(iri)
+        return row[2] or None if row is not None else None
 
     def labels(self, iris: Sequence[str]) -> list[str | None]:
         """:meth:`label` of many IRIs, in one query per 500 (unknown IRIs and empty labels: None)."""
@@ -111,10 +119,6 @@ class ClosureTables:
             chunk = unique[k:k + 500]
             out.update(self._q(sql.format(",".join("?" * len(chunk))), tuple(chunk)))
         return out
-
-    def _kind(self, iri: str) -> str | None:
-        row = self._q("SELECT kind FROM entities WHERE iri=?", (iri,))
-        return row[0][0] if row else None
 
     def source_name(self, i: int) -> str:
         return self._sources.get(i, "?")

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from kgnlu.kg.matcher import normalize_token
 from kgnlu.kg.morph import stem
-from kgnlu.kg.rewrite import RewriteIndex, _letters, _one_edit
+from kgnlu.kg.rewrite import RewriteIndex, _deletions, _one_edit
 
 
 @pytest.mark.parametrize("a, b", [
@@ -37,21 +37,48 @@ def test_one_edit():
     assert not _one_edit("seizure", "seizure") and not _one_edit("abcd", "badc") and not _one_edit("ab", "abcd")
 
 
-_LETTER = st.characters(whitelist_categories=("Ll", "Lu", "Lo"))  # beyond a-z, letters fold onto shared bits
+_LETTER = st.characters(whitelist_categories=("Ll", "Lu", "Lo"))
 
 
 @settings(max_examples=500, deadline=None)
 @given(st.text(_LETTER, min_size=1, max_size=12), st.text(_LETTER, min_size=1, max_size=12),
        st.integers(0, 12), st.integers(0, 3), _LETTER)
-def test_the_letters_filter_keeps_every_word_within_one_edit(a, b, at, op, c):
-    """``correct`` skips a word whose letter bits differ from the token's in more than two: never
-    one within one edit (an edit of ``a`` here, or any ``b`` that ``_one_edit`` accepts)."""
+def test_words_within_one_edit_share_a_deletion(a, b, at, op, c):
+    """``correct`` compares only words that share one of ``_deletions``: never misses one within
+    one edit (an edit of ``a`` here, or any ``b`` that ``_one_edit`` accepts)."""
     i = at % (len(a) + 1)
     edited = [a[:i] + c + a[i:], a[:i] + a[i + 1:], a[:i] + c + a[i + 1:],  # insert, delete, substitute
               a[:i] + a[i + 1:i + 2] + a[i:i + 1] + a[i + 2:]]  # swap neighbours
     for w in [edited[op], b]:
         if _one_edit(a, w):
-            assert (_letters(a) ^ _letters(w)).bit_count() <= 2
+            assert set(_deletions(a)) & set(_deletions(w))
+
+
+_WORD = st.text("abcdeé", min_size=4, max_size=7)
+
+
+def _edits(w: str) -> list[str]:
+    cut = [(w[:i], w[i:]) for i in range(len(w) + 1)]
+    return ([a + b[1:] for a, b in cut if b] + [a + b[1] + b[0] + b[2:] for a, b in cut if len(b) > 1]
+            + [a + c + b[1:] for a, b in cut if b for c in "abcdeé"] + [a + c + b for a, b in cut for c in "abcdeé"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_WORD, min_size=1, max_size=30, unique=True), st.lists(_WORD, min_size=1, max_size=30))
+def test_correct_is_the_one_target_word_within_one_edit(tmp_path_factory, names, tokens):
+    """Against the definition, over small alphabets where many words are one edit apart: random
+    tokens and every one-edit variant of every name."""
+    tokens += [v for n in names for v in _edits(n.lower())]
+    rw = RewriteIndex.build(tmp_path_factory.mktemp("rw") / "rewrite.sqlite3",
+                            [_E(f"ex:{i}", n) for i, n in enumerate(names)])
+    try:
+        targets = [w for w in rw.target_words if len(w) >= 5 and w.isalpha()]
+        for t in tokens:
+            near = {w for w in targets if _one_edit(t, w)}
+            want = near.pop() if len(near) == 1 and len(t) >= 5 and t not in rw.words else None
+            assert rw.correct(t) == want
+    finally:
+        rw.close()
 
 
 class _E:
