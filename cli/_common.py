@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import io
 import json
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -18,8 +20,67 @@ TYPER_SETTINGS = {"no_args_is_help": True, "rich_markup_mode": None,
 
 
 def fail(message: str, code: int = 2) -> None:
+    _flush_stdout()  # what was printed goes before the error, and a closed pipe is found here, not at exit
     print(f"error: {message}", file=sys.stderr)
     raise SystemExit(code)
+
+
+# Exit codes as a shell reports a process killed by the signal: SIGINT (Ctrl-C), SIGTERM, SIGPIPE.
+EXIT_INTERRUPTED, EXIT_TERMINATED, EXIT_BROKEN_PIPE = 130, 143, 141
+
+
+class _StdoutClosed(Exception):
+    pass
+
+
+class _ClosedStdout(io.TextIOBase):
+    """``sys.stdout`` of a process started with stdout closed: Python makes it None, and print()
+    and typer.echo then drop every line without a word. Writing here fails instead."""
+
+    encoding = "utf-8"
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, s: str) -> int:
+        raise _StdoutClosed
+
+
+def _guard_closed_stdout() -> None:
+    if sys.stdout is not None:
+        return
+    try:
+        os.fstat(1)
+    except OSError:  # keep fd 1 from being handed to a file we open (a child would write into it)
+        _devnull_onto(1)
+    sys.stdout = _ClosedStdout()
+
+
+def _flush_stdout() -> bool:
+    """Flush stdout now; False when its reader is gone (``| head``)."""
+    try:
+        if sys.stdout is not None:
+            sys.stdout.flush()
+        return True
+    except BrokenPipeError:
+        _silence_stdout()
+        return False
+
+
+def _silence_stdout() -> None:
+    # Python flushes stdout again at exit, and a closed pipe there is a two-line complaint and
+    # exit 120: what is left of the output goes to /dev/null instead.
+    try:
+        _devnull_onto(sys.stdout.fileno())
+    except (OSError, ValueError):  # not a file (a test's capture): nothing is flushed at exit
+        pass
+
+
+def _devnull_onto(target: int) -> None:
+    fd = os.open(os.devnull, os.O_WRONLY)
+    if fd != target:  # with ``target`` closed, the lowest free descriptor may be ``target`` itself
+        os.dup2(fd, target)
+        os.close(fd)
 
 
 def handle_errors(fn: Callable) -> Callable:
@@ -30,20 +91,34 @@ def handle_errors(fn: Callable) -> Callable:
         from kgnlu.api import debug_enabled
         from kgnlu.types import KgnluError
 
+        terminated = False
+
         def on_term(signum, frame):  # a killed write must unwind through its transaction
+            nonlocal terminated
+            terminated = True
             raise KeyboardInterrupt
+
+        def interrupted(code: int) -> int:
+            return EXIT_TERMINATED if terminated and code == EXIT_INTERRUPTED else code
 
         previous = signal.signal(signal.SIGTERM, on_term)
         try:
-            return fn(*args, **kwargs)
+            _guard_closed_stdout()
+            result = fn(*args, **kwargs)
+            if not _flush_stdout():
+                raise SystemExit(EXIT_BROKEN_PIPE)
+            return result
         except KgnluError as e:
             if debug_enabled():
                 raise
-            fail(str(e), e.exit_code)
+            fail(str(e), interrupted(e.exit_code))
         except KeyboardInterrupt:
-            fail("interrupted; nothing was changed", 130)
-        except BrokenPipeError:
-            raise SystemExit(0)
+            fail("interrupted; nothing was changed", interrupted(EXIT_INTERRUPTED))
+        except BrokenPipeError:  # the reader of stdout stopped reading: nothing to say, nowhere to say it
+            _silence_stdout()
+            raise SystemExit(EXIT_BROKEN_PIPE) from None
+        except _StdoutClosed:
+            fail("cannot write the output: stdout is closed", 1)
         except MemoryError:
             fail("out of memory", 1)
         except Exception as e:  # a bug: still one line, with a way to get the traceback

@@ -56,16 +56,20 @@ def _resolve_import(iri: str, imports_dir: Path | None) -> Path | None:
 
 def ingest(paths: Sequence[Path], kg_dir: Path, fmt: str | None = None, reasoner_name: str = "auto",
            name: str | None = None, imports_dir: Path | None = None, progress: StageCallback = _noop,
-           store_url: str | None = None) -> dict:
+           store_url: str | None = None, origin: str | None = None) -> dict:
     """Ingest ``paths`` into the KG at ``kg_dir``; returns a report (dict of plain values).
 
     ``store_url``: keep the triples in that SPARQL 1.1 store (``kg.sparql_store``) instead of the
-    embedded quadstore; the first ingest records it, later writes go to the recorded store."""
+    embedded quadstore; the first ingest records it, later writes go to the recorded store.
+    ``origin``: what the manifest records as the source's path instead of the file's own, for a
+    file written only to be ingested (a temporary one, gone once the ingest returns); one path."""
     paths = [Path(p) for p in paths]
     if not paths:
         raise InputError("no file to ingest")
     if name and len(paths) > 1:
         raise InputError("--name applies to one file; give one path or drop --name")
+    if origin is not None and len(paths) > 1:
+        raise InputError("an origin names one file; give one path")
     fmt = formats.normalise_format(fmt)
     if reasoner_name not in reasoner.REASONERS:
         raise InputError(f"unknown --reasoner {reasoner_name!r}; choose one of {', '.join(reasoner.REASONERS)}")
@@ -81,18 +85,18 @@ def ingest(paths: Sequence[Path], kg_dir: Path, fmt: str | None = None, reasoner
             manifest = _read_manifest(staging)
             store = sparql_store.open_for_write(manifest, store_url, kg.root) or OwlreadyStore(staging / QUADSTORE)
             try:
-                todo = [(p, name or default_name(p)) for p in paths]
+                todo = [(p, name or default_name(p), origin) for p in paths]
                 seen_imports: set[str] = set()
                 while todo:
-                    path, src_name = todo.pop(0)
-                    entry = _load_one(store, manifest, path, src_name, fmt, staging, progress, timings)
+                    path, src_name, src_origin = todo.pop(0)
+                    entry = _load_one(store, manifest, path, src_name, fmt, staging, progress, timings, src_origin)
                     report["sources"].append(entry)
                     for iri in entry.get("imports", []):
                         local = _resolve_import(iri, Path(imports_dir) if imports_dir else None)
                         if local and iri not in seen_imports:
                             seen_imports.add(iri)
                             entry.setdefault("imports_resolved", {})[iri] = str(local)
-                            todo.append((local, default_name(local)))
+                            todo.append((local, default_name(local), None))
                         elif not local:
                             entry.setdefault("imports_not_fetched", []).append(iri)
                 if not any(e["status"] in ("added", "replaced") for e in report["sources"]):
@@ -162,13 +166,13 @@ def _read_manifest(staging: Path) -> dict:
 
 
 def _load_one(store: OwlreadyStore, manifest: dict, path: Path, src_name: str, fmt: str | None, staging: Path,
-              progress: StageCallback, timings: dict) -> dict:
+              progress: StageCallback, timings: dict, origin: str | None = None) -> dict:
     raw = formats.read_file(path)  # read once: hashed here, parsed below
     digest = hashlib.sha256(raw).hexdigest()
     known = manifest["sources"]
     for other, info in known.items():
         if info["sha256"] == digest:
-            return {"name": other, "path": str(path), "status": "unchanged", "sha256": digest}
+            return {"name": other, "path": origin or str(path), "status": "unchanged", "sha256": digest}
     status = "added"
     if src_name in known:
         progress(f"replacing {src_name}")
@@ -188,7 +192,7 @@ def _load_one(store: OwlreadyStore, manifest: dict, path: Path, src_name: str, f
     finally:
         nt.unlink(missing_ok=True)
     entry = {
-        "name": src_name, "path": str(Path(path).resolve()), "sha256": digest, "format": norm.format,
+        "name": src_name, "path": origin or str(Path(path).resolve()), "sha256": digest, "format": norm.format,
         "format_from": norm.format_from, "triples": n, "imports": norm.imports,
         "ontology_iri": store.declared_ontology_iri(src_name),
         "ingested_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),

@@ -61,7 +61,7 @@ def test_read_annotated_and_its_errors(tmp_path):
     assert all(d.text[s:e] == m for d in docs for s, e, m, _ in d.mentions)
     assert curie_iri("HP:0009588") == HP + "0009588" and curie_iri(HP + "1") == HP + "1"
     (tmp_path / "bad.tsv").write_text("1\nSome text.\n0\t4\tSome\n")
-    with pytest.raises(InputError, match=r"bad.tsv: block 1 \(1\): bad mention line"):
+    with pytest.raises(InputError, match=r"bad.tsv:3: block 1 \(1\): bad mention line"):
         read_annotated(tmp_path / "bad.tsv")
     (tmp_path / "far.tsv").write_text("1\nSome text.\n0\t40\tSome\tHP:1\n")
     with pytest.raises(InputError, match="mention 0-40 is outside the 10-character text"):
@@ -78,6 +78,42 @@ def test_read_annotated_and_its_errors(tmp_path):
     with pytest.raises(InputError, match="not UTF-8"):
         read_annotated(tmp_path / "binary.tsv")
 
+
+
+GSC_DEV = Path(__file__).resolve().parents[3] / "shared" / "realdata" / "hpo" / "gsc_plus_dev.tsv"
+
+
+def test_a_mention_the_text_does_not_read_is_refused_with_its_line(tmp_path):
+    """Gold offsets that point at other words (a shifted text, offsets counted in bytes) trained on
+    the wrong spans without a word; the mention column is checked against the text, exactly."""
+    docs = [DOCS[0], ("2", "Jaw cysts were found, with cough.", [(0, 9, "Jaw cysts", "HP:0009588"),
+                                                                  (27, 32, "fever", "HP:0001945")])]
+    path = _write(tmp_path / "shifted.tsv", docs)
+    with pytest.raises(InputError) as e:
+        read_annotated(path)
+    assert str(e.value) == f"{path}:9: block 2 (2): mention 27-32 is 'fever' but the text there reads 'cough'"
+    case = [("1", "She had jaw cysts.", [(8, 17, "Jaw cysts", "HP:0009588")])]
+    with pytest.raises(InputError, match=r"case.tsv:3: .* is 'Jaw cysts' but the text there reads 'jaw cysts'"):
+        read_annotated(_write(tmp_path / "case.tsv", case))
+
+
+@pytest.mark.skipif(not GSC_DEV.exists(), reason="no ../shared/realdata (GSC+ dev)")
+def test_gsc_plus_dev_reads_as_its_text():
+    docs = read_annotated(GSC_DEV)
+    assert (len(docs), sum(len(d.mentions) for d in docs)) == (82, 738)
+
+
+def test_train_curation_refuses_a_misread_mention_before_loading_the_kg(tmp_path, monkeypatch):
+    import kgnlu.training.jobs as jobs
+
+    def no_kg(*_, **__):
+        raise AssertionError("the KG was loaded for a file that is refused")
+
+    monkeypatch.setattr(jobs, "_kg", no_kg)
+    path = _write(tmp_path / "d.tsv", [("1", "She had jaw cysts.", [(8, 17, "jaw cyst", "HP:0009588")])])
+    with pytest.raises(InputError, match=r"d.tsv:3: block 1 \(1\): mention 8-17 is 'jaw cyst'"):
+        jobs.train_curation(tmp_path / "kg", path, None)
+    assert not (tmp_path / "kg").exists()
 
 # -- statistics, features, the rule ----------------------------------------------------------
 
@@ -263,6 +299,11 @@ def test_cli_train_curation_errors_and_link_without_curation(small_kg, tmp_path)
     for out in (tmp_path / "afile", tmp_path / "afile" / "m"):  # refused before the cross-validation runs
         res = run_cli("train", "curation", "--kg", small_kg, "--data", _write(tmp_path / "d.tsv"), "--out", out, "-q")
         assert res.returncode == 2 and res.stderr_lines == [f"error: --out {out}: a file is in the way; give a folder"]
+    bad = _write(tmp_path / "bad.tsv", [("1", "She had jaw cysts.", [(8, 17, "jaw cyst", "HP:0009588")])])
+    res = run_cli("train", "curation", "--kg", small_kg, "--data", bad, "--out", tmp_path / "never", "-q")
+    assert res.returncode == 2 and res.stderr_lines == [
+        f"error: {bad}:3: block 1 (1): mention 8-17 is 'jaw cyst' but the text there reads 'jaw cysts'"]
+    assert not (tmp_path / "never").exists()
     res = run_cli("train", "curation", "--kg", small_kg, "--data", _write(tmp_path / "d.tsv"), "--folds", "2",
                   "--out", tmp_path / "m", "-q")
     assert res.returncode == 0, res.stderr

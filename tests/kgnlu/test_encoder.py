@@ -97,6 +97,20 @@ def test_bad_adapter_and_device(tmp_path):
             MiniLMEncoder(device="cuda")
 
 
+def test_auto_device_is_the_configs(monkeypatch):
+    """The encoders read "auto" as ``kgnlu.config.resolve_device`` does (they had a copy of it)."""
+    import torch
+
+    from kgnlu import config
+    from kgnlu.neural.encoder import _resolve_device
+
+    assert _resolve_device("auto") == config.resolve_device("auto") and _resolve_device("cpu") == "cpu"
+    monkeypatch.setattr(config, "resolve_device", lambda device="auto": "meta" if device == "auto" else device)
+    assert _resolve_device("auto") == "meta"
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="torch sees no CUDA GPU"):
+            _resolve_device("cuda:0")
+
 def test_fingerprint_depends_on_max_length():
     from kgnlu.neural.encoder import encoder_fingerprint
 

@@ -180,6 +180,20 @@ def test_write_back_is_checked_and_reversible(demo_kg, tmp_path):
     assert "extracted" not in eng.kg_manifest()["sources"]
 
 
+def test_write_back_records_the_source_by_name_not_a_temporary_path(demo_kg, tmp_path):
+    """The manifest named /tmp/kgnlu-extracted-XXXX/extracted.nt as the source's path: a file gone
+    once written, different at every write."""
+    from tests.conftest import copy_kg
+
+    from kgnlu.api import Engine
+
+    kg = copy_kg(demo_kg, tmp_path / "kg")
+    eng = Engine(kg, dense=False)
+    for text in ("Lemons contain vitamin C.", "Bananas contain vitamin C."):
+        assert eng.add_extracted(eng.extract(text, untrained=True).relations, min_score=0.5).changed
+        assert eng.kg_manifest()["sources"]["extracted"]["path"] == "extracted"
+    assert {s.name: s.path for s in eng.stats().sources}["extracted"] == "extracted"
+
 def test_write_back_refused_by_the_ingest_changes_nothing(demo_kg, tmp_path, monkeypatch):
     """A triple the rules miss but the reasoner finds unsatisfiable is reported, and the KG stays."""
     from tests.conftest import copy_kg, tree_hash

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from kgnlu import config
 from kgnlu.progress import CountCallback
 
 
@@ -102,12 +103,14 @@ def encoder_fingerprint(model_dir: Path, adapter_dir: Path | None, max_length: i
 
 
 def _resolve_device(device: str) -> str:
-    import torch
+    """``config.resolve_device`` (what "auto" means is decided there, once), and a CUDA device
+    asked for where torch sees none refused here rather than at the first tensor moved."""
+    device = config.resolve_device(device)
+    if device.startswith("cuda"):
+        import torch
 
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError(f"device={device!r} requested but torch sees no CUDA GPU (use 'auto' or 'cpu')")
+        if not torch.cuda.is_available():
+            raise RuntimeError(f"device={device!r} requested but torch sees no CUDA GPU (use 'auto' or 'cpu')")
     return device
 
 

@@ -21,8 +21,8 @@ Writing goes through the normal ingest path, ``kg.ingest.ingest(..., name="extra
 re-classified and re-tabulated, and the new generation is published only if it is consistent
 (the ingest refuses unsatisfiable classes, and its error is reported here). Because ingesting a
 source under an existing name replaces it, the triples already in ``extracted`` are read back
-from the store and written into the same file as the new ones. ``kgnlu kg remove --source
-extracted`` removes them all.
+from the store and written into the same file as the new ones. The manifest records the source's
+path as ``extracted``, not that file's. ``kgnlu kg remove --source extracted`` removes them all.
 """
 
 from __future__ import annotations
@@ -161,7 +161,10 @@ def write_back(engine, relations: Sequence[Relation], min_score: float, model: s
         path = tmp / f"{SOURCE}.nt"
         path.write_text("\n".join(dict.fromkeys(lines)) + "\n", encoding="utf-8")
         progress(f"writing {len(accepted)} triple(s) into source {SOURCE!r} (the KG is re-classified)")
-        engine.ingest([path], name=SOURCE, progress=progress)
+        # Recorded as the source's name: the file is gone once ingested, and no input file of the
+        # user's would do either (the source gathers the relations of every write, each axiom
+        # annotated with its own sentence and time).
+        engine.runtime.ingest([path], progress, name=SOURCE, origin=SOURCE)
     except InconsistentOntologyError as e:
         reason = f"refused by the ingest: {e}"
         return WriteBackResult(kg=kg, source=SOURCE, added=[], changed=False, total=previous_axioms, error=reason,

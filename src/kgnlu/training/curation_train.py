@@ -50,10 +50,10 @@ def read_annotated(path: str | Path) -> list[AnnotatedDoc]:
     except UnicodeDecodeError as e:
         raise InputError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
     docs, block = [], []
-    for line in text.split("\n") + [""]:
+    for n, line in enumerate(text.split("\n") + [""], start=1):
         line = line.rstrip("\r")
         if line.strip():
-            block.append(line)
+            block.append((n, line))
             continue
         if block:
             docs.append(_block(block, path, len(docs)))
@@ -63,19 +63,25 @@ def read_annotated(path: str | Path) -> list[AnnotatedDoc]:
     return docs
 
 
-def _block(block: list[str], path: Path, i: int) -> AnnotatedDoc:
+def _block(block: list[tuple[int, str]], path: Path, i: int) -> AnnotatedDoc:
     if len(block) < 2:
-        raise InputError(f"{path}: block {i + 1} has no text line")
-    doc = AnnotatedDoc(block[0].strip(), block[1])
-    for line in block[2:]:
+        raise InputError(f"{path}:{block[0][0]}: block {i + 1} has no text line")
+    doc = AnnotatedDoc(block[0][1].strip(), block[1][1])
+    for n, line in block[2:]:
+        where = f"{path}:{n}: block {i + 1} ({doc.pmid})"
         parts = line.split("\t")
         if len(parts) != 4 or not parts[0].isdigit() or not parts[1].isdigit():
-            raise InputError(f"{path}: block {i + 1} ({doc.pmid}): bad mention line {line!r} "
+            raise InputError(f"{where}: bad mention line {line!r} "
                              "(expected start, end, mention, concept id, tab-separated)")
         start, end = int(parts[0]), int(parts[1])
         if not 0 <= start < end <= len(doc.text):
-            raise InputError(f"{path}: block {i + 1} ({doc.pmid}): mention {start}-{end} is outside the "
-                             f"{len(doc.text)}-character text")
+            raise InputError(f"{where}: mention {start}-{end} is outside the {len(doc.text)}-character text")
+        # Exact: every mention of GSC+ reads as its text does (case and spaces included), so a
+        # difference means offsets counted otherwise (another encoding, a shifted text), and the
+        # gold spans would silently point at other words.
+        if doc.text[start:end] != parts[2]:
+            raise InputError(f"{where}: mention {start}-{end} is {parts[2]!r} but the text there reads "
+                             f"{doc.text[start:end]!r}")
         doc.mentions.append((start, end, parts[2], parts[3].strip()))
     return doc
 

@@ -113,8 +113,10 @@ def train_curation(kg: str | Path | None, data: str | Path, out_dir: str | Path 
     """Learn which linked candidates curators annotate from annotated documents, cross-validated
     by document (``kgnlu.training.curation_train``); linked as ``Engine.link`` links (lexicon-only)."""
     from kgnlu.runtime import model_linking, resolve_nli_model
+    from kgnlu.training.curation_train import read_annotated
     from kgnlu.training.curation_train import train_curation as train
 
+    read_annotated(data)  # a bad file is refused before the KG and the linker load, not after
     runtime = _kg(kg, progress, {**model_linking(resolve_nli_model(None)), "dense": False})
     return train(runtime.session(progress).linker(progress), Path(data), Path(out_dir) if out_dir else None,
                  progress=progress, **options)
