@@ -233,6 +233,20 @@ def test_train_save_load_and_link_through_an_alias(small_kg, tmp_path):
         assert [x.text for x in engine.link("Chest pain and ptosis.")] == ["Chest pain", "ptosis"]
 
 
+def test_curation_keeps_qualifiers_and_the_branches_asked_for(small_kg, tmp_path):
+    """An alias on a linked mention's very span ("fever" is one here) is that mention: a qualifier
+    the text gave it stays on the mention kept. A qualifier subtree asked for by branch is linked
+    whatever the curators annotated (they never annotated an inheritance mode)."""
+    with Engine(small_kg, device="cpu", dense=False, curation=None) as plain:
+        train_curation(plain.linker(), _write(tmp_path / "docs.tsv"), tmp_path / "m", folds=2, roots=[HP + "0000001"])
+    with Engine(small_kg, device="cpu", dense=False, curation=tmp_path / "m") as engine:
+        assert engine.curator().aliases["fever"] == HP + "0001945"
+        (m,) = engine.link("Fever. Severe.")
+        assert (m.text, [q["label"] for q in m.modifiers]) == ("Fever", ["Severe"])
+        inheritance = engine.link("Fever with autosomal dominant inheritance.", branches=["HP:0000005"])
+        assert [(m.text, m.iri) for m in inheritance] == [("autosomal dominant inheritance", HP + "0000006")]
+
+
 def test_an_alias_on_a_disease_span_is_its_other_reading(small_kg, tmp_path):
     """Curators named the disease's span with a phenotype: on a KG that also holds the disease,
     the phenotype joins the disease mention's readings rather than standing as a second mention."""

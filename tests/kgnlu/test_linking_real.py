@@ -328,8 +328,9 @@ def test_other_word_forms_word_orders_and_typos(engine):
     assert _found(engine.link("A boy with preaxial polydatyly.")) == [("preaxial polydatyly", "HP_0100258")]
     (m,) = engine.link("A boy with preaxial polydatyly.")
     assert m.via == "rewrite" and m.score < engine.link("A boy with preaxial polydactyly.")[0].score
-    # One derived word alone is no mention: on GSC+ such words were mostly qualifiers or unannotated.
-    assert engine.link("All patients were ataxic.") == []
+    # One derived word alone names a label when it ends as an adjective or a Greek or Latin noun.
+    (m,) = engine.link("All patients were ataxic.")
+    assert (m.text, m.label, m.via) == ("ataxic", "Ataxia", "rewrite")
     # Runs are cut every six words for the rewriter; word forms are read across the cut (GSC+).
     text = "Important radiological signs included calcification of the falx cerebri in 65%."
     assert _found(engine.link(text)) == [("calcification of the falx cerebri", "HP_0005462")]
@@ -356,9 +357,13 @@ def test_real_hpo_word_forms_and_typos(hpo_engine):
              "Features include bridging of sella turcica.": ("bridging of sella turcica", "Bridged sella turcica"),
              "A syndrome with preaxial polydatyly.": ("preaxial polydatyly", "Preaxial polydactyly"),
              "He had increasing intracranial pressure.": ("increasing intracranial pressure",
-                                                          "Increased intracranial pressure")}
+                                                          "Increased intracranial pressure"),
+             "The child was anemic.": ("anemic", "Anemia"), "She is hypertensive.": ("hypertensive", "Hypertension"),
+             "Both were cirrhotic.": ("cirrhotic", "Cirrhosis")}
     for text, want in cases.items():
         assert want in [(m.text, m.label) for m in hpo_engine.link(text, branches=["hpo:phenotype"])], text
+    # A lone word in another form names no qualifier: "episode" is not HPO's Episodic.
+    assert hpo_engine.link("He had a convulsive episode.") == []
 
 
 GSC_DEV = Path(__file__).resolve().parents[3] / "shared" / "realdata" / "hpo" / "gsc_plus_dev.tsv"

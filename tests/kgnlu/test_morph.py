@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kgnlu.kg.matcher import normalize_token
-from kgnlu.kg.morph import stem
+from kgnlu.kg.morph import FINDING_ENDINGS, split, stem
 from kgnlu.kg.rewrite import RewriteIndex, _deletions, _one_edit
 
 
@@ -16,6 +16,7 @@ from kgnlu.kg.rewrite import RewriteIndex, _deletions, _one_edit
     ("carcinomata", "carcinoma"), ("absence", "absent"), ("paroxysms", "paroxysmal"), ("increasing", "increased"),
     ("bridging", "bridged"), ("hypopigmented", "hypopigmentation"), ("atresia", "atretic"), ("occulta", "occult"),
     ("sclerosis", "sclerotic"), ("mentally", "mental"), ("severely", "severe"), ("retarded", "retardation"),
+    ("hypertensive", "hypertension"), ("convulsive", "convulsion"),
 ])
 def test_derived_forms_meet(a, b):
     assert stem(normalize_token(a)) == stem(normalize_token(b))
@@ -25,6 +26,14 @@ def test_derived_forms_meet(a, b):
                                   ("fever", "fevers_")])
 def test_other_words_stay_apart(a, b):
     assert stem(normalize_token(a)) != stem(normalize_token(b))
+
+
+@pytest.mark.parametrize("word, read", [("anemic", True), ("cirrhotic", True), ("edematous", True),
+                                        ("hypertensive", True), ("patellar", True), ("chalazia", True),
+                                        ("infected", False), ("negative", False), ("event", False), ("rarely", False),
+                                        ("mouth", False)])
+def test_a_word_alone_is_read_in_another_form_only_with_a_finding_ending(word, read):
+    assert (split(normalize_token(word))[1] in FINDING_ENDINGS) is read
 
 
 def test_short_and_non_alphabetic_words_are_kept():

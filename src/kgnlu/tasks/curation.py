@@ -348,6 +348,35 @@ class Curator:
         (out / CONFIG_FILE).write_text(json.dumps(self.config, indent=1, sort_keys=True) + "\n", encoding="utf-8")
 
 
+def curate(mentions: list, curator: Curator, features: Features, nested: bool,
+           proposed: Callable[[list], list[Candidate]]) -> list:
+    """The linker's ``mentions`` (``Mention``s, aliases as ``via="curated"``) that ``curator``
+    keeps; ``proposed`` turns mentions into the ``Candidate``s it reads.
+
+    An alias on the span and concept of a linked mention is that mention. An alias on the very
+    span of a concept outside the model's branches (a MONDO disease that the curators named with
+    an HPO phenotype) is another reading of that mention, which the model keeps whatever it scores.
+    Either way the alias goes, and the qualifiers attached to it go to the mention kept there.
+    """
+    linked = {(m.start, m.end, m.iri): m for m in mentions if m.via != "curated"}
+    hosts = {(m.start, m.end): m for m in mentions if m.via != "curated" and features.root(m.iri) is None}
+    rest = []
+    for m in mentions:
+        if m.via != "curated":
+            rest.append(m)
+            continue
+        host, twin = hosts.get((m.start, m.end)), linked.get((m.start, m.end, m.iri))
+        if host is not None and m.iri != host.iri and m.iri not in host.readings:
+            host.readings.append(m.iri)
+        if host is None and twin is None:
+            rest.append(m)
+        elif m.modifiers:
+            keeper = host or twin
+            keeper.modifiers += [q for q in m.modifiers if q not in keeper.modifiers]
+    keep = curator.keep(proposed(rest), features, nested)
+    return [m for m, k in zip(rest, keep) if k]
+
+
 def load_curator(path: str | Path) -> Curator:
     """The curation model in ``path`` (``curation.json`` + ``curation.safetensors``); ``InputError``
     when it is missing, unreadable or of another format."""

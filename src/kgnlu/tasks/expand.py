@@ -35,7 +35,7 @@ from dataclasses import replace
 from itertools import accumulate
 
 from kgnlu.kg.matcher import WORDS
-from kgnlu.kg.morph import stem
+from kgnlu.kg.morph import FINDING_ENDINGS, split, stem
 from kgnlu.kg.rewrite import FILLERS, TYPO_COST, normalized
 
 # Words and the punctuation that can join conjuncts; anything else ends a conjunct.
@@ -284,16 +284,20 @@ def extensions(text: str, spans: Sequence[tuple[int, int]], named: Callable[[str
 
 
 def named_parts(run: str, rewriter, accept: Callable[[list], list], stopwords: frozenset[str],
-                max_words: int) -> list[tuple[int, int, list]]:
+                max_words: int, accept_word: Callable[[list], list] | None = None) -> list[tuple[int, int, list]]:
     """``(start, end, candidates)`` of the words of ``run`` that name a concept in another order,
     another word form or with a typo ("patellar dysplasia", "bridging of sella turcica",
     "polydatyly": ``RewriteIndex.named`` and ``correct``), leftmost-longest, offsets in ``run``;
     ``accept`` turns the hits of a part into candidates ([]: none acceptable).
 
-    A part of one word must hold a typo: single derived words ("ataxic", "edematous",
-    "recurrence") gained 4 mentions and cost 38 false ones on GSC+ dev. A part ends where the run
-    does or before a stopword: English noun phrases end in their head, and "hyperplasia of the
-    mandibular [coronoid processes]" is no mandibular hyperplasia."""
+    A part of one word in another form ("anemic", "cirrhotic", "hypertensive", "chalazia") names
+    only a concept's label, only when the word ends as an adjective or a Greek or Latin noun does
+    (``kg.morph.FINDING_ENDINGS``), and only through ``accept_word`` (None: not read), which the
+    caller makes stricter: alone, such a word is weaker evidence than a phrase ("episode" is HPO's
+    qualifier Episodic; on the default KG "even" was a drug's brand name, Evenity). A one-word
+    part with a typo goes through ``accept``. A part ends where the run does or before a stopword:
+    English noun phrases end in their head, and "hyperplasia of the mandibular [coronoid
+    processes]" is no mandibular hyperplasia."""
     norms = [normalized(w) for w in WORD.findall(run)]
     size = len(norms)
     typo = [0] * size
@@ -320,12 +324,17 @@ def named_parts(run: str, rewriter, accept: Callable[[list], list], stopwords: f
                     break
                 if j > top:
                     continue
-                typos = sum(typo[i:j])
-                if j - i == 1 and not typos or not any(len(n) > 2 and n.isalpha() for n in norms[i:j]):
-                    continue  # one word needs a typo to be read here; numbers alone ("2 to 3") name nothing
-                hits = rewriter.named_tokens([n for n in norms[i:j] if n not in FILLERS], stems=j - i > 1)
+                typos, form = sum(typo[i:j]), j - i == 1 and not typo[i]
+                if form and (accept_word is None or split(norms[i])[1] not in FINDING_ENDINGS):
+                    continue
+                if not any(len(n) > 2 and n.isalpha() for n in norms[i:j]):
+                    continue  # numbers alone ("2 to 3") name nothing
+                hits = rewriter.named_tokens([n for n in norms[i:j] if n not in FILLERS], stems=j - i > 1 or form)
+                if form:  # the word as it stands names nothing here, or the lexicon would have matched it
+                    hits = [h for h in hits if h.cost > 0 and h.kind == "label"]
                 # ``accept`` keeps some of the hits it is given: of none, none, without asking.
-                if hits and (cands := accept([replace(h, cost=h.cost + TYPO_COST * typos) for h in hits])):
+                keep = accept_word if form else accept
+                if hits and (cands := keep([replace(h, cost=h.cost + TYPO_COST * typos) for h in hits])):
                     words = list(WORD.finditer(run)) if words is None else words
                     out.append((words[i].start(), words[j - 1].end(), cands))
                     nxt = j

@@ -200,7 +200,7 @@ class Linker:
         if self.rewriter is not None:
             self._rewrite_terms(texts, spans, allowed)
         if self.index is not None or self.rewriter is not None:
-            self._add_unmatched_spans(texts, spans, allowed, forms)
+            self._add_unmatched_spans(texts, spans, allowed, forms, scope)
         if nested or curator is not None:  # a curator chooses among the nested terms too
             for text, ss in zip(texts, spans):
                 inner = [Span(a, b, text[a:b], cands, "nested") for a, b, cands in
@@ -369,7 +369,7 @@ class Linker:
         """Mentions as the curation model reads them (``tasks.curation.Candidate``)."""
         from kgnlu.tasks.curation import Candidate as Proposed
 
-        return [Proposed(m.start, m.end, m.text, m.iri, m.via, m.score, scope.is_modifier(m.iri)) for m in mentions]
+        return [Proposed(m.start, m.end, m.text, m.iri, m.via, m.score, scope.is_qualifier(m.iri)) for m in mentions]
 
     def curation_features(self, curator):
         from kgnlu.tasks.curation import Features
@@ -377,21 +377,10 @@ class Linker:
         return Features(curator.roots, self._ancestors, self._n_descendants)
 
     def _curate(self, mentions: list[Mention], curator, nested: bool, scope: Scope) -> list[Mention]:
-        linked = {(m.start, m.end, m.iri) for m in mentions if m.via != "curated"}
-        features = self.curation_features(curator)
-        # An alias on the very span of a concept outside the model's branches (a MONDO disease
-        # that the curators named with an HPO phenotype) is another reading of that mention, which
-        # the model keeps whatever it scores.
-        hosts = {(m.start, m.end): m for m in mentions if m.via != "curated" and features.root(m.iri) is None}
-        rest = []
-        for m in mentions:
-            host = hosts.get((m.start, m.end)) if m.via == "curated" else None
-            if host is not None and m.iri != host.iri and m.iri not in host.readings:
-                host.readings.append(m.iri)
-            elif host is None and (m.via != "curated" or (m.start, m.end, m.iri) not in linked):
-                rest.append(m)
-        keep = curator.keep(self.curation_candidates(rest, scope), features, nested)
-        return [m for m, k in zip(rest, keep) if k]
+        from kgnlu.tasks.curation import curate
+
+        return curate(mentions, curator, self.curation_features(curator), nested,
+                      partial(self.curation_candidates, scope=scope))
 
     def _candidates(self, hits, via: str, allowed: Callable[[str], bool] | None = None) -> list[Candidate]:
         """Rewrite or dense hits (``iri, text, kind, score``) as mention candidates: linkable ones,
@@ -428,7 +417,7 @@ class Linker:
             iri, hops = self._replaced[iri], hops + 1
         return None if iri is None or iri in self._replaced else iri
 
-    def _add_unmatched_spans(self, texts: Sequence[str], spans: list[list[Span]], allowed=None, forms=False) -> None:
+    def _add_unmatched_spans(self, texts: Sequence[str], spans: list[list[Span]], allowed, forms, scope: Scope) -> None:
         """Runs the lexicon missed: rewritten into a name if a rewrite names one; else, with
         ``forms``, their parts in other word forms or with typos (``tasks.expand.named_parts``);
         else dense."""
@@ -443,13 +432,14 @@ class Linker:
         # runs ("These include calcification of the falx cerebri"), where no rewrite named a run.
         parts: list[list[tuple[int, int, list[Candidate]]]] = [[] for _ in texts]
         if forms and hasattr(self.rewriter, "named_tokens"):
-            accept = partial(self._candidates, via="rewrite", allowed=allowed)
-            read: dict[str, list] = {}
+            accept, read = partial(self._candidates, via="rewrite", allowed=allowed), {}
+            # A word alone in another form names no qualifier: "episode" is not HPO's Episodic.
+            word = lambda hits: [c for c in accept(hits) if not scope.is_modifier(c.iri)]  # noqa: E731
             for text, rs, out in zip(texts, runs, parts):
                 for a, b in unresolved(rs, lambda a, b: text[a:b] in found):
                     q = text[a:b]
                     if q not in read:
-                        read[q] = named_parts(q, self.rewriter, accept, STOPWORDS, MAX_RUN_TOKENS)
+                        read[q] = named_parts(q, self.rewriter, accept, STOPWORDS, MAX_RUN_TOKENS, word)
                     out += [(a + x, a + y, c) for x, y, c in read[q]]
         embeddable = [self._embeddable(t, rs, ss) if self.index is not None else set()
                       for t, rs, ss in zip(texts, runs, spans)]
