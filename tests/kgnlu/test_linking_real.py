@@ -366,6 +366,14 @@ def test_real_hpo_word_forms_and_typos(hpo_engine):
     assert hpo_engine.link("He had a convulsive episode.") == []
 
 
+@pytest.mark.slow
+def test_real_hpo_a_qualifier_nested_in_another_is_none_of_its_own(hpo_engine):
+    """"progressive" inside "non-progressive" is no second qualifier, nested terms or not."""
+    for nested in (False, True):
+        (m,) = hpo_engine.link("A non-progressive ataxia.", nested=nested)
+        assert (m.label, [q["label"] for q in m.modifiers]) == ("Ataxia", ["Nonprogressive"]), nested
+
+
 GSC_DEV = Path(__file__).resolve().parents[3] / "shared" / "realdata" / "hpo" / "gsc_plus_dev.tsv"
 
 

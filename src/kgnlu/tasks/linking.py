@@ -205,8 +205,11 @@ class Linker:
             for text, ss in zip(texts, spans):
                 inner = [Span(a, b, text[a:b], cands, "nested") for a, b, cands in
                          expand_nested(text, [(s.start, s.end) for s in ss if s.via != "dense"], phrase)]
-                if not nested:  # asked by the curator only: "Progressive" in "progressive hearing loss"
-                    inner = [s for s in inner if not all(scope.is_modifier(c.iri) for c in s.candidates)]
+                # A qualifier nested in another is none of its own ("progressive" in "non-progressive");
+                # without ``nested`` the curator asks for none ("Progressive" in "progressive hearing loss").
+                quals = [(s.start, s.end) for s in ss if all(scope.is_modifier(c.iri) for c in s.candidates)]
+                inner = [s for s in inner if not all(scope.is_modifier(c.iri) for c in s.candidates)
+                         or nested and not any(a <= s.start and s.end <= b for a, b in quals)]
                 ss += inner
                 if curator is not None:
                     ss += self._curated_spans(text, ss, curator, allowed)
