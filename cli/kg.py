@@ -6,9 +6,13 @@ from pathlib import Path
 
 import typer
 
+from kgnlu.api import default_kg_sources
 from kgnlu.cli._common import KG_OPTION, TYPER_SETTINGS, StageProgress, handle_errors, print_json
 
 app = typer.Typer(help="Build, inspect, query and edit the knowledge graph.", **TYPER_SETTINGS)
+# From the registry init builds from, so that the help cannot fall behind a new source.
+INIT_HELP = "Build the embedded medical KG from packaged data: " + "; ".join(
+    f"{name} ({what})" for name, what in default_kg_sources().items()) + "."
 
 
 def init(kg: Path | None = None, progress=None, embed: bool = True):
@@ -35,11 +39,10 @@ def remove(source: str, kg: Path | None = None, progress=None):
     return Engine(kg).remove_source(source, progress=progress or (lambda _: None))
 
 
-@app.command("init")
+@app.command("init", help=INIT_HELP)
 @handle_errors
 def init_cli(kg: Path | None = KG_OPTION, json_out: bool = typer.Option(False, "--json"),
              embed: bool = typer.Option(True, "--embed/--no-embed", help="Embed the lexicon for dense linking now (minutes on CPU), or leave it to the first `kgnlu link`.")) -> None:
-    """Build the embedded medical KG (HPO, MONDO, HPO annotations, drugs) from packaged data."""
     with StageProgress(enabled=not json_out) as progress:
         result = init(kg, progress, embed)
     if json_out:

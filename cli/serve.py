@@ -39,7 +39,11 @@ def serve_cli(
     dense: bool = typer.Option(False, "--dense", help="Also link through the faiss index (as `kgnlu infer --dense` "
                                "and `kgnlu link --dense`)."),
     api_key: str | None = typer.Option(None, "--api-key", envvar="KGNLU_API_KEY", show_envvar=True,
-                                       help="Require 'Authorization: Bearer KEY' on every route but /healthz and /readyz."),
+                                       help="Require 'Authorization: Bearer KEY' on /v1/infer, /v1/link, /v1/extract "
+                                       "and /v1/info. The probes (/healthz, /readyz) and the docs (/docs, "
+                                       "/docs-assets, /openapi.json) stay open: a browser cannot send the key to "
+                                       "load them, and the docs' Authorize button takes it; --no-docs turns them "
+                                       "off."),
     max_items: int = typer.Option(64, "--max-items", min=1, help="Most items in one request."),
     max_chars: int = typer.Option(10_000, "--max-chars", min=1, max=100_000, help="Most characters in one text."),
     batch_size: int = typer.Option(32, "--batch-size", min=1, help="Most items in one batch through the model."),
@@ -47,7 +51,8 @@ def serve_cli(
                                         help="How long an item that finds the engine idle waits for others to "
                                         "batch with; while the engine is busy, items gather anyway."),
     threads: int | None = typer.Option(None, "--threads", min=1, help="torch threads per worker (default: cores / workers - 1, at least 1)."),
-    docs: bool = typer.Option(True, "--docs/--no-docs", help="Serve /docs and /openapi.json (offline Swagger UI)."),
+    docs: bool = typer.Option(True, "--docs/--no-docs", help="Serve /docs and /openapi.json (offline Swagger UI), "
+                              "open even with --api-key: they describe the API and call it only with the key."),
     log_level: str = typer.Option("info", "--log-level", help="critical, error, warning, info or debug."),
     ray: str | None = typer.Option(None, "--ray", metavar="[ADDRESS]",
                                    help="Serve on Ray Serve (needs kgnlu[scale]), one Engine per replica: --ray alone "

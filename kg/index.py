@@ -304,6 +304,16 @@ class FaissIndex:
         return cls(index, info["kind"], info.get("meta") or {}, params=info["params"])
 
 
+def _writable(directory: Path, path: Path) -> bool:
+    """Whether ``path`` can be written (and ``directory``, made if missing, can hold its journal files)."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return False
+    # os.access also sees a read-only mount and an immutable directory, where root's rights do not help.
+    return os.access(directory, os.W_OK | os.X_OK) and (not path.exists() or os.access(path, os.R_OK | os.W_OK))
+
+
 class VectorCache:
     """Text → vector, on disk, for one encoder fingerprint, so a re-ingest embeds only new texts.
 
@@ -311,6 +321,11 @@ class VectorCache:
     a changed encoder starts an empty cache and leaves the old file alone. Texts are stored
     exactly as given: the caller normalises them first. Entries are never evicted; delete the
     directory to reclaim the space (about 1.5 kB per text at dim 384).
+
+    Where ``directory`` cannot be written (a KG mounted read-only, as docs/scaling.md suggests),
+    the cache is opened read-only: it serves what it holds, ``put_many`` keeps nothing, and
+    ``read_only`` is True. Without a file there, it holds nothing: the caller embeds every text,
+    as it would on a cold cache. Callers need no other path for a read-only KG.
     """
 
     _CHUNK = 500  # SQLite's default limit on bound parameters is 999
@@ -319,19 +334,57 @@ class VectorCache:
         if not fingerprint or not all(c.isalnum() or c in "-_" for c in fingerprint):
             raise ValueError(f"fingerprint must be a non-empty [A-Za-z0-9_-] string; got {fingerprint!r}")
         self.directory = Path(directory)
-        self.directory.mkdir(parents=True, exist_ok=True)
         self.fingerprint = fingerprint
         self.dim = int(dim)
         self.path = self.directory / f"vectors-{fingerprint}.sqlite3"
-        self._db = sqlite3.connect(self.path, timeout=60, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        self.read_only = not _writable(self.directory, self.path)
+        if self.read_only:
+            self._db = self._open_read_only()
+            return
+        try:
+            self._db = self._open()
+        except sqlite3.OperationalError as e:
+            # access() can say yes where the server says no (NFS squashing root, ACLs): read what is there.
+            self.read_only = True
+            try:
+                self._db = self._open_read_only()
+            except sqlite3.Error:
+                raise e from None
+
+    def _open(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=60, check_same_thread=False)
+        db.execute("PRAGMA journal_mode=WAL")
         # Reads dominate, and each vector (1.5 kB) spans pages that SQLite would otherwise copy in
         # through read() on every lookup; memory-mapped, they are read in place.
-        self._db.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
-        self._db.execute("CREATE TABLE IF NOT EXISTS vectors (text TEXT PRIMARY KEY, vec BLOB NOT NULL) WITHOUT ROWID")
-        self._db.commit()
+        db.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
+        db.execute("CREATE TABLE IF NOT EXISTS vectors (text TEXT PRIMARY KEY, vec BLOB NOT NULL) WITHOUT ROWID")
+        db.commit()
+        return db
+
+    def _open_read_only(self) -> sqlite3.Connection | None:
+        if not self.path.is_file():
+            return None
+        # A WAL database opens read-only only beside its -shm file, which SQLite cannot create in a
+        # read-only directory; there it is opened as immutable instead. No writer can be using it
+        # then (a WAL writer keeps the -shm file while it is open), and the rows of a cache never
+        # change meaning (one text, one vector), so a later addition that this reader misses
+        # only costs an embedding.
+        last: sqlite3.Error | None = None
+        for params in ("mode=ro", "mode=ro&immutable=1"):
+            db = sqlite3.connect(f"file:{self.path}?{params}", uri=True, timeout=60, check_same_thread=False)
+            try:
+                db.execute("SELECT 1 FROM vectors LIMIT 1").fetchall()
+            except sqlite3.OperationalError as e:
+                db.close()
+                last = e
+                continue
+            db.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
+            return db
+        raise sqlite3.OperationalError(f"{self.path}: cannot open the vector cache read-only: {last}")
 
     def __len__(self) -> int:
+        if self._db is None:
+            return 0
         return self._db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0]
 
     def get_many(self, texts: Sequence[str]) -> tuple[np.ndarray, list[int]]:
@@ -339,7 +392,7 @@ class VectorCache:
         cached texts (zeros elsewhere), and the positions in ``texts`` not in the cache."""
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         found: dict[str, bytes] = {}
-        unique = list(dict.fromkeys(texts))
+        unique = list(dict.fromkeys(texts)) if self._db is not None else []
         for i in range(0, len(unique), self._CHUNK):
             chunk = unique[i:i + self._CHUNK]
             marks = ",".join("?" * len(chunk))
@@ -357,12 +410,15 @@ class VectorCache:
         x = _as_matrix(vectors, self.dim)
         if len(texts) != x.shape[0]:
             raise ValueError(f"{len(texts)} texts but {x.shape[0]} vectors")
+        if self.read_only:
+            return
         with self._db:
             self._db.executemany("INSERT OR REPLACE INTO vectors (text, vec) VALUES (?, ?)",
                                  ((t, x[i].tobytes()) for i, t in enumerate(texts)))
 
     def close(self) -> None:
-        self._db.close()
+        if self._db is not None:
+            self._db.close()
 
     def __enter__(self) -> VectorCache:
         return self

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from kgnlu.progress import StageCallback
 from . import formats, lexicon, reasoner, sparql_copy, sparql_store
-from .errors import InconsistentOntologyError, InputError
+from .errors import InputError
 from .kgdir import KGDir, empty_manifest, manifest_hash, write_manifest, QUADSTORE, TABLES
 from .owlready_store import OwlreadyStore
 from .tables import ClosureTables
@@ -226,7 +226,7 @@ def _classify_and_tabulate(store: OwlreadyStore, manifest: dict, staging: Path, 
 
     unsat = counts.pop("unsatisfiable")
     if unsat and chosen != "none":
-        raise _inconsistency(ClosureTables(staging / TABLES), unsat)
+        raise reasoner.unsatisfiable_error(ClosureTables(staging / TABLES), unsat)
 
     if "store" not in manifest:  # a KG in a SPARQL store answers SPARQL there
         progress("building the SPARQL copy")
@@ -237,22 +237,3 @@ def _classify_and_tabulate(store: OwlreadyStore, manifest: dict, staging: Path, 
     counts["triples"] = n_triples
     manifest["counts"] = counts
     manifest["hash"] = mhash
-
-
-def _inconsistency(tables: ClosureTables, unsat: list[str], limit: int = 5) -> InconsistentOntologyError:
-    reasons = tables.unsatisfiable()
-    axioms = []
-    for cls in unsat[:limit]:
-        steps = tables.explain_unsatisfiable(cls)
-        if steps:
-            axioms.append(f"{_short(cls)}: " + ", ".join(
-                f"{_short(s.subject)} {s.predicate} {_short(s.object)} [{s.source}]" for s in steps))
-        else:
-            axioms.append(f"{_short(cls)}: {reasons.get(cls, 'unsatisfiable')}")
-    names = ", ".join(_short(c) for c in unsat[:limit]) + (f" and {len(unsat) - limit} more" if len(unsat) > limit else "")
-    msg = f"inconsistent KG, nothing written: unsatisfiable {names}; axioms: " + "; ".join(axioms)
-    return InconsistentOntologyError(msg, unsatisfiable=unsat, axioms=axioms)
-
-
-def _short(iri: str) -> str:
-    return iri.rsplit("#", 1)[-1].rsplit("/", 1)[-1]

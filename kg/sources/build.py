@@ -29,12 +29,10 @@ import time
 from pathlib import Path
 
 from kgnlu.progress import StageCallback
+from . import OPTIONAL, SOURCES
 from ..errors import InputError
 from ..ntriples import atomic_text
 
-SOURCES = ("hpo", "mondo", "hpoa", "drugs", "opposites", "wordnet")
-# Sources the default KG is built without when their data is not on the machine (a Debian package).
-OPTIONAL = ("wordnet",)
 STAMP_FORMAT = 1
 
 

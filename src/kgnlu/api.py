@@ -38,6 +38,14 @@ def _source_info(entry: dict) -> SourceInfo:
     return SourceInfo(**{k: v for k, v in entry.items() if k in keys})
 
 
+def default_kg_sources() -> dict[str, str]:
+    """What ``Engine.init_default_kg`` (``kgnlu kg init``) builds: source name -> what it holds,
+    in build order; an optional source says when it is built."""
+    from kgnlu.kg.sources import OPTIONAL, SOURCES
+
+    return {name: f"{what}; {OPTIONAL[name]}" if name in OPTIONAL else what for name, what in SOURCES.items()}
+
+
 class Engine:
     """One KG, and the models that read it.
 
@@ -116,14 +124,19 @@ class Engine:
         return self._ingest_result(report)
 
     def init_default_kg(self, progress: StageCallback = no_progress) -> IngestResult:
-        """Build the embedded medical KG (HPO, MONDO, HPO annotations, drugs) from packaged data."""
+        """Build the embedded medical KG from packaged data: the sources of ``default_kg_sources()``."""
         return self._ingest_result(self.runtime.init_default_kg(progress))
 
     @staticmethod
     def _ingest_result(report: dict) -> IngestResult:
         manifest = report["manifest"]
+        known = manifest.get("sources", {})
+        # ingest reports an unchanged source by name and sha256 only; its triples, format and the
+        # rest are in the manifest, under the name it was ingested as.
+        entries = [{**known.get(e["name"], {}), **e} if e.get("status") == "unchanged" else e
+                   for e in report["sources"]]
         return IngestResult(kg=report["kg"], changed=report["changed"],
-                            sources=[_source_info(e) for e in report["sources"]],
+                            sources=[_source_info(e) for e in entries],
                             reasoner=manifest.get("reasoner"), counts=manifest.get("counts", {}),
                             timings=report["timings"])
 

@@ -356,7 +356,7 @@ class Runtime:
         return report
 
     def init_default_kg(self, progress=no_progress) -> dict:
-        """Build the embedded medical KG (HPO, MONDO, HPO annotations, drugs) from packaged data.
+        """Build the embedded medical KG from packaged data (the sources of ``kg.sources.SOURCES``).
         Idempotent: converted files are cached and unchanged sources are skipped by digest."""
         from kgnlu.kg.sources.build import build_all
 

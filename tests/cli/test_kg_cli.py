@@ -247,6 +247,37 @@ def test_ingest_text_output(tmp_path, runner):
                                      f"KG unchanged: {tmp_path / 'kg'}"]
 
 
+# -- kg init ---------------------------------------------------------------------------------------
+
+
+def test_kg_init_help_lists_every_source_it_builds(runner):
+    from kgnlu.kg.sources.build import SOURCES
+
+    r = invoke(runner, "kg", "init", "--help")
+    assert r.exit_code == 0
+    text = " ".join(r.stdout.split())
+    assert all(f"{name} (" in text for name in SOURCES), (list(SOURCES), text)
+    assert "opposites (" in text and "wordnet (" in text
+
+
+def test_kg_init_on_an_up_to_date_kg_prints_each_source_with_its_triples(runner, tmp_path, monkeypatch):
+    """A second ``kg init`` printed ``unchanged hpo  triples``: an unchanged source's report has
+    no count of its own. The packaged build is swapped for the demo ontology here."""
+    from pathlib import Path
+
+    from kgnlu.runtime import Runtime
+
+    demo = Path(__file__).resolve().parents[2] / "ontologies" / "demo" / "food.ttl"
+    monkeypatch.setattr(Runtime, "init_default_kg", lambda self, progress: self.ingest([demo], progress))
+    kg = tmp_path / "kg"
+    first = invoke(runner, "kg", "init", "--kg", kg, "--no-embed")
+    assert first.exit_code == 0 and first.stdout.splitlines()[0].split() == ["added", "food", "96", "triples"]
+    again = invoke(runner, "kg", "init", "--kg", kg, "--no-embed")
+    assert again.exit_code == 0 and again.stdout.splitlines()[0].split() == ["unchanged", "food", "96", "triples"]
+    (food,) = json.loads(invoke(runner, "kg", "init", "--kg", kg, "--no-embed", "--json").stdout)["sources"]
+    assert (food["status"], food["triples"], food["format"]) == ("unchanged", 96, "turtle")
+
+
 def test_internal_errors_are_one_line_too(tmp_path, cli):
     """An unexpected exception is a bug, but it still prints one line (exit 1) unless KGNLU_DEBUG is set."""
     kg = tmp_path / "kg"

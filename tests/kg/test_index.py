@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -202,3 +203,37 @@ def test_cache_validates(tmp_path):
             cache.put_many(["a"], unit_vectors(1, dim=4))
         with pytest.raises(ValueError, match="texts but"):
             cache.put_many(["a", "b"], unit_vectors(1, dim=8))
+
+
+def test_cache_in_a_read_only_directory_serves_what_it_holds(tmp_path, freeze):
+    """A KG mounted read-only: the cache is read (its WAL file without the -shm SQLite cannot
+    create there), new vectors are kept nowhere, and a missing cache holds nothing."""
+    vecs = unit_vectors(3, dim=8)
+    with VectorCache(tmp_path / "cache", "fp", 8) as cache:
+        cache.put_many(["a", "b"], vecs[:2])
+    files = sorted(os.listdir(tmp_path / "cache"))
+    assert files == ["vectors-fp.sqlite3"]  # no -shm left: only an immutable open can read it
+    freeze(tmp_path / "cache")
+    with VectorCache(tmp_path / "cache", "fp", 8) as cache:
+        assert cache.read_only and len(cache) == 2
+        out, missing = cache.get_many(["b", "x"])
+        assert missing == [1]
+        np.testing.assert_array_equal(out[0], vecs[1])
+        cache.put_many(["x"], vecs[2:])
+        assert cache.get_many(["x"])[1] == [0]
+    with VectorCache(tmp_path / "cache", "other", 8) as empty:
+        assert empty.read_only and len(empty) == 0 and empty.get_many(["a"])[1] == [0]
+        empty.put_many(["a"], vecs[:1])
+    assert sorted(os.listdir(tmp_path / "cache")) == files
+
+
+def test_cache_falls_back_to_read_only_where_access_says_writable_but_is_not(tmp_path, freeze, monkeypatch):
+    """os.access can say yes where the file system says no (NFS squashing root, ACLs)."""
+    from kgnlu.kg import index
+
+    with VectorCache(tmp_path / "cache", "fp", 8) as cache:
+        cache.put_many(["a"], unit_vectors(1, dim=8))
+    freeze(tmp_path / "cache")
+    monkeypatch.setattr(index, "_writable", lambda directory, path: True)
+    with VectorCache(tmp_path / "cache", "fp", 8) as cache:
+        assert cache.read_only and cache.get_many(["a", "b"])[1] == [1]

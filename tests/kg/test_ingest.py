@@ -252,6 +252,42 @@ def test_abox_inconsistency_is_refused_by_hermit(kg_copy, tmp_path, hash_tree):
     assert hash_tree(kg_copy) == before
 
 
+ABOX_CLASHES = {
+    "member of an unsatisfiable class": (UNSAT + ":x a owl:NamedIndividual , :C .\n",
+                                         ["unsatisfiable C; axioms: C: C rdfs:subClassOf A", "C rdfs:subClassOf B",
+                                          "disjointWith", "individuals in them: x"]),
+    "typed with two disjoint classes": (":A a owl:Class . :B a owl:Class . :A owl:disjointWith :B .\n"
+                                        ":i a owl:NamedIndividual , :A , :B .\n",
+                                        ["individual i is of the disjoint classes A and B", "i rdf:type A [abox]",
+                                         "A owl:disjointWith B [abox]"]),
+    "typed through a domain (OWL 2 RL)": (":A a owl:Class . :B a owl:Class . :A owl:disjointWith :B .\n"
+                                          ":p a owl:ObjectProperty ; rdfs:domain :A .\n"
+                                          ":i a owl:NamedIndividual , :B ; :p :j . :j a owl:NamedIndividual .\n",
+                                          ["individual i is of the disjoint classes A and B", "[reasoner:rl]"]),
+    "beyond the structural and RL closures": (":p a owl:ObjectProperty , owl:FunctionalProperty .\n"
+                                              ":i a owl:NamedIndividual ; :p :j , :k . :j owl:differentFrom :k .\n"
+                                              ":j a owl:NamedIndividual . :k a owl:NamedIndividual .\n",
+                                              ["inconsistent KG, nothing written", "functional properties"]),
+}
+
+
+@needs_java
+@pytest.mark.parametrize("case", ABOX_CLASHES)
+def test_hermit_names_what_makes_the_kg_inconsistent(kg_copy, tmp_path, hash_tree, case):
+    """HermiT only says that the KG is inconsistent; the message names the class or individual
+    and the axioms as ``-r rl`` and ``-r structural`` do, and the KG is left as it was."""
+    body, expected = ABOX_CLASHES[case]
+    f = ttl(tmp_path / "abox.ttl", body, "http://ex.org/abox")
+    before = hash_tree(kg_copy)
+    with pytest.raises(InconsistentOntologyError) as err:
+        ingest([f], kg_copy, reasoner_name="hermit")
+    msg = str(err.value)
+    assert msg.startswith("hermit: inconsistent KG, nothing written") and "\n" not in msg
+    assert all(part in msg for part in expected), msg
+    assert hash_tree(kg_copy) == before
+    assert not any(p.name.startswith("staging-") for p in kg_copy.iterdir())
+
+
 def test_inconsistency_in_a_second_file_writes_nothing_of_the_first(tmp_path):
     good = ttl(tmp_path / "good.ttl", ":G a owl:Class .\n")
     bad = ttl(tmp_path / "bad.ttl", UNSAT)

@@ -270,6 +270,34 @@ def test_api_key(engine):
     assert client_without_key_needs_none(engine)
 
 
+def test_serve_help_names_every_route_the_api_key_leaves_open(engine):
+    """``kgnlu serve --help`` said every route but the probes needs the key, while /docs and
+    /openapi.json answered without it (kept open on purpose: a browser cannot send the key to load
+    the docs). The help names each route that answers without the key, and each that needs it."""
+    import inspect
+
+    from starlette.routing import Mount
+
+    from kgnlu.cli.serve import serve_cli
+
+    help_text = " ".join(inspect.signature(serve_cli).parameters["api_key"].default.help.split())
+    c = serving(engine, api_key="k")
+    try:
+        open_routes, guarded = set(), set()
+        for route in c.app.routes:
+            probe = route.path + "/swagger-ui.css" if isinstance(route, Mount) else route.path
+            method = "POST" if "POST" in getattr(route, "methods", ()) else "GET"
+            status = c.request(method, probe, json={}).status_code
+            (guarded if status == 401 else open_routes).add(route.path)
+        assert {"/docs", "/openapi.json", "/healthz"} <= open_routes and {"/v1/infer", "/v1/info"} <= guarded
+        needs_key, rest = help_text.split(". ", 1)
+        assert all(path in needs_key for path in guarded), (guarded, help_text)
+        assert all(path in rest and path not in needs_key for path in open_routes), (open_routes, help_text)
+        assert "stay open" in rest
+    finally:
+        c.__exit__(None, None, None)
+
+
 def client_without_key_needs_none(engine) -> bool:
     c = serving(engine)
     try:

@@ -50,6 +50,8 @@ only the faiss build is paid again).
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import re
 import sqlite3
@@ -61,6 +63,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from kgnlu.kg.errors import StoreError
 from kgnlu.kg.index import HNSW_ABOVE, FaissIndex, VectorCache, index_params
 from kgnlu.kg.kgdir import KGDir, artifact_lock, manifest_hash, publish
 from kgnlu.kg.lexicon import KIND_RANK, Lexicon
@@ -368,6 +371,12 @@ def _open(kg_root: Path, encoder: TextEncoder, device: str, hnsw_above: int) -> 
     return LexiconIndex(kg_root, directory, index.to_device(device), encoder)
 
 
+def _cannot_build(kg_root: Path, why: str, error: OSError) -> StoreError:
+    return StoreError(f"{kg_root}: no usable dense lexicon index ({why}), and none can be built in a read-only KG "
+                      f"directory ({error.strerror}): build it where the KG is writable (a first `kgnlu link --dense`, "
+                      "with the same --encoder if any) and copy the KG with its index, or link without --dense")
+
+
 def load_lexicon_index(kg_root: str | Path, encoder: TextEncoder, progress: CountCallback | None = None,
                        *, device: str = "auto", batch_size: int = 128, hnsw_above: int = HNSW_ABOVE) -> LexiconIndex:
     """The index for the current KG generation and ``encoder``, rebuilt first if stale.
@@ -381,8 +390,15 @@ def load_lexicon_index(kg_root: str | Path, encoder: TextEncoder, progress: Coun
     _current_hash(kg_root)  # no KG: a clean StoreError before anything is written
     force = False
     for _ in range(3):
-        if force or stale_reason(kg_root, encoder, hnsw_above=hnsw_above) is not None:
-            with artifact_lock(kg_root / INDEX_LINK):
+        if force or (why := stale_reason(kg_root, encoder, hnsw_above=hnsw_above)) is not None:
+            with contextlib.ExitStack() as held:
+                try:
+                    held.enter_context(artifact_lock(kg_root / INDEX_LINK))
+                except OSError as e:
+                    # Taking the lock is the first write: a read-only KG stops here, before minutes of embedding.
+                    if e.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+                        raise _cannot_build(kg_root, "it fails to open" if force else why, e) from None
+                    raise
                 # Another process may have built it while we waited for the lock.
                 if force or stale_reason(kg_root, encoder, hnsw_above=hnsw_above) is not None:
                     _build(kg_root, encoder, progress, batch_size, hnsw_above)
