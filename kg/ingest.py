@@ -227,6 +227,8 @@ def _classify_and_tabulate(store: OwlreadyStore, manifest: dict, staging: Path, 
     unsat = counts.pop("unsatisfiable")
     if unsat and chosen != "none":
         raise reasoner.unsatisfiable_error(ClosureTables(staging / TABLES), unsat)
+    if chosen != "none" and (clash := reasoner.clash_error(staging / TABLES, ClosureTables(staging / TABLES))):
+        raise clash  # an individual of two disjoint classes: HermiT refuses it, the RL and structural closures do not
 
     if "store" not in manifest:  # a KG in a SPARQL store answers SPARQL there
         progress("building the SPARQL copy")

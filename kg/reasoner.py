@@ -196,14 +196,8 @@ def _inconsistent(name: str, store: TripleStore, workdir: Path) -> InconsistentO
                 also = f"; individuals in them: {', '.join(map(_short, members))}" if members else ""
                 return InconsistentOntologyError(f"{name}: {err}{also}", unsatisfiable=err.unsatisfiable,
                                                  axioms=err.axioms)
-            clash = _clash(scratch)
-            if clash is not None and (steps := tables.disjoint(clash[1], clash[2])) is not None:
-                ind, a, b = clash
-                axioms = [f"{_short(ind)} rdf:type {_short(c)} [{tables.type_source(ind, c)}]" for c in (a, b)]
-                axioms += [f"{_short(s.subject)} {s.predicate} {_short(s.object)} [{s.source}]" for s in steps]
-                return InconsistentOntologyError(
-                    f"{name}: inconsistent KG, nothing written: individual {_short(ind)} is of the disjoint "
-                    f"classes {_short(a)} and {_short(b)}; axioms: " + ", ".join(axioms), axioms=axioms)
+            if (err := clash_error(scratch, tables)) is not None:
+                return InconsistentOntologyError(f"{name}: {err}", axioms=err.axioms)
     finally:
         scratch.unlink(missing_ok=True)
     return InconsistentOntologyError(
@@ -229,6 +223,21 @@ def unsatisfiable_error(tables, unsat: list[str], limit: int = 5) -> Inconsisten
     names = ", ".join(_short(c) for c in unsat[:limit]) + more
     msg = f"inconsistent KG, nothing written: unsatisfiable {names}; axioms: " + "; ".join(axioms)
     return InconsistentOntologyError(msg, unsatisfiable=unsat, axioms=axioms)
+
+
+def clash_error(tables_path: Path, tables) -> InconsistentOntologyError | None:
+    """The refusal of a KG whose tables (at ``tables_path``, read by ``tables``, a ``ClosureTables``)
+    type an individual with two disjoint classes, with the axioms that say so; None when none does.
+    Unsatisfiable classes are found by every reasoner; this clash only by HermiT and Pellet."""
+    clash = _clash(tables_path)
+    if clash is None or (steps := tables.disjoint(clash[1], clash[2])) is None:
+        return None
+    ind, a, b = clash
+    axioms = [f"{_short(ind)} rdf:type {_short(c)} [{tables.type_source(ind, c)}]" for c in (a, b)]
+    axioms += [f"{_short(s.subject)} {s.predicate} {_short(s.object)} [{s.source}]" for s in steps]
+    return InconsistentOntologyError(f"inconsistent KG, nothing written: individual {_short(ind)} is of the "
+                                     f"disjoint classes {_short(a)} and {_short(b)}; axioms: " + ", ".join(axioms),
+                                     axioms=axioms)
 
 
 def _short(iri: str) -> str:

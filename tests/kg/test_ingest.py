@@ -288,6 +288,22 @@ def test_hermit_names_what_makes_the_kg_inconsistent(kg_copy, tmp_path, hash_tre
     assert not any(p.name.startswith("staging-") for p in kg_copy.iterdir())
 
 
+@pytest.mark.parametrize("reasoner_name", ["structural", "rl"])
+def test_an_individual_of_two_disjoint_classes_is_refused_by_every_reasoner(kg_copy, tmp_path, hash_tree,
+                                                                           reasoner_name):
+    """The RL and structural closures find no unsatisfiable class here: the clash is the
+    individual's, and the KG was written inconsistent before."""
+    if reasoner_name == "rl":
+        pytest.importorskip("reasonable")
+    body, expected = ABOX_CLASHES["typed with two disjoint classes"]
+    f = ttl(tmp_path / "abox.ttl", body, "http://ex.org/abox")
+    before = hash_tree(kg_copy)
+    with pytest.raises(InconsistentOntologyError) as err:
+        ingest([f], kg_copy, reasoner_name=reasoner_name)
+    assert all(part in str(err.value) for part in expected), str(err.value)
+    assert hash_tree(kg_copy) == before
+
+
 def test_inconsistency_in_a_second_file_writes_nothing_of_the_first(tmp_path):
     good = ttl(tmp_path / "good.ttl", ":G a owl:Class .\n")
     bad = ttl(tmp_path / "bad.ttl", UNSAT)
