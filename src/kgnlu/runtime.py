@@ -14,8 +14,11 @@ here imports ``kgnlu.training``.
 
 from __future__ import annotations
 
+import atexit
 import re
+import shutil
 import sqlite3
+import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -177,8 +180,8 @@ class KGSession:
 
     def rewriter(self):
         """The phrase rewriter (``kg.rewrite``), kept on disk under the manifest hash: mining it
-        takes seconds on the default KG, opening it milliseconds. None when the KG directory is
-        read-only and has none."""
+        takes seconds on the default KG, opening it milliseconds. A read-only KG directory without
+        it gets one mined for this process, in a temporary directory removed at exit."""
         from kgnlu.kg.rewrite import RewriteIndex
 
         def build():
@@ -190,7 +193,12 @@ class KGSession:
             try:
                 return RewriteIndex.build(path, self.lexicon().entries(), self.hash)
             except (OSError, sqlite3.Error):
-                return None  # a read-only or full KG directory still links, just without rewriting
+                pass
+            # A read-only or full KG directory: the rules are mined into a file of this process's
+            # own, so that what a text links to does not depend on where the KG is mounted.
+            own = Path(tempfile.mkdtemp(prefix="kgnlu-rewrite-"))
+            atexit.register(shutil.rmtree, own, True)
+            return RewriteIndex.build(own / path.name, self.lexicon().entries(), self.hash)
 
         return self._part("rewriter", build)
 

@@ -29,3 +29,17 @@ def test_a_dense_index_a_read_only_kg_lacks_is_a_one_line_error(kg_copy, freeze,
     assert res.returncode == 2 and len(res.stderr_lines) == 1, res.stderr
     assert "no usable dense lexicon index" in res.stderr and "read-only" in res.stderr
     assert hash_tree(kg_copy) == before
+
+
+def test_link_on_a_read_only_kg_without_its_rewrite_cache_answers_as_on_a_writable_one(kg_copy, freeze, hash_tree):
+    """A cache built under older settings is rebuilt on first use, which a read-only KG cannot
+    hold: the rules are mined for the process instead of linking without them."""
+    text = "Fruit, citrus"  # a whole term only a rewrite names
+    warm = run_cli("link", "--kg", kg_copy, "--json", text)
+    assert warm.returncode == 0 and '"via": "rewrite"' in warm.stdout, warm.stdout
+    for cache in (kg_copy / "cache").glob("rewrite-*"):
+        cache.unlink()
+    before = hash_tree(freeze(kg_copy))
+    res = run_cli("link", "--kg", kg_copy, "--json", text)
+    assert res.returncode == 0 and res.stdout == warm.stdout, res.stderr
+    assert hash_tree(kg_copy) == before
