@@ -117,7 +117,8 @@ class Scope:
     def is_qualifier(self, iri: str) -> bool:
         """Under a modifier root, whether or not a branch asks for it: a mention of one is a
         qualifier the text left alone, or one the caller asked for ("--only HP:0000005")."""
-        return self.is_modifier(iri) or bool(self._wanted_modifiers) and self.tables.is_under(iri, self._wanted_modifiers)
+        wanted = self._wanted_modifiers
+        return self.is_modifier(iri) or bool(wanted) and self.tables.is_under(iri, wanted)
 
     def in_branches(self, iri: str) -> bool:
         """In scope: no branches were given, or ``iri`` is in one of them."""
