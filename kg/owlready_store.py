@@ -13,6 +13,7 @@ import contextlib
 import functools
 import re
 import threading
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -50,6 +51,11 @@ _DISTINCT = re.compile(r"\bSELECT\s+(DISTINCT|REDUCED)\b", re.IGNORECASE)
 _AGGREGATE = re.compile(r"\b(COUNT|SUM|AVG|MIN|MAX|GROUP_CONCAT|SAMPLE)\s*\(|\bGROUP\s+BY\b", re.IGNORECASE)
 
 
+def _close_world(world, lock) -> None:
+    with lock, contextlib.suppress(Exception):
+        world.close()
+
+
 class OwlreadyStore(TripleStore):
     def __init__(self, path: Path, read_only: bool = False):
         import owlready2
@@ -65,6 +71,10 @@ class OwlreadyStore(TripleStore):
             raise StoreError(f"cannot open quadstore {self.path}: {e}") from None
         self.graph = self.world.graph
         self.db = self.graph.db
+        # owlready2 keeps each World it prepared a SPARQL query for in a module-level cache, so a
+        # store that is merely dropped (a KG session retired for a new generation, while calls in
+        # flight may still use it) would keep its file open: closed once this object is collected.
+        self._closer = weakref.finalize(self, _close_world, self.world, self._lock)
         if not read_only:
             self.db.execute(
                 "CREATE TABLE IF NOT EXISTS kgnlu_source (name TEXT PRIMARY KEY, c INTEGER, ontology_iri TEXT)"
@@ -103,8 +113,7 @@ class OwlreadyStore(TripleStore):
             self.world.save()
 
     def close(self) -> None:
-        with self._lock, contextlib.suppress(Exception):
-            self.world.close()
+        self._closer()
 
     # -- hooks ---------------------------------------------------------------------------------
 

@@ -330,7 +330,8 @@ class Engine:
         return write_back(self, list(relations), min_score, model_name, progress)
 
     def close(self) -> None:
-        """Release the KG's files and the loaded models; the Engine reopens them if used again."""
+        """Release the KG's files and the loaded models; the Engine reopens them if used again.
+        Calls still running in other threads may fail: close once they have returned."""
         self.runtime.close()
 
 

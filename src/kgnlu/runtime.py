@@ -326,8 +326,8 @@ class Runtime:
             self.ensure_kg(progress)
             current = self.kgdir.current()
             if self._session is None or self._session.path != current.path:
-                if self._session is not None:
-                    self._session.close()
+                # The old session is dropped, not closed: calls in flight in other threads still use
+                # its parts (a linker, its rewriter's database), whose files close once collected.
                 self._session = KGSession(self.kg_dir, current, dense=self.dense, rewrite=self.rewrite,
                                           forms=self.forms, encoder=self.encoder, device=self.device)
             return self._session
@@ -397,6 +397,8 @@ class Runtime:
 
     def close(self) -> None:
         with self._lock:
-            if self._session is not None:
-                self._session.close()
-            self._session = None
+            session, self._session = self._session, None
+        # Outside this lock: closing waits for a part being built, and building the dense linker
+        # takes this lock (``encoder``), so holding it here could deadlock.
+        if session is not None:
+            session.close()

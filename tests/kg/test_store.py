@@ -7,6 +7,8 @@ Anything that passes for one and not the other is a bug in one of them.
 
 from __future__ import annotations
 
+import gc
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -378,3 +380,21 @@ def test_owlready_uncommitted_writes_are_not_persisted(tmp_path):
         assert ro.sources() == ["one"]
     finally:
         ro.close()
+
+
+def test_owlready_a_dropped_store_closes_its_file(tmp_path):
+    """A KG session retired for a new generation is dropped, not closed (calls in flight may still
+    use its store), and owlready2's query cache keeps the World it queried: the store closes it
+    once collected, or the old generation's file would stay open. ``db`` stands for that cache."""
+    path = tmp_path / "q.sqlite3"
+    s = OwlreadyStore(path)
+    s.add("one", ONE)
+    s.commit()
+    s.close()
+    ro = OwlreadyStore(path, read_only=True)
+    assert ro.sparql(f"SELECT ?o WHERE {{ <{EX}b> <{EX}p> ?o }}").rows == [[EX + "c"]]
+    db = ro.db
+    del ro
+    gc.collect()
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        db.execute("SELECT 1")

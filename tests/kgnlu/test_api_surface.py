@@ -8,10 +8,11 @@ import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from tests.conftest import DEMO, run_cli
+from tests.conftest import DEMO, FOOD, in_threads, run_cli
 
 
 def test_import_kgnlu_is_cheap_and_exports_engine_lazily():
@@ -91,6 +92,68 @@ def test_a_new_generation_opens_a_new_session(kg_copy, tmp_path):
     assert after is not before and after.hash != before.hash
     assert [m.iri for m in engine.link("a quince")] == ["http://example.org/Quince"]
     engine.close()
+
+
+def test_a_call_in_flight_keeps_working_when_another_thread_opens_a_new_generation(kg_copy, tmp_path):
+    """A backend's thread pool: a request still linking (or querying) with the session it began
+    on, while another request opens the generation a writer has just published. Closing the old
+    session there closed the rewriter under the first: "Cannot operate on a closed database"."""
+    from kgnlu import Engine
+
+    engine = Engine(kg_copy)
+    linker, store = engine.linker(), engine.store  # what the call in flight holds
+    before = [m.to_dict() for m in linker.link("fruit, citrus")]
+    assert [m["via"] for m in before] == ["rewrite"]  # read through the rewriter's database
+    extra = tmp_path / "extra.ttl"
+    extra.write_text("<http://example.org/Quince> a <http://www.w3.org/2002/07/owl#Class> .\n", encoding="utf-8")
+    Engine(kg_copy).ingest([extra])
+    in_threads(lambda: engine.link("a quince"), 1)  # another request: the new generation opens
+    assert engine.session().path != Path(linker.tables.path).parent
+    assert [m.to_dict() for m in linker.link("fruit, citrus")] == before
+    assert [[c.value for c in row] for row in store.sparql(f"ASK {{ <{FOOD}Apple> ?p ?o }}").rows] == [["true"]]
+    engine.close()
+
+
+def test_close_while_another_thread_builds_a_part_does_not_deadlock(demo_kg):
+    """``close`` waits for a part being built, and building the dense linker asks the runtime for
+    its encoder. ``close`` used to wait holding the runtime's lock: each thread waited on the other."""
+    import threading
+    import time
+
+    import numpy as np
+
+    from kgnlu import Engine
+    from kgnlu.neural.encoder import TextEncoder
+
+    class Fixed(TextEncoder):
+        dim, fingerprint = 4, "fixed"
+
+        def encode(self, texts, batch_size=128, progress=None):
+            return np.eye(1, self.dim, dtype=np.float32).repeat(len(texts), 0)
+
+    engine = Engine(demo_kg, encoder=Fixed())
+    runtime, session = engine.runtime, engine.session()
+    closing = threading.Event()
+
+    def build():  # as KGSession.linker's, dense: under the session's lock, then the runtime's encoder
+        closing.set()
+        deadline = time.monotonic() + 2
+        while time.monotonic() < deadline:  # until ``close`` holds the runtime's lock, if it takes it for long
+            if not runtime._lock.acquire(blocking=False):
+                break
+            runtime._lock.release()
+            time.sleep(0.01)
+        time.sleep(0.1)
+        return runtime.encoder()
+
+    builder = threading.Thread(target=session._part, args=("probe", build), daemon=True)
+    closer = threading.Thread(target=lambda: closing.wait(10) and engine.close(), daemon=True)
+    builder.start()
+    closer.start()
+    builder.join(10)
+    closer.join(10)
+    assert not builder.is_alive() and not closer.is_alive(), "deadlock: close() against a part being built"
+    assert engine.runtime._session is None
 
 
 def test_engine_links_as_the_nli_model_was_trained(demo_kg, tmp_path):
