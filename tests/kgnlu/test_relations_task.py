@@ -434,3 +434,24 @@ def test_training_refuses_stale_data(engine, tmp_path):
     with pytest.raises(InputError, match="other phrasing templates.*--regenerate"):
         jobs.train_relations(engine.kg_dir, tmp_path, tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_the_subgraph_cache_is_bounded_and_answers_as_a_fresh_builder(engine, monkeypatch):
+    """A service meets new (subject, object) pairs without end: the cache holds at most its bound,
+    and what it gives is what a builder with an empty cache gives."""
+    import numpy as np
+
+    from kgnlu.tasks import re_features
+    from kgnlu.tasks.re_candidates import CandidatePair
+
+    monkeypatch.setattr(re_features, "GRAPH_CACHE_PAIRS", 2)
+    tables = engine.relation_kb().tables
+    vectors = lambda iris: np.zeros((len(iris), 4), np.float32)  # noqa: E731
+    iris = [FOOD + x for x in ("Orange", "Beef", "VitaminC", "Apple")]
+    pairs = [CandidatePair("", (0, 0), None, None, a, b, []) for a in iris for b in iris if a != b]
+    builder = re_features.GraphBuilder(tables, vectors)
+    for c in pairs + pairs[:3]:
+        _, edges, role = builder(c)
+        _, fresh_edges, fresh_role = re_features.GraphBuilder(tables, vectors)(c)
+        assert np.array_equal(edges, fresh_edges) and np.array_equal(role, fresh_role)
+    assert builder._subgraph.cache_info().currsize <= 2

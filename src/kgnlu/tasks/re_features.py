@@ -42,6 +42,7 @@ GLOBAL_FEATURES = ("negex_subject", "negex_object", "link_subject", "link_object
                    "subject_as_object")
 MAX_DISTANCE, MAX_MENTIONS, MAX_PROOF = 40, 8, 8
 HOPS, MAX_NODES, MAX_FANOUT = 1, 16, 6
+GRAPH_CACHE_PAIRS = 1 << 14  # subgraphs a GraphBuilder keeps: a service meets new pairs without end
 
 
 def sym_feature_names(labels: Sequence[str]) -> list[str]:
@@ -271,17 +272,16 @@ class GraphBuilder:
     def __init__(self, tables, node_vectors):
         self.tables = tables
         self.node_vectors = node_vectors
-        self.cache: dict[tuple[str, str], tuple] = {}
+        self._subgraph = lru_cache(maxsize=GRAPH_CACHE_PAIRS)(self._extract)
 
-    def __call__(self, c: CandidatePair):
+    def _extract(self, subj: str, obj: str) -> tuple:
         from kgnlu.tasks.subgraph import extract_subgraph
 
-        key = (c.subj_iri, c.obj_iri)
-        if key not in self.cache:
-            sg = extract_subgraph(self.tables, [c.subj_iri], [c.obj_iri], hops=HOPS, max_nodes=MAX_NODES,
-                                  max_fanout=MAX_FANOUT)
-            self.cache[key] = (sg.nodes, np.array(sg.edges, dtype=np.int64).reshape(-1, 3), sg.role)
-        nodes, edges, role = self.cache[key]
+        sg = extract_subgraph(self.tables, [subj], [obj], hops=HOPS, max_nodes=MAX_NODES, max_fanout=MAX_FANOUT)
+        return sg.nodes, np.array(sg.edges, dtype=np.int64).reshape(-1, 3), sg.role
+
+    def __call__(self, c: CandidatePair):
+        nodes, edges, role = self._subgraph(c.subj_iri, c.obj_iri)
         return self.node_vectors(nodes), edges, role
 
 
