@@ -425,16 +425,16 @@ class RewriteIndex:
         return token in self.words or stem(token) in self.stem_words
 
     @cached_property
-    def _spelling(self) -> tuple[list[str], np.ndarray, np.ndarray]:
-        """The target words ``correct`` may return, and the hashes of their ``_deletions``, sorted,
-        each with its word's position. Hashes, not strings: 600k keys on the default KG take 7 MB
+    def _spelling(self) -> tuple[list[str], np.ndarray, np.ndarray, int]:
+        """The target words ``correct`` may return, the hashes of their ``_deletions``, sorted,
+        each with its word's position, and the longest word's length. Hashes, not strings: 600k keys on the default KG take 7 MB
         this way. They are this process's string hashes, never stored; a collision only costs an
         ``_one_edit`` test."""
         words = sorted(w for w in self.target_words if len(w) >= TYPO_MIN_LETTERS and w.isalpha())
         keys = np.array([hash(d) for w in words for d in _deletions(w)], np.int64)
         at = np.repeat(np.arange(len(words)), [len(w) + 1 for w in words])
         order = keys.argsort(kind="stable")
-        return words, keys[order], at[order]
+        return words, keys[order], at[order], max(map(len, words), default=0)
 
     def correct(self, token: str) -> str | None:
         """The one target word within one edit (insertion, deletion, substitution or swap of
@@ -443,7 +443,9 @@ class RewriteIndex:
             return None
         fixed = self._corrections.get(token, "")
         if fixed == "":
-            words, keys, at = self._spelling
+            words, keys, at, longest = self._spelling
+            if len(token) > longest + 1:  # no target is one edit away, and its deletions would cost len² letters
+                return None
             probes = np.array([hash(d) for d in _deletions(token)], np.int64)
             where = keys.searchsorted(probes)
             found = set()

@@ -112,6 +112,15 @@ def test_named_through_stems_costs_more_than_the_same_words(index):
     assert [(h.iri, h.cost) for h in index.named("polydactyly, preaxial")] == [("ex:pp", 0.0)]  # word order only
 
 
+def test_a_word_longer_than_any_name_is_not_searched(index, monkeypatch):
+    """Its deletions would cost len² letters: 10 GB for one 100,000-letter "word" of a hostile text."""
+    from kgnlu.kg import rewrite
+
+    index._spelling  # built from the names' own deletions first
+    monkeypatch.setattr(rewrite, "_deletions", lambda word: pytest.fail(f"searched a {len(word)}-letter word"))
+    assert index.correct("a" * 100_000) is None
+
+
 def test_a_typo_is_read_only_when_one_word_is_that_close(index):
     assert index.correct("polydatyly") == "polydactyly"
     assert index.correct("seizrue") == "seizure"
