@@ -10,7 +10,7 @@ import typer
 
 from kgnlu.cli._common import KG_OPTION, TYPER_SETTINGS, StageProgress, fail, handle_errors, print_json
 
-from kgnlu.training.jobs import NLI_RECIPE, NLI_RECIPE_EXTRA
+from kgnlu.training.jobs import LINKER_RECIPE_THREADS, NLI_RECIPE, NLI_RECIPE_EXTRA, RE_RECIPE_THREADS
 
 
 def _check(device: str | None = None, lr: float | None = None, threads: int | None = None) -> None:
@@ -21,8 +21,8 @@ def _check(device: str | None = None, lr: float | None = None, threads: int | No
         check_device(device)
     if lr is not None and not (math.isfinite(lr) and lr > 0):
         fail(f"--lr {lr}: give a learning rate above 0")
-    # The recipe's own count always passes: it reproduces the shipped model on any machine, slowly on one core.
-    if threads is not None and threads > max(os.cpu_count() or 1, NLI_RECIPE["num_threads"]):
+    # The recipes' own counts always pass: they reproduce the shipped models on any machine, slowly on one core.
+    if threads is not None and threads > max(os.cpu_count() or 1, NLI_RECIPE["num_threads"], RE_RECIPE_THREADS):
         fail(f"--threads {threads}: this machine has {os.cpu_count()} cores; more threads only contend")
 
 
@@ -57,15 +57,17 @@ def train_re_cli(
     max_train: int = typer.Option(3000, "--max-train", min=16, help="Training pairs (positives and sampled negatives)."),
     time_budget: float | None = typer.Option(None, "--time-budget", help="Stop training after this many seconds (best model kept)."),
     layers: int = typer.Option(4, "--layers", min=1, max=6, help="Keep only MiniLM's first N of 6 layers."),
+    threads: int = typer.Option(RE_RECIPE_THREADS, "--threads", min=1,
+                                help="torch threads (the shipped model's count; another trains other weights)."),
     device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
     json_out: bool = typer.Option(False, "--json", help="Print the training report as JSON."),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
     """Train the relation extractor (LoRA on MiniLM, heads, gate) on distant supervision from the KG."""
-    _check(device)
+    _check(device, threads=threads)
     with StageProgress(enabled=not (quiet or json_out)) as progress:
         report = train_re(kg, data, out, seed, regenerate, progress, epochs=epochs, max_train=max_train,
-                          time_budget_s=time_budget, num_layers=layers, device=device)
+                          time_budget_s=time_budget, num_layers=layers, device=device, threads=threads)
     if json_out:
         print_json(report)
     else:
@@ -248,6 +250,8 @@ def train_linker_cli(
     holdout: float = typer.Option(0.1, "--holdout", help="Fraction of concepts held out (never trained on)."),
     holdout_seed: int = typer.Option(0, "--holdout-seed", help="Seed of the held-out split (the NIL calibration and bench/link.py check it)."),
     source: list[str] = typer.Option(["hpo"], "--source", help="Lexicon sources to train on (repeatable)."),
+    threads: int = typer.Option(LINKER_RECIPE_THREADS, "--threads", min=1,
+                                help="torch threads (the shipped adapter's count; another trains other weights)."),
     nil_phrases: Path = typer.Option(Path("data/nil_phrases.txt"), "--nil-phrases",
                                      help="Phrases that should link to nothing, to calibrate the NIL threshold on."),
     no_calibrate: bool = typer.Option(False, "--no-calibrate", help="Skip the NIL calibration (no linker.json)."),
@@ -261,14 +265,14 @@ def train_linker_cli(
 ) -> None:
     """Train the linker encoder's LoRA adapter on the KG's synonym groups (SapBERT-style self-alignment),
     then calibrate its NIL threshold (linker.json beside it) on held-out HPO synonyms and --nil-phrases."""
-    _check(lr=lr)
+    _check(lr=lr, threads=threads)
     if no_calibrate and calibrate_only:
         fail("--no-calibrate and --calibrate-only contradict each other: drop one")
     with StageProgress(enabled=not (quiet or json_out)) as progress:
         report = train_linker(kg, out, progress, seed=seed, epochs=epochs, max_pairs=max_pairs, batch_size=batch_size,
                               lr=lr, holdout=holdout, holdout_seed=holdout_seed, sources=source,
                               bar=not (quiet or json_out), nil_phrases=None if no_calibrate else nil_phrases,
-                              calibrate_only=calibrate_only, calibration_work=calibration_work)
+                              calibrate_only=calibrate_only, calibration_work=calibration_work, threads=threads)
     if json_out:
         print_json(report)
     elif calibrate_only:

@@ -61,8 +61,20 @@ OPTIONS = dict(seed=3, epochs=6, max_pairs=None, batch_size=8, group=4, lr=2e-3,
 
 @pytest.fixture(scope="module")
 def runs(kg, tmp_path_factory) -> tuple[dict, dict, Path, Path]:
+    """Two runs in processes that use different thread counts, as two machines would: the recipe pins its own."""
+    import torch
+
     a, b = tmp_path_factory.mktemp("adapter_a"), tmp_path_factory.mktemp("adapter_b")
-    return train(kg, a, **OPTIONS), train(kg, b, **OPTIONS), a, b
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        first = train(kg, a, **OPTIONS)
+        assert torch.get_num_threads() == 2  # the caller's count, restored
+        torch.set_num_threads(1)
+        second = train(kg, b, **OPTIONS)
+    finally:
+        torch.set_num_threads(before)
+    return first, second, a, b
 
 
 def _log(out: Path) -> list[dict]:
@@ -127,6 +139,15 @@ def test_deterministic_with_the_same_seed(runs):
     assert wa.keys() == wb.keys() and len(wa) > 0
     for k in wa:
         np.testing.assert_array_equal(wa[k], wb[k])
+
+
+def test_trained_with_the_recipes_thread_count_whatever_the_process_uses(runs):
+    """A backward pass's float sums follow torch's thread count: the shipped adapter was trained with
+    one thread, and `kgnlu train linker` on a two-core machine used two, which gave other weights."""
+    from kgnlu.config import LINKER_RECIPE_THREADS
+
+    assert runs[0]["hyper"]["torch_threads"] == runs[1]["hyper"]["torch_threads"] == LINKER_RECIPE_THREADS
+    assert read_training(runs[2])["hyper"]["torch_threads"] == LINKER_RECIPE_THREADS
 
 
 def test_held_out_concepts_never_trained_on(kg, runs):

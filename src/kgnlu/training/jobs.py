@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from kgnlu.config import NLI_RECIPE, NLI_RECIPE_EXTRA, nli_model_dir  # noqa: F401 (the CLI's defaults)
+from kgnlu.config import (  # noqa: F401 (the CLI's defaults)
+    LINKER_RECIPE_THREADS, NLI_RECIPE, NLI_RECIPE_EXTRA, RE_RECIPE_THREADS, nli_model_dir)
 from kgnlu.progress import StageCallback, no_progress
 from kgnlu.runtime import Runtime, linked_as
 from kgnlu.types import InputError

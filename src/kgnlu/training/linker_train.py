@@ -35,7 +35,8 @@ loads and merges it.
 CPU budget: each pair costs a forward and a backward pass of two short strings, so the default
 ``max_pairs`` is sized for a run of minutes on a shared two-core CPU, mining and the held-out
 evaluation included (the NIL calibration then ingests HPO and embeds its lexicon).
-Same seed, KG and machine: same adapter (seeded python/numpy/torch, deterministic algorithms).
+Same seed, KG and machine: same adapter (seeded python/numpy/torch, deterministic algorithms, torch's
+thread count pinned: ``threads``).
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from pathlib import Path
 
 import numpy as np
 
+from kgnlu.config import LINKER_RECIPE_THREADS
 from kgnlu.kg.lexicon import LINKABLE
 from kgnlu.progress import bar as progress_bar
 from kgnlu.tasks.lexindex import embedding_key
@@ -280,18 +282,21 @@ def accuracy_at(query_vecs: np.ndarray, gold: Sequence[str], pool_vecs: np.ndarr
 
 
 @contextlib.contextmanager
-def _deterministic(seed: int):
+def _deterministic(seed: int, threads: int | None = None):
     import torch
 
-    before = torch.are_deterministic_algorithms_enabled()
+    before = torch.are_deterministic_algorithms_enabled(), torch.get_num_threads()
     random.seed(seed)
     np.random.seed(seed % 2 ** 32)
     torch.manual_seed(seed)
     torch.use_deterministic_algorithms(True, warn_only=True)
+    if threads:
+        torch.set_num_threads(threads)
     try:
         yield
     finally:
-        torch.use_deterministic_algorithms(before)
+        torch.use_deterministic_algorithms(before[0])
+        torch.set_num_threads(before[1])
 
 
 class _Log:
@@ -317,7 +322,8 @@ def train(kg_dir: str | Path, out_dir: str | Path, *, seed: int = 0, epochs: int
           holdout: float = 0.1, holdout_seed: int = 0, sources: Sequence[str] | None = ("hpo",),
           max_length: int = 32, remine: bool = True, eval_queries: int = 400, eval_pool: int = 4000,
           model_path: str | Path | None = None, progress: bool = True, nil_phrases: str | Path | None = None,
-          calibrate_only: bool = False, calibration_work: str | Path | None = None) -> dict:
+          calibrate_only: bool = False, calibration_work: str | Path | None = None,
+          threads: int | None = LINKER_RECIPE_THREADS) -> dict:
     """Train the self-alignment LoRA adapter on ``kg_dir``'s synonym groups; save it in ``out_dir``.
 
     Returns the report also written to ``training.json``. ``sources`` limits the concepts to
@@ -330,7 +336,8 @@ def train(kg_dir: str | Path, out_dir: str | Path, *, seed: int = 0, epochs: int
     (``kgnlu.training.linker_nil``; the report's ``nil``). ``calibrate_only`` skips training and
     recalibrates the encoder already in ``out_dir`` (an adapter, or a sentence-transformers
     folder); it returns the calibration. ``calibration_work`` keeps the calibration's held-out
-    HPO KG between runs.
+    HPO KG between runs. ``threads``: torch's thread count for the run (restored after; None: as
+    it is), the shipped adapter's by default, as other counts train other weights.
     """
     if calibrate_only or nil_phrases is not None:
         from kgnlu.training.linker_nil import calibrate_encoder
@@ -347,7 +354,8 @@ def train(kg_dir: str | Path, out_dir: str | Path, *, seed: int = 0, epochs: int
                     max_pairs_per_concept=max_pairs_per_concept, batch_size=batch_size, group=group, lr=lr,
                     warmup=warmup, tau=tau, rank=rank, alpha=alpha, lora_dropout=lora_dropout, holdout=holdout,
                     holdout_seed=holdout_seed, sources=sources, max_length=max_length, remine=remine,
-                    eval_queries=eval_queries, eval_pool=eval_pool, model_path=model_path, progress=progress)
+                    eval_queries=eval_queries, eval_pool=eval_pool, model_path=model_path, progress=progress,
+                    threads=threads)
     if nil_phrases is not None:
         nil = calibrate_encoder(out_dir, nil_phrases, work=calibration_work, log=_stderr if progress else _silent)
         report["nil"] = {k: nil[k] for k in ("nil_threshold", "f1", "precision", "recall", "positives", "negatives")}
@@ -369,7 +377,7 @@ def _train(kg_dir: str | Path, out_dir: str | Path, *, seed: int, epochs: int, m
            max_pairs_per_concept: int, batch_size: int, group: int, lr: float, warmup: float, tau: float, rank: int,
            alpha: int, lora_dropout: float, holdout: float, holdout_seed: int, sources: Sequence[str] | None,
            max_length: int, remine: bool, eval_queries: int, eval_pool: int, model_path: str | Path | None,
-           progress: bool) -> dict:
+           progress: bool, threads: int | None = None) -> dict:
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoTokenizer
@@ -416,7 +424,7 @@ def _train(kg_dir: str | Path, out_dir: str | Path, *, seed: int, epochs: int, m
         t = lap("data", t0)
 
         # -- the base encoder; untuned vectors for mining and the "before" evaluation
-        with _deterministic(seed):
+        with _deterministic(seed, threads):
             # transformers' BertModel, not MiniLMEncoder's inference copy: peft wraps it for training.
             base_path = Path(model_path) if model_path is not None else default_model_path()
             model = load_base(base_path).eval()
@@ -483,6 +491,7 @@ def _train(kg_dir: str | Path, out_dir: str | Path, *, seed: int, epochs: int, m
                 epoch_losses.append(round(float(np.mean(ep)), 5) if ep else None)
                 log("epoch", epoch=epoch, loss=epoch_losses[-1])
             train_seconds = time.perf_counter() - t_train
+            trained_threads = torch.get_num_threads()  # the count the weights depend on; restored below
             t = lap("train", t)
 
             if q_texts:
@@ -508,7 +517,7 @@ def _train(kg_dir: str | Path, out_dir: str | Path, *, seed: int, epochs: int, m
             "hyper": {"epochs": epochs, "max_pairs": max_pairs, "max_pairs_per_concept": max_pairs_per_concept,
                       "batch_size": batch_size, "group": group, "lr": lr, "warmup": warmup, "tau": tau,
                       "max_length": max_length, "remine": remine, "loss": "symmetric InfoNCE, in-batch negatives",
-                      "torch_threads": torch.get_num_threads()},
+                      "torch_threads": trained_threads},
             "metrics": metrics, "seconds": seconds,
         }
         (out / TRAINING_FILE).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")

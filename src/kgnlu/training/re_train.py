@@ -12,7 +12,8 @@ calibrated (one temperature, fitted on dev by NLL) and saved to ``out_dir`` with
 
 The defaults (3,000 training pairs, positives and sampled negatives 1:1, at most 2 epochs) are
 sized to train in minutes on a 2-core CPU.
-Same seed, data and machine: same weights (seeded python/numpy/torch, deterministic algorithms).
+Same seed, data and machine: same weights (seeded python/numpy/torch, deterministic algorithms, torch's
+thread count pinned: ``threads``).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from kgnlu.config import RE_RECIPE_THREADS
 from kgnlu.kg.relations import IS_A, NOVEL, RelationKB, Standing
 from kgnlu.tasks.re_candidates import CandidatePair, candidates, fill_standings
 from kgnlu.training.records import json_records
@@ -214,14 +216,34 @@ def fit_temperature(model, examples: Sequence[Example], builder) -> float:
 def train(kg_dir: str | Path, data_dir: str | Path, out_dir: str | Path, *, seed: int = 13, epochs: int = 2,
           batch_size: int = 16, lr: float = 1e-3, max_train: int | None = 3000, max_dev: int | None = 1200,
           neg_ratio: float = 1.0, eval_every: int = 60, patience: int = 3, use_gnn: bool = False,
-          marking: str = "sentence", num_layers: int | None = 4, threads: int | None = None,
+          marking: str = "sentence", num_layers: int | None = 4, threads: int | None = RE_RECIPE_THREADS,
           time_budget_s: float | None = None, device: str = "cpu", progress: Callable[[str], None] = print) -> dict:
     """Train, early-stop on dev, calibrate and save; returns the training report (also in the manifest).
 
     ``max_train`` caps the training pairs after sampling negatives (``neg_ratio`` per positive);
     ``time_budget_s`` stops training early (the best model so far is kept; the report says so);
-    ``marking`` and ``num_layers`` are the model's (``RelationModel.create``).
+    ``marking`` and ``num_layers`` are the model's (``RelationModel.create``); ``threads``: torch's
+    thread count for the run (restored after; None: as it is), the shipped model's by default, as
+    other counts train other weights.
     """
+    import torch
+
+    before = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        return _train(kg_dir, data_dir, out_dir, seed=seed, epochs=epochs, batch_size=batch_size, lr=lr,
+                      max_train=max_train, max_dev=max_dev, neg_ratio=neg_ratio, eval_every=eval_every,
+                      patience=patience, use_gnn=use_gnn, marking=marking, num_layers=num_layers,
+                      time_budget_s=time_budget_s, device=device, progress=progress)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _train(kg_dir: str | Path, data_dir: str | Path, out_dir: str | Path, *, seed: int, epochs: int, batch_size: int,
+           lr: float, max_train: int | None, max_dev: int | None, neg_ratio: float, eval_every: int, patience: int,
+           use_gnn: bool, marking: str, num_layers: int | None, time_budget_s: float | None, device: str,
+           progress: Callable[[str], None]) -> dict:
     import torch
 
     from kgnlu.runtime import open_session
@@ -230,8 +252,6 @@ def train(kg_dir: str | Path, data_dir: str | Path, out_dir: str | Path, *, seed
     from kgnlu.tasks.re_features import FeatureBuilder, known_index, sym_feature_names
 
     t_start = time.perf_counter()
-    if threads:
-        torch.set_num_threads(threads)
     _seed_all(seed)
     data_dir, out_dir = Path(data_dir), Path(out_dir)
     labels, label_iris = label_set(data_dir)
