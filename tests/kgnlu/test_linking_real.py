@@ -362,8 +362,10 @@ def test_real_hpo_word_forms_and_typos(hpo_engine):
              "Both were cirrhotic.": ("cirrhotic", "Cirrhosis")}
     for text, want in cases.items():
         assert want in [(m.text, m.label) for m in hpo_engine.link(text, branches=["hpo:phenotype"])], text
-    # A lone word in another form names no qualifier: "episode" is not HPO's Episodic.
+    # A lone word in another form names no qualifier: "episode" is not HPO's Episodic, even where
+    # the caller asks for the qualifiers' subtree.
     assert hpo_engine.link("He had a convulsive episode.") == []
+    assert hpo_engine.link("He had a convulsive episode.", branches=["HP:0012823"]) == []
 
 
 @pytest.mark.slow

@@ -437,7 +437,7 @@ class Linker:
         if forms and hasattr(self.rewriter, "named_tokens"):
             accept, read = partial(self._candidates, via="rewrite", allowed=allowed), {}
             # A word alone in another form names no qualifier: "episode" is not HPO's Episodic.
-            word = lambda hits: [c for c in accept(hits) if not scope.is_modifier(c.iri)]  # noqa: E731
+            word = lambda hits: [c for c in accept(hits) if not scope.is_qualifier(c.iri)]  # noqa: E731
             for text, rs, out in zip(texts, runs, parts):
                 for a, b in unresolved(rs, lambda a, b: text[a:b] in found):
                     q = text[a:b]
