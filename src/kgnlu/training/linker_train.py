@@ -41,7 +41,6 @@ thread count pinned: ``threads``).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import random
 import time
@@ -57,6 +56,7 @@ from kgnlu.progress import bar as progress_bar
 from kgnlu.tasks.lexindex import embedding_key
 from kgnlu.training.linker_split import (  # noqa: F401 - the split is part of this module's API
     HOLDOUT_SCHEME, TRAINING_FILE, is_held_out, read_training, split_digest)
+from kgnlu.training.nli_train import deterministic
 
 NAME_KINDS = ("label", "pref")
 POSITIVE_KINDS = ("label", "pref", "exact", "alt", "related")
@@ -281,24 +281,6 @@ def accuracy_at(query_vecs: np.ndarray, gold: Sequence[str], pool_vecs: np.ndarr
     return {f"acc@{k}": round(hits[k] / len(gold), 4) for k in ks}
 
 
-@contextlib.contextmanager
-def _deterministic(seed: int, threads: int | None = None):
-    import torch
-
-    before = torch.are_deterministic_algorithms_enabled(), torch.get_num_threads()
-    random.seed(seed)
-    np.random.seed(seed % 2 ** 32)
-    torch.manual_seed(seed)
-    torch.use_deterministic_algorithms(True, warn_only=True)
-    if threads:
-        torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.use_deterministic_algorithms(before[0])
-        torch.set_num_threads(before[1])
-
-
 class _Log:
     """train_log.jsonl: one JSON object per line, flushed as written."""
 
@@ -424,7 +406,7 @@ def _train(kg_dir: str | Path, out_dir: str | Path, *, seed: int, epochs: int, m
         t = lap("data", t0)
 
         # -- the base encoder; untuned vectors for mining and the "before" evaluation
-        with _deterministic(seed, threads):
+        with deterministic(seed, threads):
             # transformers' BertModel, not MiniLMEncoder's inference copy: peft wraps it for training.
             base_path = Path(model_path) if model_path is not None else default_model_path()
             model = load_base(base_path).eval()

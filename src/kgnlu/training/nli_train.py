@@ -315,7 +315,7 @@ def torch_seed(seed: int) -> None:
     import torch
 
     random.seed(seed)
-    np.random.seed(seed)
+    np.random.seed(seed % 2 ** 32)  # numpy's seeds stop at 2**32
     torch.manual_seed(seed)
 
 

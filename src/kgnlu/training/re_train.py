@@ -117,15 +117,6 @@ def prepare(records: Sequence[dict], linker, kb: RelationKB, labels: Sequence[st
     return out, dict(stats)
 
 
-def _seed_all(seed: int) -> None:
-    import torch
-
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-    torch.use_deterministic_algorithms(True, warn_only=True)
-
-
 def _batches(examples: Sequence[Example], builder, tokenizer, batch_size: int, max_length: int, rng=None,
              marking: str = "pair"):
     """Batches in a shuffled order (``rng``) or sorted by length. With ``sentence`` marking a
@@ -226,18 +217,13 @@ def train(kg_dir: str | Path, data_dir: str | Path, out_dir: str | Path, *, seed
     thread count for the run (restored after; None: as it is), the shipped model's by default, as
     other counts train other weights.
     """
-    import torch
+    from kgnlu.training.nli_train import deterministic
 
-    before = torch.get_num_threads()
-    if threads:
-        torch.set_num_threads(threads)
-    try:
+    with deterministic(seed, threads):
         return _train(kg_dir, data_dir, out_dir, seed=seed, epochs=epochs, batch_size=batch_size, lr=lr,
                       max_train=max_train, max_dev=max_dev, neg_ratio=neg_ratio, eval_every=eval_every,
                       patience=patience, use_gnn=use_gnn, marking=marking, num_layers=num_layers,
                       time_budget_s=time_budget_s, device=device, progress=progress)
-    finally:
-        torch.set_num_threads(before)
 
 
 def _train(kg_dir: str | Path, data_dir: str | Path, out_dir: str | Path, *, seed: int, epochs: int, batch_size: int,
@@ -252,7 +238,6 @@ def _train(kg_dir: str | Path, data_dir: str | Path, out_dir: str | Path, *, see
     from kgnlu.tasks.re_features import FeatureBuilder, known_index, sym_feature_names
 
     t_start = time.perf_counter()
-    _seed_all(seed)
     data_dir, out_dir = Path(data_dir), Path(out_dir)
     labels, label_iris = label_set(data_dir)
     session = open_session(kg_dir, device=device)
