@@ -225,10 +225,13 @@ def _classify_and_tabulate(store: OwlreadyStore, manifest: dict, staging: Path, 
     timings["tables"] = round(time.perf_counter() - t0, 3)
 
     unsat = counts.pop("unsatisfiable")
-    if unsat and chosen != "none":
-        raise reasoner.unsatisfiable_error(ClosureTables(staging / TABLES), unsat)
-    if chosen != "none" and (clash := reasoner.clash_error(staging / TABLES, ClosureTables(staging / TABLES))):
-        raise clash  # an individual of two disjoint classes: HermiT refuses it, the RL and structural closures do not
+    if chosen != "none":
+        tables = ClosureTables(staging / TABLES)
+        if unsat:
+            raise reasoner.unsatisfiable_error(tables, unsat)
+        # An individual of two disjoint classes: HermiT refuses it, the RL and structural closures do not.
+        if clash := reasoner.clash_error(tables):
+            raise clash
 
     if "store" not in manifest:  # a KG in a SPARQL store answers SPARQL there
         progress("building the SPARQL copy")

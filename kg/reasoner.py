@@ -196,7 +196,7 @@ def _inconsistent(name: str, store: TripleStore, workdir: Path) -> InconsistentO
                 also = f"; individuals in them: {', '.join(map(_short, members))}" if members else ""
                 return InconsistentOntologyError(f"{name}: {err}{also}", unsatisfiable=err.unsatisfiable,
                                                  axioms=err.axioms)
-            if (err := clash_error(scratch, tables)) is not None:
+            if (err := clash_error(tables)) is not None:
                 return InconsistentOntologyError(f"{name}: {err}", axioms=err.axioms)
     finally:
         scratch.unlink(missing_ok=True)
@@ -208,8 +208,7 @@ def _inconsistent(name: str, store: TripleStore, workdir: Path) -> InconsistentO
 
 def unsatisfiable_error(tables, unsat: list[str], limit: int = 5) -> InconsistentOntologyError:
     """The refusal of a KG whose ``tables`` (``ClosureTables``) hold the unsatisfiable classes
-    ``unsat``: each named with the axioms that make it so. Worded as ``kg.ingest`` words the refusal
-    after ``-r rl`` and ``-r structural``, which this module may not import (ingest imports it)."""
+    ``unsat``: each named with the axioms that make it so (``kg.ingest`` after any reasoner)."""
     reasons = tables.unsatisfiable()
     axioms = []
     for cls in unsat[:limit]:
@@ -225,11 +224,11 @@ def unsatisfiable_error(tables, unsat: list[str], limit: int = 5) -> Inconsisten
     return InconsistentOntologyError(msg, unsatisfiable=unsat, axioms=axioms)
 
 
-def clash_error(tables_path: Path, tables) -> InconsistentOntologyError | None:
-    """The refusal of a KG whose tables (at ``tables_path``, read by ``tables``, a ``ClosureTables``)
-    type an individual with two disjoint classes, with the axioms that say so; None when none does.
-    Unsatisfiable classes are found by every reasoner; this clash only by HermiT and Pellet."""
-    clash = _clash(tables_path)
+def clash_error(tables) -> InconsistentOntologyError | None:
+    """The refusal of a KG whose ``tables`` (``ClosureTables``) type an individual with two disjoint
+    classes, with the axioms that say so; None when none does. Unsatisfiable classes are found by
+    every reasoner; this clash only by HermiT and Pellet."""
+    clash = _clash(tables.path)
     if clash is None or (steps := tables.disjoint(clash[1], clash[2])) is None:
         return None
     ind, a, b = clash
