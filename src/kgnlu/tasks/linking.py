@@ -146,7 +146,8 @@ class Linker:
         self.extra_scorers = list(extra_scorers)
         self._vocab = getattr(matcher, "vocabulary", None)
         self._replaced = tables.replacements()
-        self._label = lru_cache(maxsize=1 << 16)(lambda iri: tables.label(iri))  # one SQL query per candidate otherwise
+        # The tables cache labels too; this one is asked per candidate, and its hits cost no Python call.
+        self._label = lru_cache(maxsize=1 << 16)(lambda iri: tables.label(iri))
         self._ancestors = lru_cache(maxsize=1 << 15)(lambda iri: frozenset(tables.ancestors(iri)))
         self._n_descendants = lru_cache(maxsize=1 << 15)(lambda iri: tables.n_descendants(iri))
         self.modifier_roots = tuple(modifier_roots)
