@@ -223,9 +223,11 @@ def cross_validate(data: CurationData, folds: int = 5, seed: int = 0, l2: float 
 
 def train_curation(linker, path: Path, out: Path | None = None, folds: int = 5, seed: int = 0,
                    min_alias_rate: float = 0.3, l2: float = 0.01, roots: Sequence[str] = HPO_ROOTS,
-                   command: str | None = None, progress: Callable[[str], None] = lambda _: None) -> dict:
-    """Cross-validate, then fit on every document and save in ``out`` (when given)."""
-    docs = read_annotated(path)
+                   command: str | None = None, progress: Callable[[str], None] = lambda _: None,
+                   docs: list[AnnotatedDoc] | None = None) -> dict:
+    """Cross-validate, then fit on every document and save in ``out`` (when given); ``docs``: the
+    file's documents when the caller has read them already."""
+    docs = read_annotated(path) if docs is None else docs
     progress(f"linking {len(docs)} documents")
     data = CurationData(linker, docs, roots, min_alias_rate)
     report = cross_validate(data, folds, seed, l2, progress)

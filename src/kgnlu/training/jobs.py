@@ -117,10 +117,10 @@ def train_curation(kg: str | Path | None, data: str | Path, out_dir: str | Path 
     from kgnlu.training.curation_train import read_annotated
     from kgnlu.training.curation_train import train_curation as train
 
-    read_annotated(data)  # a bad file is refused before the KG and the linker load, not after
+    docs = read_annotated(data)  # a bad file is refused before the KG and the linker load, not after
     runtime = _kg(kg, progress, {**model_linking(resolve_nli_model(None)), "dense": False})
     return train(runtime.session(progress).linker(progress), Path(data), Path(out_dir) if out_dir else None,
-                 progress=progress, **options)
+                 progress=progress, docs=docs, **options)
 
 
 def generate_relation_data(kg: str | Path | None, out_dir: str | Path, seed: int = 13, sizes: dict | None = None,
