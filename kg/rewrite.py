@@ -310,7 +310,7 @@ def settings() -> dict:
     """What decides the rules and targets; a saved index built under other settings is rebuilt."""
     return {"format": FORMAT, "min_support": MIN_SUPPORT, "max_segment": MAX_SEGMENT, "max_delete": MAX_DELETE,
             "delete_penalty": DELETE_PENALTY, "names_per_concept": MAX_NAMES_PER_CONCEPT,
-            "kinds": list(TARGET_KINDS), "fillers": sorted(FILLERS), "stems": 2}
+            "kinds": list(TARGET_KINDS), "fillers": sorted(FILLERS), "stems": 2, "derived": "wordnet"}
 
 
 @dataclass(frozen=True)
@@ -350,12 +350,24 @@ class RewriteIndex:
                                  for lhs, rhs, cost, n in self._db.execute("SELECT lhs, rhs, cost, support FROM rules"))
 
     @staticmethod
-    def build(path: str | Path, entries: Iterable, digest: str = "") -> RewriteIndex:
+    def build(path: str | Path, entries: Iterable, digest: str = "",
+              derived: Mapping[str, Sequence[str]] | None = None) -> RewriteIndex:
         """Mine rules from ``entries`` (lexicon entries) and write them with the targets to ``path``
         (``kg.kgdir.publish``: a reader never sees half a file, and older ``<kind>-*`` versions beside
-        it go); ``digest`` names the KG generation."""
+        it go); ``digest`` names the KG generation. ``derived``: adjectives and the nouns they are
+        formed from (``kg.wordnet.derived_nouns``); None reads them from WordNet where it is
+        installed, and without it there are none. Only the pairs whose noun is a label are kept."""
         path = Path(path)
         found = targets(entries)
+        source = "given"
+        if derived is None:
+            from kgnlu.kg.wordnet import derived_nouns, find_dir
+
+            root = find_dir()
+            derived, source = (derived_nouns(root), f"wordnet {root}") if root is not None else ({}, "none")
+        labels = {bag_key(key_tokens(text)) for _, text, kind in found if kind == "label"}
+        forms = sorted({(normalized(word), key) for word, nouns in derived.items() for noun in nouns
+                        if (key := bag_key(key_tokens(noun))) in labels and " " not in key})
         names: dict[str, list[str]] = {}
         for iri, text, _ in found:
             names.setdefault(iri, []).append(text)
@@ -365,9 +377,12 @@ class RewriteIndex:
                 "CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);"
                 "CREATE TABLE rules (lhs TEXT NOT NULL, rhs TEXT NOT NULL, cost REAL NOT NULL, support INTEGER NOT NULL);"
                 "CREATE TABLE targets (key TEXT NOT NULL, iri TEXT NOT NULL, text TEXT NOT NULL, kind TEXT NOT NULL,"
-                " stems TEXT NOT NULL);")
+                " stems TEXT NOT NULL);"
+                "CREATE TABLE derived (word TEXT NOT NULL, key TEXT NOT NULL);")
             db.executemany("INSERT INTO meta VALUES (?, ?)", [("settings", json.dumps(settings())), ("digest", digest),
-                                                              ("rules", str(len(rules))), ("targets", str(len(found)))])
+                                                              ("rules", str(len(rules))), ("targets", str(len(found))),
+                                                              ("derived", f"{len(forms)} from {source}")])
+            db.executemany("INSERT INTO derived VALUES (?, ?)", forms)
             db.executemany("INSERT INTO rules VALUES (?,?,?,?)", ((" ".join(a), " ".join(b), c, n) for a, b, c, n in rules))
             rows = ((key_tokens(text), iri, text, kind) for iri, text, kind in found)
             db.executemany("INSERT INTO targets VALUES (?,?,?,?,?)",
@@ -421,8 +436,30 @@ class RewriteIndex:
         return self.named_tokens(key_tokens(text), stems)
 
     def known(self, token: str) -> bool:
-        """Whether a phrase with this key token can name anything through ``named``."""
-        return token in self.words or stem(token) in self.stem_words
+        """Whether a phrase with this key token can name anything through ``named`` or ``derived``."""
+        return token in self.words or stem(token) in self.stem_words or token in self.derived_keys
+
+    @cached_property
+    def derived_keys(self) -> dict[str, tuple[str, ...]]:
+        """Adjective -> the keys of the labels of the nouns it is formed from ("febrile": "fever")."""
+        with self._lock:
+            rows = self._db.execute("SELECT word, key FROM derived ORDER BY word, key").fetchall()
+        out: dict[str, tuple[str, ...]] = {}
+        for word, key in rows:
+            out[word] = out.get(word, ()) + (key,)
+        return out
+
+    def derived(self, token: str) -> list[Hit]:
+        """The concepts labelled by a noun that the adjective ``token`` is formed from, in the
+        dictionary's sense (``kg.wordnet.derived_nouns``: "febrile" names Fever, "blind" Blindness,
+        where no ending rule of ``kg.morph`` reaches), at ``MORPH_COST``."""
+        keys = self.derived_keys.get(token, ())
+        if not keys:
+            return []
+        with self._lock:
+            rows = self._db.execute(f"SELECT iri, text, kind FROM targets WHERE kind = 'label' AND key IN "
+                                    f"({','.join('?' * len(keys))})", keys).fetchall()
+        return sorted((Hit(iri, name, kind, MORPH_COST) for iri, name, kind in rows), key=lambda h: h.iri)
 
     @cached_property
     def _spelling(self) -> tuple[list[str], np.ndarray, np.ndarray, int]:

@@ -3,7 +3,8 @@
 Only what the lexical KG needs: each synset's lemmas (in sense order of the index), its
 hypernyms (``@``, and ``@i`` for instances), its antonyms (``!``, a lexical pointer between two
 word senses, read here as between their synsets), and the morphological exception lists
-(``noun.exc``: "men man"). The format is the one of ``wndb(5WN)``.
+(``noun.exc``: "men man"). The format is the one of ``wndb(5WN)``. And, for the linker's word
+forms (``kg.rewrite``), the nouns an adjective is formed from (``derived_nouns``).
 """
 
 from __future__ import annotations
@@ -75,6 +76,38 @@ def _parse_data(line: str) -> Synset:
         elif sym == "!":
             syn.antonyms.append(tid)
     return syn
+
+
+def derived_nouns(directory: str | os.PathLike) -> dict[str, list[str]]:
+    """Each one-word adjective of WordNet and the nouns it is formed from or pertains to, read from
+    the lexical pointers between word senses: derivation (``+``, "blind" and "blindness") and
+    pertainym (``\\``, "febrile" and "fever"). Word to word, not synset to synset: "febrile" gives
+    "fever", not its synonyms "pyrexia" or "febricity". Nouns sorted, adjectives lowercased."""
+    links: list[tuple[str, int, int]] = []
+    try:
+        with open(Path(directory) / "data.adj", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("  "):
+                    continue
+                f = line.split(" | ", 1)[0].split()
+                n = int(f[3], 16)
+                words = [_lemma(f[4 + 2 * i]).lower() for i in range(n)]
+                at = 4 + 2 * n
+                for i in range(int(f[at])):
+                    sym, target, tpos, st = f[at + 1 + 4 * i: at + 5 + 4 * i]
+                    if sym in ("+", "\\") and tpos == "n" and st != "0000":  # 0000: between synsets
+                        links.append((words[int(st[:2], 16) - 1], int(target), int(st[2:], 16)))
+        out: dict[str, set[str]] = {}
+        # A synset's offset is its line's byte offset in data.noun: read only the lines pointed to.
+        with open(Path(directory) / "data.noun", "rb") as fh:
+            for adjective, target, k in sorted(links, key=lambda link: link[1]):
+                if " " not in adjective and "-" not in adjective:
+                    fh.seek(target)
+                    f = fh.readline().decode("utf-8").split()
+                    out.setdefault(adjective, set()).add(_lemma(f[4 + 2 * (k - 1)]).lower())
+    except (OSError, UnicodeDecodeError, IndexError, ValueError) as e:
+        raise InputError(f"{directory}: not a readable WordNet database ({e})") from None
+    return {a: sorted(ns) for a, ns in sorted(out.items())}
 
 
 def read(directory: str | os.PathLike) -> WordNet:

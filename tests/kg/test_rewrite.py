@@ -80,6 +80,23 @@ def test_index_file_is_rebuilt_under_other_settings(tmp_path, monkeypatch):
     assert not list(tmp_path.glob("*.tmp"))
 
 
+def test_derived_adjectives_name_the_label_of_their_noun_only(tmp_path):
+    """An adjective formed from a noun ("febrile": "fever") names the concept that noun labels,
+    at the stems' cost; a noun that is only a synonym, or names nothing, gives no pair."""
+    entries = [Entry("fever", "Fever", "label", None, "t"), Entry("fever", "Pyrexia", "exact", None, "t"),
+               Entry("blind", "Visual loss", "label", None, "t"), Entry("blind", "Blindness", "exact", None, "t")]
+    derived = {"febrile": ["fever"], "Blind": ["blindness"], "pyretic": ["pyrexia"], "even": ["evenness"]}
+    index = RewriteIndex.build(tmp_path / "rewrite.sqlite3", entries, "digest", derived=derived)
+    assert index.derived_keys == {"febrile": ("fever",)}
+    assert [(h.iri, h.text, h.cost) for h in index.derived("febrile")] == [("fever", "Fever", rewrite.MORPH_COST)]
+    assert index.known("febrile") and not index.known("pyretic") and index.derived("even") == []
+    # None reads WordNet where it is installed; without it, no pairs and the index says so.
+    with mock.patch("kgnlu.kg.wordnet.find_dir", return_value=None):
+        bare = RewriteIndex.build(tmp_path / "bare.sqlite3", entries, "digest")
+    assert bare.derived_keys == {} and not bare.known("febrile")
+    assert dict(bare._db.execute("SELECT name, value FROM meta"))["derived"] == "0 from none"
+
+
 def test_two_rules_chain(tmp_path):
     names = dict(NAMES)
     names["g"] = ["Small thumb fracture", "Underdeveloped thumb fracture"]

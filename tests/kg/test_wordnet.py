@@ -48,6 +48,25 @@ def test_reader_reads_senses_hypernyms_antonyms_and_exceptions(wn):
 
 
 @needs_wordnet
+def test_derived_nouns_follow_word_to_word_pointers_from_adjectives():
+    """Pertainyms and derivations link word senses: "febrile" pertains to "fever" and not to the
+    other lemmas of its synset ("pyrexia"); "blind" is derived with "blindness"."""
+    derived = wordnet.derived_nouns(WN_DIR)
+    assert derived["febrile"] == ["fever"]
+    assert "blindness" in derived["blind"] and "anemia" in derived["anemic"]
+    assert "pyrexia" not in derived["febrile"]
+    assert not any(" " in a or "-" in a for a in derived)  # one-word adjectives only
+    assert 8000 < len(derived) < 9000
+
+
+def test_derived_nouns_of_a_folder_that_is_no_wordnet_is_one_clear_error(tmp_path):
+    (tmp_path / "data.adj").write_text("00001740 00 a 01 able 0 001 + 999 n 0101 | broken\n", encoding="utf-8")
+    (tmp_path / "data.noun").write_text("short\n", encoding="utf-8")
+    with pytest.raises(wordnet.InputError, match="not a readable WordNet database"):
+        wordnet.derived_nouns(tmp_path)
+
+
+@needs_wordnet
 def test_converter_writes_first_senses_as_exact_and_disjointness_only_where_satisfiable(wn, tmp_path):
     out = wn_source.build(tmp_path, lemmas=["apple", "man", "woman"])
     text = out.read_text(encoding="utf-8")

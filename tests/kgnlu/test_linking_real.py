@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from kgnlu.api import Engine  # noqa: E402
+from kgnlu.kg.wordnet import find_dir  # noqa: E402
 from kgnlu.tasks.scope import attach_modifiers, sentences  # noqa: E402
 from kgnlu.types import InputError, Mention  # noqa: E402
 from tests.conftest import run_cli  # noqa: E402
@@ -331,6 +332,11 @@ def test_other_word_forms_word_orders_and_typos(engine):
     # One derived word alone names a label when it ends as an adjective or a Greek or Latin noun.
     (m,) = engine.link("All patients were ataxic.")
     assert (m.text, m.label, m.via) == ("ataxic", "Ataxia", "rewrite")
+    # Or when the dictionary forms it from the label's noun, where no ending rule reaches (WordNet).
+    if find_dir() is not None:
+        assert _found(engine.link("The child was febrile.")) == [("febrile", "HP_0001945")]
+    else:
+        assert engine.link("The child was febrile.") == []
     # Runs are cut every six words for the rewriter; word forms are read across the cut (GSC+).
     text = "Important radiological signs included calcification of the falx cerebri in 65%."
     assert _found(engine.link(text)) == [("calcification of the falx cerebri", "HP_0005462")]
@@ -360,6 +366,8 @@ def test_real_hpo_word_forms_and_typos(hpo_engine):
                                                           "Increased intracranial pressure"),
              "The child was anemic.": ("anemic", "Anemia"), "She is hypertensive.": ("hypertensive", "Hypertension"),
              "Both were cirrhotic.": ("cirrhotic", "Cirrhosis")}
+    if find_dir() is not None:  # nouns the dictionary forms adjectives from
+        cases.update({"Two infants were febrile.": ("febrile", "Fever"), "He is blind.": ("blind", "Blindness")})
     for text, want in cases.items():
         assert want in [(m.text, m.label) for m in hpo_engine.link(text, branches=["hpo:phenotype"])], text
     # A lone word in another form names no qualifier: "episode" is not HPO's Episodic, even where

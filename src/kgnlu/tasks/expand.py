@@ -292,13 +292,16 @@ def named_parts(run: str, rewriter, accept: Callable[[list], list], stopwords: f
 
     A part of one word in another form ("anemic", "cirrhotic", "hypertensive", "chalazia") names
     only a concept's label, only when the word ends as an adjective or a Greek or Latin noun does
-    (``kg.morph.FINDING_ENDINGS``), and only through ``accept_word`` (None: not read), which the
-    caller makes stricter: alone, such a word is weaker evidence than a phrase ("episode" is HPO's
-    qualifier Episodic; on the default KG "even" was a drug's brand name, Evenity). A one-word
+    (``kg.morph.FINDING_ENDINGS``) or is an adjective formed from the label's noun in the
+    dictionary ("febrile" for Fever: ``RewriteIndex.derived``), and only through ``accept_word``
+    (None: not read), which the caller makes stricter: alone, such a word is weaker evidence than
+    a phrase ("episode" is HPO's qualifier Episodic; on the default KG "even" was a drug's brand
+    name, Evenity). A one-word
     part with a typo goes through ``accept``. A part ends where the run does or before a stopword:
     English noun phrases end in their head, and "hyperplasia of the mandibular [coronoid
     processes]" is no mandibular hyperplasia."""
     norms = [normalized(w) for w in WORD.findall(run)]
+    derived = getattr(rewriter, "derived_keys", {})
     size = len(norms)
     typo = [0] * size
     # A word no name has, in any form, ends every part that could hold it: reach[i] is where
@@ -325,13 +328,15 @@ def named_parts(run: str, rewriter, accept: Callable[[list], list], stopwords: f
                 if j > top:
                     continue
                 typos, form = sum(typo[i:j]), j - i == 1 and not typo[i]
-                if form and (accept_word is None or split(norms[i])[1] not in FINDING_ENDINGS):
+                ending = form and split(norms[i])[1] in FINDING_ENDINGS
+                if form and (accept_word is None or not ending and norms[i] not in derived):
                     continue
                 if not any(len(n) > 2 and n.isalpha() for n in norms[i:j]):
                     continue  # numbers alone ("2 to 3") name nothing
-                hits = rewriter.named_tokens([n for n in norms[i:j] if n not in FILLERS], stems=j - i > 1 or form)
+                hits = rewriter.named_tokens([n for n in norms[i:j] if n not in FILLERS], stems=j - i > 1 or ending)
                 if form:  # the word as it stands names nothing here, or the lexicon would have matched it
-                    hits = [h for h in hits if h.cost > 0 and h.kind == "label"]
+                    hits = [h for h in hits if h.cost > 0 and h.kind == "label"] or (
+                        rewriter.derived(norms[i]) if norms[i] in derived else [])
                 # ``accept`` keeps some of the hits it is given: of none, none, without asking.
                 keep = accept_word if form else accept
                 if hits and (cands := keep([replace(h, cost=h.cost + TYPO_COST * typos) for h in hits])):

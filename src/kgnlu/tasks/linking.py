@@ -43,7 +43,6 @@ from itertools import islice
 
 from kgnlu.kg.lexicon import LINKABLE
 from kgnlu.kg.matcher import normalize_token
-from kgnlu.kg.morph import stem
 from kgnlu.kg.negation import cue_spans, experiencers, polarity_cues
 from kgnlu.kg.rewrite import FILLERS as _FILLERS
 from kgnlu.kg.rewrite import MAX_QUERY_TOKENS as MAX_PHRASE_TOKENS
@@ -303,7 +302,7 @@ class Linker:
                 cur.pop(0)
             if cur and any(len(w) > 2 and not w.isdigit() and w not in STOPWORDS for _, _, w in cur):
                 if self._vocab is None or any(w in self._vocab or rw is not None and (
-                        stem(w) in rw.stem_words or rw.correct(w) is not None) for _, _, w in cur):
+                        rw.known(w) or rw.correct(w) is not None) for _, _, w in cur):
                     runs.append((cur[0][0], cur[-1][1], stretch))
                     kept = True
             cur.clear()
