@@ -221,18 +221,22 @@ class Engine:
     def link_many(self, texts: Sequence[str], top_k: int = 0, branches: Sequence[str] | None = None,
                   nested: bool = False) -> list[list[Mention]]:
         """``link`` over many texts, batched; results in input order."""
-        return self.linker().link_many(_texts(texts), top_k=top_k, branches=branches, modifiers=True, nested=nested,
-                                       forms=True, curator=self.curator())
+        session = self.session()  # once: a call reads one KG generation, even while another is published
+        return session.linker().link_many(_texts(texts), top_k=top_k, branches=branches, modifiers=True,
+                                          nested=nested, forms=True, curator=self._curator(session))
 
     def curator(self, progress: StageCallback = no_progress):
         """The curation model ``link`` applies (``tasks.curation.Curator``), None when there is none."""
+        return self._curator(self.session(progress)) if self.curation is not None else None
+
+    def _curator(self, session):
         if self.curation is None:
             return None
         from kgnlu.tasks.curation import default_curator_path
 
         auto = str(self.curation) == "auto"
         path = default_curator_path() if auto else Path(self.curation)
-        return self.session(progress).curator(path, required=not auto)
+        return session.curator(path, required=not auto)
 
     # -- NLI ---------------------------------------------------------------------------------
 
@@ -288,7 +292,8 @@ class Engine:
         predictor = None if symbolic_only else self.nli_predictor()
         if predictor is not None:
             return predictor.predict([p for p, _ in checked], [h for _, h in checked])
-        linker, rules = self.linker(), self.rules()
+        session = self.session()
+        linker, rules = session.linker(), session.rules()
         results = [symbolic_infer(linker, rules, p, h) for p, h in checked]
         if not symbolic_only:
             for r in results:

@@ -75,6 +75,23 @@ def test_engine_sees_a_new_generation(tmp_path):
     reader.close()
 
 
+def test_one_call_reads_one_generation(demo_kg, monkeypatch):
+    """``link`` and a symbolic ``infer`` take the linker, the curator and the rules from one session:
+    asked again in mid-call, the runtime could hand parts of a newer generation published meanwhile."""
+    from kgnlu.runtime import Runtime
+
+    e = Engine(demo_kg)  # with the packaged curation model
+    calls = []
+    real = Runtime.session
+    monkeypatch.setattr(Runtime, "session", lambda self, *a: calls.append(1) or real(self, *a))
+    e.link("apples and pears")
+    assert len(calls) == 1
+    calls.clear()
+    e.infer("I ate an apple.", "I ate a fruit.", symbolic_only=True)
+    assert len(calls) == 1
+    e.close()
+
+
 def test_unchanged_ingest_result(demo_kg):
     e = Engine(demo_kg)
     r = e.ingest([DEMO])
