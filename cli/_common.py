@@ -161,6 +161,14 @@ def check_ray(ray: str | None, input_file) -> None:
     require_ray()
 
 
+def command_line() -> str:
+    """This process's command line as a shell would repeat it (``kgnlu`` and its quoted arguments):
+    what a trained model's record keeps of the run that made it."""
+    import shlex
+
+    return " ".join(["kgnlu", *map(shlex.quote, sys.argv[1:])])
+
+
 def optional_values(argv: list[str], options: tuple[str, ...] = ("--ray",)) -> list[str]:
     """``argv`` with each of ``options`` given without a value (last, or before another option)
     given an empty one (``--ray=``): typer's parser has no options whose value is optional."""

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import typer
 
-from kgnlu.cli._common import KG_OPTION, TYPER_SETTINGS, StageProgress, fail, handle_errors, print_json
+from kgnlu.cli._common import (KG_OPTION, TYPER_SETTINGS, StageProgress, command_line, fail, handle_errors,
+                               print_json)
 
 from kgnlu.training.jobs import LINKER_RECIPE_THREADS, NLI_RECIPE, NLI_RECIPE_EXTRA, RE_RECIPE_THREADS
 
@@ -67,7 +68,8 @@ def train_re_cli(
     _check(device, threads=threads)
     with StageProgress(enabled=not (quiet or json_out)) as progress:
         report = train_re(kg, data, out, seed, regenerate, progress, epochs=epochs, max_train=max_train,
-                          time_budget_s=time_budget, num_layers=layers, device=device, threads=threads)
+                          time_budget_s=time_budget, num_layers=layers, device=device, threads=threads,
+                          command=command_line())
     if json_out:
         print_json(report)
     else:
@@ -125,11 +127,8 @@ def train_nli_cli(
     Early stopping on dev macro-F1; the run log is ``train_log.jsonl`` beside the model, and the
     options (with this command line) are recorded in the model's manifest.
     """
-    import shlex
-    import sys
-
     _check(device, lr, threads)
-    command = " ".join(["kgnlu", *map(shlex.quote, sys.argv[1:])])
+    command = command_line()
     if real is not None and not extra:
         extra = [str(real / name) for name in NLI_RECIPE_EXTRA]  # FILE#SOURCE: the folder goes before it
     with StageProgress(enabled=not (quiet or json_out)) as progress:
@@ -169,13 +168,10 @@ def train_nli_gate_cli(
     on), the rest of the model frozen: a proof then weighs what it is worth on the dev set, whatever
     the text looks like. It also sets which undecided pairs the neural side answers alone
     (--gate-mask, --graph). Only the gate and the manifest are rewritten."""
-    import shlex
-    import sys
-
     import kgnlu.training.jobs as jobs
 
     _check(device)
-    command = " ".join(["kgnlu", *map(shlex.quote, sys.argv[1:])])
+    command = command_line()
     with StageProgress(enabled=not (quiet or json_out)) as progress:
         report = jobs.refit_nli_gate(model, kg, data, out, real_dir=real, device=device, progress=progress,
                                      command=command, reading={"gate_mask": gate_mask, "graph": graph})
@@ -205,14 +201,11 @@ def train_curation_cli(
 ) -> None:
     """Learn which of the linker's candidate mentions curators annotate (nested terms, grouping
     classes, aliases no ontology lists) from annotated documents; report cross-validated P/R/F1."""
-    import shlex
-    import sys
-
     import kgnlu.training.jobs as jobs
 
     if out is not None and (out.exists() and not out.is_dir() or any(p.is_file() for p in out.parents)):
         fail(f"--out {out}: a file is in the way; give a folder")  # found before the cross-validation, not after
-    command = " ".join(["kgnlu", *map(shlex.quote, sys.argv[1:])])
+    command = command_line()
     with StageProgress(enabled=not (quiet or json_out)) as progress:
         report = jobs.train_curation(kg, data, out, progress=progress, folds=folds, seed=seed,
                                      min_alias_rate=min_alias_rate, command=command)
@@ -272,7 +265,8 @@ def train_linker_cli(
         report = train_linker(kg, out, progress, seed=seed, epochs=epochs, max_pairs=max_pairs, batch_size=batch_size,
                               lr=lr, holdout=holdout, holdout_seed=holdout_seed, sources=source,
                               bar=not (quiet or json_out), nil_phrases=None if no_calibrate else nil_phrases,
-                              calibrate_only=calibrate_only, calibration_work=calibration_work, threads=threads)
+                              calibrate_only=calibrate_only, calibration_work=calibration_work, threads=threads,
+                              command=command_line())
     if json_out:
         print_json(report)
     elif calibrate_only:

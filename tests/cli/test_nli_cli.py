@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from kgnlu.neural.manifest import library_versions
 from kgnlu.tasks.nli_features import PROOF_FEATURES
 from kgnlu.training import nli_data
 from tests.conftest import run_cli
@@ -30,6 +31,8 @@ def test_train_nli_saves_a_model_with_its_log_and_command(trained):
     manifest = json.loads((model / "manifest.json").read_text())
     assert manifest["id2label"] == {"0": "entailment", "1": "neutral", "2": "contradiction"}
     assert manifest["training"]["options"]["command"].startswith("kgnlu train nli --kg ")
+    # the libraries that made the weights, and those that refit the gate (the same run here)
+    assert manifest["training"]["versions"] == manifest["training"]["gate_fit"]["versions"] == library_versions()
     assert (model / "adapter" / "adapter_model.safetensors").is_file()
     assert not list(model.rglob("*.bin")) and not list(model.rglob("*.pt"))  # no pickles
     assert [json.loads(x)["epoch"] for x in (model / "train_log.jsonl").read_text().splitlines()] == [1]

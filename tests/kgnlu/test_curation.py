@@ -18,6 +18,7 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from kgnlu.api import Engine  # noqa: E402
+from kgnlu.neural.manifest import library_versions  # noqa: E402
 from kgnlu.tasks.curation import (Candidate, Features, Regression, Stats, default_curator_path,  # noqa: E402
                                   keep_scored, load_curator, norm_text)
 from kgnlu.training.curation_train import THRESHOLDS, curie_iri, read_annotated, train_curation  # noqa: E402
@@ -215,7 +216,7 @@ def test_train_save_load_and_link_through_an_alias(small_kg, tmp_path):
     path = _write(tmp_path / "docs.tsv")
     out = tmp_path / "model"
     with Engine(small_kg, device="cpu", dense=False, curation=None) as plain:
-        report = train_curation(plain.linker(), path, out, folds=2, roots=[PHENOTYPE])
+        report = train_curation(plain.linker(), path, out, folds=2, roots=[PHENOTYPE], command="kgnlu train curation")
         assert plain.curator() is None
         assert [m.text for m in plain.link("He denies jaw cysts.")] == []
     assert report["threshold"] in THRESHOLDS and report["candidates"]["gold"] == 9
@@ -223,6 +224,8 @@ def test_train_save_load_and_link_through_an_alias(small_kg, tmp_path):
     assert report["cv"]["r"] == 1.0
     config = json.loads((out / "curation.json").read_text())
     assert config["training"]["documents"] == 4 and config["training"]["linking"]["dense"] is False
+    assert config["training"]["command"] == "kgnlu train curation"
+    assert config["training"]["versions"] == library_versions()
     curator = load_curator(out)
     assert curator.aliases["jaw cysts"] == HP + "0009588" and curator.aliases["fever"] == HP + "0001945"
     with Engine(small_kg, device="cpu", dense=False, curation=out) as engine:
@@ -322,6 +325,8 @@ def test_cli_train_curation_errors_and_link_without_curation(small_kg, tmp_path)
                   "--out", tmp_path / "m", "-q")
     assert res.returncode == 0, res.stderr
     assert "2-fold cross-validation by document" in res.stdout and (tmp_path / "m" / "curation.json").is_file()
+    record = json.loads((tmp_path / "m" / "curation.json").read_text())["training"]
+    assert record["command"].startswith("kgnlu train curation --kg ") and record["versions"] == library_versions()
     text = "No jaw cysts, but fever and a severe cough."
     res = run_cli("link", "--kg", small_kg, "--curation", str(tmp_path / "m"), "--json", text)
     assert res.returncode == 0, res.stderr

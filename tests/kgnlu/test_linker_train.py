@@ -56,7 +56,7 @@ def kg(tmp_path_factory) -> Path:
 
 
 OPTIONS = dict(seed=3, epochs=6, max_pairs=None, batch_size=8, group=4, lr=2e-3, holdout=0.2, holdout_seed=1,
-               sources=None, eval_queries=50, eval_pool=100, progress=False)
+               sources=None, eval_queries=50, eval_pool=100, progress=False, command="kgnlu train linker --seed 3")
 
 
 @pytest.fixture(scope="module")
@@ -166,13 +166,16 @@ def test_held_out_concepts_never_trained_on(kg, runs):
 
 def test_adapter_saved_as_safetensors_and_loads(runs):
     from kgnlu.neural.encoder import MiniLMEncoder
+    from kgnlu.neural.manifest import library_versions
 
     out = runs[2]
     assert (out / "adapter_model.safetensors").stat().st_size < 5_000_000
     assert not list(out.glob("*.bin")) and not list(out.glob("*.pt")) and not list(out.glob("*.pkl"))
     cfg = json.loads((out / "adapter_config.json").read_text())
     assert cfg["r"] == 16 and cfg["base_model_name_or_path"].endswith("all-MiniLM-L6-v2")
-    assert read_training(out)["seed"] == OPTIONS["seed"]
+    record = read_training(out)
+    assert record["seed"] == OPTIONS["seed"] and record["command"] == OPTIONS["command"]
+    assert record["versions"] == library_versions()  # the libraries that made the weights
     tuned, base = MiniLMEncoder(adapter=out, device="cpu"), MiniLMEncoder(device="cpu")
     assert tuned.fingerprint != base.fingerprint
     texts = ["eggplant", "aubergine", "cookie", "biscuit"]

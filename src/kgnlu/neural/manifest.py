@@ -19,7 +19,8 @@ from pathlib import Path
 #   linking     how training linked mentions: {"dense": bool, "rewrite": bool}, plus the dense
 #               encoder's "encoder" fingerprint and "nil_threshold" when dense
 #   config      the model's own: base encoder (name, fingerprint), num_layers, max_length, ...
-#   training    metadata of the run (free-form)
+#   training    metadata of the run (free-form), with every trainer's ``versions`` (``library_versions``)
+#               and, run from the CLI, its ``command`` line (NLI's under ``options``); older models lack both
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_VERSION = 2
@@ -31,11 +32,30 @@ MODEL_TYPES = {
 # How every kgnlu training run has linked its data (``Engine(kg, dense=False)``: the lexicon,
 # with phrase rewriting). A version-1 manifest did not record it; this is what those runs did.
 LEXICON_LINKING = {"dense": False, "rewrite": True, "forms": False}
+# The installed distributions a trained model's weights depend on: every trainer's record (the
+# manifest's ``training``, the linker's ``training.json``, curation's ``curation.json``) keeps
+# their versions, so that a run can be repeated with the libraries that made it.
+WEIGHT_LIBRARIES = ("torch", "transformers", "peft", "torch_geometric", "sentence-transformers", "numpy", "kgnlu")
 
 
 class ModelFormatError(ValueError):
     """A saved model that cannot be loaded as saved: its one-line message names the folder and why.
     (``kgnlu.neural`` cannot raise the KG's ``InputError``; ``tasks/`` turns this into one.)"""
+
+
+def library_versions() -> dict[str, str]:
+    """``{"python": version, library: version}`` for each of WEIGHT_LIBRARIES installed here
+    (read from the package metadata, nothing imported); one that is not installed is absent."""
+    import platform
+    from importlib import metadata
+
+    versions = {"python": platform.python_version()}
+    for name in WEIGHT_LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
 
 
 def model_class(type_name: str, where: str | Path = "") -> type:

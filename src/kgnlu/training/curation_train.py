@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from kgnlu.kg.ntriples import obo_iri
+from kgnlu.neural.manifest import library_versions
 from kgnlu.tasks.curation import FORMAT, AliasIndex, Candidate, Curator, Regression, Stats, keep_scored
 from kgnlu.tasks.curation import norm_text
 from kgnlu.types import InputError
@@ -240,6 +241,7 @@ def train_curation(linker, path: Path, out: Path | None = None, folds: int = 5, 
         "training": {"data": str(path), "sha256": hashlib.sha256(Path(path).read_bytes()).hexdigest(),
                      "documents": len(docs), "mentions": sum(len(g) for g in data.gold), "rows": len(y),
                      "linking": {**linker.mode, "forms": True, "nested": True}, "command": command,
+                     "versions": library_versions(),
                      "cross_validation": {k: v for k, v in report.items() if not k.startswith("predictions")}},
     }
     curator = Curator(config, reg)

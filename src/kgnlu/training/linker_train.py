@@ -305,7 +305,7 @@ def train(kg_dir: str | Path, out_dir: str | Path, *, seed: int = 0, epochs: int
           max_length: int = 32, remine: bool = True, eval_queries: int = 400, eval_pool: int = 4000,
           model_path: str | Path | None = None, progress: bool = True, nil_phrases: str | Path | None = None,
           calibrate_only: bool = False, calibration_work: str | Path | None = None,
-          threads: int | None = LINKER_RECIPE_THREADS) -> dict:
+          threads: int | None = LINKER_RECIPE_THREADS, command: str | None = None) -> dict:
     """Train the self-alignment LoRA adapter on ``kg_dir``'s synonym groups; save it in ``out_dir``.
 
     Returns the report also written to ``training.json``. ``sources`` limits the concepts to
@@ -319,7 +319,8 @@ def train(kg_dir: str | Path, out_dir: str | Path, *, seed: int = 0, epochs: int
     recalibrates the encoder already in ``out_dir`` (an adapter, or a sentence-transformers
     folder); it returns the calibration. ``calibration_work`` keeps the calibration's held-out
     HPO KG between runs. ``threads``: torch's thread count for the run (restored after; None: as
-    it is), the shipped adapter's by default, as other counts train other weights.
+    it is), the shipped adapter's by default, as other counts train other weights. ``command``: the
+    command line that ran this training, kept in the report beside the library versions.
     """
     if calibrate_only or nil_phrases is not None:
         from kgnlu.training.linker_nil import calibrate_encoder
@@ -337,7 +338,7 @@ def train(kg_dir: str | Path, out_dir: str | Path, *, seed: int = 0, epochs: int
                     warmup=warmup, tau=tau, rank=rank, alpha=alpha, lora_dropout=lora_dropout, holdout=holdout,
                     holdout_seed=holdout_seed, sources=sources, max_length=max_length, remine=remine,
                     eval_queries=eval_queries, eval_pool=eval_pool, model_path=model_path, progress=progress,
-                    threads=threads)
+                    threads=threads, command=command)
     if nil_phrases is not None:
         nil = calibrate_encoder(out_dir, nil_phrases, work=calibration_work, log=_stderr if progress else _silent)
         report["nil"] = {k: nil[k] for k in ("nil_threshold", "f1", "precision", "recall", "positives", "negatives")}
@@ -359,13 +360,14 @@ def _train(kg_dir: str | Path, out_dir: str | Path, *, seed: int, epochs: int, m
            max_pairs_per_concept: int, batch_size: int, group: int, lr: float, warmup: float, tau: float, rank: int,
            alpha: int, lora_dropout: float, holdout: float, holdout_seed: int, sources: Sequence[str] | None,
            max_length: int, remine: bool, eval_queries: int, eval_pool: int, model_path: str | Path | None,
-           progress: bool, threads: int | None = None) -> dict:
+           progress: bool, threads: int | None = None, command: str | None = None) -> dict:
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoTokenizer
 
     from kgnlu.neural.encoder import BASE_MODEL_NAME, default_model_path, encoder_fingerprint, save_adapter
     from kgnlu.neural.lora import load_base
+    from kgnlu.neural.manifest import library_versions
 
     if batch_size < 2:
         raise ValueError(f"batch_size must be >= 2 (in-batch negatives); got {batch_size}")
@@ -500,7 +502,7 @@ def _train(kg_dir: str | Path, out_dir: str | Path, *, seed: int, epochs: int, m
                       "batch_size": batch_size, "group": group, "lr": lr, "warmup": warmup, "tau": tau,
                       "max_length": max_length, "remine": remine, "loss": "symmetric InfoNCE, in-batch negatives",
                       "torch_threads": trained_threads},
-            "metrics": metrics, "seconds": seconds,
+            "metrics": metrics, "seconds": seconds, "command": command, "versions": library_versions(),
         }
         (out / TRAINING_FILE).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
         log("done", seconds=seconds["total"])

@@ -180,7 +180,7 @@ def refit_gate(model_dir: str | Path, kg_dir: str | Path | None, data_dir: str |
     manifest are rewritten)."""
     from kgnlu.tasks.nli_features import GATE_MASKS, GRAPH_SIDES
     from kgnlu.neural.fused import FusedNLI
-    from kgnlu.neural.manifest import read_manifest
+    from kgnlu.neural.manifest import library_versions, read_manifest
     from kgnlu.runtime import default_node_vectors, open_session
     from kgnlu.training.nli_train import deterministic, precompute
 
@@ -206,7 +206,7 @@ def refit_gate(model_dir: str | Path, kg_dir: str | Path | None, data_dir: str |
         progress("fitting the decided-verdict head")
         stats = fit_decided_head(model, pairs, seed=seed)
     stats.update(command=command, kg_manifest_hash=session.manifest.get("hash"), reading=reading,
-                 labels=dict(sorted(Counter(pairs.labels).items())))
+                 labels=dict(sorted(Counter(pairs.labels).items())), versions=library_versions())
     if not in_place:
         shutil.copytree(model_dir, out_dir, dirs_exist_ok=True)
     save_gate(model, out_dir, stats)

@@ -31,6 +31,7 @@ import numpy as np
 
 from kgnlu.config import NLI_RECIPE
 from kgnlu.labels import LABEL2ID, NOT_ENTAILMENT
+from kgnlu.neural.manifest import library_versions
 from kgnlu.progress import bar as progress_bar
 from kgnlu.training.records import json_records
 from kgnlu.types import InputError
@@ -404,7 +405,8 @@ def _metadata(*, summary: dict, spec: dict, train_path: Path, dev_path: Path, se
     return {"seed": summary["seed"], "epoch": epoch, "epochs": epochs, "patience": patience, "lr": lr,
             "batch_size": batch_size, "use_gnn": use_gnn, "n_train": summary["n_train"], "n_dev": summary["n_dev"],
             "train_sha256": file_sha256(train_path), "dev_sha256": file_sha256(dev_path), "kg_manifest_hash": kg_hash,
-            "dev": {k: dev[k] for k in ("accuracy", "macro_f1")}, "features": spec, "options": options or {}}
+            "dev": {k: dev[k] for k in ("accuracy", "macro_f1")}, "features": spec, "options": options or {},
+            "versions": library_versions()}
 
 
 __all__ = ["PairSet", "batches", "bucketed_order", "deterministic", "precompute", "read_jsonl", "run_model", "train"]

@@ -208,14 +208,16 @@ def train(kg_dir: str | Path, data_dir: str | Path, out_dir: str | Path, *, seed
           batch_size: int = 16, lr: float = 1e-3, max_train: int | None = 3000, max_dev: int | None = 1200,
           neg_ratio: float = 1.0, eval_every: int = 60, patience: int = 3, use_gnn: bool = False,
           marking: str = "sentence", num_layers: int | None = 4, threads: int | None = RE_RECIPE_THREADS,
-          time_budget_s: float | None = None, device: str = "cpu", progress: Callable[[str], None] = print) -> dict:
+          time_budget_s: float | None = None, device: str = "cpu", progress: Callable[[str], None] = print,
+          command: str | None = None) -> dict:
     """Train, early-stop on dev, calibrate and save; returns the training report (also in the manifest).
 
     ``max_train`` caps the training pairs after sampling negatives (``neg_ratio`` per positive);
     ``time_budget_s`` stops training early (the best model so far is kept; the report says so);
     ``marking`` and ``num_layers`` are the model's (``RelationModel.create``); ``threads``: torch's
     thread count for the run (restored after; None: as it is), the shipped model's by default, as
-    other counts train other weights.
+    other counts train other weights. ``command``: the command line that ran this training, kept in
+    the report beside the library versions (``library_versions``).
     """
     from kgnlu.training.nli_train import deterministic
 
@@ -223,16 +225,17 @@ def train(kg_dir: str | Path, data_dir: str | Path, out_dir: str | Path, *, seed
         return _train(kg_dir, data_dir, out_dir, seed=seed, epochs=epochs, batch_size=batch_size, lr=lr,
                       max_train=max_train, max_dev=max_dev, neg_ratio=neg_ratio, eval_every=eval_every,
                       patience=patience, use_gnn=use_gnn, marking=marking, num_layers=num_layers,
-                      time_budget_s=time_budget_s, device=device, progress=progress)
+                      time_budget_s=time_budget_s, device=device, progress=progress, command=command)
 
 
 def _train(kg_dir: str | Path, data_dir: str | Path, out_dir: str | Path, *, seed: int, epochs: int, batch_size: int,
            lr: float, max_train: int | None, max_dev: int | None, neg_ratio: float, eval_every: int, patience: int,
            use_gnn: bool, marking: str, num_layers: int | None, time_budget_s: float | None, device: str,
-           progress: Callable[[str], None]) -> dict:
+           progress: Callable[[str], None], command: str | None) -> dict:
     import torch
 
     from kgnlu.runtime import open_session
+    from kgnlu.neural.manifest import library_versions
     from kgnlu.neural.re_head import RelationModel, relation_loss
     from kgnlu.neural.fused import batch_to
     from kgnlu.tasks.re_features import FeatureBuilder, known_index, sym_feature_names
@@ -340,7 +343,7 @@ def _train(kg_dir: str | Path, data_dir: str | Path, out_dir: str | Path, *, see
         "kg_head_fit_loss": round(kg_loss, 4), "opinion_dropout": model.opinion_dropout,
         "data_meta": json.loads((data_dir / META_FILE).read_text(encoding="utf-8")).get("kg_manifest"),
         "kg_manifest": session.manifest.get("hash"), "seconds": round(time.perf_counter() - t_start, 1),
-        "device": device, "threads": torch.get_num_threads(),
+        "device": device, "threads": torch.get_num_threads(), "command": command, "versions": library_versions(),
     }
     model.save(out_dir, training=report, linking=linker.mode)  # inference must link as training did
     progress(f"saved to {out_dir} (dev F1 {best['f1']:.3f}, {report['seconds']} s)")
