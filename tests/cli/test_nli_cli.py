@@ -120,7 +120,18 @@ def test_eval_nli_binary_set(trained, demo_kg, tmp_path):
     ('{"premise": "a", "hyp": "b", "label": "neutral"}', "gold.jsonl:1: a record needs string 'premise'"),
     ("[1, 2]", "gold.jsonl:1: not a JSON object"),
     (b'{"premise": "a\xff", "hypothesis": "b", "label": "neutral"}', "gold.jsonl: not UTF-8 text"),
-], ids=["label", "json", "fields", "array", "utf8"])
+    (b"", "gold.jsonl: no records"),
+    (b"\n  \n", "gold.jsonl: no records"),
+    ('{"premise": "", "hypothesis": "b", "label": "neutral"}', "gold.jsonl:1: premise and hypothesis must both be"),
+    ('{"premise": "a", "hypothesis": " ", "label": "neutral"}', "gold.jsonl:1: premise and hypothesis must both be"),
+    (json.dumps({"premise": "a" * 100_001, "hypothesis": "b", "label": "neutral"}), "gold.jsonl:1: premise has 100001"),
+    ('{"premise": "a\\u0000b", "hypothesis": "b", "label": "neutral"}', "gold.jsonl:1: premise contains NUL bytes"),
+    ('{"premise": "a", "hypothesis": "b", "label": ["entailment"]}', "gold.jsonl:1: label ['entailment'] is not"),
+    ("".join(json.dumps({"premise": "a", "hypothesis": "b", "label": y}) + "\n"
+             for y in ("entailment", "neutral", "not_entailment")),
+     "gold.jsonl:3: label 'not_entailment' is binary, but line 2's 'neutral' is three-way"),
+], ids=["label", "json", "fields", "array", "utf8", "empty", "blank", "empty-text", "blank-text", "huge-text", "nul",
+        "label-list", "mixed-schemes"])
 def test_eval_nli_bad_file_is_one_line_before_any_kg_work(tmp_path, content, why):
     """Checked before the KG is opened (or, with none, built: minutes): here --kg names nothing."""
     gold = tmp_path / "gold.jsonl"
@@ -128,6 +139,32 @@ def test_eval_nli_bad_file_is_one_line_before_any_kg_work(tmp_path, content, why
     r = run_cli("eval", "nli", gold, "--kg", tmp_path / "no-kg-here")
     assert r.returncode == 2 and len(r.stderr_lines) == 1 and why in r.stderr and "internal" not in r.stderr
     assert not (tmp_path / "no-kg-here").exists()
+
+
+@pytest.mark.parametrize("argv, why", [
+    (["--dev", "{tmp}/nothing.jsonl"], "error: --dev {tmp}/nothing.jsonl: no such file"),
+    (["--dev", "{tmp}/bad.jsonl"], "error: --dev {tmp}/bad.jsonl:2: not JSON"),
+    (["--dev", "{tmp}/two.jsonl"], "error: --dev {tmp}/two.jsonl:1: label 'not_entailment' is binary, but the file "
+                                   "scored is three-way"),
+    (["--dev", "{tmp}/gold.jsonl"], "error: --dev {tmp}/gold.jsonl: is the file scored"),
+    (["--plots", "{tmp}/two.jsonl"], "error: --plots {tmp}/two.jsonl: is a file, not a directory"),
+    (["--plots", "{tmp}/two.jsonl/plots"], "error: --plots {tmp}/two.jsonl/plots: {tmp}/two.jsonl is a file"),
+    (["--dev", "{tmp}/bad.jsonl", "{tmp}"], "error: {tmp}: is a directory"),  # FILE a directory: checked first
+], ids=["dev-missing", "dev-malformed", "dev-binary-for-three-way", "dev-is-file", "plots-file", "plots-under-file",
+        "file-is-dir"])
+def test_eval_nli_dev_plots_and_file_are_checked_before_any_kg_work(tmp_path, argv, why):
+    """They failed after FILE was scored (a bad --dev, --plots a file), or were taken silently
+    (a missing --dev: no temperature fitted), or misnamed (a directory: "no such file")."""
+    pair = {"premise": "I eat apples", "hypothesis": "I eat fruit"}
+    (tmp_path / "gold.jsonl").write_text(json.dumps({**pair, "label": "entailment"}) + "\n"
+                                         + json.dumps({**pair, "label": "neutral"}) + "\n")
+    (tmp_path / "two.jsonl").write_text(json.dumps({**pair, "label": "not_entailment"}) + "\n")
+    (tmp_path / "bad.jsonl").write_text(json.dumps({**pair, "label": "neutral"}) + "\n{\n")
+    argv = [a.format(tmp=tmp_path) for a in argv]
+    gold = [] if argv[-1] == str(tmp_path) else [tmp_path / "gold.jsonl"]
+    r = run_cli("eval", "nli", *gold, *argv, "--kg", tmp_path / "no-kg-here")
+    assert r.returncode == 2 and r.stderr_lines[0].startswith(why.format(tmp=tmp_path)), r.stderr
+    assert len(r.stderr_lines) == 1 and not (tmp_path / "no-kg-here").exists()
 
 
 @pytest.mark.skipif(not SNLI.is_file(), reason="../shared/realdata is absent")

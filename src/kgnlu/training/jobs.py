@@ -7,6 +7,7 @@ They sit beside the runtime, never under it: the answering path imports nothing 
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -80,23 +81,39 @@ def evaluate_nli(kg: str | Path | None, path: str | Path, model: str | Path | No
                  dev_file: str | Path | None = None, plots: str | Path | None = None,
                  max_pairs: int | None = None, progress: bool = False) -> dict:
     """Classification report, confusion matrix and ECE (temperature fitted on dev) of a fused
-    model on a JSONL file (``kgnlu.training.nli_eval``); PNG plots under ``plots``."""
-    from kgnlu.training.nli_eval import evaluate, write_plots
-    from kgnlu.training.nli_train import read_jsonl
+    model on a JSONL file (``kgnlu.training.nli_eval``); PNG plots under ``plots``. The file, the
+    dev file and ``plots`` are checked before the KG is built or opened and the model loads."""
+    from kgnlu.training.nli_eval import dev_set, evaluate, is_binary, read_gold, write_plots
 
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
-    records = read_jsonl(path, max_pairs, binary_ok=True)  # a bad file is reported before the KG is built or opened
+    records = read_gold(path, max_pairs)
+    dev_file, dev_records = dev_set(path, dev_file, is_binary(records), max_pairs)
+    if plots is not None:
+        _check_out_dir(Path(plots), "--plots")
     model_dir = Path(model) if model else nli_model_dir()
     if not (model_dir / "manifest.json").is_file():
         raise InputError(f"{model_dir}: no trained NLI model there (run `kgnlu train nli`)")
     runtime = _kg(kg, no_progress)
     report = evaluate(model_dir, runtime.kg_dir, path, mode=mode, dev_file=dev_file, max_pairs=max_pairs,
-                      progress=progress, records=records)
+                      progress=progress, records=records, dev_records=dev_records)
     if plots is not None:
-        report["plots"] = [str(p) for p in write_plots(report, plots)]
+        try:
+            report["plots"] = [str(p) for p in write_plots(report, plots)]
+        except OSError as e:
+            raise InputError(f"--plots {plots}: {e.strerror or e}") from None
     return report
+
+
+def _check_out_dir(path: Path, option: str) -> None:
+    """A directory that is there or can be made: not a file, nor under one, and writable."""
+    for at in (path, *path.parents):
+        if not at.exists():
+            continue
+        if not at.is_dir():
+            raise InputError(f"{option} {path}: " + ("is a file, not a directory" if at == path
+                                                     else f"{at} is a file, not a directory"))
+        if not os.access(at, os.W_OK | os.X_OK):
+            raise InputError(f"{option} {path}: {at} is not writable")
+        return
 
 
 def train_linker(kg: str | Path | None, out_dir: str | Path, progress: StageCallback = no_progress,

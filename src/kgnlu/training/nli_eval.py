@@ -6,8 +6,9 @@ the expected calibration error over 15 equal-width confidence bins, before and a
 scaling; the temperature is fitted on the dev file (``dev.jsonl`` beside ``file`` unless given),
 never on the file being scored. A binary file (gold labels ``entailment`` and ``not_entailment``,
 RTE-style) is scored as one: neutral and contradiction are summed into not-entailment, for the
-predictions and for a three-way dev file alike. ``write_plots`` draws the reliability diagram and the confusion
-matrix as PNG files.
+predictions and for a three-way dev file alike; a file whose labels mix the two schemes, or a binary
+dev file for a three-way file, is refused (``read_gold``, ``dev_set``: before anything loads).
+``write_plots`` draws the reliability diagram and the confusion matrix as PNG files.
 """
 
 from __future__ import annotations
@@ -21,14 +22,78 @@ import numpy as np
 from kgnlu.labels import BINARY_LABELS, LABELS
 from kgnlu.training.nli_metrics import (ECE_BINS, binary_gold, classification_metrics, ece_floor, fit_temperature,
                                         log_softmax, logits_of, reliability, to_binary)
+from kgnlu.types import InputError
+
+SCHEMES = "three-way (entailment/neutral/contradiction) or binary (entailment/not_entailment)"
+
+
+def read_gold(path: str | Path, limit: int | None = None, *, binary: bool | None = None, what: str = "") -> list[dict]:
+    """The pairs of a gold file (the first ``limit``): ``read_jsonl`` with binary labels allowed and
+    each pair's texts checked as the engine checks them. An ``InputError``, led by ``what``, for a
+    file that is missing, a directory or holds no pairs, and for labels of two schemes: three-way
+    and binary in one file, or binary where ``binary`` is False (a dev file for a three-way file)."""
+    from kgnlu.training.nli_train import read_jsonl
+
+    path = Path(path)
+    try:
+        if path.is_dir():
+            raise InputError(f"{path}: is a directory")
+        if not path.exists():
+            raise InputError(f"{path}: no such file")
+        lines: list[int] = []
+        recs = read_jsonl(path, limit, binary_ok=True, check_texts=True, lines=lines)
+        if not recs:
+            raise InputError(f"{path}: no records")
+        first = None  # (line, label) of the first label that only one scheme has
+        for n, rec in zip(lines, recs):
+            label = rec["label"]
+            if label == "entailment":  # both schemes have it
+                continue
+            if label == "not_entailment" and binary is False:
+                raise InputError(f"{path}:{n}: label 'not_entailment' is binary, but the file scored is three-way: "
+                                 "fit its temperature on three-way pairs")
+            if first is None:
+                first = (n, label)
+            elif (label == "not_entailment") != (first[1] == "not_entailment"):
+                raise InputError(f"{path}:{n}: label {label!r} is {_scheme(label)}, but line {first[0]}'s {first[1]!r} "
+                                 f"is {_scheme(first[1])}: a file's labels are {SCHEMES}, not both")
+    except InputError as e:
+        raise InputError(f"{what}{e}") from None
+    return recs
+
+
+def _scheme(label: str) -> str:
+    return "binary" if label == "not_entailment" else "three-way"
+
+
+def is_binary(records: list[dict]) -> bool:
+    return any(r["label"] == "not_entailment" for r in records)
+
+
+def dev_set(file: str | Path, dev_file: str | Path | None, binary: bool,
+            limit: int | None = None) -> tuple[Path | None, list[dict] | None]:
+    """Where the temperature is fitted, and its pairs (``read_gold``): ``dev_file`` when given (an
+    ``InputError`` when it is missing, bad, the file scored itself, or binary for a three-way file),
+    else ``dev.jsonl`` beside ``file`` where there is one; (None, None) when there is none."""
+    file = Path(file)
+    if dev_file is None:
+        dev = file.with_name("dev.jsonl")
+        if not dev.is_file() or dev.resolve() == file.resolve():
+            return None, None
+        return dev, read_gold(dev, limit, binary=binary)
+    dev = Path(dev_file)
+    if dev.is_file() and dev.resolve() == file.resolve():
+        raise InputError(f"--dev {dev}: is the file scored; the temperature is fitted on other pairs")
+    return dev, read_gold(dev, limit, binary=binary, what="--dev ")
 
 
 def evaluate(model_dir: str | Path, kg_dir: str | Path, file: str | Path, *, mode: str = "fused",
              dev_file: str | Path | None = None, batch_size: int = 64, node_vectors: Callable | None = None,
              device: str = "cpu", max_pairs: int | None = None, progress: bool = False,
-             records: list[dict] | None = None) -> dict:
+             records: list[dict] | None = None, dev_records: list[dict] | None = None) -> dict:
     """Scores of the model in ``model_dir`` on the pairs of ``file`` (JSONL), in ``mode``;
-    ``records``: the file's pairs when the caller has read them already.
+    ``records``: the file's pairs when the caller has read them already (``read_gold``), and
+    ``dev_records`` those of ``dev_file`` (``dev_set``).
 
     Returns ``accuracy``, ``macro_f1``, ``per_class`` (precision, recall, F1, support),
     ``confusion`` (explicit label order), ``ece`` (raw), ``temperature`` (fitted on the dev file)
@@ -37,21 +102,22 @@ def evaluate(model_dir: str | Path, kg_dir: str | Path, file: str | Path, *, mod
     """
     from kgnlu.neural.fused import MODES, FusedNLI
     from kgnlu.runtime import default_node_vectors, model_linking, open_session
-    from kgnlu.training.nli_train import precompute, read_jsonl, run_model
+    from kgnlu.training.nli_train import precompute, run_model
 
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
     t0 = time.perf_counter()
     file = Path(file)
-    dev_file = Path(dev_file) if dev_file is not None else file.with_name("dev.jsonl")
+    recs = records if records is not None else read_gold(file, max_pairs)  # bad input before the model loads
+    binary = is_binary(recs)
+    if dev_records is None:
+        dev_file, dev_records = dev_set(file, dev_file, binary, max_pairs)
     model = FusedNLI.load(model_dir, device, merge=True)
     session = open_session(kg_dir, device=device, linking=model_linking(model_dir))  # as `infer` links
     tables = session.tables
     if node_vectors is None:
         node_vectors = default_node_vectors(tables, device, cache_dir=session.kg_dir / "cache")
     spec = model.config["features"]
-    recs = records if records is not None else read_jsonl(file, max_pairs, binary_ok=True)
-    binary = any(r["label"] == "not_entailment" for r in recs)
     names = BINARY_LABELS if binary else LABELS
 
     def scored(gold: list[str], probs: np.ndarray) -> tuple[list[str], np.ndarray]:
@@ -68,9 +134,8 @@ def evaluate(model_dir: str | Path, kg_dir: str | Path, file: str | Path, *, mod
     report = {"mode": mode, "file": str(file), "model": str(model_dir), "binary": binary,
               **classification_metrics(gold, probs, names)}
 
-    if dev_file.is_file() and dev_file.resolve() != file.resolve():
-        dev_recs = read_jsonl(dev_file, max_pairs, binary_ok=binary)
-        dev_pairs = precompute(dev_recs, session.linker(), session.rules(), tables, node_vectors, spec=spec,
+    if dev_records is not None:
+        dev_pairs = precompute(dev_records, session.linker(), session.rules(), tables, node_vectors, spec=spec,
                                progress=progress, desc="dev")
         dev_gold, dev_probs = scored(dev_pairs.labels, run_model(model, dev_pairs, batch_size=batch_size, mode=mode)["probs"])
         t = fit_temperature(logits_of(dev_probs), [names.index(y) for y in dev_gold])
@@ -139,4 +204,4 @@ def write_plots(report: dict, out_dir: str | Path) -> list[Path]:
     return paths
 
 
-__all__ = ["evaluate", "write_plots"]
+__all__ = ["dev_set", "evaluate", "is_binary", "read_gold", "write_plots"]

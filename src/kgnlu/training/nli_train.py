@@ -39,20 +39,33 @@ from kgnlu.types import InputError
 TRAIN_FILE, DEV_FILE, LOG_FILE = "train.jsonl", "dev.jsonl", "train_log.jsonl"
 
 
-def read_jsonl(path: str | Path, limit: int | None = None, *, binary_ok: bool = False) -> list[dict]:
+def read_jsonl(path: str | Path, limit: int | None = None, *, binary_ok: bool = False, check_texts: bool = False,
+               lines: list[int] | None = None) -> list[dict]:
     """Records with ``premise``, ``hypothesis`` and a ``label`` among ``kgnlu.labels.LABELS``;
-    with ``binary_ok``, also ``not_entailment`` (its spellings in ``NOT_ENTAILMENT`` read as that)."""
+    with ``binary_ok``, also ``not_entailment`` (its spellings in ``NOT_ENTAILMENT`` read as that).
+    ``check_texts``: both texts checked as the engine checks a pair (``Engine.check_pair``: text,
+    not too long, not empty). ``lines`` gets each record's line number."""
+    if check_texts:
+        from kgnlu.api import Engine
+
     def check(rec: dict) -> str | None:
         if not isinstance(rec.get("premise"), str) or not isinstance(rec.get("hypothesis"), str):
             return "a record needs string 'premise' and 'hypothesis'"
-        if binary_ok and isinstance(rec.get("label"), str) and rec["label"].strip().lower() in NOT_ENTAILMENT:
+        label = rec.get("label")
+        if binary_ok and isinstance(label, str) and label.strip().lower() in NOT_ENTAILMENT:
             rec["label"] = "not_entailment"
-        elif rec.get("label") not in LABEL2ID:
+        elif not isinstance(label, str) or label not in LABEL2ID:  # a list or object is no label (nor hashable)
             known = sorted(LABEL2ID) + (["not_entailment"] if binary_ok else [])
-            return f"label {rec.get('label')!r} is not one of {known}"
+            shown = repr(label) if len(repr(label)) <= 60 else repr(label)[:57] + "..."
+            return f"label {shown} is not one of {known}"
+        if check_texts:
+            try:
+                rec["premise"], rec["hypothesis"] = Engine.check_pair(rec["premise"], rec["hypothesis"])
+            except InputError as e:
+                return str(e)
         return None
 
-    return json_records(path, limit, check)
+    return json_records(path, limit, check, lines)
 
 
 def file_sha256(path: str | Path) -> str:

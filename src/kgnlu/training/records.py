@@ -10,11 +10,11 @@ from kgnlu.types import InputError
 
 
 def json_records(path: str | Path, limit: int | None = None,
-                 check: Callable[[dict], str | None] | None = None) -> list[dict]:
+                 check: Callable[[dict], str | None] | None = None, lines: list[int] | None = None) -> list[dict]:
     """The JSON object on each non-blank line of ``path`` (the first ``limit`` of them). ``check``
-    returns what is wrong with a record, or None, and may normalise it in place. A line that is no
-    JSON object, a record ``check`` faults, a file that is no UTF-8 text or cannot be read: an
-    ``InputError``."""
+    returns what is wrong with a record, or None, and may normalise it in place; ``lines`` gets
+    each returned record's line number. A line that is no JSON object, a record ``check`` faults,
+    a file that is no UTF-8 text or cannot be read: an ``InputError``."""
     out = []
     try:
         with open(path, encoding="utf-8") as f:
@@ -29,6 +29,8 @@ def json_records(path: str | Path, limit: int | None = None,
                 if fault:
                     raise InputError(f"{path}:{n}: {fault}")
                 out.append(rec)
+                if lines is not None:
+                    lines.append(n)
                 if limit is not None and len(out) >= limit:
                     break
     except UnicodeDecodeError as e:
