@@ -178,9 +178,13 @@ def optional_values(argv: list[str], options: tuple[str, ...] = ("--ray",)) -> l
 
 def texts_from(text: str | None, input_file) -> list[str]:
     """The texts of a command that takes TEXT or ``--input FILE`` (exactly one of them)."""
+    from kgnlu.api import Engine
+
     if (text is None) == (input_file is None):
         fail("give either TEXT or --input FILE")
-    return [text] if text is not None else [r["text"] for r in read_batch(input_file, ("text",))]
+    if text is not None:
+        return [Engine.check_text(text)]  # before the KG loads (or is built)
+    return [r["text"] for r in read_batch(input_file, ("text",), validate=lambda r: Engine.check_text(r["text"]))]
 
 
 def print_json(obj) -> None:

@@ -40,7 +40,7 @@ def infer_cli(
     hypothesis: str | None = typer.Option(None, "--hypothesis", "-H", help="The hypothesis text."),
     kg: Path | None = KG_OPTION,
     input_file: Path | None = typer.Option(None, "--input", "-i", help="Batch: JSONL with {\"premise\", \"hypothesis\"} per line."),
-    output: Path | None = typer.Option(None, "--output", "-o", help="Batch: write one JSON result per line here (default stdout)."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write one JSON result per line here (default stdout)."),
     model: Path | None = typer.Option(None, "--model", help="A trained NLI model directory (default: the shipped one)."),
     dense: bool = typer.Option(False, "--dense", help="Also link through the faiss index of lexicon embeddings (built on first use) a premise or "
                                "hypothesis that is one term. By default, infer links as its model "
@@ -78,13 +78,15 @@ def infer_cli(
     else:
         if premise is None or hypothesis is None:
             fail("give both --premise and --hypothesis (or --input FILE)")
-        pairs = [(premise, hypothesis)]
+        from kgnlu.api import Engine
+
+        pairs = [Engine.check_pair(premise, hypothesis)]  # before the KG and the model load
     # A batch run reports progress on stderr even with --json: stdout carries only the results.
     with StageProgress(enabled=not quiet and (input_file is not None or not json_out)) as progress:
         # with --output, a Ray run keeps its finished chunks beside it until done: a rerun resumes from them
         journal = output.with_name(output.name + ".ray-journal") if ray is not None and output is not None else None
         results = infer(pairs, kg, symbolic_only, progress, model, True if dense else None, encoder, ray, journal)
-    if input_file is not None or json_out:
+    if input_file is not None or json_out or output is not None:
         lines = [json.dumps(r.to_dict(), ensure_ascii=False) for r in results]
         if output is not None:
             tmp = output.with_name(output.name + ".part")

@@ -157,8 +157,8 @@ def train_nli_gate_cli(
     out: Path | None = typer.Option(None, "--out", help="Write the model here (default: rewrite the gate in --model)."),
     device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
     gate_mask: str = typer.Option("undecided", "--gate-mask", help="When the neural answer stands alone: "
-                                  "undecided (also on an unknown verdict that proved part of the hypothesis) or "
-                                  "decided (as trained)."),
+                                  "undecided (also on an unknown verdict that proved part of the hypothesis), "
+                                  "decided (as trained), or the older readings decidable and linked."),
     graph: str = typer.Option("both", "--graph", help="Which pairs the GNN reads: both (both sides link a "
                               "concept) or all (as trained)."),
     json_out: bool = typer.Option(False, "--json", help="Print the fit's record as JSON."),

@@ -250,6 +250,14 @@ class Engine:
         return None if path is None else self.session(progress).nli_predictor(path, progress)
 
     @staticmethod
+    def check_text(text, what: str = "text") -> str:
+        """``text`` as a string, or a one-line ``InputError``: not text (bytes that are not UTF-8,
+        NULs, lone surrogates) or too long. What every call checks, for callers to check first."""
+        from kgnlu.tasks.linking import check_text
+
+        return check_text(text, what)
+
+    @staticmethod
     def check_pair(premise, hypothesis, where: str = "") -> tuple[str, str]:
         """The pair as text, or an ``InputError`` (prefixed by ``where``): not text, too long, empty."""
         from kgnlu.tasks.linking import check_text

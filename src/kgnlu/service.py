@@ -355,7 +355,10 @@ def create_app(settings: ServeSettings | None = None, engine=None, host=None) ->
                                 headers={"WWW-Authenticate": "Bearer"})
 
     guarded = [Depends(authorized)] if settings.api_key else []
-    max_body = settings.max_items * (4 * settings.max_chars + 256) + 4096
+    # The largest body a request within the item limits can take: two texts per item (a pair), and
+    # 12 bytes per character (a character beyond the BMP as two JSON \u escapes, as Python's
+    # json.dumps sends it by default).
+    max_body = settings.max_items * (2 * 12 * settings.max_chars + 256) + 4096
 
     app.add_middleware(_BodyLimit, max_body=max_body)
 

@@ -222,6 +222,25 @@ def test_bad_requests_get_a_one_line_reason(strict_client, route, request_kw, st
     assert reason in one_line_error(strict_client.post(route, **request_kw), status)
 
 
+def test_the_body_limit_admits_every_request_within_the_item_limits(engine):
+    """The largest request the item limits allow, as Python's json.dumps sends it (every character
+    beyond the BMP as two \\u escapes: 12 bytes), is answered, not refused as too large."""
+    c = serving(engine, max_items=3, max_chars=500)
+    try:
+        text = "\N{GRINNING FACE}" * 499 + "a"
+        items = [{"premise": text, "hypothesis": text, "symbolic_only": True}] * 3
+        body = json.dumps(items).encode()
+        assert len(body) > 3 * 2 * 12 * 499
+        r = c.post("/v1/infer", content=body, headers={"content-type": "application/json"})
+        assert r.status_code == 200 and len(r.json()) == 3
+        # One character over, and the text limit speaks, not the body's.
+        items[0] = {"premise": text + "a", "hypothesis": "b", "symbolic_only": True}
+        r = c.post("/v1/infer", content=json.dumps(items).encode(), headers={"content-type": "application/json"})
+        assert "item 1: premise has 501 characters" in one_line_error(r, 422)
+    finally:
+        c.__exit__(None, None, None)
+
+
 def test_a_streamed_body_over_the_limit_is_refused_as_it_comes(engine):
     """A chunked upload declares no length: it is counted as it arrives and refused once over the
     limit, before the API key is checked (it was read whole first, 1 GiB held in memory)."""

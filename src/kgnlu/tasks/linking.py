@@ -106,6 +106,11 @@ def check_text(text, what: str = "text") -> str:
         raise InputError(f"{what} has {len(text)} characters; the limit is {MAX_CHARS} (split it into sentences)")
     if "\x00" in text:
         raise InputError(f"{what} contains NUL bytes: binary data, not text")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:  # a lone surrogate: how Python keeps bytes that were not UTF-8
+        raise InputError(f"{what} is not valid Unicode (a lone surrogate at character {e.start}: "
+                         f"bytes that were not UTF-8?)") from None
     return text
 
 

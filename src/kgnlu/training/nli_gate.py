@@ -186,6 +186,8 @@ def refit_gate(model_dir: str | Path, kg_dir: str | Path | None, data_dir: str |
 
     model_dir, out_dir = Path(model_dir), Path(out_dir)
     in_place = out_dir.resolve() == model_dir.resolve()
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"{out_dir} is a file, not a model folder")
     if not in_place and out_dir.exists() and any(out_dir.iterdir()):
         raise InputError(f"{out_dir} exists and is not empty")
     reading = {**READING, **(reading or {})}
