@@ -356,7 +356,8 @@ class RewriteIndex:
         (``kg.kgdir.publish``: a reader never sees half a file, and older ``<kind>-*`` versions beside
         it go); ``digest`` names the KG generation. ``derived``: adjectives and the nouns they are
         formed from (``kg.wordnet.derived_nouns``); None reads them from WordNet where it is
-        installed, and without it there are none. Only the pairs whose noun is a label are kept."""
+        installed, and without it there are none (until the KG changes: the index is rebuilt with
+        each generation). Only the pairs whose noun is a one-word label are kept."""
         path = Path(path)
         found = targets(entries)
         source = "given"

@@ -296,10 +296,9 @@ def named_parts(run: str, rewriter, accept: Callable[[list], list], stopwords: f
     dictionary ("febrile" for Fever: ``RewriteIndex.derived``), and only through ``accept_word``
     (None: not read), which the caller makes stricter: alone, such a word is weaker evidence than
     a phrase ("episode" is HPO's qualifier Episodic; on the default KG "even" was a drug's brand
-    name, Evenity). A one-word
-    part with a typo goes through ``accept``. A part ends where the run does or before a stopword:
-    English noun phrases end in their head, and "hyperplasia of the mandibular [coronoid
-    processes]" is no mandibular hyperplasia."""
+    name, Evenity). A one-word part with a typo goes through ``accept``. A part ends where the run
+    does or before a stopword: English noun phrases end in their head, and "hyperplasia of the
+    mandibular [coronoid processes]" is no mandibular hyperplasia."""
     norms = [normalized(w) for w in WORD.findall(run)]
     derived = getattr(rewriter, "derived_keys", {})
     size = len(norms)
