@@ -253,22 +253,16 @@ class Engine:
     def check_text(text, what: str = "text") -> str:
         """``text`` as a string, or a one-line ``InputError``: not text (bytes that are not UTF-8,
         NULs, lone surrogates) or too long. What every call checks, for callers to check first."""
-        from kgnlu.tasks.linking import check_text
+        from kgnlu.tasks.text import check_text
 
         return check_text(text, what)
 
     @staticmethod
     def check_pair(premise, hypothesis, where: str = "") -> tuple[str, str]:
         """The pair as text, or an ``InputError`` (prefixed by ``where``): not text, too long, empty."""
-        from kgnlu.tasks.linking import check_text
+        from kgnlu.tasks.text import check_pair
 
-        try:
-            premise, hypothesis = check_text(premise, "premise"), check_text(hypothesis, "hypothesis")
-        except InputError as e:
-            raise InputError(f"{where}{e}") from None
-        if not premise.strip() or not hypothesis.strip():
-            raise InputError(f"{where}premise and hypothesis must both be non-empty")
-        return premise, hypothesis
+        return check_pair(premise, hypothesis, where)
 
     def infer(self, premise: str, hypothesis: str, symbolic_only: bool = False) -> InferResult:
         """Entailment, neutral or contradiction for one pair, with proofs (the result contract).

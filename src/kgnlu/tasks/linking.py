@@ -51,9 +51,9 @@ from kgnlu.tasks.expand import WORD, abbreviations, coordinated, extensions, nam
 from kgnlu.tasks.expand import nested as expand_nested
 from kgnlu.tasks.readings import namesake_key, reads_as
 from kgnlu.tasks.scope import DEFAULT_MODIFIER_ROOTS, Scope, Scopes, attach_modifiers
-from kgnlu.types import Candidate, InputError, Mention
+from kgnlu.tasks.text import check_text
+from kgnlu.types import Candidate, Mention
 
-MAX_CHARS = 100_000
 KIND_SCORE = {"label": 1.0, "pref": 1.0, "exact": 0.98, "alt": 0.95, "related": 0.85, "narrow": 0.8, "broad": 0.75}
 DEFAULT_NIL = 0.80  # for an encoder without a calibrated threshold (see ``calibrated_nil``)
 NIL_FILE = "linker.json"
@@ -91,27 +91,6 @@ class Span:
     text: str
     candidates: list[Candidate]
     via: str
-
-
-def check_text(text, what: str = "text") -> str:
-    """Reject what cannot be text (bytes, NULs) and what is too long, with one-line errors."""
-    if isinstance(text, bytes):
-        try:
-            text = text.decode("utf-8")
-        except UnicodeDecodeError as e:
-            raise InputError(f"{what} is not UTF-8 (byte {e.start})") from None
-    if not isinstance(text, str):
-        raise InputError(f"{what} must be a string, not {type(text).__name__}")
-    if len(text) > MAX_CHARS:
-        raise InputError(f"{what} has {len(text)} characters; the limit is {MAX_CHARS} (split it into sentences)")
-    if "\x00" in text:
-        raise InputError(f"{what} contains NUL bytes: binary data, not text")
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as e:  # a lone surrogate: how Python keeps bytes that were not UTF-8
-        raise InputError(f"{what} is not valid Unicode (a lone surrogate at character {e.start}: "
-                         f"bytes that were not UTF-8?)") from None
-    return text
 
 
 def calibrated_nil(adapter_dir, fingerprint: str | None = None) -> float:

@@ -124,7 +124,7 @@ class RelationExtractor:
         return self.extract_many([text])[0]
 
     def extract_many(self, texts: Sequence[str], threshold: float | None = None) -> list[ExtractResult]:
-        from kgnlu.tasks.linking import check_text
+        from kgnlu.tasks.text import check_text
 
         texts = [check_text(t) for t in texts]
         thr = self.threshold if threshold is None else threshold

@@ -43,10 +43,9 @@ def read_jsonl(path: str | Path, limit: int | None = None, *, binary_ok: bool = 
                lines: list[int] | None = None) -> list[dict]:
     """Records with ``premise``, ``hypothesis`` and a ``label`` among ``kgnlu.labels.LABELS``;
     with ``binary_ok``, also ``not_entailment`` (its spellings in ``NOT_ENTAILMENT`` read as that).
-    ``check_texts``: both texts checked as the engine checks a pair (``Engine.check_pair``: text,
-    not too long, not empty). ``lines`` gets each record's line number."""
-    if check_texts:
-        from kgnlu.api import Engine
+    ``check_texts``: both texts checked as the engine checks a pair (``tasks.linking.check_pair``:
+    text, not too long, not empty). ``lines`` gets each record's line number."""
+    from kgnlu.tasks.text import check_pair
 
     def check(rec: dict) -> str | None:
         if not isinstance(rec.get("premise"), str) or not isinstance(rec.get("hypothesis"), str):
@@ -60,7 +59,7 @@ def read_jsonl(path: str | Path, limit: int | None = None, *, binary_ok: bool = 
             return f"label {shown} is not one of {known}"
         if check_texts:
             try:
-                rec["premise"], rec["hypothesis"] = Engine.check_pair(rec["premise"], rec["hypothesis"])
+                rec["premise"], rec["hypothesis"] = check_pair(rec["premise"], rec["hypothesis"])
             except InputError as e:
                 return str(e)
         return None

@@ -1,0 +1,42 @@
+"""What every call checks of its input text, before any KG work: ``Engine``, the CLI and the service share it."""
+
+from __future__ import annotations
+
+from kgnlu.types import InputError
+
+MAX_CHARS = 100_000
+
+
+def check_text(text, what: str = "text") -> str:
+    """Reject what cannot be text (bytes, NULs) and what is too long, with one-line errors."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise InputError(f"{what} is not UTF-8 (byte {e.start})") from None
+    if not isinstance(text, str):
+        raise InputError(f"{what} must be a string, not {type(text).__name__}")
+    if len(text) > MAX_CHARS:
+        raise InputError(f"{what} has {len(text)} characters; the limit is {MAX_CHARS} (split it into sentences)")
+    if "\x00" in text:
+        raise InputError(f"{what} contains NUL bytes: binary data, not text")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:  # a lone surrogate: how Python keeps bytes that were not UTF-8
+        raise InputError(f"{what} is not valid Unicode (a lone surrogate at character {e.start}: "
+                         f"bytes that were not UTF-8?)") from None
+    return text
+
+
+def check_pair(premise, hypothesis, where: str = "") -> tuple[str, str]:
+    """The pair as text, or an ``InputError`` (prefixed by ``where``): not text, too long, empty."""
+    try:
+        premise, hypothesis = check_text(premise, "premise"), check_text(hypothesis, "hypothesis")
+    except InputError as e:
+        raise InputError(f"{where}{e}") from None
+    if not premise.strip() or not hypothesis.strip():
+        raise InputError(f"{where}premise and hypothesis must both be non-empty")
+    return premise, hypothesis
+
+
+__all__ = ["MAX_CHARS", "check_pair", "check_text"]
