@@ -10,7 +10,7 @@ from kgnlu.cli._common import KG_OPTION, StageProgress, handle_errors, print_jso
 
 
 
-def ingest(paths: list[Path], kg: Path | None = None, fmt: str | None = None, reasoner: str = "auto",
+def ingest(paths: list[Path], kg: Path | None = None, fmt: str | None = None, reasoner: str | None = None,
            name: str | None = None, imports: Path | None = None, progress=None, embed: bool = True,
            store: str | None = None):
     """Plain function behind the command: returns an ``IngestResult``."""
@@ -25,8 +25,12 @@ def ingest_cli(
     paths: list[Path] = typer.Argument(..., help="Ontology files: RDF/XML, OWL/XML, Turtle, N-Triples, JSON-LD or OBO, optionally .gz."),
     kg: Path | None = KG_OPTION,
     fmt: str | None = typer.Option(None, "--format", "-f", help="rdfxml, owlxml, turtle, ntriples, jsonld or obo (default: sniff, then suffix)."),
-    reasoner: str = typer.Option("auto", "--reasoner", "-r", help="auto, hermit, pellet, rl, structural or none."),
-    name: str | None = typer.Option(None, "--name", help="Source name (default: the file name without suffixes)."),
+    reasoner: str | None = typer.Option(
+        None, "--reasoner", "-r", show_default=False,
+        help="auto, hermit, pellet, rl, structural or none (default: the one the KG was built with, as its "
+             "manifest records it; auto for a new KG)."),
+    name: str | None = typer.Option(None, "--name", help="Source name, for one file (default: the file name without "
+                                    "suffixes; files given together need distinct names)."),
     imports: Path | None = typer.Option(None, "--imports", help="Directory to resolve owl:imports from; URLs are never fetched."),
     store: str | None = typer.Option(None, "--store", help="A SPARQL 1.1 endpoint URL to keep the triples in (e.g. an Oxigraph server); the KG's first ingest fixes it."),
     embed: bool = typer.Option(True, "--embed/--no-embed", help="Embed new lexicon entries for dense linking (or leave it to the first `kgnlu link`)."),

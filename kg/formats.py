@@ -162,9 +162,28 @@ def sniff(text: str) -> str | None:
     return None
 
 
+# OWL syntaxes no parser here reads; their ``Prefix(`` / ``Prefix:`` would pass for Turtle's PREFIX.
+_UNSUPPORTED = (
+    (re.compile(r"(?:Prefix|Ontology)\s*\("), "OWL functional syntax"),
+    (re.compile(r"(?:Prefix:\s*[\w.-]*:\s*<|Ontology:)"), "OWL Manchester syntax"),
+)
+
+
+def unsupported_syntax(text: str) -> str | None:
+    """The name of an OWL syntax ``text`` is written in that cannot be read, or None."""
+    for line in text[:SNIFF_BYTES].splitlines()[:200]:
+        line = line.strip()
+        if line and not line.startswith("#"):
+            return next((what for pattern, what in _UNSUPPORTED if pattern.match(line)), None)
+    return None
+
+
 def detect_format(path: Path, text: str, option: str | None) -> tuple[str, str]:
     if option:
         return option, "option"
+    if what := unsupported_syntax(text):
+        raise InputError(f"{path}: {what} is not supported; convert it first (to RDF/XML, OWL/XML or Turtle, "
+                         "e.g. with `robot convert`)")
     sniffed = sniff(text)
     if sniffed:
         return sniffed, "content"

@@ -18,6 +18,7 @@ from . import formats, lexicon, reasoner, sparql_copy, sparql_store
 from .errors import InputError
 from .kgdir import KGDir, empty_manifest, manifest_hash, write_manifest, QUADSTORE, TABLES
 from .owlready_store import OwlreadyStore
+from .store import check_source_name
 from .tables import ClosureTables
 from .tables_build import build_tables
 from .vocab import CLASS, RDF_TYPE
@@ -54,10 +55,29 @@ def _resolve_import(iri: str, imports_dir: Path | None) -> Path | None:
     return None
 
 
-def ingest(paths: Sequence[Path], kg_dir: Path, fmt: str | None = None, reasoner_name: str = "auto",
+def _distinct_names(paths: list[Path], name: str | None) -> list[str]:
+    """The source name of each path; refuses two paths that would share one (the second would
+    silently replace the first)."""
+    if name is not None:
+        return [check_source_name(name)]
+    names: dict[str, Path] = {}
+    for p in paths:
+        n = default_name(p)
+        if n in names:
+            same = names[n].resolve() == p.resolve()
+            what = f"{p} is given twice" if same else f"{names[n]} and {p} would both be source {n!r}"
+            raise InputError(f"{what}; give files with distinct names (--name applies to one file only)")
+        names[n] = p
+    return list(names)
+
+
+def ingest(paths: Sequence[Path], kg_dir: Path, fmt: str | None = None, reasoner_name: str | None = None,
            name: str | None = None, imports_dir: Path | None = None, progress: StageCallback = _noop,
            store_url: str | None = None, origin: str | None = None) -> dict:
     """Ingest ``paths`` into the KG at ``kg_dir``; returns a report (dict of plain values).
+
+    ``reasoner_name``: None reuses the reasoner the KG records as requested (as ``remove`` does),
+    else ``auto`` for a new KG. A failed first ingest removes the directory it created.
 
     ``store_url``: keep the triples in that SPARQL 1.1 store (``kg.sparql_store``) instead of the
     embedded quadstore; the first ingest records it, later writes go to the recorded store.
@@ -66,12 +86,13 @@ def ingest(paths: Sequence[Path], kg_dir: Path, fmt: str | None = None, reasoner
     paths = [Path(p) for p in paths]
     if not paths:
         raise InputError("no file to ingest")
-    if name and len(paths) > 1:
+    if name is not None and len(paths) > 1:
         raise InputError("--name applies to one file; give one path or drop --name")
+    names = _distinct_names(paths, name)  # before anything is written: a name becomes a file name
     if origin is not None and len(paths) > 1:
         raise InputError("an origin names one file; give one path")
     fmt = formats.normalise_format(fmt)
-    if reasoner_name not in reasoner.REASONERS:
+    if reasoner_name is not None and reasoner_name not in reasoner.REASONERS:
         raise InputError(f"unknown --reasoner {reasoner_name!r}; choose one of {', '.join(reasoner.REASONERS)}")
     if imports_dir is not None and not Path(imports_dir).is_dir():
         raise InputError(f"--imports {imports_dir}: not a directory")
@@ -80,16 +101,21 @@ def ingest(paths: Sequence[Path], kg_dir: Path, fmt: str | None = None, reasoner
     kg = KGDir(kg_dir)
     report: dict = {"kg": str(kg.root), "sources": [], "changed": False}
     timings: dict[str, float] = {}
+    created = _missing_dirs(kg.root)
+    lock_existed = (kg.root / ".lock").exists()
     try:
         with kg.transaction() as staging:
             manifest = _read_manifest(staging)
+            requested = reasoner_name or (manifest.get("reasoner") or {}).get("requested", "auto")
             store = sparql_store.open_for_write(manifest, store_url, kg.root) or OwlreadyStore(staging / QUADSTORE)
             try:
-                todo = [(p, name or default_name(p), origin) for p in paths]
+                todo = [(p, n, origin) for p, n in zip(paths, names)]
                 seen_imports: set[str] = set()
+                loaded: dict[str, Path] = {}
                 while todo:
                     path, src_name, src_origin = todo.pop(0)
-                    entry = _load_one(store, manifest, path, src_name, fmt, staging, progress, timings, src_origin)
+                    entry = _load_one(store, manifest, path, src_name, fmt, staging, progress, timings, src_origin,
+                                      loaded)
                     report["sources"].append(entry)
                     for iri in entry.get("imports", []):
                         local = _resolve_import(iri, Path(imports_dir) if imports_dir else None)
@@ -102,7 +128,7 @@ def ingest(paths: Sequence[Path], kg_dir: Path, fmt: str | None = None, reasoner
                 if not any(e["status"] in ("added", "replaced") for e in report["sources"]):
                     raise _Unchanged
                 store.commit()
-                _classify_and_tabulate(store, manifest, staging, reasoner_name, progress, timings)
+                _classify_and_tabulate(store, manifest, staging, requested, progress, timings)
                 report["changed"] = True
             finally:
                 store.close()
@@ -114,8 +140,38 @@ def ingest(paths: Sequence[Path], kg_dir: Path, fmt: str | None = None, reasoner
         sparql_store.collect_after_publish(manifest)
     except _Unchanged:
         report["manifest"] = kg.current().manifest() if kg.exists else empty_manifest()
+    except BaseException:
+        if not kg.exists:
+            _undo_first_write(kg.root, created, lock_existed)
+        raise
     report["timings"] = timings
     return report
+
+
+def _missing_dirs(root: Path) -> list[Path]:
+    """``root`` and those of its parents that do not exist yet, deepest first."""
+    missing = []
+    p = root.absolute()
+    while not p.exists() and p != p.parent:
+        missing.append(p)
+        p = p.parent
+    return missing
+
+
+def _undo_first_write(root: Path, created: list[Path], lock_existed: bool) -> None:
+    """After a failed first ingest, leave the file system as it was: drop the ``.lock`` this write
+    made, then the directories it made, each only if empty (another writer's files stay)."""
+    try:
+        if not lock_existed and [p.name for p in root.iterdir()] == [".lock"]:
+            (root / ".lock").unlink()
+    except OSError:
+        return
+    for d in created:
+        try:
+            d.rmdir()
+        except OSError:
+            if d.exists():
+                return
 
 
 def remove(source: str, kg_dir: Path, progress: StageCallback = _noop) -> dict:
@@ -166,13 +222,22 @@ def _read_manifest(staging: Path) -> dict:
 
 
 def _load_one(store: OwlreadyStore, manifest: dict, path: Path, src_name: str, fmt: str | None, staging: Path,
-              progress: StageCallback, timings: dict, origin: str | None = None) -> dict:
+              progress: StageCallback, timings: dict, origin: str | None = None,
+              loaded: dict[str, Path] | None = None) -> dict:
+    """``loaded``: the sources this write has loaded so far, by name; one more under the same name
+    (an import named like a file given) is refused rather than replacing it."""
+    check_source_name(src_name)  # it names a file in the staging directory
     raw = formats.read_file(path)  # read once: hashed here, parsed below
     digest = hashlib.sha256(raw).hexdigest()
     known = manifest["sources"]
     for other, info in known.items():
         if info["sha256"] == digest:
             return {"name": other, "path": origin or str(path), "status": "unchanged", "sha256": digest}
+    if loaded is not None:
+        if src_name in loaded:
+            raise InputError(f"{loaded[src_name]} and {path} would both be source {src_name!r}; "
+                             "give files with distinct names")
+        loaded[src_name] = path
     status = "added"
     if src_name in known:
         progress(f"replacing {src_name}")

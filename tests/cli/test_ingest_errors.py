@@ -64,6 +64,8 @@ def _bad_files(d: Path) -> dict[str, tuple[Path, list[str], str]]:
     recursive.write_text('<?xml version="1.0"?>\n<!DOCTYPE rdf:RDF [ <!ENTITY a "&b;"> <!ENTITY b "&a;"> ]>\n'
                          f'{RDF_HEAD}<rdf:Description rdf:about="http://x/a"><rdfs:label>&a;</rdfs:label>'
                          "</rdf:Description></rdf:RDF>\n")
+    functional = d / "fs.ofn"
+    functional.write_text("Prefix(:=<http://ex.org/>)\nOntology(<http://ex.org/o>\nDeclaration(Class(:A))\n)\n")
     return {
         "missing file": (d / "no-such-file.owl", [], "no such file"),
         "directory": (d, [], "is a directory"),
@@ -81,6 +83,9 @@ def _bad_files(d: Path) -> dict[str, tuple[Path, list[str], str]]:
         "unknown --format": (rdfxml, ["--format", "n3"], "unknown --format 'n3'"),
         "unknown --reasoner": (rdfxml, ["--reasoner", "fact++"], "unknown --reasoner"),
         "bad --name": (rdfxml, ["--name", "has space"], "bad source name"),
+        "--name with a slash": (rdfxml, ["--name", "x/y"], "bad source name"),
+        "--name out of staging": (rdfxml, ["--name", "../esc"], "bad source name"),
+        "OWL functional syntax": (functional, [], "OWL functional syntax is not supported; convert it first"),
         "--imports not a dir": (rdfxml, ["--imports", str(d / "nowhere")], "not a directory"),
         "external DTD": (external_dtd, [], "external DTD"),
         "parameter entity": (param_entity, [], "parameter entity"),
@@ -91,8 +96,8 @@ def _bad_files(d: Path) -> dict[str, tuple[Path, list[str], str]]:
 CASE_IDS = [
     "missing file", "directory", "binary garbage", "not utf-8", "truncated rdf/xml", "truncated gzip", "empty file",
     "whitespace only", "no triples", "broken n-triples", "broken json-ld", "remote json-ld context", "wrong --format",
-    "unknown --format", "unknown --reasoner", "bad --name", "--imports not a dir", "external DTD",
-    "parameter entity", "recursive entity",
+    "unknown --format", "unknown --reasoner", "bad --name", "--name with a slash", "--name out of staging",
+    "OWL functional syntax", "--imports not a dir", "external DTD", "parameter entity", "recursive entity",
 ]
 
 
@@ -116,6 +121,26 @@ def test_bad_input_into_a_new_kg_creates_no_generation(tmp_path, cli):
     res = cli("ingest", bad, "--kg", tmp_path / "kg", "-q")
     assert res.returncode == 2 and len(res.stderr_lines) == 1
     assert not (tmp_path / "kg" / "current").exists()
+
+
+def test_bad_input_into_a_new_kg_leaves_no_directory(tmp_path, cli):
+    """A failed first ingest left an empty KG directory behind (with only its .lock)."""
+    bad = tmp_path / "empty.ttl"
+    bad.write_text("")
+    res = cli("ingest", bad, "--kg", tmp_path / "new" / "kg", "-q")
+    assert res.returncode == 2 and len(res.stderr_lines) == 1
+    assert not (tmp_path / "new").exists()
+
+
+def test_two_files_with_one_name_are_refused(kg_copy, tmp_path, cli, hash_tree):
+    """Both loaded under one source name: the second replaced the first, and the exit was 0."""
+    for d in ("a", "b"):
+        (tmp_path / d).mkdir()
+        (tmp_path / d / "onto.ttl").write_text(f"<http://x/{d}> a <http://www.w3.org/2002/07/owl#Class> .\n")
+    before = hash_tree(kg_copy)
+    res = cli("ingest", tmp_path / "a" / "onto.ttl", tmp_path / "b" / "onto.ttl", "--kg", kg_copy, "-q")
+    _assert_refused(res, before, hash_tree(kg_copy), contains="give files with distinct names")
+    assert "--name applies to one file" in res.stderr
 
 
 # -- hostile XML -----------------------------------------------------------------------------------

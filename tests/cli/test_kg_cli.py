@@ -247,6 +247,23 @@ def test_ingest_text_output(tmp_path, runner):
                                      f"KG unchanged: {tmp_path / 'kg'}"]
 
 
+def test_ingest_keeps_the_reasoner_the_kg_was_built_with(tmp_path, runner):
+    """Without -r, a later ingest re-reasoned the whole KG with auto (HermiT or RL)."""
+    from pathlib import Path
+
+    tst = Path(__file__).resolve().parents[1] / "data" / "tst.ttl"
+    more = tmp_path / "more.ttl"
+    more.write_text("<http://x/M> a <http://www.w3.org/2002/07/owl#Class> .\n")
+    r = invoke(runner, "ingest", tst, "--kg", tmp_path / "kg", "-r", "structural", "--no-embed", "-q")
+    assert r.exit_code == 0, r.stderr
+    r = invoke(runner, "ingest", more, "--kg", tmp_path / "kg", "--no-embed", "--json")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["reasoner"] | {"seconds": 0} == {
+        "name": "structural", "requested": "structural", "why": "requested", "seconds": 0}
+    help_text = " ".join(invoke(runner, "ingest", "--help").stdout.split())
+    assert "default: the one the KG was built with" in help_text
+
+
 # -- kg init ---------------------------------------------------------------------------------------
 
 

@@ -194,6 +194,22 @@ def test_write_back_records_the_source_by_name_not_a_temporary_path(demo_kg, tmp
         assert eng.kg_manifest()["sources"]["extracted"]["path"] == "extracted"
     assert {s.name: s.path for s in eng.stats().sources}["extracted"] == "extracted"
 
+def test_write_back_keeps_the_reasoner_the_kg_was_built_with(tmp_path):
+    """The write-back re-ingests with no reasoner named: it re-reasoned a structural KG with auto."""
+    from tests.conftest import DEMO
+
+    from kgnlu.api import Engine
+    from kgnlu.kg.ingest import ingest
+
+    kg = tmp_path / "kg"
+    ingest([DEMO], kg, reasoner_name="structural")
+    eng = Engine(kg, dense=False)
+    assert eng.add_extracted(eng.extract("Lemons contain vitamin C.", untrained=True).relations,
+                             min_score=0.5).changed
+    r = eng.kg_manifest()["reasoner"]
+    assert (r["name"], r["requested"]) == ("structural", "structural")
+
+
 def test_write_back_refused_by_the_ingest_changes_nothing(demo_kg, tmp_path, monkeypatch):
     """A triple the rules miss but the reasoner finds unsatisfiable is reported, and the KG stays."""
     from tests.conftest import copy_kg, tree_hash

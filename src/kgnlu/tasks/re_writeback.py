@@ -163,7 +163,7 @@ def write_back(engine, relations: Sequence[Relation], min_score: float, model: s
         progress(f"writing {len(accepted)} triple(s) into source {SOURCE!r} (the KG is re-classified)")
         # Recorded as the source's name: the file is gone once ingested, and no input file of the
         # user's would do either (the source gathers the relations of every write, each axiom
-        # annotated with its own sentence and time).
+        # annotated with its own sentence and time). No reasoner named: the KG's recorded one is kept.
         engine.runtime.ingest([path], progress, name=SOURCE, origin=SOURCE)
     except InconsistentOntologyError as e:
         reason = f"refused by the ingest: {e}"
