@@ -114,10 +114,11 @@ class Engine:
     def has_kg(self) -> bool:
         return self.runtime.has_kg
 
-    def ingest(self, paths: Sequence[str | Path], fmt: str | None = None, reasoner: str = "auto",
+    def ingest(self, paths: Sequence[str | Path], fmt: str | None = None, reasoner: str | None = None,
                name: str | None = None, imports_dir: str | Path | None = None,
                progress: StageCallback = no_progress, store: str | None = None) -> IngestResult:
         """Add (or replace) sources in the KG: parse, reason, publish a new generation atomically.
+        ``reasoner``: None keeps the one the KG was built with (``auto`` for a new KG), as the CLI does.
         ``store``: a SPARQL 1.1 endpoint to keep the triples in (fixed by the KG's first ingest)."""
         report = self.runtime.ingest(paths, progress, fmt=fmt, reasoner_name=reasoner, name=name,
                                      imports_dir=Path(imports_dir) if imports_dir else None, store_url=store)

@@ -370,7 +370,7 @@ class Runtime:
 
         progress("converting packaged sources to OWL")
         paths = build_all(build_dir(), progress=progress)
-        return self.ingest(paths, progress=progress, reasoner_name="auto")
+        return self.ingest(paths, progress=progress, reasoner_name=None)  # as recorded; auto for a new KG
 
     def ensure_kg(self, progress=no_progress) -> None:
         """Build the default KG when there is none (a first ``infer``, ``link`` or ``extract``),

@@ -75,6 +75,12 @@ def test_engine_sees_a_new_generation(tmp_path):
     reader.close()
 
 
+def test_ingest_keeps_the_reasoner_the_kg_was_built_with(tmp_path):
+    e = Engine(tmp_path / "kg")
+    e.ingest([TST], reasoner="none")
+    assert e.ingest([DEMO]).reasoner["name"] == "none"  # was re-reasoned with auto
+
+
 def test_one_call_reads_one_generation(demo_kg, monkeypatch):
     """``link`` and a symbolic ``infer`` take the linker, the curator and the rules from one session:
     asked again in mid-call, the runtime could hand parts of a newer generation published meanwhile."""
