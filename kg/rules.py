@@ -10,6 +10,7 @@ rule               premise, hypothesis   condition
 ``syn-eq``         +X ⊢ +Y, -X ⊢ -Y       X ≡ Y (same concept, a synonym, or equivalent classes)
 ``mono-up``        +X ⊢ +Y                X ⊑ Y (upward monotone)
 ``mono-down-neg``  -Y ⊢ -X                X ⊑ Y (downward monotone under negation)
+``disjoint-neg``   +X ⊢ -Y                X and Y are disjoint (what is an X is no Y)
 ``clash-neg``      +X ⟂ -Y, -Y ⟂ +X       X ⊑ Y (a thing and the denial of what it implies)
 ``clash-disjoint`` +X ⟂ +Y                X and Y are disjoint (inherited down the hierarchy)
 =================  ====================  =====================================================
@@ -19,8 +20,8 @@ The verdict is **contradiction** if some hypothesis assertion clashes with the p
 undecided hypothesis assertions are listed. When the words of a mention name several concepts
 exactly as well (``Assertion.readings``: the disease and the phenotype "diabetes mellitus"), an
 entailment or a ``clash-neg`` may go through any of them, and the proof names the one it used.
-A ``clash-disjoint`` needs the linked concepts themselves, and an ambiguous assertion that some
-reading supports clashes with nothing: two readings of one name are no contradiction.
+A ``clash-disjoint`` or ``disjoint-neg`` needs the linked concepts themselves, and an ambiguous
+assertion that some reading supports clashes with nothing: two readings of one name are no contradiction.
 Assertions about different people (``experiencer``: "My father has X" is the father's) never
 entail or clash with each other. An individual counts as an instance of its types.
 Nothing here calls a reasoner: answering is table lookups only.
@@ -36,7 +37,7 @@ from .words import WordRelations
 
 ENTAILMENT, CONTRADICTION, UNKNOWN = "entailment", "contradiction", "unknown"
 VERDICTS = (ENTAILMENT, CONTRADICTION, UNKNOWN)
-RULES = ("syn-eq", "mono-up", "mono-down-neg", "clash-neg", "clash-disjoint")
+RULES = ("syn-eq", "mono-up", "mono-down-neg", "clash-neg", "clash-disjoint", "disjoint-neg")
 MENTIONS, DENIES = "kgnlu:mentions", "kgnlu:denies"
 _SHORT = {"rdfs:subClassOf": "⊑", "owl:equivalentClass": "≡", "owl:disjointWith": "⊓⊥", "rdf:type": "∈"}
 
@@ -158,7 +159,12 @@ class RuleEngine:
         return None
 
     def entails(self, p: Assertion, h: Assertion) -> Proof | None:
-        if p.negated != h.negated or p.experiencer != h.experiencer:
+        if p.experiencer != h.experiencer:
+            return None
+        if not p.negated and h.negated:  # +X ⊢ -Y when X and Y are disjoint (natural logic: | then ^ is ⊏)
+            proof = self.disjoint(p.iri, h.iri)
+            return None if proof is None else Proof("disjoint-neg", p, h, proof, ENTAILMENT)
+        if p.negated != h.negated:
             return None
         if not p.negated:
             fwd = self.is_a(p.iri, h.iri)
@@ -196,7 +202,9 @@ class RuleEngine:
         premise_readings = [r for p in premise for r in _readings(p)]
         support: dict[Assertion, Proof] = {}
         for h in hypothesis:
-            proofs = [e for hr in _readings(h) for p in premise_readings if (e := self.entails(p, hr)) is not None]
+            # Disjointness between two ontologies' namesakes is an artefact: it needs the linked concepts.
+            proofs = [e for hr in _readings(h) for p in premise_readings if (e := self.entails(p, hr)) is not None
+                      and (e.rule != "disjoint-neg" or (hr is h and any(p is q for q in premise)))]
             if proofs:
                 support[h] = min(proofs, key=_proof_key)
         clashes: dict[Assertion, Proof] = {}

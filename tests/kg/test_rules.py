@@ -105,6 +105,29 @@ def test_clash_disjoint_from_all_disjoint_classes(rules):
     assert rules.decide([pos("Banana")], [pos("Beef", "hypothesis")]).label == CONTRADICTION
 
 
+def test_disjoint_neg(rules):
+    """disjoint-neg: +X entails -Y when X and Y are disjoint ("an apple" ⊢ "not a carrot": what is
+    a fruit is no vegetable); natural logic's alternation under a negation on one side."""
+    v = rules.decide([pos("Apple")], [neg("Carrot", "hypothesis")])
+    assert v.label == ENTAILMENT and [p.rule for p in v.proofs] == ["disjoint-neg"]
+    assert "owl:disjointWith" in [s.predicate for s in v.proofs[0].axioms]
+    assert "entails hypothesis -carrot" in rules.explain(v)[0]
+    # Not the other way round (-X says nothing of Y), nor without disjointness.
+    assert rules.decide([neg("Carrot")], [pos("Apple", "hypothesis")]).label == UNKNOWN
+    assert rules.decide([pos("Apple")], [neg("VitaminC", "hypothesis", "vitamin C")]).label == UNKNOWN
+
+
+def test_disjoint_neg_needs_the_linked_concepts_not_a_reading(rules):
+    """Two ontologies' namesakes may be stated disjoint by accident: as clash-disjoint, disjoint-neg
+    goes through the linked concepts only."""
+    from dataclasses import replace
+
+    premise = replace(pos("VitaminC", text="apple"), readings=(N + "Apple",))
+    assert rules.decide([premise], [neg("Carrot", "hypothesis")]).label == UNKNOWN
+    hypothesis = replace(neg("VitaminC", "hypothesis", "carrot"), readings=(N + "Carrot",))
+    assert rules.decide([pos("Apple")], [hypothesis]).label == UNKNOWN
+
+
 def test_two_negations_never_clash(rules):
     """-X and -Y never clash, even when X and Y are disjoint."""
     assert rules.decide([neg("Apple")], [neg("Carrot", "hypothesis")]).label == UNKNOWN

@@ -16,7 +16,7 @@ from tests.conftest import DEMO
 
 REAL = Path(__file__).resolve().parents[3] / "shared" / "realdata" / "nli"
 LEMMAS = ["apple", "fruit", "man", "woman", "person", "boy", "girl", "child", "sit", "stand", "sleep", "dog",
-          "animal", "like", "eat", "chair", "guitar", "play", "instrument", "mother", "diabetes"]
+          "animal", "like", "eat", "chair", "guitar", "play", "instrument", "mother", "diabetes", "tall", "short"]
 needs_wordnet = pytest.mark.skipif(wordnet.find_dir() is None, reason="WordNet not installed (apt-get install wordnet-base)")
 
 
@@ -84,6 +84,15 @@ def test_the_issue_examples_on_wordnet(engine):
 ])
 def test_verdicts_project_through_negation(engine, premise, hypothesis, label):
     assert infer(engine, premise, hypothesis).label == label
+
+
+@needs_wordnet
+def test_alternation_under_one_negation_is_an_entailment_with_its_own_proof(engine):
+    """"tall" | "short", then "not": ⊏. The proof says disjoint-neg and concludes entailment; it was
+    named clash-disjoint with a clash-neg beside it, two contradiction proofs for an entailment."""
+    r = infer(engine, "The man is tall.", "The man is not short.")
+    assert r.label == "entailment" and r.symbolic.rules == ["disjoint-neg"]
+    assert any("entails hypothesis -short" in line for line in r.symbolic.explanation)
 
 
 @needs_wordnet

@@ -244,12 +244,18 @@ def _concept_units(pt: list[Token], ht: list[Token], proofs: Sequence[Proof]) ->
     (``syn-eq``), "focal seizure" ⊏ "seizure" (``mono-up``). The alignment takes each as one unit."""
     units = {}
     for pr in proofs:
-        if pr.rule not in ("syn-eq", "mono-up") or pr.premise.negated or pr.hypothesis.negated:
+        # A disjoint-neg proof ("hypertension" | "hypotension", the hypothesis denying the second) aligns
+        # the two words as alternation; the hypothesis's negation is an edit of its own.
+        if pr.rule == "disjoint-neg" and not pr.premise.negated:
+            relation = ALTERNATION
+        elif pr.rule in ("syn-eq", "mono-up") and not pr.premise.negated and not pr.hypothesis.negated:
+            relation = EQ if pr.rule == "syn-eq" else FORWARD
+        else:
             continue
         hs = [i for i, t in enumerate(ht) if pr.hypothesis.start <= t.start and t.end <= pr.hypothesis.end]
         ps = [j for j, t in enumerate(pt) if pr.premise.start <= t.start and t.end <= pr.premise.end]
         if hs and ps:
-            units[hs[0]] = (hs, ps, EQ if pr.rule == "syn-eq" else FORWARD, pr)
+            units[hs[0]] = (hs, ps, relation, pr)
     return units
 
 
@@ -392,13 +398,17 @@ def _proofs(edits: list[Edit], label: str, p_cue: Token | None, h_cue: Token | N
             continue
         first = e.axioms[0].subject if e.axioms else ""
         last = first if e.relation == EQ else (e.axioms[-1].object if e.axioms else "")
-        rule = {EQ: "syn-eq", ALTERNATION: "clash-disjoint", FORWARD: "mono-up"}.get(e.relation, "mono-down-neg")
+        # Alternation is a clash, unless a negation on one side turns it into an entailment ("tall" ⊢ "not short").
+        clash = "clash-disjoint" if label == CONTRADICTION else "disjoint-neg"
+        rule = {EQ: "syn-eq", ALTERNATION: clash, FORWARD: "mono-up"}.get(e.relation, "mono-down-neg")
         p_iri, h_iri = e.concepts or ((last, first) if e.relation == REVERSE else (first, last))
         down = both and e.projected != e.relation
-        out.append(Proof(rule, _assertion(e.premise, "premise", p_iri, down), _assertion(e.hypothesis, "hypothesis", h_iri, down),
-                         e.axioms, CONTRADICTION if e.relation == ALTERNATION else ENTAILMENT))
+        h_negated = down or rule == "disjoint-neg" and h_cue is not None
+        out.append(Proof(rule, _assertion(e.premise, "premise", p_iri, down),
+                         _assertion(e.hypothesis, "hypothesis", h_iri, h_negated),
+                         e.axioms, CONTRADICTION if rule == "clash-disjoint" else ENTAILMENT))
     negate = next((e for e in edits if e.kind == "negate"), None)
-    if negate is not None:
+    if negate is not None and label == CONTRADICTION:  # in an entailment, the negation is the disjoint-neg's
         cue = negate.premise or negate.hypothesis
         side = "premise" if negate.premise is not None else "hypothesis"
         scoped = next((e for e in edits if e.premise is not None and e.hypothesis is not None
