@@ -31,7 +31,9 @@ def ingest_cli(
              "manifest records it; auto for a new KG)."),
     name: str | None = typer.Option(None, "--name", help="Source name, for one file (default: the file name without "
                                     "suffixes; files given together need distinct names)."),
-    imports: Path | None = typer.Option(None, "--imports", help="Directory to resolve owl:imports from; URLs are never fetched."),
+    imports: Path | None = typer.Option(
+        None, "--imports", help="Directory to resolve owl:imports from: by its catalog-v001.xml, by the ontology "
+                                "IRIs its files declare, then by file name; URLs are never fetched."),
     store: str | None = typer.Option(None, "--store", help="A SPARQL 1.1 endpoint URL to keep the triples in (e.g. an Oxigraph server); the KG's first ingest fixes it."),
     embed: bool = typer.Option(True, "--embed/--no-embed", help="Embed new lexicon entries for dense linking (or leave it to the first `kgnlu link`)."),
     json_out: bool = typer.Option(False, "--json", help="Print the result as one JSON object."),
@@ -47,7 +49,11 @@ def ingest_cli(
         detail = f"{s.triples} triples, {s.format}" if s.status != "unchanged" else "same sha256 as before"
         typer.echo(f"{s.status:9} {s.name:20} {detail}")
         for iri in s.imports_not_fetched:
-            typer.echo(f"          owl:imports {iri} not fetched (use --imports DIR to resolve it locally)")
+            if imports is None:
+                typer.echo(f"          owl:imports {iri} not fetched (use --imports DIR to resolve it locally)")
+            else:
+                typer.echo(f"          owl:imports {iri} not fetched: not found in {imports} "
+                           "(by catalog, ontology IRI or file name)")
     if not result.changed:
         typer.echo(f"KG unchanged: {result.kg}")
         return

@@ -16,6 +16,7 @@ from pathlib import Path
 from kgnlu.progress import StageCallback
 from . import formats, lexicon, reasoner, sparql_copy, sparql_store
 from .errors import InputError
+from .imports import ImportResolver
 from .kgdir import KGDir, empty_manifest, manifest_hash, write_manifest, QUADSTORE, TABLES
 from .owlready_store import OwlreadyStore
 from .store import check_source_name
@@ -40,19 +41,6 @@ def default_name(path: Path) -> str:
             name = name[: -len(suffix)]
     cleaned = "".join(c if c.isalnum() or c in "._-" else "-" for c in name).strip("-.") or "source"
     return cleaned[:100]
-
-
-def _resolve_import(iri: str, imports_dir: Path | None) -> Path | None:
-    """A local file for an imported IRI: same file name, or same stem with a known suffix."""
-    if imports_dir is None:
-        return None
-    stem = iri.rstrip("/#").rsplit("/", 1)[-1]
-    base = stem.rsplit(".", 1)[0]
-    for candidate in [stem] + [base + s for s in formats.SUFFIXES] + [base + s + ".gz" for s in formats.SUFFIXES]:
-        p = imports_dir / candidate
-        if p.is_file():
-            return p
-    return None
 
 
 def _distinct_names(paths: list[Path], name: str | None) -> list[str]:
@@ -98,6 +86,7 @@ def ingest(paths: Sequence[Path], kg_dir: Path, fmt: str | None = None, reasoner
         raise InputError(f"--imports {imports_dir}: not a directory")
     for p in paths:
         formats.check_file(p)  # fail fast on a missing or unreadable file, before taking the lock
+    resolver = ImportResolver(imports_dir)  # reads the directory's catalog, if any: a bad one fails here
     kg = KGDir(kg_dir)
     report: dict = {"kg": str(kg.root), "sources": [], "changed": False}
     timings: dict[str, float] = {}
@@ -110,7 +99,7 @@ def ingest(paths: Sequence[Path], kg_dir: Path, fmt: str | None = None, reasoner
             store = sparql_store.open_for_write(manifest, store_url, kg.root) or OwlreadyStore(staging / QUADSTORE)
             try:
                 todo = [(p, n, origin) for p, n in zip(paths, names)]
-                seen_imports: set[str] = set()
+                seen = {p.resolve() for p in paths}  # each file is loaded once, however often imported
                 loaded: dict[str, Path] = {}
                 while todo:
                     path, src_name, src_origin = todo.pop(0)
@@ -118,14 +107,19 @@ def ingest(paths: Sequence[Path], kg_dir: Path, fmt: str | None = None, reasoner
                                       loaded)
                     report["sources"].append(entry)
                     for iri in entry.get("imports", []):
-                        local = _resolve_import(iri, Path(imports_dir) if imports_dir else None)
-                        if local and iri not in seen_imports:
-                            seen_imports.add(iri)
-                            entry.setdefault("imports_resolved", {})[iri] = str(local)
-                            todo.append((local, default_name(local), None))
-                        elif not local:
+                        local = resolver.resolve(iri)
+                        if local is None:
                             entry.setdefault("imports_not_fetched", []).append(iri)
-                if not any(e["status"] in ("added", "replaced") for e in report["sources"]):
+                            continue
+                        entry.setdefault("imports_resolved", {})[iri] = str(local)
+                        if local.resolve() not in seen:
+                            seen.add(local.resolve())
+                            todo.append((local, default_name(local), None))
+                # An explicit reasoner other than the one the KG was built with re-reasons it, even
+                # when no source changed; none given (or the same one) leaves an unchanged KG alone.
+                rereason = reasoner_name is not None and bool(manifest["sources"]) and reasoner_name != (
+                    manifest.get("reasoner") or {}).get("requested")
+                if not rereason and not any(e["status"] in ("added", "replaced") for e in report["sources"]):
                     raise _Unchanged
                 store.commit()
                 _classify_and_tabulate(store, manifest, staging, requested, progress, timings)
