@@ -11,10 +11,14 @@ normalised token sequences:
 - punctuation is not a token. In the *text* the sentence and clause marks (. , ; : ! ? brackets,
   quotes, a blank line) are hard breaks that no match may cross: "fever, seizures" must not
   match an entry "fever seizures". Entries ignore them ("Seizures, febrile" -> "seizure febrile").
-  An entry ending in a parenthesised qualifier is indexed with and without it.
+  An entry ending in a parenthesised qualifier is indexed with and without it ("Hemiplegia
+  (left)"), unless it is a related synonym: there the brackets often hold the meaning, and the
+  word before them alone names something else (MONDO's "blood (leukemia)" linked every "blood").
 
 Short all-caps entries ("ADHD", "MI", "ALL") are abbreviations and match only the same
-upper-case token in the text, or "all" and "ms" would link to leukaemia and sclerosis. So are
+upper-case token in the text, or "all" and "ms" would link to leukaemia and sclerosis; and not
+as the first part of a hyphenated name whose next part is capitalised or a number ("SARS-CoV-2"
+is a virus, not SARS; "IL-6" is no "IL"), though "HIV-positive" is HIV's. So are
 short single words with a capital after the first letter ("chILD", "mRNA"): lower-cased and
 singularised, MONDO's "chILD" (childhood interstitial lung disease) took every "children".
 
@@ -39,7 +43,7 @@ from .lexicon import KIND_RANK, Entry
 
 FORMAT = "kgnlu.lexicon-matcher"
 # Bump when normalisation changes: a saved matcher built with other rules would silently miss.
-VERSION = 2
+VERSION = 3
 MAX_ABBREVIATION = 6  # characters
 
 # A word: a decimal number, or a run of letters/digits (combining accents included) with inner
@@ -56,6 +60,13 @@ _TOKEN = re.compile(f"({WORD_PATTERN})|{_BREAK}")
 _PIECES = re.compile(f"({WORD_PATTERN}|{_BREAK})")
 _ABBREVIATION = re.compile(r"[A-Z0-9]{1,5}")
 _ALPHA = re.compile(r"[^\W\d_]").search
+
+
+def _name_part(token: str) -> bool:
+    """A capital or a digit first: "CoV", "2", not "positive"."""
+    return token[:1].isupper() or token[:1].isdigit()
+
+
 # A trailing qualifier such as "(finding)" or "(within the age range of 3 months to 6 years)"
 # never occurs in running text; the entry is also indexed without it.
 _QUALIFIER = re.compile(r"\s*\([^()]*\)$")
@@ -257,7 +268,8 @@ class LexiconMatcher:
                 continue
             cand = (e.iri, e.kind, e.text)
             text = e.text.strip()
-            for variant in (text, _QUALIFIER.sub("", text)) if text.endswith(")") else (text,):
+            qualified = text.endswith(")") and e.kind != "related"
+            for variant in (text, _QUALIFIER.sub("", text)) if qualified else (text,):
                 if len(variant) <= MAX_ABBREVIATION and is_abbreviation(variant):
                     if len(variant) > 1:
                         abbreviations.setdefault(variant, set()).add(cand)
@@ -347,6 +359,8 @@ class LexiconMatcher:
                     break
                 found = None
             abbr = abbrs[i] if size <= 1 and abbrs else None
+            if abbr is not None and i + 1 < n and pieces[2 * i + 2] == "-" and _name_part(raws[i + 1]):
+                abbr = None  # "SARS-CoV-2", "IL-6": the hyphenated whole is another name
             if abbr is not None and keep is not None and not keep(candidates(abbr)):
                 abbr = None
             if size or abbr is not None:

@@ -310,7 +310,8 @@ def settings() -> dict:
     """What decides the rules and targets; a saved index built under other settings is rebuilt."""
     return {"format": FORMAT, "min_support": MIN_SUPPORT, "max_segment": MAX_SEGMENT, "max_delete": MAX_DELETE,
             "delete_penalty": DELETE_PENALTY, "names_per_concept": MAX_NAMES_PER_CONCEPT,
-            "kinds": list(TARGET_KINDS), "fillers": sorted(FILLERS), "stems": 2, "derived": "wordnet"}
+            "kinds": list(TARGET_KINDS), "fillers": sorted(FILLERS), "stems": 2, "derived": "wordnet",
+            "dictionary": "wordnet"}
 
 
 @dataclass(frozen=True)
@@ -351,21 +352,29 @@ class RewriteIndex:
 
     @staticmethod
     def build(path: str | Path, entries: Iterable, digest: str = "",
-              derived: Mapping[str, Sequence[str]] | None = None) -> RewriteIndex:
+              derived: Mapping[str, Sequence[str]] | None = None,
+              dictionary: Iterable[str] | None = None) -> RewriteIndex:
         """Mine rules from ``entries`` (lexicon entries) and write them with the targets to ``path``
         (``kg.kgdir.publish``: a reader never sees half a file, and older ``<kind>-*`` versions beside
         it go); ``digest`` names the KG generation. ``derived``: adjectives and the nouns they are
         formed from (``kg.wordnet.derived_nouns``); None reads them from WordNet where it is
         installed, and without it there are none (until the KG changes: the index is rebuilt with
-        each generation). Only the pairs whose noun is a one-word label are kept."""
+        each generation). Only the pairs whose noun is a one-word label are kept. ``dictionary``:
+        the words of the language, which ``correct`` never reads as a typo (``kg.wordnet.english_words``;
+        None: from WordNet in the same way)."""
         path = Path(path)
         found = targets(entries)
         source = "given"
-        if derived is None:
-            from kgnlu.kg.wordnet import derived_nouns, find_dir
+        if derived is None or dictionary is None:
+            from kgnlu.kg.wordnet import derived_nouns, english_words, find_dir
 
             root = find_dir()
-            derived, source = (derived_nouns(root), f"wordnet {root}") if root is not None else ({}, "none")
+            source = f"wordnet {root}" if root is not None else "none"
+            if derived is None:
+                derived = derived_nouns(root) if root is not None else {}
+            if dictionary is None:
+                dictionary = english_words(root) if root is not None else ()
+        words = sorted({normalized(w) for w in dictionary} | set(dictionary))
         labels = {bag_key(key_tokens(text)) for _, text, kind in found if kind == "label"}
         forms = sorted({(normalized(word), key) for word, nouns in derived.items() for noun in nouns
                         if (key := bag_key(key_tokens(noun))) in labels and " " not in key})
@@ -379,11 +388,14 @@ class RewriteIndex:
                 "CREATE TABLE rules (lhs TEXT NOT NULL, rhs TEXT NOT NULL, cost REAL NOT NULL, support INTEGER NOT NULL);"
                 "CREATE TABLE targets (key TEXT NOT NULL, iri TEXT NOT NULL, text TEXT NOT NULL, kind TEXT NOT NULL,"
                 " stems TEXT NOT NULL);"
-                "CREATE TABLE derived (word TEXT NOT NULL, key TEXT NOT NULL);")
+                "CREATE TABLE derived (word TEXT NOT NULL, key TEXT NOT NULL);"
+                "CREATE TABLE dictionary (word TEXT NOT NULL);")
             db.executemany("INSERT INTO meta VALUES (?, ?)", [("settings", json.dumps(settings())), ("digest", digest),
                                                               ("rules", str(len(rules))), ("targets", str(len(found))),
-                                                              ("derived", f"{len(forms)} from {source}")])
+                                                              ("derived", f"{len(forms)} from {source}"),
+                                                              ("dictionary", f"{len(words)} words from {source}")])
             db.executemany("INSERT INTO derived VALUES (?, ?)", forms)
+            db.executemany("INSERT INTO dictionary VALUES (?)", ((w,) for w in words))
             db.executemany("INSERT INTO rules VALUES (?,?,?,?)", ((" ".join(a), " ".join(b), c, n) for a, b, c, n in rules))
             rows = ((key_tokens(text), iri, text, kind) for iri, text, kind in found)
             db.executemany("INSERT INTO targets VALUES (?,?,?,?,?)",
@@ -474,10 +486,31 @@ class RewriteIndex:
         order = keys.argsort(kind="stable")
         return words, keys[order], at[order], max(map(len, words), default=0)
 
+    @cached_property
+    def dictionary(self) -> frozenset[str]:
+        """The words of the language (``build``'s ``dictionary``)."""
+        with self._lock:
+            return frozenset(w for (w,) in self._db.execute("SELECT word FROM dictionary"))
+
+    def in_dictionary(self, token: str) -> bool:
+        """Whether ``token`` (normalised) is a word of the language, or a regular inflection of one
+        ("programs", "happened", "fastening"): then it is no typo, though one edit from a name
+        ("program" is not Prograf's "prograf", "either" not "ether", "military" not "miliary")."""
+        words = self.dictionary
+        if token in words:
+            return True
+        for ending in ("ing", "ed", "es", "s", "d", "er", "est", "ly"):
+            base = token[: -len(ending)]
+            if token.endswith(ending) and len(base) >= 3 and (
+                    base in words or base + "e" in words or base[-1:] == base[-2:-1] and base[:-1] in words):
+                return True
+        return False
+
     def correct(self, token: str) -> str | None:
         """The one target word within one edit (insertion, deletion, substitution or swap of
-        neighbours) of ``token``, a word no target has; None when there is none or more than one."""
-        if len(token) < TYPO_MIN_LETTERS or not token.isalpha() or token in self.words:
+        neighbours) of ``token``, a word no target has and no dictionary word; None when there is
+        none or more than one."""
+        if len(token) < TYPO_MIN_LETTERS or not token.isalpha() or token in self.words or self.in_dictionary(token):
             return None
         fixed = self._corrections.get(token, "")
         if fixed == "":

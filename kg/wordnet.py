@@ -4,7 +4,8 @@ Only what the lexical KG needs: each synset's lemmas (in sense order of the inde
 hypernyms (``@``, and ``@i`` for instances), its antonyms (``!``, a lexical pointer between two
 word senses, read here as between their synsets), and the morphological exception lists
 (``noun.exc``: "men man"). The format is the one of ``wndb(5WN)``. And, for the linker's word
-forms (``kg.rewrite``), the nouns an adjective is formed from (``derived_nouns``).
+forms (``kg.rewrite``), the nouns an adjective is formed from (``derived_nouns``) and the
+words of the language (``english_words``).
 """
 
 from __future__ import annotations
@@ -108,6 +109,25 @@ def derived_nouns(directory: str | os.PathLike) -> dict[str, list[str]]:
     except (OSError, UnicodeDecodeError, IndexError, ValueError) as e:
         raise InputError(f"{directory}: not a readable WordNet database ({e})") from None
     return {a: sorted(ns) for a, ns in sorted(out.items())}
+
+
+def english_words(directory: str | os.PathLike) -> set[str]:
+    """Every one-word lemma of WordNet (any part of speech, lowercased) and every irregular form of
+    one in its exception lists ("taken", "men"): words of the language, which no typo correction
+    should read as another word."""
+    out: set[str] = set()
+    root = Path(directory)
+    try:
+        for name in POS:
+            with open(root / f"index.{name}", encoding="utf-8") as fh:
+                out.update(f[0].lower() for line in fh if not line.startswith("  ") and (f := line.split(" ", 1)))
+            exc = root / f"{name}.exc"
+            if exc.is_file():
+                out.update(line.split(" ", 1)[0].lower() for line in exc.read_text(encoding="utf-8").splitlines()
+                           if line.strip())
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(f"{directory}: not a readable WordNet database ({e})") from None
+    return {w for w in out if w.isalpha()}
 
 
 def read(directory: str | os.PathLike) -> WordNet:

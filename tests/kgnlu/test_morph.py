@@ -79,7 +79,7 @@ def test_correct_is_the_one_target_word_within_one_edit(tmp_path_factory, names,
     tokens and every one-edit variant of every name."""
     tokens += [v for n in names for v in _edits(n.lower())]
     rw = RewriteIndex.build(tmp_path_factory.mktemp("rw") / "rewrite.sqlite3",
-                            [_E(f"ex:{i}", n) for i, n in enumerate(names)])
+                            [_E(f"ex:{i}", n) for i, n in enumerate(names)], dictionary=())
     try:
         targets = [w for w in rw.target_words if len(w) >= 5 and w.isalpha()]
         for t in tokens:
@@ -119,6 +119,24 @@ def test_a_word_longer_than_any_name_is_not_searched(index, monkeypatch):
     index._spelling  # built from the names' own deletions first
     monkeypatch.setattr(rewrite, "_deletions", lambda word: pytest.fail(f"searched a {len(word)}-letter word"))
     assert index.correct("a" * 100_000) is None
+
+
+def test_a_word_of_the_language_is_no_typo(tmp_path):
+    """On real text the typo reader turned everyday words into drug brand names one edit away
+    ("program": Prograf, "either": Ether, "happens": Haptens); a dictionary word, or a regular
+    inflection of one, is read as itself."""
+    entries = [_E("ex:tacrolimus", "Prograf"), _E("ex:haptens", "Haptens"), _E("ex:ether", "Ether"),
+               _E("ex:walker", "Walker")]
+    bare = RewriteIndex.build(tmp_path / "bare.sqlite3", entries, dictionary=())
+    rw = RewriteIndex.build(tmp_path / "rw.sqlite3", entries, dictionary=["program", "happen", "either", "walk"])
+    try:  # tokens as the linker hands them over: normalised ("happens" -> "happen")
+        words = ("program", "happen", "either", "walked")
+        assert [bare.correct(w) for w in words] == ["prograf", "hapten", "ether", "walker"]
+        assert [rw.correct(w) for w in words] == [None] * 4  # "walked": a regular inflection of "walk"
+        assert rw.correct("prograv") == "prograf"  # a typo still is one
+    finally:
+        bare.close()
+        rw.close()
 
 
 def test_a_typo_is_read_only_when_one_word_is_that_close(index):
