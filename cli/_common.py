@@ -183,7 +183,10 @@ def texts_from(text: str | None, input_file) -> list[str]:
     if (text is None) == (input_file is None):
         fail("give either TEXT or --input FILE")
     if text is not None:
-        return [Engine.check_text(text)]  # before the KG loads (or is built)
+        text = Engine.check_text(text)  # before the KG loads (or is built)
+        if not text.strip():  # as an empty record of --input and the service's 422 are
+            fail("text is empty")
+        return [text]
     return [r["text"] for r in read_batch(input_file, ("text",), validate=lambda r: Engine.check_text(r["text"]))]
 
 

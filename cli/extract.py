@@ -10,7 +10,6 @@ from kgnlu.cli._common import (KG_OPTION, RAY_OPTION, TEXTS_INPUT_OPTION, StageP
                                in_batches, print_json, texts_from)
 
 
-
 def extract(texts: list[str], kg: Path | None = None, threshold: float | None = None, model: Path | None = None,
             add_to_kg: bool = False, min_score: float = 0.8, untrained: bool = False, progress=None,
             ray: str | None = None):
@@ -86,7 +85,7 @@ def extract_cli(
         for r in res.relations:
             labels.update({r.subject["iri"]: r.subject["label"], r.object["iri"]: r.object["label"],
                            r.predicate["iri"]: r.predicate["label"]})
-            neg = "NOT " if r.negated else ""
+            neg = ("NOT " if r.negated else "") + ("MAYBE " if r.hedged else "")  # as ``kgnlu link`` marks them
             typer.echo(f"{r.subject['label'] or r.subject['text']} {neg}{r.predicate['name']} "
                        f"{r.object['label'] or r.object['text']}  {r.score:.3f}  {r.status} [{r.rule}]  gate {r.gate:.2f}")
             if explain:
@@ -103,7 +102,8 @@ def extract_cli(
                        f"({written.total} in all); skipped {len(written.skipped)}")
             for s in written.skipped:
                 d = s["triple"]
-                typer.echo(f"  skipped {d.get('subject_label') or d['subject']} {d.get('predicate_name')} "
+                neg = ("NOT " if d.get("negated") else "") + ("MAYBE " if d.get("hedged") else "")
+                typer.echo(f"  skipped {d.get('subject_label') or d['subject']} {neg}{d.get('predicate_name')} "
                            f"{d.get('object_label') or d['object']}: {s['reason']}")
         if written.error:
             fail(written.error.splitlines()[0], 3)

@@ -202,6 +202,8 @@ class Relation(_Result):
     object: Concept
     score: float
     negated: bool
+    hedged: bool = Field(description="Stated as an open claim (\"might\", \"rule out\"): either mention is hedged. "
+                         "Never written to the KG.")
     status: str = Field(description="The triple's standing against the KG: known, novel or conflicting.")
     rule: str
     proof: list[ProofStep]

@@ -156,6 +156,8 @@ class Relation(_Dict):
     into the whole text); ``predicate``: ``{"iri", "name", "label"}``. ``status`` is the triple's
     standing against the KG (known, novel, conflicting), ``rule`` the rule that decided it and
     ``proof`` its axioms. ``gate`` is the weight given to the KG evidence (0 when untrained).
+    ``hedged``: the text states it as an open claim, not a fact ("might present with X", "rule out
+    X"): either mention is hedged (``Mention.hedged``); write-back never writes it.
     """
 
     subject: dict
@@ -163,6 +165,7 @@ class Relation(_Dict):
     object: dict
     score: float
     negated: bool
+    hedged: bool
     status: str
     rule: str
     proof: list[dict]

@@ -24,8 +24,9 @@ def test_extract_json(demo_kg):
 
 
 def test_bad_input(demo_kg, tmp_path):
-    r = run_cli("extract", "", "--kg", demo_kg, "--json", "--untrained")
-    assert r.returncode == 0 and json.loads(r.stdout)["relations"] == []
+    for cmd, text in (("extract", ""), ("extract", " \n\t"), ("link", "")):  # as --input and the service refuse it
+        r = run_cli(cmd, text, "--kg", demo_kg, "--json", *(("--untrained",) if cmd == "extract" else ()))
+        assert (r.returncode, r.stderr_lines, r.stdout) == (2, ["error: text is empty"], "")
     r = run_cli("extract", "x" * 100_001, "--kg", demo_kg, "--untrained")
     assert r.returncode == 2 and len(r.stderr_lines) == 1 and "100000" in r.stderr
     binary = tmp_path / "bin.txt"
@@ -53,6 +54,20 @@ def test_add_to_kg_and_remove(demo_kg, tmp_path):
     assert r.returncode == 0, r.stderr
     r = run_cli("extract", "Lemons contain vitamin C.", "--kg", kg, "--untrained", "--json")
     assert json.loads(r.stdout)["relations"][0]["status"] == "novel"
+
+
+def test_add_to_kg_refuses_a_batch_contradiction_and_hedges(demo_kg, tmp_path):
+    kg = copy_kg(demo_kg, tmp_path / "kg")
+    texts = tmp_path / "c.txt"
+    texts.write_text("Lemons contain vitamin C.\nLemons do not contain vitamin C.\nBananas might contain vitamin C.\n",
+                     encoding="utf-8")
+    r = run_cli("extract", "--input", texts, "--kg", kg, "--untrained", "-q", "--add-to-kg", "--min-score", "0.5")
+    assert r.returncode == 0, r.stderr
+    assert "banana MAYBE contains_nutrient vitamin C" in r.stdout
+    assert "added 0 triple(s)" in r.stdout
+    assert "skipped lemon NOT contains_nutrient vitamin C: conflicting within the batch" in r.stdout
+    assert "skipped lemon contains_nutrient vitamin C: conflicting within the batch" in r.stdout
+    assert "skipped banana MAYBE contains_nutrient vitamin C: hedged" in r.stdout
 
 
 def test_eval_re(demo_kg, tmp_path):

@@ -229,6 +229,66 @@ def test_write_back_refused_by_the_ingest_changes_nothing(demo_kg, tmp_path, mon
     assert tree_hash(kg) == before
 
 
+def test_write_back_writes_neither_reading_of_a_triple_the_batch_states_both_ways(engine):
+    """One batch wrote both "X has Y" and "X NOT has Y": each was checked against the KG only."""
+    from kgnlu.tasks import re_writeback
+
+    res = engine.extract("Lemons contain vitamin C. Lemons do not contain vitamin C.", untrained=True)
+    assert sorted(r.negated for r in res.relations) == [False, True]
+    accepted, skipped = re_writeback.select(res.relations, engine.relation_kb(), 0.5)
+    assert accepted == []
+    assert sorted(s["triple"]["negated"] for s in skipped) == [False, True]
+    assert all(s["reason"].startswith("conflicting within the batch") and s["rule"] == "batch" for s in skipped)
+    # the same triple twice with one polarity is no conflict: written once
+    res = engine.extract("Lemons contain vitamin C. Lemons are rich in vitamin C.", untrained=True)
+    accepted, _ = re_writeback.select(res.relations + res.relations, engine.relation_kb(), 0.5)
+    assert [(r.subject["iri"], r.negated) for r in accepted] == [(FOOD + "Lemon", False)]
+
+
+def test_write_back_refuses_upper_level_classes(engine, monkeypatch):
+    """A generic mention ("a condition") linked to an ontology's top class wrote a triple that every
+    class under it inherits."""
+    from kgnlu.tasks import re_writeback
+
+    kb = engine.relation_kb()
+    res = engine.extract("Foods contain vitamin C. Lemons contain vitamin C.", untrained=True)
+    accepted, skipped = re_writeback.select(res.relations, kb, 0.5)
+    assert [r.subject["iri"] for r in accepted] == [FOOD + "Lemon"]
+    (food,) = skipped
+    assert food["triple"]["subject"] == FOOD + "Food"
+    assert food["reason"].startswith("not writable: upper-level class:")
+    assert "root of the KG's hierarchy" in food["reason"]
+    upper = re_writeback._UpperLevel(kb.tables)
+    assert upper(FOOD + "Nutrient")  # a root with a subclass, as object
+    assert upper(FOOD + "Lemon") is None and upper(FOOD + "Fruit") is None  # a leaf; 6 of 19 classes
+    monkeypatch.setattr(re_writeback, "UPPER_SHARE", 0.3)
+    assert "subsumes 6 of the 19 classes" in re_writeback._UpperLevel(kb.tables)(FOOD + "Fruit")
+
+
+@pytest.mark.parametrize("text", ["Lemons might contain vitamin C.", "Rule out vitamin C in lemons."])
+def test_a_hedged_relation_is_marked_and_never_written(engine, text):
+    from kgnlu.tasks import re_writeback
+
+    (rel,) = engine.extract(text, untrained=True).relations
+    assert rel.hedged and rel.to_dict()["hedged"] is True and rel.status == "novel"
+    accepted, skipped = re_writeback.select([rel], engine.relation_kb(), 0.5)
+    assert accepted == [] and skipped[0]["reason"].startswith("hedged")
+    # an assertion of the same triple in the batch is written, whichever scores higher
+    sure = engine.extract("Lemons contain vitamin C.", untrained=True).relations[0]
+    assert not sure.hedged
+    accepted, _ = re_writeback.select([rel, sure], engine.relation_kb(), 0.5)
+    assert accepted == [sure]
+
+
+def test_relation_dict_keys_match_the_service_model(engine):
+    from kgnlu.service_models import Relation as RelationModel
+
+    (rel,) = engine.extract("Lemons contain vitamin C.", untrained=True).relations
+    d = rel.to_dict()
+    assert set(d) == set(RelationModel.model_fields) and d["hedged"] is False
+    RelationModel.model_validate(d)
+
+
 # -- the model: features, forward, save/load ----------------------------------------------------
 
 def test_model_round_trip(engine, tmp_path):

@@ -12,10 +12,11 @@ annotating axioms) carrying the sentence (``kgnlu:extracted_text``), the spans
 (``kgnlu:evidence_span``), the score (``kgnlu:extraction_score``), the scorer
 (``kgnlu:extraction_model``) and the time (``prov:generatedAtTime``).
 
-What is accepted: a triple whose score reaches ``min_score``, between two classes, whose standing
-is novel under every rule of ``kg.relations`` including the ``thorough`` ones (which catch a
-triple that would make a subclass unsatisfiable). Known triples are already in the KG;
-conflicting ones are reported with their rule and never written.
+What is accepted: a triple whose score reaches ``min_score``, stated as a fact (not hedged), between
+two classes neither of which is upper-level (``_UpperLevel``), not read with the opposite polarity
+elsewhere in the same batch, and whose standing is novel under every rule of ``kg.relations``
+including the ``thorough`` ones (which catch a triple that would make a subclass unsatisfiable).
+Known triples are already in the KG; conflicting ones are reported with their rule and never written.
 
 Writing goes through the normal ingest path, ``kg.ingest.ingest(..., name="extracted")``: the KG is
 re-classified and re-tabulated, and the new generation is published only if it is consistent
@@ -69,30 +70,107 @@ def _triple_key(r: Relation) -> tuple:
 
 def _describe(r: Relation) -> dict:
     return {"subject": r.subject["iri"], "predicate": r.predicate["iri"], "object": r.object["iri"],
-            "negated": bool(r.negated), "score": r.score, "subject_label": r.subject.get("label"),
-            "predicate_name": r.predicate.get("name"), "object_label": r.object.get("label")}
+            "negated": bool(r.negated), "hedged": bool(r.hedged), "score": r.score,
+            "subject_label": r.subject.get("label"), "predicate_name": r.predicate.get("name"),
+            "object_label": r.object.get("label")}
+
+
+# An upper-level class: one that stands for (most of) an ontology rather than a thing a sentence can
+# state something specific of ("a condition" linked to MONDO's ``disease``). A triple on it is
+# inherited by, or denied of, a large part of the KG, so write-back refuses it as subject and object.
+# Ontology-derived: the class has subclasses and either (a) no named superclass at all (a root of the
+# KG's hierarchy: MONDO ``disease``, HPO ``All``, WordNet ``entity``), or (b) its subclasses are at
+# least UPPER_SHARE of the classes of its own namespace (HPO ``Phenotypic abnormality``, MONDO
+# ``human disease``). A parentless class without subclasses (an OMIM entry) is specific, not upper.
+UPPER_SHARE = 0.5
+_OBO = "http://purl.obolibrary.org/obo/"
+_THING = "http://www.w3.org/2002/07/owl#Thing"
+
+
+def _namespace(iri: str) -> str:
+    """The IRI's ontology namespace: up to an OBO id's ``_`` (``.../obo/HP_``), else the last ``#`` or ``/``
+    (as ``ClosureTables.source_namespaces`` cuts them)."""
+    local = iri[len(_OBO):] if iri.startswith(_OBO) else None
+    if local is not None and "/" not in local and "_" in local:
+        return iri[:len(_OBO) + local.index("_") + 1]
+    return iri[:max(iri.rfind("#"), iri.rfind("/")) + 1]
+
+
+class _UpperLevel:
+    """Why a class is upper-level (a one-line reason), or None; memoised over one selection."""
+
+    def __init__(self, tables):
+        self.t = tables
+        self._why: dict[str, str | None] = {}
+        self._ns: dict[str, int] = {}
+
+    def _classes_in(self, ns: str) -> int:
+        if ns not in self._ns:  # ``iri`` is indexed: one range count
+            sql = "SELECT COUNT(*) FROM entities WHERE kind='class' AND iri >= ? AND iri < ?"
+            self._ns[ns] = self.t._q(sql, (ns, ns + "\U0010ffff"))[0][0]
+        return self._ns[ns]
+
+    def __call__(self, cls: str) -> str | None:
+        if cls not in self._why:
+            self._why[cls] = self._decide(cls)
+        return self._why[cls]
+
+    def _decide(self, cls: str) -> str | None:
+        n = self.t.n_descendants(cls)
+        if n == 0:
+            return None
+        name = f"{self.t.label(cls) or cls} <{cls}>"
+        if not [a for a in self.t.ancestors(cls) if a != _THING]:
+            return f"{name} is a root of the KG's hierarchy ({n} subclass{'es' if n > 1 else ''})"
+        ns = _namespace(cls)
+        total = self._classes_in(ns) if ns else 0
+        if total and n >= UPPER_SHARE * total:
+            return f"{name} subsumes {n} of the {total} classes of its ontology ({ns})"
+        return None
 
 
 def select(relations: Sequence[Relation], kb, min_score: float) -> tuple[list[Relation], list[dict]]:
-    """The relations to write and, for the others, why not (one reason each)."""
+    """The relations to write and, for the others, why not (one reason each).
+
+    A triple read with both polarities in one batch ("X has Y." and "X does not have Y.") is written
+    in neither, whatever the scores: the batch's own evidence disagrees, and either write would make
+    the KG assert one side of it as a fact (the KG is checked against, not the batch, later on).
+    """
     if not 0.0 <= min_score <= 1.0:
         raise InputError(f"--min-score must be within [0, 1], not {min_score}")
     t = kb.tables
+    upper = _UpperLevel(t)
+    polarities: dict[tuple, set[bool]] = {}
+    for r in relations:
+        polarities.setdefault(_triple_key(r)[:3], set()).add(bool(r.negated))
     accepted, skipped, seen = [], [], set()
-    for r in sorted(relations, key=lambda r: -r.score):
+    # an asserted statement of a triple before a hedged one, then the best score
+    for r in sorted(relations, key=lambda r: (bool(r.hedged), -r.score)):
         d = _describe(r)
         key = _triple_key(r)
         if key in seen:
             continue
         seen.add(key)
+        if len(polarities[key[:3]]) > 1:
+            skipped.append({"triple": d, "status": "conflicting", "rule": "batch",
+                            "reason": "conflicting within the batch: the texts also state its "
+                                      f"{'affirmation' if r.negated else 'negation'}; neither is written"})
+            continue
         if r.score < min_score:
             skipped.append({"triple": d, "reason": f"score {r.score} below --min-score {min_score}"})
+            continue
+        if d["hedged"]:
+            skipped.append({"triple": d, "reason": "hedged: the text states it as an open claim, not a fact"})
             continue
         if t.kind(r.subject["iri"]) != "class" or t.kind(r.object["iri"]) != "class":
             skipped.append({"triple": d, "reason": "not writable: only relations between classes are written"})
             continue
         if r.predicate["iri"] != IS_A and t.kind(r.predicate["iri"]) != "object_property":
             skipped.append({"triple": d, "reason": "not writable: the predicate is not an object property"})
+            continue
+        why = upper(r.subject["iri"]) or upper(r.object["iri"])
+        if why:
+            skipped.append({"triple": d, "reason": f"not writable: upper-level class: {why}"})
             continue
         st = kb.standing(r.subject["iri"], r.predicate["iri"], r.object["iri"], r.negated, thorough=True)
         if st.status != NOVEL:
@@ -179,4 +257,4 @@ def write_back(engine, relations: Sequence[Relation], min_score: float, model: s
                            total=previous_axioms + len(accepted), changed=True)
 
 
-__all__ = ["ANNOTATIONS", "SOURCE", "select", "write_back"]
+__all__ = ["ANNOTATIONS", "SOURCE", "UPPER_SHARE", "select", "write_back"]

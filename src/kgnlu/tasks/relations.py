@@ -160,7 +160,8 @@ class RelationExtractor:
             subject=_concept(c.subj, c.subj_iri, label(c.subj_iri)),
             predicate={"iri": r.iri, "name": r.name, "label": r.label},
             object=_concept(c.obj, c.obj_iri, label(c.obj_iri)),
-            score=round(float(s.score), 4), negated=bool(s.negated), status=st.status, rule=st.rule,
+            score=round(float(s.score), 4), negated=bool(s.negated), hedged=bool(c.subj.hedged or c.obj.hedged),
+            status=st.status, rule=st.rule,
             proof=st.proof(),
             evidence={"sentence": c.text[a:b], "start": a, "end": b,
                       "spans": [[c.subj.start, c.subj.end], [c.obj.start, c.obj.end]]},
@@ -205,11 +206,12 @@ def load_extractor(linker, kb: RelationKB, model: str | Path | None = None, devi
 
 
 def _dedupe(rels: list[Relation]) -> list[Relation]:
-    """One relation per (subject, predicate, object, polarity): the best-scoring statement of it."""
+    """One relation per (subject, predicate, object, polarity): the best-scoring statement of it, an
+    asserted one before a hedged one ("X might have Y. X has Y." states it)."""
     best: dict[tuple, Relation] = {}
     for r in rels:
         k = (r.subject["iri"], r.predicate["iri"], r.object["iri"], r.negated)
-        if k not in best or r.score > best[k].score:
+        if k not in best or (not r.hedged, r.score) > (not best[k].hedged, best[k].score):
             best[k] = r
     return sorted(best.values(), key=lambda r: (r.evidence["start"], r.subject["start"], r.object["start"]))
 
