@@ -17,6 +17,7 @@ Shared by the scorers of ``tasks.relations`` and the tensor building of ``tasks.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -30,10 +31,21 @@ ALT_MARGIN = 0.2  # an alternative concept of a mention is tried if it scores wi
 MARKERS = ("[E1]", "[/E1]", "[E2]", "[/E2]")
 MENTION_MARKERS = ("[E]", "[/E]")  # around every mention of a sentence (``marked_all``)
 
-# Sentence ends: . ! ? followed by space and a capital, digit or quote, or a blank line. Not after
-# common abbreviations or single initials ("e.g.", "Dr.", "J. Smith").
-_ABBREV = {"e.g", "i.e", "dr", "mr", "mrs", "ms", "vs", "approx", "fig", "no", "st", "etc", "cf", "al", "resp", "incl"}
-_END = re.compile(r"[.!?]+[\"')\]]*(?=\s+[\"'(\[]?[A-Z0-9])|\n\s*\n")
+# Sentence ends: . ! ? and any closing quotes or brackets, then citation markers glued to them or
+# bracketed ("infection.4 SARS", "deterioration.25 The", ".6, 7, 8 We", ".[3] ", ".[32], [33] In",
+# Citation-Integrity's ".<|cit|> "), then space and a word that may open a sentence (``_opens``); or a
+# blank line. Not after common abbreviations, single initials ("e.g.", "Dr.", "J. Smith", "p. 12"),
+# inside a number ("2.5 mM", "17p11.2 SMS"), or before a lowercase word ("E. coli") unless it is
+# gene-like ("p53", "mTOR").
+_ABBREV = {"e.g", "i.e", "dr", "mr", "mrs", "ms", "vs", "approx", "fig", "figs", "no", "nos", "st", "etc", "cf",
+           "al", "resp", "incl", "ca", "pp", "vol", "ref", "refs", "eq", "sp", "spp", "prof", "viz"}
+_SUP = "\u2070\u00b9\u00b2\u00b3\u2074-\u2079"  # superscript digits
+_GLUED = rf"\d{{1,3}}(?:[-\u2013]\d{{1,3}})?|[{_SUP}]+(?:[-\u2013\u207b][{_SUP}]+)?"
+_MARK = r"\[(?:\d{1,3}(?:\s*[-\u2013,]\s*\d{1,3})*|(?:<\|\w+\|>)+)\]|<\|\w+\|>"
+_END = re.compile(r"[.!?]+[\"'\u201d\u2019)\]]*"
+                  rf"(?P<cite>(?:{_GLUED}|\s*(?:{_MARK}))(?:\s*,\s*(?:{_GLUED}|{_MARK})|\s*(?:{_MARK}))*)?"
+                  r"(?=\s+[\"'\u201c\u2018(\[]?\w)|\n\s*\n")
+_NEXT = re.compile(r"\s+[\"'\u201c\u2018(\[]?([^\s.,;:!?)\]]+)")
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 CUE_STOP = frozenset("has have is a an the of in to with by for at on part".split())
 
@@ -49,20 +61,53 @@ _ISA_YX = re.compile(r"^\s*,?\s*(such\s+as|including|like|e\.g\.,?|especially|pa
 _ISA_X_OTHER_Y = re.compile(r"^\s*,?\s*(and|or)\s+(other|another)\s+(forms?\s+of\s+|types?\s+of\s+)?$", re.I)
 
 
+def _opens(word: str) -> str:
+    """Whether ``word`` may open a sentence: "cap" (an uppercase, caseless or Greek letter, or a
+    digit: "Down", "É", "β-catenin", "12"), "gene" (lowercase with a digit or a capital: "p53",
+    "mTOR", "miR-21"), or "" (a lowercase word)."""
+    c = word[:1]
+    if not c or c.isupper() or c.isdecimal() or (c.isalpha() and not c.islower()):
+        return "cap" if c else ""
+    if unicodedata.name(c, "").startswith("GREEK"):
+        return "cap"
+    if c.islower() and any(ch.isdecimal() or ch.isupper() for ch in word):
+        return "gene"
+    return ""
+
+
+def _number_goes_on(text: str, at: int) -> bool:
+    """Whether the digits glued after the period at ``at`` continue a number ("2.5", "17p11.2",
+    "P < .05") rather than cite ("infection.4", "COVID-19.4")."""
+    before = text[at - 1] if at else " "
+    if before.isspace() or before in "<>=\u2264\u2265~\u223c\u00b1(,\u2212-":
+        return True
+    token = re.search(r"[\w-]*$", text[max(0, at - 40):at]).group()
+    return before.isdecimal() and not re.search(r"[A-Za-z]{2,}-\d{1,3}$", token)
+
+
 def split_sentences(text: str) -> list[tuple[int, int]]:
     """``(start, end)`` offsets of the sentences of ``text`` (whitespace trimmed, none empty)."""
     spans, start = [], 0
     for m in _END.finditer(text):
+        if "\n" not in m.group():
+            nxt = _NEXT.match(text, m.end())
+            opens = _opens(nxt.group(1) if nxt else "")
+            cite = m.group("cite") or ""
+            if not opens or (cite[:1].isdecimal() and _number_goes_on(text, m.start())):
+                continue
         if m.group().startswith((".",)) and "\n" not in m.group():
             word = re.search(r"(\S*?)\s*([\w.]+)\.*$", text[start:m.start()])
             prev = word.group(2).lower().rstrip(".") if word else ""
             before = word.group(1) if word else ""
-            # "Dr. J. Smith" and "Mary J. Smith" hold initials; "vitamin C. Lemons" and, at the
-            # start of a sentence, "Hepatitis B. Patients" end one.
+            # "Dr. J. Smith", "Mary J. Smith" and "J. Smith" hold initials; "vitamin C. Lemons" and, at
+            # the start of a sentence, "Hepatitis B. Patients" end one.
             first = len(text[start:m.start()].split()) <= 2  # ``before`` opens the sentence
             b = before.lower().rstrip(".")
-            initial = len(prev) == 1 and prev.isalpha() and before[:1].isupper() and (b in _ABBREV or not first)
-            if prev in _ABBREV or initial:
+            initial = len(prev) == 1 and prev.isalpha() and (
+                (before[:1].isupper() and (b in _ABBREV or not first)) or (word.group(2).isupper() and not before))
+            page = len(prev) == 1 and prev.islower() and not cite and nxt.group(1)[:1].isdecimal()  # "p. 12"
+            dotted = opens == "gene" and (len(prev) <= 1 or "." in prev)  # "i.v. mRNA", "E. coli"
+            if prev in _ABBREV or initial or page or dotted:
                 continue
         spans.append((start, m.end()))
         start = m.end()
