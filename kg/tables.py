@@ -174,6 +174,11 @@ class ClosureTables:
         i = self.id(iri)
         return 0 if i is None else self._q("SELECT COUNT(*) FROM ancestors WHERE anc=?", (i,))[0][0]
 
+    def n_classes_in(self, namespace: str) -> int:
+        """How many classes have an IRI starting with ``namespace`` (one range count on the IRI index)."""
+        return self._q("SELECT COUNT(*) FROM entities WHERE kind='class' AND iri >= ? AND iri < ?",
+                       (namespace, namespace + "\U0010ffff"))[0][0]
+
     def is_under(self, iri: str, roots: Sequence[str]) -> bool:
         """Whether ``iri`` is one of ``roots`` or a subclass of one (``is_subclass``), in one query."""
         if iri in roots:

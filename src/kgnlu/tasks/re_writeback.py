@@ -105,9 +105,8 @@ class _UpperLevel:
         self._ns: dict[str, int] = {}
 
     def _classes_in(self, ns: str) -> int:
-        if ns not in self._ns:  # ``iri`` is indexed: one range count
-            sql = "SELECT COUNT(*) FROM entities WHERE kind='class' AND iri >= ? AND iri < ?"
-            self._ns[ns] = self.t._q(sql, (ns, ns + "\U0010ffff"))[0][0]
+        if ns not in self._ns:
+            self._ns[ns] = self.t.n_classes_in(ns)
         return self._ns[ns]
 
     def __call__(self, cls: str) -> str | None:
