@@ -510,26 +510,32 @@ class RewriteIndex:
         """The one target word within one edit (insertion, deletion, substitution or swap of
         neighbours) of ``token``, a word no target has and no dictionary word; None when there is
         none or more than one."""
-        if len(token) < TYPO_MIN_LETTERS or not token.isalpha() or token in self.words or self.in_dictionary(token):
+        if len(token) < TYPO_MIN_LETTERS or not token.isalpha() or token in self.words:
             return None
         fixed = self._corrections.get(token, "")
         if fixed == "":
-            words, keys, at, longest = self._spelling
-            if len(token) > longest + 1:  # no target is one edit away, and its deletions would cost len² letters
+            if len(token) > self._spelling[3] + 1:  # no target is one edit away, and its deletions would cost len²
                 return None
-            probes = np.array([hash(d) for d in _deletions(token)], np.int64)
-            where = keys.searchsorted(probes)
-            found = set()
-            for j in np.flatnonzero(keys.take(where, mode="clip") == probes).tolist() if len(keys) else ():
-                i, h = int(where[j]), probes[j]
-                while i < len(keys) and keys[i] == h:  # the words that share this deletion
-                    if _one_edit(token, w := words[at[i]]):
-                        found.add(w)
-                    i += 1
+            # A word of the language is itself, though one edit from a name: answered once, cached.
+            found = set() if self.in_dictionary(token) else self._one_edit_words(token)
             if len(self._corrections) > 200_000:  # a cache, not state: a long-running service reads much text
                 self._corrections.clear()
             fixed = self._corrections[token] = found.pop() if len(found) == 1 else None
         return fixed
+
+    def _one_edit_words(self, token: str) -> set[str]:
+        """The target words within one edit of ``token``, through the index of their deletions."""
+        words, keys, at, _ = self._spelling
+        probes = np.array([hash(d) for d in _deletions(token)], np.int64)
+        where = keys.searchsorted(probes)
+        found = set()
+        for j in np.flatnonzero(keys.take(where, mode="clip") == probes).tolist() if len(keys) else ():
+            i, h = int(where[j]), probes[j]
+            while i < len(keys) and keys[i] == h:  # the words that share this deletion
+                if _one_edit(token, w := words[at[i]]):
+                    found.add(w)
+                i += 1
+        return found
 
     def named_tokens(self, start: Sequence[str], stems: bool = True) -> list[Hit]:
         """``named`` for a phrase's ``key_tokens``."""
