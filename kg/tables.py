@@ -60,6 +60,18 @@ _LINKS_SQL = " UNION ALL ".join(f"SELECT * FROM (SELECT {k}, {part})" for k, par
 ]))
 
 
+_OBO = "http://purl.obolibrary.org/obo/"
+
+
+def namespace(iri: str) -> str:
+    """The IRI's ontology namespace: up to an OBO id's ``_`` (``.../obo/HP_`` of ``HP_0000118``), else
+    up to the last ``#`` or ``/``; "" for an IRI with neither."""
+    local = iri[len(_OBO):] if iri.startswith(_OBO) else None
+    if local is not None and "/" not in local and "_" in local:
+        return iri[:len(_OBO) + local.index("_") + 1]
+    return iri[:max(iri.rfind("#"), iri.rfind("/")) + 1]
+
+
 class ClosureTables:
     """Read-only lookups over ``tables.sqlite3``; safe to share between threads."""
 
@@ -139,15 +151,9 @@ class ClosureTables:
         does), so a source's concepts are better found by namespace."""
         counts: dict[str, int] = {}
         rows = self._q("SELECT iri FROM entities WHERE source=? AND kind IN ('class', 'individual')", (name,))
-        obo = "http://purl.obolibrary.org/obo/"
         for (iri,) in rows:
-            local = iri[len(obo):] if iri.startswith(obo) else None
-            if local is not None and "/" not in local and "_" in local:  # an OBO id: HP_0000118
-                cut = len(obo) + local.index("_") + 1
-            else:
-                cut = max(iri.rfind("#"), iri.rfind("/")) + 1
-            if cut > 0:
-                counts[iri[:cut]] = counts.get(iri[:cut], 0) + 1
+            if ns := namespace(iri):
+                counts[ns] = counts.get(ns, 0) + 1
         return sorted(ns for ns, n in counts.items() if n >= share * len(rows))
 
     def has_prefix(self, prefix: str) -> bool:

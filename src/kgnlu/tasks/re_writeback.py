@@ -41,6 +41,7 @@ from kgnlu.kg.ntriples import (
     OWL_SOMEVALUESFROM, RDF_TYPE, RDFS_SUBCLASSOF, XSD_NS, iri, lit,
 )
 from kgnlu.kg.store import Literal
+from kgnlu.kg.tables import namespace
 from kgnlu.types import InconsistentOntologyError, InputError, KgnluError, Relation, WriteBackResult
 
 SOURCE = "extracted"
@@ -83,17 +84,7 @@ def _describe(r: Relation) -> dict:
 # least UPPER_SHARE of the classes of its own namespace (HPO ``Phenotypic abnormality``, MONDO
 # ``human disease``). A parentless class without subclasses (an OMIM entry) is specific, not upper.
 UPPER_SHARE = 0.5
-_OBO = "http://purl.obolibrary.org/obo/"
 _THING = "http://www.w3.org/2002/07/owl#Thing"
-
-
-def _namespace(iri: str) -> str:
-    """The IRI's ontology namespace: up to an OBO id's ``_`` (``.../obo/HP_``), else the last ``#`` or ``/``
-    (as ``ClosureTables.source_namespaces`` cuts them)."""
-    local = iri[len(_OBO):] if iri.startswith(_OBO) else None
-    if local is not None and "/" not in local and "_" in local:
-        return iri[:len(_OBO) + local.index("_") + 1]
-    return iri[:max(iri.rfind("#"), iri.rfind("/")) + 1]
 
 
 class _UpperLevel:
@@ -121,7 +112,7 @@ class _UpperLevel:
         name = f"{self.t.label(cls) or cls} <{cls}>"
         if not [a for a in self.t.ancestors(cls) if a != _THING]:
             return f"{name} is a root of the KG's hierarchy ({n} subclass{'es' if n > 1 else ''})"
-        ns = _namespace(cls)
+        ns = namespace(cls)
         total = self._classes_in(ns) if ns else 0
         if total and n >= UPPER_SHARE * total:
             return f"{name} subsumes {n} of the {total} classes of its ontology ({ns})"
