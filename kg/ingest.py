@@ -95,7 +95,8 @@ def ingest(paths: Sequence[Path], kg_dir: Path, fmt: str | None = None, reasoner
     try:
         with kg.transaction() as staging:
             manifest = _read_manifest(staging)
-            requested = reasoner_name or (manifest.get("reasoner") or {}).get("requested", "auto")
+            recorded = _recorded_reasoner(manifest)
+            requested = reasoner_name or recorded or "auto"
             store = sparql_store.open_for_write(manifest, store_url, kg.root) or OwlreadyStore(staging / QUADSTORE)
             try:
                 todo = [(p, n, origin) for p, n in zip(paths, names)]
@@ -117,8 +118,7 @@ def ingest(paths: Sequence[Path], kg_dir: Path, fmt: str | None = None, reasoner
                             todo.append((local, default_name(local), None))
                 # An explicit reasoner other than the one the KG was built with re-reasons it, even
                 # when no source changed; none given (or the same one) leaves an unchanged KG alone.
-                rereason = reasoner_name is not None and bool(manifest["sources"]) and reasoner_name != (
-                    manifest.get("reasoner") or {}).get("requested")
+                rereason = reasoner_name is not None and bool(manifest["sources"]) and reasoner_name != recorded
                 if not rereason and not any(e["status"] in ("added", "replaced") for e in report["sources"]):
                     raise _Unchanged
                 store.commit()
@@ -140,6 +140,11 @@ def ingest(paths: Sequence[Path], kg_dir: Path, fmt: str | None = None, reasoner
         raise
     report["timings"] = timings
     return report
+
+
+def _recorded_reasoner(manifest: dict) -> str | None:
+    """The reasoner the KG was last asked for (``--reasoner``, ``auto`` included); None for a new KG."""
+    return (manifest.get("reasoner") or {}).get("requested")
 
 
 def _missing_dirs(root: Path) -> list[Path]:
@@ -189,8 +194,7 @@ def remove(source: str, kg_dir: Path, progress: StageCallback = _noop) -> dict:
                 _vacuum(store)
             del manifest["sources"][source]
             timings["remove"] = round(time.perf_counter() - t0, 3)
-            requested = (manifest.get("reasoner") or {}).get("requested", "auto")
-            _classify_and_tabulate(store, manifest, staging, requested, progress, timings)
+            _classify_and_tabulate(store, manifest, staging, _recorded_reasoner(manifest) or "auto", progress, timings)
         finally:
             store.close()
         manifest["timings"] = timings

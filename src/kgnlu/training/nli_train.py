@@ -43,7 +43,7 @@ def read_jsonl(path: str | Path, limit: int | None = None, *, binary_ok: bool = 
                lines: list[int] | None = None) -> list[dict]:
     """Records with ``premise``, ``hypothesis`` and a ``label`` among ``kgnlu.labels.LABELS``;
     with ``binary_ok``, also ``not_entailment`` (its spellings in ``NOT_ENTAILMENT`` read as that).
-    ``check_texts``: both texts checked as the engine checks a pair (``tasks.linking.check_pair``:
+    ``check_texts``: both texts checked as the engine checks a pair (``tasks.text.check_pair``:
     text, not too long, not empty). ``lines`` gets each record's line number."""
     from kgnlu.tasks.text import check_pair
 
