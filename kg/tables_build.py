@@ -340,9 +340,15 @@ def _add_types(inference: Inference, r_id: int, ent: _Interner, ax: _Axioms, tol
     for i, c in candidates:
         inf_types[i].add(c)
     above: dict[int, set[int]] = {}
+
+    def under(c: int, t: int) -> bool:
+        if t not in above:  # one walk per class, however many individuals have it
+            above[t] = _reachable(t, told, inferred)
+        return c in above[t]
+
     for i, c in candidates:
         others = (told_types[i] | inf_types[i]) - {c}
-        if c in told_types[i] or any(c in above.setdefault(t, _reachable(t, told, inferred)) for t in others):
+        if c in told_types[i] or any(under(c, t) for t in others):
             inf_types[i].discard(c)
         else:
             ax.types.add((i, c, r_id))
