@@ -27,7 +27,9 @@ can afford because it already knows where its mentions are:
    "concern for", "might have", "evaluate for"; its *other experiencer*: "family history of";
    and a change over time: "resolved", "was stopped") assert nothing about the patient now.
    ``hedge_cues`` reports them with the same scopes, directions and stops, and a mention in a
-   question ("Does the patient have anemia?") is hedged by its "?". Hedges never change
+   question ("Does the patient have anemia?") is hedged by its "?". A modal ("may", "might",
+   "could", "should") hedges forward only, and "May" the month or a name ("in May", "May 2020",
+   "Dr. May": capitalised inside a sentence, or before a number) is no cue. Hedges never change
    ``negated``: a hedged mention keeps its polarity, and consumers (the NLI rules) decide what
    an unasserted claim is worth.
 
@@ -107,7 +109,7 @@ wonder if | wondering if | differential includes | differential diagnosis includ
 differential diagnosis of | ddx | evaluate for | evaluation for | evaluated for | workup for |
 work up for | work-up for | assess for | screen for | screening for | test me for |
 test him for | test her for | test for | testing for | are testing | is testing | were testing |
-might | might have | might be |
+might | might have | might be | might or might not | may | may or may not |
 may have | may be | may need | may start | may develop | could | could be | could have |
 maybe | perhaps | consider | considering | consider starting | thinking about | if | in case of |
 rule out | to rule out | r/o | rule out for | not ruled out | not been ruled out |
@@ -144,6 +146,9 @@ as the cause of | as a cause of | reports | reported | reporting | endorses | en
 complains of | complained of | complaining of | admits to | presents with | presented with |
 presenting with | positive for | significant for | notable for | remarkable for | now has
 """
+
+# Modal verbs among the hedges: they hedge forward only ("Cannabinoids may not mirror ...": not the cannabinoids).
+_MODALS = frozenset("may might could should".split())
 
 # After an EITHER trigger, these followers mean "the negated thing came before me".
 _POST_FOLLOWERS = frozenset("by with on in at via per throughout bilaterally today now as before after".split())
@@ -287,15 +292,32 @@ def experiencers(text: str, spans: Sequence[tuple[int, int]],
     return out
 
 
-def _events(toks: _Tokens, mentions_at: dict[int, list[int]]) -> list[_Event]:
+def _month(text: str, toks: _Tokens, i: int) -> bool:
+    """Whether the token "may" at ``i`` is the month (or a name), not the modal: "May" before a number
+    ("May 2020", "on May 3") or capitalised inside a sentence ("in May", "3 May", "Dr. May")."""
+    starts, ends, lows = toks
+    if i + 1 < len(lows) and lows[i + 1][0].isdecimal():
+        return True
+    if text[starts[i]:ends[i]] != "May":  # "may", and "MAY" in a heading, are the modal
+        return False
+    k = i - 1
+    while k >= 0 and lows[k] in _OPENERS:
+        k -= 1
+    return k >= 0 and not _boundaries(text)[k]  # "May" opening a sentence is the modal
+
+
+_OPENERS = frozenset("\"'([“‘")  # what may stand before a sentence's first word
+
+
+def _events(toks: _Tokens, mentions_at: dict[int, list[int]], text: str) -> list[_Event]:
     """Trigger, pseudo-trigger and conjunction phrases, leftmost-longest, outside mentions
-    (experiencer phrases excepted: HPO has a concept named "Family history")."""
+    (experiencer phrases excepted: HPO has a concept named "Family history"; "May" the month is none)."""
     lows = toks.lows
     n = len(lows)
     events: list[_Event] = []
     free = 0  # the first token not inside an earlier phrase
     for i in [i for i, low in enumerate(lows) if low in _PHRASES]:  # most tokens start no phrase
-        if i < free:
+        if i < free or (lows[i] == "may" and _month(text, toks, i)):
             continue
         for phrase, role, experiencer in _PHRASES[lows[i]]:
             j = i + len(phrase)
@@ -312,6 +334,8 @@ def _resolve(event: _Event, lows: tuple[str, ...], stop: list[bool]) -> str:
     """Direction of a trigger: EITHER becomes pre or post from what follows it."""
     if event.role not in (EITHER, HEDGE):
         return event.role
+    if lows[event.first] in _MODALS:  # a modal scopes the verb after it, whatever follows ("may not", "may possibly")
+        return PRE
     nxt = event.last + 1
     if nxt >= len(lows) or stop[nxt] or lows[nxt] in _CONNECTORS or lows[nxt] in _POST_FOLLOWERS:
         return POST
@@ -380,7 +404,7 @@ def cue_spans(text: str, spans: Sequence[tuple[int, int]] = ()) -> list[tuple[in
     """``(start, end)`` of every trigger, pseudo-trigger, conjunction and hedge phrase of ``text``
     outside ``spans`` (the mentions): words that say how a finding is meant, never a finding."""
     toks = _tokens(text)
-    return [(toks.starts[ev.first], toks.ends[ev.last]) for ev in _events(toks, _mentions_at(toks, spans))]
+    return [(toks.starts[ev.first], toks.ends[ev.last]) for ev in _events(toks, _mentions_at(toks, spans), text)]
 
 
 def _cues(text: str, spans: Sequence[tuple[int, int]]) -> tuple[list[Cue | None], list[Cue | None]]:
@@ -393,7 +417,7 @@ def _cues(text: str, spans: Sequence[tuple[int, int]]) -> tuple[list[Cue | None]
     toks = _tokens(text)
     starts, ends, lows = toks
     mentions_at = _mentions_at(toks, spans)
-    events = _events(toks, mentions_at)
+    events = _events(toks, mentions_at, text)
     stop = list(_boundaries(text))
     for ev in events:  # every trigger, pseudo-trigger and conjunction closes the other scopes
         for k in range(ev.first, ev.last + 1):

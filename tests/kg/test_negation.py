@@ -185,6 +185,24 @@ HEDGE_CASES = [
     ("The patient has focal seizures.", {"focal seizures": (False, False)}),
     ("Genetic testing confirmed Marfan syndrome.", {"Marfan syndrome": (False, False)}),
     ("Not certain if this is pneumonia.", {"pneumonia": (False, True)}),
+    # "may" alone, the modal: it hedges the verb phrase after it, never what comes before it
+    ("Aspirin may cause bleeding.", {"Aspirin": (False, False), "bleeding": (False, True)}),
+    ("Common hedonic mechanisms may therefore underlie obesity and drug addiction.",  # Citation-Integrity
+     {"obesity": (False, True), "drug addiction": (False, True)}),
+    ("Because these tags may precede other stigmata of the NBCCS, recognition may facilitate early diagnosis.",
+     {"NBCCS": (False, True)}),  # GSC+
+    ("First, injected cannabinoids may not mirror the effects of smoked marijuana.",  # MNLI
+     {"cannabinoids": (False, False)}),
+    ("Effective RR monitoring would help in the current COVID-19 crisis and in scenarios that may possibly occur.",
+     {"COVID-19": (False, False)}),  # Citation-Integrity, shortened
+    ("The jury may or may not see fraud.", {"fraud": (False, True)}),
+    # "May" the month (or a name) hedges nothing
+    ("Seizures began in May 2020 and fever in May.", {"Seizures": (False, False), "fever": (False, False)}),
+    ("On May 3 fever was noted; ataxia since 3 May.", {"fever": (False, False), "ataxia": (False, False)}),
+    ("Up to 15 May, only two studies evaluated ChAdOx1.", {"ChAdOx1": (False, False)}),  # Citation-Integrity
+    ("Seen by Dr. May for seizures.", {"seizures": (False, False)}),
+    ("May 2020: fever and cough.", {"fever": (False, False), "cough": (False, False)}),
+    ('"May this be asthma?" she asked. May she have anemia.', {"asthma": (False, True), "anemia": (False, True)}),
 ]
 
 EXPERIENCER_CASES = [

@@ -265,7 +265,8 @@ def test_write_back_refuses_upper_level_classes(engine, monkeypatch):
     assert "subsumes 6 of the 19 classes" in re_writeback._UpperLevel(kb.tables)(FOOD + "Fruit")
 
 
-@pytest.mark.parametrize("text", ["Lemons might contain vitamin C.", "Rule out vitamin C in lemons."])
+@pytest.mark.parametrize("text", ["Lemons might contain vitamin C.", "Rule out vitamin C in lemons.",
+                                  "Lemons may contain vitamin C."])
 def test_a_hedged_relation_is_marked_and_never_written(engine, text):
     from kgnlu.tasks import re_writeback
 
@@ -276,6 +277,8 @@ def test_a_hedged_relation_is_marked_and_never_written(engine, text):
     # an assertion of the same triple in the batch is written, whichever scores higher
     sure = engine.extract("Lemons contain vitamin C.", untrained=True).relations[0]
     assert not sure.hedged
+    (in_may,) = engine.extract("In May lemons contain vitamin C.", untrained=True).relations
+    assert not in_may.hedged  # the month
     accepted, _ = re_writeback.select([rel, sure], engine.relation_kb(), 0.5)
     assert accepted == [sure]
 
