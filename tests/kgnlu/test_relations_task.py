@@ -103,6 +103,25 @@ def test_a_repeated_term_is_no_candidate(engine):
     assert len(candidates(text, [first, renamed], engine.relation_kb())) == 1
 
 
+def test_a_crowded_sentence_keeps_one_mention_of_each_concept_and_says_so(engine):
+    """Past ``MAX_MENTIONS_PER_SENTENCE`` mentions a sentence kept its first 16, silently: here 16
+    foods, and the pair the sentence states came after them. As in a real list of 24 mentions
+    (Citation-Integrity: "covariates ... were: ... insulin, insulin, insulin, insulin, ..."), the
+    repeats go first, and a warning says that mentions were left out."""
+    from kgnlu.tasks.re_candidates import MAX_MENTIONS_PER_SENTENCE, candidates
+
+    foods = "oranges, lemons, apples, bananas, carrots, spinach, beef, cheese"
+    text = f"We ate {foods}, {foods} and yoghurt, and only the lemons contain ascorbic acid."
+    ms = engine.link(text, top_k=5)
+    assert len(ms) > MAX_MENTIONS_PER_SENTENCE + 1
+    with pytest.warns(UserWarning, match="more than 16 mentions"):
+        cands = candidates(text, ms, engine.relation_kb())
+    pairs = {(c.subj_iri, c.obj_iri) for c in cands}
+    assert (FOOD + "Lemon", FOOD + "VitaminC") in pairs and (FOOD + "Yoghurt", FOOD + "VitaminC") in pairs
+    kept = {m.start for c in cands for m in (c.subj, c.obj, *c.others)}
+    assert len(kept) == MAX_MENTIONS_PER_SENTENCE and text.index("oranges") in kept  # the first of each
+
+
 def test_extract_known_novel_conflicting(engine):
     res = _untrained(engine).extract("Oranges contain vitamin C. Lemons are rich in vitamin C. Beef contains vitamin C.")
     got = {(r.subject["iri"], r.predicate["name"], r.object["iri"]): r for r in res.relations}

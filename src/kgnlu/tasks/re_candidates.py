@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -242,6 +243,23 @@ def needs_cue(rel: RelationType, trained: frozenset[str]) -> bool:
     return rel.iri not in trained and rel.iri != IS_A and not rel.facts and not (rel.domains and rel.ranges)
 
 
+def _kept(ms: list[Mention]) -> list[Mention]:
+    """At most ``MAX_MENTIONS_PER_SENTENCE`` of one sentence's mentions (in text order), with a warning
+    when some are left out: one mention of each concept first (a repeat restates its first mention's
+    pairs, and the relations are deduplicated anyway), then the best linked, then the earliest. A
+    long list ("covariates were: age, alcohol, ..., insulin, insulin, ...") keeps its distinct concepts."""
+    if len(ms) <= MAX_MENTIONS_PER_SENTENCE:
+        return ms
+    seen: set[str] = set()
+    rank = []
+    for i, m in enumerate(ms):
+        rank.append((m.iri in seen, -m.score, i))
+        seen.add(m.iri)
+    warnings.warn(f"a sentence with more than {MAX_MENTIONS_PER_SENTENCE} mentions: relation extraction reads "
+                  f"{MAX_MENTIONS_PER_SENTENCE} of them (one per concept first, then the best linked)", stacklevel=3)
+    return [ms[i] for i in sorted(sorted(range(len(ms)), key=rank.__getitem__)[:MAX_MENTIONS_PER_SENTENCE])]
+
+
 def candidates(text: str, mentions: Sequence[Mention], kb: RelationKB, trained: frozenset[str] = frozenset(),
                sentences: list[tuple[int, int]] | None = None) -> list[CandidatePair]:
     """Ordered mention pairs within one sentence, filtered by OWL domain and range (see the module doc)."""
@@ -249,7 +267,7 @@ def candidates(text: str, mentions: Sequence[Mention], kb: RelationKB, trained: 
     inventory = kb.inventory()
     out: list[CandidatePair] = []
     for sent in sentences:
-        ms = [m for m in mentions if sent[0] <= m.start and m.end <= sent[1]][:MAX_MENTIONS_PER_SENTENCE]
+        ms = _kept([m for m in mentions if sent[0] <= m.start and m.end <= sent[1]])
         stext = text[sent[0]:sent[1]]
         rels = [r for r in inventory if not needs_cue(r, trained) or cued(r, stext)]
         n = 0
