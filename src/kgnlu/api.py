@@ -33,6 +33,10 @@ from kgnlu.types import (
 )
 
 
+# The most candidates ``link`` lists per mention (``top_k``), as ``kgnlu link --top-k`` and the service take.
+MAX_TOP_K = 50
+
+
 def _source_info(entry: dict) -> SourceInfo:
     keys = SourceInfo.__dataclass_fields__
     return SourceInfo(**{k: v for k, v in entry.items() if k in keys})
@@ -212,7 +216,9 @@ class Engine:
         (sources, ``hpo:phenotype``, CURIEs/IRIs of subtree roots) limits what they may name;
         ``nested`` adds the terms inside longer ones ("schwannoma" in "vestibular schwannoma").
 
-        The engine's curation model (``curation``) chooses among the candidates.
+        The engine's curation model (``curation``) chooses among the candidates. A text that is
+        empty or blank, or not text (``check_text``), and a ``top_k`` outside [0, 50] are an
+        ``InputError``, as ``kgnlu link`` and the service refuse them.
 
         >>> [(m.text, m.negated) for m in engine.link("Denies chest pain.")]  # doctest: +SKIP
         [('chest pain', True)]
@@ -222,8 +228,11 @@ class Engine:
     def link_many(self, texts: Sequence[str], top_k: int = 0, branches: Sequence[str] | None = None,
                   nested: bool = False) -> list[list[Mention]]:
         """``link`` over many texts, batched; results in input order."""
+        texts = _checked_texts(texts)
+        if isinstance(top_k, bool) or not isinstance(top_k, int) or not 0 <= top_k <= MAX_TOP_K:
+            raise InputError(f"top_k must be an integer within [0, {MAX_TOP_K}], not {top_k!r}")
         session = self.session()  # once: a call reads one KG generation, even while another is published
-        return session.linker().link_many(_texts(texts), top_k=top_k, branches=branches, modifiers=True,
+        return session.linker().link_many(texts, top_k=top_k, branches=branches, modifiers=True,
                                           nested=nested, forms=True, curator=self._curator(session))
 
     def curator(self, progress: StageCallback = no_progress):
@@ -326,8 +335,9 @@ class Engine:
 
     def extract_many(self, texts: Sequence[str], threshold: float | None = None, model: str | Path | None = None,
                      untrained: bool = False) -> list[ExtractResult]:
-        """``extract`` over many texts, batched; results in input order."""
-        return self.relation_extractor(model, untrained=untrained).extract_many(_texts(texts), threshold)
+        """``extract`` over many texts, batched; results in input order. An empty or blank text is
+        an ``InputError``, as ``link`` says."""
+        return self.relation_extractor(model, untrained=untrained).extract_many(_checked_texts(texts), threshold)
 
     def add_extracted(self, relations, min_score: float, model_name: str = "",
                       progress: StageCallback = no_progress):
@@ -341,6 +351,25 @@ class Engine:
         """Release the KG's files and the loaded models; the Engine reopens them if used again.
         Calls still running in other threads may fail: close once they have returned."""
         self.runtime.close()
+
+
+def _checked_texts(texts) -> list[str]:
+    """``texts`` checked as the CLI and the service check them (``check_text``, and never empty or
+    blank: ``kgnlu link ""`` and the service refuse one), prefixed ``text N:`` in a batch."""
+    from kgnlu.tasks.text import check_text
+
+    texts = list(_texts(texts))
+    out = []
+    for n, text in enumerate(texts):
+        where = f"text {n + 1}: " if len(texts) > 1 else ""
+        try:
+            text = check_text(text)
+        except InputError as e:
+            raise InputError(f"{where}{e}") from None
+        if not text.strip():
+            raise InputError(f"{where}text is empty")
+        out.append(text)
+    return out
 
 
 def _texts(items, what: str = "texts"):

@@ -69,8 +69,11 @@ def test_unrelated_phrase_links_nothing(engine):
 
 
 def test_empty_and_blank_text(engine):
-    assert engine.link("") == []
-    assert engine.link("   \n\t ") == []
+    # an input error, as `kgnlu link ""` and the service's 422 (tests/kgnlu/test_parity.py); the linker links nothing
+    for text in ("", "   \n\t "):
+        with pytest.raises(InputError, match="text is empty"):
+            engine.link(text)
+        assert engine.linker().link(text) == []
     assert engine.link_many([]) == []
 
 
