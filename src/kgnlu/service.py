@@ -110,8 +110,9 @@ def _infer(engine, symbolic_only: bool, pairs: list[tuple[str, str]]) -> list[di
     return [r.to_dict() for r in engine.infer_many(pairs, symbolic_only=symbolic_only)]
 
 
-def _link(engine, top_k: int, texts: list[str]) -> list[dict]:
-    results = engine.link_many(texts, top_k=top_k)
+def _link(engine, options: tuple, texts: list[str]) -> list[dict]:
+    top_k, branches, nested = options
+    results = engine.link_many(texts, top_k=top_k, branches=branches and list(branches), nested=nested)
     return [{"text": t, "mentions": [x.to_dict() for x in ms]} for t, ms in zip(texts, results)]
 
 
@@ -424,7 +425,8 @@ def create_app(settings: ServeSettings | None = None, engine=None, host=None) ->
 
     def link_item(n: int, x: m.LinkItem, many: bool):
         checked(n, many, text=x.text)
-        return x.top_k, x.text
+        # the options are the batching key: items that share them go to the engine in one call
+        return (x.top_k, None if x.branches is None else tuple(x.branches), x.nested), x.text
 
     def extract_item(n: int, x: m.ExtractItem, many: bool):
         checked(n, many, text=x.text)
@@ -442,7 +444,8 @@ def create_app(settings: ServeSettings | None = None, engine=None, host=None) ->
               dependencies=guarded, summary="The KG concepts a text mentions")
     async def link(body: m.LinkItem | list[m.LinkItem] = Body(...)):
         """Lexicon matches (and dense retrieval with `serve --dense`) with negation and hedging.
-        The same answer as `kgnlu link --json` (with `--dense` when the server has it)."""
+        The same answer as `kgnlu link --json` (with `--dense` when the server has it; `branches`
+        and `nested` as `--only` and `--nested`)."""
         items, error = prepared(body, link_item)
         return error or await answer("link", items, isinstance(body, list))
 

@@ -33,6 +33,12 @@ class LinkItem(_Request):
 
     text: str = Field(min_length=1, examples=["I do not eat apples"])
     top_k: int = Field(0, ge=0, le=50, description="Also list the top K candidates per mention (`--top-k`).")
+    branches: list[str] | None = Field(None, examples=[["hpo:phenotype", "mondo"]],
+                                       description="Link only to these branches: source names (hpo, mondo), "
+                                       "shortcuts (hpo:phenotype) or subtree roots as CURIE/IRI (HP:0000118) "
+                                       "(`--only`).")
+    nested: bool = Field(False, description="Also the terms inside longer ones (\"schwannoma\" in \"vestibular "
+                         "schwannoma\"; `--nested`).")
 
 
 class ExtractItem(_Request):

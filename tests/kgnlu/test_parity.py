@@ -4,9 +4,12 @@ out: the audit of the three surfaces on real texts found these differences)."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from kgnlu.types import InputError
+from tests.conftest import FOOD
 
 pytest.importorskip("fastapi")
 
@@ -50,3 +53,37 @@ def test_top_k_has_the_clis_and_the_services_range(engine, client, top_k):
         engine.link("I eat apples", top_k=top_k)
     assert "top_k" in one_line_error(client.post("/v1/link", json={"text": "I eat apples", "top_k": top_k}), 422)
     assert engine.link("I eat apples", top_k=50) == engine.link("I eat apples", top_k=50)
+
+
+LINK_OPTIONS = [  # the service's fields, the CLI's flags, the API's keywords
+    ({"nested": True}, ["--nested"], {"nested": True}),
+    ({"branches": [FOOD + "Fruit"]}, ["--only", FOOD + "Fruit"], {"branches": [FOOD + "Fruit"]}),
+    ({"branches": [FOOD + "Fruit", "food"], "nested": True, "top_k": 2}, ["--only", FOOD + "Fruit,food", "--nested",
+                                                                          "--top-k", "2"],
+     {"branches": [FOOD + "Fruit", "food"], "nested": True, "top_k": 2}),
+]
+
+
+@pytest.mark.parametrize("fields, flags, keywords", LINK_OPTIONS, ids=["nested", "branches", "all"])
+def test_the_service_links_with_the_options_of_the_cli_and_the_api(engine, client, cli, demo_kg, fields, flags,
+                                                                    keywords):
+    text = "I ate citrus fruit and Granny Smith apples, no beef."
+    served = client.post("/v1/link", json={"text": text, **fields})
+    assert served.status_code == 200, served.text
+    expected = {"text": text, "mentions": [m.to_dict() for m in engine.link(text, **keywords)]}
+    assert served.json() == expected
+    assert expected != {"text": text, "mentions": [m.to_dict() for m in engine.link(text)]}  # the options count
+    r = cli("link", "--kg", demo_kg, "--json", *flags, text)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == expected
+    # a list mixing options answers each item with its own
+    many = client.post("/v1/link", json=[{"text": text, **fields}, {"text": text}])
+    assert many.json() == [expected, client.post("/v1/link", json={"text": text}).json()]
+
+
+def test_an_unknown_branch_is_the_same_error_everywhere(engine, client, cli, demo_kg):
+    with pytest.raises(InputError) as e:
+        engine.link("apples", branches=["nosuch"])
+    assert one_line_error(client.post("/v1/link", json={"text": "apples", "branches": ["nosuch"]}), 422) == str(e.value)
+    r = cli("link", "--kg", demo_kg, "--only", "nosuch", "apples")
+    assert (r.returncode, r.stderr_lines) == (2, [f"error: {e.value}"])
