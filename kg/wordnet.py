@@ -5,7 +5,8 @@ hypernyms (``@``, and ``@i`` for instances), its antonyms (``!``, a lexical poin
 word senses, read here as between their synsets), and the morphological exception lists
 (``noun.exc``: "men man"). The format is the one of ``wndb(5WN)``. And, for the linker's word
 forms (``kg.rewrite``), the nouns an adjective is formed from (``derived_nouns``) and the
-words of the language (``english_words``).
+words of the language (``english_words``); for the drug source, the words running English uses in
+no chemical sense (``everyday_words``, from the SemCor counts in ``cntlist.rev``).
 """
 
 from __future__ import annotations
@@ -128,6 +129,59 @@ def english_words(directory: str | os.PathLike) -> set[str]:
     except (OSError, UnicodeDecodeError) as e:
         raise InputError(f"{directory}: not a readable WordNet database ({e})") from None
     return {w for w in out if w.isalpha()}
+
+
+# Senses under these are chemicals or drugs ("ecstasy" and "indicator" have one, "sit" and "cap" none).
+_CHEMICAL_ROOTS = (("substance", 1), ("chemical compound", 1), ("chemical", 1), ("drug", 1), ("medicine", 1),
+                   ("causal agent", 1))
+
+
+def everyday_words(directory: str | os.PathLike, min_count: int = 3) -> set[str]:
+    """One-word lemmas that running English uses at least ``min_count`` times (SemCor's tag counts,
+    ``cntlist.rev``) and none of whose senses, in any part of speech, is a chemical or drug, with
+    their regular and irregular inflections ("sit", "sits"; "cap", "caps"). Empty when the database
+    has no ``cntlist.rev``."""
+    root = Path(directory)
+    if not (root / "cntlist.rev").is_file():
+        return set()
+    wn = read(root)
+    counts: dict[str, int] = {}
+    try:
+        for line in (root / "cntlist.rev").read_text(encoding="utf-8").splitlines():
+            f = line.split()
+            if len(f) == 3 and "%" in f[0]:
+                lemma = f[0].split("%", 1)[0]
+                if lemma.isalpha():
+                    counts[lemma] = counts.get(lemma, 0) + int(f[2])
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise InputError(f"{directory}: not a readable WordNet database (cntlist.rev: {e})") from None
+    roots = {sid for word, k in _CHEMICAL_ROOTS for sid in wn.senses.get((word, "n"), [])[:k]}
+    chemical: dict[str, bool] = {}
+
+    def is_chemical(sid: str) -> bool:
+        if sid not in chemical:
+            chemical[sid] = False  # a cycle reads as not chemical
+            s = wn.synsets[sid]
+            chemical[sid] = sid in roots or any(map(is_chemical, s.hypernyms + s.instance_of))
+        return chemical[sid]
+
+    out: set[str] = set()
+    for lemma, n in counts.items():
+        if n >= min_count and not any(is_chemical(sid) for pos in POS.values()
+                                      for sid in wn.senses.get((lemma, pos), ())):
+            out.add(lemma)
+            out.update(_inflections(lemma))
+    for exc in wn.exceptions.values():
+        out.update(form for form, bases in exc.items() if form.isalpha() and any(b in out for b in bases))
+    return out
+
+
+def _inflections(word: str) -> list[str]:
+    """A word's regular -s, -ed and -ing forms (over-generated: they only screen a drug's names)."""
+    s = word[:-1] + "ies" if word.endswith("y") and word[-2:-1] not in "aeiou" else \
+        word + "es" if word.endswith(("s", "x", "z", "ch", "sh")) else word + "s"
+    stem = word[:-1] if word.endswith("e") else word
+    return [s, stem + "ed", stem + "ing"]
 
 
 def read(directory: str | os.PathLike) -> WordNet:

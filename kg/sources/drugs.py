@@ -13,6 +13,14 @@ under the nearest drug whose tree number is an ancestor of one of its own and wh
 plural (a class of chemicals: ``Phenylpropionates``, ``Penicillins``); a singular parent such as
 ``Taurine`` is a parent compound, not a class, and is skipped.
 
+The dictionary holds its variants lowercased, so an acronym has lost its capitals: "sits" (SITS),
+"caps" (CAPS), "mops" (MOPS) would link every "sits", "cap" and "mops" of running text. A variant of
+at most five letters that is an everyday English word (``wordnet.everyday_words``: frequent in
+SemCor, in no chemical sense) or is made of function words ("dids", read "did") is written in
+capitals, which the matcher reads as an abbreviation; one made only of function words and numbers
+("at 10", "[he]") and one cut off after a comma ("alcohol," of "alcohol, benzyl") is dropped.
+Without WordNet, only those two are screened.
+
 The pickle is read with an unpickler that refuses every global, so it can only build plain
 containers and strings.
 """
@@ -27,6 +35,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import InputError
+from ..matcher import STOPWORDS, WORDS, normalize
+from ..wordnet import everyday_words, find_dir
 from .build import noop, package_file, package_version
 from ..ntriples import (
     KGNLU_NS, OIO_EXACT, OIO_SYNONYM_TYPE, OIO_XREF, OWL_ANNOTATIONPROPERTY, OWL_CLASS, RDF_TYPE, RDFS_COMMENT,
@@ -39,6 +49,9 @@ DRUG = iri(KGNLU_NS + "drug")
 BRAND = iri(KGNLU_NS + "brand_name")
 SYNONYM_TYPE_PROPERTY = iri("http://www.geneontology.org/formats/oboInOwl#SynonymTypeProperty")
 _SLUG = re.compile(r"[^a-z0-9]+")
+CODE_DEPENDS = ("wordnet.py", "matcher.py")
+MAX_ACRONYM = 5  # letters
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 
 
 class _PlainUnpickler(pickle.Unpickler):
@@ -51,7 +64,8 @@ def dictionary_file() -> Path:
 
 
 def inputs() -> list[Path]:
-    return [dictionary_file()]
+    wordnet = find_dir()
+    return [dictionary_file()] + ([wordnet / "cntlist.rev"] if wordnet and (wordnet / "cntlist.rev").is_file() else [])
 
 
 def versions() -> dict[str, str]:
@@ -84,6 +98,20 @@ def slugs(keys) -> dict[str, str]:
     return out
 
 
+def screen_variant(variant: str, everyday: set[str]) -> str | None:
+    """The variant as the lexicon should hold it: as is, in capitals (an acronym the dictionary
+    lowercased), or None (dropped); see the module docstring."""
+    if variant.rstrip().endswith(","):
+        return None
+    words = normalize(variant).split()
+    function_words = all(w in STOPWORDS for w in words)
+    if variant.isalpha() and len(variant) <= MAX_ACRONYM and (function_words or variant.casefold() in everyday):
+        return variant.upper()
+    if all(w in STOPWORDS or _NUMBER.fullmatch(w) for w in words) or not WORDS.search(variant):
+        return None
+    return variant
+
+
 def _is_class_name(name: str) -> bool:
     """A MeSH heading naming a class of chemicals: its head noun is plural (``Antibodies, Monoclonal``)."""
     head = name.split(",")[0].strip().split()[-1].lower() if name.strip() else ""
@@ -106,7 +134,9 @@ def build(out_dir: Path, progress: Callable[[str], None] = noop) -> Path:
         for t in rec.get("mesh_tree") or ():
             by_tree.setdefault(t, key)
     out = Path(out_dir) / f"{NAME}.nt"
-    n_syn = n_brand = n_isa = n_xref = 0
+    wordnet = find_dir()
+    everyday = everyday_words(wordnet) if wordnet else set()
+    n_syn = n_brand = n_isa = n_xref = n_upper = n_dropped = 0
     version = package_version("drug-named-entity-recognition")
     with atomic_ntriples(out, bnode_prefix="drug") as w:
         w.ontology_header(ONTOLOGY_IRI, "kgnlu drugs", f"drug-named-entity-recognition {version}",
@@ -148,10 +178,15 @@ def build(out_dir: Path, progress: Callable[[str], None] = noop) -> Path:
                 if v.casefold() in seen:
                     continue
                 seen.add(v.casefold())
+                name_as = screen_variant(v, everyday)
+                n_dropped += name_as is None
+                n_upper += name_as is not None and name_as != v
+                if name_as is None:
+                    continue
                 brand = bool((variant_data.get(v) or {}).get("is_brand"))
-                w.annotate(s, OIO_EXACT, lit(v), [(OIO_SYNONYM_TYPE, BRAND)] if brand else [])
+                w.annotate(s, OIO_EXACT, lit(name_as), [(OIO_SYNONYM_TYPE, BRAND)] if brand else [])
                 n_syn += 1
                 n_brand += brand
-    progress(f"{NAME}: {len(canon)} drugs, {n_syn} synonyms ({n_brand} brand names), {n_isa} MeSH is-a, "
-             f"{n_xref} xrefs, {w.count} triples")
+    progress(f"{NAME}: {len(canon)} drugs, {n_syn} synonyms ({n_brand} brand names; {n_upper} read as acronyms, "
+             f"{n_dropped} dropped), {n_isa} MeSH is-a, {n_xref} xrefs, {w.count} triples")
     return out

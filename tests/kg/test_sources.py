@@ -10,11 +10,14 @@ import pytest
 
 from kgnlu.kg.ntriples import LINE as NT_LINE
 from kgnlu.kg.sources import build as build_mod
-from kgnlu.kg.sources import hpoa, mondo
+from kgnlu.kg.sources import drugs, hpoa, mondo
 from kgnlu.kg.sources.build import SOURCES, build_all
 from kgnlu.kg.store import Literal, MemoryStore
 from kgnlu.kg.tables import ClosureTables
 from kgnlu.kg.tables_build import Inference, build_tables
+from kgnlu.kg.wordnet import find_dir
+
+WORDNET_DIR = find_dir()
 
 O = "http://purl.obolibrary.org/obo/"
 K = O + "kgnlu/"
@@ -154,6 +157,36 @@ def test_drug_with_brand_synonym_and_xrefs(built):
     assert any(p == f"<{OIO}hasDbXref>" and o.startswith('"DRUGBANK:DB') for s, p, o in lines if s == atorva)
     axiom = next(s for s, p, o in lines if p == "<http://www.w3.org/2002/07/owl#annotatedTarget>" and o == '"lipitor"')
     assert (axiom, f"<{OIO}hasSynonymType>", f"<{K}brand_name>") in lines
+
+
+def test_drug_acronyms_the_dictionary_lowercased_are_written_in_capitals(built):
+    """The dictionary's "sits" (SITS) linked every "sits" of "A young man sits with two others"
+    (SNLI), "caps" every baseball cap, "at 10" (AT 10) every "at 10 dpi", and its cut "alcohol,"
+    (of "alcohol, benzyl") every "alcohol" to Benzyl Alcohol."""
+    names = defaultdict(set)
+    for s, p, o in scan(built["drugs"], lambda ln: f"{OIO}hasExactSynonym>" in ln or "rdf-schema#label>" in ln):
+        if p in (f"<{OIO}hasExactSynonym>", "<http://www.w3.org/2000/01/rdf-schema#label>") and o.startswith('"'):
+            names[s].add(json.loads(o[:o.rindex('"') + 1]))
+    sits = names[f"<{K}drug/4_acetamido_4_isothiocyanatostilbene_2_2_disulfonic_acid>"]
+    caps = names[f"<{K}drug/3_cyclohexylamino_propanesulfonic_acid>"]
+    if WORDNET_DIR is not None:  # without WordNet's counts no word reads as everyday English
+        assert "SITS" in sits and "sits" not in sits
+        assert "CAPS" in caps and "caps" not in caps
+    assert "at 10" not in names[f"<{K}drug/dihydrotachysterol>"]
+    assert "alcohol," not in names[f"<{K}drug/benzyl_alcohol>"] and "benzyl alcohol" in {
+        n.casefold() for n in names[f"<{K}drug/benzyl_alcohol>"]}
+    assert "lipitor" in names[f"<{K}drug/atorvastatin>"]  # a brand that is no everyday word stays
+
+
+def test_drug_variant_screen():
+    everyday = {"sits", "sit", "caps", "contraceptives"}
+    assert drugs.screen_variant("sits", everyday) == "SITS"
+    assert drugs.screen_variant("dids", set()) == "DIDS"  # read "did": a function word
+    assert drugs.screen_variant("contraceptives", everyday) == "contraceptives"  # too long for an acronym
+    assert drugs.screen_variant("lipitor", everyday) == "lipitor"
+    for cut in ("at 10", "33 a 74", "[he]", "alcohol,", "...''more''"):
+        assert drugs.screen_variant(cut, everyday) is None, cut
+    assert drugs.screen_variant("2me2", everyday) == "2me2" and drugs.screen_variant("18fdg", everyday) == "18fdg"
 
 
 def test_drug_mesh_hierarchy_uses_chemical_classes(built):

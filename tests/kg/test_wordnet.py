@@ -59,6 +59,20 @@ def test_derived_nouns_follow_word_to_word_pointers_from_adjectives():
     assert 8000 < len(derived) < 9000
 
 
+@needs_wordnet
+def test_everyday_words_are_frequent_and_in_no_chemical_sense():
+    """SemCor's counts: "sit" and "cap" (and their forms) are everyday words; "ecstasy", "indicator",
+    "alcohol" and "water" have a chemical or drug sense, and "luminal" is too rare in SemCor."""
+    words = wordnet.everyday_words(WN_DIR)
+    assert {"sit", "sits", "sat", "cap", "caps", "mops", "table"} <= words
+    assert not words & {"ecstasy", "indicator", "alcohol", "water", "luminal", "aspirin", "lipitor"}
+
+
+def test_everyday_words_without_sense_counts_is_empty(tmp_path):
+    (tmp_path / "data.noun").write_text("")
+    assert wordnet.everyday_words(tmp_path) == set()
+
+
 def test_derived_nouns_of_a_folder_that_is_no_wordnet_is_one_clear_error(tmp_path):
     (tmp_path / "data.adj").write_text("00001740 00 a 01 able 0 001 + 999 n 0101 | broken\n", encoding="utf-8")
     (tmp_path / "data.noun").write_text("short\n", encoding="utf-8")
