@@ -20,7 +20,8 @@ from the KG's own synonym sets, so an ontology a user ingests brings its own:
    Two guards keep running text from being rewritten into nonsense, at 1.4 points of accuracy
    on the development split: a phrase needs ``MIN_QUERY_TOKENS`` key words (a rule mined from
    drug names turned the lone word "form" into "creatine"), and a variant must keep at least one
-   word of the phrase (``ANCHORED``: "age 7" became "favipiravir" in two steps).
+   word of the phrase, a number not counted (``ANCHORED``: "age 7" became "favipiravir" in two
+   steps, "3 families" Transcription Factor 3).
 
 Rules and targets are kept per KG generation in one SQLite file (``RewriteIndex.build``: mining
 them is far slower than opening the file; the runtime keeps it under ``cache/``). The parameters
@@ -48,7 +49,7 @@ import numpy as np
 
 from kgnlu.kg.kgdir import publish
 from kgnlu.kg.lexicon import KIND_RANK
-from kgnlu.kg.matcher import WORDS, normalize_token
+from kgnlu.kg.matcher import WORDS, is_abbreviation, normalize_token
 from kgnlu.kg.morph import stem
 
 FORMAT = 1
@@ -61,7 +62,7 @@ BEAM = 500
 MAX_NAMES_PER_CONCEPT = 12  # a drug with 80 brand names would add 6,000 pairs of noise
 MAX_QUERY_TOKENS = 12
 MIN_QUERY_TOKENS = 2
-ANCHORED = True  # a variant keeps at least one word of the phrase
+ANCHORED = True  # a variant keeps at least one word of the phrase, not counting numbers
 # A word of the text within one edit of a name's word ("polydatyly") is read as that word, at
 # this cost per word, when it has at least TYPO_MIN_LETTERS letters and no other such neighbour.
 TYPO_COST = 1.0
@@ -223,7 +224,8 @@ class Rewriter:
             frontier = step if len(step) <= BEAM else {v: c for c, v in sorted(zip(step.values(), step))[:BEAM]}
             best.update(frontier)
         out: dict[str, float] = {}
-        words = set(start)
+        # A number anchors nothing: "3 families" is no Transcription Factor 3.
+        words = {w for w in start if not w.replace(".", "").replace(",", "").isdigit()}
         for variant, cost in chain(best.items(), last):
             if prints is not None and sum(map(hash, variant)) not in prints:  # fingerprint(variant)
                 continue
@@ -295,10 +297,12 @@ def targets(entries: Iterable) -> list[tuple[str, str, str]]:
     """``(iri, text, kind)`` of every English name and exact/alt synonym among lexicon
     ``entries``, one per IRI and case-folded text, names first: what rules are mined from and
     what a rewrite may land on. Unlike the dense index's rows, no budget: a bag key costs no
-    embedding (183k on the default KG, against 80k embedded)."""
+    embedding (183k on the default KG, against 80k embedded). Not abbreviations: the matcher reads
+    them in capitals only, and a bag of case-folded words cannot ("blue cap" became CAPS)."""
     found: dict[tuple[str, str], tuple] = {}
     for order, e in enumerate(entries):
-        if e.kind in TARGET_KINDS and (e.lang is None or e.lang == "" or e.lang.lower().startswith("en")):
+        if e.kind in TARGET_KINDS and (e.lang is None or e.lang == "" or e.lang.lower().startswith("en")) \
+                and not is_abbreviation(e.text):
             key = " ".join(e.text.lower().split())
             if key:
                 item = (e.kind not in NAME_KINDS, KIND_RANK[e.kind], order, e.iri, e.text, e.kind)
@@ -311,7 +315,7 @@ def settings() -> dict:
     return {"format": FORMAT, "min_support": MIN_SUPPORT, "max_segment": MAX_SEGMENT, "max_delete": MAX_DELETE,
             "delete_penalty": DELETE_PENALTY, "names_per_concept": MAX_NAMES_PER_CONCEPT,
             "kinds": list(TARGET_KINDS), "fillers": sorted(FILLERS), "stems": 2, "derived": "wordnet",
-            "dictionary": "wordnet"}
+            "dictionary": "wordnet", "abbreviations": False}
 
 
 @dataclass(frozen=True)

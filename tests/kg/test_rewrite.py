@@ -175,3 +175,24 @@ def test_guards_against_rewriting_running_text_into_nonsense(tmp_path, monkeypat
     monkeypatch.setattr(rewrite, "ANCHORED", False)
     monkeypatch.setattr(rewrite, "MIN_QUERY_TOKENS", 1)
     assert concepts(rw.lookup("broad thumb")) == {"t"} and concepts(rw.lookup("broad")) == {"u"}
+
+
+def test_a_number_anchors_no_rewrite(tmp_path):
+    """"3 families" became Transcription Factor 3 on a GSC+ abstract: the rules replaced every word
+    but the number, and the number alone kept the variant anchored."""
+    names = {"a": ["Factor 3"], "b": ["Factor 4", "Family 4"], "c": ["Blood factor 7", "Blood family 7"],
+             "d": ["Blood factor 3"]}
+    rw = index_of(names, tmp_path)
+    assert rw.lookup("3 families") == [] and rw.lookup("3.5 families") == []
+    assert concepts(rw.lookup("blood families 3")) == {"d"}  # a word of the phrase kept: anchored
+
+
+def test_abbreviations_are_no_rewrite_targets(tmp_path):
+    """The matcher reads "CAPS" in capitals only; a bag of case-folded words cannot, and "blue cap"
+    was rewritten into the buffer CAPS."""
+    names = {"caps": ["3-(cyclohexylamino)propanesulfonic acid", "CAPS"], "b": ["Blue sky", "Sky"],
+             "c": ["Blue sea", "Sea"], "d": ["Red cap", "Cap"]}
+    rw = index_of(names, tmp_path)
+    assert {t[1] for t in rewrite.targets(
+        [Entry(c, n, "exact", None, "t") for c in names for n in names[c]])} & {"CAPS", "caps"} == set()
+    assert "caps" not in concepts(rw.lookup("blue caps"))
