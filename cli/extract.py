@@ -12,13 +12,14 @@ from kgnlu.cli._common import (KG_OPTION, RAY_OPTION, TEXTS_INPUT_OPTION, StageP
 
 def extract(texts: list[str], kg: Path | None = None, threshold: float | None = None, model: Path | None = None,
             add_to_kg: bool = False, min_score: float = 0.8, untrained: bool = False, progress=None,
-            ray: str | None = None):
+            ray: str | None = None, dense: bool | None = None):
     """Plain function behind the command: ``(results, write-back result or None)``. ``ray``: on the
-    Ray cluster at that address ("": the local one)."""
+    Ray cluster at that address ("": the local one). ``dense`` None links as ``Engine`` does by
+    default (as the NLI model was trained), as ``kgnlu serve`` without ``--dense`` does."""
     from kgnlu.api import Engine
 
     progress = progress or (lambda _: None)
-    engine = Engine(kg, dense=False)
+    engine = Engine(kg, dense=dense)
     extractor = engine.relation_extractor(model, progress, untrained=untrained)
     progress("extracting relations")
     if ray is not None:
@@ -61,6 +62,9 @@ def extract_cli(
     untrained: bool = typer.Option(False, "--untrained", help="Score by KG standing and co-occurrence only (no model, no torch)."),
     add_to_kg: bool = typer.Option(False, "--add-to-kg", help="Write the novel relations into the KG source 'extracted' (undo: kgnlu kg remove --source extracted)."),
     min_score: float = typer.Option(0.8, "--min-score", min=0.0, max=1.0, help="With --add-to-kg: least score of a written relation."),
+    dense: bool = typer.Option(False, "--dense", help="Also link through the faiss index of lexicon embeddings "
+                               "(built on first use) a text that is one term, as `kgnlu serve --dense` answers "
+                               "/v1/extract."),
     explain: bool = typer.Option(False, "--explain", help="Print each relation's proof against the KG."),
     json_out: bool = typer.Option(False, "--json", help="One JSON object per text (and one for --add-to-kg)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
@@ -72,7 +76,10 @@ def extract_cli(
     with StageProgress(enabled=not quiet and (input_file is not None or not json_out)) as progress:
         if untrained and model is not None:
             fail("give --model or --untrained, not both")
-        results, written = extract(texts, kg, threshold, model, add_to_kg, min_score, untrained, progress, ray)
+        if dense and ray is not None:  # kgnlu.scale's extract workers link lexicon-only
+            fail("--dense does not run on --ray for extract: drop one of them")
+        results, written = extract(texts, kg, threshold, model, add_to_kg, min_score, untrained, progress, ray,
+                                   True if dense else None)
     for t, res in zip(texts, results):
         if json_out:
             print_json(res.to_dict())

@@ -87,3 +87,24 @@ def test_an_unknown_branch_is_the_same_error_everywhere(engine, client, cli, dem
     assert one_line_error(client.post("/v1/link", json={"text": "apples", "branches": ["nosuch"]}), 422) == str(e.value)
     r = cli("link", "--kg", demo_kg, "--only", "nosuch", "apples")
     assert (r.returncode, r.stderr_lines) == (2, [f"error: {e.value}"])
+
+
+def test_extract_links_densely_when_asked_as_the_service_and_the_api_do(engine, kg_copy, cli):
+    """``kgnlu serve --dense`` answers /v1/extract through the dense linker, as ``Engine(dense=True)``
+    does; ``kgnlu extract`` had no ``--dense`` and always linked lexicon-only."""
+    from kgnlu.api import Engine
+
+    text = "citrus"  # one term the lexicon lacks ("citrus fruit"), which dense retrieval finds
+    with Engine(kg_copy, dense=True) as dense:
+        expected = dense.extract(text).to_dict()
+        assert [(m["label"], m["via"]) for m in expected["entities"]] == [("citrus fruit", "dense")]
+        c = serving(dense, dense=True)
+        try:
+            assert c.post("/v1/extract", json={"text": text}).json() == expected
+        finally:
+            c.__exit__(None, None, None)
+    r = cli("extract", "--kg", kg_copy, "--dense", "--json", text)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == expected
+    r = cli("extract", "--kg", kg_copy, "--json", text)
+    assert json.loads(r.stdout) == engine.extract(text).to_dict() and json.loads(r.stdout)["entities"] == []
