@@ -269,6 +269,23 @@ _ERRORS = {status: {"model": m.Problem, "description": what} for status, what in
     (503, "The engine is still loading"))}
 
 
+# Request fields that hold text: a value there that is not a string is refused in the words of
+# ``Engine.check_text``, as the API refuses it ("text must be a string, not int"; a lone surrogate).
+_TEXT_FIELDS = ("text", "premise", "hypothesis")
+
+
+def _text_problem(e: dict) -> str | None:
+    if not e["loc"] or e["loc"][-1] not in _TEXT_FIELDS or e.get("type") not in ("string_type", "string_unicode"):
+        return None
+    from kgnlu.api import Engine
+
+    try:
+        Engine.check_text(e.get("input"), e["loc"][-1])
+    except InputError as why:
+        return str(why)
+    return None
+
+
 def _one_line(errors: Sequence[dict], body: Any) -> tuple[int, str]:
     """A pydantic error list as one line. The body is one item or a list of items, so pydantic
     reports each failure once per branch of that union; only the branch the body took is kept."""
@@ -289,6 +306,10 @@ def _one_line(errors: Sequence[dict], body: Any) -> tuple[int, str]:
         else ".".join(map(str, loc))
     where = where.rstrip(": ")
     more = f" (and {len(kept) - 1} more)" if len(kept) > 1 else ""
+    text = _text_problem(e)
+    if text is not None:  # "item 2: text must be a string, not int", as the API says it
+        item = where.split(": ")[0] + ": " if where.startswith("item ") else ""
+        return 422, f"{item}{text}{more}"
     return 422, f"{where + ': ' if where else ''}{e['msg']}{more}"
 
 
@@ -398,39 +419,43 @@ def create_app(settings: ServeSettings | None = None, engine=None, host=None) ->
         # the answers are JSON already (``answer_json``): no encoder, no response model on the way out
         return Response(b"[" + b",".join(answers) + b"]" if many else answers[0], media_type="application/json")
 
-    def checked(n: int, many: bool, **texts: str) -> None:
+    def within_limit(**texts: str) -> None:
+        """This server's ``--max-chars`` (at most the API's own limit, which ``check_text`` applies)."""
         for name, text in texts.items():
-            where = f"item {n + 1}: " if many else ""
-            if not text.strip():
-                raise InputError(f"{where}{name} is empty")
             if len(text) > settings.max_chars:
-                raise InputError(f"{where}{name} has {len(text)} characters; the limit is {settings.max_chars}")
+                raise InputError(f"{name} has {len(text)} characters; the limit is {settings.max_chars} "
+                                 "(split it into sentences)")
 
     def prepared(items, make) -> tuple[list | None, JSONResponse | None]:
         many = isinstance(items, list)
-        try:
-            return [make(n, x, many) for n, x in enumerate(items if many else [items])], None
-        except InputError as e:
-            return None, _problem(422, str(e))
+        out = []
+        for n, x in enumerate(items if many else [items]):
+            try:
+                out.append(make(x))
+            except InputError as e:
+                return None, _problem(422, f"item {n + 1}: {e}" if many else str(e))
+        return out, None
 
-    def infer_item(n: int, x: m.InferItem, many: bool):
-        checked(n, many, premise=x.premise, hypothesis=x.hypothesis)
+    # The checks of the API and the CLI (``Engine.check_pair``, ``Engine.check_text``), in their words.
+    def infer_item(x: m.InferItem):
         from kgnlu.api import Engine
 
-        try:
-            pair = Engine.check_pair(x.premise, x.hypothesis)
-        except InputError as e:
-            raise InputError(f"{'item ' + str(n + 1) + ': ' if many else ''}{e}") from None
-        return x.symbolic_only, pair
+        within_limit(premise=x.premise, hypothesis=x.hypothesis)
+        return x.symbolic_only, Engine.check_pair(x.premise, x.hypothesis)
 
-    def link_item(n: int, x: m.LinkItem, many: bool):
-        checked(n, many, text=x.text)
-        # the options are the batching key: items that share them go to the engine in one call
-        return (x.top_k, None if x.branches is None else tuple(x.branches), x.nested), x.text
+    def text_item(x: m.LinkItem | m.ExtractItem) -> str:
+        from kgnlu.api import Engine
 
-    def extract_item(n: int, x: m.ExtractItem, many: bool):
-        checked(n, many, text=x.text)
-        return x.threshold, x.text
+        within_limit(text=x.text)
+        if not Engine.check_text(x.text).strip():
+            raise InputError("text is empty")  # as Engine.link and kgnlu link say it
+        return x.text
+
+    def link_item(x: m.LinkItem):
+        return (x.top_k, None if x.branches is None else tuple(x.branches), x.nested), text_item(x)
+
+    def extract_item(x: m.ExtractItem):
+        return x.threshold, text_item(x)
 
     @app.post("/v1/infer", response_model=m.InferResult | list[m.InferResult], responses=_ERRORS,
               dependencies=guarded, summary="Entailment, neutral or contradiction, with proofs")

@@ -20,18 +20,23 @@ class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
+# A text is never empty. The schema says so; the service checks it (``kgnlu.service``), in the words
+# of the API and the CLI ("text is empty"), rather than pydantic's ``min_length``.
+_NOT_EMPTY = {"minLength": 1}
+
+
 class InferItem(_Request):
     """One premise/hypothesis pair (the ``kgnlu infer`` of one pair)."""
 
-    premise: str = Field(min_length=1, examples=["I like eating apples"])
-    hypothesis: str = Field(min_length=1, examples=["I like eating fruit"])
+    premise: str = Field(json_schema_extra=_NOT_EMPTY, examples=["I like eating apples"])
+    hypothesis: str = Field(json_schema_extra=_NOT_EMPTY, examples=["I like eating fruit"])
     symbolic_only: bool = Field(False, description="Answer from the KG rules alone (`kgnlu infer --symbolic-only`).")
 
 
 class LinkItem(_Request):
     """One text to link (``kgnlu link``)."""
 
-    text: str = Field(min_length=1, examples=["I do not eat apples"])
+    text: str = Field(json_schema_extra=_NOT_EMPTY, examples=["I do not eat apples"])
     top_k: int = Field(0, ge=0, le=50, description="Also list the top K candidates per mention (`--top-k`).")
     branches: list[str] | None = Field(None, examples=[["hpo:phenotype", "mondo"]],
                                        description="Link only to these branches: source names (hpo, mondo), "
@@ -44,7 +49,7 @@ class LinkItem(_Request):
 class ExtractItem(_Request):
     """One text to read relations from (``kgnlu extract``)."""
 
-    text: str = Field(min_length=1, examples=["Bananas are not meat."])
+    text: str = Field(json_schema_extra=_NOT_EMPTY, examples=["Bananas are not meat."])
     threshold: float | None = Field(None, ge=0.0, le=1.0,
                                     description="Least score of a reported relation (default 0.5; `--threshold`).")
 

@@ -108,3 +108,49 @@ def test_extract_links_densely_when_asked_as_the_service_and_the_api_do(engine, 
     assert json.loads(r.stdout) == expected
     r = cli("extract", "--kg", kg_copy, "--json", text)
     assert json.loads(r.stdout) == engine.extract(text).to_dict() and json.loads(r.stdout)["entities"] == []
+
+
+NOT_TEXT = [  # (what the API is given, the JSON the service is sent): the service must refuse it in the API's words
+    ("", ""), ("  \t", "  \t"), ("caf\udce9", "caf\udce9"), ("a\x00b", "a\x00b"), (3, 3), (None, None), (["a"], ["a"]),
+    ("x" * 100_001, "x" * 100_001),
+]
+
+
+def _post(client, route: str, body):
+    # as a client's json.dumps sends it: a lone surrogate as a \u escape (httpx refuses to encode one)
+    return client.post(route, content=json.dumps(body), headers={"content-type": "application/json"})
+
+
+def _api_error(call) -> str:
+    with pytest.raises(InputError) as e:
+        call()
+    return str(e.value)
+
+
+@pytest.mark.parametrize("bad, sent", NOT_TEXT, ids=["empty", "blank", "surrogate", "nul", "int", "null", "list",
+                                                     "too-long"])
+def test_the_service_refuses_what_the_api_refuses_in_its_words(engine, bad, sent):
+    c = serving(engine, max_chars=100_000)
+    try:
+        for route, body, call in (
+                ("/v1/link", {"text": sent}, lambda: engine.link(bad)),
+                ("/v1/extract", {"text": sent}, lambda: engine.extract(bad)),
+                ("/v1/infer", {"premise": sent, "hypothesis": "I eat fruit"}, lambda: engine.infer(bad, "I eat fruit")),
+                ("/v1/infer", {"premise": "I eat fruit", "hypothesis": sent},
+                 lambda: engine.infer("I eat fruit", bad))):
+            expected = _api_error(call)
+            assert one_line_error(_post(c, route, body), 422) == expected, route
+            # pydantic's type errors say how many more items failed: "(and 1 more)"
+            assert one_line_error(_post(c, route, [body, body]), 422).startswith(f"item 1: {expected}"), route
+    finally:
+        c.__exit__(None, None, None)
+
+
+def test_a_text_over_the_servers_own_limit_is_refused_in_the_api_s_words(engine):
+    c = serving(engine, max_chars=40)
+    try:
+        detail = one_line_error(c.post("/v1/link", json={"text": "a" * 41}), 422)
+    finally:
+        c.__exit__(None, None, None)
+    assert detail == "text has 41 characters; the limit is 40 (split it into sentences)"
+    assert _api_error(lambda: engine.link("a" * 100_001)).endswith("the limit is 100000 (split it into sentences)")
