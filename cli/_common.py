@@ -178,16 +178,21 @@ def optional_values(argv: list[str], options: tuple[str, ...] = ("--ray",)) -> l
 
 def texts_from(text: str | None, input_file) -> list[str]:
     """The texts of a command that takes TEXT or ``--input FILE`` (exactly one of them)."""
-    from kgnlu.api import Engine
-
     if (text is None) == (input_file is None):
         fail("give either TEXT or --input FILE")
     if text is not None:
-        text = Engine.check_text(text)  # before the KG loads (or is built)
-        if not text.strip():  # as an empty record of --input and the service's 422 are
-            fail("text is empty")
-        return [text]
-    return [r["text"] for r in read_batch(input_file, ("text",), validate=lambda r: Engine.check_text(r["text"]))]
+        return [_check_text(text)]  # before the KG loads (or is built)
+    return [r["text"] for r in read_batch(input_file, ("text",), validate=lambda r: _check_text(r["text"]))]
+
+
+def _check_text(text) -> str:
+    """A text as ``Engine.link`` and the service check it, in their words."""
+    from kgnlu.api import Engine
+    from kgnlu.types import InputError
+
+    if not Engine.check_text(text).strip():
+        raise InputError("text is empty")
+    return text
 
 
 def print_json(obj) -> None:
@@ -198,8 +203,10 @@ def read_batch(path, keys: tuple[str, ...], skip_bad: bool = False, bad: list | 
                validate: Callable[[dict], None] | None = None) -> list[dict]:
     """Records from a .jsonl file (objects with ``keys``) or, for one key, a .txt file (one per line).
 
-    A bad line (not UTF-8, not JSON, missing or empty keys, or rejected by ``validate``, which
-    raises ``ValueError`` or a ``KgnluError``) is an error naming the line, unless ``skip_bad``:
+    A bad line (not UTF-8, not JSON, missing keys, or rejected by ``validate``, which raises
+    ``ValueError`` or an ``InputError``, in the words of the API and the service: "text is empty",
+    "premise must be a string, not int"; without ``validate``, a key that is not a string or is
+    blank) is an error naming the line, unless ``skip_bad``:
     then it is skipped and ``(line number, reason)`` appended to ``bad``.
     """
     from pathlib import Path
@@ -234,9 +241,13 @@ def read_batch(path, keys: tuple[str, ...], skip_bad: bool = False, bad: list | 
                 raise ValueError(f"malformed JSON ({e.msg}, column {e.colno})") from None
             if not isinstance(rec, dict):
                 raise ValueError("expected a JSON object")
-            missing = [k for k in keys if not isinstance(rec.get(k), str) or not rec[k].strip()]
+            missing = [k for k in keys if k not in rec]
             if missing:
-                raise ValueError(f"missing or empty {', '.join(repr(k) for k in missing)}")
+                raise ValueError(f"missing {', '.join(repr(k) for k in missing)}")
+            if validate is None:
+                empty = [k for k in keys if not isinstance(rec[k], str) or not rec[k].strip()]
+                if empty:
+                    raise ValueError(f"not text or empty: {', '.join(repr(k) for k in empty)}")
             if validate is not None:
                 try:
                     validate(rec)

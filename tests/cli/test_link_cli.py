@@ -27,7 +27,7 @@ def test_json_output_and_batch_input(demo_kg, tmp_path):
     assert fruit["negated"] and fruit["experiencer"] is None
     batch.write_text(json.dumps({"text": "Apples."}) + "\n" + json.dumps({"text": ""}) + "\n")
     res = run_cli("link", "--kg", demo_kg, "--lexicon-only", "--input", batch)
-    assert res.returncode == 2 and res.stderr.strip().endswith("texts.jsonl:2: missing or empty 'text'")
+    assert res.returncode == 2 and res.stderr.strip().endswith("texts.jsonl:2: text is empty")
 
 
 def test_binary_input_is_a_one_line_error(demo_kg, tmp_path):

@@ -171,7 +171,7 @@ def test_batch_skip_bad_continues_and_reports(demo_kg, tmp_path, capsys, symboli
     lines = err.strip().splitlines()
     assert [ln.split(":")[0] for ln in lines] == ["skipped line 2", "skipped line 3", "skipped line 4",
                                                   "skipped line 5"]
-    assert "not UTF-8" in lines[1] and "empty 'premise'" in lines[2]
+    assert "not UTF-8" in lines[1] and "premise and hypothesis must both be non-empty" in lines[2]  # the API's words
     assert "premise has 200000 characters" in lines[3]
     results = [json.loads(ln) for ln in out_path.read_text(encoding="utf-8").splitlines()]
     assert len(results) == 2 and all(set(r) == CONTRACT_KEYS for r in results)

@@ -154,3 +154,26 @@ def test_a_text_over_the_servers_own_limit_is_refused_in_the_api_s_words(engine)
         c.__exit__(None, None, None)
     assert detail == "text has 41 characters; the limit is 40 (split it into sentences)"
     assert _api_error(lambda: engine.link("a" * 100_001)).endswith("the limit is 100000 (split it into sentences)")
+
+
+BATCH_LINES = [  # a command, a bad second line of its batch file, and what the API says of that value
+    ("link", '{"text": ""}', lambda e: e.link_many(["apples", ""])),
+    ("extract", '{"text": " "}', lambda e: e.extract_many(["apples", " "], untrained=True)),
+    ("link", '{"text": 3}', lambda e: e.link_many(["apples", 3])),
+    ("extract", '{"text": null}', lambda e: e.extract_many(["apples", None], untrained=True)),
+    ("infer", '{"premise": 3, "hypothesis": "b"}', lambda e: e.infer_many([("a", "b"), (3, "b")], symbolic_only=True)),
+    ("infer", '{"premise": " ", "hypothesis": "b"}', lambda e: e.infer_many([("a", "b"), (" ", "b")],
+                                                                            symbolic_only=True)),
+]
+
+
+@pytest.mark.parametrize("command, line, call", BATCH_LINES, ids=["empty", "blank", "int", "null", "premise-int",
+                                                                  "premise-blank"])
+def test_a_bad_batch_line_is_refused_in_the_api_s_words(engine, cli, demo_kg, tmp_path, command, line, call):
+    expected = _api_error(lambda: call(engine)).split(": ", 1)[1]  # "text 2: ...": the CLI names the line instead
+    first = {"premise": "a", "hypothesis": "b"} if command == "infer" else {"text": "apples"}
+    batch = tmp_path / "batch.jsonl"
+    batch.write_text(json.dumps(first) + "\n" + line + "\n")
+    options = {"infer": ["--symbolic-only"], "extract": ["--untrained"], "link": []}[command]
+    r = cli(command, *options, "--kg", demo_kg, "--input", batch)
+    assert (r.returncode, r.stderr_lines) == (2, [f"error: {batch}:2: {expected}"]), r.stderr
