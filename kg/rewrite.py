@@ -132,7 +132,7 @@ def mine_rules(names: Mapping[str, Sequence[str]], min_support: int = MIN_SUPPOR
                         found.add((a[i1:i2], b[j1:j2]))
                     elif op == "delete" and i2 - i1 <= MAX_DELETE:
                         found.add((a[i1:i2], ()))
-        seen.update(found)
+        seen.update(pair for pair in found if same_numbers(*pair))
     total: Counter[tuple[str, ...]] = Counter()
     for (lhs, _), n in seen.items():
         total[lhs] += n
@@ -143,6 +143,39 @@ def mine_rules(names: Mapping[str, Sequence[str]], min_support: int = MIN_SUPPOR
             rules.append((lhs, rhs, round(cost, 4), n))
     rules.sort()
     return rules
+
+
+_ORDINALS = {w: n for n, w in enumerate(
+    "first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth".split(), 1)}
+_NOTATIONS = {w: n for words in ("one two three four five six seven eight nine ten eleven twelve",
+                                 "i ii iii iv v vi vii viii ix x xi xii") for n, w in enumerate(words.split(), 1)}
+
+
+def same_numbers(lhs: Sequence[str], rhs: Sequence[str]) -> bool:
+    """Whether a rewrite of ``lhs`` into ``rhs`` keeps the numbers it names. A number names a
+    member of a series (type 1 diabetes, factor 21), so a rule that drops it or turns it into
+    another ("1" -> "2", "2" -> "alpha", seen across drug names) changes what a phrase names;
+    notations of one number may swap ("2" and "ii", "5th" and "fifth"), and an ordinal may become
+    a word ("5th" and "pinkie"), not another ordinal. (Letting deletions drop numbers brought back
+    "fibroblast growth factor 21" as FGF7 and cost GSC+ 0.0005 F1.)"""
+
+    def numbers(tokens: Sequence[str], words: bool) -> tuple[list[int], list[int]]:
+        cardinals, ordinals = [], []
+        for t in tokens:
+            if t.isdigit():
+                cardinals.append(int(t))
+            elif t[:-2].isdigit() and t[-2:] in ("st", "nd", "rd", "th"):
+                ordinals.append(int(t[:-2]))
+            elif t in _ORDINALS:
+                ordinals.append(_ORDINALS[t])
+            elif words and t in _NOTATIONS:  # "x" of "x-linked" is a letter unless a number faces it
+                cardinals.append(_NOTATIONS[t])
+        return sorted(cardinals), sorted(ordinals)
+
+    (c1, o1), (c2, o2) = numbers(lhs, False), numbers(rhs, False)
+    if c1 != c2:
+        (c1, _), (c2, _) = numbers(lhs, True), numbers(rhs, True)
+    return c1 == c2 and (o1 == o2 or not o1 or not o2)
 
 
 def fingerprint(tokens: Iterable[str]) -> int:
@@ -315,7 +348,7 @@ def settings() -> dict:
     return {"format": FORMAT, "min_support": MIN_SUPPORT, "max_segment": MAX_SEGMENT, "max_delete": MAX_DELETE,
             "delete_penalty": DELETE_PENALTY, "names_per_concept": MAX_NAMES_PER_CONCEPT,
             "kinds": list(TARGET_KINDS), "fillers": sorted(FILLERS), "stems": 2, "derived": "wordnet",
-            "dictionary": "wordnet", "abbreviations": False}
+            "dictionary": "wordnet", "abbreviations": False, "numbers": 3}
 
 
 @dataclass(frozen=True)

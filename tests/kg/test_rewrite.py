@@ -196,3 +196,19 @@ def test_abbreviations_are_no_rewrite_targets(tmp_path):
     assert {t[1] for t in rewrite.targets(
         [Entry(c, n, "exact", None, "t") for c in names for n in names[c]])} & {"CAPS", "caps"} == set()
     assert "caps" not in concepts(rw.lookup("blue caps"))
+
+
+def test_rules_keep_the_numbers_a_phrase_names():
+    """Drug names taught "1" -> "2" and "2" -> "alpha": "fibroblast growth factor 21" linked FGF7 and
+    "April 1-14" the protein APRIL. A rule may swap notations of one number, never the number."""
+    names = {f"c{i}": [f"Factor {i}", f"Protein {i}"] for i in (1, 2)}
+    names |= {"t2": ["Type 2 syndrome", "Type II syndrome"], "u2": ["Type 2 form", "Type II form"],
+              "a": ["Kinase 2", "Kinase alpha"], "b": ["Lyase 2", "Lyase alpha"],
+              "f5": ["5th finger", "Fifth finger", "Pinkie finger"], "t5": ["5th toe", "Fifth toe", "Pinkie toe"],
+              "x1": ["X-linked trait", "Linked trait"], "x2": ["X-linked form", "Linked form"]}
+    rules = {(lhs, rhs) for lhs, rhs, _, _ in mine_rules(names)}
+    assert {(("factor",), ("protein",)), (("2",), ("ii",)), (("5th",), ("fifth",)), (("5th",), ("pinkie",)),
+            (("x",), ())} <= rules
+    assert not rules & {(("2",), ("alpha",)), (("1",), ("2",)), (("2",), ())}
+    assert rewrite.same_numbers(("type", "1"), ("type", "i")) and not rewrite.same_numbers(("21",), ("7",))
+    assert not rewrite.same_numbers(("5th",), ("4th",)) and rewrite.same_numbers(("two",), ("2",))
