@@ -47,10 +47,11 @@ def main(argv: list[str] | None = None) -> int:
     from kgnlu.kg.lexicon import Lexicon
     from kgnlu.neural.encoder import MiniLMEncoder
     from kgnlu.tasks.lexindex import embed_with_cache, embedding_key, select_entries
+    from kgnlu.training.linker_split import held_out_kg
     from kgnlu.training.linker_train import is_held_out
 
     torch.set_num_threads(2)
-    kg, _, _ = bench.build_kg(args.work, 0, 0.1)
+    kg, _, _ = held_out_kg(args.work, 0, 0.1, bench.log)
     lexicon = Lexicon(KGDir(kg).current().path / "tables.sqlite3")
     texts, links = select_entries(lexicon)
     dev = {iri for _, iri, _, kind in links if kind == "exact" and is_held_out(iri, 1, 0.1)}
