@@ -86,6 +86,9 @@ def infer_cli(
         # with --output, a Ray run keeps its finished chunks beside it until done: a rerun resumes from them
         journal = output.with_name(output.name + ".ray-journal") if ray is not None and output is not None else None
         results = infer(pairs, kg, symbolic_only, progress, model, True if dense else None, encoder, ray, journal)
+    # --explain's reading goes to stderr when stdout carries the JSON: each stdout line stays one
+    # result, as the service and Engine.infer(...).to_dict() give it (and as extract --json --explain does)
+    readable_to_stderr = output is None and (input_file is not None or json_out)
     if input_file is not None or json_out or output is not None:
         lines = [json.dumps(r.to_dict(), ensure_ascii=False) for r in results]
         if output is not None:
@@ -99,16 +102,20 @@ def infer_cli(
                 print_json(r.to_dict())
         if not explain:
             return
+
+    def echo(line: str) -> None:
+        typer.echo(line, err=readable_to_stderr)
+
     for r in results:
         probs = "  ".join(f"{k} {v:.3f}" for k, v in r.probabilities.items())
-        typer.echo(f"{r.label}  ({probs}; gate {r.gate:.2f}, symbolic: {r.symbolic.verdict})")
+        echo(f"{r.label}  ({probs}; gate {r.gate:.2f}, symbolic: {r.symbolic.verdict})")
         if explain:
             if r.neural.get("probabilities"):
                 neural = "  ".join(f"{k} {v:.3f}" for k, v in r.neural["probabilities"].items())
-                typer.echo(f"  neural:    {neural}")
+                echo(f"  neural:    {neural}")
             elif r.neural.get("note"):
-                typer.echo(f"  neural:    ({r.neural['note']})")
+                echo(f"  neural:    ({r.neural['note']})")
             for e in r.entities:
-                typer.echo(f"  {e['side']:10} {'NOT ' if e['negated'] else ''}{e['text']!r} -> {e['label'] or e['iri']}  ({e['score']:.2f})")
+                echo(f"  {e['side']:10} {'NOT ' if e['negated'] else ''}{e['text']!r} -> {e['label'] or e['iri']}  ({e['score']:.2f})")
             for line in r.symbolic.explanation or ["no proof: the KG decides nothing here"]:
-                typer.echo(f"  proof: {line}")
+                echo(f"  proof: {line}")

@@ -177,3 +177,22 @@ def test_a_bad_batch_line_is_refused_in_the_api_s_words(engine, cli, demo_kg, tm
     options = {"infer": ["--symbolic-only"], "extract": ["--untrained"], "link": []}[command]
     r = cli(command, *options, "--kg", demo_kg, "--input", batch)
     assert (r.returncode, r.stderr_lines) == (2, [f"error: {batch}:2: {expected}"]), r.stderr
+
+
+def test_infer_json_with_explain_keeps_stdout_to_the_results(engine, cli, demo_kg, tmp_path):
+    """stdout of ``infer --json --explain`` (and of a batch) is one result per line, as the service
+    answers; the readable proofs go to stderr. They followed the JSON on stdout."""
+    pair = ("I like eating Granny Smith apples", "I do not eat fruit")
+    expected = engine.infer(*pair).to_dict()
+    r = cli("infer", "--kg", demo_kg, "--json", "--explain", "-q", "-p", pair[0], "-H", pair[1])
+    assert r.returncode == 0, r.stderr
+    assert [json.loads(line) for line in r.stdout.splitlines()] == [expected]
+    assert any(line.startswith("  proof: ") for line in r.stderr_lines)
+    batch = tmp_path / "pairs.jsonl"
+    batch.write_text(json.dumps({"premise": pair[0], "hypothesis": pair[1]}) + "\n")
+    r = cli("infer", "--kg", demo_kg, "--explain", "-q", "--input", batch)
+    assert [json.loads(line) for line in r.stdout.splitlines()] == [expected]
+    assert any(line.startswith("  proof: ") for line in r.stderr_lines)
+    out = tmp_path / "out.jsonl"
+    r = cli("infer", "--kg", demo_kg, "--explain", "-q", "--input", batch, "--output", out)
+    assert json.loads(out.read_text()) == expected and "  proof: " in r.stdout  # stdout is free for the reading
