@@ -11,10 +11,14 @@ what matters is that a derived pair meets and that distinct findings do not. Hen
 keeps at least ``MIN_STEM`` letters ("renal", "lesion" stay whole) and no ending that English
 uses for unrelated words ("-er", "-ive") is stripped; "-sive" is, as "-sion"'s adjective
 ("hypertensive", "convulsive").
+
+``same_numbers`` says whether two word sequences name the same numbers, in any notation ("2" and
+"ii", "5th" and "fifth"): the rewrite rules (``kg.rewrite``) may change a phrase's words, not them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
 
 MIN_STEM = 4
@@ -57,4 +61,39 @@ def stem(word: str) -> str:
     return split(word)[0]
 
 
-__all__ = ["FINDING_ENDINGS", "MIN_STEM", "split", "stem"]
+
+
+_ORDINALS = {w: n for n, w in enumerate(
+    "first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth".split(), 1)}
+_NOTATIONS = {w: n for words in ("one two three four five six seven eight nine ten eleven twelve",
+                                 "i ii iii iv v vi vii viii ix x xi xii") for n, w in enumerate(words.split(), 1)}
+
+
+def same_numbers(lhs: Sequence[str], rhs: Sequence[str]) -> bool:
+    """Whether a rewrite of ``lhs`` into ``rhs`` keeps the numbers it names. A number names a
+    member of a series (type 1 diabetes, factor 21), so a rule that drops it or turns it into
+    another ("1" -> "2", "2" -> "alpha", seen across drug names) changes what a phrase names;
+    notations of one number may swap ("2" and "ii", "5th" and "fifth"), and an ordinal may become
+    a word ("5th" and "pinkie"), not another ordinal. (Letting deletions drop numbers brought back
+    "fibroblast growth factor 21" as FGF7 and cost GSC+ 0.0005 F1.)"""
+
+    def numbers(tokens: Sequence[str], words: bool) -> tuple[list[int], list[int]]:
+        cardinals, ordinals = [], []
+        for t in tokens:
+            if t.isdigit():
+                cardinals.append(int(t))
+            elif t[:-2].isdigit() and t[-2:] in ("st", "nd", "rd", "th"):
+                ordinals.append(int(t[:-2]))
+            elif t in _ORDINALS:
+                ordinals.append(_ORDINALS[t])
+            elif words and t in _NOTATIONS:  # "x" of "x-linked" is a letter unless a number faces it
+                cardinals.append(_NOTATIONS[t])
+        return sorted(cardinals), sorted(ordinals)
+
+    (c1, o1), (c2, o2) = numbers(lhs, False), numbers(rhs, False)
+    if c1 != c2:
+        (c1, _), (c2, _) = numbers(lhs, True), numbers(rhs, True)
+    return c1 == c2 and (o1 == o2 or not o1 or not o2)
+
+
+__all__ = ["FINDING_ENDINGS", "MIN_STEM", "same_numbers", "split", "stem"]

@@ -50,7 +50,7 @@ import numpy as np
 from kgnlu.kg.kgdir import publish
 from kgnlu.kg.lexicon import KIND_RANK
 from kgnlu.kg.matcher import WORDS, is_abbreviation, normalize_token
-from kgnlu.kg.morph import stem
+from kgnlu.kg.morph import same_numbers, stem
 
 FORMAT = 1
 MIN_SUPPORT = 2
@@ -143,39 +143,6 @@ def mine_rules(names: Mapping[str, Sequence[str]], min_support: int = MIN_SUPPOR
             rules.append((lhs, rhs, round(cost, 4), n))
     rules.sort()
     return rules
-
-
-_ORDINALS = {w: n for n, w in enumerate(
-    "first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth".split(), 1)}
-_NOTATIONS = {w: n for words in ("one two three four five six seven eight nine ten eleven twelve",
-                                 "i ii iii iv v vi vii viii ix x xi xii") for n, w in enumerate(words.split(), 1)}
-
-
-def same_numbers(lhs: Sequence[str], rhs: Sequence[str]) -> bool:
-    """Whether a rewrite of ``lhs`` into ``rhs`` keeps the numbers it names. A number names a
-    member of a series (type 1 diabetes, factor 21), so a rule that drops it or turns it into
-    another ("1" -> "2", "2" -> "alpha", seen across drug names) changes what a phrase names;
-    notations of one number may swap ("2" and "ii", "5th" and "fifth"), and an ordinal may become
-    a word ("5th" and "pinkie"), not another ordinal. (Letting deletions drop numbers brought back
-    "fibroblast growth factor 21" as FGF7 and cost GSC+ 0.0005 F1.)"""
-
-    def numbers(tokens: Sequence[str], words: bool) -> tuple[list[int], list[int]]:
-        cardinals, ordinals = [], []
-        for t in tokens:
-            if t.isdigit():
-                cardinals.append(int(t))
-            elif t[:-2].isdigit() and t[-2:] in ("st", "nd", "rd", "th"):
-                ordinals.append(int(t[:-2]))
-            elif t in _ORDINALS:
-                ordinals.append(_ORDINALS[t])
-            elif words and t in _NOTATIONS:  # "x" of "x-linked" is a letter unless a number faces it
-                cardinals.append(_NOTATIONS[t])
-        return sorted(cardinals), sorted(ordinals)
-
-    (c1, o1), (c2, o2) = numbers(lhs, False), numbers(rhs, False)
-    if c1 != c2:
-        (c1, _), (c2, _) = numbers(lhs, True), numbers(rhs, True)
-    return c1 == c2 and (o1 == o2 or not o1 or not o2)
 
 
 def fingerprint(tokens: Iterable[str]) -> int:
