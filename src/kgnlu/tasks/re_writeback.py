@@ -84,15 +84,11 @@ def _describe(r: Relation) -> dict:
 # least UPPER_SHARE of the classes of its own namespace (HPO ``Phenotypic abnormality``, MONDO
 # ``human disease`` and ``hereditary disease``). A parentless class without subclasses (an OMIM entry)
 # is specific, not upper.
-# UPPER_SHARE sits in the gap between the two kinds of class in the default KG's ontologies (shares
-# of their namespace): above it the roots, the grouping classes and the classes as wide as a third of
-# the ontology (MONDO: human disease 72.6%, disease by body system 58.8%, by etiologic mechanism
-# 55.8%, of genetic or genomic mechanism 38.4%, hereditary disease 36.9%; HPO: Phenotypic abnormality
-# 94.4%; WordNet: entity 69.8%, physical entity 39.2%, abstraction 33.9%, object 30.4%); below it the
-# widest classes a sentence states something of (MONDO: disease by developmental or physiological
-# process 22.9%, nervous system disorder 17.9%; HPO: Abnormality of the musculoskeletal system 23.7%,
-# of the nervous system 14.2%; WordNet: whole 26.8%, organism 16.5%). At 0.5 it let hereditary disease
-# through, and with it a triple every one of its 11,808 classes would inherit.
+# UPPER_SHARE sits in the gap the default KG's ontologies show between the two kinds of class: the
+# roots and grouping classes cover a third or more of their namespace (MONDO's hereditary disease,
+# WordNet's object), the widest classes a sentence states something of less than a quarter (HPO's
+# Abnormality of the musculoskeletal system, MONDO's nervous system disorder). At 0.5 hereditary
+# disease passed, and with it a triple each of its subclasses would inherit.
 UPPER_SHARE = 0.3
 _THING = "http://www.w3.org/2002/07/owl#Thing"
 
