@@ -56,6 +56,7 @@ class ServeSettings:
     model: str | None = None
     device: str = "auto"
     dense: bool | None = None  # None: link as the NLI model was trained, as Engine and the CLI do
+    curation: str | None = "auto"  # the curation model /v1/link applies: Engine's curation (kgnlu link --curation)
     api_key: str | None = None
     max_items: int = 64
     max_chars: int = 10_000
@@ -89,7 +90,8 @@ def load_engine(settings: ServeSettings, engine=None, progress: Callable[[str], 
     cores = len(os.sched_getaffinity(0)) // max(1, settings.workers)
     torch.set_num_threads(settings.torch_threads or max(1, cores - 1))
     if engine is None:
-        engine = Engine.load(kg=settings.kg, model=settings.model, device=settings.device, dense=settings.dense)
+        engine = Engine.load(kg=settings.kg, model=settings.model, device=settings.device, dense=settings.dense,
+                             curation=settings.curation)
     engine.kg_manifest()  # no KG: a clear error here, rather than building the default one
     engine.linker(progress)
     engine.curator(progress)

@@ -196,3 +196,25 @@ def test_infer_json_with_explain_keeps_stdout_to_the_results(engine, cli, demo_k
     out = tmp_path / "out.jsonl"
     r = cli("infer", "--kg", demo_kg, "--explain", "-q", "--input", batch, "--output", out)
     assert json.loads(out.read_text()) == expected and "  proof: " in r.stdout  # stdout is free for the reading
+
+
+def test_serve_takes_the_curation_model_that_link_and_the_engine_take(demo_kg, cli, tmp_path):
+    """``kgnlu serve`` had no ``--curation``: /v1/link always applied the shipped model, where
+    ``kgnlu link --curation`` and ``Engine(curation=...)`` choose another or none."""
+    from kgnlu.api import Engine
+    from kgnlu.service import ServeSettings, load_engine
+
+    nowhere = tmp_path / "no-model"
+    nowhere.mkdir()
+    with pytest.raises(InputError) as e:
+        Engine(demo_kg, dense=False, curation=nowhere).link("apples")
+    for command in (["link", "apples"], ["serve", "--port", "0"]):
+        r = cli(*command, "--kg", demo_kg, "--curation", nowhere)
+        assert (r.returncode, r.stderr_lines) == (2, [f"error: {e.value}"]), r.stderr
+    with pytest.raises(InputError, match="no curation model"):
+        load_engine(ServeSettings(kg=str(demo_kg), curation=str(nowhere), torch_threads=1))
+    engine = load_engine(ServeSettings(kg=str(demo_kg), curation=None, torch_threads=1))
+    try:
+        assert engine.curation is None
+    finally:
+        engine.close()
