@@ -61,8 +61,6 @@ def stem(word: str) -> str:
     return split(word)[0]
 
 
-
-
 _ORDINALS = {w: n for n, w in enumerate(
     "first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth".split(), 1)}
 _NOTATIONS = {w: n for words in ("one two three four five six seven eight nine ten eleven twelve",
@@ -74,8 +72,8 @@ def same_numbers(lhs: Sequence[str], rhs: Sequence[str]) -> bool:
     member of a series (type 1 diabetes, factor 21), so a rule that drops it or turns it into
     another ("1" -> "2", "2" -> "alpha", seen across drug names) changes what a phrase names;
     notations of one number may swap ("2" and "ii", "5th" and "fifth"), and an ordinal may become
-    a word ("5th" and "pinkie"), not another ordinal. (Letting deletions drop numbers brought back
-    "fibroblast growth factor 21" as FGF7 and cost GSC+ 0.0005 F1.)"""
+    a word ("5th" and "pinkie"), not another ordinal. Nor may a deletion drop a number: that
+    brought back "fibroblast growth factor 21" as FGF7."""
 
     def numbers(tokens: Sequence[str], words: bool) -> tuple[list[int], list[int]]:
         cardinals, ordinals = [], []
