@@ -53,7 +53,29 @@ app.add_typer(eval_cmd.app, name="eval")
 def main() -> None:
     import sys
 
-    app(args=optional_values(sys.argv[1:]))
+    try:
+        from typer._click import exceptions as click  # typer >= 0.20 carries its own click
+    except ImportError:
+        from click import exceptions as click
+
+    try:
+        code = app(args=optional_values(sys.argv[1:]), standalone_mode=False)
+    except click.UsageError as e:
+        if type(e).__name__ == "NoArgsIsHelpError":  # a command given nothing: its help, as click shows it
+            e.show()
+            sys.exit(e.exit_code)
+        # an option out of range, a typo: one line, as every other bad input ("error: ...", exit 2),
+        # rather than click's usage, hint and "Error:" lines
+        where = e.ctx.command_path if e.ctx is not None else "kgnlu"
+        print(f"error: {' '.join(e.format_message().split())} (see '{where} -h')", file=sys.stderr)
+        sys.exit(e.exit_code)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except typer.Abort:
+        print("error: aborted", file=sys.stderr)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

@@ -218,3 +218,26 @@ def test_serve_takes_the_curation_model_that_link_and_the_engine_take(demo_kg, c
         assert engine.curation is None
     finally:
         engine.close()
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["link", "--top-k", "51", "apples"], "Invalid value for '--top-k' / '-k': Input should be less than or equal"),
+    (["extract", "--threshold", "2", "apples"], "Invalid value for '--threshold'"),
+    (["link", "--nosuch", "apples"], "No such option: --nosuch"),
+    (["lnk", "apples"], "No such command 'lnk'"),
+], ids=["top-k", "threshold", "option", "command"])
+def test_a_bad_option_is_one_line_as_every_other_bad_input(cli, demo_kg, argv, words):
+    """click's own usage errors were three lines (usage, hint, "Error: ..."): the README promises
+    one line starting ``error:`` and exit code 2 for bad input, as the API's InputError and the
+    service's 422 are one line."""
+    r = cli(*argv, "--kg", demo_kg)
+    assert r.returncode == 2 and len(r.stderr_lines) == 1, r.stderr
+    assert r.stderr_lines[0].startswith(f"error: {words}") and r.stderr_lines[0].endswith(" -h')")
+
+
+def test_help_version_and_a_bare_command_end_as_before(cli):
+    assert cli("--version").returncode == 0
+    r = cli("link", "-h")
+    assert r.returncode == 0 and r.stdout.startswith("Usage: ")
+    r = cli("kg")  # a group given nothing: its help, exit 2 (click's no_args_is_help)
+    assert r.returncode == 2 and "Usage: " in r.stdout + r.stderr
