@@ -393,6 +393,9 @@ def create_app(settings: ServeSettings | None = None, engine=None, host=None) ->
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
+        if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
+            # FastAPI says only "There was an error parsing the body"; the API and the CLI say why
+            return _problem(400, f"malformed JSON: the body is not UTF-8 (byte {exc.__cause__.start})")
         return _problem(exc.status_code, exc.detail, getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)

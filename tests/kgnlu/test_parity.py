@@ -241,3 +241,14 @@ def test_help_version_and_a_bare_command_end_as_before(cli):
     assert r.returncode == 0 and r.stdout.startswith("Usage: ")
     r = cli("kg")  # a group given nothing: its help, exit 2 (click's no_args_is_help)
     assert r.returncode == 2 and "Usage: " in r.stdout + r.stderr
+
+
+def test_a_body_that_is_not_utf8_is_named_as_the_cli_and_the_api_name_it(engine, client, cli, demo_kg, tmp_path):
+    body = b'[{"text": "apples"}, {"text": "caf\xe9"}]'  # Latin-1, not UTF-8
+    detail = one_line_error(client.post("/v1/link", content=body, headers={"content-type": "application/json"}), 400)
+    assert detail == f"malformed JSON: the body is not UTF-8 (byte {body.index(0xE9)})"
+    assert _api_error(lambda: engine.link(b"caf\xe9")) == "text is not UTF-8 (byte 3)"
+    batch = tmp_path / "texts.txt"
+    batch.write_bytes(b"apples\ncaf\xe9\n")
+    r = cli("link", "--kg", demo_kg, "--input", batch)
+    assert r.stderr_lines == [f"error: {batch}:2: not UTF-8 (byte 3)"]
