@@ -111,3 +111,7 @@ def remove_cli(source: str = typer.Option(..., "--source", help="Name of the sou
         print_json(r.to_dict())
         return
     typer.echo(f"removed {r.removed}: {r.triples_removed} triples; KG now has {r.counts.get('triples')} triples")
+    if r.extracted_dropped:
+        left = f"{r.extracted_left} left" if r.extracted_left else "none left: the source is removed"
+        typer.echo(f"dropped {r.extracted_dropped} extracted relation(s) about classes no remaining source has "
+                   f"(source 'extracted', {left}; --json lists them)")

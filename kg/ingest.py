@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import time
+from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -18,12 +19,19 @@ from . import formats, lexicon, reasoner, sparql_copy, sparql_store
 from .errors import InputError
 from .imports import ImportResolver
 from .kgdir import KGDir, empty_manifest, manifest_hash, write_manifest, QUADSTORE, TABLES
+from .ntriples import iri as nt_iri, lit as nt_lit
 from .owlready_store import OwlreadyStore
-from .store import check_source_name
+from .store import Literal, TripleStore, check_source_name
 from .tables import ClosureTables
 from .tables_build import build_tables
-from .vocab import CLASS, RDF_TYPE
+from .vocab import (
+    ANNOTATED_SOURCE, ANNOTATED_TARGET, CLASS, COMPLEMENT_OF, ON_PROPERTY, OWL, RDF, RDF_TYPE, RDFS, SOME_VALUES_FROM,
+    SUBCLASS_OF,
+)
 
+# The source ``kgnlu extract --add-to-kg`` writes into (kgnlu.tasks.re_writeback.SOURCE, which kg/ cannot
+# import): axioms about other sources' classes, which ``remove`` drops once no other source has those classes.
+EXTRACTED_SOURCE = "extracted"
 
 
 class _Unchanged(Exception):
@@ -174,7 +182,9 @@ def _undo_first_write(root: Path, created: list[Path], lock_existed: bool) -> No
 
 
 def remove(source: str, kg_dir: Path, progress: StageCallback = _noop) -> dict:
-    """Remove one source and everything inferred from it (the KG is re-classified without it)."""
+    """Remove one source and everything inferred from it (the KG is re-classified without it), and the
+    relations ``extract --add-to-kg`` wrote about its classes, once no other source has them (the
+    report's ``extracted_dropped``)."""
     kg = KGDir(kg_dir)
     current = kg.current()  # raises a clean error when there is no KG
     if source not in current.manifest()["sources"]:
@@ -188,6 +198,7 @@ def remove(source: str, kg_dir: Path, progress: StageCallback = _noop) -> dict:
             progress(f"removing {source}")
             t0 = time.perf_counter()
             removed = store.remove_source(source)
+            dropped, left = _drop_orphaned_extracted(store, manifest, staging)
             if "store" in manifest:
                 manifest["store"] = store.describe()
             else:
@@ -200,7 +211,88 @@ def remove(source: str, kg_dir: Path, progress: StageCallback = _noop) -> dict:
         manifest["timings"] = timings
         write_manifest(staging, manifest)
     sparql_store.collect_after_publish(manifest)
-    return {"kg": str(kg.root), "removed": source, "triples_removed": removed, "manifest": manifest, "timings": timings}
+    return {"kg": str(kg.root), "removed": source, "triples_removed": removed, "manifest": manifest, "timings": timings,
+            "extracted_dropped": len(dropped), "extracted_dropped_axioms": dropped, "extracted_left": left}
+
+
+def _extracted_axioms(triples: set) -> list[tuple[dict, set]]:
+    """The axioms ``kgnlu extract --add-to-kg`` wrote, each as (what it states, its own triples): the
+    ``owl:Axiom`` annotation, ``S rdfs:subClassOf T`` and T's restriction (and complement), where T is
+    O (is_a), ``[owl:onProperty p; owl:someValuesFrom O]`` or ``[owl:complementOf that]``. An axiom of
+    another shape is left out (so never dropped)."""
+    by_s: dict[str, list] = defaultdict(list)
+    for t in triples:
+        by_s[t[0]].append(t)
+
+    def one(node, p):
+        return next((o for _, q, o in by_s.get(node, ()) if q == p), None)
+
+    out = []
+    for a in [s for s, p, o in triples if p == RDF_TYPE and o == OWL + "Axiom"]:
+        s, target = one(a, ANNOTATED_SOURCE), one(a, ANNOTATED_TARGET)
+        if not isinstance(s, str) or not isinstance(target, str) or (s, SUBCLASS_OF, target) not in triples:
+            continue
+        own = {*by_s[a], (s, SUBCLASS_OF, target)}
+        prop, obj, negated = SUBCLASS_OF, target, False  # is_a
+        if target.startswith("_:"):
+            restriction = target
+            own.update(by_s.get(target, ()))
+            if (inner := one(target, COMPLEMENT_OF)) is not None:
+                negated, restriction = True, inner
+                own.update(by_s.get(inner, ()))
+            prop, obj = one(restriction, ON_PROPERTY), one(restriction, SOME_VALUES_FROM)
+        if not all(isinstance(x, str) and not x.startswith("_:") for x in (s, prop, obj)):
+            continue
+        out.append(({"subject": s, "property": prop, "object": obj, "negated": negated}, own))
+    return out
+
+
+def _nt(t) -> str:
+    if isinstance(t, Literal):
+        return nt_lit(t.value, lang=t.lang, datatype=t.datatype)
+    if t.startswith("_:"):
+        return "_:n" + t[2:].encode().hex()  # any store's label, as a valid N-Triples one
+    return nt_iri(t)
+
+
+def _drop_orphaned_extracted(store: TripleStore, manifest: dict, staging: Path) -> tuple[list[dict], int]:
+    """Drop the extracted axioms whose subject, property or object no source but ``extracted``
+    mentions any more (its own ``owl:Class`` declarations aside, nothing else in the KG says what the
+    IRI is); returns them and how many extracted axioms stay. A source left with none is removed."""
+    if EXTRACTED_SOURCE not in store.sources():  # none, or the one just removed
+        return [], 0
+    triples = set(store.triples(source=EXTRACTED_SOURCE))
+    axioms = _extracted_axioms(triples)
+    others = [s for s in store.sources() if s != EXTRACTED_SOURCE]
+    known: dict[str, bool] = {}
+
+    def kept(x: str) -> bool:
+        if x.startswith((OWL, RDF, RDFS)):
+            return True
+        if x not in known:
+            known[x] = any(any(True for _ in store.triples(**{where: x}, source=src))
+                           for src in others for where in ("s", "o"))
+        return known[x]
+
+    dropped = [(d, own) for d, own in axioms if not all([kept(d["subject"]), kept(d["property"]), kept(d["object"])])]
+    if not dropped:
+        return [], len(axioms)
+    gone = {x for x, k in known.items() if not k}
+    drop = set().union(*(own for _, own in dropped))
+    rest = [t for t in triples if t not in drop and not (t[1] == RDF_TYPE and t[0] in gone)]
+    store.remove_source(EXTRACTED_SOURCE)
+    if source_gone := not any(p == RDF_TYPE and o == OWL + "Axiom" for _, p, o in rest):
+        del manifest["sources"][EXTRACTED_SOURCE]  # what stays is its ontology header
+    else:
+        data = "".join(sorted(f"{_nt(s)} {nt_iri(p)} {_nt(o)} .\n" for s, p, o in rest)).encode("utf-8")
+        path = staging / f"{EXTRACTED_SOURCE}.normalised.nt"
+        try:
+            path.write_bytes(data)
+            n = store.load_ntriples(EXTRACTED_SOURCE, path)
+        finally:
+            path.unlink(missing_ok=True)
+        manifest["sources"][EXTRACTED_SOURCE].update(triples=n, sha256=hashlib.sha256(data).hexdigest())
+    return [d for d, _ in dropped], 0 if source_gone else len(axioms) - len(dropped)
 
 
 def _vacuum(store: OwlreadyStore) -> None:

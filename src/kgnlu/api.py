@@ -154,7 +154,9 @@ class Engine:
 
         r = remove(name, self.kg_dir, progress=progress)
         return RemoveResult(kg=r["kg"], removed=r["removed"], triples_removed=r["triples_removed"],
-                            counts=r["manifest"].get("counts", {}), timings=r["timings"])
+                            counts=r["manifest"].get("counts", {}), timings=r["timings"],
+                            extracted_dropped=r["extracted_dropped"],
+                            extracted_dropped_axioms=r["extracted_dropped_axioms"], extracted_left=r["extracted_left"])
 
     def kg_manifest(self) -> dict:
         """The current generation's manifest: sources (with sha256 and versions), counts, hash."""

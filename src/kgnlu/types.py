@@ -72,6 +72,11 @@ class RemoveResult(_Dict):
     triples_removed: int
     counts: dict
     timings: dict
+    # relations of the ``extracted`` source (extract --add-to-kg) dropped with it: about an IRI no
+    # remaining source mentions; the axioms (subject, property, object, negated), and how many stay
+    extracted_dropped: int = 0
+    extracted_dropped_axioms: list[dict] = field(default_factory=list)
+    extracted_left: int = 0
 
 
 @dataclass

@@ -56,6 +56,20 @@ def test_add_to_kg_and_remove(demo_kg, tmp_path):
     assert json.loads(r.stdout)["relations"][0]["status"] == "novel"
 
 
+def test_removing_the_ontology_says_what_it_took_from_extracted(demo_kg, tmp_path):
+    """The extracted "lemons contain vitamin C" stayed after food went: a relation about IRIs nothing declared."""
+    kg = copy_kg(demo_kg, tmp_path / "kg")
+    r = run_cli("extract", "Lemons contain vitamin C.", "--kg", kg, "--untrained", "--add-to-kg", "--min-score", "0.5",
+                "-q")
+    assert r.returncode == 0 and "added 1 triple(s)" in r.stdout, r.stderr
+    r = run_cli("kg", "remove", "--source", "food", "--kg", kg)
+    assert r.returncode == 0, r.stderr
+    assert ("dropped 1 extracted relation(s) about classes no remaining source has (source 'extracted', none left: "
+            "the source is removed; --json lists them)") in r.stdout
+    r = run_cli("kg", "stats", "--kg", kg, "--json")
+    assert json.loads(r.stdout)["sources"] == [] and json.loads(r.stdout)["triples"] == 0
+
+
 def test_add_to_kg_refuses_a_batch_contradiction_and_hedges(demo_kg, tmp_path):
     kg = copy_kg(demo_kg, tmp_path / "kg")
     texts = tmp_path / "c.txt"

@@ -230,6 +230,31 @@ def test_replace_and_remove_drop_the_old_graph_after_publishing(remote_kg, tmp_p
     assert server_graphs(remote_kg) == listed_graphs(remote_kg)
 
 
+def test_remove_rewrites_the_extracted_graph_without_the_relations_about_removed_classes(remote_kg, tmp_path):
+    """As on the embedded store: "bananas contain vitamin C" goes with food's Banana, "lemons ..."
+    stays (another source has Lemon, vitamin C and the property), with its provenance."""
+    from kgnlu.api import Engine
+
+    citrus = ttl(tmp_path / "citrus.ttl", f"<{FOOD}Lemon> a owl:Class . <{FOOD}VitaminC> a owl:Class .\n"
+                                          f"<{FOOD}containsNutrient> a owl:ObjectProperty .\n")
+    ingest([citrus], remote_kg)
+    with Engine(remote_kg, dense=False) as engine:
+        res = engine.extract("Lemons contain vitamin C. Bananas contain vitamin C.", untrained=True)
+        assert len(engine.add_extracted(res.relations, min_score=0.5).added) == 2
+    report = remove("food", remote_kg)
+    assert [a["subject"] for a in report["extracted_dropped_axioms"]] == [FOOD + "Banana"]
+    assert report["extracted_left"] == 1
+    assert set(manifest(remote_kg)["store"]["graphs"]) == {"citrus", "extracted"}
+    assert server_graphs(remote_kg) == listed_graphs(remote_kg)
+    with Engine(remote_kg, dense=False) as engine:
+        kb = engine.relation_kb()
+        lemon = kb.standing(FOOD + "Lemon", FOOD + "containsNutrient", FOOD + "VitaminC")
+        assert (lemon.status, lemon.steps[0].source) == ("known", "extracted")
+        assert engine.query(f"ASK {{ ?s ?p <{FOOD}Banana> }}").rows == [["false"]]
+        rows = engine.query("SELECT ?t WHERE { ?a <http://purl.obolibrary.org/obo/kgnlu/extracted_text> ?t }").rows
+        assert rows == [["Lemons contain vitamin C."]]
+
+
 @needs_java
 def test_a_failed_ingest_leaves_the_kg_and_its_graphs_as_they_were(remote_kg, tmp_path, hash_tree):
     ingest([ttl(tmp_path / "extra.ttl", ":X a owl:Class .\n")], remote_kg)  # two sources: a union graph too

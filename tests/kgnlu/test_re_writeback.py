@@ -103,3 +103,96 @@ def test_a_triple_about_hereditary_disease_is_not_written(engine):
     (why,) = skipped
     assert why["triple"]["subject"] == HEREDITARY
     assert why["reason"].startswith("not writable: upper-level class: hereditary disease")
+
+
+# -- removing a source takes the extracted relations about its classes with it ---------------------
+
+EX = "http://ex.org/pets#"
+CAT, DOG, MOUSE, FISH, GOLDFISH, EATS = (EX + n for n in ("Cat", "Dog", "Mouse", "Fish", "Goldfish", "eats"))
+SUBCLASS_OF = "http://www.w3.org/2000/01/rdf-schema#subClassOf"
+HEAD = ("@prefix : <http://ex.org/pets#> .\n@prefix owl: <http://www.w3.org/2002/07/owl#> .\n"
+        "@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .\n")
+
+
+def _pets_kg(tmp_path):
+    """Source ``pets`` has Cat and Dog; ``prey`` has Dog too, Mouse, Fish, Goldfish and ``eats``; the
+    source ``extracted`` (written as ``extract --add-to-kg`` writes it) relates them."""
+    from kgnlu.api import Engine
+    from kgnlu.kg.ingest import ingest
+
+    pets, prey = tmp_path / "pets.ttl", tmp_path / "prey.ttl"
+    pets.write_text(HEAD + ':Cat a owl:Class ; rdfs:label "cat" .\n:Dog a owl:Class ; rdfs:label "dog" .\n')
+    prey.write_text(HEAD + ':eats a owl:ObjectProperty ; rdfs:label "eats" .\n:Dog a owl:Class .\n'
+                    + "".join(f':{n} a owl:Class ; rdfs:label "{n.lower()}" .\n' for n in ("Mouse", "Fish", "Goldfish")))
+    ingest([pets, prey], tmp_path / "kg", reasoner_name="structural")
+    eng = Engine(tmp_path / "kg", dense=False)
+    rels = [_relation(CAT, MOUSE, eng), _relation(DOG, FISH, eng), _relation(FISH, MOUSE, eng),
+            _relation(GOLDFISH, FISH, eng)]
+    for r, text in zip(rels, ("Cats eat mice.", "Dogs eat fish.", "Fish do not eat mice.", "A goldfish is a fish.")):
+        r.predicate["iri"], r.evidence["sentence"] = EATS, text
+    rels[2].negated = True
+    rels[3].predicate = {"iri": SUBCLASS_OF, "name": "is_a", "label": "is a"}
+    out = eng.add_extracted(rels, min_score=0.5)
+    assert (out.error, len(out.added)) == (None, 4)
+    return eng
+
+
+def _mentions(eng, iri: str) -> list:
+    from kgnlu.kg.kgdir import KGDir
+    from kgnlu.kg.owlready_store import OwlreadyStore
+
+    store = OwlreadyStore(KGDir(eng.kg_dir).current().quadstore, read_only=True)
+    try:
+        return [*store.triples(s=iri), *store.triples(o=iri)]
+    finally:
+        store.close()
+
+
+def test_removing_a_source_drops_the_extracted_relations_about_its_classes_only(tmp_path):
+    """``kg remove --source pets`` kept "cat eats mouse" in ``extracted``, with Cat declared there and
+    nowhere else: an axiom about an IRI no source has any more."""
+    eng = _pets_kg(tmp_path)
+    before = eng.kg_manifest()["sources"]["extracted"]
+    r = eng.remove_source("pets")
+    assert r.extracted_dropped == 1 and r.extracted_left == 3
+    assert r.extracted_dropped_axioms == [{"subject": CAT, "property": EATS, "object": MOUSE, "negated": False}]
+    assert _mentions(eng, CAT) == []
+    kb = eng.relation_kb()
+    assert kb.standing(CAT, EATS, MOUSE).status == "novel"
+    # Dog stays (prey declares it too), and with it its relation; the negated and is_a ones stay
+    assert kb.standing(DOG, EATS, FISH).status == "known"
+    assert kb.standing(FISH, EATS, MOUSE, True).status == "known"
+    assert eng.tables.is_subclass(GOLDFISH, FISH)
+    rows = eng.query("SELECT ?t WHERE { ?a <http://www.w3.org/2002/07/owl#annotatedSource> "
+                     f"<{DOG}> . ?a <http://purl.obolibrary.org/obo/kgnlu/extracted_text> ?t }}").rows
+    assert rows == [["Dogs eat fish."]]  # the provenance stays with the axiom
+    after = eng.kg_manifest()["sources"]["extracted"]
+    assert after["triples"] < before["triples"] and after["sha256"] != before["sha256"]
+    # a source left without extracted axioms goes too
+    r = eng.remove_source("prey")
+    assert (r.extracted_dropped, r.extracted_left) == (3, 0)
+    assert eng.kg_manifest()["sources"] == {} and eng.stats().triples == 0
+
+
+def test_a_failed_remove_leaves_the_extracted_relations_as_they_were(tmp_path, monkeypatch, hash_tree):
+    from kgnlu.kg import ingest
+
+    eng = _pets_kg(tmp_path)
+    before = hash_tree(eng.kg_dir)
+
+    def fail(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ingest, "_classify_and_tabulate", fail)
+    with pytest.raises(KeyboardInterrupt):
+        eng.remove_source("pets")
+    assert hash_tree(eng.kg_dir) == before
+    monkeypatch.undo()
+    assert eng.relation_kb().standing(CAT, EATS, MOUSE).status == "known"
+
+
+def test_the_kg_layer_names_the_write_back_source():
+    from kgnlu.kg.ingest import EXTRACTED_SOURCE
+    from kgnlu.tasks.re_writeback import SOURCE
+
+    assert EXTRACTED_SOURCE == SOURCE
