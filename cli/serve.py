@@ -13,24 +13,28 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 def serve_settings(kg: Path | None = None, model: Path | None = None, dense: bool | None = None, api_key: str | None = None,
                    max_items: int = 64, max_chars: int = 10_000, batch_size: int = 32, batch_wait_ms: float = 10.0,
-                   threads: int | None = None, workers: int = 1, docs: bool = True, curation: str | None = "auto"):
+                   threads: int | None = None, workers: int = 1, docs: bool = True, curation: str | None = "auto",
+                   encoder: Path | None = None):
     """Plain function behind the command: the checked settings of every worker (``ServeSettings``).
-    A missing KG, model or curation model is a one-line error here, before any worker starts.
-    ``curation`` as ``Engine`` and ``kgnlu link --curation`` take it."""
+    A missing KG, model, curation model or encoder is a one-line error here, before any worker starts.
+    ``curation`` and ``encoder`` as ``Engine`` and ``kgnlu link`` take them (an encoder links densely)."""
     from kgnlu.api import Engine
     from kgnlu.service import ServeSettings
 
     if api_key is not None and not api_key.strip():
         fail("the API key is empty: give a key or leave --api-key (and $KGNLU_API_KEY) unset")
-    engine = Engine.load(kg=kg, model=model, dense=dense, curation=curation)
+    engine = Engine.load(kg=kg, model=model, dense=dense, curation=curation, encoder=encoder)
     engine.kg_manifest()  # never build the default KG behind a server's back
     engine.nli_model_path()
     if curation not in (None, "auto"):
         engine.curator()  # a folder without a curation model
-        engine.close()
         curation = str(Path(curation).resolve())  # as the workers, whatever their directory, find it
+    if encoder is not None:
+        engine.encoder()  # a folder that is not a sentence-transformers model
+        encoder = Path(encoder).resolve()
+    engine.close()
     return ServeSettings(kg=str(engine.kg_dir), model=str(model) if model else None, dense=dense, curation=curation,
-                         api_key=api_key,
+                         encoder=str(encoder) if encoder else None, api_key=api_key,
                          max_items=max_items, max_chars=max_chars, batch_size=batch_size, batch_wait_ms=batch_wait_ms,
                          torch_threads=threads, workers=workers, docs=docs)
 
@@ -44,6 +48,9 @@ def serve_cli(
     model: Path | None = typer.Option(None, "--model", help="A trained NLI model directory (default: the shipped one)."),
     dense: bool = typer.Option(False, "--dense", help="Also link through the faiss index (as `kgnlu infer --dense` "
                                "and `kgnlu link --dense`)."),
+    encoder: Path | None = typer.Option(None, "--encoder", help="A sentence-transformers model folder for dense "
+                                        "linking instead of MiniLM + the shipped adapter (implies --dense), as "
+                                        "`kgnlu link --encoder` and `kgnlu infer --dense --encoder`."),
     curation: str = typer.Option("auto", "--curation", help="Which candidates /v1/link keeps, as `kgnlu link "
                                  "--curation`: auto (the shipped model, where the KG holds HPO), none, or a model "
                                  "directory (kgnlu train curation)."),
@@ -83,7 +90,7 @@ def serve_cli(
     if log_level not in ("critical", "error", "warning", "info", "debug"):
         fail(f"--log-level {log_level!r}: expected critical, error, warning, info or debug")
     settings = serve_settings(kg, model, True if dense else None, api_key, max_items, max_chars, batch_size, batch_wait_ms, threads,
-                              workers, docs, None if curation == "none" else curation)
+                              workers, docs, None if curation == "none" else curation, encoder)
     if host not in LOOPBACK and not settings.api_key:
         typer.echo(f"warning: serving on {host} without --api-key: anyone who can reach it can call it", err=True)
     if ray is not None:

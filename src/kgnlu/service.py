@@ -57,6 +57,7 @@ class ServeSettings:
     device: str = "auto"
     dense: bool | None = None  # None: link as the NLI model was trained, as Engine and the CLI do
     curation: str | None = "auto"  # the curation model /v1/link applies: Engine's curation (kgnlu link --curation)
+    encoder: str | None = None  # the dense linker's encoder folder: Engine's encoder (kgnlu link/infer --encoder)
     api_key: str | None = None
     max_items: int = 64
     max_chars: int = 10_000
@@ -91,7 +92,7 @@ def load_engine(settings: ServeSettings, engine=None, progress: Callable[[str], 
     torch.set_num_threads(settings.torch_threads or max(1, cores - 1))
     if engine is None:
         engine = Engine.load(kg=settings.kg, model=settings.model, device=settings.device, dense=settings.dense,
-                             curation=settings.curation)
+                             curation=settings.curation, encoder=settings.encoder)
     engine.kg_manifest()  # no KG: a clear error here, rather than building the default one
     engine.linker(progress)
     engine.curator(progress)

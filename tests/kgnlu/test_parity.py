@@ -252,3 +252,31 @@ def test_a_body_that_is_not_utf8_is_named_as_the_cli_and_the_api_name_it(engine,
     batch.write_bytes(b"apples\ncaf\xe9\n")
     r = cli("link", "--kg", demo_kg, "--input", batch)
     assert r.stderr_lines == [f"error: {batch}:2: not UTF-8 (byte 3)"]
+
+
+def test_serve_takes_the_encoder_that_link_and_the_engine_take(kg_copy, minilm_folder, cli, tmp_path):
+    """``kgnlu serve`` had no ``--encoder``: a server could not link as ``kgnlu link --encoder DIR``
+    and ``Engine(encoder=DIR)`` do."""
+    from kgnlu.api import Engine
+    from kgnlu.service import ServeSettings, load_engine
+
+    for command in (["link", "apples"], ["serve", "--port", "0"]):
+        r = cli(*command, "--kg", kg_copy, "--encoder", tmp_path)
+        assert r.returncode == 2 and r.stderr_lines == [f"error: encoder: {tmp_path}: not a sentence-transformers "
+                                                        "model folder (no modules.json)"], r.stderr
+    text = "citrus"  # one term: dense retrieval links it
+    with Engine(kg_copy, encoder=minilm_folder) as own:
+        expected = [m.to_dict() for m in own.link(text)]
+        assert [m["via"] for m in expected] == ["dense"]
+    served = load_engine(ServeSettings(kg=str(kg_copy), encoder=str(minilm_folder), torch_threads=1))
+    try:
+        assert served.dense and served.runtime.encoder_spec == str(minilm_folder)
+        c = serving(served)
+        try:
+            assert c.post("/v1/link", json={"text": text}).json()["mentions"] == expected
+        finally:
+            c.__exit__(None, None, None)
+    finally:
+        served.close()
+    r = cli("link", "--kg", kg_copy, "--encoder", minilm_folder, "--json", text)
+    assert json.loads(r.stdout)["mentions"] == expected
