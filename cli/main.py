@@ -12,7 +12,7 @@ from kgnlu.cli import kg as kg_cmd
 from kgnlu.cli import link as link_cmd
 from kgnlu.cli import serve as serve_cmd
 from kgnlu.cli import train as train_cmd
-from kgnlu.cli._common import TYPER_SETTINGS, optional_values
+from kgnlu.cli._common import EXIT_INTERRUPTED, TYPER_SETTINGS, optional_values
 
 app = typer.Typer(
     name="kgnlu",
@@ -72,9 +72,9 @@ def main() -> None:
     except click.ClickException as e:
         e.show()
         sys.exit(e.exit_code)
-    except typer.Abort:
-        print("error: aborted", file=sys.stderr)
-        sys.exit(1)
+    except typer.Abort:  # Ctrl-C outside a command's own handling (click turns it into Abort)
+        print("error: interrupted; nothing was changed", file=sys.stderr)
+        sys.exit(EXIT_INTERRUPTED)
     sys.exit(code if isinstance(code, int) else 0)
 
 
