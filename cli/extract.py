@@ -25,7 +25,7 @@ def extract(texts: list[str], kg: Path | None = None, threshold: float | None = 
     if ray is not None:
         from kgnlu.scale import ray_map
 
-        options = {"kg": engine.kg_dir, "model": model, "threshold": threshold, "untrained": untrained}
+        options = {"kg": engine.kg_dir, "model": model, "threshold": threshold, "untrained": untrained, "dense": dense}
         results = ray_map("extract", texts, options, ray or None, progress)
     else:
         results = in_batches(texts, lambda batch: extractor.extract_many(batch, threshold), progress, "extracting")
@@ -76,8 +76,6 @@ def extract_cli(
     with StageProgress(enabled=not quiet and (input_file is not None or not json_out)) as progress:
         if untrained and model is not None:
             fail("give --model or --untrained, not both")
-        if dense and ray is not None:  # kgnlu.scale's extract workers link lexicon-only
-            fail("--dense does not run on --ray for extract: drop one of them")
         results, written = extract(texts, kg, threshold, model, add_to_kg, min_score, untrained, progress, ray,
                                    True if dense else None)
     for t, res in zip(texts, results):

@@ -59,7 +59,7 @@ def answerer(task: str, options: dict) -> Callable[[list], list]:
     ``link.link``, ``extract.extract``), with the parts it needs loaded now rather than per chunk.
 
     ``options``: infer: kg, model, dense, encoder, symbolic_only; link: kg, dense, encoder, top_k,
-    branches, nested; extract: kg, model, threshold, untrained."""
+    branches, nested; extract: kg, model, threshold, untrained, dense."""
     from kgnlu.api import Engine
 
     o = options
@@ -75,7 +75,8 @@ def answerer(task: str, options: dict) -> Callable[[list], list]:
         return lambda texts: engine.link_many(texts, top_k=o.get("top_k", 0), branches=o.get("branches"),
                                               nested=bool(o.get("nested")))
     if task == "extract":
-        extractor = Engine(o.get("kg"), dense=False).relation_extractor(o.get("model"), untrained=bool(o.get("untrained")))
+        extractor = Engine(o.get("kg"), dense=o.get("dense")).relation_extractor(o.get("model"),
+                                                                                 untrained=bool(o.get("untrained")))
         return lambda texts: extractor.extract_many(texts, o.get("threshold"))
     raise ValueError(f"unknown task {task!r}: expected one of {', '.join(TASKS)}")
 

@@ -109,6 +109,10 @@ def test_extract_links_densely_when_asked_as_the_service_and_the_api_do(engine, 
     assert json.loads(r.stdout) == expected
     r = cli("extract", "--kg", kg_copy, "--json", text)
     assert json.loads(r.stdout) == engine.extract(text).to_dict() and json.loads(r.stdout)["entities"] == []
+    # kgnlu extract --ray's workers (kgnlu.scale) answer as the command does: they linked lexicon-only
+    from kgnlu.scale import answerer
+
+    assert [r.to_dict() for r in answerer("extract", {"kg": kg_copy, "dense": True})([text])] == [expected]
 
 
 NOT_TEXT = [  # (what the API is given, the JSON the service is sent): the service must refuse it in the API's words
