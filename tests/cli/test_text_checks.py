@@ -18,7 +18,7 @@ NOT_UTF8 = "caf\udce9"
 
 @pytest.mark.parametrize("argv, why", [
     (["infer", "-p", NOT_UTF8, "-H", "coffee"], "premise is not valid Unicode"),
-    (["infer", "-p", "", "-H", "coffee"], "premise and hypothesis must both be non-empty"),
+    (["infer", "-p", "", "-H", "coffee"], "premise is empty"),
     (["link", NOT_UTF8], "text is not valid Unicode"),
     (["extract", NOT_UTF8], "text is not valid Unicode"),
 ], ids=["infer-surrogate", "infer-empty", "link-surrogate", "extract-surrogate"])

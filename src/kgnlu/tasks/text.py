@@ -34,8 +34,9 @@ def check_pair(premise, hypothesis, where: str = "") -> tuple[str, str]:
         premise, hypothesis = check_text(premise, "premise"), check_text(hypothesis, "hypothesis")
     except InputError as e:
         raise InputError(f"{where}{e}") from None
-    if not premise.strip() or not hypothesis.strip():
-        raise InputError(f"{where}premise and hypothesis must both be non-empty")
+    empty = [name for name, t in (("premise", premise), ("hypothesis", hypothesis)) if not t.strip()]
+    if empty:  # "premise is empty", as a text is ("text is empty")
+        raise InputError(f"{where}{' and '.join(empty)} {'is' if len(empty) == 1 else 'are'} empty")
     return premise, hypothesis
 
 
