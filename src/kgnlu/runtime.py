@@ -204,8 +204,13 @@ class KGSession:
 
     # -- linking and the neural side -----------------------------------------------------------
 
-    def linker(self, progress=no_progress):
+    def linker(self, progress=no_progress, *, rewrite: bool | None = None, forms: bool | None = None):
+        """The linker; ``rewrite`` and ``forms`` other than this session's give one of its own (a
+        relation model trained with other linking than the NLI model's, ``relation_extractor``)."""
         from kgnlu.tasks.linking import DEFAULT_NIL, Linker
+
+        rewrite = self.rewrite if rewrite is None else rewrite
+        forms = self.forms if forms is None else forms
 
         def build():
             index, nil, scorers = None, DEFAULT_NIL, []
@@ -223,9 +228,10 @@ class KGSession:
                 vectors = VectorCache(self.kg_dir / CACHE_DIR, encoder.fingerprint, encoder.dim)
                 scorers.append(DefinitionContext(encoder, self.lexicon().definition, cache=vectors))
             return Linker(self.matcher(), self.tables, index, nil_threshold=nil, extra_scorers=scorers,
-                          rewriter=self.rewriter() if self.rewrite else None, forms=self.forms)
+                          rewriter=self.rewriter() if rewrite else None, forms=forms)
 
-        return self._part("linker", build)
+        return self._part("linker" if (rewrite, forms) == (self.rewrite, self.forms) else ("linker", rewrite, forms),
+                          build)
 
     def curator(self, path: Path, required: bool = False):
         """The curation model at ``path`` (``tasks.curation``) when it applies to this KG's
@@ -258,14 +264,18 @@ class KGSession:
 
     def relation_extractor(self, model: str | Path | None = None, progress=no_progress, untrained: bool = False):
         """The extractor with the trained model at ``model`` (default: the shipped one) or, when
-        there is none or ``untrained``, the KG + co-occurrence scorer (which says so in every result)."""
-        from kgnlu.tasks.relations import CooccurrenceScorer, RelationExtractor, load_extractor
+        there is none or ``untrained``, the KG + co-occurrence scorer (which says so in every result).
+        A trained model links as its manifest says (phrase rewriting, other word forms), as the NLI
+        model does; dense retrieval is this session's (``kgnlu train re`` links lexicon-only)."""
+        from kgnlu.tasks.relations import CooccurrenceScorer, RelationExtractor, default_model_dir, load_extractor
 
         def build():
             if untrained:
                 return RelationExtractor(self.linker(progress), self.relation_kb(), CooccurrenceScorer())
-            return load_extractor(self.linker(progress), self.relation_kb(), model, device=self.device,
-                                  progress=progress)
+            path = Path(model) if model else default_model_dir()
+            trained = model_linking(path) if (path / "manifest.json").is_file() else {}
+            linker = self.linker(progress, rewrite=trained.get("rewrite"), forms=trained.get("forms"))
+            return load_extractor(linker, self.relation_kb(), model, device=self.device, progress=progress)
 
         return self._part(("extractor", str(model) if model else None, untrained), build)
 

@@ -436,6 +436,26 @@ def test_shipped_model_if_any(engine):
     assert rel.neural and "probabilities" in rel.neural
 
 
+def test_a_relation_model_links_as_its_manifest_says(engine, tmp_path):
+    """A model trained without phrase rewriting is answered without it, though the engine's NLI
+    model links with it: extract followed the NLI model's linking whatever the relation model's."""
+    import json
+    import shutil
+
+    from kgnlu.tasks.relations import default_model_dir
+
+    if not (default_model_dir() / "manifest.json").is_file():
+        pytest.skip("no trained relation model shipped")
+    shutil.copytree(default_model_dir(), tmp_path / "re")
+    manifest = json.loads((tmp_path / "re" / "manifest.json").read_text())
+    assert manifest["linking"]["rewrite"] and engine.linker().rewriter is not None
+    manifest["linking"] = {"dense": False, "rewrite": False, "forms": False}
+    (tmp_path / "re" / "manifest.json").write_text(json.dumps(manifest))
+    assert engine.relation_extractor(tmp_path / "re").linker.rewriter is None
+    shipped = engine.relation_extractor()
+    assert shipped.linker is engine.linker() and shipped.linker.mode["rewrite"]  # as the shipped model's manifest
+
+
 # -- data and metrics ------------------------------------------------------------------------------
 
 def test_fill_and_templates():
