@@ -122,6 +122,20 @@ def test_a_crowded_sentence_keeps_one_mention_of_each_concept_and_says_so(engine
     assert len(kept) == MAX_MENTIONS_PER_SENTENCE and text.index("oranges") in kept  # the first of each
 
 
+def test_a_sentence_past_the_pair_cap_says_so(engine, monkeypatch):
+    """Pairs past ``MAX_PAIRS_PER_SENTENCE`` were dropped silently; they still are not scored, but
+    a warning says so (and the pairs kept are the first ones)."""
+    from kgnlu.tasks import re_candidates
+
+    text = "Lemons and oranges contain vitamin C."
+    ms = engine.link(text)
+    everything = re_candidates.candidates(text, ms, engine.relation_kb())
+    assert len(everything) >= 2
+    monkeypatch.setattr(re_candidates, "MAX_PAIRS_PER_SENTENCE", 1)
+    with pytest.warns(UserWarning, match="more than 1 candidate pairs"):
+        assert re_candidates.candidates(text, ms, engine.relation_kb()) == everything[:1]
+
+
 def test_extract_known_novel_conflicting(engine):
     res = _untrained(engine).extract("Oranges contain vitamin C. Lemons are rich in vitamin C. Beef contains vitamin C.")
     got = {(r.subject["iri"], r.predicate["name"], r.object["iri"]): r for r in res.relations}

@@ -273,7 +273,7 @@ def candidates(text: str, mentions: Sequence[Mention], kb: RelationKB, trained: 
         n = 0
         for s in ms:
             for o in ms:
-                if s is o or n >= MAX_PAIRS_PER_SENTENCE or (s.start < o.end and o.start < s.end):
+                if s is o or (s.start < o.end and o.start < s.end):
                     continue
                 if normalize(s.text) == normalize(o.text):  # a term repeated states nothing about itself
                     continue
@@ -304,12 +304,15 @@ def candidates(text: str, mentions: Sequence[Mention], kb: RelationKB, trained: 
                     if found:
                         break
                 found = found or weak
-                if found:
+                if found and n < MAX_PAIRS_PER_SENTENCE:
                     si, oi, adm = found
                     alt = si != s.iri or oi != o.iri
                     others = tuple(m for m in ms if m is not s and m is not o)
                     out.append(CandidatePair(text, sent, s, o, si, oi, adm, isa, others, alt))
-                    n += 1
+                n += bool(found)
+        if n > MAX_PAIRS_PER_SENTENCE:
+            warnings.warn(f"a sentence with more than {MAX_PAIRS_PER_SENTENCE} candidate pairs: relation extraction "
+                          f"scores the first {MAX_PAIRS_PER_SENTENCE}", stacklevel=2)
     return out
 
 
