@@ -54,6 +54,9 @@ def ingest_cli(
             else:
                 typer.echo(f"          owl:imports {iri} not fetched: not found in {imports} "
                            "(by catalog, ontology IRI or file name)")
+    if result.extracted_dropped_axioms:
+        typer.echo(f"dropped {len(result.extracted_dropped_axioms)} extracted relation(s) about classes the new "
+                   "version no longer has (source 'extracted'; --json lists them)")
     if not result.changed:
         typer.echo(f"KG unchanged: {result.kg}")
         return

@@ -129,6 +129,8 @@ def ingest(paths: Sequence[Path], kg_dir: Path, fmt: str | None = None, reasoner
                 rereason = reasoner_name is not None and bool(manifest["sources"]) and reasoner_name != recorded
                 if not rereason and not any(e["status"] in ("added", "replaced") for e in report["sources"]):
                     raise _Unchanged
+                if any(e["status"] == "replaced" for e in report["sources"]):  # a new version may lack a class
+                    report["extracted_dropped"], _ = _drop_orphaned_extracted(store, manifest, staging)
                 store.commit()
                 _classify_and_tabulate(store, manifest, staging, requested, progress, timings)
                 report["changed"] = True

@@ -46,6 +46,9 @@ class IngestResult(_Dict):
     reasoner: dict | None
     counts: dict
     timings: dict
+    # relations of the ``extracted`` source dropped because a replaced source no longer has a class
+    # they name, as ``RemoveResult`` reports them (subject, property, object, negated)
+    extracted_dropped_axioms: list[dict] = field(default_factory=list)
 
 
 @dataclass

@@ -174,6 +174,22 @@ def test_removing_a_source_drops_the_extracted_relations_about_its_classes_only(
     assert eng.kg_manifest()["sources"] == {} and eng.stats().triples == 0
 
 
+def test_a_new_version_of_a_source_without_a_class_drops_the_extracted_relations_about_it(tmp_path):
+    """Re-ingesting ``pets`` without Cat (its new version) left "cat eats mouse" in ``extracted``, as
+    ``kg remove`` did before: ingest drops it too, and says so."""
+    from kgnlu.kg.kgdir import KGDir
+
+    eng = _pets_kg(tmp_path)
+    (tmp_path / "pets.ttl").write_text(HEAD + ':Dog a owl:Class ; rdfs:label "dog" .\n')
+    r = eng.ingest([tmp_path / "pets.ttl"])
+    assert [s.status for s in r.sources] == ["replaced"]
+    assert r.extracted_dropped_axioms == [{"subject": CAT, "property": EATS, "object": MOUSE, "negated": False}]
+    assert _mentions(eng, CAT) == [] and eng.relation_kb().standing(DOG, EATS, FISH).status == "known"
+    assert "extracted" in KGDir(eng.kg_dir).current().manifest()["sources"]
+    r = eng.ingest([tmp_path / "pets.ttl"])  # unchanged: nothing to drop
+    assert not r.changed and r.extracted_dropped_axioms == []
+
+
 def test_a_failed_remove_leaves_the_extracted_relations_as_they_were(tmp_path, monkeypatch, hash_tree):
     from kgnlu.kg import ingest
 
