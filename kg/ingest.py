@@ -130,7 +130,7 @@ def ingest(paths: Sequence[Path], kg_dir: Path, fmt: str | None = None, reasoner
                 if not rereason and not any(e["status"] in ("added", "replaced") for e in report["sources"]):
                     raise _Unchanged
                 if any(e["status"] == "replaced" for e in report["sources"]):  # a new version may lack a class
-                    report["extracted_dropped"], _ = _drop_orphaned_extracted(store, manifest, staging)
+                    report["extracted_dropped_axioms"], _ = _drop_orphaned_extracted(store, manifest, staging)
                 store.commit()
                 _classify_and_tabulate(store, manifest, staging, requested, progress, timings)
                 report["changed"] = True

@@ -143,7 +143,8 @@ class Engine:
         return IngestResult(kg=report["kg"], changed=report["changed"],
                             sources=[_source_info(e) for e in entries],
                             reasoner=manifest.get("reasoner"), counts=manifest.get("counts", {}),
-                            timings=report["timings"], extracted_dropped_axioms=report.get("extracted_dropped", []))
+                            timings=report["timings"],
+                            extracted_dropped_axioms=report.get("extracted_dropped_axioms", []))
 
     def ensure_kg(self, progress: StageCallback = no_progress) -> None:
         """Build the default KG when there is none."""
