@@ -188,11 +188,8 @@ def texts_from(text: str | None, input_file) -> list[str]:
 def _check_text(text) -> str:
     """A text as ``Engine.link`` and the service check it, in their words."""
     from kgnlu.api import Engine
-    from kgnlu.types import InputError
 
-    if not Engine.check_text(text).strip():
-        raise InputError("text is empty")
-    return text
+    return Engine.check_text(text, empty_ok=False)
 
 
 def print_json(obj) -> None:

@@ -263,12 +263,13 @@ class Engine:
         return None if path is None else self.session(progress).nli_predictor(path, progress)
 
     @staticmethod
-    def check_text(text, what: str = "text") -> str:
+    def check_text(text, what: str = "text", empty_ok: bool = True) -> str:
         """``text`` as a string, or a one-line ``InputError``: not text (bytes that are not UTF-8,
-        NULs, lone surrogates) or too long. What every call checks, for callers to check first."""
+        NULs, lone surrogates), too long, or (unless ``empty_ok``) empty or blank, as ``link`` and
+        ``extract`` refuse it. What every call checks, for callers to check first."""
         from kgnlu.tasks.text import check_text
 
-        return check_text(text, what)
+        return check_text(text, what, empty_ok)
 
     @staticmethod
     def check_pair(premise, hypothesis, where: str = "") -> tuple[str, str]:
@@ -366,12 +367,9 @@ def _checked_texts(texts) -> list[str]:
     for n, text in enumerate(texts):
         where = f"text {n + 1}: " if len(texts) > 1 else ""
         try:
-            text = check_text(text)
+            out.append(check_text(text, empty_ok=False))
         except InputError as e:
             raise InputError(f"{where}{e}") from None
-        if not text.strip():
-            raise InputError(f"{where}text is empty")
-        out.append(text)
     return out
 
 

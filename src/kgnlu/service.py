@@ -453,9 +453,7 @@ def create_app(settings: ServeSettings | None = None, engine=None, host=None) ->
         from kgnlu.api import Engine
 
         within_limit(text=x.text)
-        if not Engine.check_text(x.text).strip():
-            raise InputError("text is empty")  # as Engine.link and kgnlu link say it
-        return x.text
+        return Engine.check_text(x.text, empty_ok=False)
 
     def link_item(x: m.LinkItem):
         return (x.top_k, None if x.branches is None else tuple(x.branches), x.nested), text_item(x)

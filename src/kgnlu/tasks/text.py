@@ -7,8 +7,9 @@ from kgnlu.types import InputError
 MAX_CHARS = 100_000
 
 
-def check_text(text, what: str = "text") -> str:
-    """Reject what cannot be text (bytes, NULs) and what is too long, with one-line errors."""
+def check_text(text, what: str = "text", empty_ok: bool = True) -> str:
+    """Reject what cannot be text (bytes, NULs) and what is too long, with one-line errors; and,
+    unless ``empty_ok``, an empty or blank text ("text is empty": what link and extract refuse)."""
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8")
@@ -25,6 +26,8 @@ def check_text(text, what: str = "text") -> str:
     except UnicodeEncodeError as e:  # a lone surrogate: how Python keeps bytes that were not UTF-8
         raise InputError(f"{what} is not valid Unicode (a lone surrogate at character {e.start}: "
                          f"bytes that were not UTF-8?)") from None
+    if not empty_ok and not text.strip():
+        raise InputError(f"{what} is empty")
     return text
 
 
