@@ -19,9 +19,9 @@ from . import formats, lexicon, reasoner, sparql_copy, sparql_store
 from .errors import InputError
 from .imports import ImportResolver
 from .kgdir import KGDir, empty_manifest, manifest_hash, write_manifest, QUADSTORE, TABLES
-from .ntriples import iri as nt_iri, lit as nt_lit
+from .ntriples import term
 from .owlready_store import OwlreadyStore
-from .store import Literal, TripleStore, check_source_name
+from .store import TripleStore, check_source_name
 from .tables import ClosureTables
 from .tables_build import build_tables
 from .vocab import (
@@ -29,8 +29,8 @@ from .vocab import (
     SUBCLASS_OF,
 )
 
-# The source ``kgnlu extract --add-to-kg`` writes into (kgnlu.tasks.re_writeback.SOURCE, which kg/ cannot
-# import): axioms about other sources' classes, which ``remove`` drops once no other source has those classes.
+# The source ``kgnlu extract --add-to-kg`` writes into (``kgnlu.tasks.re_writeback.SOURCE`` is this name):
+# axioms about other sources' classes, which ``remove`` drops once no other source has those classes.
 EXTRACTED_SOURCE = "extracted"
 
 
@@ -249,14 +249,6 @@ def _extracted_axioms(triples: set) -> list[tuple[dict, set]]:
     return out
 
 
-def _nt(t) -> str:
-    if isinstance(t, Literal):
-        return nt_lit(t.value, lang=t.lang, datatype=t.datatype)
-    if t.startswith("_:"):
-        return "_:n" + t[2:].encode().hex()  # any store's label, as a valid N-Triples one
-    return nt_iri(t)
-
-
 def _drop_orphaned_extracted(store: TripleStore, manifest: dict, staging: Path) -> tuple[list[dict], int]:
     """Drop the extracted axioms whose subject, property or object no source but ``extracted``
     mentions any more (its own ``owl:Class`` declarations aside, nothing else in the KG says what the
@@ -286,7 +278,7 @@ def _drop_orphaned_extracted(store: TripleStore, manifest: dict, staging: Path) 
     if source_gone := not any(p == RDF_TYPE and o == OWL + "Axiom" for _, p, o in rest):
         del manifest["sources"][EXTRACTED_SOURCE]  # what stays is its ontology header
     else:
-        data = "".join(sorted(f"{_nt(s)} {nt_iri(p)} {_nt(o)} .\n" for s, p, o in rest)).encode("utf-8")
+        data = "".join(sorted(f"{term(s)} {term(p)} {term(o)} .\n" for s, p, o in rest)).encode("utf-8")
         path = staging / f"{EXTRACTED_SOURCE}.normalised.nt"
         try:
             path.write_bytes(data)
