@@ -35,6 +35,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from kgnlu.kg.ingest import EXTRACTED_SOURCE
 from kgnlu.kg.relations import IS_A, NOVEL
 from kgnlu.kg.ntriples import (
     KGNLU_NS, OWL_CLASS, OWL_COMPLEMENTOF, OWL_NS, OWL_ONPROPERTY, OWL_ONTOLOGY, OWL_RESTRICTION,
@@ -44,7 +45,7 @@ from kgnlu.kg.store import Literal
 from kgnlu.kg.tables import namespace
 from kgnlu.types import InconsistentOntologyError, InputError, KgnluError, Relation, WriteBackResult
 
-SOURCE = "extracted"
+SOURCE = EXTRACTED_SOURCE  # named in kg/, whose remove and ingest drop its axioms about classes gone
 ONTOLOGY_IRI = KGNLU_NS + "extracted.owl"
 PROV_TIME = "http://www.w3.org/ns/prov#generatedAtTime"
 ANNOTATIONS = {
