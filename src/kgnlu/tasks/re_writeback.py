@@ -43,6 +43,7 @@ from kgnlu.kg.ntriples import (
 )
 from kgnlu.kg.store import Literal
 from kgnlu.kg.tables import namespace
+from kgnlu.tasks.relations import statement_rank
 from kgnlu.types import InconsistentOntologyError, InputError, KgnluError, Relation, WriteBackResult
 
 SOURCE = EXTRACTED_SOURCE  # named in kg/, whose remove and ingest drop its axioms about classes gone
@@ -141,8 +142,7 @@ def select(relations: Sequence[Relation], kb, min_score: float) -> tuple[list[Re
     for r in relations:
         polarities.setdefault(_triple_key(r)[:3], set()).add(bool(r.negated))
     accepted, skipped, seen = [], [], set()
-    # an asserted statement of a triple before a hedged one, then the best score
-    for r in sorted(relations, key=lambda r: (bool(r.hedged), -r.score)):
+    for r in sorted(relations, key=statement_rank, reverse=True):  # a triple's firmest statement first
         d = _describe(r)
         key = _triple_key(r)
         if key in seen:

@@ -205,16 +205,21 @@ def load_extractor(linker, kb: RelationKB, model: str | Path | None = None, devi
     return RelationExtractor(linker, kb, CooccurrenceScorer())
 
 
+def statement_rank(r: Relation) -> tuple[bool, float]:
+    """How firmly ``r`` states its triple, for choosing among statements of one triple: an asserted
+    one before a hedged one ("X might have Y. X has Y." states it), then the better score."""
+    return not r.hedged, r.score
+
+
 def _dedupe(rels: list[Relation]) -> list[Relation]:
-    """One relation per (subject, predicate, object, polarity): the best-scoring statement of it, an
-    asserted one before a hedged one ("X might have Y. X has Y." states it)."""
+    """One relation per (subject, predicate, object, polarity): its firmest statement (``statement_rank``)."""
     best: dict[tuple, Relation] = {}
     for r in rels:
         k = (r.subject["iri"], r.predicate["iri"], r.object["iri"], r.negated)
-        if k not in best or (not r.hedged, r.score) > (not best[k].hedged, best[k].score):
+        if k not in best or statement_rank(r) > statement_rank(best[k]):
             best[k] = r
     return sorted(best.values(), key=lambda r: (r.evidence["start"], r.subject["start"], r.object["start"]))
 
 
 __all__ = ["CooccurrenceScorer", "KGLookupScorer", "RelationExtractor", "UNTRAINED", "default_model_dir",
-           "load_extractor"]
+           "load_extractor", "statement_rank"]
