@@ -195,7 +195,7 @@ def test_the_rule_over_the_probabilities():
     # the same candidate is dropped once the training documents showed its concept
     shown = Stats(concept_pred=Counter({HP + "1": 1}))
     assert keep_scored(cands[:1], [0.1], 0.5, shown, f) == [False]
-    # unless it is a qualifier the text left a mention ("Autosomal dominant inheritance.")
+    # unless it is the qualifier of a text that is one term (a query: "autosomal dominant")
     lone = Candidate(0, 10, "chest pain", HP + "1", "lexicon", 1.0, qualifier=True)
     assert keep_scored([lone], [0.1], 0.5, shown, f) == [True]
 
@@ -248,6 +248,28 @@ def test_curation_keeps_qualifiers_and_the_branches_asked_for(small_kg, tmp_path
         assert (m.text, [q["label"] for q in m.modifiers]) == ("Fever", ["Severe"])
         inheritance = engine.link("Fever with autosomal dominant inheritance.", branches=["HP:0000005"])
         assert [(m.text, m.iri) for m in inheritance] == [("autosomal dominant inheritance", HP + "0000006")]
+
+
+def test_a_lone_qualifier_is_curated_in_running_text_and_kept_in_a_query(small_kg, tmp_path):
+    """Curators never annotate an inheritance mode that a document names alone (GSC+'s genetics
+    abstracts: "sporadic", "autosomal dominant"): in running text the model's score decides, as
+    for any concept. A text that is one term, a query, names only the qualifier: it is the mention."""
+    lone = "The trait is autosomal dominant."
+    docs = [*DOCS, *((str(i), lone, []) for i in range(5, 9))]
+    with Engine(small_kg, device="cpu", dense=False, curation=None) as plain:
+        train_curation(plain.linker(), _write(tmp_path / "docs.tsv", docs), tmp_path / "m", folds=2,
+                       roots=[HP + "0000001"])
+        assert _found_labels(plain.link(lone)) == ["Autosomal dominant inheritance"]
+    with Engine(small_kg, device="cpu", dense=False, curation=tmp_path / "m") as engine:
+        assert engine.link(lone) == []
+        for query in ("autosomal dominant", "Autosomal dominant inheritance."):
+            assert _found_labels(engine.link(query)) == ["Autosomal dominant inheritance"], query
+        (m,) = engine.link("Fever, autosomal dominant.")  # with a finding it is the finding's modifier
+        assert (m.text, [q["label"] for q in m.modifiers]) == ("Fever", ["Autosomal dominant inheritance"])
+
+
+def _found_labels(mentions) -> list[str]:
+    return [m.label for m in mentions]
 
 
 def test_an_alias_on_a_disease_span_is_its_other_reading(small_kg, tmp_path):

@@ -181,6 +181,11 @@ def test_coordination_on_hand_made_spans():
     found = [(text[a:b], c) for a, b, c in coordinated(text, spans, lambda p: names.get(p.lower(), []))]
     assert found == [("otic and renal anomalies", ["O"]), ("Branchial, otic and renal anomalies", ["B"]),
                      ("posterior subcapsular or capsular cataract", ["P"])]
+    # The first conjunct of a list inside a sentence runs into it: its last words are read.
+    text = "A dominant trait encompassing branchial, otic and renal anomalies was found."
+    spans = [(text.index("renal anomalies"), text.index(" was"))]
+    found = [(text[a:b], c) for a, b, c in coordinated(text, spans, lambda p: names.get(p.lower(), []))]
+    assert found == [("otic and renal anomalies", ["O"]), ("branchial, otic and renal anomalies", ["B"])]
 
 
 def test_an_abbreviation_defined_in_the_text_links_throughout_it(engine, small_kg):

@@ -173,7 +173,9 @@ class Candidate:
     iri: str
     via: str
     score: float
-    qualifier: bool = False  # a qualifier left as a mention: the text names no finding it could qualify
+    # A qualifier left as a mention of a text that is one term (a query: "autosomal dominant"):
+    # the linking contract makes it a mention, and no curated document is like such a text.
+    qualifier: bool = False
 
 
 def nesting(bounds: Sequence[tuple[int, int]]) -> tuple[list[bool], list[bool]]:
@@ -268,8 +270,10 @@ def keep_scored(cands: Sequence[Candidate], p: Sequence[float], threshold: float
     probability, when it is the plain linker's own mention (not a nested term nor an alias) of a
     concept and words the training documents never showed: with no evidence about it, the
     linker's answer stands (GSC+'s curators never met "rash" in a clinical note). A concept outside
-    the model's branches is always kept, and so is a qualifier that the text left a mention (the
-    linking contract: a qualifier is a mention where the text names no finding). ``nested``
+    the model's branches is always kept, and so is the qualifier of a text that is one term (the
+    linking contract: a qualifier is a mention where the text names no finding). In running text
+    a qualifier left alone is scored as any concept is: GSC+'s curators annotated none of the 26
+    that its genetics abstracts left ("sporadic", "autosomal dominant"). ``nested``
     False: nested terms, and aliases inside another kept mention, are dropped (what
     ``Linker.link_many(nested=False)`` promises). ``evidence``: each candidate's ``has_evidence``,
     when the caller has it already (``Features.table``)."""

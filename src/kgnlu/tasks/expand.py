@@ -100,19 +100,21 @@ def _joiner_right(pieces, i: int) -> int | None:
 
 def _conjunct_left(pieces, k: int) -> tuple[int, int] | None:
     """The words before the joiner at ``k``: (first, last + 1) piece indices, up to the previous
-    joiner or any other word or mark; None when there are none or more than ``MAX_CONJUNCT``."""
+    joiner or any other word or mark, the last ``MAX_CONJUNCT`` at most (the first conjunct of a
+    list inside a sentence runs into it: "a trait encompassing branchial, otic and renal
+    anomalies"); None when there are none."""
     a = k
-    while a > 0 and _is_word(pieces[a - 1][2]) and k - a <= MAX_CONJUNCT:
+    while a > 0 and _is_word(pieces[a - 1][2]) and k - a < MAX_CONJUNCT:
         a -= 1
-    return (a, k) if 0 < k - a <= MAX_CONJUNCT else None
+    return (a, k) if a < k else None
 
 
 def _conjunct_right(pieces, k: int) -> tuple[int, int] | None:
-    """The words after the joiner ending at ``k``, as ``_conjunct_left``."""
+    """The words after the joiner ending at ``k``, the first ``MAX_CONJUNCT`` at most, as ``_conjunct_left``."""
     b = k + 1
-    while b < len(pieces) and _is_word(pieces[b][2]) and b - k - 1 <= MAX_CONJUNCT:
+    while b < len(pieces) and _is_word(pieces[b][2]) and b - k - 1 < MAX_CONJUNCT:
         b += 1
-    return (k + 1, b) if 0 < b - k - 1 <= MAX_CONJUNCT else None
+    return (k + 1, b) if b > k + 1 else None
 
 
 def coordinated(text: str, spans: Sequence[tuple[int, int]], lookup: Lookup) -> list[tuple[int, int, list]]:

@@ -73,6 +73,17 @@ _CLAUSE_WORDS = frozenset(normalize_token(w) for w in """is are was were be been
     it he she they them his her their our we you me my your patient patients showed shows reports reported denies
     denied there here which who whom whose what when while then also today yesterday""".split())
 _CLAUSE_END = re.compile(r"[.;!?]\s*\S")  # as _SENTENCE_END, less the colon of "EEG: spike and wave"
+
+
+def one_term(text: str) -> bool:
+    """Whether ``text`` is one term, not running text: a query or a list item of at most
+    ``MAX_PHRASE_TOKENS`` words, one clause with no pronoun or verb of a sentence ("limited
+    extension at elbows", "EEG: spike and multispike waves", "autosomal dominant")."""
+    words = [normalized(m.group()) for m in islice(WORD.finditer(text), MAX_PHRASE_TOKENS + 1)]
+    return len(words) <= MAX_PHRASE_TOKENS and not _CLAUSE_END.search(text.strip()) \
+        and not any(w in _CLAUSE_WORDS for w in words)
+
+
 # Runs compare normalised words ("denies" is "deny"): a stopword counts in both forms, or "denies"
 # would open a run for dense retrieval to link (to HPO's Excluded) and hide the negation it cues.
 STOPWORDS = frozenset(_STOPWORDS) | {normalize_token(w) for w in _STOPWORDS}
@@ -201,7 +212,9 @@ class Linker:
         coherence = [[self._coherence(s, ss) for s in ss] for ss in spans]
         self._prepare_scorers(texts, spans, coherence, top_k)
         out = [self._finish(t, s, c, top_k, scope, allowed, modifiers) for t, s, c in zip(texts, spans, coherence)]
-        return out if curator is None else [self._curate(ms, curator, nested, scope) for ms in out]
+        if curator is None:
+            return out
+        return [self._curate(ms, curator, nested, scope, one_term(t)) for t, ms in zip(texts, out)]
 
     def scope(self, branches: Sequence[str] | None = None) -> Scope:
         """The ``Scope`` of ``branches`` over this linker's KG; ``InputError`` for a bad branch."""
@@ -352,22 +365,24 @@ class Linker:
         return out
 
     @staticmethod
-    def curation_candidates(mentions: list[Mention], scope: Scope) -> list:
-        """Mentions as the curation model reads them (``tasks.curation.Candidate``)."""
+    def curation_candidates(mentions: list[Mention], scope: Scope, term: bool = False) -> list:
+        """Mentions as the curation model reads them (``tasks.curation.Candidate``). ``term``: the
+        text is one term (``one_term``), whose qualifier the curator keeps whatever it scores."""
         from kgnlu.tasks.curation import Candidate as Proposed
 
-        return [Proposed(m.start, m.end, m.text, m.iri, m.via, m.score, scope.is_qualifier(m.iri)) for m in mentions]
+        return [Proposed(m.start, m.end, m.text, m.iri, m.via, m.score, term and scope.is_qualifier(m.iri))
+                for m in mentions]
 
     def curation_features(self, curator):
         from kgnlu.tasks.curation import Features
 
         return Features(curator.roots, self._ancestors, self._n_descendants)
 
-    def _curate(self, mentions: list[Mention], curator, nested: bool, scope: Scope) -> list[Mention]:
+    def _curate(self, mentions: list[Mention], curator, nested: bool, scope: Scope, term: bool) -> list[Mention]:
         from kgnlu.tasks.curation import curate
 
         return curate(mentions, curator, self.curation_features(curator), nested,
-                      partial(self.curation_candidates, scope=scope))
+                      partial(self.curation_candidates, scope=scope, term=term))
 
     def _candidates(self, hits, via: str, allowed: Callable[[str], bool] | None = None) -> list[Candidate]:
         """Rewrite or dense hits (``iri, text, kind, score``) as mention candidates: linkable ones,
@@ -455,8 +470,7 @@ class Linker:
         most precise cosine band with more than one link, >= 0.80, was 5 of 49), and it took cues
         for findings: "Negative" (for headache) became Negativism, and a cue inside a mention
         negates nothing. The rewriter and word forms still read every run ("absence of speech")."""
-        words = [normalized(m.group()) for m in islice(WORD.finditer(text), MAX_PHRASE_TOKENS + 1)]
-        if len(words) > MAX_PHRASE_TOKENS or _CLAUSE_END.search(text.strip()) or any(w in _CLAUSE_WORDS for w in words):
+        if not one_term(text):
             return set()
         cues = cue_spans(text, [(s.start, s.end) for s in spans])
         return {(a, b) for a, b, _ in runs if not any(x < b and a < y for x, y in cues)}
