@@ -58,7 +58,7 @@ def _close_world(world, lock) -> None:
 
 class OwlreadyStore(TripleStore):
     def __init__(self, path: Path, read_only: bool = False):
-        import owlready2
+        import owlready2  # noqa: F401  (a missing package fails here, not as "cannot open quadstore" below)
 
         self.path = Path(path)
         if read_only and not self.path.exists():

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from kgnlu.kg.lexicon import Entry
-from kgnlu.kg.matcher import LexiconMatcher, Match, normalize, singularize, tokenize
+from kgnlu.kg.matcher import LexiconMatcher, normalize, singularize, tokenize
 
 EX = "http://example.org/"
 

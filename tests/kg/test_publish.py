@@ -103,7 +103,7 @@ def test_a_killed_writers_debris_is_removed_by_the_next_publisher_of_its_kind(tm
 
 def test_publishers_of_one_kind_take_turns(tmp_path):
     path = tmp_path / "matcher-aaa.json"
-    first_inside, second_inside, release = threading.Event(), threading.Event(), threading.Event()
+    first_inside, second_inside = threading.Event(), threading.Event()
 
     def second():
         with publish(path) as staging:
