@@ -188,6 +188,19 @@ def test_coordination_on_hand_made_spans():
     assert found == [("otic and renal anomalies", ["O"]), ("branchial, otic and renal anomalies", ["B"])]
 
 
+def test_findings_named_inside_a_qualifier_on_hand_made_spans():
+    from kgnlu.tasks.expand import findings_inside
+
+    names = {"seizures": ["Seizure"], "recurrent": ["Recurrent"], "pain": ["Pain"], "chest pain": ["Chest pain"]}
+    finding = lambda cands: cands != ["Recurrent"] and cands != ["Chest pain described as tearing"]  # noqa: E731
+    text = "Hypotonia and recurrent seizures; chest pain described as tearing."
+    spans = [(0, 9, ["Hypotonia"]), (14, 32, ["Recurrent"]), (34, 65, ["Chest pain described as tearing"])]
+    found = [(text[a:b], c) for a, b, c in findings_inside(text, spans, lambda p: names.get(p.lower(), []), finding)]
+    # the longest finding inside each qualifier ("chest pain", not also its "pain"); none inside a finding
+    assert found == [("seizures", ["Seizure"]), ("chest pain", ["Chest pain"])]
+    assert findings_inside(text, spans[:1], lambda p: names.get(p.lower(), []), finding) == []
+
+
 def test_an_abbreviation_defined_in_the_text_links_throughout_it(engine, small_kg):
     from kgnlu.tasks.linking import Linker
 
@@ -379,6 +392,20 @@ def test_real_hpo_word_forms_and_typos(hpo_engine):
     # the caller asks for the qualifiers' subtree.
     assert hpo_engine.link("He had a convulsive episode.") == []
     assert hpo_engine.link("He had a convulsive episode.", branches=["HP:0012823"]) == []
+
+
+@pytest.mark.slow
+def test_real_hpo_a_finding_inside_a_qualifier_is_a_mention(hpo_engine):
+    """HPO files "Recurrent seizures" (Seizure cluster) and "Neuropathic pain" under Clinical
+    modifier: the seizures and the pain stay findings, which the qualifier qualifies; they are no
+    modifier of another finding, and a curator's flat answer keeps them."""
+    ms = hpo_engine.link("The child had hypotonia and recurrent seizures.")
+    assert [(m.text, m.label, [q["label"] for q in m.modifiers]) for m in ms] == [
+        ("hypotonia", "Hypotonia", []), ("seizures", "Seizure", ["Seizure cluster"])]
+    (m,) = hpo_engine.link("He reports neuropathic pain in both feet.")
+    assert (m.label, [q["text"] for q in m.modifiers]) == ("Pain", ["neuropathic pain"])
+    # NLI and RE link qualifiers as mentions of their own (modifiers=False): unchanged
+    assert [m.label for m in hpo_engine.linker().link("Recurrent seizures.")] == ["Seizure cluster"]
 
 
 @pytest.mark.slow

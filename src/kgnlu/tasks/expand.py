@@ -390,6 +390,23 @@ def nested(text: str, spans: Sequence[tuple[int, int]], lookup: Lookup, max_word
     return out
 
 
+def findings_inside(text: str, spans: Sequence[tuple[int, int, list]], lookup: Lookup,
+                    is_finding: Callable[[list], bool]) -> list[tuple[int, int, list]]:
+    """``(start, end, candidates)`` of the longest findings named inside the spans that name
+    none (a qualifier's: ``is_finding`` False), at no span's own bounds.
+
+    HPO files "Recurrent seizures" (Seizure cluster), "Neuropathic pain", "Dull pain" and "Maternal
+    fever" under Clinical modifier. Read as a qualifier the span would take its finding with it: in
+    "hypotonia and recurrent seizures" the seizures became a modifier of the hypotonia. The finding
+    inside is a mention, which the qualifier qualifies."""
+    quals = [(a, b) for a, b, cands in spans if not is_finding(cands)]
+    if not quals:
+        return []
+    taken = {(a, b) for a, b, _ in spans}
+    inner = [t for t in nested(text, quals, lookup) if (t[0], t[1]) not in taken and is_finding(t[2])]
+    return [t for t in inner if not any(a <= t[0] and t[1] <= b and (a, b) != t[:2] for a, b, _ in inner)]
+
+
 def _long_form_fits(short: str, long: str) -> bool:
     """Schwartz-Hearst: the short form's letters and digits occur in ``long`` in order, right to
     left, and its first one starts ``long`` (the short form abbreviates the whole span, not a

@@ -47,7 +47,8 @@ from kgnlu.kg.negation import cue_spans, experiencers, polarity_cues
 from kgnlu.kg.rewrite import FILLERS as _FILLERS
 from kgnlu.kg.rewrite import MAX_QUERY_TOKENS as MAX_PHRASE_TOKENS
 from kgnlu.kg.rewrite import normalized
-from kgnlu.tasks.expand import WORD, abbreviations, coordinated, extensions, named_parts, occurrences, unresolved
+from kgnlu.tasks.expand import (WORD, abbreviations, coordinated, extensions, findings_inside, named_parts,
+                                occurrences, unresolved)
 from kgnlu.tasks.expand import nested as expand_nested
 from kgnlu.tasks.readings import namesake_key, reads_as
 from kgnlu.tasks.scope import DEFAULT_MODIFIER_ROOTS, Scope, Scopes, attach_modifiers
@@ -196,10 +197,18 @@ class Linker:
             self._rewrite_terms(texts, spans, allowed)
         if self.index is not None or self.rewriter is not None:
             self._add_unmatched_spans(texts, spans, allowed, forms, scope)
+        if modifiers:
+            finding = lambda cands: not all(scope.is_modifier(c.iri) for c in cands)  # noqa: E731
+            for text, ss in zip(texts, spans):
+                if inside := findings_inside(text, [(s.start, s.end, s.candidates) for s in ss], phrase, finding):
+                    ss += [Span(a, b, text[a:b], cands, "lexicon") for a, b, cands in inside]
+                    ss.sort(key=lambda s: (s.start, -s.end))
         if nested or curator is not None:  # a curator chooses among the nested terms too
             for text, ss in zip(texts, spans):
+                taken = {(s.start, s.end) for s in ss}
                 inner = [Span(a, b, text[a:b], cands, "nested") for a, b, cands in
-                         expand_nested(text, [(s.start, s.end) for s in ss if s.via != "dense"], phrase)]
+                         expand_nested(text, [(s.start, s.end) for s in ss if s.via != "dense"], phrase)
+                         if (a, b) not in taken]
                 # A qualifier nested in another is none of its own ("progressive" in "non-progressive");
                 # without ``nested`` the curator asks for none ("Progressive" in "progressive hearing loss").
                 quals = [(s.start, s.end) for s in ss if all(scope.is_modifier(c.iri) for c in s.candidates)]
