@@ -272,8 +272,8 @@ def keep_scored(cands: Sequence[Candidate], p: Sequence[float], threshold: float
     linker's answer stands (GSC+'s curators never met "rash" in a clinical note). A concept outside
     the model's branches is always kept, and so is the qualifier of a text that is one term (the
     linking contract: a qualifier is a mention where the text names no finding). In running text
-    a qualifier left alone is scored as any concept is: GSC+'s curators annotated none of the 26
-    that its genetics abstracts left ("sporadic", "autosomal dominant"). ``nested``
+    a qualifier left alone is scored as any concept is: GSC+'s curators annotated none of those
+    its genetics abstracts name without a finding ("sporadic", "autosomal dominant"). ``nested``
     False: nested terms, and aliases inside another kept mention, are dropped (what
     ``Linker.link_many(nested=False)`` promises). ``evidence``: each candidate's ``has_evidence``,
     when the caller has it already (``Features.table``)."""
