@@ -75,7 +75,9 @@ dont | isnt | wasnt | cant | lack of | lacks | lacked | lacking | unremarkable f
 fails to reveal | failed to reveal | fails to show | failed to show | fails to demonstrate |
 failed to demonstrate | with no | without any | without evidence of | without any evidence of |
 without indication of | without sign of | without signs of | nothing to suggest |
-nothing suggestive of | rather than | declined | declines | refused | refuses
+nothing suggestive of | rather than | declined | declines | refused | refuses |
+was negative for | is negative for | were negative for | are negative for | negative : |
+negative family history for | negative family history of | negative family history
 """
 
 _POST = """
@@ -96,7 +98,10 @@ no interval change | no definite change | no suspicious change | no change in |
 not necessarily | not only | not cause | not drain | not extend |
 without difficulty | without further | without any further |
 no further | gram negative | gram-negative | with or without | not drop | no drop |
-not limited to | whether or not
+not limited to | whether or not | no improvement | no improvement in | no relief | no relief of |
+no response | no response to | no benefit | no benefit from | no worsening | no worsening of |
+no resolution | no resolution of | did not improve | not improve | did not respond | not respond |
+failed to respond | failed to improve
 """
 
 # Hedges: the claim is open. Direction as for EITHER: backward when the clause ends right after.
@@ -120,14 +125,16 @@ family history of | family history | family hx of | fh of |
 resolved | has resolved | was stopped | stopped | was held | held | was discontinued | discontinued
 """
 
-# ConText's *other experiencer* beyond "family history of": a relative named in a sentence makes
+# ConText's *other experiencer* beyond "family history of": a relative (or a spouse, partner or
+# friend) named in a sentence makes
 # the conditions stated after it, to the end of the sentence, that relative's ("My father has X
 # but not Y", "the doctor told us my daughter doesn't have X"), until the text turns back to the
 # patient ("he", "she", "the patient") or to what the relative says ("Her mother reports that she
 # has a fever" is about the patient); a closing "for/in [my] RELATIVE" claims the conditions
 # before it in its sentence ("X was ruled out for my grandfather").
 _RELATIVES = frozenset("""mother father mom dad brother brothers sister sisters sibling siblings son sons
-    daughter daughters aunt uncle cousin grandmother grandfather grandma grandpa parent parents twin""".split())
+    daughter daughters aunt uncle cousin grandmother grandfather grandma grandpa parent parents twin
+    wife husband spouse partner boyfriend girlfriend fiance fiancee friend roommate""".split())
 _CANONICAL_RELATIVE = {"mom": "mother", "dad": "father", "grandma": "grandmother", "grandpa": "grandfather",
                        "brothers": "brother", "sisters": "sister", "siblings": "sibling", "sons": "son",
                        "daughters": "daughter", "parents": "parent"}
@@ -144,7 +151,8 @@ because | since | secondary to | due to | cause of | cause for | causes of | sou
 sources of | reason for | reasons for | etiology of | etiology for | origin of | origin for |
 as the cause of | as a cause of | reports | reported | reporting | endorses | endorsed |
 complains of | complained of | complaining of | admits to | presents with | presented with |
-presenting with | positive for | significant for | notable for | remarkable for | now has
+presenting with | positive for | significant for | notable for | remarkable for | now has |
+and with
 """
 
 # Modal verbs among the hedges: they hedge forward only ("Cannabinoids may not mirror ...": not the cannabinoids).
@@ -345,7 +353,7 @@ def _resolve(event: _Event, lows: tuple[str, ...], stop: list[bool]) -> str:
 
 
 def _scope(start: int, step: int, lows: tuple[str, ...], stop: list[bool],
-           mentions_at: dict[int, list[int]]) -> set[int]:
+           mentions_at: dict[int, list[int]], max_gap: int = MAX_GAP) -> set[int]:
     """Mentions reached walking from token ``start`` by ``step`` (+1 forward, -1 backward)."""
     covered: set[int] = set()
     gap, after_mention, in_list = 0, False, False
@@ -365,7 +373,7 @@ def _scope(start: int, step: int, lows: tuple[str, ...], stop: list[bool],
         elif lows[k][0].isalnum():
             gap += 1
             after_mention = False
-            if gap > MAX_GAP:
+            if gap > max_gap:
                 break
         k += step
     return covered
@@ -407,6 +415,15 @@ def cue_spans(text: str, spans: Sequence[tuple[int, int]] = ()) -> list[tuple[in
     return [(toks.starts[ev.first], toks.ends[ev.last]) for ev in _events(toks, _mentions_at(toks, spans), text)]
 
 
+def within_cues(text: str, spans: Sequence[tuple[int, int]]) -> list[bool]:
+    """For each span, whether it lies inside a trigger, hedge or conjunction phrase, which names no
+    finding ("excluded" in "Pneumonia was excluded" is no mention of HPO's Excluded). An experiencer
+    phrase is no such cue: HPO names a concept "Family history"."""
+    toks = _tokens(text)
+    cues = [(toks.starts[ev.first], toks.ends[ev.last]) for ev in _events(toks, {}, text) if not ev.experiencer]
+    return [any(a <= s and e <= b for a, b in cues) for s, e in spans]
+
+
 def _cues(text: str, spans: Sequence[tuple[int, int]]) -> tuple[list[Cue | None], list[Cue | None]]:
     spans = [(int(s), int(e)) for s, e in spans]
     for s, e in spans:
@@ -419,9 +436,15 @@ def _cues(text: str, spans: Sequence[tuple[int, int]]) -> tuple[list[Cue | None]
     mentions_at = _mentions_at(toks, spans)
     events = _events(toks, mentions_at, text)
     stop = list(_boundaries(text))
-    for ev in events:  # every trigger, pseudo-trigger and conjunction closes the other scopes
-        for k in range(ev.first, ev.last + 1):
-            stop[k] = True
+    before = None
+    for ev in events:  # every trigger, pseudo-trigger and conjunction closes the other scopes...
+        # ...but "family history of" right after a negation ("no other family history of X",
+        # "denies family history of X") is what the negation denies: X is negated and hedged.
+        if not (ev.experiencer and before is not None and before.role in (PRE, EITHER)
+                and ev.first - before.last <= 3):
+            for k in range(ev.first, ev.last + 1):
+                stop[k] = True
+        before = ev
 
     best: list[tuple[int, Cue] | None] = [None] * len(spans)
     hedge: list[tuple[int, Cue] | None] = [None] * len(spans)
@@ -432,7 +455,10 @@ def _cues(text: str, spans: Sequence[tuple[int, int]]) -> tuple[list[Cue | None]
         start, end = starts[ev.first], ends[ev.last]
         cue = Cue(text[start:end], start, end, kind)
         if kind == PRE:
-            covered = _scope(ev.last + 1, 1, lows, stop, mentions_at)
+            # A bare "negative" denies only what it stands before ("negative Babinski sign"), not
+            # what a noun of its own leads ("negative mood and anxiety").
+            bare = ev.role == EITHER and lows[ev.first] == "negative"
+            covered = _scope(ev.last + 1, 1, lows, stop, mentions_at, 0 if bare else MAX_GAP)
         else:
             covered = _scope(ev.first - 1, -1, lows, stop, mentions_at)
         tables = [hedge] if ev.role == HEDGE else [best, hedge] if ev.experiencer else [best]
@@ -467,4 +493,5 @@ def negated(text: str, spans: Sequence[tuple[int, int]]) -> list[bool]:
     return [cue is not None for cue in negation_cues(text, spans)]
 
 
-__all__ = ["experiencers", "Cue", "MAX_GAP", "cue_spans", "hedge_cues", "negated", "negation_cues", "polarity_cues"]
+__all__ = ["experiencers", "Cue", "MAX_GAP", "cue_spans", "hedge_cues", "negated", "negation_cues", "polarity_cues",
+           "within_cues"]

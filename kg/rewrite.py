@@ -314,7 +314,7 @@ def settings() -> dict:
     """What decides the rules and targets; a saved index built under other settings is rebuilt."""
     return {"format": FORMAT, "min_support": MIN_SUPPORT, "max_segment": MAX_SEGMENT, "max_delete": MAX_DELETE,
             "delete_penalty": DELETE_PENALTY, "names_per_concept": MAX_NAMES_PER_CONCEPT,
-            "kinds": list(TARGET_KINDS), "fillers": sorted(FILLERS), "stems": 2, "derived": "wordnet",
+            "kinds": list(TARGET_KINDS), "fillers": sorted(FILLERS), "stems": 2, "derived": "wordnet, no privatives",
             "dictionary": "wordnet", "abbreviations": False, "numbers": 3}
 
 

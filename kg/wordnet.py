@@ -109,7 +109,21 @@ def derived_nouns(directory: str | os.PathLike) -> dict[str, list[str]]:
                     out.setdefault(adjective, set()).add(_lemma(f[4 + 2 * (k - 1)]).lower())
     except (OSError, UnicodeDecodeError, IndexError, ValueError) as e:
         raise InputError(f"{directory}: not a readable WordNet database ({e})") from None
-    return {a: sorted(ns) for a, ns in sorted(out.items())}
+    kept = {a: sorted(n for n in ns if not _says_otherwise(a, n, out)) for a, ns in sorted(out.items())}
+    return {a: ns for a, ns in kept.items() if ns}
+
+
+def _says_otherwise(adjective: str, noun: str, links: dict[str, set[str]]) -> bool:
+    """Whether ``adjective`` means the absence or the opposite of ``noun``, though WordNet links
+    the two: "afebrile" (as "febrile" is: fever), "anticancer", "nontoxic", and "hyperthermal" to
+    hypothermia. Read as the noun, "Patient is afebrile" would state a fever."""
+    for prefix in ("anti", "non", "counter"):
+        if adjective.startswith(prefix) and not noun.startswith(prefix):
+            return True
+    for prefix in ("an", "a", "un", "in", "im", "ir", "il", "dis"):
+        if adjective.startswith(prefix) and noun in links.get(adjective[len(prefix):], ()):
+            return True
+    return any(adjective.startswith(a) and noun.startswith(b) for a, b in (("hyper", "hypo"), ("hypo", "hyper")))
 
 
 def english_words(directory: str | os.PathLike) -> set[str]:

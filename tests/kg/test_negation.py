@@ -84,6 +84,27 @@ CASES = [
     ("Denies fever, chills,\nnight sweats.\nReports cough.",
      {"fever": True, "chills": True, "night sweats": True, "cough": False}),
     ("No dysphagia\nOdynophagia present", {"dysphagia": True, "Odynophagia": False}),
+    # a test's result: "was negative for" reads forward, before "was negative" takes the words back
+    ("Chest X-ray was negative for pneumonia.", {"Chest X-ray": False, "pneumonia": True}),
+    ("CT abdomen was negative for appendicitis but showed hepatomegaly.",
+     {"CT abdomen": False, "appendicitis": True, "hepatomegaly": False}),
+    # a negated family history negates what it names
+    ("No other family history of neurological disease.", {"neurological disease": True}),
+    ("No significant family history of cancer.", {"cancer": True}),
+    ("Denies family history of heart disease.", {"heart disease": True}),
+    ("Negative family history for diabetes.", {"diabetes": True}),
+    ("Family history of diabetes.", {"diabetes": False}),
+    # a treatment that did not help leaves the finding there
+    ("There was no improvement in his seizures.", {"seizures": False}),
+    ("No relief of pain with ibuprofen.", {"pain": False, "ibuprofen": False}),
+    ("The pain did not respond to ibuprofen.", {"pain": False, "ibuprofen": False}),
+    # a bare "negative" denies only what it stands before
+    ("Negative mood and anxiety.", {"anxiety": False}),
+    ("Negative Babinski sign.", {"Babinski sign": True}),
+    ("Negative: fever, cough.", {"fever": True, "cough": True}),
+    # "and with" turns the clause
+    ("Patient without hepatomegaly, splenomegaly or ascites, and with jaundice.",
+     {"hepatomegaly": True, "ascites": True, "jaundice": False}),
 ]
 
 
@@ -222,6 +243,9 @@ EXPERIENCER_CASES = [
     ("Seizures are common in children with Dravet syndrome.", {"Seizures": None}),
     ("Parent-of-origin effect and seizures.", {"Parent-of-origin effect": None, "seizures": None}),
     ("My father has a disease that causes seizures.", {"seizures": "father"}),
+    ("The patient's wife has dementia.", {"dementia": "wife"}),
+    ("Her husband was diagnosed with prostate cancer, and she has asthma.", {"prostate cancer": "husband",
+                                                                             "asthma": None}),
 ]
 
 

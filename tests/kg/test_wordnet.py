@@ -57,6 +57,9 @@ def test_derived_nouns_follow_word_to_word_pointers_from_adjectives():
     assert "pyrexia" not in derived["febrile"]
     assert not any(" " in a or "-" in a for a in derived)  # one-word adjectives only
     assert 8000 < len(derived) < 9000
+    # an adjective of absence or of the opposite is no form of the noun WordNet links it to
+    assert not {"afebrile", "anticancer"} & set(derived) and derived["hyperthermal"] == ["hyperthermia"]
+    assert derived["antiviral"] == ["antiviral"] and "neoplasm" not in derived["antineoplastic"]
 
 
 @needs_wordnet

@@ -395,6 +395,17 @@ def test_real_hpo_word_forms_and_typos(hpo_engine):
 
 
 @pytest.mark.slow
+def test_real_hpo_a_cue_is_no_concept(hpo_engine):
+    """HPO names a concept "Excluded": in "Pneumonia was excluded." the word is the negation cue,
+    not a qualifier of the pneumonia; "afebrile" (WordNet links it to "fever") names no fever."""
+    (m,) = hpo_engine.link("Pneumonia was excluded.")
+    assert (m.label, m.negated, m.negation_cue, m.modifiers) == ("Pneumonia", True, "was excluded", [])
+    assert [m.label for m in hpo_engine.linker().link("Pneumonia was excluded.")] == ["Pneumonia"]
+    assert [(m.label, m.negated) for m in hpo_engine.link("She is afebrile.")] == []
+    assert [(m.label, m.negated) for m in hpo_engine.link("She is febrile.")] == [("Fever", False)]
+
+
+@pytest.mark.slow
 def test_real_hpo_a_finding_inside_a_qualifier_is_a_mention(hpo_engine):
     """HPO files "Recurrent seizures" (Seizure cluster) and "Neuropathic pain" under Clinical
     modifier: the seizures and the pain stay findings, which the qualifier qualifies; they are no

@@ -43,7 +43,7 @@ from itertools import islice
 
 from kgnlu.kg.lexicon import LINKABLE
 from kgnlu.kg.matcher import normalize_token
-from kgnlu.kg.negation import cue_spans, experiencers, polarity_cues
+from kgnlu.kg.negation import cue_spans, experiencers, polarity_cues, within_cues
 from kgnlu.kg.rewrite import FILLERS as _FILLERS
 from kgnlu.kg.rewrite import MAX_QUERY_TOKENS as MAX_PHRASE_TOKENS
 from kgnlu.kg.rewrite import normalized
@@ -160,8 +160,7 @@ class Linker:
 
     @property
     def mode(self) -> dict:
-        """How this linker finds mentions, as a model's manifest records it (``linking``): a model
-        trained on its mentions is answered with a linker of the same mode."""
+        """How this linker finds mentions, as a model's manifest records it (``linking``)."""
         mode = {"dense": self.index is not None, "rewrite": self.rewriter is not None, "forms": self.forms}
         if self.index is not None:
             mode.update(encoder=self.index.encoder.fingerprint, nil_threshold=self.nil_threshold)
@@ -218,6 +217,8 @@ class Linker:
                 if curator is not None:
                     ss += self._curated_spans(text, ss, curator, allowed)
                 ss.sort(key=lambda s: (s.start, -s.end))
+        for text, ss in zip(texts, spans):  # a cue is no concept: "Pneumonia was excluded" names no HPO Excluded
+            ss[:] = [s for s, cue in zip(ss, within_cues(text, [(s.start, s.end) for s in ss])) if not cue]
         coherence = [[self._coherence(s, ss) for s in ss] for ss in spans]
         self._prepare_scorers(texts, spans, coherence, top_k)
         out = [self._finish(t, s, c, top_k, scope, allowed, modifiers) for t, s, c in zip(texts, spans, coherence)]
@@ -375,8 +376,7 @@ class Linker:
 
     @staticmethod
     def curation_candidates(mentions: list[Mention], scope: Scope, term: bool = False) -> list:
-        """Mentions as the curation model reads them (``tasks.curation.Candidate``). ``term``: the
-        text is one term (``one_term``), whose qualifier the curator keeps whatever it scores."""
+        """Mentions as ``tasks.curation.Candidate``s; ``term``: the text is one term (``one_term``)."""
         from kgnlu.tasks.curation import Candidate as Proposed
 
         return [Proposed(m.start, m.end, m.text, m.iri, m.via, m.score, term and scope.is_qualifier(m.iri))
