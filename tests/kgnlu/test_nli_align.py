@@ -79,6 +79,18 @@ def test_negation_cues_are_accounted_when_an_assertion_carries_them():
                            [("focal seizures",)], [("focal seizures",)])
 
 
+def test_a_premise_word_that_takes_the_concept_back_blocks():
+    """"allergic to aspirin" does not take aspirin; "her rash resolved" has no rash now; a word
+    inside a name ("immune epilepsy") is the name's."""
+    why = _check("The patient is allergic to aspirin.", "The patient takes aspirin.", [("aspirin",)], [("aspirin",)])
+    assert why == ["premise: allergic"]
+    assert _check("Her rash resolved last week.", "She has a rash.", [("rash",)], [("rash",)]) == ["premise: resolved"]
+    assert _check("Pneumonia versus atelectasis.", "Pneumonia.", [("Pneumonia",)], [("Pneumonia",)]) == ["premise: versus"]
+    assert _check("She has immune epilepsy.", "She has immune epilepsy.", [("immune epilepsy",)],
+                  [("immune epilepsy",)]) == []
+    assert _check("The patient takes aspirin.", "The patient takes aspirin.", [("aspirin",)], [("aspirin",)]) == []
+
+
 def test_numbers_and_names_must_match():
     assert "3" in _check("The patient has seizures.", "The patient has 3 seizures.", [("seizures",)], [("seizures",)])
     assert "Maria" in _check("The patient has seizures.", "Maria has seizures.", [("seizures",)], [("seizures",)])

@@ -44,7 +44,8 @@ from dataclasses import dataclass
 from kgnlu.kg.rules import CONTRADICTION, ENTAILMENT, UNKNOWN, Assertion, Proof, Verdict
 from kgnlu.kg.tables import Step
 from kgnlu.kg.words import ALTERNATION, EQ, FORWARD, INDEPENDENT, REVERSE, WordRelations, is_number
-from kgnlu.tasks.nli_align import FUNCTION_WORDS, MODAL_CUES, NEGATION_CUES, TIME_WORDS, _modals, lemma
+from kgnlu.tasks.nli_align import (FUNCTION_WORDS, MODAL_CUES, NEGATION_CUES, NOT_SUBSECTIVE, TIME_WORDS, _modals,
+                                    lemma)
 
 NEGATION, COVER = "^", "‿"
 # MacCartney and Manning's join of two relations (x R y, y S z => x (R ⋈ S) z); ≡ is the identity.
@@ -352,6 +353,8 @@ def verdict(words: WordRelations, premise: str, hypothesis: str, premise_mention
             rel = INDEPENDENT  # a verb between aligned words: its arguments change roles
         elif used and j < lo and w in RELATIVES:
             rel = INDEPENDENT  # the premise is about someone the hypothesis does not name
+        elif w in NOT_SUBSECTIVE and not inside(pt[j], premise_mentions):  # "immune epilepsy" is a name
+            rel = INDEPENDENT
         d = down[j] if h_cue is not None and p_cue is not None else False
         edits.append(Edit("delete", pt[j], None, rel, project(rel, d), ()))
     if p_cue is not None and h_cue is None:

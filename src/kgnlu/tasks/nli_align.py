@@ -107,6 +107,18 @@ def lemma(word: str) -> str:
 
 FRAME_LEMMAS = frozenset(lemma(w) for w in FRAME_WORDS | TIME_WORDS)
 
+# Words whose deletion does not generalise: what they qualify is not, or not yet, or no longer so
+# ("a fake doctor" is no doctor, "unable to walk" does not walk, "allergic to aspirin" takes none,
+# "her rash resolved" has none now, "pneumonia versus atelectasis" may have neither).
+NOT_SUBSECTIVE = frozenset("""fake false mock pseudo imitation counterfeit fictional fictitious imaginary
+hypothetical alleged allegedly supposed supposedly purported purportedly apparent apparently
+former ex future potential potentially planned intended almost nearly barely
+unable forgot forget forgets forgotten fail fails failed failing refuse refused refuses
+allergic allergy allergies intolerant intolerance immune immunity resistant vaccinated vaccine vaccination
+immunized immunised screened screening risk risks prevent prevents prevented prevention prophylaxis
+prophylactic avoid avoids avoided contraindicated versus vs suggestive suggest suggests suggesting
+compatible resolved resolves resolving gone stopped quit quitting discontinued cured recovered""".split())
+
 # A frequency is a claim ("held each year" says more than "held"), so a hypothesis's frequency the premise
 # does not state leaves an entailment unproved; but in a clinical frame ("takes X daily", "gets migraines
 # every month") it is part of the frame, read as the generated set's labels read it ("is on X").
@@ -209,6 +221,11 @@ def unaccounted(premise: str, hypothesis: str, premise_mentions: Sequence, hypot
         why.extend(f"premise negation: {w}" for i, w in enumerate(words)
                    if _is_negation(w) and w.lower() not in _NOT_A_DENIAL
                    and not (w.lower() == "not" and words[i + 1:i + 2] in (["only"], ["just"])))
+    # A premise word that takes back what it qualifies ("allergic to aspirin", "rash resolved"):
+    # a concept the two sides share is not claimed alike.
+    h_lows = {w.lower() for w, _, _ in h_tokens}
+    why.extend(f"premise: {w}" for w, s, e in p_tokens if w.lower() in NOT_SUBSECTIVE and w.lower() not in h_lows
+               and not any(m.start <= s and e <= m.end for m in premise_mentions))  # "immune epilepsy" is a name
     p_modal, h_modal = _modals(premise, premise_mentions), _modals(hypothesis, hypothesis_mentions)
     why.extend(f"modal: {c}" for c in sorted(p_modal ^ h_modal))
     h_words = [w for w, _, _ in h_tokens]
@@ -218,5 +235,5 @@ def unaccounted(premise: str, hypothesis: str, premise_mentions: Sequence, hypot
     return list(dict.fromkeys(why))
 
 
-__all__ = ["FRAME_WORDS", "FUNCTION_WORDS", "MODAL_CUES", "NEGATION_CUES", "TIME_WORDS", "frequencies", "lemma",
-           "tokens", "unaccounted"]
+__all__ = ["FRAME_WORDS", "FUNCTION_WORDS", "MODAL_CUES", "NEGATION_CUES", "NOT_SUBSECTIVE", "TIME_WORDS",
+           "frequencies", "lemma", "tokens", "unaccounted"]
