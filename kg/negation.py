@@ -76,6 +76,7 @@ fails to reveal | failed to reveal | fails to show | failed to show | fails to d
 failed to demonstrate | with no | without any | without evidence of | without any evidence of |
 without indication of | without sign of | without signs of | nothing to suggest |
 nothing suggestive of | rather than | declined | declines | refused | refuses |
+not true that | is not true that | not the case that | is not the case that |
 was negative for | is negative for | were negative for | are negative for | negative : |
 negative family history for | negative family history of | negative family history
 """
@@ -110,6 +111,7 @@ possible | possibly | probable | probably | likely | most likely | presumed | pr
 suspected | suspect | suspicious for | suspicion for | suspicion of | concern for |
 concerning for | worrisome for | worried | worried about | afraid | questionable |
 question of | unclear | uncertain | not certain if | not certain whether | not sure if |
+not sure whether | unsure if | unsure whether | unsure |
 wonder if | wondering if | differential includes | differential diagnosis includes |
 differential diagnosis of | ddx | evaluate for | evaluation for | evaluated for | workup for |
 work up for | work-up for | assess for | screen for | screening for | test me for |
@@ -475,13 +477,27 @@ def _cues(text: str, spans: Sequence[tuple[int, int]]) -> tuple[list[Cue | None]
 
 def _questions(toks: _Tokens, stop: list[bool], mentions_at: dict[int, list[int]],
                hedge: list[tuple[int, Cue] | None]) -> None:
-    """Mentions in a sentence that ends with "?" are hedged by it (unless a hedge word already is)."""
+    """Mentions in a sentence that ends with "?" are hedged by it (unless a hedge word already is),
+    and so are those a "?" stands before, as clinical notes query a diagnosis ("? pulmonary
+    embolism", "?PE"): a "?" that opens a line or follows a space or a mark, before a word."""
+    starts, ends, lows = toks
     first = 0  # the sentence's first token
-    for k in [k for k, low in enumerate(toks.lows) if low in _SENTENCE_ENDS]:
-        question = toks.lows[k] == "?"
+    for k in [k for k, low in enumerate(lows) if low in _SENTENCE_ENDS]:
+        if lows[k] == "?" and k + 1 < len(lows) and lows[k + 1][0].isalnum() and (
+                k == 0 or starts[k] > ends[k - 1] or lows[k - 1] in ("\n", ":", ",", "(")):
+            j = k + 1
+            while j < len(lows) and not stop[j] and lows[j] != ",":  # "? pneumonia, cough": one item
+                j += 1
+            cue = Cue("?", starts[k], ends[k], PRE)
+            for m in [m for i in range(k + 1, j) for m in mentions_at.get(i, ())]:
+                if hedge[m] is None:
+                    hedge[m] = (0, cue)
+            first = k + 1
+            continue
+        question = lows[k] == "?"
         if question or stop[k]:
             if question:
-                cue = Cue("?", toks.starts[k], toks.ends[k], POST)
+                cue = Cue("?", starts[k], ends[k], POST)
                 for m in [m for i in range(first, k + 1) for m in mentions_at.get(i, ())]:
                     if hedge[m] is None:
                         hedge[m] = (0, cue)

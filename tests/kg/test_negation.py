@@ -226,6 +226,27 @@ HEDGE_CASES = [
     ('"May this be asthma?" she asked. May she have anemia.', {"asthma": (False, True), "anemia": (False, True)}),
 ]
 
+@pytest.mark.parametrize("text,mention,hedge", [
+    ("? pulmonary embolism", "pulmonary embolism", "?"),
+    ("Plan: CTPA for ?PE. Cough present.", "PE", "?"),
+    ("Plan: CTPA for ?PE. Cough present.", "Cough", None),
+    ("Fever, ? pneumonia, cough.", "pneumonia", "?"),
+    ("Fever, ? pneumonia, cough.", "cough", None),
+    ("Does he have fever? Yes, and cough.", "fever", "?"),
+    ("Does he have fever? Yes, and cough.", "cough", None),
+    ("Not sure whether she has asthma.", "asthma", "Not sure whether"),
+])
+def test_a_question_mark_before_a_diagnosis_queries_it(text, mention, hedge):
+    (cue,) = hedge_cues(text, spans_of(text, [mention]))
+    assert (cue.trigger if cue else None) == hedge
+    assert negated(text, spans_of(text, [mention])) == [False]
+
+
+def test_it_is_not_true_that_negates():
+    text = "It is not true that the patient has a headache."
+    assert negated(text, spans_of(text, ["headache"])) == [True]
+
+
 EXPERIENCER_CASES = [
     ("Mother has type 2 diabetes mellitus.", {"type 2 diabetes mellitus": "mother"}),
     ("Her brother has sickle cell anemia.", {"sickle cell anemia": "brother"}),

@@ -395,6 +395,26 @@ def test_real_hpo_word_forms_and_typos(hpo_engine):
 
 
 @pytest.mark.slow
+def test_real_hpo_a_defined_short_form_means_its_long_form(hpo_engine):
+    """HPO has "BO" for Body odor; a text that defines "bronchiolitis obliterans (BO)" never means
+    that, with short forms linked (as the long form) or not (no mention)."""
+    from kgnlu.tasks.linking import Linker
+
+    text = "Bronchiolitis obliterans (BO) was found. BO progressed."
+    plain = Engine(hpo_engine.kg_dir, device="cpu", dense=False, curation=None)
+    try:
+        assert [m.label for m in plain.link(text)] == ["Bronchiolitis obliterans"]
+        assert [m.label for m in plain.link("BO was noted.")] == ["Body odor"]  # undefined: the lexicon's
+        base = plain.linker()
+        linked = Linker(base.matcher, base.tables, rewriter=base.rewriter, abbreviations=True).link(text)
+        assert [(m.text, m.label) for m in linked] == [("Bronchiolitis obliterans", "Bronchiolitis obliterans"),
+                                                       ("BO", "Bronchiolitis obliterans"),
+                                                       ("BO", "Bronchiolitis obliterans")]
+    finally:
+        plain.close()
+
+
+@pytest.mark.slow
 def test_real_hpo_a_cue_is_no_concept(hpo_engine):
     """HPO names a concept "Excluded": in "Pneumonia was excluded." the word is the negation cue,
     not a qualifier of the pneumonia; "afebrile" (WordNet links it to "fever") names no fever."""
