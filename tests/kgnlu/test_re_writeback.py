@@ -105,6 +105,23 @@ def test_a_triple_about_hereditary_disease_is_not_written(engine):
     assert why["reason"].startswith("not writable: upper-level class: hereditary disease")
 
 
+def test_a_relation_asserted_of_a_negated_mention_is_not_written(engine):
+    """"X presents with A but without B": the model read X has_phenotype B as asserted, NegEx
+    negates B. No fact to write; a negated relation of a negated mention is written as before."""
+    from dataclasses import replace
+
+    from kgnlu.tasks import re_writeback
+
+    specific = OBO + "MONDO_9900005"
+    plain = _relation(specific, SEIZURE, engine)
+    denied = replace(plain, object={**plain.object, "negated": True})
+    accepted, skipped = re_writeback.select([denied], engine.relation_kb(), 0.5)
+    assert accepted == [] and skipped[0]["reason"].startswith("polarity unsure: the text negates its object")
+    both = replace(denied, negated=True)
+    assert re_writeback.select([both], engine.relation_kb(), 0.5)[0] == [both]
+    assert re_writeback.select([plain], engine.relation_kb(), 0.5)[0] == [plain]
+
+
 # -- removing a source takes the extracted relations about its classes with it ---------------------
 
 EX = "http://ex.org/pets#"

@@ -12,7 +12,8 @@ annotating axioms) carrying the sentence (``kgnlu:extracted_text``), the spans
 (``kgnlu:evidence_span``), the score (``kgnlu:extraction_score``), the scorer
 (``kgnlu:extraction_model``) and the time (``prov:generatedAtTime``).
 
-What is accepted: a triple whose score reaches ``min_score``, stated as a fact (not hedged), between
+What is accepted: a triple whose score reaches ``min_score``, stated as a fact (not hedged, and
+not asserted of a mention that NegEx reads as negated: "X presents with A but without B"), between
 two classes neither of which is upper-level (``_UpperLevel``), not read with the opposite polarity
 elsewhere in the same batch, and whose standing is novel under every rule of ``kg.relations``
 including the ``thorough`` ones (which catch a triple that would make a subclass unsatisfiable).
@@ -158,6 +159,11 @@ def select(relations: Sequence[Relation], kb, min_score: float) -> tuple[list[Re
             continue
         if d["hedged"]:
             skipped.append({"triple": d, "reason": "hedged: the text states it as an open claim, not a fact"})
+            continue
+        denied = [side for side in ("subject", "object") if getattr(r, side).get("negated")]
+        if denied and not r.negated:  # "presents with X but without Y": no fact to write about Y
+            skipped.append({"triple": d, "reason": f"polarity unsure: the text negates its {denied[0]}, "
+                                                   "the model reads the relation as asserted"})
             continue
         if t.kind(r.subject["iri"]) != "class" or t.kind(r.object["iri"]) != "class":
             skipped.append({"triple": d, "reason": "not writable: only relations between classes are written"})
