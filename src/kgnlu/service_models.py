@@ -115,6 +115,8 @@ class InferEntity(_Result):
     score: float
     negated: bool
     hedged: bool
+    experiencer: str | None = Field(None, description="Whose condition it is when not the patient's (\"father\").")
+    readings: list[str] = Field(default_factory=list, description="Other concepts the same words name exactly.")
 
 
 class InferResult(_Result):

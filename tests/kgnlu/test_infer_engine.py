@@ -110,6 +110,15 @@ def test_symbolic_only(engine):
     assert r.label == "entailment" and r.symbolic.verdict == "entailment" and r.neural == {}
 
 
+def test_entities_say_whose_condition_and_their_readings(engine):
+    """Why "My father likes apples" / "I like fruit" is not proved: the apples are the father's."""
+    r = engine.infer("My father likes eating apples", "I like eating fruit", symbolic_only=True)
+    (apple,) = [e for e in r.entities if e["side"] == "premise"]
+    (fruit,) = [e for e in r.entities if e["side"] == "hypothesis"]
+    assert (apple["experiencer"], fruit["experiencer"]) == ("father", None)
+    assert apple["readings"] == [] and r.symbolic.verdict == "unknown"
+
+
 def test_hedged_premise_asserts_nothing(engine):
     r = engine.infer("I might like eating apples", "I like eating fruit", symbolic_only=True)
     assert r.symbolic.verdict == "unknown" and r.label == "neutral"

@@ -107,7 +107,8 @@ def entities(premise: Sequence[Mention], hypothesis: Sequence[Mention]) -> list[
     for side, ms in (("premise", premise), ("hypothesis", hypothesis)):
         for m in ms:
             out.append({"side": side, "text": m.text, "start": m.start, "end": m.end, "iri": m.iri,
-                        "label": m.label, "score": m.score, "negated": m.negated, "hedged": m.hedged})
+                        "label": m.label, "score": m.score, "negated": m.negated, "hedged": m.hedged,
+                        "experiencer": m.experiencer, "readings": list(m.readings)})
     return out
 
 
