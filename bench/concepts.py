@@ -644,7 +644,8 @@ def render(res: dict) -> str:
                  "bound, not a measure. The measure is the cross-validated rows: the abstracts in "
                  f"{cv['folds']} folds by document (seeded), each fold linked and curated by a model fitted on "
                  "the other folds only (its priors, aliases and weights; threshold "
-                 f"{cv['threshold']}, the best cross-validated F1 of a fixed grid). The candidates the "
+                 f"{cv['threshold']}, the highest of a fixed grid within one gold mention's worth of the best "
+                 "cross-validated F1). The candidates the "
                  f"models chose from (nested terms and aliases included) score P {_f(cv['candidates']['p'])} / "
                  f"R {_f(cv['candidates']['r'])} / F1 {_f(cv['candidates']['f1'])}. A cross-validated row "
                  "runs at its in-sample row's speed (the same code, another model).")

@@ -405,6 +405,10 @@ def test_real_hpo_a_defined_short_form_means_its_long_form(hpo_engine):
     try:
         assert [m.label for m in plain.link(text)] == ["Bronchiolitis obliterans"]
         assert [m.label for m in plain.link("BO was noted.")] == ["Body odor"]  # undefined: the lexicon's
+        # a reading of the short form that is the long form's stays, as the long form's concept alone
+        ms = plain.link("Atrial septal defect (ASD) was closed; the ASD was large.")
+        assert [(m.text, m.label) for m in ms] == [("Atrial septal defect", "Atrial septal defect"),
+                                                   ("ASD", "Atrial septal defect"), ("ASD", "Atrial septal defect")]
         base = plain.linker()
         linked = Linker(base.matcher, base.tables, rewriter=base.rewriter, abbreviations=True).link(text)
         assert [(m.text, m.label) for m in linked] == [("Bronchiolitis obliterans", "Bronchiolitis obliterans"),
@@ -435,6 +439,9 @@ def test_real_hpo_a_finding_inside_a_qualifier_is_a_mention(hpo_engine):
         ("hypotonia", "Hypotonia", []), ("seizures", "Seizure", ["Seizure cluster"])]
     (m,) = hpo_engine.link("He reports neuropathic pain in both feet.")
     assert (m.label, [q["text"] for q in m.modifiers]) == ("Pain", ["neuropathic pain"])
+    # another person's: the qualifier stays one ("Maternal fever" is no fever of the patient)
+    assert [m.label for m in hpo_engine.linker().link("Maternal fever in pregnancy.", modifiers=True)] == [
+        "Maternal fever in pregnancy"]
     # NLI and RE link qualifiers as mentions of their own (modifiers=False): unchanged
     assert [m.label for m in hpo_engine.linker().link("Recurrent seizures.")] == ["Seizure cluster"]
 

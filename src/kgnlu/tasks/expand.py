@@ -399,7 +399,9 @@ def findings_inside(text: str, spans: Sequence[tuple[int, int, list]], lookup: L
     fever" under Clinical modifier. Read as a qualifier the span would take its finding with it: in
     "hypotonia and recurrent seizures" the seizures became a modifier of the hypotonia. The finding
     inside is a mention, which the qualifier qualifies."""
-    quals = [(a, b) for a, b, cands in spans if not is_finding(cands)]
+    # "Maternal fever", "Paternal diabetes": the finding is another person's; the qualifier says so.
+    quals = [(a, b) for a, b, cands in spans if not is_finding(cands)
+             and text[a:b].split(" ", 1)[0].lower() not in ("maternal", "paternal")]
     if not quals:
         return []
     taken = {(a, b) for a, b, _ in spans}

@@ -106,13 +106,9 @@ class Span:
 
 
 def calibrated_nil(adapter_dir, fingerprint: str | None = None) -> float:
-    """The NIL threshold calibrated for the encoder adapter in ``adapter_dir``.
-
-    ``kgnlu train linker`` writes it to ``linker.json`` beside the adapter
-    (``kgnlu.training.linker_nil``). ``DEFAULT_NIL`` when the
-    file is missing or unreadable, or when it was calibrated for another encoder fingerprint
-    (a retrained adapter needs its own threshold).
-    """
+    """The NIL threshold calibrated for the encoder adapter in ``adapter_dir`` (``linker.json``, written
+    by ``kgnlu train linker``); ``DEFAULT_NIL`` when the file is missing or unreadable, or calibrated for
+    another encoder fingerprint (a retrained adapter needs its own threshold)."""
     import json
     from pathlib import Path
 
@@ -283,8 +279,10 @@ class Linker:
             if self.abbreviations:
                 spans[:] = [s for s in spans if not any(a < s.end and s.start < b for a, b in where)]
                 spans += [Span(a, b, short, list(long_form.candidates), "abbreviation") for a, b in where]
-            spans[:] = [s for s in spans if s.candidates[0].iri in meant
-                        or not any(a <= s.start and s.end <= b for a, b in where)]
+            # A reading inside an occurrence keeps the long form's concepts ("ASD": no Autistic behavior).
+            spans[:] = [s if not any(a <= s.start and s.end <= b for a, b in where) else
+                        replace(s, candidates=[c for c in s.candidates if c.iri in meant]) for s in spans]
+            spans[:] = [s for s in spans if s.candidates]
         spans.sort(key=lambda s: (s.start, -s.end))
 
     def _runs(self, text: str, covered: list[Span], forms: bool = False) -> list[tuple[int, int, int]]:
