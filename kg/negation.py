@@ -111,7 +111,7 @@ possible | possibly | probable | probably | likely | most likely | presumed | pr
 suspected | suspect | suspicious for | suspicion for | suspicion of | concern for |
 concerning for | worrisome for | worried | worried about | afraid | questionable |
 question of | unclear | uncertain | not certain if | not certain whether | not sure if |
-not sure whether | unsure if | unsure whether | unsure |
+not sure whether | unsure if | unsure whether |
 wonder if | wondering if | differential includes | differential diagnosis includes |
 differential diagnosis of | ddx | evaluate for | evaluation for | evaluated for | workup for |
 work up for | work-up for | assess for | screen for | screening for | test me for |
@@ -127,16 +127,14 @@ family history of | family history | family hx of | fh of |
 resolved | has resolved | was stopped | stopped | was held | held | was discontinued | discontinued
 """
 
-# ConText's *other experiencer* beyond "family history of": a relative (or a spouse, partner or
-# friend) named in a sentence makes
+# ConText's *other experiencer* beyond "family history of": a relative named in a sentence makes
 # the conditions stated after it, to the end of the sentence, that relative's ("My father has X
 # but not Y", "the doctor told us my daughter doesn't have X"), until the text turns back to the
 # patient ("he", "she", "the patient") or to what the relative says ("Her mother reports that she
 # has a fever" is about the patient); a closing "for/in [my] RELATIVE" claims the conditions
 # before it in its sentence ("X was ruled out for my grandfather").
 _RELATIVES = frozenset("""mother father mom dad brother brothers sister sisters sibling siblings son sons
-    daughter daughters aunt uncle cousin grandmother grandfather grandma grandpa parent parents twin
-    wife husband spouse partner boyfriend girlfriend fiance fiancee friend roommate""".split())
+    daughter daughters aunt uncle cousin grandmother grandfather grandma grandpa parent parents twin""".split())
 _CANONICAL_RELATIVE = {"mom": "mother", "dad": "father", "grandma": "grandmother", "grandpa": "grandfather",
                        "brothers": "brother", "sisters": "sister", "siblings": "sibling", "sons": "son",
                        "daughters": "daughter", "parents": "parent"}
@@ -176,6 +174,8 @@ _TOKEN = re.compile(r"([a-zA-Z0-9]+(?![^\W_]|[\u0300-\u036f'’])"
                     r"|(?:[a-zA-Z0-9]+|[^\W_]|[\u0300-\u036f])+(?:['’][^\W_]+)*|\n|[^\w\s]|_)")
 
 _SENTENCE_ENDS = frozenset({".", "!", ";", "?", "\n"})
+# Words a denial may have before "family history of" and still deny it ("no other family history of X").
+_FILLERS = frozenset("other significant known any a an prior relevant pertinent positive".split())
 
 
 @dataclass(frozen=True)
@@ -233,6 +233,7 @@ def _phrase_table() -> dict[str, list[tuple[tuple[str, ...], str, bool]]]:
 
 
 _PHRASES = _phrase_table()  # read-only after import: a constant, like the tables it is built from
+_CUE_WORDS = frozenset(w for options in _PHRASES.values() for phrase, _, _ in options for w in phrase)
 
 
 @lru_cache(maxsize=4)  # as _tokens: both polarity_cues and experiencers need them
@@ -421,9 +422,13 @@ def within_cues(text: str, spans: Sequence[tuple[int, int]]) -> list[bool]:
     """For each span, whether it lies inside a trigger, hedge or conjunction phrase, which names no
     finding ("excluded" in "Pneumonia was excluded" is no mention of HPO's Excluded). An experiencer
     phrase is no such cue: HPO names a concept "Family history"."""
+    # Most spans hold a word no cue phrase has: they cannot lie inside one, and the text need not be read.
+    maybe = [all(w.casefold().replace("’", "'") in _CUE_WORDS for w in _TOKEN.findall(text, s, e)) for s, e in spans]
+    if not any(maybe):
+        return maybe
     toks = _tokens(text)
     cues = [(toks.starts[ev.first], toks.ends[ev.last]) for ev in _events(toks, {}, text) if not ev.experiencer]
-    return [any(a <= s and e <= b for a, b in cues) for s, e in spans]
+    return [m and any(a <= s and e <= b for a, b in cues) for m, (s, e) in zip(maybe, spans)]
 
 
 def _cues(text: str, spans: Sequence[tuple[int, int]]) -> tuple[list[Cue | None], list[Cue | None]]:
@@ -441,9 +446,12 @@ def _cues(text: str, spans: Sequence[tuple[int, int]]) -> tuple[list[Cue | None]
     before = None
     for ev in events:  # every trigger, pseudo-trigger and conjunction closes the other scopes...
         # ...but "family history of" right after a negation ("no other family history of X",
-        # "denies family history of X") is what the negation denies: X is negated and hedged.
-        if not (ev.experiencer and before is not None and before.role in (PRE, EITHER)
-                and ev.first - before.last <= 3):
+        # "denies family history of X") is what the negation denies: X is negated and hedged; and
+        # "and with" goes on a denial that ends in "with" ("not associated with nausea and with photophobia").
+        after = before is not None and before.role in (PRE, EITHER)
+        if not (after and ev.experiencer and all(w in _FILLERS for w in lows[before.last + 1:ev.first])
+                or after and ev.role == CONJ and lows[ev.first:ev.last + 1] == ("and", "with")
+                and lows[before.last] == "with"):
             for k in range(ev.first, ev.last + 1):
                 stop[k] = True
         before = ev

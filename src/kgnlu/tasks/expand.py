@@ -400,7 +400,7 @@ def findings_inside(text: str, spans: Sequence[tuple[int, int, list]], lookup: L
     "hypotonia and recurrent seizures" the seizures became a modifier of the hypotonia. The finding
     inside is a mention, which the qualifier qualifies."""
     # "Maternal fever", "Paternal diabetes": the finding is another person's; the qualifier says so.
-    quals = [(a, b) for a, b, cands in spans if not is_finding(cands)
+    quals = [(a, b) for a, b, cands in spans if " " in text[a:b] and not is_finding(cands)  # one word: one thing
              and text[a:b].split(" ", 1)[0].lower() not in ("maternal", "paternal")]
     if not quals:
         return []
