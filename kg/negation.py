@@ -15,7 +15,10 @@ can afford because it already knows where its mentions are:
 3. Scope stops at a sentence boundary (. ? ! ; or a line break that does not continue a list),
    at a conjunction that turns the clause ("but", "however", "although", "aside from",
    "secondary to", an affirmation such as "reports" or "positive for"), and at any other
-   trigger, pseudo-triggers included. It also stops after ``MAX_GAP`` words that are neither
+   trigger, pseudo-triggers included, save "family history of" after a denial and filler words
+   ("no other family history of X": X is denied) and "and with" after a denial that ends in
+   "with". A bare "negative" reaches only the mention right after it ("negative Babinski sign",
+   not "negative mood and anxiety"). It also stops after ``MAX_GAP`` words that are neither
    mentions nor list connectors, counted from the trigger or from the last list connector that
    follows a mention, so that lists of any length ("denies fever, chills, night sweats, weight
    loss, or palpitations") stay in scope while a remote mention does not. Walking backward,
@@ -27,7 +30,8 @@ can afford because it already knows where its mentions are:
    "concern for", "might have", "evaluate for"; its *other experiencer*: "family history of";
    and a change over time: "resolved", "was stopped") assert nothing about the patient now.
    ``hedge_cues`` reports them with the same scopes, directions and stops, and a mention in a
-   question ("Does the patient have anemia?") is hedged by its "?". A modal ("may", "might",
+   question ("Does the patient have anemia?") is hedged by its "?", as is one a "?" stands before
+   ("? pulmonary embolism", "?PE", up to a comma). A modal ("may", "might",
    "could", "should") hedges forward only, and "May" the month or a name ("in May", "May 2020",
    "Dr. May": capitalised inside a sentence, or before a number) is no cue. Hedges never change
    ``negated``: a hedged mention keeps its polarity, and consumers (the NLI rules) decide what

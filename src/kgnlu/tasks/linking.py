@@ -23,14 +23,14 @@
    most of the cost of dense linking (bench/results/link.md).
    Around the lexicon's spans, a match grows over the words beside it that name a concept in
    another order ("brachydactyly type C"), coordinated terms are composed ("renal agenesis or
-   dysgenesis" -> renal dysgenesis) and, when asked, short forms the text defines link
-   throughout it (``tasks.expand``).
-4. **Polarity** from NegEx-style scopes (``kg.negation``), whether the mention is hedged
-   ("possible X", "rule out X", a question), and its experiencer when a relative is the subject
-   ("My father has X").
+   dysgenesis" -> renal dysgenesis), and a short form the text defines means its long form only
+   (linked throughout it when asked; ``tasks.expand``).
+4. **Polarity** from NegEx-style scopes (``kg.negation``; a cue word is no mention), whether it is
+   hedged ("possible X", "rule out X", a question), and its experiencer when a relative is the
+   subject ("My father has X").
 5. **Scope** (``tasks.scope``): ``branches`` limit the concepts a mention may name, and with
-   ``modifiers`` the qualifiers (concepts under the KG's modifier roots) become attributes of
-   the finding they qualify.
+   ``modifiers`` the qualifiers (concepts under the KG's modifier roots) become attributes of the
+   finding they qualify, a finding named inside one ("recurrent seizures") included.
 """
 
 from __future__ import annotations
