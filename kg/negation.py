@@ -466,12 +466,15 @@ def _cues(text: str, spans: Sequence[tuple[int, int]]) -> tuple[list[Cue | None]
         if ev.role in (PSEUDO, CONJ):
             continue
         kind = _resolve(ev, lows, stop)
+        # A bare "negative" denies only what it stands before ("negative Babinski sign"), not what a
+        # noun of its own leads ("negative mood and anxiety"), and after a test it names is the
+        # test's result ("HIV negative hemolytic anemia", "ANCA-negative vasculitis").
+        bare = ev.role == EITHER and lows[ev.first] == "negative"
+        if bare and ev.first and (lows[ev.first - 1] == "-" or ev.first - 1 in mentions_at):
+            kind = POST
         start, end = starts[ev.first], ends[ev.last]
         cue = Cue(text[start:end], start, end, kind)
         if kind == PRE:
-            # A bare "negative" denies only what it stands before ("negative Babinski sign"), not
-            # what a noun of its own leads ("negative mood and anxiety").
-            bare = ev.role == EITHER and lows[ev.first] == "negative"
             covered = _scope(ev.last + 1, 1, lows, stop, mentions_at, 0 if bare else MAX_GAP)
         else:
             covered = _scope(ev.first - 1, -1, lows, stop, mentions_at)

@@ -102,6 +102,8 @@ CASES = [
     # a bare "negative" denies only what it stands before
     ("Negative mood and anxiety.", {"anxiety": False}),
     ("Negative Babinski sign.", {"Babinski sign": True}),
+    ("HIV negative hemolytic anemia was diagnosed.", {"HIV": True, "hemolytic anemia": False}),
+    ("ANCA-negative vasculitis was found.", {"vasculitis": False}),
     ("Negative: fever, cough.", {"fever": True, "cough": True}),
     # "and with" turns the clause
     ("Patient without hepatomegaly, splenomegaly or ascites, and with jaundice.",
