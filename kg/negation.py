@@ -106,7 +106,8 @@ no further | gram negative | gram-negative | with or without | not drop | no dro
 not limited to | whether or not | no improvement | no improvement in | no relief | no relief of |
 no response | no response to | no benefit | no benefit from | no worsening | no worsening of |
 no resolution | no resolution of | did not improve | not improve | did not respond | not respond |
-failed to respond | failed to improve
+failed to respond | failed to improve | no significant improvement | no clinical improvement |
+without improvement | did not have improvement | not improving
 """
 
 # Hedges: the claim is open. Direction as for EITHER: backward when the clause ends right after.
@@ -252,7 +253,7 @@ def _boundaries(text: str) -> tuple[bool, ...]:
         elif low == ".":
             # "3.5 mg" and "Dr. Smith" are not sentence ends; ". " and a final "." are.
             end = ends[i]
-            followed_by_space = end == len(text) or text[end].isspace() or text[end] in "\"')]"
+            followed_by_space = end == len(text) or text[end].isspace() or text[end] in "\"')]<["  # "<" "[": a citation
             prev3 = "".join(lows[max(0, i - 3):i])  # "e.g." / "i.e."
             out[i] = followed_by_space and prev not in _ABBREVIATIONS and prev3 not in _ABBREVIATIONS
         else:
@@ -273,8 +274,10 @@ def experiencers(text: str, spans: Sequence[tuple[int, int]],
     better left out of them."""
     starts, ends, lows = _tokens(text)
     named = spans if names is None else names
+    # A relative after "by" is the agent of what befalls the patient ("brought in by her mother for confusion").
     relatives = {i for i, low in enumerate(lows)
-                 if low in _RELATIVES and not any(s <= starts[i] < e for s, e in named)}
+                 if low in _RELATIVES and not any(s <= starts[i] < e for s, e in named)
+                 and "by" not in lows[max(0, i - 2):i]}
     # Most texts name no relative: then there are no marks and nothing to claim.
     stop = _boundaries(text) if relatives else ()
     mark_at: list[int] = []  # char offsets, ascending

@@ -109,6 +109,7 @@ CASES = [
     ("Patient without hepatomegaly, splenomegaly or ascites, and with jaundice.",
      {"hepatomegaly": True, "ascites": True, "jaundice": False}),
     ("Headache not associated with nausea and with photophobia.", {"nausea": True, "photophobia": True}),
+    ("No significant improvement in dyspnea.", {"dyspnea": False}),
 ]
 
 
@@ -246,6 +247,11 @@ def test_a_question_mark_before_a_diagnosis_queries_it(text, mention, hedge):
     assert negated(text, spans_of(text, [mention])) == [False]
 
 
+def test_a_citation_marker_after_a_period_ends_the_sentence():
+    text = "Anxiety was common.<|multi_cit|> Was depression common?"
+    assert [c.trigger if c else None for c in hedge_cues(text, spans_of(text, ["Anxiety", "depression"]))] == [None, "?"]
+
+
 def test_it_is_not_true_that_negates():
     text = "It is not true that the patient has a headache."
     assert negated(text, spans_of(text, ["headache"])) == [True]
@@ -269,6 +275,7 @@ EXPERIENCER_CASES = [
     ("Parent-of-origin effect and seizures.", {"Parent-of-origin effect": None, "seizures": None}),
     ("My father has a disease that causes seizures.", {"seizures": "father"}),
     ("Her husband found her on the floor having a seizure.", {"seizure": None}),  # a spouse is no relative here
+    ("Brought in by her mother for confusion.", {"confusion": None}),  # the mother brought the patient
 ]
 
 
