@@ -418,11 +418,13 @@ def _mentions_at(toks: _Tokens, spans: Sequence[tuple[int, int]]) -> dict[int, l
     return mentions_at
 
 
-def cue_spans(text: str, spans: Sequence[tuple[int, int]] = ()) -> list[tuple[int, int]]:
+def cue_spans(text: str, spans: Sequence[tuple[int, int]] = (), family: bool = True) -> list[tuple[int, int]]:
     """``(start, end)`` of every trigger, pseudo-trigger, conjunction and hedge phrase of ``text``
-    outside ``spans`` (the mentions): words that say how a finding is meant, never a finding."""
+    outside ``spans`` (the mentions): words that say how a finding is meant, never a finding.
+    ``family`` False: not the experiencer phrases ("family history of")."""
     toks = _tokens(text)
-    return [(toks.starts[ev.first], toks.ends[ev.last]) for ev in _events(toks, _mentions_at(toks, spans), text)]
+    return [(toks.starts[ev.first], toks.ends[ev.last]) for ev in _events(toks, _mentions_at(toks, spans), text)
+            if family or not ev.experiencer]
 
 
 def within_cues(text: str, spans: Sequence[tuple[int, int]]) -> list[bool]:
@@ -433,8 +435,7 @@ def within_cues(text: str, spans: Sequence[tuple[int, int]]) -> list[bool]:
     maybe = [all(w.casefold().replace("’", "'") in _CUE_WORDS for w in _TOKEN.findall(text, s, e)) for s, e in spans]
     if not any(maybe):
         return maybe
-    toks = _tokens(text)
-    cues = [(toks.starts[ev.first], toks.ends[ev.last]) for ev in _events(toks, {}, text) if not ev.experiencer]
+    cues = cue_spans(text, family=False)
     return [m and any(a <= s and e <= b for a, b in cues) for m, (s, e) in zip(maybe, spans)]
 
 

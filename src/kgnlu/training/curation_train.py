@@ -217,8 +217,8 @@ def cross_validate(data: CurationData, folds: int = 5, seed: int = 0, l2: float 
     by_t = {t: prf(kept(t)) for t in THRESHOLDS}
     # A difference of less than one mention's worth of F1 is noise: of the thresholds that close to the
     # best, the highest keeps the fewest mentions the curators never annotated ("fall asleep": Falls).
-    top = max(by_t[t]["f1"] for t in THRESHOLDS)
-    best = max(t for t in THRESHOLDS if by_t[t]["f1"] >= top - 1 / max(1, by_t[t]["gold"]))
+    top, one_mention = max(v["f1"] for v in by_t.values()), 1 / max(1, sum(len(g) for g in data.gold))
+    best = max(t for t in THRESHOLDS if by_t[t]["f1"] >= top - one_mention)
     every = [sorted({(c.start, c.end, c.iri) for c in cands}) for cands, _, _ in scored]
     return {"folds": folds, "seed": seed, "by_threshold": {str(t): v for t, v in by_t.items()},
             "threshold": best, "candidates": prf(every), "cv": by_t[best], "cv_flat": prf(kept(best, False)),
