@@ -52,10 +52,12 @@ def main() -> None:
     args = ap.parse_args()
     t0 = time.perf_counter()
     pairs = opposites.opposite_words(load(cellxgene_file("PATO")))
-    anatomy = opposites.anatomy_names(load(cellxgene_file("UBERON")), {w for w, _ in pairs})
+    uberon = load(cellxgene_file("UBERON"))
+    anatomy = opposites.anatomy_names(uberon, {w for w, _ in pairs})
     with open(opposites.hp_obo(), encoding="utf-8") as fh:
         terms = opposites.read_hpo(fh)
-    found, skipped = opposites.derive(terms, pairs, anatomy)
+    prefixed = opposites.prefix_words(terms)
+    found, skipped = opposites.derive(terms, {**pairs, **prefixed}, anatomy, opposites.part_names(uberon))
     seconds = time.perf_counter() - t0
     label = {t.id: t.names[0] for t in terms.values()}
     by_words = Counter(tuple(sorted(set(opposites.words(o.name_a)) ^ set(opposites.words(o.name_b)))) for o in found)

@@ -18,7 +18,10 @@ can afford because it already knows where its mentions are:
    trigger, pseudo-triggers included, save "family history of" after a denial and filler words
    ("no other family history of X": X is denied) and "and with" after a denial that ends in
    "with". A bare "negative" reaches only the mention right after it ("negative Babinski sign",
-   not "negative mood and anxiety"). It also stops after ``MAX_GAP`` words that are neither
+   not "negative mood and anxiety"), and after a word that is not a function word it is that
+   word's result ("Coombs negative hemolytic anemia"). A refusal ("declined", "refused") denies
+   the care refused, up to the "for", "of" or "to" of what it was for ("declined surgery for the
+   hernia"). It also stops after ``MAX_GAP`` words that are neither
    mentions nor list connectors, counted from the trigger or from the last list connector that
    follows a mention, so that lists of any length ("denies fever, chills, night sweats, weight
    loss, or palpitations") stay in scope while a remote mention does not. Walking backward,
@@ -147,6 +150,9 @@ _DETERMINERS = frozenset("my his her their our your the a".split())
 _BACK_TO_PATIENT = frozenset("""he she patient pt i reports reported says said states stated tells told notes
     noted noticed brought thinks thought worries worried asks asked believes mentions mentioned explains
     explained describes described""".split())
+# A relative who found someone found the patient ("Her mother found her with a fever"); one who
+# "was found" to have something is the one who has it.
+_FOUND, _PASSIVE = frozenset({"found", "finds"}), frozenset("was were is are be been being".split())
 
 # Clause-turning words: NegEx's conjunction list plus affirmation cues, which open a new claim.
 _CONJ = """
@@ -179,6 +185,14 @@ _TOKEN = re.compile(r"([a-zA-Z0-9]+(?![^\W_]|[\u0300-\u036f'’])"
                     r"|(?:[a-zA-Z0-9]+|[^\W_]|[\u0300-\u036f])+(?:['’][^\W_]+)*|\n|[^\w\s]|_)")
 
 _SENTENCE_ENDS = frozenset({".", "!", ";", "?", "\n"})
+# A refusal denies the care refused, not what it was for: "declined surgery for the hernia".
+_REFUSALS = frozenset("declined declines refused refuses".split())
+_INDICATION = frozenset("for of to".split())
+# Words after which a bare "negative" opens a phrase ("a negative Babinski sign", "ROS: negative
+# headache"); after any other word it is that word's result: "Coombs negative hemolytic anemia",
+# "culture negative endocarditis", "triple negative breast cancer".
+_BEFORE_NEGATIVE = frozenset("""a an the his her their its our my your and or but with without of for in on at to
+    is was were are be been being had has have otherwise remained remains all also still""".split())
 # Words a denial may have before "family history of" and still deny it ("no other family history of X").
 _FILLERS = frozenset("other significant known any a an prior relevant pertinent positive".split())
 
@@ -288,7 +302,8 @@ def experiencers(text: str, spans: Sequence[tuple[int, int]],
             current = _CANONICAL_RELATIVE.get(lows[i], lows[i])
             mark_at.append(ends[i])
             mark_who.append(current)
-        elif current is not None and (stop[i] or lows[i] in _BACK_TO_PATIENT):
+        elif current is not None and (stop[i] or lows[i] in _BACK_TO_PATIENT
+                                      or lows[i] in _FOUND and lows[i - 1] not in _PASSIVE):
             current = None
             mark_at.append(starts[i])
             mark_who.append(None)
@@ -474,12 +489,16 @@ def _cues(text: str, spans: Sequence[tuple[int, int]]) -> tuple[list[Cue | None]
         # noun of its own leads ("negative mood and anxiety"), and after a test it names is the
         # test's result ("HIV negative hemolytic anemia", "ANCA-negative vasculitis").
         bare = ev.role == EITHER and lows[ev.first] == "negative"
-        if bare and ev.first and (lows[ev.first - 1] == "-" or ev.first - 1 in mentions_at):
+        if bare and ev.first and (lows[ev.first - 1] == "-" or ev.first - 1 in mentions_at
+                                  or lows[ev.first - 1].isalnum() and lows[ev.first - 1] not in _BEFORE_NEGATIVE):
             kind = POST
         start, end = starts[ev.first], ends[ev.last]
         cue = Cue(text[start:end], start, end, kind)
         if kind == PRE:
             covered = _scope(ev.last + 1, 1, lows, stop, mentions_at, 0 if bare else MAX_GAP)
+            if lows[ev.last] in _REFUSALS:
+                cut = next((starts[k] for k in range(ev.last + 1, len(lows)) if lows[k] in _INDICATION), len(text))
+                covered = [m for m in covered if spans[m][0] < cut]
         else:
             covered = _scope(ev.first - 1, -1, lows, stop, mentions_at)
         tables = [hedge] if ev.role == HEDGE else [best, hedge] if ev.experiencer else [best]

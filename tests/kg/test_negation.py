@@ -104,6 +104,14 @@ CASES = [
     ("Negative Babinski sign.", {"Babinski sign": True}),
     ("HIV negative hemolytic anemia was diagnosed.", {"HIV": True, "hemolytic anemia": False}),
     ("ANCA-negative vasculitis was found.", {"vasculitis": False}),
+    ("Coombs negative hemolytic anemia.", {"hemolytic anemia": False}),  # the test's result, read backward
+    ("Culture negative endocarditis was treated.", {"endocarditis": False}),
+    ("ROS: negative headache.", {"headache": True}),
+    ("She had a negative Babinski sign.", {"Babinski sign": True}),
+    # a refusal denies the care refused, not what it was for
+    ("He declined surgery for the hernia.", {"hernia": False}),
+    ("Patient refused evaluation of chest pain.", {"chest pain": False}),
+    ("She refused aspirin and ibuprofen.", {"aspirin": True, "ibuprofen": True}),
     ("Negative: fever, cough.", {"fever": True, "cough": True}),
     # "and with" turns the clause
     ("Patient without hepatomegaly, splenomegaly or ascites, and with jaundice.",
@@ -276,6 +284,7 @@ EXPERIENCER_CASES = [
     ("My father has a disease that causes seizures.", {"seizures": "father"}),
     ("Her husband found her on the floor having a seizure.", {"seizure": None}),  # a spouse is no relative here
     ("Brought in by her mother for confusion.", {"confusion": None}),  # the mother brought the patient
+    ("Her mother found her with a fever.", {"fever": None}),  # the mother found the patient
 ]
 
 

@@ -21,10 +21,12 @@ def pato_pairs():
 
 @pytest.fixture(scope="module")
 def derived(pato_pairs):
-    anatomy = opposites.anatomy_names(load(cellxgene_file("UBERON")), {w for w, _ in pato_pairs})
     with open(opposites.hp_obo(), encoding="utf-8") as fh:
         terms = opposites.read_hpo(fh)
-    found, skipped = opposites.derive(terms, pato_pairs, anatomy)
+    uberon = load(cellxgene_file("UBERON"))
+    anatomy = opposites.anatomy_names(uberon, {w for w, _ in pato_pairs})
+    pairs = {**pato_pairs, **opposites.prefix_words(terms)}
+    found, skipped = opposites.derive(terms, pairs, anatomy, opposites.part_names(uberon))
     return terms, {(o.a, o.b): o for o in found}, skipped
 
 
@@ -44,6 +46,33 @@ def test_pairs_that_clinicians_take_for_granted(derived):
     assert "PATO:0002300" in micro.comment() and "'Decreased size of cranium'" in micro.comment()
     assert ("HP:0000098", "HP:0004322") in found  # Tall stature | Short stature
     assert ("HP:0001943", "HP:0003074") in found  # Hypoglycemia | Hyperglycemia ("Low | High blood sugar")
+
+
+def test_opposite_greek_prefixes_on_a_stem_of_one_bearer(derived):
+    terms, found, _ = derived
+    by_name = {}
+    for t in terms.values():
+        for name in t.names:
+            by_name.setdefault(name, t.id)
+
+    def pair(x, y):
+        return found.get(tuple(sorted((by_name[x], by_name[y]))))
+    # HPO's synonyms differ in more than one word ("Slow heartbeats" | "Fast heart rate")
+    brady = pair("Bradycardia", "Tachycardia")
+    assert brady is not None and "Greek prefixes: tachy- (fast) | brady- (slow)" in brady.comment()
+    for x, y in [("Hypokalemia", "Hyperkalemia"), ("Hypothyroidism", "Hyperthyroidism"), ("Tachypnea", "Bradypnea"),
+                 ("Hypothermia", "Fever"), ("Thrombocytopenia", "Thrombocytosis"),
+                 ("Neutropenia", "Neutrophilia")]:  # Fever's exact synonym: Hyperthermia
+        assert pair(x, y) is not None, (x, y)
+    # Qualities that vary by place or member, which a patient has both ways at once
+    for x, y in [("Hypotonia", "Hypertonia"), ("Hyporeflexia", "Hyperreflexia"), ("Hypodontia", "Hyperdontia"),
+                 ("Increased adipose tissue", "Decreased adipose tissue"), ("Hypotrichosis", "Hypertrichosis"),
+                 ("Polydactyly", "Oligodactyly"), ("Hypotension", "Hypertension")]:
+        assert pair(x, y) is None, (x, y)
+    # A bearer with members keeps only its members' pairs
+    assert pair("Hyperlipidemia", "Hypolipidemia") is None
+    assert pair("Hypertriglyceridemia", "Hypotriglyceridemia") is not None
+    assert pair("Lymphopenia", "Lymphocytosis") is None  # T lymphocytopenia with an increased B cell count
 
 
 def test_words_inside_a_name_or_naming_a_part_make_no_pair(derived):
