@@ -83,8 +83,12 @@ normalized = lru_cache(maxsize=1 << 16)(normalize_token)  # every linked run's w
 
 
 def key_tokens(text: str) -> tuple[str, ...]:
-    """The words that decide what ``text`` names: normalised as the matcher does, fillers dropped."""
-    return tuple([t for t in map(normalized, WORDS.findall(text)) if t and t not in FILLERS])
+    """The words that decide what ``text`` names: normalised as the matcher does, fillers dropped.
+    A capital "A" after the first word is a letter, not the article: "Reduced hemoglobin A" is no
+    name of low hemoglobin, nor "Vitamin A deficiency" of vitamin deficiency."""
+    words = WORDS.findall(text)
+    return tuple([t for i, (w, t) in enumerate(zip(words, map(normalized, words)))
+                  if t and (t not in FILLERS or i and w == "A")])
 
 
 def bag_key(tokens: Iterable[str]) -> str:
@@ -315,6 +319,7 @@ def settings() -> dict:
     return {"format": FORMAT, "min_support": MIN_SUPPORT, "max_segment": MAX_SEGMENT, "max_delete": MAX_DELETE,
             "delete_penalty": DELETE_PENALTY, "names_per_concept": MAX_NAMES_PER_CONCEPT,
             "kinds": list(TARGET_KINDS), "fillers": sorted(FILLERS), "stems": 2, "derived": "wordnet, no privatives",
+            "letter": "A",
             "dictionary": "wordnet", "abbreviations": False, "numbers": 3}
 
 

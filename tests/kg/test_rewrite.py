@@ -42,6 +42,10 @@ def test_key_tokens_drop_fillers_and_plurals_but_keep_negation():
     assert key_tokens("Abnormality of the Ears") == ("abnormality", "ear")
     assert key_tokens("without hair") == ("without", "hair")
     assert bag_key(key_tokens("hearing loss, conductive")) == bag_key(key_tokens("Conductive hearing loss"))
+    # a capital A after the first word is a letter: Hemoglobin A is not hemoglobin
+    assert key_tokens("Reduced hemoglobin A") == ("reduced", "hemoglobin", "a")
+    assert key_tokens("Vitamin A deficiency") == ("vitamin", "a", "deficiency")
+    assert key_tokens("A low hemoglobin") == key_tokens("a low hemoglobin") == ("low", "hemoglobin")
 
 
 def test_rules_need_two_concepts_and_deletions_cost_more():
