@@ -235,6 +235,10 @@ class Rewriter:
                 continue
             if ANCHORED and words.isdisjoint(variant):
                 continue
+            # A phrase cut down to one of its words names that word's thing, not the phrase's:
+            # "low sodium" is no name of sodium, nor "low hemoglobin" of hemoglobin.
+            if len(variant) == 1 and variant[0] in start and len(start) > 1:
+                continue
             key = bag_key(variant)
             if keys is not None and key not in keys.keys:
                 continue
@@ -319,7 +323,7 @@ def settings() -> dict:
     return {"format": FORMAT, "min_support": MIN_SUPPORT, "max_segment": MAX_SEGMENT, "max_delete": MAX_DELETE,
             "delete_penalty": DELETE_PENALTY, "names_per_concept": MAX_NAMES_PER_CONCEPT,
             "kinds": list(TARGET_KINDS), "fillers": sorted(FILLERS), "stems": 2, "derived": "wordnet, no privatives",
-            "letter": "A",
+            "letter": "A", "one word left": False,
             "dictionary": "wordnet", "abbreviations": False, "numbers": 3}
 
 

@@ -182,6 +182,18 @@ def test_guards_against_rewriting_running_text_into_nonsense(tmp_path, monkeypat
     assert concepts(rw.lookup("broad thumb")) == {"t"} and concepts(rw.lookup("broad")) == {"u"}
 
 
+def test_a_phrase_cut_down_to_one_of_its_words_names_nothing(tmp_path):
+    """"Low sodium" rewrote into the drug Sodium by deleting "low": the phrase names a finding, the
+    word left names the analyte."""
+    names = {"a": ["Low iron level", "Iron level"], "b": ["Low zinc level", "Zinc level"], "na": ["Sodium"],
+             "fe": ["Iron"], "hb": ["Low hemoglobin concentration", "Low hemoglobin"]}
+    rw = index_of(names, tmp_path)
+    assert ("low",) in {lhs for lhs, rhs, _, _ in mine_rules(names) if rhs == ()}  # a deletion, mined
+    assert rw.lookup("low sodium") == [] and rw.lookup("low iron") == []
+    assert concepts(rw.lookup("low zinc level")) == {"b"}
+    assert concepts(rw.lookup("low hemoglobin")) == {"hb"}
+
+
 def test_a_number_anchors_no_rewrite(tmp_path):
     """"3 families" became Transcription Factor 3 on a GSC+ abstract: the rules replaced every word
     but the number, and the number alone kept the variant anchored."""
