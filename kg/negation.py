@@ -21,7 +21,9 @@ can afford because it already knows where its mentions are:
    not "negative mood and anxiety"), and after a word that is not a function word it is that
    word's result ("Coombs negative hemolytic anemia"). A refusal ("declined", "refused") denies
    the care refused, up to the "for", "of" or "to" of what it was for ("declined surgery for the
-   hernia"). It also stops after ``MAX_GAP`` words that are neither
+   hernia"). "w/o" is "without"; a bare "free" right after a mention is its state ("Chest pain free
+   at rest", not "free T4"); "none since" says a finding did not recur, not that it never was; a
+   verb after "and" ("no fever and has a cough") and "definite" open a new claim. It also stops after ``MAX_GAP`` words that are neither
    mentions nor list connectors, counted from the trigger or from the last list connector that
    follows a mention, so that lists of any length ("denies fever, chills, night sweats, weight
    loss, or palpitations") stay in scope while a remote mention does not. Walking backward,
@@ -44,7 +46,8 @@ When several cues cover one span the nearest wins.
 
 6. Experiencers: ``experiencers`` names the relative a sentence makes the subject ("My father has
    X": the father's X). Unlike "family history of X", that is no hedge: X is asserted, of someone
-   other than the patient.
+   other than the patient. A relative joined to the patient ("The patient and her mother both have
+   asthma") leaves the finding the patient's.
 """
 
 from __future__ import annotations
@@ -82,7 +85,7 @@ dont | isnt | wasnt | cant | lack of | lacks | lacked | lacking | unremarkable f
 fails to reveal | failed to reveal | fails to show | failed to show | fails to demonstrate |
 failed to demonstrate | with no | without any | without evidence of | without any evidence of |
 without indication of | without sign of | without signs of | nothing to suggest |
-nothing suggestive of | rather than | declined | declines | refused | refuses |
+nothing suggestive of | rather than | declined | declines | refused | refuses | w / o |
 not true that | is not true that | not the case that | is not the case that |
 was negative for | is negative for | were negative for | are negative for | negative : |
 negative family history for | negative family history of | negative family history
@@ -95,7 +98,7 @@ are excluded | has been excluded | have been excluded | is absent | was absent |
 were absent | unlikely | is unlikely | was unlikely | was negative | is negative |
 were negative | are negative | not seen | not visualized | not visualised | not identified |
 not appreciated | not demonstrated | not detected | not found | not noted | not observed |
-not present | not evident | - free
+not present | not evident | - free | free
 """
 
 _EITHER = "ruled out | excluded | absent | negative | none"
@@ -110,7 +113,8 @@ not limited to | whether or not | no improvement | no improvement in | no relief
 no response | no response to | no benefit | no benefit from | no worsening | no worsening of |
 no resolution | no resolution of | did not improve | not improve | did not respond | not respond |
 failed to respond | failed to improve | no significant improvement | no clinical improvement |
-without improvement | did not have improvement | not improving
+without improvement | did not have improvement | not improving |
+none since | none since then | none after | none afterwards | none thereafter | none recently
 """
 
 # Hedges: the claim is open. Direction as for EITHER: backward when the clause ends right after.
@@ -147,6 +151,9 @@ _CANONICAL_RELATIVE = {"mom": "mother", "dad": "father", "grandma": "grandmother
                        "brothers": "brother", "sisters": "sister", "siblings": "sibling", "sons": "son",
                        "daughters": "daughter", "parents": "parent"}
 _DETERMINERS = frozenset("my his her their our your the a".split())
+_LINEAGE = frozenset("maternal paternal".split())
+_AGES = frozenset("younger older elder big little twin".split())
+_PATIENT = frozenset("patient pt proband he she i me".split())
 _BACK_TO_PATIENT = frozenset("""he she patient pt i reports reported says said states stated tells told notes
     noted noticed brought thinks thought worries worried asks asked believes mentions mentioned explains
     explained describes described""".split())
@@ -163,7 +170,8 @@ sources of | reason for | reasons for | etiology of | etiology for | origin of |
 as the cause of | as a cause of | reports | reported | reporting | endorses | endorsed |
 complains of | complained of | complaining of | admits to | presents with | presented with |
 presenting with | positive for | significant for | notable for | remarkable for | now has |
-and with
+and with | and has | and had | and have | and is | and was | and reports | and complains of |
+definite | definitely | confirmed
 """
 
 # Modal verbs among the hedges: they hedge forward only ("Cannabinoids may not mirror ...": not the cannabinoids).
@@ -188,6 +196,9 @@ _SENTENCE_ENDS = frozenset({".", "!", ";", "?", "\n"})
 # A refusal denies the care refused, not what it was for: "declined surgery for the hernia".
 _REFUSALS = frozenset("declined declines refused refuses".split())
 _INDICATION = frozenset("for of to".split())
+# A bare "free" is the state of the mention right before it when the phrase ends there or goes on
+# to when ("Chest pain free at rest", "Seizure free for two years"); "free T4" names a hormone.
+_AFTER_FREE = frozenset("at since for now today and but with x in on".split())
 # Words after which a bare "negative" opens a phrase ("a negative Babinski sign", "ROS: negative
 # headache"); after any other word it is that word's result: "Coombs negative hemolytic anemia",
 # "culture negative endocarditis", "triple negative breast cancer".
@@ -291,7 +302,7 @@ def experiencers(text: str, spans: Sequence[tuple[int, int]],
     # A relative after "by" is the agent of what befalls the patient ("brought in by her mother for confusion").
     relatives = {i for i, low in enumerate(lows)
                  if low in _RELATIVES and not any(s <= starts[i] < e for s, e in named)
-                 and "by" not in lows[max(0, i - 2):i]}
+                 and "by" not in lows[max(0, i - 2):i] and not _with_patient(lows, i)}
     # Most texts name no relative: then there are no marks and nothing to claim.
     stop = _boundaries(text) if relatives else ()
     mark_at: list[int] = []  # char offsets, ascending
@@ -317,12 +328,25 @@ def experiencers(text: str, spans: Sequence[tuple[int, int]],
         if stop[i]:
             sentence_start = ends[i]
         elif i in relatives:
-            j = i - 1 - (i >= 1 and lows[i - 1] in _DETERMINERS)
+            j = i - 1
+            while j >= 0 and (lows[j] in _DETERMINERS or lows[j] in _LINEAGE):  # "in her maternal grandmother"
+                j -= 1
             if j >= 0 and lows[j] in ("for", "in"):
                 rel = _CANONICAL_RELATIVE.get(lows[i], lows[i])
                 out = [rel if w is None and sentence_start <= s < starts[j] else w
                        for (s, _), w in zip(spans, out)]
     return out
+
+
+def _with_patient(lows: tuple[str, ...], i: int) -> bool:
+    """Whether the relative at ``i`` shares its clause's subject with the patient: "The patient and
+    her mother both have asthma", "This patient and his younger brother exhibited hearing loss"."""
+    j = i - 1
+    while j >= 0 and (lows[j] in _DETERMINERS or lows[j] in _LINEAGE or lows[j] in _AGES):
+        j -= 1
+    if j >= 1 and lows[j] == "and" and lows[j - 1] in _PATIENT:
+        return True
+    return i + 2 < len(lows) and lows[i + 1] == "and" and lows[i + 2] in _PATIENT
 
 
 def _month(text: str, toks: _Tokens, i: int) -> bool:
@@ -375,6 +399,14 @@ def _resolve(event: _Event, lows: tuple[str, ...], stop: list[bool]) -> str:
     if not lows[nxt][0].isalnum():  # "Fever: absent." / "absent)" — punctuation closes the phrase
         return POST
     return PRE
+
+
+def _free_applies(ev: _Event, lows: tuple[str, ...], mentions_at: dict[int, list[int]]) -> bool:
+    """Whether an event is a cue at all: a bare "free" only right after a mention (``_AFTER_FREE``)."""
+    if lows[ev.first:ev.last + 1] != ("free",):
+        return True
+    nxt = lows[ev.last + 1] if ev.last + 1 < len(lows) else "."
+    return ev.first - 1 in mentions_at and (not nxt[0].isalnum() or nxt in _AFTER_FREE)
 
 
 def _scope(start: int, step: int, lows: tuple[str, ...], stop: list[bool],
@@ -464,7 +496,7 @@ def _cues(text: str, spans: Sequence[tuple[int, int]]) -> tuple[list[Cue | None]
     toks = _tokens(text)
     starts, ends, lows = toks
     mentions_at = _mentions_at(toks, spans)
-    events = _events(toks, mentions_at, text)
+    events = [ev for ev in _events(toks, mentions_at, text) if _free_applies(ev, lows, mentions_at)]
     stop = list(_boundaries(text))
     before = None
     for ev in events:  # every trigger, pseudo-trigger and conjunction closes the other scopes...

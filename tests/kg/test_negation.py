@@ -104,7 +104,13 @@ CASES = [
     ("Negative Babinski sign.", {"Babinski sign": True}),
     ("HIV negative hemolytic anemia was diagnosed.", {"HIV": True, "hemolytic anemia": False}),
     ("ANCA-negative vasculitis was found.", {"vasculitis": False}),
-    ("Coombs negative hemolytic anemia.", {"hemolytic anemia": False}),  # the test's result, read backward
+    ("Coombs negative hemolytic anemia.", {"hemolytic anemia": False}),
+    ("Chronic cough w/o hemoptysis.", {"hemoptysis": True}),
+    ("Chest pain free at rest.", {"Chest pain": True}),
+    ("Seizure free for two years.", {"Seizure": True}),
+    ("TSH and free T4 were normal.", {"TSH": False}),  # a hormone, not a state
+    ("The patient has no fever and has a cough.", {"fever": True, "cough": False}),
+    ("She had a seizure five years ago and none since.", {"seizure": False}),  # no recurrence, not no seizure  # the test's result, read backward
     ("Culture negative endocarditis was treated.", {"endocarditis": False}),
     ("ROS: negative headache.", {"headache": True}),
     ("She had a negative Babinski sign.", {"Babinski sign": True}),
@@ -285,6 +291,10 @@ EXPERIENCER_CASES = [
     ("Her husband found her on the floor having a seizure.", {"seizure": None}),  # a spouse is no relative here
     ("Brought in by her mother for confusion.", {"confusion": None}),  # the mother brought the patient
     ("Her mother found her with a fever.", {"fever": None}),  # the mother found the patient
+    ("The patient and her mother both have asthma.", {"asthma": None}),  # the patient's, too
+    ("This patient and his younger brother exhibited hearing loss.", {"hearing loss": None}),
+    ("My mother and my sister have asthma.", {"asthma": "sister"}),  # a relative's, not the patient's
+    ("Family history of colon cancer in maternal grandmother.", {"colon cancer": "grandmother"}),
 ]
 
 
