@@ -27,7 +27,9 @@ real dev sets, ``bench/symbolic.py``):
   a premise clause that only reports the aligned one ("the accounts created the impression that
   ..."), a deleted verb between aligned words ("a girl [holds her friend] wearing jeans": the
   words around it change roles), a deleted person before the aligned words ("His mother has
-  diabetes" is not "He has diabetes"), negations at different places;
+  diabetes" is not "He has diabetes"), negations at different places, a word of a linked concept
+  against a word of a linked concept with another name (the concept rules relate those: "pulmonary
+  hypertension" is no kind of hypertension in the KG, whatever deleting "pulmonary" says);
 - a contradiction that also inserts words: "Two elderly men" | "two elderly women having a
   conversation with their children" holds in natural logic, but the curators read it neutral.
 
@@ -239,6 +241,22 @@ def inside(t: Token, mentions: Sequence) -> bool:
     return any(m.start <= t.start and t.end <= m.end for m in mentions)
 
 
+def _name_of(t: Token, mentions: Sequence) -> tuple[str, ...] | None:
+    """The lemmas of the words of the mention that covers ``t``, or None."""
+    m = next((m for m in mentions if m.start <= t.start and t.end <= m.end), None)
+    return None if m is None else tuple(lemma(w.text) for w in tokens(m.text) if is_content(w))
+
+
+def _relate_in(words: WordRelations, p: Token, h: Token, p_name, h_name) -> tuple[str, tuple[Step, ...]]:
+    """``relate`` for two words of the pair, given the names of the linked concepts they lie in.
+    Two words in two concepts with other names are the concept rules' to relate, not the words':
+    "pulmonary hypertension" is no kind of (systemic) "hypertension" in the KG, though deleting
+    "pulmonary" would make it one."""
+    if p_name is not None and h_name is not None and p_name != h_name:
+        return INDEPENDENT, ()
+    return relate(words, p.text, h.text, not (p_name is not None and h_name is not None))
+
+
 def _concept_units(pt: list[Token], ht: list[Token], proofs: Sequence[Proof]) -> dict[int, tuple[list[int], list[int], str, Proof]]:
     """Hypothesis token index -> (its span's hypothesis tokens, the premise span's tokens, relation, proof)
     for the affirmed concepts the concept rules proved: "myocardial infarction" ≡ "heart attack"
@@ -283,9 +301,8 @@ def _align(words: WordRelations, pt: list[Token], ht: list[Token], pc: list[int]
                 continue
         h = ht[i]
         found = None
-        h_linked = inside(h, hypothesis_mentions)
-        rels = {j: relate(words, pt[j].text, h.text, not (h_linked and inside(pt[j], premise_mentions)))
-                for j in pc if j >= cursor}
+        h_name = _name_of(h, hypothesis_mentions)
+        rels = {j: _relate_in(words, pt[j], h, _name_of(pt[j], premise_mentions), h_name) for j in pc if j >= cursor}
         for want in (EQ, FORWARD, REVERSE, ALTERNATION):
             found = next(((j, rel) for j, rel in rels.items() if rel[0] == want), None)
             if found:
