@@ -91,6 +91,17 @@ def test_a_premise_word_that_takes_the_concept_back_blocks():
     assert _check("The patient takes aspirin.", "The patient takes aspirin.", [("aspirin",)], [("aspirin",)]) == []
 
 
+def test_a_past_and_a_present_claim_do_not_match():
+    why = _check("The patient had hypertension ten years ago.", "The patient currently has hypertension.",
+                 [("hypertension",)], [("hypertension",)])
+    assert why == ["time: ago, currently"]
+    assert "time: today, yesterday" in _check("The patient has a fever today.", "The patient had a fever yesterday.",
+                                              [("fever",)], [("fever",)])
+    # no time on the hypothesis's side: the clinical reading of "history of" stands
+    assert _check("The patient has a history of asthma.", "The patient has asthma.", [("asthma",)], [("asthma",)]) == []
+    assert _check("Fever now.", "The patient has a fever now.", [("Fever",)], [("fever",)]) == []
+
+
 def test_numbers_and_names_must_match():
     assert "3" in _check("The patient has seizures.", "The patient has 3 seizures.", [("seizures",)], [("seizures",)])
     assert "Maria" in _check("The patient has seizures.", "Maria has seizures.", [("seizures",)], [("seizures",)])

@@ -15,7 +15,9 @@ of the rules stand only when **every content word of the hypothesis is accounted
   (:data:`FRAME_WORDS`: "presents with", "history of", "exam notable for", "takes" a drug, "the
   doctor told us": the assertion's polarity stands for them), a time word (:data:`TIME_WORDS`: the
   rules do not model time, a known hole; but a frequency the premise does not state, "each year",
-  is a claim, unaccounted, outside a clinical frame such as "takes X daily": :func:`frequencies`),
+  is a claim, unaccounted, outside a clinical frame such as "takes X daily": :func:`frequencies`;
+  and a premise in the past against a hypothesis in the present, :data:`PAST_WORDS` and
+  :data:`PRESENT_WORDS`, "ten years ago" / "currently", is unaccounted too),
   or a negation cue (:data:`NEGATION_CUES`) on a side where some assertion is negated (the polarity
   is already in the assertions; a cue with no negated assertion behind it is unaccounted, and so is
   a premise's).
@@ -64,6 +66,12 @@ TIME_WORDS = frozenset("""
 now today currently current lately recently recent past prior previous previously remote ago since still ongoing
 daily every day days week weeks month months year years morning night tonight few last childhood established
 """.split())
+
+# Two times a pair's sides put a claim at: the rules do not model time, but a premise about the
+# past and a hypothesis about the present are no match ("had hypertension ten years ago" /
+# "currently has hypertension", "a fever yesterday" / "a fever today"), nor the other way round.
+PAST_WORDS = frozenset("previously formerly prior past ago yesterday history earlier".split())
+PRESENT_WORDS = frozenset("now currently current today presently tonight".split())
 
 NEGATION_CUES = frozenset("""
 no not never none nobody nothing neither nor without deny denies denied denying negative absent absence free
@@ -228,6 +236,10 @@ def unaccounted(premise: str, hypothesis: str, premise_mentions: Sequence, hypot
                and not any(m.start <= s and e <= m.end for m in premise_mentions))  # "immune epilepsy" is a name
     p_modal, h_modal = _modals(premise, premise_mentions), _modals(hypothesis, hypothesis_mentions)
     why.extend(f"modal: {c}" for c in sorted(p_modal ^ h_modal))
+    p_lows = {w.lower() for w, _, _ in p_tokens}
+    if (h_lows & PRESENT_WORDS and p_lows & PAST_WORDS) or (h_lows & PAST_WORDS and p_lows & PRESENT_WORDS
+                                                            and not p_lows & PAST_WORDS):
+        why.append("time: " + ", ".join(sorted((p_lows | h_lows) & (PAST_WORDS | PRESENT_WORDS))))
     h_words = [w for w, _, _ in h_tokens]
     if not any(w.lower() in FRAME_WORDS for w in h_words):
         stated = set(frequencies([w for w, _, _ in p_tokens]))
@@ -235,5 +247,6 @@ def unaccounted(premise: str, hypothesis: str, premise_mentions: Sequence, hypot
     return list(dict.fromkeys(why))
 
 
-__all__ = ["FRAME_WORDS", "FUNCTION_WORDS", "MODAL_CUES", "NEGATION_CUES", "NOT_SUBSECTIVE", "TIME_WORDS",
+__all__ = ["FRAME_WORDS", "FUNCTION_WORDS", "MODAL_CUES", "NEGATION_CUES", "NOT_SUBSECTIVE", "PAST_WORDS",
+           "PRESENT_WORDS", "TIME_WORDS",
            "frequencies", "lemma", "tokens", "unaccounted"]
