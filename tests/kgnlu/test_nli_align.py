@@ -91,6 +91,17 @@ def test_a_premise_word_that_takes_the_concept_back_blocks():
     assert _check("The patient takes aspirin.", "The patient takes aspirin.", [("aspirin",)], [("aspirin",)]) == []
 
 
+def test_a_premise_denial_a_hedged_assertion_carries_has_a_known_scope():
+    """"The patient has asthma; there is no family history of asthma." / "The patient has asthma.":
+    the "no" denies the family's asthma (negated and hedged), not the patient's."""
+    p = "The patient has asthma; there is no family history of asthma."
+    pm = [_m("asthma", p), Mention(text="asthma", start=p.rindex("asthma"), end=len(p) - 1, iri="x:asthma",
+                                   label="asthma", score=1.0, negated=True, via="test", hedged=True)]
+    hm = [_m("asthma", "The patient has asthma.")]
+    assert unaccounted(p, "The patient has asthma.", pm, hm, [(hm[0].start, hm[0].end)]) == []
+    assert "premise negation: no" in unaccounted(p, "The patient has asthma.", pm[:1], hm, [(hm[0].start, hm[0].end)])
+
+
 def test_a_past_and_a_present_claim_do_not_match():
     why = _check("The patient had hypertension ten years ago.", "The patient currently has hypertension.",
                  [("hypertension",)], [("hypertension",)])

@@ -189,7 +189,9 @@ def unaccounted(premise: str, hypothesis: str, premise_mentions: Sequence, hypot
     p_tokens = tokens(premise)
     p_lemmas = {lemma(w) for w, _, _ in p_tokens} | {w.lower() for w, _, _ in p_tokens}
     h_negated = any(m.negated and not m.hedged for m in hypothesis_mentions)
-    p_negated = any(m.negated and not m.hedged for m in premise_mentions)
+    # A premise denial some premise assertion carries, asserted or not ("no family history of asthma"):
+    # its scope is known.
+    p_negated = any(m.negated for m in premise_mentions)
     patient_ok = _premise_is_about_the_patient(p_tokens)
     why: list[str] = []
     matched: list[tuple[str, set[str]]] = []
