@@ -120,7 +120,8 @@ none since | none since then | none after | none afterwards | none thereafter | 
 # Hedges: the claim is open. Direction as for EITHER: backward when the clause ends right after.
 _HEDGE = """
 possible | possibly | probable | probably | likely | most likely | presumed | presumably |
-suspected | suspect | suspicious for | suspicion for | suspicion of | concern for |
+suspected | suspect | suspicious for | suspicion for | suspicion of | concern for | suggestive of |
+suggestive for |
 concerning for | worrisome for | worried | worried about | afraid | questionable |
 question of | unclear | uncertain | not certain if | not certain whether | not sure if |
 not sure whether | unsure if | unsure whether |

@@ -205,6 +205,8 @@ def test_overlapping_spans_share_polarity():
 # (sentence, {mention: (negated, hedged)}): hedges leave the claim open and never flip polarity.
 HEDGE_CASES = [
     ("Possible pneumonia.", {"pneumonia": (False, True)}),
+    ("Findings suggestive of pneumonia.", {"pneumonia": (False, True)}),
+    ("Possible pneumonia, definite pleural effusion.", {"pneumonia": (False, True), "pleural effusion": (False, False)}),
     ("Cannot rule out sepsis.", {"sepsis": (False, True)}),
     ("Rule out myocardial infarction.", {"myocardial infarction": (False, True)}),
     ("Pneumonia is suspected.", {"Pneumonia": (False, True)}),

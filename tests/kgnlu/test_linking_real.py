@@ -269,6 +269,27 @@ def test_the_words_before_a_mention_are_read_from_a_window(pieces, max_words):
         assert [m.span() for m in got] == [m.span() for m in plain]
 
 
+def test_a_match_grows_over_no_cue_its_name_lacks():
+    """"Absence of seizures" grew "seizures" into HPO's "Absence seizures" ("of" is no word of a
+    name's bag): the cue "absence of" denies the seizures. A cue that is the name's ("Absent
+    thumb") may be taken in."""
+    from types import SimpleNamespace
+
+    from kgnlu.tasks.expand import extensions
+
+    names = {"absence seizures": "Absence seizures", "absence seizure": "Absence seizures",
+             "thumb absent": "Absent thumb", "absent thumb": "Absent thumb"}
+
+    def named(phrase):
+        key = " ".join(w for w in phrase.lower().split() if w != "of")
+        return [SimpleNamespace(text=names[key])] if key in names else []
+    text = "Absence of seizures was confirmed by EEG."
+    assert extensions(text, [(text.index("seizures"), text.index(" was"))], named) == []
+    text = "Thumb absent on the left."
+    (found,) = extensions(text, [(0, 5)], named)
+    assert found[1:3] == (0, len("Thumb absent"))
+
+
 def test_a_batch_links_each_text_as_it_would_alone(engine):
     """``link_many`` shares its phrase lookups across the batch's texts: each text's mentions are
     still the ones it gets alone."""

@@ -35,6 +35,7 @@ from dataclasses import replace
 from itertools import accumulate
 
 from kgnlu.kg.matcher import WORDS
+from kgnlu.kg.negation import cue_spans
 from kgnlu.kg.morph import FINDING_ENDINGS, split, stem
 from kgnlu.kg.rewrite import FILLERS, TYPO_COST, normalized
 
@@ -244,7 +245,7 @@ def extensions(text: str, spans: Sequence[tuple[int, int]], named: Callable[[str
     joins = _IN_NAMES if forms else frozenset({"of"})
     uncounted = _IN_NAMES if forms else frozenset()  # words that do not count against max_words
 
-    out = []
+    out, cues = [], None
     for i, (start, end) in enumerate(spans):  # in text order, not overlapping
         nxt = spans[i + 1][0] if i + 1 < len(spans) else len(text)
         prv = spans[i - 1][1] if i else 0
@@ -278,6 +279,10 @@ def extensions(text: str, spans: Sequence[tuple[int, int]], named: Callable[[str
                 if hits:
                     mine = stems(text[a:b])
                     hits = [h for h in hits if stems(h.text) - mine <= _LOOSE]
+                if hits:  # a cue taken in is the name's words, or no name: "Absence of seizures" denies them
+                    cues = cue_spans(text, spans) if cues is None else cues
+                    taken = [stems(text[x:y]) for x, y in cues if x < b and a < y and not (start <= x and y <= end)]
+                    hits = [h for h in hits if all(c <= stems(h.text) for c in taken)]
                 if hits:
                     best = (i, a, b, hits)
         if best:
