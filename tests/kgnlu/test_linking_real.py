@@ -58,6 +58,14 @@ def test_qualifiers_become_modifiers_of_the_finding(engine):
     assert m.to_dict()["modifiers"] == m.modifiers
 
 
+def test_mondo_disease_characteristics_are_modifiers(engine):
+    """MONDO files "inherited", "rare", "congenital", "not rare" (synonym "common") under *disease
+    characteristic*: qualifiers of a disease, as HPO's Clinical modifier, no diseases of their own."""
+    (m,) = engine.link("An inherited epilepsy.")
+    assert (m.text, m.iri) == ("epilepsy", MONDO + "0005027")
+    assert m.modifiers == [{"iri": MONDO + "0021152", "label": "inherited", "text": "inherited"}]
+
+
 def test_a_modifier_goes_to_the_nearest_finding_of_its_own_sentence(engine):
     ms = engine.link("Fever with autosomal dominant hearing loss. Cough was severe.")
     assert _found(ms) == [("Fever", "HP_0001945"), ("hearing loss", "HP_0000365"), ("Cough", "HP_0012735")]

@@ -36,6 +36,7 @@ DEFAULT_MODIFIER_ROOTS = tuple(OBO + c for c in (
     "HP_0000005",  # Mode of inheritance
     "HP_0032443",  # Past medical history
     "HP_0032223",  # Blood group
+    "MONDO_0021125",  # disease characteristic (rare, congenital, inherited, idiopathic, tumor grade, ...)
 ))
 SHORTCUTS = {
     "hpo:phenotype": "HP:0000118", "hpo:modifier": "HP:0012823", "hpo:inheritance": "HP:0000005",
