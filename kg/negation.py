@@ -20,16 +20,16 @@ can afford because it already knows where its mentions are:
    "with". A bare "negative" reaches only the mention right after it ("negative Babinski sign",
    not "negative mood and anxiety"), and after a word that is not a function word it is that
    word's result ("Coombs negative hemolytic anemia"). A refusal ("declined", "refused") denies
-   the care refused, up to the "for", "of" or "to" of what it was for ("declined surgery for the
+   the care refused, up to the "for" or "of" of what it was for ("declined surgery for the
    hernia"). "w/o" is "without"; a bare "free" right after a mention is its state ("Chest pain free
    at rest", not "free T4"); "none since" says a finding did not recur, not that it never was; a
-   verb after "and" ("no fever and has a cough") and "definite" open a new claim. It also stops after ``MAX_GAP`` words that are neither
-   mentions nor list connectors, counted from the trigger or from the last list connector that
-   follows a mention, so that lists of any length ("denies fever, chills, night sweats, weight
-   loss, or palpitations") stay in scope while a remote mention does not. Walking backward,
-   a comma ends the scope unless it sits in a list closed by "and"/"or" ("fever, chills and
-   rigors were absent"), since a fronted clause ("Given the normal lactate, sepsis is
-   unlikely") is the commoner reading.
+   verb after "and" ("no fever and has a cough") and "definite" open a new claim. Scope also
+   stops after ``MAX_GAP`` words that are neither mentions nor list connectors, counted from the
+   trigger or from the last list connector that follows a mention, so that lists of any length
+   ("denies fever, chills, night sweats, weight loss, or palpitations") stay in scope while a
+   remote mention does not. Walking backward, a comma ends the scope unless it sits in a list
+   closed by "and"/"or" ("fever, chills and rigors were absent"), since a fronted clause ("Given
+   the normal lactate, sepsis is unlikely") is the commoner reading.
 4. Pseudo-triggers ("no increase", "not only", "with or without") negate nothing.
 5. Hedges (ConText's *possible* and *hypothetical*: "possible", "rule out", "cannot be excluded",
    "concern for", "might have", "evaluate for"; its *other experiencer*: "family history of";
@@ -196,7 +196,7 @@ _TOKEN = re.compile(r"([a-zA-Z0-9]+(?![^\W_]|[\u0300-\u036f'’])"
 _SENTENCE_ENDS = frozenset({".", "!", ";", "?", "\n"})
 # A refusal denies the care refused, not what it was for: "declined surgery for the hernia".
 _REFUSALS = frozenset("declined declines refused refuses".split())
-_INDICATION = frozenset("for of to".split())
+_INDICATION = frozenset({"for", "of"})  # "refused to take aspirin" refuses the aspirin
 # A bare "free" is the state of the mention right before it when the phrase ends there or goes on
 # to when ("Chest pain free at rest", "Seizure free for two years"); "free T4" names a hormone.
 _AFTER_FREE = frozenset("at since for now today and but with x in on".split())

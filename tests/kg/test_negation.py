@@ -118,6 +118,7 @@ CASES = [
     ("He declined surgery for the hernia.", {"hernia": False}),
     ("Patient refused evaluation of chest pain.", {"chest pain": False}),
     ("She refused aspirin and ibuprofen.", {"aspirin": True, "ibuprofen": True}),
+    ("She refused to take aspirin.", {"aspirin": True}),
     ("Negative: fever, cough.", {"fever": True, "cough": True}),
     # "and with" turns the clause
     ("Patient without hepatomegaly, splenomegaly or ascites, and with jaundice.",
