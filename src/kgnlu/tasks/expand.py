@@ -35,8 +35,8 @@ from dataclasses import replace
 from itertools import accumulate
 
 from kgnlu.kg.matcher import WORDS
-from kgnlu.kg.negation import cue_spans
 from kgnlu.kg.morph import FINDING_ENDINGS, split, stem
+from kgnlu.kg.negation import cue_spans
 from kgnlu.kg.rewrite import FILLERS, TYPO_COST, normalized
 
 # Words and the punctuation that can join conjuncts; anything else ends a conjunct.

@@ -286,6 +286,7 @@ def _align(words: WordRelations, pt: list[Token], ht: list[Token], pc: list[int]
     indices, or the reason for unknown."""
     edits: list[tuple[int | None, int, str, tuple[Step, ...]]] = []
     units = _concept_units(pt, ht, proofs)
+    p_names = {j: _name_of(pt[j], premise_mentions) for j in pc}
     covered: set[int] = set()
     cursor, used = 0, []
     for i in hc:
@@ -302,7 +303,7 @@ def _align(words: WordRelations, pt: list[Token], ht: list[Token], pc: list[int]
         h = ht[i]
         found = None
         h_name = _name_of(h, hypothesis_mentions)
-        rels = {j: _relate_in(words, pt[j], h, _name_of(pt[j], premise_mentions), h_name) for j in pc if j >= cursor}
+        rels = {j: _relate_in(words, pt[j], h, p_names[j], h_name) for j in pc if j >= cursor}
         for want in (EQ, FORWARD, REVERSE, ALTERNATION):
             found = next(((j, rel) for j, rel in rels.items() if rel[0] == want), None)
             if found:
