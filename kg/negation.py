@@ -288,8 +288,8 @@ def _boundaries(text: str) -> tuple[bool, ...]:
     return tuple(out)
 
 
-def experiencers(text: str, spans: Sequence[tuple[int, int]],
-                 names: Sequence[tuple[int, int]] | None = None) -> list[str | None]:
+def experiencers(text: str, spans: Sequence[tuple[int, int]], names: Sequence[tuple[int, int]] | None = None,
+                 hedges: Sequence[Cue | None] | None = None) -> list[str | None]:
     """For each span, the relative whose condition the text says it is ("father" for "My dad has
     X"), or ``None`` (the patient, or the speaker). See ``_RELATIVES``: the relative's sentence,
     after the relative, up to a turn back to the patient. Such a mention is still asserted:
@@ -297,7 +297,10 @@ def experiencers(text: str, spans: Sequence[tuple[int, int]],
 
     ``names``: the spans that are names of concepts (default: ``spans``); a relative's word inside
     one ("Parent-of-origin effect") names no person. Dense guesses that swallowed a "father" are
-    better left out of them."""
+    better left out of them.
+
+    ``hedges``: the spans' hedge cues (``hedge_cues``); a span that "family history of" hedges and
+    no named relative claims is "family"'s."""
     starts, ends, lows = _tokens(text)
     named = spans if names is None else names
     # A relative after "by" is the agent of what befalls the patient ("brought in by her mother for confusion").
@@ -336,6 +339,9 @@ def experiencers(text: str, spans: Sequence[tuple[int, int]],
                 rel = _CANONICAL_RELATIVE.get(lows[i], lows[i])
                 out = [rel if w is None and sentence_start <= s < starts[j] else w
                        for (s, _), w in zip(spans, out)]
+    if hedges is not None:
+        out = [w if w is not None or h is None or not _experiencer(_tokens(h.trigger).lows) else "family"
+               for w, h in zip(out, hedges)]
     return out
 
 

@@ -115,7 +115,8 @@ class InferEntity(_Result):
     score: float
     negated: bool
     hedged: bool
-    experiencer: str | None = Field(None, description="Whose condition it is when not the patient's (\"father\").")
+    experiencer: str | None = Field(None, description="Whose condition it is when not the patient's (\"father\"; "
+                                    "\"family\": a family history that names no relative).")
     readings: list[str] = Field(default_factory=list, description="Other concepts the same words name exactly.")
 
 

@@ -121,7 +121,8 @@ class Mention(_Dict):
     # Other concepts whose name the span matches exactly as well as ``iri``'s (a disease and the
     # phenotype of the same name); the NLI rules may entail through them.
     readings: list[str] = field(default_factory=list)
-    # Whose condition it is when the text says it is a relative's ("My father has X"): "father".
+    # Whose condition it is when the text says it is a relative's ("My father has X"): "father";
+    # "family" for a family history that names no relative ("Family history of X").
     # None: the patient (or the speaker).
     experiencer: str | None = None
     # Qualifiers of this finding the text states (severity, laterality, onset, frequency, mode of

@@ -311,6 +311,19 @@ def test_experiencers(text, expected):
         assert hedge_cues(text, spans) == [None] * len(spans)  # asserted, of someone else
 
 
+@pytest.mark.parametrize("text,expected", [
+    ("Family history of epilepsy.", {"epilepsy": "family"}),
+    ("No family history of sudden cardiac death; he has asthma.", {"sudden cardiac death": "family", "asthma": None}),
+    ("Family history of colon cancer in her brother.", {"colon cancer": "brother"}),  # the relative it names
+    ("Possible pneumonia.", {"pneumonia": None}),  # a hedge of another kind
+])
+def test_family_history_is_the_family_s(text, expected):
+    from kgnlu.kg.negation import experiencers
+
+    spans = spans_of(text, list(expected))
+    assert experiencers(text, spans, hedges=hedge_cues(text, spans)) == list(expected.values())
+
+
 @pytest.mark.parametrize("text,expected", HEDGE_CASES, ids=[c[0][:40] for c in HEDGE_CASES])
 def test_hedges(text, expected):
     mentions = list(expected)

@@ -567,7 +567,8 @@ class Linker:
             return []
         bounds = [(s.start, s.end) for s in spans]
         names = [(s.start, s.end) for s in spans if s.via == "lexicon"]
-        (cues, hedges), whose = polarity_cues(text, bounds), experiencers(text, bounds, names)
+        cues, hedges = polarity_cues(text, bounds)
+        whose = experiencers(text, bounds, names, hedges)
         scope = scope or self.scope()
         out, qualifier = [], []
         for span, coh, cue, hedge, who in zip(spans, coherence, cues, hedges, whose):
