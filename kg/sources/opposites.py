@@ -232,8 +232,9 @@ class Opposite:
     why: Why
 
     def comment(self) -> str:
-        return (f"{self.a} {self.name_a!r} and {self.b} {self.name_b!r} differ in one word, opposite in "
-                f"{self.why.source}: {self.why.increased} | {self.why.decreased}")
+        how = "in one word, opposite in PATO" if self.why.source == "PATO" else f"only by opposite {self.why.source}"
+        return (f"{self.a} {self.name_a!r} and {self.b} {self.name_b!r} differ {how}: "
+                f"{self.why.increased} | {self.why.decreased}")
 
 
 def leads(ws: tuple[str, ...], i: int) -> bool:
@@ -361,6 +362,6 @@ def build(out_dir: Path, progress: Callable[[str], None] = noop) -> Path:
         for o in found:
             w.annotate(iri(obo_iri(o.a)), OWL_DISJOINTWITH, iri(obo_iri(o.b)), [(RDFS_COMMENT, lit(o.comment()))])
     progress(f"{NAME}: {len(found)} opposite HPO pairs from {len(pairs) // 2} PATO word pairs and "
-             f"{len(prefixed) // 2} pairs of words with opposite affixes ({skipped} left out: a term under both, or a bearer with parts "
-             "or members)")
+             f"{len(prefixed) // 2} word pairs with opposite affixes ({skipped} left out: a term under both, "
+             "a bearer with parts or members, or a quality that varies by place)")
     return out
