@@ -85,7 +85,7 @@ dont | isnt | wasnt | cant | lack of | lacks | lacked | lacking | unremarkable f
 fails to reveal | failed to reveal | fails to show | failed to show | fails to demonstrate |
 failed to demonstrate | with no | without any | without evidence of | without any evidence of |
 without indication of | without sign of | without signs of | nothing to suggest |
-nothing suggestive of | rather than | declined | declines | refused | refuses | w / o |
+nothing suggestive of | not suggestive of | rather than | declined | declines | refused | refuses | w / o |
 not true that | is not true that | not the case that | is not the case that |
 was negative for | is negative for | were negative for | are negative for | negative : |
 negative family history for | negative family history of | negative family history
@@ -114,7 +114,9 @@ no response | no response to | no benefit | no benefit from | no worsening | no 
 no resolution | no resolution of | did not improve | not improve | did not respond | not respond |
 failed to respond | failed to improve | no significant improvement | no clinical improvement |
 without improvement | did not have improvement | not improving |
-none since | none since then | none after | none afterwards | none thereafter | none recently
+and none since | and none since then | and none after | and none afterwards | and none thereafter |
+w / o contrast | without contrast | with and without contrast | w / and w / o contrast | w and w / o contrast |
+without iv contrast | w / o iv contrast
 """
 
 # Hedges: the claim is open. Direction as for EITHER: backward when the clause ends right after.
@@ -158,9 +160,9 @@ _PATIENT = frozenset("patient pt proband he she i me".split())
 _BACK_TO_PATIENT = frozenset("""he she patient pt i reports reported says said states stated tells told notes
     noted noticed brought thinks thought worries worried asks asked believes mentions mentioned explains
     explained describes described""".split())
-# A relative who found someone found the patient ("Her mother found her with a fever"); one who
-# "was found" to have something is the one who has it.
-_FOUND, _PASSIVE = frozenset({"found", "finds"}), frozenset("was were is are be been being".split())
+# A relative who found her or him found the patient ("Her mother found her with a fever"); one who
+# "was found" to have something, or "found with" it, is the one who has it.
+_FOUND = frozenset({"found", "finds"})
 
 # Clause-turning words: NegEx's conjunction list plus affirmation cues, which open a new claim.
 _CONJ = """
@@ -172,7 +174,8 @@ as the cause of | as a cause of | reports | reported | reporting | endorses | en
 complains of | complained of | complaining of | admits to | presents with | presented with |
 presenting with | positive for | significant for | notable for | remarkable for | now has |
 and with | and has | and had | and have | and is | and was | and reports | and complains of |
-definite | definitely | confirmed
+and he | and she | and the patient | and patient | definite | in a patient with |
+in patients with
 """
 
 # Modal verbs among the hedges: they hedge forward only ("Cannabinoids may not mirror ...": not the cannabinoids).
@@ -204,7 +207,9 @@ _AFTER_FREE = frozenset("at since for now today and but with x in on".split())
 # headache"); after any other word it is that word's result: "Coombs negative hemolytic anemia",
 # "culture negative endocarditis", "triple negative breast cancer".
 _BEFORE_NEGATIVE = frozenset("""a an the his her their its our my your and or but with without of for in on at to
-    is was were are be been being had has have otherwise remained remains all also still""".split())
+    is was were are be been being had has have otherwise remained remains all also still show shows showed
+    reveal reveals revealed demonstrate demonstrates demonstrated display displays displayed exert exerts
+    exerted test tests tested prove proves proved appear appears appeared seem seems seemed""".split())
 # Words a denial may have before "family history of" and still deny it ("no other family history of X").
 _FILLERS = frozenset("other significant known any a an prior relevant pertinent positive".split())
 
@@ -318,7 +323,7 @@ def experiencers(text: str, spans: Sequence[tuple[int, int]], names: Sequence[tu
             mark_at.append(ends[i])
             mark_who.append(current)
         elif current is not None and (stop[i] or lows[i] in _BACK_TO_PATIENT
-                                      or lows[i] in _FOUND and lows[i - 1] not in _PASSIVE):
+                                      or lows[i] in _FOUND and lows[i + 1:i + 2] in (("her",), ("him",))):
             current = None
             mark_at.append(starts[i])
             mark_who.append(None)
@@ -327,15 +332,18 @@ def experiencers(text: str, spans: Sequence[tuple[int, int]], names: Sequence[tu
         k = bisect_right(mark_at, start)
         out.append(mark_who[k - 1] if k else None)
     # "... ruled out X for my grandfather": a closing "for/in [my] RELATIVE" claims its sentence.
-    sentence_start = 0
+    sentence_start, first = 0, 0  # the sentence's first character and token
     for i in range(len(lows)) if relatives else ():
         if stop[i]:
-            sentence_start = ends[i]
+            sentence_start, first = ends[i], i + 1
         elif i in relatives:
             j = i - 1
             while j >= 0 and (lows[j] in _DETERMINERS or lows[j] in _LINEAGE):  # "in her maternal grandmother"
                 j -= 1
-            if j >= 0 and lows[j] in ("for", "in"):
+            # Not when the sentence shares it: "...also present in her maternal grandmother", "in the
+            # proband at age 5 and in her maternal grandmother at 60".
+            said = lows[first:max(j, first)]
+            if j >= 0 and lows[j] in ("for", "in") and not ("also" in said or _PATIENT.intersection(said)):
                 rel = _CANONICAL_RELATIVE.get(lows[i], lows[i])
                 out = [rel if w is None and sentence_start <= s < starts[j] else w
                        for (s, _), w in zip(spans, out)]
@@ -529,7 +537,8 @@ def _cues(text: str, spans: Sequence[tuple[int, int]]) -> tuple[list[Cue | None]
         # test's result ("HIV negative hemolytic anemia", "ANCA-negative vasculitis").
         bare = ev.role == EITHER and lows[ev.first] == "negative"
         if bare and ev.first and (lows[ev.first - 1] == "-" or ev.first - 1 in mentions_at
-                                  or lows[ev.first - 1].isalnum() and lows[ev.first - 1] not in _BEFORE_NEGATIVE):
+                                  or lows[ev.first - 1].isalnum() and lows[ev.first - 1] not in _BEFORE_NEGATIVE
+                                  and ev.last + 1 in mentions_at):  # "negative staining", "negative feedback": no
             kind = POST
         start, end = starts[ev.first], ends[ev.last]
         cue = Cue(text[start:end], start, end, kind)

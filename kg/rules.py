@@ -15,13 +15,16 @@ rule               premise, hypothesis   condition
 ``clash-disjoint`` +X ⟂ +Y                X and Y are disjoint (inherited down the hierarchy)
 =================  ====================  =====================================================
 
-The verdict is **contradiction** if some hypothesis assertion clashes with the premise,
-**entailment** if every hypothesis assertion follows from it, and **unknown** otherwise; the
+The verdict is **contradiction** if some hypothesis assertion clashes with the premise (and no
+premise assertion states it: a premise with two disjoint findings, "hypokalemia and later
+hyperkalemia", speaks of two times or places), **entailment** if every hypothesis assertion
+follows from it, and **unknown** otherwise; the
 undecided hypothesis assertions are listed. When the words of a mention name several concepts
 exactly as well (``Assertion.readings``: the disease and the phenotype "diabetes mellitus"), an
 entailment or a ``clash-neg`` may go through any of them, and the proof names the one it used.
 A ``clash-disjoint`` or ``disjoint-neg`` needs the linked concepts themselves, and an ambiguous
-assertion that some reading supports clashes with nothing: two readings of one name are no contradiction.
+assertion that some reading supports clashes with nothing either: two readings of one name are no
+contradiction.
 Assertions about different people (``experiencer``: "My father has X" is the father's) never
 entail or clash with each other. An individual counts as an instance of its types.
 Nothing here calls a reasoner: answering is table lookups only.
@@ -209,8 +212,11 @@ class RuleEngine:
                 support[h] = min(proofs, key=_proof_key)
         clashes: dict[Assertion, Proof] = {}
         for h in hypothesis:
-            if h in support and (h.readings or any(p.readings for p in premise)):
-                continue  # an ambiguous name that some reading supports does not clash through another
+            # What the premise states does not clash through another of its assertions: a premise
+            # with two disjoint findings speaks of two times or places ("hypokalemia and later
+            # hyperkalemia"), and an ambiguous name some reading supports does not clash through another.
+            if h in support:
+                continue
             # A name's readings are one condition, so denying it denies each; but disjointness
             # between two ontologies' namesakes would be an artefact, so it needs the linked concepts.
             found = [c for hr in _readings(h) for p in premise for pr in _readings(p)

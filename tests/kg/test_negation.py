@@ -106,6 +106,12 @@ CASES = [
     ("ANCA-negative vasculitis was found.", {"vasculitis": False}),
     ("Coombs negative hemolytic anemia.", {"hemolytic anemia": False}),
     ("Chronic cough w/o hemoptysis.", {"hemoptysis": True}),
+    ("CT abdomen w/o contrast revealed appendicitis.", {"appendicitis": False}),  # a protocol, no denial
+    ("No confirmed diagnosis of tuberculosis.", {"tuberculosis": True}),
+    ("The tumor showed negative staining for CD20.", {"tumor": False}),  # no test named before "negative"
+    ("Insulin resistance exerts negative feedback on diabetes.", {"Insulin resistance": False, "diabetes": False}),
+    ("Imaging not suggestive of malignancy.", {"malignancy": True}),
+    ("Seizures: none since last visit.", {"Seizures": True}),
     ("Chest pain free at rest.", {"Chest pain": True}),
     ("Seizure free for two years.", {"Seizure": True}),
     ("TSH and free T4 were normal.", {"TSH": False}),  # a hormone, not a state
@@ -208,6 +214,9 @@ HEDGE_CASES = [
     ("Possible pneumonia.", {"pneumonia": (False, True)}),
     ("Findings suggestive of pneumonia.", {"pneumonia": (False, True)}),
     ("Possible pneumonia, definite pleural effusion.", {"pneumonia": (False, True), "pleural effusion": (False, False)}),
+    ("Findings suggestive of pneumonia in a patient with COPD.", {"pneumonia": (False, True), "COPD": (False, False)}),
+    ("Family history of diabetes and the patient has hypertension.", {"diabetes": (False, True),
+                                                                      "hypertension": (False, False)}),
     ("Cannot rule out sepsis.", {"sepsis": (False, True)}),
     ("Rule out myocardial infarction.", {"myocardial infarction": (False, True)}),
     ("Pneumonia is suspected.", {"Pneumonia": (False, True)}),
@@ -298,6 +307,9 @@ EXPERIENCER_CASES = [
     ("This patient and his younger brother exhibited hearing loss.", {"hearing loss": None}),
     ("My mother and my sister have asthma.", {"asthma": "sister"}),  # a relative's, not the patient's
     ("Family history of colon cancer in maternal grandmother.", {"colon cancer": "grandmother"}),
+    ("Our patient had cerebellar ataxia, which was also present in her maternal grandmother.",
+     {"cerebellar ataxia": None}),  # shared, not claimed
+    ("Her mother, found with a fever at home, was admitted with pneumonia.", {"fever": "mother", "pneumonia": "mother"}),
 ]
 
 

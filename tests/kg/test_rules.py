@@ -100,6 +100,14 @@ def test_clash_disjoint(rules):
     assert "fruit ⊓⊥ vegetable (food)" in rules.explain(v)[0]
 
 
+def test_what_the_premise_states_does_not_clash_through_another_of_its_assertions(rules):
+    """"The patient had hypokalemia and later hyperkalemia." / "...had hypokalemia." was a
+    contradiction at gate 1.0: a premise with two disjoint findings speaks of two times or places."""
+    v = rules.decide([pos("Apple"), pos("Carrot")], [pos("Apple", "hypothesis")])
+    assert v.label == ENTAILMENT and v.proofs[0].rule == "syn-eq"
+    assert rules.decide([pos("Carrot")], [pos("Apple", "hypothesis")]).label == CONTRADICTION
+
+
 def test_clash_disjoint_from_all_disjoint_classes(rules):
     """clash-disjoint also reads owl:AllDisjointClasses (Fruit, Meat, Dairy)."""
     assert rules.decide([pos("Banana")], [pos("Beef", "hypothesis")]).label == CONTRADICTION

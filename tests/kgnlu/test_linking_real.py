@@ -64,6 +64,9 @@ def test_mondo_disease_characteristics_are_modifiers(engine):
     (m,) = engine.link("An inherited epilepsy.")
     assert (m.text, m.iri) == ("epilepsy", MONDO + "0005027")
     assert m.modifiers == [{"iri": MONDO + "0021152", "label": "inherited", "text": "inherited"}]
+    # Everyday words ("common" is MONDO's not rare): they qualify only the finding right after them.
+    (m,) = engine.link("The trait was inherited in the family; epilepsy was noted.")
+    assert (m.text, m.modifiers) == ("epilepsy", [])
 
 
 def test_a_modifier_goes_to_the_nearest_finding_of_its_own_sentence(engine):
@@ -323,6 +326,14 @@ def hpo_engine(tmp_path_factory):
     e = Engine(kg, device="cpu", dense=False)
     yield e
     e.close()
+
+
+@pytest.mark.slow
+def test_a_one_term_text_keeps_its_final_letter(hpo_engine):
+    """"Postaxial polydactyly type A." lost its "A" as an article when read as one term, and HPO's
+    rules rewrote the rest into Postaxial polydactyly."""
+    ms = hpo_engine.link("Postaxial polydactyly type A.")
+    assert [(m.text, m.iri) for m in ms] == [("Postaxial polydactyly type A", HP + "0005696")]
 
 
 @pytest.mark.slow

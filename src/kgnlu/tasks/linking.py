@@ -353,7 +353,7 @@ class Linker:
                 continue
             while words and normalized(words[0].group()) in _FILLERS:  # "the C of vitamins"
                 words.pop(0)
-            while words and normalized(words[-1].group()) in _FILLERS:
+            while words and normalized(words[-1].group()) in _FILLERS and words[-1].group() != "A":  # "type A"
                 words.pop()
             if not words:
                 continue
@@ -594,6 +594,6 @@ class Linker:
             ))
         if not modifiers:
             return out
-        out = attach_modifiers(text, out, qualifier)
+        out = attach_modifiers(text, out, qualifier, scope.adjacent_only)
         # A qualifier left alone is a mention only where the caller's branches take it.
         return out if scope.branches is None else [m for m in out if scope.in_branches(m.iri)]

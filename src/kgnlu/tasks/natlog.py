@@ -28,8 +28,9 @@ real dev sets, ``bench/symbolic.py``):
   ..."), a deleted verb between aligned words ("a girl [holds her friend] wearing jeans": the
   words around it change roles), a deleted person before the aligned words ("His mother has
   diabetes" is not "He has diabetes"), negations at different places, a word of a linked concept
-  against a word of a linked concept with another name (the concept rules relate those: "pulmonary
-  hypertension" is no kind of hypertension in the KG, whatever deleting "pulmonary" says);
+  against a word of a linked concept of the same ontology with another name (the ontology relates
+  those: HPO's "ocular hypertension" is no kind of its "hypertension", whatever deleting "ocular"
+  says);
 - a contradiction that also inserts words: "Two elderly men" | "two elderly women having a
   conversation with their children" holds in natural logic, but the curators read it neutral.
 
@@ -48,6 +49,7 @@ from kgnlu.kg.tables import Step
 from kgnlu.kg.words import ALTERNATION, EQ, FORWARD, INDEPENDENT, REVERSE, WordRelations, is_number
 from kgnlu.tasks.nli_align import (FUNCTION_WORDS, MODAL_CUES, NEGATION_CUES, NOT_SUBSECTIVE, TIME_WORDS, _modals,
                                     lemma)
+from kgnlu.tasks.readings import ontology
 
 NEGATION, COVER = "^", "‿"
 # MacCartney and Manning's join of two relations (x R y, y S z => x (R ⋈ S) z); ≡ is the identity.
@@ -241,18 +243,22 @@ def inside(t: Token, mentions: Sequence) -> bool:
     return any(m.start <= t.start and t.end <= m.end for m in mentions)
 
 
-def _name_of(t: Token, mentions: Sequence) -> tuple[str, ...] | None:
-    """The lemmas of the words of the mention that covers ``t``, or None."""
+def _name_of(t: Token, mentions: Sequence) -> tuple[tuple[str, ...], str] | None:
+    """The lemmas of the words of the mention that covers ``t`` and the ontology of its concept, or
+    None. (Not its readings': MONDO's "anxiety" is a hereditary susceptibility, no anxiety disorder.)"""
     m = next((m for m in mentions if m.start <= t.start and t.end <= m.end), None)
-    return None if m is None else tuple(lemma(w.text) for w in tokens(m.text) if is_content(w))
+    if m is None:
+        return None
+    return tuple(lemma(w.text) for w in tokens(m.text) if is_content(w)), ontology(getattr(m, "iri", ""))
 
 
 def _relate_in(words: WordRelations, p: Token, h: Token, p_name, h_name) -> tuple[str, tuple[Step, ...]]:
     """``relate`` for two words of the pair, given the names of the linked concepts they lie in.
-    Two words in two concepts with other names are the concept rules' to relate, not the words':
-    "pulmonary hypertension" is no kind of (systemic) "hypertension" in the KG, though deleting
-    "pulmonary" would make it one."""
-    if p_name is not None and h_name is not None and p_name != h_name:
+    Two words in two concepts of one ontology with other names are that ontology's to relate, not
+    the words': HPO puts "ocular hypertension" under no (systemic) "hypertension", though deleting
+    "ocular" would make it one. Across ontologies the KG's silence says nothing ("essential
+    hypertension" in MONDO, "hypertension" in HPO), and the words stand."""
+    if p_name is not None and h_name is not None and p_name[0] != h_name[0] and p_name[1] == h_name[1]:
         return INDEPENDENT, ()
     return relate(words, p.text, h.text, not (p_name is not None and h_name is not None))
 

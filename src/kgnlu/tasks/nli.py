@@ -50,12 +50,13 @@ MAX_EXTRA_WORDS = 2
 
 
 def _still_blocks_a_contradiction(why: str) -> bool:
-    """Whether a reason of the alignment guard still sets a concept clash aside: a modal or an unread
-    negation, or someone else ("the patient" when the premise is not about them)."""
+    """Whether a reason of the alignment guard still sets a concept clash aside: a modal, an unread
+    negation, two times ("previously had hypokalemia" / "currently has hyperkalemia"), or someone
+    else ("the patient" when the premise is not about them)."""
     from kgnlu.tasks.nli_align import PERSON_WORDS, _is_negation, lemma
 
-    return (why.startswith(("modal:", "premise negation:")) or _is_negation(why) or lemma(why) == "patient"
-            or why.lower() in PERSON_WORDS)
+    return (why.startswith(("modal:", "premise negation:", "time:")) or _is_negation(why)
+            or lemma(why) == "patient" or why.lower() in PERSON_WORDS)
 
 
 def decide(rules: RuleEngine, premise: str, hypothesis: str, premise_mentions: Sequence[Mention],

@@ -24,7 +24,7 @@ def namesake_key(c: Candidate) -> str | None:
     return " ".join(normalize_token(w) for w in c.label.split())
 
 
-def _ontology(iri: str) -> str:
+def ontology(iri: str) -> str:
     """The namespace an IRI's ontology mints terms in: ``.../obo/MONDO_`` for ``.../obo/MONDO_0018177``."""
     local = iri.rsplit("/", 1)[-1].rsplit("#", 1)[-1]
     return iri[: len(iri) - len(local)] + (local.split("_", 1)[0] + "_" if "_" in local else "")
@@ -41,7 +41,7 @@ def reads_as(c: Candidate, best: Candidate) -> bool:
         return True
     kinds = {best.kind, c.kind}
     return (best.via == c.via == "lexicon" and kinds <= {"label", "pref", "exact"} and kinds & {"label", "pref"}
-            and _ontology(best.iri) != _ontology(c.iri))
+            and ontology(best.iri) != ontology(c.iri))
 
 
-__all__ = ["namesake_key", "reads_as"]
+__all__ = ["namesake_key", "ontology", "reads_as"]

@@ -38,6 +38,10 @@ DEFAULT_MODIFIER_ROOTS = tuple(OBO + c for c in (
     "HP_0032223",  # Blood group
     "MONDO_0021125",  # disease characteristic (rare, congenital, inherited, idiopathic, tumor grade, ...)
 ))
+# Qualifiers whose names are everyday words ("common" is MONDO's *not rare*, "complete" its *complete*):
+# they qualify only a finding they stand right before ("an inherited epilepsy"), never one further
+# off ("the most common gene", "complete blood count showed anemia").
+ADJACENT_ROOTS = (OBO + "MONDO_0021125",)
 SHORTCUTS = {
     "hpo:phenotype": "HP:0000118", "hpo:modifier": "HP:0012823", "hpo:inheritance": "HP:0000005",
     "hpo:frequency": "HP:0040279", "hpo:course": "HP:0031797", "mondo:disease": "MONDO:0000001",
@@ -115,6 +119,10 @@ class Scope:
             self._modifier[iri] = hit
         return hit
 
+    def adjacent_only(self, iri: str) -> bool:
+        """A modifier that qualifies only the finding right after it (``ADJACENT_ROOTS``)."""
+        return self.is_modifier(iri) and self.tables.is_under(iri, ADJACENT_ROOTS)
+
     def is_qualifier(self, iri: str) -> bool:
         """Under a modifier root, whether or not a branch asks for it: a mention of one is a
         qualifier the text left alone, or one the caller asked for ("--only HP:0000005")."""
@@ -179,7 +187,8 @@ def sentences(text: str) -> list[tuple[int, int]]:
     return out
 
 
-def attach_modifiers(text: str, mentions: list[Mention], qualifier: list[bool]) -> list[Mention]:
+def attach_modifiers(text: str, mentions: list[Mention], qualifier: list[bool],
+                     adjacent_only: Callable[[str], bool] | None = None) -> list[Mention]:
     """Each qualifier mention becomes a modifier of the nearest finding in its sentence.
 
     Nearest: the fewest characters between the two spans; on a tie the finding that follows
@@ -189,7 +198,8 @@ def attach_modifiers(text: str, mentions: list[Mention], qualifier: list[bool]) 
     no finding at all ("Inheritance is autosomal dominant.") does a qualifier stay a mention:
     "sporadic", "affected" and "autosomal dominant" are no findings of their own in an abstract
     (GSC+ curators annotate none of them). Modifiers are kept in text order, as
-    ``{"iri", "label", "text"}``.
+    ``{"iri", "label", "text"}``. A qualifier ``adjacent_only`` says is of that kind qualifies only a
+    finding right after it (a space or hyphen between), and is dropped where there is none.
     """
     if not any(qualifier):
         return mentions
@@ -213,6 +223,14 @@ def attach_modifiers(text: str, mentions: list[Mention], qualifier: list[bool]) 
     for i, m in enumerate(mentions):
         if not qualifier[i]:
             previous = i
+            continue
+        if adjacent_only is not None and adjacent_only(m.iri):
+            nxt = following[i]
+            if nxt is not None and text[m.end:mentions[nxt].start].strip(" -") == "":
+                attached.setdefault(nxt, []).append(i)
+                keep[i] = False
+            elif any(not q for q in qualifier):
+                keep[i] = False
             continue
         best, best_key = None, None
         for j in findings.get(sentence_of[i], ()):
@@ -238,4 +256,4 @@ def attach_modifiers(text: str, mentions: list[Mention], qualifier: list[bool]) 
     return out
 
 
-__all__ = ["DEFAULT_MODIFIER_ROOTS", "SHORTCUTS", "Scope", "Scopes", "attach_modifiers", "expand", "sentences"]
+__all__ = ["ADJACENT_ROOTS", "DEFAULT_MODIFIER_ROOTS", "SHORTCUTS", "Scope", "Scopes", "attach_modifiers", "expand", "sentences"]
