@@ -256,4 +256,5 @@ def attach_modifiers(text: str, mentions: list[Mention], qualifier: list[bool],
     return out
 
 
-__all__ = ["ADJACENT_ROOTS", "DEFAULT_MODIFIER_ROOTS", "SHORTCUTS", "Scope", "Scopes", "attach_modifiers", "expand", "sentences"]
+__all__ = ["ADJACENT_ROOTS", "DEFAULT_MODIFIER_ROOTS", "SHORTCUTS", "Scope", "Scopes", "attach_modifiers", "expand",
+           "sentences"]
