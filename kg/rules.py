@@ -23,9 +23,10 @@ When the words of a mention name several concepts exactly as well (``Assertion.r
 disease and the phenotype "diabetes mellitus"), an entailment or a ``clash-neg`` may go through
 any of them, and the proof names the one it used. A ``clash-disjoint`` or ``disjoint-neg`` needs
 the linked concepts themselves, and an ambiguous assertion that some reading supports clashes with
-nothing either: two readings of one name are no contradiction. Assertions about different people (``experiencer``: "My father has X" is the father's) never
-entail or clash with each other. An individual counts as an instance of its types.
-Nothing here calls a reasoner: answering is table lookups only.
+nothing either: two readings of one name are no contradiction. Assertions about different people
+(``experiencer``: "My father has X" is the father's) never entail or clash with each other. An
+individual counts as an instance of its types. Nothing here calls a reasoner: answering is table
+lookups only.
 """
 
 from __future__ import annotations
