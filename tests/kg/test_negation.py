@@ -104,22 +104,23 @@ CASES = [
     ("Negative Babinski sign.", {"Babinski sign": True}),
     ("HIV negative hemolytic anemia was diagnosed.", {"HIV": True, "hemolytic anemia": False}),
     ("ANCA-negative vasculitis was found.", {"vasculitis": False}),
-    ("Coombs negative hemolytic anemia.", {"hemolytic anemia": False}),
+    ("Coombs negative hemolytic anemia.", {"hemolytic anemia": False}),  # the test's result, read backward
+    ("Culture negative endocarditis was treated.", {"endocarditis": False}),
+    ("ROS: negative headache.", {"headache": True}),
+    ("She had a negative Babinski sign.", {"Babinski sign": True}),
+    ("The tumor showed negative staining for CD20.", {"tumor": False}),  # no test named before "negative"
+    ("Insulin resistance exerts negative feedback on diabetes.", {"Insulin resistance": False, "diabetes": False}),
+    # cues added from the user audits, and their look-alikes
     ("Chronic cough w/o hemoptysis.", {"hemoptysis": True}),
     ("CT abdomen w/o contrast revealed appendicitis.", {"appendicitis": False}),  # a protocol, no denial
     ("No confirmed diagnosis of tuberculosis.", {"tuberculosis": True}),
-    ("The tumor showed negative staining for CD20.", {"tumor": False}),  # no test named before "negative"
-    ("Insulin resistance exerts negative feedback on diabetes.", {"Insulin resistance": False, "diabetes": False}),
     ("Imaging not suggestive of malignancy.", {"malignancy": True}),
     ("Seizures: none since last visit.", {"Seizures": True}),
+    ("She had a seizure five years ago and none since.", {"seizure": False}),  # no recurrence, not no seizure
     ("Chest pain free at rest.", {"Chest pain": True}),
     ("Seizure free for two years.", {"Seizure": True}),
     ("TSH and free T4 were normal.", {"TSH": False}),  # a hormone, not a state
     ("The patient has no fever and has a cough.", {"fever": True, "cough": False}),
-    ("She had a seizure five years ago and none since.", {"seizure": False}),  # no recurrence, not no seizure  # the test's result, read backward
-    ("Culture negative endocarditis was treated.", {"endocarditis": False}),
-    ("ROS: negative headache.", {"headache": True}),
-    ("She had a negative Babinski sign.", {"Babinski sign": True}),
     # a refusal denies the care refused, not what it was for
     ("He declined surgery for the hernia.", {"hernia": False}),
     ("Patient refused evaluation of chest pain.", {"chest pain": False}),
